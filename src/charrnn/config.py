@@ -1,0 +1,143 @@
+"""The one configuration dataclass: everything that rebuilds a model and its training."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, fields
+from typing import Any
+
+from .errors import CharRNNError
+
+MODES = ("words", "text")
+OPTIMIZERS = ("sgd", "adagrad", "adam")
+CLIP_MODES = ("value", "norm", "none")
+BPTT_RULES = ("full", "naive")
+DTYPES = ("float32", "float64")
+INITS = ("normal", "scaled")
+REDUCTIONS = ("mean", "sum")
+
+# Fields that fix the shape or meaning of the parameters: a resumed run may not change them.
+MODEL_FIELDS = ("mode", "hidden", "dtype")
+
+
+@dataclass(frozen=True)
+class Config:
+    """Hyperparameters of a model and of its training; saved with every model.
+
+    Together with the vocabulary it rebuilds the model exactly.
+
+    Parameters
+    ----------
+    mode : {"words", "text"}
+        ``words``: every line is one sequence read as ``'\\n' + word`` predicting
+        ``word + '\\n'``, state reset per word. ``text``: running text in
+        ``batch_size`` parallel streams, state carried between chunks.
+    hidden : int
+        Hidden size H.
+    init : {"normal", "scaled"}
+        ``normal``: the tutorial's N(0, 1) * ``init_scale`` (0.01) for every weight.
+        ``scaled``: N(0, 1/fan_in) for ``Wxh`` and ``Why`` and a random orthogonal
+        ``Whh``, which keeps activations alive for large H.
+    init_scale : float
+        Standard deviation of the ``normal`` initialisation.
+    dtype : {"float32", "float64"}
+        Floating type of parameters and of the whole computation.
+    bptt : {"full", "naive"}
+        ``full``: backpropagation through time (tutorial section 5, ``dhnext``).
+        ``naive``: the 1-hop rule of section 4 (``dhnext`` always zero), kept as an ablation.
+    seq_len : int
+        Chunk length T in text mode (truncated BPTT window).
+    batch_size : int
+        Sequences (words mode) or streams (text mode) per step, B.
+    steps : int or None
+        Optimiser steps to run; ``None`` means use ``epochs``.
+    epochs : float
+        Passes over the training data when ``steps`` is ``None``.
+    optimizer : {"sgd", "adagrad", "adam"}
+    lr : float
+        Learning rate.
+    clip : float
+        Bound for ``clip_mode``: element-wise bound (``value``) or global norm (``norm``).
+    clip_mode : {"value", "norm", "none"}
+    reduction : {"mean", "sum"}
+        Gradient of the mean loss per predicted character (default), or of the
+        summed loss as in the tutorial (whose ``lr=0.1`` is on the sum).
+    val_fraction : float
+        Share of the corpus held out for validation (0 trains on everything).
+    seed : int
+        Seeds initialisation, the split and the batch order.
+    """
+
+    mode: str = "words"
+    hidden: int = 128
+    init: str = "normal"
+    init_scale: float = 0.01
+    dtype: str = "float32"
+    bptt: str = "full"
+    seq_len: int = 64
+    batch_size: int = 32
+    steps: int | None = 1000
+    epochs: float = 1.0
+    optimizer: str = "adam"
+    lr: float = 0.005
+    clip: float = 5.0
+    clip_mode: str = "norm"
+    reduction: str = "mean"
+    val_fraction: float = 0.1
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise :class:`CharRNNError` naming the first out-of-range field."""
+        choices = {
+            "mode": MODES,
+            "optimizer": OPTIMIZERS,
+            "clip_mode": CLIP_MODES,
+            "bptt": BPTT_RULES,
+            "dtype": DTYPES,
+            "init": INITS,
+            "reduction": REDUCTIONS,
+        }
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise CharRNNError(
+                    f"{name} must be one of {', '.join(allowed)}; got {getattr(self, name)!r}"
+                )
+        for name in ("hidden", "seq_len", "batch_size"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+                raise CharRNNError(f"{name} must be a positive integer; got {v!r}")
+        if self.hidden > 8192:
+            raise CharRNNError(f"hidden={self.hidden} is too large; use at most 8192")
+        if self.steps is not None and (not isinstance(self.steps, int) or self.steps < 1):
+            raise CharRNNError(f"steps must be a positive integer; got {self.steps!r}")
+        for name in ("lr", "init_scale", "epochs"):
+            v = getattr(self, name)
+            if not (isinstance(v, int | float) and math.isfinite(v) and v > 0):
+                raise CharRNNError(f"{name} must be a positive number; got {v!r}")
+        if self.clip_mode != "none" and not (math.isfinite(self.clip) and self.clip > 0):
+            raise CharRNNError(f"clip must be a positive number; got {self.clip!r}")
+        if not (0.0 <= self.val_fraction < 1.0):
+            raise CharRNNError(
+                f"val_fraction must be in [0, 1); got {self.val_fraction!r} (0 trains on all)"
+            )
+
+    def replace(self, **changes: Any) -> Config:
+        """Return a copy with ``changes`` applied (validated)."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict for JSON."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Config:
+        """Inverse of :meth:`to_dict`; unknown keys are an error."""
+        names = {f.name for f in fields(cls)}
+        extra = set(d) - names
+        if extra:
+            raise CharRNNError(f"unknown config keys {sorted(extra)}: the file is from another version")
+        return cls(**d)

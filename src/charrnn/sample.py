@@ -1,0 +1,196 @@
+"""Generation (prefix, temperature, top-k, greedy, many samples at once) and scoring."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import CharRNNError
+from .model import Params, forward, step
+from .vocab import Vocab
+
+MAX_SAMPLES = 100_000
+MAX_LENGTH = 1_000_000
+
+
+def _pick(
+    logits: np.ndarray,
+    rng: np.random.Generator,
+    temperature: float,
+    top_k: int | None,
+    greedy: bool,
+) -> np.ndarray:
+    """Choose one id per row of ``logits`` (B, V)."""
+    if greedy or temperature == 0:
+        return logits.argmax(axis=1)
+    z = logits.astype(np.float64) / temperature  # (B, V)
+    if top_k is not None and top_k < z.shape[1]:
+        # Everything outside the k largest becomes impossible; argpartition
+        # keeps exactly k even when values tie.
+        drop = np.argpartition(-z, top_k, axis=1)[:, top_k:]
+        np.put_along_axis(z, drop, -np.inf, axis=1)
+    z -= z.max(axis=1, keepdims=True)
+    p = np.exp(z)
+    cdf = np.cumsum(p, axis=1)  # (B, V)
+    u = rng.random(len(z)) * cdf[:, -1]
+    # First index whose cumulative mass passes u; zero-probability entries never qualify.
+    return np.minimum((cdf <= u[:, None]).sum(axis=1), z.shape[1] - 1)
+
+
+def check_sampling_args(n: int, max_len: int, temperature: float, top_k: int | None) -> None:
+    """Refuse sample counts, lengths and settings no one means."""
+    if not 1 <= n <= MAX_SAMPLES:
+        raise CharRNNError(f"-n must be between 1 and {MAX_SAMPLES:,}; got {n}")
+    if not 1 <= max_len <= MAX_LENGTH:
+        raise CharRNNError(f"--max-len must be between 1 and {MAX_LENGTH:,}; got {max_len}")
+    if n * max_len > 50_000_000:
+        raise CharRNNError(
+            f"-n {n} times --max-len {max_len} is more than 50 million characters; ask for fewer"
+        )
+    if not (math.isfinite(temperature) and temperature >= 0):
+        raise CharRNNError(f"--temperature must be a number >= 0; got {temperature}")
+    if top_k is not None and top_k < 1:
+        raise CharRNNError(f"--top-k must be at least 1; got {top_k}")
+
+
+def sample(
+    params: Params,
+    vocab: Vocab,
+    *,
+    n: int = 10,
+    prefix: str = "",
+    mode: str = "words",
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    greedy: bool = False,
+    max_len: int | None = None,
+    rng: np.random.Generator | None = None,
+    on_step: Callable[[list[str]], None] | None = None,
+) -> list[str]:
+    """Generate ``n`` samples in parallel, as one batch.
+
+    Every sample starts from a zero state reading the boundary ``'\\n'``, then
+    reads ``prefix`` (the tutorial's ``guess_vector('v')`` is ``prefix="v"``),
+    then generates.
+
+    Parameters
+    ----------
+    params : dict
+    vocab : Vocab
+    n : int
+        Number of samples.
+    prefix : str
+        Text every sample starts with; must be in the vocabulary.
+    mode : {"words", "text"}
+        ``words`` stops each sample at ``'\\n'`` (not included); ``text``
+        generates exactly ``max_len`` characters.
+    temperature : float
+        Divides the logits; 0 is greedy.
+    top_k : int, optional
+        Sample only among the k most likely characters.
+    greedy : bool
+        Always take the most likely character.
+    max_len : int, optional
+        Characters generated after the prefix (default 100 words / 500 text).
+    rng : numpy.random.Generator, optional
+        Source of randomness (default: seeded with 0).
+    on_step : callable, optional
+        Called with the n characters generated at each step (for streaming).
+
+    Returns
+    -------
+    list of str
+        ``prefix`` + the generated characters, one string per sample.
+    """
+    if max_len is None:
+        max_len = 100 if mode == "words" else 500
+    check_sampling_args(n, max_len, temperature, top_k)
+    vocab.clean(prefix)
+    rng = rng if rng is not None else np.random.default_rng(0)
+    H = params["Whh"].shape[0]
+    h = np.zeros((n, H), dtype=params["Whh"].dtype)
+    x = np.full(n, vocab.boundary_id)
+    for ix in vocab.encode(prefix):
+        h, _ = step(params, x, h)
+        x = np.full(n, ix)
+    out = np.empty((max_len, n), dtype=np.int64)  # (L, B)
+    done = np.zeros(n, dtype=bool)
+    length = 0
+    for t in range(max_len):
+        h, logits = step(params, x, h)
+        x = _pick(logits, rng, temperature, top_k, greedy)
+        out[t] = x
+        length = t + 1
+        if on_step is not None:
+            on_step([vocab.itos[i] for i in x])
+        if mode == "words":
+            done |= x == vocab.boundary_id
+            if done.all():
+                break
+    samples = []
+    for b in range(n):
+        s = vocab.decode(out[:length, b])
+        if mode == "words":
+            s = s.split("\n", 1)[0]
+        samples.append(prefix + s)
+    return samples
+
+
+@dataclass(frozen=True)
+class Score:
+    """Log-probability of a string under the model."""
+
+    text: str
+    logprob: float  # natural log, whole string (and its closing '\n' in words mode)
+    char_nll: tuple[float, ...]  # -log p for each predicted character, in order
+
+    @property
+    def nats_per_char(self) -> float:
+        return -self.logprob / max(len(self.char_nll), 1)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "text": self.text,
+            "logprob": self.logprob,
+            "nats_per_char": self.nats_per_char,
+            "char_nll": list(self.char_nll),
+        }
+
+
+def score(
+    params: Params, vocab: Vocab, texts: Sequence[str], *, mode: str = "words"
+) -> list[Score]:
+    """Log-probabilities of ``texts``, all scored together in one padded batch.
+
+    Each text is read from a zero state after ``'\\n'``; in words mode its
+    closing ``'\\n'`` is predicted too (the probability that the word ends there).
+    """
+    if not texts:
+        return []
+    for t in texts:
+        vocab.clean(t)
+    end = "\n" if mode == "words" else ""
+    seqs = [vocab.encode("\n" + t + end) for t in texts]
+    T = max(len(s) for s in seqs) - 1
+    B = len(seqs)
+    inputs = np.full((T, B), vocab.boundary_id, dtype=np.int64)
+    targets = np.full((T, B), vocab.boundary_id, dtype=np.int64)
+    mask = np.zeros((T, B), dtype=bool)
+    for b, s in enumerate(seqs):
+        inputs[: len(s) - 1, b] = s[:-1]
+        targets[: len(s) - 1, b] = s[1:]
+        mask[: len(s) - 1, b] = True
+    if T == 0:
+        return [Score(t, 0.0, ()) for t in texts]
+    H = params["Whh"].shape[0]
+    _, cache = forward(params, inputs, targets, np.zeros((B, H), params["Whh"].dtype), mask)
+    p = cache.probs[np.arange(T * B), targets.reshape(-1)].reshape(T, B).astype(np.float64)
+    nll = -np.log(p)  # (T, B)
+    results = []
+    for b, text in enumerate(texts):
+        row = nll[mask[:, b], b]
+        results.append(Score(text, -float(row.sum()), tuple(float(v) for v in row)))
+    return results

@@ -1,0 +1,237 @@
+"""The training loop: batches in, optimiser steps, validation, log events.
+
+The loop state (parameters, optimiser state, step, pass and position within
+the pass, carried hidden state) is all in :class:`Trainer`, and the batch
+order of every pass is a pure function of ``(seed, pass)``, so a run can be
+stopped and continued exactly.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from .backend import NUMPY, Backend
+from .config import Config
+from .data import Batch, TextBatches, WordBatches
+from .errors import CharRNNError
+from .evaluate import Loss, evaluate_text, evaluate_words
+from .model import Params, backward, forward, init_params
+from .optim import clip_grads, make_optimizer
+from .vocab import Vocab
+
+
+@dataclass
+class LogEvent:
+    """One line of training progress."""
+
+    step: int
+    total_steps: int
+    epoch: float
+    train_loss: float  # mean nats/char since the previous event
+    val_loss: float | None
+    chars_per_s: float
+    elapsed: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def format(self) -> str:
+        val = f" val {self.val_loss:.4f}" if self.val_loss is not None else ""
+        return (
+            f"step {self.step:>{len(str(self.total_steps))}}/{self.total_steps}"
+            f"  epoch {self.epoch:.2f}  train {self.train_loss:.4f}{val}"
+            f"  {self.chars_per_s:,.0f} chars/s"
+        )
+
+
+class NonFiniteError(CharRNNError):
+    """Raised when the loss or a gradient stops being a finite number."""
+
+
+def make_batches(
+    config: Config, vocab: Vocab, data: list[str] | str | np.ndarray, batch_size: int | None = None
+) -> WordBatches | TextBatches:
+    """Batches over ``data`` (word list in words mode, text or ids in text mode)."""
+    B = batch_size or config.batch_size
+    if config.mode == "words":
+        return WordBatches(list(data), vocab, B, config.seed)
+    ids = data if isinstance(data, np.ndarray) else vocab.encode(str(data), dtype=np.int64)
+    return TextBatches(ids, B, config.seq_len)
+
+
+class Trainer:
+    """Trains one model; holds every piece of state a resume needs.
+
+    Parameters
+    ----------
+    config : Config
+    vocab : Vocab
+    train : list of str or str or int array
+        Training words (words mode) or text / encoded ids (text mode).
+    val : same kind as ``train``, optional
+        Held-out data evaluated every ``eval_every`` steps.
+    params : dict, optional
+        Start from these parameters instead of a fresh initialisation.
+    backend : Backend
+    log_every, eval_every : int
+        Steps between log events and between validations (``eval_every``
+        defaults to ``log_every``; validation also runs at the last step).
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        vocab: Vocab,
+        train: list[str] | str | np.ndarray,
+        val: list[str] | str | np.ndarray | None = None,
+        *,
+        params: Params | None = None,
+        backend: Backend = NUMPY,
+        log_every: int = 100,
+        eval_every: int | None = None,
+    ):
+        self.config = config
+        self.vocab = vocab
+        self.backend = backend
+        self.batches = make_batches(config, vocab, train)
+        self.val_batches = (
+            make_batches(config, vocab, val, batch_size=256) if val is not None and len(val) else None
+        )
+        if params is None:
+            params = init_params(
+                vocab.size,
+                config.hidden,
+                np.random.default_rng(config.seed),
+                init=config.init,
+                scale=config.init_scale,
+                dtype=config.dtype,
+            )
+        self.params = {k: backend.asarray(v) for k, v in params.items()}
+        self.optimizer = make_optimizer(config.optimizer, config.lr)
+        self.log_every = max(1, log_every)
+        self.eval_every = max(1, eval_every or log_every)
+        # Position: `step` optimiser steps done; the next batch is number
+        # `batch_pos` of pass `epoch`.
+        self.step = 0
+        self.epoch = 0
+        self.batch_pos = 0
+        self.h: Any = None  # (B, H) carried state in text mode
+        self._order: list[np.ndarray] | None = None
+
+    @property
+    def total_steps(self) -> int:
+        """The step budget: ``config.steps`` or ``epochs`` passes."""
+        if self.config.steps is not None:
+            return self.config.steps
+        return max(1, math.ceil(self.config.epochs * self.batches.batches_per_epoch))
+
+    @property
+    def clamped_batch_size(self) -> int | None:
+        """The batch size actually used, when the data forced it below the config's."""
+        B = self.batches.batch_size
+        return B if B < self.config.batch_size else None
+
+    def _next_batch(self) -> Batch:
+        if self.batch_pos >= self.batches.batches_per_epoch:
+            self.epoch += 1
+            self.batch_pos = 0
+            self._order = None
+        if isinstance(self.batches, WordBatches):
+            if self._order is None:
+                self._order = self.batches.epoch_order(self.epoch)
+            batch = self.batches.make(self._order[self.batch_pos])
+        else:
+            if self.batch_pos == 0:
+                self.h = None  # a new pass starts every stream from a zero state
+            batch = self.batches.make(self.batch_pos)
+        self.batch_pos += 1
+        return batch
+
+    def train_step(self) -> tuple[float, int]:
+        """One optimiser step; returns (summed loss in nats, predicted characters)."""
+        cfg, be, xp = self.config, self.backend, self.backend.xp
+        batch = self._next_batch()
+        B = batch.inputs.shape[1]
+        h0 = self.h if self.h is not None else xp.zeros((B, cfg.hidden), dtype=cfg.dtype)
+        mask = be.asarray(batch.mask) if batch.mask is not None else None
+        loss, cache = forward(
+            self.params, be.asarray(batch.inputs), be.asarray(batch.targets), h0, mask, backend=be
+        )
+        scale = 1.0 / batch.n_targets if cfg.reduction == "mean" else 1.0
+        grads, _ = backward(self.params, cache, scale=scale, bptt=cfg.bptt, backend=be)
+        if not math.isfinite(loss) or not all(bool(xp.isfinite(g).all()) for g in grads.values()):
+            raise NonFiniteError(
+                f"the loss or a gradient became non-finite at step {self.step + 1}; "
+                "lower the learning rate (--lr) or clip gradients (--clip-mode norm --clip 1)"
+            )
+        clip_grads(grads, cfg.clip_mode, cfg.clip)
+        self.optimizer.step(self.params, grads)
+        if cfg.mode == "text":
+            self.h = cache.hs[-1].copy()
+        self.step += 1
+        return loss, batch.n_targets
+
+    def validate(self) -> Loss | None:
+        """Loss on the held-out data, or ``None`` if there is none."""
+        if self.val_batches is None:
+            return None
+        if isinstance(self.val_batches, WordBatches):
+            return evaluate_words(self.params, self.val_batches, backend=self.backend)
+        return evaluate_text(self.params, self.val_batches, backend=self.backend)
+
+    def run(
+        self,
+        on_event: Callable[[LogEvent], None] | None = None,
+        on_step: Callable[[Trainer], None] | None = None,
+    ) -> list[LogEvent]:
+        """Train until ``total_steps``; return the log events.
+
+        Parameters
+        ----------
+        on_event : callable, optional
+            Called with every :class:`LogEvent`.
+        on_step : callable, optional
+            Called with the trainer after every step (progress bars, checkpoints).
+        """
+        events: list[LogEvent] = []
+        start = time.perf_counter()
+        window_loss, window_chars, window_start = 0.0, 0, start
+        total = self.total_steps
+        while self.step < total:
+            loss, n = self.train_step()
+            window_loss += loss
+            window_chars += n
+            if on_step is not None:
+                on_step(self)
+            last = self.step == total
+            if self.step % self.log_every == 0 or last:
+                now = time.perf_counter()
+                val = None
+                if self.step % self.eval_every == 0 or last:
+                    v = self.validate()
+                    val = v.nats if v is not None else None
+                event = LogEvent(
+                    step=self.step,
+                    total_steps=total,
+                    epoch=self.epoch + self.batch_pos / self.batches.batches_per_epoch,
+                    train_loss=window_loss / max(window_chars, 1),
+                    val_loss=val,
+                    chars_per_s=window_chars / max(now - window_start, 1e-9),
+                    elapsed=now - start,
+                )
+                events.append(event)
+                if on_event is not None:
+                    on_event(event)
+                window_loss, window_chars = 0.0, 0
+                window_start = time.perf_counter()  # validation time is not training time
+        return events
+
+    def host_params(self) -> dict[str, np.ndarray]:
+        """The parameters as host numpy arrays."""
+        return {k: self.backend.asnumpy(v) for k, v in self.params.items()}

@@ -1,0 +1,135 @@
+"""Characters to ids and back, in a fixed order that survives save and load."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Literal
+
+import numpy as np
+
+from .errors import CharRNNError
+
+BOUNDARY = "\n"
+
+UnknownPolicy = Literal["error", "skip"]
+
+
+class Vocab:
+    """A sorted character vocabulary with ``'\\n'`` as the boundary token.
+
+    Ids follow Unicode code-point order, so the same characters always give the
+    same ids (the tutorial's ``list(set(...))`` did not). Characters are code
+    points: Hangul, emoji and accented letters are single characters.
+
+    Parameters
+    ----------
+    chars : iterable of str
+        The characters to include; ``'\\n'`` is added if absent.
+    """
+
+    def __init__(self, chars: Iterable[str]):
+        chars = set(chars)
+        chars.add(BOUNDARY)
+        for c in chars:
+            if len(c) != 1:
+                raise CharRNNError(f"vocabulary entries must be single characters, got {c!r}")
+        self.itos: list[str] = sorted(chars)
+        self.stoi: dict[str, int] = {c: i for i, c in enumerate(self.itos)}
+        # Sorted code points let a whole text be encoded with one searchsorted.
+        self._codepoints = np.array([ord(c) for c in self.itos], dtype=np.int64)
+
+    @classmethod
+    def from_text(cls, text: str) -> Vocab:
+        """Build the vocabulary of every character in ``text`` (plus ``'\\n'``)."""
+        return cls(set(text))
+
+    @property
+    def size(self) -> int:
+        """Number of characters, V."""
+        return len(self.itos)
+
+    def __len__(self) -> int:
+        return len(self.itos)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Vocab) and self.itos == other.itos
+
+    def __repr__(self) -> str:
+        return f"Vocab(size={self.size})"
+
+    @property
+    def boundary_id(self) -> int:
+        """Id of ``'\\n'``."""
+        return self.stoi[BOUNDARY]
+
+    def unknown(self, text: str) -> list[str]:
+        """Characters of ``text`` not in the vocabulary, sorted, each once."""
+        return sorted(set(text) - self.stoi.keys())
+
+    def clean(self, text: str, unknown: UnknownPolicy = "error") -> str:
+        """Return ``text`` with unknown characters removed, or raise naming them.
+
+        Parameters
+        ----------
+        text : str
+        unknown : {"error", "skip"}
+            ``"error"`` raises :class:`CharRNNError`; ``"skip"`` drops them.
+        """
+        bad = self.unknown(text)
+        if not bad:
+            return text
+        if unknown == "skip":
+            return "".join(c for c in text if c in self.stoi)
+        shown = ", ".join(repr(c) for c in bad[:20]) + (" ..." if len(bad) > 20 else "")
+        raise CharRNNError(
+            f"{len(bad)} character(s) not in the model's vocabulary: {shown}; "
+            "remove them or pass --unknown skip to drop them"
+        )
+
+    def encode(self, text: str, dtype: type = np.int64) -> np.ndarray:
+        """Encode ``text`` to an id array, vectorised (no per-character Python loop).
+
+        Raises
+        ------
+        CharRNNError
+            If ``text`` holds characters outside the vocabulary.
+        """
+        if not text:
+            return np.zeros(0, dtype=dtype)
+        cps = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
+        ids = np.searchsorted(self._codepoints, cps)
+        ids = np.minimum(ids, self.size - 1)
+        if not np.array_equal(self._codepoints[ids], cps):
+            self.clean(text, "error")  # raises with the names of the characters
+        return ids.astype(dtype, copy=False)
+
+    def decode(self, ids: Iterable[int]) -> str:
+        """Turn ids back into a string."""
+        return "".join(self.itos[int(i)] for i in ids)
+
+    def one_hot(self, ix: int) -> np.ndarray:
+        """The tutorial's one-hot column vector, shape (V, 1), for the reference path."""
+        v = np.zeros((self.size, 1))
+        v[ix] = 1.0
+        return v
+
+    def to_json(self) -> str:
+        """Serialise as a JSON list of characters (in id order)."""
+        return json.dumps(self.itos, ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, s: str) -> Vocab:
+        """Inverse of :meth:`to_json`; refuses lists that are not sorted characters."""
+        try:
+            items = json.loads(s)
+        except json.JSONDecodeError as exc:
+            raise CharRNNError(f"vocabulary is not valid JSON ({exc})") from exc
+        if (
+            not isinstance(items, list)
+            or not all(isinstance(c, str) and len(c) == 1 for c in items)
+            or items != sorted(set(items))
+            or BOUNDARY not in items
+        ):
+            raise CharRNNError("vocabulary must be a sorted JSON list of distinct characters")
+        return cls(items)
