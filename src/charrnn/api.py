@@ -1,8 +1,8 @@
 """The Python API: a model object in scikit-learn's spirit, which the CLI wraps.
 
-    >>> from charrnn import CharRNN
-    >>> model = CharRNN(hidden=64, steps=300, random_state=0).fit(["vector", "victor"])
-    >>> model.sample(n=3, prefix="v")                                   # doctest: +SKIP
+>>> from charrnn import CharRNN
+>>> model = CharRNN(hidden=64, steps=300, random_state=0).fit(["vector", "victor"])
+>>> model.sample(n=3, prefix="v")                                   # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -72,9 +72,7 @@ class CharRNN:
         A share ``val_fraction`` is held out and evaluated during training.
         """
         config = self.get_config()
-        if isinstance(data, os.PathLike) or (
-            isinstance(data, str) and config.mode == "words"
-        ):
+        if isinstance(data, os.PathLike) or (isinstance(data, str) and config.mode == "words"):
             data = load_corpus(data, config.mode)
         if config.mode == "text" and not isinstance(data, str):
             data = "\n".join(data)

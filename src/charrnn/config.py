@@ -139,5 +139,7 @@ class Config:
         names = {f.name for f in fields(cls)}
         extra = set(d) - names
         if extra:
-            raise CharRNNError(f"unknown config keys {sorted(extra)}: the file is from another version")
+            raise CharRNNError(
+                f"unknown config keys {sorted(extra)}: the file is from another version"
+            )
         return cls(**d)

@@ -117,7 +117,7 @@ def split_train_val(
     At least one word stays in training.
     """
     n = len(words)
-    n_val = min(int(round(val_fraction * n)), n - 1) if val_fraction > 0 else 0
+    n_val = min(round(val_fraction * n), n - 1) if val_fraction > 0 else 0
     perm = np.random.default_rng([seed, 0x5EED]).permutation(n)
     val = [words[i] for i in perm[:n_val]]
     train = [words[i] for i in perm[n_val:]]
@@ -254,9 +254,9 @@ class TextBatches:
         """Chunk ``k`` of the current pass."""
         t0 = k * self.seq_len
         Tk = min(self.seq_len, self.stream_len - t0)
-        pos = (np.arange(self.batch_size) * self.stream_len)[None, :] + (
-            t0 + np.arange(Tk)
-        )[:, None]  # (Tk, B)
+        pos = (np.arange(self.batch_size) * self.stream_len)[None, :] + (t0 + np.arange(Tk))[
+            :, None
+        ]  # (Tk, B)
         return Batch(
             np.asarray(self.ids[pos], dtype=np.int64),
             np.asarray(self.ids[pos + 1], dtype=np.int64),

@@ -45,8 +45,12 @@ def evaluate_words(params: Params, batches: WordBatches, *, backend: Backend = N
         b = batches.make(index)
         h0 = xp.zeros((b.inputs.shape[1], H), dtype=params["Whh"].dtype)
         loss, _ = forward(
-            params, backend.asarray(b.inputs), backend.asarray(b.targets), h0,
-            backend.asarray(b.mask), backend=backend,
+            params,
+            backend.asarray(b.inputs),
+            backend.asarray(b.targets),
+            h0,
+            backend.asarray(b.mask),
+            backend=backend,
         )
         total += loss
         count += b.n_targets

@@ -79,7 +79,9 @@ class SeedResult:
         return self.p_r > 0.9
 
 
-def run_seed(bptt: str, seed: int, words: list[str] | None = None, passes: int = 1000) -> SeedResult:
+def run_seed(
+    bptt: str, seed: int, words: list[str] | None = None, passes: int = 1000
+) -> SeedResult:
     """Train one model in the tutorial's setting and probe it."""
     words = TUTORIAL_WORDS if words is None else words
     config = tutorial_config(bptt, seed, passes).replace(steps=passes * len(words))
@@ -87,9 +89,7 @@ def run_seed(bptt: str, seed: int, words: list[str] | None = None, passes: int =
     trainer = Trainer(config, vocab, words, None, log_every=10**9)
     trainer.run()
     params = trainer.host_params()
-    samples = sample(
-        params, vocab, n=10, prefix="v", mode="words", rng=np.random.default_rng(seed)
-    )
+    samples = sample(params, vocab, n=10, prefix="v", mode="words", rng=np.random.default_rng(seed))
     return SeedResult(bptt, seed, next_char_prob(params, vocab, "vecto", "r"), tuple(samples))
 
 

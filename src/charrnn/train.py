@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from .backend import NUMPY, Backend
+from .checkpoint import Checkpoint
 from .config import Config
 from .data import Batch, TextBatches, WordBatches
 from .errors import CharRNNError
@@ -101,7 +102,9 @@ class Trainer:
         self.backend = backend
         self.batches = make_batches(config, vocab, train)
         self.val_batches = (
-            make_batches(config, vocab, val, batch_size=256) if val is not None and len(val) else None
+            make_batches(config, vocab, val, batch_size=256)
+            if val is not None and len(val)
+            else None
         )
         if params is None:
             params = init_params(
@@ -188,16 +191,18 @@ class Trainer:
     def run(
         self,
         on_event: Callable[[LogEvent], None] | None = None,
-        on_step: Callable[[Trainer], None] | None = None,
+        on_step: Callable[[Trainer], bool | None] | None = None,
     ) -> list[LogEvent]:
-        """Train until ``total_steps``; return the log events.
+        """Train until ``total_steps`` (or until a callback asks to stop); return the log events.
 
         Parameters
         ----------
         on_event : callable, optional
-            Called with every :class:`LogEvent`.
+            Called with every :class:`LogEvent`; returning True stops training
+            (early stopping).
         on_step : callable, optional
-            Called with the trainer after every step (progress bars, checkpoints).
+            Called with the trainer after every step (progress bars, checkpoints,
+            signals); returning True stops training after this step.
         """
         events: list[LogEvent] = []
         start = time.perf_counter()
@@ -207,8 +212,7 @@ class Trainer:
             loss, n = self.train_step()
             window_loss += loss
             window_chars += n
-            if on_step is not None:
-                on_step(self)
+            stop = bool(on_step(self)) if on_step is not None else False
             last = self.step == total
             if self.step % self.log_every == 0 or last:
                 now = time.perf_counter()
@@ -227,10 +231,47 @@ class Trainer:
                 )
                 events.append(event)
                 if on_event is not None:
-                    on_event(event)
+                    stop = bool(on_event(event)) or stop
                 window_loss, window_chars = 0.0, 0
                 window_start = time.perf_counter()  # validation time is not training time
+            if stop:
+                break
         return events
+
+    # ------------------------------------------------------------------ resume
+
+    def to_checkpoint(self, extra: dict[str, Any] | None = None) -> Checkpoint:
+        """Everything needed to continue this run exactly."""
+        return Checkpoint(
+            config=self.config,
+            vocab=self.vocab,
+            params=self.host_params(),
+            step=self.step,
+            epoch=self.epoch,
+            batch_pos=self.batch_pos,
+            optimizer_t=self.optimizer.t,
+            optimizer_state={
+                k: self.backend.asnumpy(v) for k, v in self.optimizer.state_arrays().items()
+            },
+            h=self.backend.asnumpy(self.h) if self.h is not None else None,
+            extra=dict(extra or {}),
+        )
+
+    def restore(self, ckpt: Checkpoint) -> None:
+        """Continue from ``ckpt`` (parameters, optimiser, position, carried state)."""
+        if ckpt.vocab != self.vocab:
+            raise CharRNNError(
+                "the data's characters differ from those the checkpoint was trained on; "
+                "resume with the same DATA"
+            )
+        be = self.backend
+        self.params = {k: be.asarray(v.copy()) for k, v in ckpt.params.items()}
+        self.optimizer.load_state_arrays(
+            {k: be.asarray(v) for k, v in ckpt.optimizer_state.items()}, ckpt.optimizer_t
+        )
+        self.step, self.epoch, self.batch_pos = ckpt.step, ckpt.epoch, ckpt.batch_pos
+        self.h = be.asarray(ckpt.h.copy()) if ckpt.h is not None else None
+        self._order = None
 
     def host_params(self) -> dict[str, np.ndarray]:
         """The parameters as host numpy arrays."""

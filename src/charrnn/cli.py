@@ -1,0 +1,671 @@
+"""The ``charrnn`` command: a thin argparse layer over the Python API.
+
+User mistakes raise :class:`CharRNNError`; :func:`main` prints the message
+without a traceback and exits with status 2. Ctrl-C exits with 130 after
+saving what training had.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from . import __version__
+from .api import CharRNN, resolve_model_path
+from .checkpoint import load as load_checkpoint
+from .config import (
+    BPTT_RULES,
+    CLIP_MODES,
+    DTYPES,
+    INITS,
+    MODEL_FIELDS,
+    MODES,
+    OPTIMIZERS,
+    REDUCTIONS,
+    Config,
+)
+from .data import builtin_names, corpus_chars, load_corpus, split_corpus
+from .errors import CharRNNError
+from .rundir import RunDir, fingerprint
+from .train import LogEvent, Trainer
+from .vocab import Vocab
+
+EXIT_USER_ERROR = 2
+EXIT_INTERRUPTED = 130
+
+# Config fields settable from `charrnn train`, and the ones a resume may change.
+TRAIN_FIELDS = (
+    "mode", "hidden", "init", "init_scale", "dtype", "bptt", "seq_len", "batch_size",
+    "steps", "epochs", "optimizer", "lr", "clip", "clip_mode", "reduction",
+    "val_fraction", "seed",
+)  # fmt: skip
+RESUME_MAY_CHANGE = ("steps", "epochs", "lr", "clip", "clip_mode")
+
+
+def say(msg: str) -> None:
+    """A notice for the user, on stderr so that stdout stays data."""
+    print(msg, file=sys.stderr, flush=True)
+
+
+# ----------------------------------------------------------------------------- train
+
+
+def _config_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    """The config fields the user actually gave (``None`` means not given)."""
+    given = {k: getattr(args, k) for k in TRAIN_FIELDS if getattr(args, k) is not None}
+    if "epochs" in given and "steps" not in given:
+        given["steps"] = None  # --epochs alone means: budget by passes
+    return given
+
+
+def _resume_config(saved: Config, given: dict[str, Any]) -> Config:
+    changed = sorted(
+        k for k, v in given.items() if k not in RESUME_MAY_CHANGE and getattr(saved, k) != v
+    )
+    if changed:
+        shown = ", ".join(
+            f"--{k.replace('_', '-')} ({getattr(saved, k)!r} -> {given[k]!r})" for k in changed
+        )
+        kind = "model shape" if set(changed) & set(MODEL_FIELDS) else "run"
+        raise CharRNNError(
+            f"cannot change {shown} when resuming: they fix the {kind} of the saved run. "
+            f"Only {', '.join('--' + k.replace('_', '-') for k in RESUME_MAY_CHANGE)} may change; "
+            "start a new run (another --out, or --force) to change the rest"
+        )
+    return saved.replace(**{k: v for k, v in given.items() if k in RESUME_MAY_CHANGE})
+
+
+def _data_source(data: str) -> str:
+    return data if data.startswith("@") else os.path.abspath(data)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    given = _config_from_args(args)
+    run = RunDir(args.out)
+    ckpt = None
+    if args.resume:
+        if args.force:
+            raise CharRNNError("--resume and --force contradict each other; choose one")
+        run.prepare(resume=True, force=False)
+        ckpt = run.load_latest()
+        config = _resume_config(ckpt.config, given)
+    else:
+        config = Config(**given)
+    for name in ("log_every", "save_every", "eval_every", "patience"):
+        v = getattr(args, name)
+        if v is not None and v < 1:
+            raise CharRNNError(f"--{name.replace('_', '-')} must be at least 1; got {v}")
+
+    corpus = load_corpus(args.data, config.mode, args.encoding)
+    data_id = fingerprint(corpus)
+    if ckpt is not None and ckpt.extra.get("data_fingerprint") not in (None, data_id):
+        raise CharRNNError(
+            f"{args.data} is not the data this run was trained on; resume with the same DATA"
+        )
+    train, val = split_corpus(corpus, config.mode, config.val_fraction, config.seed)
+    vocab = Vocab(corpus_chars(corpus))
+    log_every = args.log_every or 100
+    trainer = Trainer(
+        config, vocab, train, val, log_every=log_every, eval_every=args.eval_every or log_every
+    )
+    if trainer.clamped_batch_size is not None:
+        say(
+            f"notice: --batch-size {config.batch_size} is larger than the data allows; "
+            f"using {trainer.clamped_batch_size}"
+        )
+    if not args.resume:
+        run.prepare(resume=False, force=args.force)
+    extra: dict[str, Any] = {
+        "data": _data_source(args.data),
+        "encoding": args.encoding,
+        "data_fingerprint": data_id,
+        "best_val": None,
+        "bad_evals": 0,
+    }
+    if ckpt is not None:
+        trainer.restore(ckpt)
+        extra.update({k: ckpt.extra.get(k, extra[k]) for k in ("best_val", "bad_evals")})
+        if trainer.step >= trainer.total_steps:
+            say(
+                f"the run is already at step {trainer.step} of {trainer.total_steps}; "
+                "raise --steps to train further"
+            )
+            return 0
+    run.write_config(
+        {
+            "config": config.to_dict(),
+            "vocab_size": vocab.size,
+            "train_chars_per_pass": trainer.batches.n_targets,
+            **{k: extra[k] for k in ("data", "encoding")},
+            "charrnn_version": __version__,
+        }
+    )
+    n_params = sum(v.size for v in trainer.params.values())
+    if not args.quiet:
+        say(
+            f"{'resuming' if ckpt else 'training'} a {config.mode}-mode RNN: H={config.hidden}, "
+            f"V={vocab.size}, {n_params:,} parameters, {len(train):,} training "
+            f"{'words' if config.mode == 'words' else 'characters'}, "
+            f"{len(val):,} held out; {trainer.total_steps:,} steps"
+        )
+    save_every = args.save_every or trainer.eval_every
+    use_bar = not args.quiet and sys.stderr.isatty() and _has_tqdm()
+    bar = _progress_bar(trainer) if use_bar else None
+    start_time = time.time()
+    stop_signal: list[int] = []
+
+    def on_signal(signum: int, frame: Any) -> None:
+        stop_signal.append(signum)
+        # A second Ctrl-C ends at once; the atomic writes keep the files sound.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    def on_step(tr: Trainer) -> bool:
+        if bar is not None:
+            bar.update(1)
+        if tr.step % save_every == 0:
+            run.save_latest(tr.to_checkpoint(extra))
+        return bool(stop_signal)
+
+    def on_event(event: LogEvent) -> bool:
+        record = {**event.to_dict(), "wall_time": time.time() - start_time}
+        run.log(record)
+        stop = False
+        if event.val_loss is not None:
+            if extra["best_val"] is None or event.val_loss < extra["best_val"]:
+                extra["best_val"], extra["bad_evals"] = event.val_loss, 0
+                run.save_best(trainer.to_checkpoint(extra))
+            else:
+                extra["bad_evals"] += 1
+                if args.patience is not None and extra["bad_evals"] >= args.patience:
+                    say(
+                        f"early stop at step {event.step}: validation loss has not improved "
+                        f"for {args.patience} evaluations (best {extra['best_val']:.4f})"
+                    )
+                    stop = True
+        if bar is not None:
+            bar.set_postfix_str(
+                f"loss {event.train_loss:.3f}"
+                + (f" val {event.val_loss:.3f}" if event.val_loss is not None else "")
+                + f" {event.chars_per_s:,.0f} ch/s"
+            )
+        elif not args.quiet:
+            print(event.format(), flush=True)
+        return stop
+
+    old_int = signal.signal(signal.SIGINT, on_signal)
+    old_term = signal.signal(signal.SIGTERM, on_signal)
+    try:
+        trainer.run(on_event=on_event, on_step=on_step)
+    finally:
+        signal.signal(signal.SIGINT, old_int)
+        signal.signal(signal.SIGTERM, old_term)
+        if bar is not None:
+            bar.close()
+    run.save_latest(trainer.to_checkpoint(extra))
+    if trainer.val_batches is None:
+        run.copy_latest_to_best()
+    if stop_signal:
+        say(
+            f"interrupted at step {trainer.step}; saved {run.file('latest.npz')}. "
+            f"Continue with: charrnn train {args.data} --out {args.out} --resume"
+        )
+        return EXIT_INTERRUPTED if stop_signal[0] == signal.SIGINT else 128 + stop_signal[0]
+    if not args.quiet:
+        best = extra["best_val"]
+        say(
+            f"done: {trainer.step} steps; model in {args.out}"
+            + (f" (best validation loss {best:.4f} nats/char)" if best is not None else "")
+        )
+    return 0
+
+
+def _has_tqdm() -> bool:
+    try:
+        import tqdm  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _progress_bar(trainer: Trainer) -> Any:
+    from tqdm import tqdm
+
+    return tqdm(total=trainer.total_steps, initial=trainer.step, unit="step", dynamic_ncols=True)
+
+
+# ----------------------------------------------------------------------------- using a model
+
+
+def _load_model(path: str) -> CharRNN:
+    return CharRNN.from_checkpoint(load_checkpoint(resolve_model_path(path)))
+
+
+def _training_words(model: CharRNN, path: str) -> set[str]:
+    """The words the model was trained on (its split of its data), for --novelty."""
+    ckpt = load_checkpoint(resolve_model_path(path))
+    source = ckpt.extra.get("data")
+    if not source:
+        raise CharRNNError("this model does not record its training data; --novelty needs it")
+    try:
+        corpus = load_corpus(source, "words", ckpt.extra.get("encoding", "utf-8"))
+    except CharRNNError as exc:
+        raise CharRNNError(f"--novelty needs the training data, which is gone: {exc}") from None
+    cfg = model.config_
+    train, _ = split_corpus(corpus, "words", cfg.val_fraction, cfg.seed)
+    return set(train)
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    model = _load_model(args.run)
+    if args.prefix is not None and args.prefix_file is not None:
+        raise CharRNNError("give either --prefix or --prefix-file, not both")
+    prefix = args.prefix or ""
+    if args.prefix_file is not None:
+        from .data import read_text
+
+        prefix = read_text(args.prefix_file, args.encoding)
+        if model.config_.mode == "words":
+            prefix = prefix.strip()
+    prefix = model.vocab_.clean(prefix, args.unknown)
+    mode = model.config_.mode
+    if args.novelty and mode != "words":
+        raise CharRNNError("--novelty applies to words-mode models only")
+    stream = mode == "text" and args.n == 1 and not args.json
+    kwargs = dict(
+        n=args.n,
+        prefix=prefix,
+        temperature=args.temperature,
+        top_k=args.top_k,
+        greedy=args.greedy,
+        max_len=args.max_len,
+    )
+    from .sample import check_sampling_args, sample
+
+    check_sampling_args(args.n, args.max_len or 1, args.temperature, args.top_k)
+    rng = np.random.default_rng(args.seed)
+    if stream:
+
+        def write(chars: list[str]) -> None:
+            sys.stdout.write(chars[0])
+            sys.stdout.flush()
+
+        sys.stdout.write(prefix)
+        sample(model.params_, model.vocab_, mode=mode, rng=rng, on_step=write, **kwargs)  # type: ignore[arg-type]
+        sys.stdout.write("\n")
+        return 0
+    samples = sample(model.params_, model.vocab_, mode=mode, rng=rng, **kwargs)  # type: ignore[arg-type]
+    known = _training_words(model, args.run) if args.novelty else None
+    if args.json:
+        out: dict[str, Any] = {"samples": samples}
+        if known is not None:
+            out["new"] = [s not in known for s in samples]
+            out["new_share"] = sum(out["new"]) / len(samples)
+        print(json.dumps(out, ensure_ascii=False))
+        return 0
+    for s in samples:
+        if known is not None:
+            print(f"{s}\t{'new' if s not in known else 'in training set'}")
+        elif mode == "words":
+            print(s)
+        else:
+            print(s + "\n")
+    if known is not None:
+        new = sum(s not in known for s in samples)
+        print(f"# new: {new} of {len(samples)} ({100 * new / len(samples):.1f}%)")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    model = _load_model(args.run)
+    mode = model.config_.mode
+    corpus = load_corpus(args.data, mode, args.encoding)
+    if args.unknown == "skip":
+        if mode == "words":
+            corpus = [w for w in (model.vocab_.clean(w, "skip") for w in corpus) if w]
+        else:
+            corpus = model.vocab_.clean(corpus, "skip")
+    loss = model.evaluate(corpus)
+    if args.json:
+        print(json.dumps(loss.to_dict()))
+    else:
+        print(
+            f"{loss.nats:.4f} nats/char  {loss.bits:.4f} bits/char  "
+            f"perplexity {loss.perplexity:.3f}  ({loss.n_chars:,} characters)"
+        )
+    return 0
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    model = _load_model(args.run)
+    words = [model.vocab_.clean(w, args.unknown) for w in args.words]
+    scores = model.score(words)
+    if args.json:
+        print(json.dumps({"scores": [s.to_dict() for s in scores]}, ensure_ascii=False))
+        return 0
+    for s in scores:
+        print(f"{s.text}\t{s.logprob:.4f}\t({s.nats_per_char:.4f} nats/char)")
+    return 0
+
+
+def cmd_trace(args: argparse.Namespace) -> int:
+    from .trace import trace
+
+    model = _load_model(args.run)
+    text = model.vocab_.clean(args.text, args.unknown)
+    steps = trace(model.params_, model.vocab_, text, mode=model.config_.mode, top=args.top)
+    H = model.config_.hidden
+    shown = repr("\n" + text)
+    print(f"model: {model.config_.mode} mode, H={H}, V={model.vocab_.size}; reading {shown}")
+    for s in steps:
+        if H <= 8:
+            hid = "[" + " ".join(f"{v:+.2f}" for v in s.hidden) + "]"
+        else:
+            hid = (
+                f"mean {s.hidden.mean():+.2f} std {s.hidden.std():.2f} "
+                f"|h|>0.9: {(np.abs(s.hidden) > 0.9).mean():.0%}"
+            )
+        tops = "  ".join(f"{c!r} {p:.3f}" for c, p in s.top)
+        print(f"t={s.t:<3d} in {s.input_char!r:6} (id {s.input_id:>3})  h: {hid}")
+        print(f"       next: {tops}")
+        print(
+            f"       target {s.target_char!r} p={s.target_prob:.4f}  "
+            f"loss so far {s.running_loss:.4f} nats/char"
+        )
+    return 0
+
+
+def cmd_gradcheck(args: argparse.Namespace) -> int:
+    from .gradcheck import check, random_case
+
+    worst = 0.0
+    results = {}
+    for ragged, carried in ((True, False), (False, True)):
+        case = random_case(np.random.default_rng(args.seed), ragged=ragged, carried_state=carried)
+        errs = check(case, "full")
+        label = "words (padded, zero state)" if ragged else "text (carried state)"
+        results[label] = errs
+        worst = max(worst, *errs.values())
+    if args.json:
+        print(json.dumps({"max_relative_error": results, "ok": worst < 1e-6}))
+    else:
+        for label, errs in results.items():
+            print(label)
+            for k, v in errs.items():
+                print(f"  {k:4} max relative error {v:.2e}")
+        print("ok" if worst < 1e-6 else "FAILED: the backward pass disagrees with the numbers")
+    return 0 if worst < 1e-6 else 1
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    return run_demo(seeds=args.seeds, names_seconds=args.names_seconds)
+
+
+# ----------------------------------------------------------------------------- parser
+
+
+def _positive_int(s: str) -> int:
+    try:
+        v = int(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {s!r}") from None
+    return v
+
+
+def _number(s: str) -> float:
+    try:
+        v = float(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {s!r}") from None
+    if math.isnan(v):
+        raise argparse.ArgumentTypeError("expected a number, got nan")
+    return v
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="charrnn",
+        description="Character-level vanilla-RNN language model (numpy, hand-written BPTT).",
+    )
+    p.add_argument("--version", action="version", version=f"charrnn {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    t = sub.add_parser(
+        "train",
+        help="train a model on a file of words or text",
+        description="Train a model; writes RUN/latest.npz, RUN/best.npz, "
+        "RUN/metrics.jsonl and RUN/config.json.",
+    )
+    t.add_argument(
+        "data",
+        metavar="DATA",
+        help="corpus file, or a built-in corpus: " + ", ".join("@" + n for n in builtin_names()),
+    )
+    t.add_argument("--out", required=True, metavar="RUN", help="run directory")
+    d = Config()
+    t.add_argument(
+        "--mode",
+        choices=MODES,
+        help=f"words: one sequence per line; text: running text (default {d.mode})",
+    )
+    t.add_argument(
+        "--hidden", type=_positive_int, metavar="H", help=f"hidden size (default {d.hidden})"
+    )
+    t.add_argument(
+        "--init",
+        choices=INITS,
+        help="normal: tutorial's N(0,1)*init-scale; scaled: 1/sqrt(H) and orthogonal "
+        f"Whh, better for large H (default {d.init})",
+    )
+    t.add_argument(
+        "--init-scale", type=_number, help=f"std of normal init (default {d.init_scale})"
+    )
+    t.add_argument("--dtype", choices=DTYPES, help=f"default {d.dtype}")
+    t.add_argument(
+        "--bptt",
+        choices=BPTT_RULES,
+        help=f"full BPTT or the tutorial's naive 1-hop rule (default {d.bptt})",
+    )
+    t.add_argument(
+        "--seq-len",
+        type=_positive_int,
+        metavar="T",
+        help=f"text mode: characters per chunk (default {d.seq_len})",
+    )
+    t.add_argument(
+        "--batch-size",
+        type=_positive_int,
+        metavar="B",
+        help=f"words or streams per step (default {d.batch_size})",
+    )
+    t.add_argument(
+        "--steps",
+        type=_positive_int,
+        metavar="N",
+        help=f"total optimiser steps (default {d.steps})",
+    )
+    t.add_argument(
+        "--epochs",
+        type=_number,
+        metavar="E",
+        help="passes over the data, used when --steps is not given",
+    )
+    t.add_argument("--optimizer", choices=OPTIMIZERS, help=f"default {d.optimizer}")
+    t.add_argument("--lr", type=_number, metavar="X", help=f"learning rate (default {d.lr})")
+    t.add_argument("--clip", type=_number, metavar="C", help=f"clip bound (default {d.clip})")
+    t.add_argument(
+        "--clip-mode",
+        choices=CLIP_MODES,
+        help=f"value: element-wise (tutorial); norm: global norm (default {d.clip_mode})",
+    )
+    t.add_argument(
+        "--reduction",
+        choices=REDUCTIONS,
+        help="gradient of the mean loss per character, or of the summed loss as in "
+        f"the tutorial (default {d.reduction})",
+    )
+    t.add_argument(
+        "--val-fraction",
+        type=_number,
+        metavar="F",
+        help=f"share held out for validation; 0 trains on all (default {d.val_fraction})",
+    )
+    t.add_argument("--seed", type=int, metavar="S", help=f"default {d.seed}")
+    t.add_argument("--encoding", default="utf-8", help="text encoding of DATA (default utf-8)")
+    t.add_argument("--resume", action="store_true", help="continue RUN from its latest checkpoint")
+    t.add_argument("--force", action="store_true", help="overwrite a run already in RUN")
+    t.add_argument(
+        "--log-every", type=_positive_int, metavar="K", help="steps between log lines (100)"
+    )
+    t.add_argument(
+        "--eval-every",
+        type=_positive_int,
+        metavar="K",
+        help="steps between validations (default: --log-every)",
+    )
+    t.add_argument(
+        "--save-every",
+        type=_positive_int,
+        metavar="K",
+        help="steps between checkpoints (default: --eval-every)",
+    )
+    t.add_argument(
+        "--patience",
+        type=_positive_int,
+        metavar="P",
+        help="stop after P validations without improvement",
+    )
+    t.add_argument("--quiet", action="store_true", help="no progress bar, no log lines")
+    t.set_defaults(func=cmd_train)
+
+    def model_arg(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("run", metavar="RUN", help="run directory or .npz checkpoint")
+
+    def unknown_arg(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument(
+            "--unknown",
+            choices=("error", "skip"),
+            default="error",
+            help="characters the model never saw: error (default) or skip them",
+        )
+
+    s = sub.add_parser("sample", help="generate samples", description="Print one sample per line.")
+    model_arg(s)
+    s.add_argument("--prefix", metavar="P", help="text every sample starts with")
+    s.add_argument("--prefix-file", metavar="FILE", help="read the prefix from a file")
+    s.add_argument("--encoding", default="utf-8", help="encoding of --prefix-file")
+    s.add_argument("-n", type=_positive_int, default=10, help="number of samples (default 10)")
+    s.add_argument(
+        "--temperature",
+        type=_number,
+        default=1.0,
+        metavar="X",
+        help="below 1 is safer, above 1 wilder; 0 is greedy (default 1)",
+    )
+    s.add_argument("--top-k", type=_positive_int, metavar="K", help="sample among the K likeliest")
+    s.add_argument("--greedy", action="store_true", help="always the most likely character")
+    s.add_argument(
+        "--max-len",
+        type=_positive_int,
+        metavar="L",
+        help="characters to generate (default 100 words / 500 text)",
+    )
+    s.add_argument("--seed", type=int, default=0, metavar="S", help="default 0")
+    s.add_argument(
+        "--novelty",
+        action="store_true",
+        help="words mode: mark each sample new or in the training set",
+    )
+    s.add_argument("--json", action="store_true", help="print one JSON object")
+    unknown_arg(s)
+    s.set_defaults(func=cmd_sample)
+
+    e = sub.add_parser(
+        "eval",
+        help="mean loss of a model over a corpus",
+        description="Print nats/char, bits/char and perplexity over DATA.",
+    )
+    model_arg(e)
+    e.add_argument("data", metavar="DATA", help="corpus file or @builtin")
+    e.add_argument("--encoding", default="utf-8")
+    e.add_argument("--json", action="store_true", help="print one JSON object")
+    unknown_arg(e)
+    e.set_defaults(func=cmd_eval)
+
+    c = sub.add_parser(
+        "score",
+        help="log-probability of strings",
+        description="Print each string with its log-probability (nats).",
+    )
+    model_arg(c)
+    c.add_argument("words", nargs="+", metavar="WORD")
+    c.add_argument("--json", action="store_true", help="print one JSON object")
+    unknown_arg(c)
+    c.set_defaults(func=cmd_score)
+
+    r = sub.add_parser(
+        "trace",
+        help="walk the model through a text step by step",
+        description="Per character: input, hidden state, likeliest next "
+        "characters, the target's probability and the running loss.",
+    )
+    model_arg(r)
+    r.add_argument("text", metavar="TEXT")
+    r.add_argument("--top", type=_positive_int, default=3, help="next characters shown (3)")
+    unknown_arg(r)
+    r.set_defaults(func=cmd_trace)
+
+    g = sub.add_parser(
+        "gradcheck",
+        help="numerical gradient check of the backward pass",
+        description="Compare backward with float64 central differences on small "
+        "random models (padded words; carried text state).",
+    )
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--json", action="store_true")
+    g.set_defaults(func=cmd_gradcheck)
+
+    m = sub.add_parser(
+        "demo",
+        help="the tutorial's experiment, then a names model",
+        description="Naive 1-hop rule vs full BPTT on the tutorial's data over "
+        "several seeds, then a small model on the built-in names.",
+    )
+    m.add_argument("--seeds", type=_positive_int, default=10, help="seeds per rule (10)")
+    m.add_argument(
+        "--names-seconds", type=_number, default=15.0, help="training time for the names model (15)"
+    )
+    m.set_defaults(func=cmd_demo)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``charrnn`` command; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except CharRNNError as exc:
+        say(f"charrnn {args.command}: error: {exc}")
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        say("interrupted")
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (`charrnn sample | head`); nothing to report.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
