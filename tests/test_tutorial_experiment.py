@@ -79,4 +79,5 @@ def test_samples_follow_the_probability(cli, tmp_path):
     assert cli("train", "@tutorial", "--out", run, *tutorial_flags("full", 2))[0] == 0
     assert p_r_after_vecto(cli, run) > 0.9
     code, out, _ = cli("sample", run, "--prefix", "v", "-n", "10")
+    assert code == 0
     assert out.split("\n")[:10].count("vector") >= 8
