@@ -204,7 +204,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     old_int = signal.signal(signal.SIGINT, on_signal)
     old_term = signal.signal(signal.SIGTERM, on_signal)
     try:
-        trainer.run(on_event=on_event, on_step=on_step)
+        # Overflow shows up as a non-finite loss, which the trainer reports with
+        # advice; numpy's own warnings would only add noise.
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            trainer.run(on_event=on_event, on_step=on_step)
     finally:
         signal.signal(signal.SIGINT, old_int)
         signal.signal(signal.SIGTERM, old_term)

@@ -129,12 +129,15 @@ def forward(
     logits = hflat @ Why.T  # (T*B, V)
     logits += by
     logits -= logits.max(axis=1, keepdims=True)
+    tflat = targets.reshape(-1)
+    rows = xp.arange(T * B)
+    # log p[target] = z[target] - log sum exp z, taken before exp overwrites z:
+    # a confident wrong guess costs a large finite loss, never log(0).
+    z_target = logits[rows, tflat].astype(xp.float64)  # (T*B,)
     probs = xp.exp(logits, out=logits)
     sums = probs.sum(axis=1)  # (T*B,)
     probs /= sums[:, None]
-    tflat = targets.reshape(-1)
-    rows = xp.arange(T * B)
-    nll = -xp.log(probs[rows, tflat].astype(xp.float64))  # (T*B,) float64 for accuracy
+    nll = xp.log(sums.astype(xp.float64)) - z_target  # (T*B,) float64 for accuracy
     if mask is None:
         weights = xp.ones(T * B, dtype=Whh.dtype)
         loss_sum = float(nll.sum())

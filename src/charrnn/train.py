@@ -55,6 +55,12 @@ class NonFiniteError(CharRNNError):
     """Raised when the loss or a gradient stops being a finite number."""
 
 
+def _all_finite(arrays: dict[str, Any]) -> bool:
+    """True when no entry is inf or nan (a sum is non-finite iff some entry is, or it overflows)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return all(math.isfinite(float(a.sum())) for a in arrays.values())
+
+
 def make_batches(
     config: Config, vocab: Vocab, data: list[str] | str | np.ndarray, batch_size: int | None = None
 ) -> WordBatches | TextBatches:
@@ -168,17 +174,23 @@ class Trainer:
         )
         scale = 1.0 / batch.n_targets if cfg.reduction == "mean" else 1.0
         grads, _ = backward(self.params, cache, scale=scale, bptt=cfg.bptt, backend=be)
-        if not math.isfinite(loss) or not all(bool(xp.isfinite(g).all()) for g in grads.values()):
-            raise NonFiniteError(
-                f"the loss or a gradient became non-finite at step {self.step + 1}; "
-                "lower the learning rate (--lr) or clip gradients (--clip-mode norm --clip 1)"
-            )
+        if not math.isfinite(loss) or not _all_finite(grads):
+            raise self._non_finite("the loss or a gradient")
         clip_grads(grads, cfg.clip_mode, cfg.clip)
         self.optimizer.step(self.params, grads)
+        if not _all_finite(self.params):
+            raise self._non_finite("a parameter")
         if cfg.mode == "text":
             self.h = cache.hs[-1].copy()
         self.step += 1
         return loss, batch.n_targets
+
+    def _non_finite(self, what: str) -> NonFiniteError:
+        return NonFiniteError(
+            f"{what} became non-finite at step {self.step + 1}; the last checkpoint "
+            "is intact. Lower the learning rate (--lr) or clip gradients "
+            "(--clip-mode norm --clip 1), then train again"
+        )
 
     def validate(self) -> Loss | None:
         """Loss on the held-out data, or ``None`` if there is none."""

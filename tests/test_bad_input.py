@@ -1,0 +1,180 @@
+"""Every user mistake: a clear message, a non-zero exit, no traceback, nothing lost."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from .conftest import run_cli_process
+
+Q = ["--steps", "2", "--hidden", "4", "--quiet"]
+
+
+def expect_error(cli, *args, match: str):
+    code, out, err = cli(*args)
+    assert code == 2, (out, err)
+    assert match.lower() in err.lower(), err
+    assert "Traceback" not in err
+    return err
+
+
+@pytest.fixture
+def run(cli, tmp_path):
+    path = tmp_path / "run"
+    assert cli("train", "@vector", "--out", path, *Q)[0] == 0
+    return path
+
+
+def test_missing_file(cli, tmp_path):
+    expect_error(cli, "train", tmp_path / "nope.txt", "--out", tmp_path / "r", match="no such file")
+    assert not (tmp_path / "r").exists()  # nothing created for a failed start
+
+
+def test_directory(cli, tmp_path):
+    expect_error(cli, "train", tmp_path, "--out", tmp_path / "r", match="is a directory")
+
+
+@pytest.mark.parametrize("content", [b"", b"   \n\n\t \n"])
+def test_empty_or_whitespace_file(cli, tmp_path, content):
+    f = tmp_path / "e.txt"
+    f.write_bytes(content)
+    expect_error(cli, "train", f, "--out", tmp_path / "r", match="empty")
+
+
+def test_binary_file(cli, tmp_path):
+    f = tmp_path / "b.bin"
+    f.write_bytes(bytes(range(256)) * 10)
+    expect_error(cli, "train", f, "--out", tmp_path / "r", match="binary")
+
+
+def test_invalid_utf8_names_the_flag_and_encoding_flag_works(cli, tmp_path):
+    f = tmp_path / "l1.txt"
+    f.write_bytes("josé\nzoë\nanaïs\n".encode("latin-1") * 3)
+    expect_error(cli, "train", f, "--out", tmp_path / "r", match="--encoding")
+    code, _, err = cli("train", f, "--out", tmp_path / "r", "--encoding", "latin-1", *Q)
+    assert code == 0, err
+    code, out, _ = cli("score", tmp_path / "r", "josé")
+    assert code == 0 and out.startswith("josé\t")
+
+
+def test_unknown_encoding(cli, tmp_path):
+    f = tmp_path / "a.txt"
+    f.write_text("abc\n")
+    expect_error(
+        cli, "train", f, "--out", tmp_path / "r", "--encoding", "klingon", match="encoding"
+    )
+
+
+def test_bom_and_crlf_are_handled_silently(cli, tmp_path):
+    f = tmp_path / "w.txt"
+    f.write_bytes(b"\xef\xbb\xbfanna\r\nbob\r\n")
+    code, _, err = cli("train", f, "--out", tmp_path / "r", "--batch-size", "2", *Q)
+    assert code == 0 and err == ""
+    code, out, _ = cli("sample", tmp_path / "r", "--json")
+    assert "\ufeff" not in out and "\\r" not in out
+
+
+def test_long_line_in_words_mode(cli, tmp_path):
+    f = tmp_path / "long.txt"
+    f.write_text("anna\n" + "word " * 2000 + "\n")
+    expect_error(cli, "train", f, "--out", tmp_path / "r", match="--mode text")
+
+
+@pytest.mark.parametrize(
+    "flags,match",
+    [
+        (["--hidden", "0"], "hidden"),
+        (["--hidden", "-3"], "hidden"),
+        (["--batch-size", "0"], "batch_size"),
+        (["--seq-len", "0"], "seq_len"),
+        (["--steps", "0"], "steps"),
+        (["--lr", "0"], "lr"),
+        (["--lr", "-0.1"], "lr"),
+        (["--lr", "inf"], "lr"),
+        (["--clip", "-1"], "clip"),
+        (["--val-fraction", "1.5"], "val_fraction"),
+        (["--epochs", "0"], "epochs"),
+        (["--log-every", "0"], "log-every"),
+    ],
+)
+def test_hyperparameters_out_of_range(cli, tmp_path, flags, match):
+    expect_error(cli, "train", "@vector", "--out", tmp_path / "r", *flags, match=match)
+    assert not (tmp_path / "r").exists()
+
+
+def test_non_numbers_are_argparse_errors(tmp_path):
+    r = run_cli_process("train", "@vector", "--out", tmp_path / "r", "--lr", "fast")
+    assert r.returncode == 2 and "expected a number" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_batch_larger_than_data_is_clamped_with_notice(cli, tmp_path):
+    code, _, err = cli("train", "@tutorial", "--out", tmp_path / "r", "--batch-size", "500", *Q)
+    assert code == 0 and "notice" in err and "using 13" in err  # 15 words, 2 held out
+
+
+def test_existing_run_is_refused_unless_resume_or_force(cli, run):
+    before = (run / "latest.npz").read_bytes()
+    expect_error(cli, "train", "@vector", "--out", run, *Q, match="--resume")
+    assert (run / "latest.npz").read_bytes() == before  # nothing lost
+    assert cli("train", "@vector", "--out", run, "--force", *Q)[0] == 0
+
+
+def test_resume_without_a_run(cli, tmp_path):
+    expect_error(
+        cli, "train", "@vector", "--out", tmp_path / "r", "--resume", match="nothing to resume"
+    )
+
+
+def test_missing_checkpoint(cli, tmp_path):
+    expect_error(cli, "sample", tmp_path / "none.npz", match="no checkpoint")
+    (tmp_path / "emptyrun").mkdir()
+    expect_error(cli, "sample", tmp_path / "emptyrun", match="holds no model")
+
+
+def test_truncated_and_corrupted_checkpoint(cli, run):
+    raw = (run / "best.npz").read_bytes()
+    (run / "best.npz").write_bytes(raw[: len(raw) // 3])
+    expect_error(cli, "sample", run, match="truncated or corrupted")
+    flipped = bytearray(raw)
+    for i in range(len(raw) // 2, len(raw) // 2 + 64):
+        flipped[i] ^= 0xFF
+    (run / "best.npz").write_bytes(bytes(flipped))
+    expect_error(cli, "sample", run / "best.npz", match="checkpoint")
+
+
+def test_npz_with_pickled_object(cli, tmp_path):
+    path = tmp_path / "p.npz"
+    np.savez(path, meta=np.array([{"a": 1}], dtype=object))
+    expect_error(cli, "sample", path, match="pickle")
+
+
+def test_absurd_sample_sizes(cli, run):
+    expect_error(cli, "sample", run, "-n", "100000000", match="-n")
+    expect_error(cli, "sample", run, "--max-len", "1000000000", match="--max-len")
+    expect_error(cli, "sample", run, "-n", "0", match="-n")
+
+
+def test_unknown_characters_named_unless_skipped(cli, run):
+    expect_error(cli, "sample", run, "--prefix", "vZ", match="'Z'")
+    code, out, _ = cli("sample", run, "--prefix", "vZ", "--unknown", "skip", "-n", "1")
+    assert code == 0 and out.startswith("v")
+    expect_error(cli, "score", run, "vé", match="'é'")
+    code, out, _ = cli("score", run, "vé", "--unknown", "skip")
+    assert code == 0 and out.startswith("v\t")
+
+
+def test_prefix_file(cli, run, tmp_path):
+    f = tmp_path / "p.txt"
+    f.write_text("ve\n")
+    code, out, _ = cli("sample", run, "--prefix-file", f, "-n", "3")
+    assert code == 0 and all(s.startswith("ve") for s in out.splitlines())
+    expect_error(cli, "sample", run, "--prefix-file", tmp_path / "nope", match="no such file")
+
+
+def test_unknown_builtin(cli, tmp_path):
+    expect_error(cli, "train", "@nothing", "--out", tmp_path / "r", match="@names")
+
+
+def test_user_errors_print_no_traceback_as_a_program(tmp_path):
+    r = run_cli_process("sample", tmp_path / "missing")
+    assert r.returncode == 2 and "Traceback" not in r.stderr and "no checkpoint" in r.stderr

@@ -1,0 +1,147 @@
+"""Checkpoints: exact resume, signals, atomic writes, refusal of pickles."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+
+import numpy as np
+import pytest
+
+from charrnn import checkpoint
+from charrnn.errors import CharRNNError
+
+from .conftest import run_cli_process
+
+
+def _state(path):
+    with np.load(path, allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files if k != "meta"}
+        meta = json.loads(z["meta"].tobytes())
+    return arrays, meta
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("mode", ["words", "text"])
+def test_resume_is_bit_identical(cli, tmp_path, mode, dtype):
+    data = tmp_path / "d.txt"
+    data.write_text("\n".join(f"{a}{b}x{a}" for a in "abcdefg" for b in "hijklmn"))
+    flags = ["--mode", mode, "--hidden", "12", "--batch-size", "5", "--seq-len", "7",
+             "--dtype", dtype, "--log-every", "4", "--quiet"]  # fmt: skip
+    one, two = tmp_path / "one", tmp_path / "two"
+    assert cli("train", data, "--out", one, "--steps", "23", *flags)[0] == 0
+    assert cli("train", data, "--out", two, "--steps", "9", *flags)[0] == 0
+    code, _, err = cli("train", data, "--out", two, "--steps", "23", "--resume", *flags)
+    assert code == 0, err
+    a, meta_a = _state(one / "latest.npz")
+    b, meta_b = _state(two / "latest.npz")
+    assert meta_a["step"] == meta_b["step"] == 23
+    assert set(a) == set(b) and any(k.startswith("optim/") for k in a)
+    if mode == "text":
+        assert "state/h" in a
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+        assert a[k].dtype == b[k].dtype
+
+
+def test_resume_may_change_lr_but_not_shape(cli, tmp_path):
+    run = tmp_path / "r"
+    assert cli("train", "@vector", "--out", run, "--hidden", "8", "--steps", "3", "--quiet")[0] == 0
+    code, _, err = cli("train", "@vector", "--out", run, "--hidden", "16", "--resume", "--quiet")
+    assert code == 2 and "--hidden" in err and "new run" in err
+    code, _, err = cli(
+        "train", "@vector", "--out", run, "--steps", "6", "--lr", "0.001", "--resume", "--quiet"
+    )
+    assert code == 0, err
+    assert checkpoint.load(run / "latest.npz").step == 6
+
+
+def test_resume_refuses_other_data(cli, tmp_path):
+    run = tmp_path / "r"
+    cli("train", "@vector", "--out", run, "--steps", "2", "--hidden", "4", "--quiet")
+    code, _, err = cli("train", "@tutorial", "--out", run, "--steps", "4", "--resume", "--quiet")
+    assert code == 2 and "same DATA" in err
+
+
+def test_sigint_saves_a_loadable_checkpoint_and_exits_130(tmp_path):
+    run = tmp_path / "r"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "charrnn.cli", "train", "@names", "--out", str(run),
+         "--hidden", "32", "--steps", "10000000", "--log-every", "50"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.time() + 60
+    while not (run / "metrics.jsonl").exists() and time.time() < deadline:
+        time.sleep(0.05)
+    assert proc.poll() is None, proc.communicate()
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "--resume" in err
+    ckpt = checkpoint.load(run / "latest.npz")
+    assert ckpt.step >= 50
+    r = run_cli_process("train", "@names", "--out", run, "--resume", "--quiet",
+                        "--steps", str(ckpt.step + 5))  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert checkpoint.load(run / "latest.npz").step == ckpt.step + 5
+
+
+def test_interrupted_write_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
+    from charrnn import CharRNN
+
+    m = CharRNN(hidden=8, steps=3, val_fraction=0).fit(["abc", "abd"])
+    path = tmp_path / "latest.npz"
+    m.save(path)
+    before = checkpoint.load(path).params["Wxh"].copy()
+
+    def crash(f, **arrays):
+        f.write(b"PK\x03\x04 half a zip")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(checkpoint.np, "savez", crash)
+    with pytest.raises(OSError):
+        m.save(path)
+    np.testing.assert_array_equal(checkpoint.load(path).params["Wxh"], before)
+    assert [p.name for p in tmp_path.iterdir()] == ["latest.npz"]  # no temp files left
+
+
+def test_pickled_object_is_refused_without_unpickling(tmp_path):
+    marker = tmp_path / "unpickled"
+
+    class Boom:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    path = tmp_path / "evil.npz"
+    np.savez(path, meta=np.frombuffer(b"{}", np.uint8), evil=np.array([Boom()], dtype=object))
+    with pytest.raises(CharRNNError, match="pickle"):
+        checkpoint.load(path)
+    assert not marker.exists()
+
+
+def test_other_version_truncated_and_corrupted(tmp_path):
+    from charrnn import CharRNN
+
+    m = CharRNN(hidden=4, steps=2, val_fraction=0).fit(["ab"])
+    good = tmp_path / "good.npz"
+    m.save(good)
+    raw = good.read_bytes()
+    (tmp_path / "trunc.npz").write_bytes(raw[: len(raw) // 2])
+    with pytest.raises(CharRNNError, match="truncated or corrupted"):
+        checkpoint.load(tmp_path / "trunc.npz")
+    (tmp_path / "noise.npz").write_bytes(b"\x00garbage" * 100)
+    with pytest.raises(CharRNNError):
+        checkpoint.load(tmp_path / "noise.npz")
+    # another format version
+    with zipfile.ZipFile(good) as z:
+        meta = json.loads(np.load(z.open("meta.npy")).tobytes())
+    arrays = dict(np.load(good, allow_pickle=False))
+    meta["version"] = 99
+    arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
+    np.savez(tmp_path / "v99.npz", **arrays)
+    with pytest.raises(CharRNNError, match="version 99"):
+        checkpoint.load(tmp_path / "v99.npz")
