@@ -126,3 +126,18 @@ def test_text_sample_streams_one_sample(cli, tmp_path):
     cli("train", data, "--out", run, "--mode", "text", "--hidden", "8", "--steps", "5", "--quiet")
     code, out, _ = cli("sample", run, "-n", "1", "--max-len", "30", "--prefix", "ab")
     assert code == 0 and len(out) == 2 + 30 + 1
+
+
+def test_builtin_corpus_then_sample_ten(cli, names_run):
+    """`train @names` then `sample -n 10`: no file, no network, no ../shared needed."""
+    code, out, _ = cli("sample", names_run, "-n", "10")
+    assert code == 0 and len(out.splitlines()) == 10
+
+
+def test_demo_prints_both_rules_side_by_side(cli):
+    code, out, _ = cli("demo", "--seeds", "1", "--names-seconds", "1")
+    assert code == 0
+    assert "full BPTT p(r)" in out and "naive p(r)" in out
+    assert "10 of 10 are 'vector'" in out
+    assert "'v' leads to 'vector': full BPTT in 1 of 1 seeds" in out
+    assert "samples (* = not in the training set)" in out

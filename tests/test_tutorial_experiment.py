@@ -38,6 +38,14 @@ def test_vector_alone_gives_vector_ten_times(cli, tmp_path):
     code, out, _ = cli("sample", run, "--prefix", "v", "-n", "10", "--seed", "3")
     assert code == 0
     assert out.split("\n")[:10] == ["vector"] * 10
+    code, out, _ = cli("trace", run, "vector", "--top", "1")
+    assert code == 0
+    inputs = [line.split()[2] for line in out.splitlines() if line.startswith("t=")]
+    assert inputs == ["'\\n'", "'v'", "'e'", "'c'", "'t'", "'o'", "'r'"]
+    nexts = [line.split()[1:3] for line in out.splitlines() if "next:" in line]
+    # after each of v, e, c, t, o, r the likeliest next character is the right one
+    assert [n[0] for n in nexts[1:]] == ["'e'", "'c'", "'t'", "'o'", "'r'", "'\\n'"]
+    assert all(float(n[1]) > 0.9 for n in nexts[1:])
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ from .config import Config
 from .data import load_corpus, split_corpus
 from .experiment import SeedResult, run_experiment, run_seed
 from .sample import sample
-from .train import Trainer
+from .train import LogEvent, Trainer
 from .vocab import Vocab
 
 
@@ -68,17 +68,23 @@ def run_demo(seeds: int = 10, names_seconds: float = 15.0) -> int:
     vocab = Vocab.from_text("".join(words))
     trainer = Trainer(config, vocab, train, val, log_every=500)
     start = time.perf_counter()
+    best: dict = {"val": float("inf"), "params": None, "step": 0, "bad": 0}
+
+    def keep_best(event: LogEvent) -> bool:
+        _out("  " + event.format())
+        if event.val_loss is not None and event.val_loss < best["val"]:
+            best.update(val=event.val_loss, params=trainer.host_params(), step=event.step, bad=0)
+        else:
+            best["bad"] += 1
+        return best["bad"] >= 3  # stop once the small corpus starts to be memorised
+
     trainer.run(
-        on_event=lambda e: _out("  " + e.format()),
+        on_event=keep_best,
         on_step=lambda tr: time.perf_counter() - start > names_seconds,
     )
-    val_loss = trainer.validate()
-    if val_loss is not None:
-        _out(
-            f"held-out loss {val_loss.nats:.3f} nats/char ({val_loss.bits:.3f} bits/char) "
-            f"after {trainer.step} steps"
-        )
-    samples = sample(trainer.host_params(), vocab, n=20, mode="words", rng=np.random.default_rng(1))
+    params = best["params"] if best["params"] is not None else trainer.host_params()
+    _out(f"best held-out loss {best['val']:.3f} nats/char at step {best['step']}")
+    samples = sample(params, vocab, n=20, mode="words", rng=np.random.default_rng(1))
     known = set(train)
     _out("samples (* = not in the training set):")
     _out("  " + "  ".join(s + ("*" if s not in known else "") for s in samples))
