@@ -117,9 +117,10 @@ def forward(
     hs = xp.empty((T + 1, B, H), dtype=Whh.dtype)  # (T+1, B, H)
     hs[0] = h0
     # Wxh @ onehot(x) is column x of Wxh: a gather, never a matmul.
-    pre = Wxh.T[inputs]  # (T, B, H)
+    pre = xp.ascontiguousarray(Wxh.T)[inputs]  # (T, B, H)
     pre += bh
-    WhhT = Whh.T
+    # A contiguous transpose lets BLAS run its fastest (no-transpose) kernel.
+    WhhT = xp.ascontiguousarray(Whh.T)
     for t in range(T):
         h = hs[t + 1]
         xp.matmul(hs[t], WhhT, out=h)
@@ -153,6 +154,7 @@ def backward(
     *,
     scale: float = 1.0,
     bptt: str = "full",
+    out: Grads | None = None,
     backend: Backend = NUMPY,
 ) -> tuple[Grads, Any]:
     """Gradients of ``scale * loss_sum`` with respect to every parameter.
@@ -168,6 +170,9 @@ def backward(
         ``full`` carries ``dhnext = Whh^T dhraw`` to the previous step (true
         gradient). ``naive`` drops it: each step only sees its own loss (the
         tutorial's section 4 rule, not a gradient of anything).
+    out : dict, optional
+        Arrays shaped like the parameters to write the gradients into
+        (preallocated buffers, e.g. views of one flat array); new ones if ``None``.
     backend : Backend
 
     Returns
@@ -182,36 +187,56 @@ def backward(
     hs, inputs = cache.hs, cache.inputs
     T, B = inputs.shape
     H = Whh.shape[0]
+    if out is None:
+        out = {k: xp.empty_like(params[k]) for k in PARAM_NAMES}
     rows = xp.arange(T * B)
     # dy = p - onehot(target), weighted: padding contributes nothing.
     dy = cache.probs  # (T*B, V), reused in place
     dy[rows, cache.targets.reshape(-1)] -= 1
     dy *= (cache.weights * scale)[:, None]
-    hflat = hs[1:].reshape(T * B, H)
-    dWhy = dy.T @ hflat  # (V, H)
-    dby = dy.sum(axis=0)
+    hflat = hs[1:].reshape(T * B, H)  # (T*B, H)
+    xp.matmul(dy.T, hflat, out=out["Why"])  # dWhy (V, H)
+    dy.sum(axis=0, out=out["by"])  # dby (V,)
     dhraw = (dy @ Why).reshape(T, B, H)  # (T, B, H): dh from the outputs, becomes dhraw
+    dtanh = hs[1:] * hs[1:]  # (T, B, H): 1 - h^2 for all steps in one pass
+    xp.subtract(1, dtanh, out=dtanh)
     if bptt == "full":
         dhnext = xp.zeros((B, H), dtype=Whh.dtype)
         for t in range(T - 1, -1, -1):
             d = dhraw[t]
             d += dhnext
-            h = hs[t + 1]
-            d *= 1 - h * h
+            d *= dtanh[t]
             xp.matmul(d, Whh, out=dhnext)
         dh0 = dhnext
     elif bptt == "naive":
-        dhraw *= 1 - hs[1:] * hs[1:]
+        dhraw *= dtanh
         dh0 = xp.zeros((B, H), dtype=Whh.dtype)
     else:
         raise ValueError(f"unknown bptt rule {bptt!r}")
-    dflat = dhraw.reshape(T * B, H)
-    dWhh = dflat.T @ hs[:-1].reshape(T * B, H)  # (H, H)
-    dbh = dflat.sum(axis=0)
+    dflat = dhraw.reshape(T * B, H)  # (T*B, H)
+    xp.matmul(dflat.T, hs[:-1].reshape(T * B, H), out=out["Whh"])  # dWhh (H, H)
+    dflat.sum(axis=0, out=out["bh"])  # dbh (H,)
     dWxhT = xp.zeros((params["Wxh"].shape[1], H), dtype=Whh.dtype)  # (V, H)
     backend.scatter_add_rows(dWxhT, inputs.reshape(-1), dflat)
-    grads = {"Wxh": dWxhT.T.copy(), "Whh": dWhh, "Why": dWhy, "bh": dbh, "by": dby}
-    return grads, dh0
+    out["Wxh"][...] = dWxhT.T
+    return out, dh0
+
+
+def flat_buffer(arrays: Params, *, backend: Backend = NUMPY) -> tuple[Any, Params]:
+    """Copy ``arrays`` into one contiguous buffer; return it and a dict of views into it.
+
+    The optimiser, clipping and finiteness checks then make a handful of calls
+    on one array instead of a handful per parameter, which matters for small models.
+    """
+    xp = backend.xp
+    first = next(iter(arrays.values()))
+    flat = xp.empty(sum(a.size for a in arrays.values()), dtype=first.dtype)
+    views, offset = {}, 0
+    for k, a in arrays.items():
+        views[k] = flat[offset : offset + a.size].reshape(a.shape)
+        views[k][...] = a
+        offset += a.size
+    return flat, views
 
 
 def step(params: Params, x: Any, h: Any, *, backend: Backend = NUMPY) -> tuple[Any, Any]:

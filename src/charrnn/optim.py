@@ -18,15 +18,17 @@ def clip_value(grads: dict[str, Any], bound: float) -> None:
 
 def global_norm(grads: dict[str, Any]) -> float:
     """sqrt of the sum of squares of every gradient entry."""
-    return math.sqrt(sum(float((g.astype(np.float64) ** 2).sum()) for g in grads.values()))
+    return math.sqrt(sum(float(np.vdot(g, g)) for g in grads.values()))
 
 
-def clip_norm(grads: dict[str, Any], max_norm: float) -> float:
+def clip_norm(grads: dict[str, Any], max_norm: float, norm: float | None = None) -> float:
     """Scale all gradients together so their global norm is at most ``max_norm``.
 
-    Returns the norm before clipping.
+    ``norm`` may be given when the caller has computed it already. Returns the
+    norm before clipping.
     """
-    norm = global_norm(grads)
+    if norm is None:
+        norm = global_norm(grads)
     if norm > max_norm:
         factor = max_norm / (norm + 1e-12)
         for g in grads.values():
@@ -57,6 +59,14 @@ class Optimizer:
         self.lr = lr
         self.t = 0
         self.state: dict[str, dict[str, Any]] = {}
+        self._scratch: dict[str, Any] = {}  # per-parameter work space, never saved
+
+    def scratch(self, name: str, like: Any) -> Any:
+        """A reusable buffer shaped like ``like`` (no allocation per step)."""
+        buf = self._scratch.get(name)
+        if buf is None or buf.shape != like.shape or buf.dtype != like.dtype:
+            buf = self._scratch[name] = np.empty_like(like)
+        return buf
 
     def _ensure_state(self, params: dict[str, Any]) -> None:
         for slot in self.slots:
@@ -100,9 +110,14 @@ class Adagrad(Optimizer):
     slots = ("mem",)
 
     def _update(self, name: str, p: Any, g: Any) -> None:
-        mem = self.state["mem"][name]
-        mem += g * g
-        p -= self.lr * g / np.sqrt(mem + 1e-8)
+        mem, tmp = self.state["mem"][name], self.scratch(name, p)
+        np.multiply(g, g, out=tmp)
+        mem += tmp
+        np.add(mem, 1e-8, out=tmp)
+        np.sqrt(tmp, out=tmp)
+        np.divide(g, tmp, out=tmp)
+        tmp *= self.lr
+        p -= tmp
 
 
 class Adam(Optimizer):
@@ -115,14 +130,21 @@ class Adam(Optimizer):
         self.beta1, self.beta2, self.eps = beta1, beta2, eps
 
     def _update(self, name: str, p: Any, g: Any) -> None:
-        m, v = self.state["m"][name], self.state["v"][name]
+        m, v, tmp = self.state["m"][name], self.state["v"][name], self.scratch(name, p)
         m *= self.beta1
-        m += (1 - self.beta1) * g
+        np.multiply(g, 1 - self.beta1, out=tmp)
+        m += tmp
         v *= self.beta2
-        v += (1 - self.beta2) * (g * g)
+        np.multiply(g, g, out=tmp)
+        tmp *= 1 - self.beta2
+        v += tmp
         # Fold both bias corrections into one step size.
         step = self.lr * math.sqrt(1 - self.beta2**self.t) / (1 - self.beta1**self.t)
-        p -= step * m / (np.sqrt(v) + self.eps)
+        np.sqrt(v, out=tmp)
+        tmp += self.eps
+        np.divide(m, tmp, out=tmp)
+        tmp *= step
+        p -= tmp
 
 
 OPTIMIZERS = {"sgd": SGD, "adagrad": Adagrad, "adam": Adam}

@@ -22,8 +22,8 @@ from .config import Config
 from .data import Batch, TextBatches, WordBatches
 from .errors import CharRNNError
 from .evaluate import Loss, evaluate_text, evaluate_words
-from .model import Params, backward, forward, init_params
-from .optim import clip_grads, make_optimizer
+from .model import Params, backward, flat_buffer, forward, init_params
+from .optim import clip_grads, clip_norm, make_optimizer
 from .vocab import Vocab
 
 
@@ -55,10 +55,9 @@ class NonFiniteError(CharRNNError):
     """Raised when the loss or a gradient stops being a finite number."""
 
 
-def _all_finite(arrays: dict[str, Any]) -> bool:
-    """True when no entry is inf or nan (a sum is non-finite iff some entry is, or it overflows)."""
-    with np.errstate(over="ignore", invalid="ignore"):
-        return all(math.isfinite(float(a.sum())) for a in arrays.values())
+def _sumsq(a: Any) -> float:
+    """Sum of squares of a flat array: inf or nan when any entry is (BLAS, so no warnings)."""
+    return float(np.vdot(a, a))
 
 
 def make_batches(
@@ -121,7 +120,12 @@ class Trainer:
                 scale=config.init_scale,
                 dtype=config.dtype,
             )
-        self.params = {k: backend.asarray(v) for k, v in params.items()}
+        # Parameters and gradients each live in one flat buffer; the dicts hold
+        # views, so the optimiser and clipping touch one array, not five.
+        self.flat, self.params = flat_buffer(
+            {k: backend.asarray(v) for k, v in params.items()}, backend=backend
+        )
+        self.flat_grad, self.grads = flat_buffer(self.params, backend=backend)
         self.optimizer = make_optimizer(config.optimizer, config.lr)
         self.log_every = max(1, log_every)
         self.eval_every = max(1, eval_every or log_every)
@@ -173,12 +177,20 @@ class Trainer:
             self.params, be.asarray(batch.inputs), be.asarray(batch.targets), h0, mask, backend=be
         )
         scale = 1.0 / batch.n_targets if cfg.reduction == "mean" else 1.0
-        grads, _ = backward(self.params, cache, scale=scale, bptt=cfg.bptt, backend=be)
-        if not math.isfinite(loss) or not _all_finite(grads):
+        backward(
+            self.params, cache, scale=scale, bptt=cfg.bptt, out=self.grads, backend=be
+        )
+        grads, params = {"all": self.flat_grad}, {"all": self.flat}
+        # One BLAS dot gives both the finiteness check and the norm for clipping.
+        norm = math.sqrt(_sumsq(self.flat_grad))
+        if not (math.isfinite(loss) and math.isfinite(norm)):
             raise self._non_finite("the loss or a gradient")
-        clip_grads(grads, cfg.clip_mode, cfg.clip)
-        self.optimizer.step(self.params, grads)
-        if not _all_finite(self.params):
+        if cfg.clip_mode == "norm":
+            clip_norm(grads, cfg.clip, norm=norm)
+        else:
+            clip_grads(grads, cfg.clip_mode, cfg.clip)
+        self.optimizer.step(params, grads)
+        if not math.isfinite(_sumsq(self.flat)):
             raise self._non_finite("a parameter")
         if cfg.mode == "text":
             self.h = cache.hs[-1].copy()
@@ -277,7 +289,8 @@ class Trainer:
                 "resume with the same DATA"
             )
         be = self.backend
-        self.params = {k: be.asarray(v.copy()) for k, v in ckpt.params.items()}
+        for k, v in ckpt.params.items():
+            self.params[k][...] = be.asarray(v)
         self.optimizer.load_state_arrays(
             {k: be.asarray(v) for k, v in ckpt.optimizer_state.items()}, ckpt.optimizer_t
         )
@@ -287,4 +300,4 @@ class Trainer:
 
     def host_params(self) -> dict[str, np.ndarray]:
         """The parameters as host numpy arrays."""
-        return {k: self.backend.asnumpy(v) for k, v in self.params.items()}
+        return {k: self.backend.asnumpy(v).copy() for k, v in self.params.items()}

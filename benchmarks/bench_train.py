@@ -1,0 +1,306 @@
+"""Training throughput: charrnn vs torch.nn.RNN vs the seed-style loop, side by side.
+
+Every engine trains the same model the same way: a one-layer tanh RNN with
+one-hot input, float32, Adam (lr 2e-3) and global-norm clipping at 5, on the
+same batches (tinyshakespeare streams in text mode; names.txt in words mode).
+The engines take turns, after a warm-up, for several rounds; the table gives
+the median chars/s with min-max, the charrnn/torch ratio, and the FLOP-limited
+bound computed from matmul rates measured in the same run for the shapes of
+each configuration.
+
+    pip install -e '.[bench]'          # torch (CPU build: pip install torch==2.13.0)
+    python benchmarks/bench_train.py   # about 6 minutes on 2 cores
+
+The seed-style loop (charrnn.reference: one sequence, one-hot columns, dicts
+of steps, float64, Adagrad as in min-char-rnn) runs at (H=100, B=1, T=25) only;
+elsewhere it would take minutes per measurement.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+
+import numpy as np
+from common import blas_report, names_source, out, rounds, shakespeare_or_fallback, summary
+
+from charrnn.config import Config
+from charrnn.data import load_corpus
+from charrnn.train import Trainer
+from charrnn.vocab import Vocab
+
+TEXT_CONFIGS = [(100, 1, 25), (100, 32, 64), (256, 32, 64), (512, 64, 128)]
+LR = 2e-3
+CLIP = 5.0
+
+
+# ----------------------------------------------------------------------------- engines
+
+
+def charrnn_engine(config: Config, vocab: Vocab, data):
+    trainer = Trainer(config, vocab, data, None, log_every=10**9)
+
+    def run(steps: int) -> int:
+        chars = 0
+        for _ in range(steps):
+            chars += trainer.train_step()[1]
+        return chars
+
+    return run
+
+
+def torch_engine(vocab: Vocab, H: int, batches, words: bool):
+    import torch
+    import torch.nn.functional as F
+
+    torch.manual_seed(0)
+    V = vocab.size
+    rnn = torch.nn.RNN(V, H, nonlinearity="tanh")
+    head = torch.nn.Linear(H, V)
+    params = [*rnn.parameters(), *head.parameters()]
+    opt = torch.optim.Adam(params, lr=LR)
+    state = {"k": 0, "h": None, "order": batches.epoch_order(0) if words else None}
+
+    def run(steps: int) -> int:
+        chars = 0
+        for _ in range(steps):
+            k = state["k"] % batches.batches_per_epoch
+            state["k"] += 1
+            b = batches.make(state["order"][k] if words else k)
+            x = F.one_hot(torch.from_numpy(b.inputs).long(), V).float()  # (T, B, V)
+            y = torch.from_numpy(b.targets).long().reshape(-1)
+            h0 = None if words or k == 0 else state["h"]
+            hs, h = rnn(x, h0)
+            logits = head(hs).reshape(-1, V)
+            if words:
+                m = torch.from_numpy(b.mask.reshape(-1).astype(np.float32))
+                loss = (F.cross_entropy(logits, y, reduction="none") * m).sum() / b.n_targets
+            else:
+                loss = F.cross_entropy(logits, y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, CLIP)
+            opt.step()
+            state["h"] = h.detach()
+            chars += b.n_targets
+        return chars
+
+    return run
+
+
+def reference_engine(vocab: Vocab, ids: np.ndarray, H: int, T: int):
+    from charrnn.model import init_params
+    from charrnn.reference import column_params, reference_train_chars
+
+    params = column_params(
+        init_params(vocab.size, H, np.random.default_rng(0), dtype="float64")
+    )
+
+    def run(steps: int) -> int:
+        reference_train_chars(params, ids, T, steps)
+        return steps * T
+
+    return run
+
+
+# ----------------------------------------------------------------------------- bound
+
+
+def _time(fn, repeat: int = 20) -> float:
+    fn()
+    t0 = time.perf_counter()
+    for _ in range(repeat):
+        fn()
+    return (time.perf_counter() - t0) / repeat
+
+
+def bound_engine(H: int, B: int, T: int, V: int):
+    """The matmuls of one training step and nothing else: its rate is the FLOP-limited bound.
+
+    Per step: 2T recurrence matmuls (B,H)x(H,H) (forward h@Whh^T, backward dh@Whh),
+    chained through preallocated buffers as the engine does, plus the four big
+    ones over all T*B positions: logits, dWhy, dh from the output, dWhh. About
+    6(H^2 + H*V) FLOPs per character. It runs in the same rounds as the engines,
+    so the same machine noise hits it.
+    """
+    rng = np.random.default_rng(0)
+    f32 = np.float32
+    W = (rng.standard_normal((H, H)) / np.sqrt(H)).astype(f32)
+    hs = np.tanh(rng.standard_normal((T + 1, B, H))).astype(f32)
+    flat = rng.standard_normal((T * B, H)).astype(f32)
+    dflat = rng.standard_normal((T * B, H)).astype(f32)  # not flat: a.T @ a would be syrk
+    Why = rng.standard_normal((V, H)).astype(f32)
+    dy = rng.standard_normal((T * B, V)).astype(f32)
+    buf = np.empty((B, H), f32)
+
+    def run(steps: int) -> int:
+        for _ in range(steps):
+            for t in range(T):
+                np.matmul(hs[t], W, out=hs[t + 1])
+            for t in range(T - 1, -1, -1):
+                np.matmul(hs[t + 1], W, out=buf)
+            flat @ Why.T
+            dy.T @ flat
+            dy @ Why
+            dflat.T @ flat
+        return steps * T * B
+
+    return run
+
+
+def matmul_rates() -> tuple[float, float]:
+    """GFLOP/s of a large square float32 matmul and of a (64,512)x(512,512) step."""
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((1024, 1024)).astype(np.float32)
+    big = 2 * 1024**3 / _time(lambda: a @ a, 10) / 1e9
+    h = rng.standard_normal((64, 512)).astype(np.float32)
+    W = rng.standard_normal((512, 512)).astype(np.float32)
+    step = 2 * 64 * 512 * 512 / _time(lambda: h @ W, 200) / 1e9
+    return big, step
+
+
+# ----------------------------------------------------------------------------- memory
+
+
+def peak_rss_mib() -> float:
+    """This process's resident-set high-water mark (VmHWM; unlike ru_maxrss it is
+    not inherited from the parent across fork and exec)."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
+def memory_child(engine: str, H: int, B: int, T: int, steps: int) -> None:
+    """Train a few steps in a fresh process; print peak RSS before and after (MiB)."""
+    text, _ = shakespeare_or_fallback()
+    vocab = Vocab.from_text(text)
+    ids = vocab.encode(text)
+    if engine == "torch":
+        import torch  # noqa: F401  (imported before the baseline, as a user would)
+
+        from charrnn.data import TextBatches
+
+        run = torch_engine(vocab, H, TextBatches(ids, B, T), words=False)
+    else:
+        cfg = text_config(H, B, T)
+        run = charrnn_engine(cfg, vocab, ids)
+    base = peak_rss_mib()
+    run(steps)
+    peak = peak_rss_mib()
+    print(json.dumps({"baseline_mib": base, "peak_mib": peak}))
+
+
+def measure_memory(H: int, B: int, T: int) -> dict[str, dict[str, float]]:
+    res = {}
+    for engine in ("charrnn", "torch"):
+        p = subprocess.run(
+            [sys.executable, __file__, "--memory-child", engine, "--shape", f"{H},{B},{T}"],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        res[engine] = json.loads(p.stdout.strip().splitlines()[-1])
+    return res
+
+
+# ----------------------------------------------------------------------------- main
+
+
+def text_config(H: int, B: int, T: int) -> Config:
+    return Config(
+        mode="text", hidden=H, batch_size=B, seq_len=T, steps=10**9, optimizer="adam",
+        lr=LR, clip=CLIP, clip_mode="norm", init="scaled", val_fraction=0.0, dtype="float32",
+    )  # fmt: skip
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--seconds", type=float, default=1.5, help="per measurement")
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--no-torch", action="store_true")
+    ap.add_argument("--only", help="run one configuration, e.g. 256,32,64 or words")
+    ap.add_argument("--memory-child", help=argparse.SUPPRESS)
+    ap.add_argument("--shape", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.memory_child:
+        H, B, T = map(int, args.shape.split(","))
+        memory_child(args.memory_child, H, B, T, steps=5)
+        return
+
+    from charrnn.data import TextBatches, WordBatches
+
+    use_torch = not args.no_torch
+    if use_torch:
+        import torch
+
+        from threadpoolctl import threadpool_info
+
+        threads = max(i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas")
+        torch.set_num_threads(threads)
+    out(blas_report())
+    if use_torch:
+        out(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+    big, step = matmul_rates()
+    out(f"float32 matmul: {big:.0f} GFLOP/s (1024^3), {step:.0f} GFLOP/s ((64,512)x(512,512))")
+    text, text_name = shakespeare_or_fallback()
+    vocab = Vocab.from_text(text)
+    ids = vocab.encode(text)
+    out(f"text: {text_name}, {len(text):,} chars, V={vocab.size}; "
+        f"{args.repeats} rounds of ~{args.seconds} s per engine")  # fmt: skip
+    out()
+    head = f"{'config':<22}{'engine':<11}{'chars/s median [min-max]':>34}{'vs torch':>10}"
+    out(head + f"{'% of bound':>12}")
+    rows = []
+    configs = [("text", *c) for c in TEXT_CONFIGS] + [("words", 128, 64, 0)]
+    for mode, H, B, T in configs:
+        label = f"H={H} B={B} T={T}" if mode == "text" else f"names H={H} B={B}"
+        if args.only and args.only != ("words" if mode == "words" else f"{H},{B},{T}"):
+            continue
+        engines = {}
+        if mode == "text":
+            engines["charrnn"] = charrnn_engine(text_config(H, B, T), vocab, ids)
+            if use_torch:
+                engines["torch"] = torch_engine(vocab, H, TextBatches(ids, B, T), words=False)
+            if B == 1:
+                engines["seed-loop"] = reference_engine(vocab, ids, H, T)
+            engines["bound"] = bound_engine(H, B, T, vocab.size)
+        else:
+            words = load_corpus(names_source(), "words")
+            wv = Vocab.from_text("".join(words))
+            cfg = text_config(H, B, 1).replace(mode="words")
+            engines["charrnn"] = charrnn_engine(cfg, wv, words)
+            if use_torch:
+                engines["torch"] = torch_engine(wv, H, WordBatches(words, wv, B, 0), words=True)
+            mean_len = int(round(np.mean([len(w) + 1 for w in words])))
+            engines["bound"] = bound_engine(H, B, mean_len, wv.size)
+        rates = rounds(engines, args.seconds, args.repeats)
+        med = {k: float(np.median(v)) for k, v in rates.items()}
+        bound = med["bound"]
+        for name, vals in rates.items():
+            if name == "bound":
+                continue
+            ratio = f"{med[name] / med['torch']:.2f}x" if "torch" in med else ""
+            pct = f"{100 * med[name] / bound:.0f}%" if name == "charrnn" else ""
+            out(f"{label:<22}{name:<11}{summary(vals):>34}{ratio:>10}{pct:>12}")
+        if "seed-loop" in med:
+            out(f"{'':<22}charrnn / seed-loop: {med['charrnn'] / med['seed-loop']:.1f}x")
+        out(f"{'':<22}FLOP-limited bound (matmuls alone): {summary(rates['bound'])} chars/s")
+        rows.append({"config": label, "median": med, "bound": bound})
+    if (use_torch and not args.only) or args.only == "512,64,128":
+        mem = measure_memory(512, 64, 128)
+        out()
+        out("peak memory, training H=512 B=64 T=128 (fresh process, MiB):")
+        for name, m in mem.items():
+            out(f"  {name:<8} peak {m['peak_mib']:7.0f}  "
+                f"(after imports and setup {m['baseline_mib']:.0f}, "
+                f"training adds {m['peak_mib'] - m['baseline_mib']:.0f})")  # fmt: skip
+        if "torch" in mem:
+            ratio = mem["charrnn"]["peak_mib"] / mem["torch"]["peak_mib"]
+            out(f"  charrnn / torch peak: {ratio:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,84 @@
+"""Shared pieces of the benchmarks: corpora, BLAS report, timing rounds."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import statistics
+import sys
+import time
+from collections.abc import Callable
+
+SHARED = pathlib.Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+
+
+def shakespeare_or_fallback() -> tuple[str, str]:
+    """tinyshakespeare from ../shared/data, or the built-in names as running text."""
+    path = SHARED / "tinyshakespeare.txt"
+    if path.is_file():
+        return path.read_text(encoding="utf-8"), "tinyshakespeare.txt"
+    from charrnn.data import read_text
+
+    return read_text("@names") * 20, "@names repeated (../shared/data absent)"
+
+
+def names_source() -> str:
+    path = SHARED / "names.txt"
+    return str(path) if path.is_file() else "@names"
+
+
+def blas_report() -> str:
+    """The BLAS library, kernel and threads numpy uses (and a warning about slow settings)."""
+    lines = []
+    for var in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
+        if var in os.environ:
+            lines.append(
+                f"warning: {var}={os.environ[var]} is set and slows numpy; "
+                f"rerun with `env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE ...`"
+            )
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return "\n".join([*lines, "BLAS: (install threadpoolctl to see the kernel)"])
+    for info in threadpool_info():
+        if info["user_api"] == "blas":
+            lines.append(
+                f"BLAS: {info['internal_api']} {info.get('version')} kernel "
+                f"{info.get('architecture')} threads {info['num_threads']} ({info['prefix']})"
+            )
+    return "\n".join(lines)
+
+
+def rounds(
+    engines: dict[str, Callable[[int], int]],
+    seconds: float,
+    repeats: int,
+) -> dict[str, list[float]]:
+    """Time every engine in turn, ``repeats`` times, alternating (noise hits all alike).
+
+    Each engine is a function ``run(steps) -> characters processed``. A warm-up
+    call sizes the number of steps so that one measurement lasts about ``seconds``.
+    """
+    steps = {}
+    for name, run in engines.items():
+        run(2)  # warm-up: allocations, BLAS thread start
+        t0 = time.perf_counter()
+        run(3)
+        per_step = (time.perf_counter() - t0) / 3
+        steps[name] = max(3, int(seconds / max(per_step, 1e-6)))
+    rates: dict[str, list[float]] = {name: [] for name in engines}
+    for _ in range(repeats):
+        for name, run in engines.items():
+            t0 = time.perf_counter()
+            chars = run(steps[name])
+            rates[name].append(chars / (time.perf_counter() - t0))
+    return rates
+
+
+def summary(values: list[float]) -> str:
+    return f"{statistics.median(values):>10,.0f} [{min(values):,.0f}-{max(values):,.0f}]"
+
+
+def out(line: str = "") -> None:
+    print(line, flush=True)
+    sys.stdout.flush()
