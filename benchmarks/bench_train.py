@@ -25,12 +25,20 @@ import sys
 import time
 
 import numpy as np
-from common import blas_report, names_source, out, rounds, shakespeare_or_fallback, summary
 
 from charrnn.config import Config
 from charrnn.data import load_corpus
 from charrnn.train import Trainer
 from charrnn.vocab import Vocab
+from common import (
+    blas_report,
+    names_source,
+    out,
+    paired,
+    rounds,
+    shakespeare_or_fallback,
+    summary,
+)
 
 TEXT_CONFIGS = [(100, 1, 25), (100, 32, 64), (256, 32, 64), (512, 64, 128)]
 LR = 2e-3
@@ -95,9 +103,7 @@ def reference_engine(vocab: Vocab, ids: np.ndarray, H: int, T: int):
     from charrnn.model import init_params
     from charrnn.reference import column_params, reference_train_chars
 
-    params = column_params(
-        init_params(vocab.size, H, np.random.default_rng(0), dtype="float64")
-    )
+    params = column_params(init_params(vocab.size, H, np.random.default_rng(0), dtype="float64"))
 
     def run(steps: int) -> int:
         reference_train_chars(params, ids, T, steps)
@@ -235,7 +241,6 @@ def main() -> None:
     use_torch = not args.no_torch
     if use_torch:
         import torch
-
         from threadpoolctl import threadpool_info
 
         threads = max(i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas")
@@ -253,7 +258,6 @@ def main() -> None:
     out()
     head = f"{'config':<22}{'engine':<11}{'chars/s median [min-max]':>34}{'vs torch':>10}"
     out(head + f"{'% of bound':>12}")
-    rows = []
     configs = [("text", *c) for c in TEXT_CONFIGS] + [("words", 128, 64, 0)]
     for mode, H, B, T in configs:
         label = f"H={H} B={B} T={T}" if mode == "text" else f"names H={H} B={B}"
@@ -274,21 +278,19 @@ def main() -> None:
             engines["charrnn"] = charrnn_engine(cfg, wv, words)
             if use_torch:
                 engines["torch"] = torch_engine(wv, H, WordBatches(words, wv, B, 0), words=True)
-            mean_len = int(round(np.mean([len(w) + 1 for w in words])))
+            mean_len = round(float(np.mean([len(w) + 1 for w in words])))
             engines["bound"] = bound_engine(H, B, mean_len, wv.size)
         rates = rounds(engines, args.seconds, args.repeats)
-        med = {k: float(np.median(v)) for k, v in rates.items()}
-        bound = med["bound"]
+
         for name, vals in rates.items():
             if name == "bound":
                 continue
-            ratio = f"{med[name] / med['torch']:.2f}x" if "torch" in med else ""
-            pct = f"{100 * med[name] / bound:.0f}%" if name == "charrnn" else ""
+            ratio = f"{paired(rates, name, 'torch'):.2f}x" if "torch" in rates else ""
+            pct = f"{100 * paired(rates, name, 'bound'):.0f}%" if name == "charrnn" else ""
             out(f"{label:<22}{name:<11}{summary(vals):>34}{ratio:>10}{pct:>12}")
-        if "seed-loop" in med:
-            out(f"{'':<22}charrnn / seed-loop: {med['charrnn'] / med['seed-loop']:.1f}x")
+        if "seed-loop" in rates:
+            out(f"{'':<22}charrnn / seed-loop: {paired(rates, 'charrnn', 'seed-loop'):.1f}x")
         out(f"{'':<22}FLOP-limited bound (matmuls alone): {summary(rates['bound'])} chars/s")
-        rows.append({"config": label, "median": med, "bound": bound})
     if (use_torch and not args.only) or args.only == "512,64,128":
         mem = measure_memory(512, 64, 128)
         out()

@@ -75,6 +75,12 @@ def rounds(
     return rates
 
 
+def paired(rates: dict[str, list[float]], a: str, b: str) -> float:
+    """Median over rounds of the ratio a/b within each round: a slow spell of the
+    machine hits both engines of a round alike and cancels out."""
+    return statistics.median(x / y for x, y in zip(rates[a], rates[b], strict=True))
+
+
 def summary(values: list[float]) -> str:
     return f"{statistics.median(values):>10,.0f} [{min(values):,.0f}-{max(values):,.0f}]"
 

@@ -177,9 +177,7 @@ class Trainer:
             self.params, be.asarray(batch.inputs), be.asarray(batch.targets), h0, mask, backend=be
         )
         scale = 1.0 / batch.n_targets if cfg.reduction == "mean" else 1.0
-        backward(
-            self.params, cache, scale=scale, bptt=cfg.bptt, out=self.grads, backend=be
-        )
+        backward(self.params, cache, scale=scale, bptt=cfg.bptt, out=self.grads, backend=be)
         grads, params = {"all": self.flat_grad}, {"all": self.flat}
         # One BLAS dot gives both the finiteness check and the norm for clipping.
         norm = math.sqrt(_sumsq(self.flat_grad))
