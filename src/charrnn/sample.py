@@ -110,33 +110,41 @@ def sample(
     check_sampling_args(n, max_len, temperature, top_k)
     vocab.clean(prefix)
     rng = rng if rng is not None else np.random.default_rng(0)
-    H = params["Whh"].shape[0]
-    h = np.zeros((n, H), dtype=params["Whh"].dtype)
-    x = np.full(n, vocab.boundary_id)
+    # Contiguous transposes once, not per step.
+    p = {k: np.ascontiguousarray(v) for k, v in params.items()}
+    p["Wxh"], p["Whh"], p["Why"] = (
+        np.ascontiguousarray(params[k].T).T for k in ("Wxh", "Whh", "Why")
+    )
+    H = p["Whh"].shape[0]
+    # Every sample reads the same boundary and prefix: run them once, then copy.
+    h1 = np.zeros((1, H), dtype=p["Whh"].dtype)
+    x1 = np.array([vocab.boundary_id])
     for ix in vocab.encode(prefix):
-        h, _ = step(params, x, h)
-        x = np.full(n, ix)
-    out = np.empty((max_len, n), dtype=np.int64)  # (L, B)
-    done = np.zeros(n, dtype=bool)
-    length = 0
+        h1, _ = step(p, x1, h1)
+        x1 = np.array([ix])
+    h = np.repeat(h1, n, axis=0)  # (n, H)
+    x = np.repeat(x1, n)  # (n,)
+    out = np.full((max_len, n), vocab.boundary_id, dtype=np.int64)  # (L, n)
+    active = np.arange(n)  # samples still generating; finished words drop out of the batch
     for t in range(max_len):
-        h, logits = step(params, x, h)
+        h, logits = step(p, x, h)
         x = _pick(logits, rng, temperature, top_k, greedy)
-        out[t] = x
-        length = t + 1
+        out[t, active] = x
         if on_step is not None:
             on_step([vocab.itos[i] for i in x])
         if mode == "words":
-            done |= x == vocab.boundary_id
-            if done.all():
-                break
-    samples = []
-    for b in range(n):
-        s = vocab.decode(out[:length, b])
-        if mode == "words":
-            s = s.split("\n", 1)[0]
-        samples.append(prefix + s)
-    return samples
+            going = x != vocab.boundary_id
+            if not going.all():
+                active, h, x = active[going], h[going], x[going]
+                if len(active) == 0:
+                    out = out[: t + 1]
+                    break
+    if mode == "words":  # each word ends before its first boundary
+        is_end = out == vocab.boundary_id
+        ends = np.where(is_end.any(axis=0), is_end.argmax(axis=0), len(out))
+    else:
+        ends = np.full(n, len(out))
+    return [prefix + vocab.decode(out[: ends[b], b]) for b in range(n)]
 
 
 @dataclass(frozen=True)
