@@ -67,7 +67,10 @@ class CharRNN:
         log_every: int = 100,
         on_event: Callable[[LogEvent], None] | None = None,
     ) -> CharRNN:
-        """Train on ``data``: a list of words, a text (text mode), or a file path / ``@builtin``.
+        """Train on ``data``: a list of words, a text (text mode), or a file / ``@builtin``.
+
+        In words mode a ``str`` is a file path; in text mode it is the text
+        itself (give a ``pathlib.Path`` for a file).
 
         A share ``val_fraction`` is held out and evaluated during training.
         """
@@ -127,8 +130,8 @@ class CharRNN:
         self._check_fitted()
         return score(self.params_, self.vocab_, list(texts), mode=self.config_.mode)
 
-    def evaluate(self, data: Sequence[str] | str) -> Loss:
-        """Mean loss per character over ``data`` (words, or text in text mode)."""
+    def evaluate(self, data: Sequence[str] | str | np.ndarray) -> Loss:
+        """Mean loss per character over ``data``: words, or in text mode a text or its ids."""
         self._check_fitted()
         cfg = self.config_
         if cfg.mode == "words":
@@ -136,8 +139,9 @@ class CharRNN:
             for w in words:
                 self.vocab_.clean(w)
             return evaluate_words(self.params_, make_batches(cfg, self.vocab_, words, 256))
-        text = data if isinstance(data, str) else "\n".join(data)
-        return evaluate_text(self.params_, make_batches(cfg, self.vocab_, text, 64))
+        if not isinstance(data, np.ndarray):
+            data = data if isinstance(data, str) else "\n".join(data)
+        return evaluate_text(self.params_, make_batches(cfg, self.vocab_, data, 64))
 
     # ------------------------------------------------------------------ files
 

@@ -13,6 +13,7 @@ import math
 import os
 import signal
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -36,6 +37,7 @@ from .config import (
 from .data import builtin_names, corpus_chars, load_corpus, split_corpus
 from .errors import CharRNNError
 from .rundir import RunDir, fingerprint
+from .textcache import cached_tokens, encode_to_file, open_tokens, scan_text, split_tokens
 from .train import LogEvent, Trainer
 from .vocab import Vocab
 
@@ -105,14 +107,25 @@ def cmd_train(args: argparse.Namespace) -> int:
         if v is not None and v < 1:
             raise CharRNNError(f"--{name.replace('_', '-')} must be at least 1; got {v}")
 
-    corpus = load_corpus(args.data, config.mode, args.encoding)
-    data_id = fingerprint(corpus)
+    if config.mode == "text":
+        # Large texts: a streaming scan now (it also validates the file), the
+        # memory-mapped token file once the run directory exists.
+        scan = scan_text(args.data, args.encoding)
+        vocab, data_id = Vocab(scan.chars), scan.digest[:16]
+    else:
+        corpus = load_corpus(args.data, config.mode, args.encoding)
+        vocab, data_id = Vocab(corpus_chars(corpus)), fingerprint(corpus)
     if ckpt is not None and ckpt.extra.get("data_fingerprint") not in (None, data_id):
         raise CharRNNError(
             f"{args.data} is not the data this run was trained on; resume with the same DATA"
         )
-    train, val = split_corpus(corpus, config.mode, config.val_fraction, config.seed)
-    vocab = Vocab(corpus_chars(corpus))
+    if not args.resume:
+        run.prepare(resume=False, force=args.force)
+    if config.mode == "text":
+        ids = cached_tokens(args.data, scan, vocab, run.path, args.encoding)
+        train, val = split_tokens(ids, config.val_fraction)
+    else:
+        train, val = split_corpus(corpus, config.mode, config.val_fraction, config.seed)
     log_every = args.log_every or 100
     trainer = Trainer(
         config, vocab, train, val, log_every=log_every, eval_every=args.eval_every or log_every
@@ -122,8 +135,6 @@ def cmd_train(args: argparse.Namespace) -> int:
             f"notice: --batch-size {config.batch_size} is larger than the data allows; "
             f"using {trainer.clamped_batch_size}"
         )
-    if not args.resume:
-        run.prepare(resume=False, force=args.force)
     extra: dict[str, Any] = {
         "data": _data_source(args.data),
         "encoding": args.encoding,
@@ -330,13 +341,21 @@ def cmd_sample(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     model = _load_model(args.run)
     mode = model.config_.mode
-    corpus = load_corpus(args.data, mode, args.encoding)
-    if args.unknown == "skip":
-        if mode == "words":
-            corpus = [w for w in (model.vocab_.clean(w, "skip") for w in corpus) if w]
-        else:
-            corpus = model.vocab_.clean(corpus, "skip")
-    loss = model.evaluate(corpus)
+    if mode == "text":
+        # Streamed into a temporary token file: a large text never sits in memory.
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "tokens.bin")
+            encode_to_file(args.data, model.vocab_, path, args.encoding, args.unknown)
+            ids = open_tokens(path, model.vocab_.size)
+            if len(ids) < 2:
+                raise CharRNNError(f"{args.data} has too little text to evaluate")
+            loss = model.evaluate(ids)
+            del ids  # release the memory map before the folder goes
+    else:
+        words = load_corpus(args.data, mode, args.encoding)
+        if args.unknown == "skip":
+            words = [w for w in (model.vocab_.clean(w, "skip") for w in words) if w]
+        loss = model.evaluate(words)
     if args.json:
         print(json.dumps(loss.to_dict()))
     else:

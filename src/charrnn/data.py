@@ -7,10 +7,14 @@ text into B parallel streams read T characters at a time.
 
 from __future__ import annotations
 
+import codecs
+import io
 import math
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import resources
+from typing import BinaryIO
 
 import numpy as np
 
@@ -39,47 +43,86 @@ def _builtin_bytes(name: str) -> bytes:
     return (resources.files("charrnn") / "corpora" / f"{name}.txt").read_bytes()
 
 
-def read_text(source: str | os.PathLike[str], encoding: str = "utf-8") -> str:
-    """Read a corpus file (or ``@builtin``) as text with ``'\\n'`` line ends.
+CHUNK_BYTES = 1 << 18  # read and encode large files 256 KiB at a time
 
-    A UTF-8 byte-order mark is dropped and CRLF / CR line ends become ``'\\n'``.
+
+def _open_source(source: str) -> BinaryIO:
+    if source.startswith("@"):
+        return io.BytesIO(_builtin_bytes(source[1:]))
+    if not os.path.exists(source):
+        raise CharRNNError(f"no such file: {source}")
+    if os.path.isdir(source):
+        raise CharRNNError(f"{source} is a directory; give a text file")
+    try:
+        return open(source, "rb")  # the caller closes it (with-statement)
+    except OSError as exc:
+        raise CharRNNError(f"cannot read {source}: {exc.strerror}") from None
+
+
+def iter_text(
+    source: str | os.PathLike[str], encoding: str = "utf-8", chunk_bytes: int = CHUNK_BYTES
+) -> Iterator[str]:
+    """Yield the text of a file (or ``@builtin``) in chunks, with ``'\n'`` line ends.
+
+    A UTF-8 byte-order mark is dropped and CRLF / CR line ends become ``'\n'``,
+    also where a CRLF straddles two chunks. Memory stays at one chunk.
 
     Raises
     ------
     CharRNNError
-        If the file is missing, a directory, binary, not decodable with
-        ``encoding``, or holds nothing but whitespace.
+        If the file is missing, a directory, binary, or not decodable with ``encoding``.
     """
     source = os.fspath(source)
-    if source.startswith("@"):
-        raw = _builtin_bytes(source[1:])
-    else:
-        if not os.path.exists(source):
-            raise CharRNNError(f"no such file: {source}")
-        if os.path.isdir(source):
-            raise CharRNNError(f"{source} is a directory; give a text file")
-        try:
-            with open(source, "rb") as f:
-                raw = f.read()
-        except OSError as exc:
-            raise CharRNNError(f"cannot read {source}: {exc.strerror}") from exc
-    if b"\x00" in raw[:_SNIFF_BYTES] and not encoding.lower().replace("-", "").startswith("utf16"):
-        raise CharRNNError(
-            f"{source} looks like a binary file (it holds NUL bytes); give a plain text file"
-        )
     try:
-        text = raw.decode(encoding)
+        decoder = codecs.getincrementaldecoder(encoding)()
     except LookupError:
         raise CharRNNError(f"unknown encoding {encoding!r}; try --encoding latin-1") from None
-    except UnicodeDecodeError as exc:
-        raise CharRNNError(
-            f"{source} is not valid {encoding} (byte {exc.start}: {exc.reason}); "
-            "give its encoding with --encoding, e.g. --encoding latin-1 or --encoding cp1252"
-        ) from None
-    text = text.removeprefix("\ufeff")
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    wide = codecs.lookup(encoding).name.replace("-", "").startswith(("utf16", "utf32"))
+    offset, first, held_cr = 0, True, False
+    with _open_source(source) as f:
+        while True:
+            raw = f.read(chunk_bytes)
+            final = not raw
+            if first and b"\x00" in raw[:_SNIFF_BYTES] and not wide:
+                raise CharRNNError(
+                    f"{source} looks like a binary file (it holds NUL bytes); "
+                    "give a plain text file"
+                )
+            try:
+                text = decoder.decode(raw, final)
+            except UnicodeDecodeError as exc:
+                raise CharRNNError(
+                    f"{source} is not valid {encoding} (byte {offset + exc.start}: {exc.reason}); "
+                    "give its encoding with --encoding, e.g. --encoding latin-1 or cp1252"
+                ) from None
+            offset += len(raw)
+            if first and text:
+                text = text.removeprefix("\ufeff")
+                first = False
+            if held_cr:
+                text, held_cr = "\r" + text, False
+            if text.endswith("\r") and not final:
+                text, held_cr = text[:-1], True  # its "\n" may start the next chunk
+            text = text.replace("\r\n", "\n").replace("\r", "\n")
+            if text:
+                yield text
+            if final:
+                return
+
+
+def read_text(source: str | os.PathLike[str], encoding: str = "utf-8") -> str:
+    """Read a whole corpus file (or ``@builtin``) as text; see :func:`iter_text`.
+
+    Raises
+    ------
+    CharRNNError
+        As :func:`iter_text`, and if the text is empty or only whitespace.
+    """
+    text = "".join(iter_text(source, encoding))
     if not text.strip():
-        raise CharRNNError(f"{source} is empty (or only whitespace); give a file with text in it")
+        raise CharRNNError(
+            f"{os.fspath(source)} is empty (or only whitespace); give a file with text in it"
+        )
     return text
 
 

@@ -36,8 +36,11 @@ class Vocab:
                 raise CharRNNError(f"vocabulary entries must be single characters, got {c!r}")
         self.itos: list[str] = sorted(chars)
         self.stoi: dict[str, int] = {c: i for i, c in enumerate(self.itos)}
-        # Sorted code points let a whole text be encoded with one searchsorted.
-        self._codepoints = np.array([ord(c) for c in self.itos], dtype=np.int64)
+        # A code point -> id table encodes a whole text with one gather; -1 marks
+        # characters outside the vocabulary.
+        codepoints = np.array([ord(c) for c in self.itos], dtype=np.int64)
+        self._lut = np.full(int(codepoints.max()) + 1, -1, dtype=np.int32)
+        self._lut[codepoints] = np.arange(len(codepoints), dtype=np.int32)
 
     @classmethod
     def from_text(cls, text: str) -> Vocab:
@@ -97,11 +100,12 @@ class Vocab:
         """
         if not text:
             return np.zeros(0, dtype=dtype)
-        cps = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
-        ids = np.searchsorted(self._codepoints, cps)
-        ids = np.minimum(ids, self.size - 1)
-        if not np.array_equal(self._codepoints[ids], cps):
-            self.clean(text, "error")  # raises with the names of the characters
+        cps = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+        if int(cps.max()) >= len(self._lut):
+            self.clean(text, "error")  # a character beyond the table: raises naming it
+        ids = self._lut[cps]
+        if int(ids.min()) < 0:
+            self.clean(text, "error")
         return ids.astype(dtype, copy=False)
 
     def decode(self, ids: Iterable[int]) -> str:

@@ -1,0 +1,123 @@
+"""Large text corpora as memory-mapped token files.
+
+A text is read twice in chunks: once to learn its characters (and a digest),
+once to write its ids as uint8 / uint16 to a cache file. Training then
+indexes a memory map, so memory does not grow with the corpus, and encoding
+runs at numpy speed, not one character at a time in Python.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from dataclasses import dataclass
+
+import numpy as np
+
+from .data import iter_text
+from .errors import CharRNNError
+from .vocab import UnknownPolicy, Vocab
+
+
+def token_dtype(vocab_size: int) -> np.dtype:
+    """The smallest unsigned type that holds every id."""
+    if vocab_size <= 1 << 8:
+        return np.dtype(np.uint8)
+    if vocab_size <= 1 << 16:
+        return np.dtype(np.uint16)
+    return np.dtype(np.uint32)
+
+
+@dataclass(frozen=True)
+class TextScan:
+    """What one pass over a text tells: its characters, length and digest."""
+
+    chars: frozenset[str]
+    n_chars: int
+    digest: str  # sha256 of the normalised text, in UTF-8
+
+
+def scan_text(source: str | os.PathLike[str], encoding: str = "utf-8") -> TextScan:
+    """First pass: characters, length and digest, one chunk in memory at a time.
+
+    Raises
+    ------
+    CharRNNError
+        For every reading problem :func:`charrnn.data.iter_text` reports, and
+        if the text is empty or only whitespace.
+    """
+    chars: set[str] = set()
+    h = hashlib.sha256()
+    n, blank = 0, True
+    for chunk in iter_text(source, encoding):
+        chars.update(chunk)
+        h.update(chunk.encode("utf-8"))
+        n += len(chunk)
+        blank = blank and chunk.isspace()
+    if blank:
+        raise CharRNNError(
+            f"{os.fspath(source)} is empty (or only whitespace); give a file with text in it"
+        )
+    return TextScan(frozenset(chars), n, h.hexdigest())
+
+
+def encode_to_file(
+    source: str | os.PathLike[str],
+    vocab: Vocab,
+    dest: str | os.PathLike[str],
+    encoding: str = "utf-8",
+    unknown: UnknownPolicy = "error",
+) -> int:
+    """Second pass: write the ids of ``source`` to ``dest`` atomically; return their count."""
+    dest = os.fspath(dest)
+    dtype = token_dtype(vocab.size)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=os.path.dirname(os.path.abspath(dest)))
+    n = 0
+    try:
+        with os.fdopen(fd, "wb") as f:
+            for chunk in iter_text(source, encoding):
+                if unknown == "skip":
+                    chunk = vocab.clean(chunk, "skip")
+                ids = vocab.encode(chunk, dtype=dtype)
+                f.write(ids.tobytes())
+                n += len(ids)
+        os.replace(tmp, dest)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return n
+
+
+def open_tokens(path: str | os.PathLike[str], vocab_size: int) -> np.ndarray:
+    """Memory-map a token file written by :func:`encode_to_file` (read-only)."""
+    dtype = token_dtype(vocab_size)
+    if os.path.getsize(path) == 0:
+        return np.zeros(0, dtype=dtype)
+    return np.memmap(path, dtype=dtype, mode="r")
+
+
+def cached_tokens(
+    source: str | os.PathLike[str],
+    scan: TextScan,
+    vocab: Vocab,
+    cache_dir: str | os.PathLike[str],
+    encoding: str = "utf-8",
+) -> np.ndarray:
+    """Memory-mapped ids of a scanned text, encoded once into ``cache_dir``.
+
+    The cache file is named after the text's digest, so an edited corpus is
+    encoded anew and an unchanged one (a resumed run) is not.
+    """
+    path = os.path.join(os.fspath(cache_dir), f"tokens-{scan.digest[:16]}.bin")
+    itemsize = token_dtype(vocab.size).itemsize
+    if not (os.path.isfile(path) and os.path.getsize(path) == scan.n_chars * itemsize):
+        encode_to_file(source, vocab, path, encoding)
+    return open_tokens(path, vocab.size)
+
+
+def split_tokens(ids: np.ndarray, val_fraction: float) -> tuple[np.ndarray, np.ndarray]:
+    """Hold out the last ``val_fraction`` of the ids (views, no copy)."""
+    cut = len(ids) if val_fraction <= 0 else int(len(ids) * (1 - val_fraction))
+    return ids[:cut], ids[cut:]
