@@ -31,7 +31,7 @@ def test_gradcheck_detects_a_wrong_backward(monkeypatch):
     real_backward = model.backward
 
     def broken(params, cache, **kw):
-        cache.hs[1:] = 0.0  # makes (1 - h^2) == 1 and the weight gradients wrong
+        cache.hs[0][1:] = 0.0  # makes (1 - h^2) == 1 and the weight gradients wrong
         return real_backward(params, cache, **kw)
 
     monkeypatch.setattr(gc, "backward", broken)
@@ -50,7 +50,7 @@ def _reference_sum(case, bptt):
         n = int(lengths[b])
         l, g, h = get_derivative(
             cp, case.inputs[:n, b].tolist(), case.targets[:n, b].tolist(),
-            case.h0[b][:, None], bptt=bptt,
+            case.h0[0, b][:, None], bptt=bptt,
         )  # fmt: skip
         loss += l
         last.append(h[:, 0])
@@ -77,7 +77,7 @@ def test_final_state_matches_reference_for_unpadded_batch():
     case = random_case(np.random.default_rng(7), ragged=False, carried_state=True)
     _, cache = forward(case.params, case.inputs, case.targets, case.h0, None)
     _, _, ref_last = _reference_sum(case, "full")
-    np.testing.assert_allclose(cache.hs[-1], ref_last, atol=1e-12)
+    np.testing.assert_allclose(cache.final_state[0], ref_last, atol=1e-12)
 
 
 def test_initial_state_gradient_matches_numerical():
@@ -136,3 +136,46 @@ def test_float32_engine_agrees_with_float64():
     for k in PARAM_NAMES:
         assert g32[k].dtype == np.float32
         np.testing.assert_allclose(g32[k], g64[k], atol=1e-4)
+
+
+@pytest.mark.parametrize("layers", [2, 3])
+@pytest.mark.parametrize("ragged,carried", [(True, False), (False, True)], ids=["words", "text"])
+def test_stacked_layers_match_numerical_gradient(layers, ragged, carried):
+    case = random_case(
+        np.random.default_rng(layers), H=5, T=4, layers=layers, ragged=ragged, carried_state=carried
+    )
+    errors = check(case)
+    assert len(errors) == 3 * layers + 2  # Wxh, Whh, bh per layer + Why, by
+    for name, err in errors.items():
+        assert err < 1e-6, f"d{name}: relative error {err:.2e}"
+
+
+@pytest.mark.parametrize("layers", [1, 2])
+def test_dropout_matches_numerical_gradient_in_training_mode(layers):
+    case = random_case(np.random.default_rng(11), H=6, T=4, layers=layers, dropout=0.3)
+    _, cache = case.forward(case.params)
+    assert all((d == 0).any() for d in cache.drops)  # some units really are dropped
+    for name, err in check(case).items():
+        assert err < 1e-6, f"d{name}: relative error {err:.2e}"
+
+
+def test_dropout_is_inverted_and_off_at_zero(rng):
+    case = random_case(rng, V=5, H=200, T=30, B=8, dropout=0.25, ragged=False)
+    _, cache = case.forward(case.params)
+    d = cache.drops[0]
+    assert abs((d == 0).mean() - 0.25) < 0.02
+    assert abs(d.mean() - 1.0) < 0.03  # kept units are scaled by 1/(1-p)
+    plain = random_case(rng, V=5, H=8, T=3, B=2)
+    _, c = plain.forward(plain.params)
+    assert c.drops == [None]
+
+
+def test_stacked_layers_train_and_sample_from_the_cli(cli, tmp_path):
+    run = tmp_path / "r"
+    code, _, err = cli("train", "@names", "--out", run, "--layers", "2", "--hidden", "16",
+                       "--dropout", "0.1", "--steps", "30", "--quiet")  # fmt: skip
+    assert code == 0, err
+    code, out, _ = cli("sample", run, "-n", "3", "--prefix", "a")
+    assert code == 0 and all(s.startswith("a") for s in out.splitlines())
+    code, out, _ = cli("trace", run, "ab")
+    assert code == 0 and "t=2" in out

@@ -23,7 +23,7 @@ import numpy as np
 
 from .config import Config
 from .errors import CharRNNError
-from .model import PARAM_NAMES
+from .model import param_shapes
 from .vocab import Vocab
 
 FORMAT = "charrnn-checkpoint"
@@ -129,11 +129,10 @@ def load(path: str | os.PathLike[str]) -> Checkpoint:
     try:
         config = Config.from_dict(meta["config"])
         vocab = Vocab.from_json(json.dumps(meta["vocab"]))
-        params = {k: arrays[f"param/{k}"] for k in PARAM_NAMES}
+        shapes = param_shapes(vocab.size, config.hidden, config.layers)
+        params = {k: arrays[f"param/{k}"] for k in shapes}
     except KeyError as exc:
         raise CharRNNError(f"{path} is missing {exc}; the checkpoint is incomplete") from None
-    H, V = config.hidden, vocab.size
-    shapes = {"Wxh": (H, V), "Whh": (H, H), "Why": (V, H), "bh": (H,), "by": (V,)}
     for k, shape in shapes.items():
         if params[k].shape != shape or params[k].dtype != np.dtype(config.dtype):
             raise CharRNNError(

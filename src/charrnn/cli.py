@@ -32,6 +32,7 @@ from .config import (
     MODES,
     OPTIMIZERS,
     REDUCTIONS,
+    SCHEDULES,
     Config,
 )
 from .data import builtin_names, corpus_chars, load_corpus, split_corpus
@@ -46,9 +47,9 @@ EXIT_INTERRUPTED = 130
 
 # Config fields settable from `charrnn train`, and the ones a resume may change.
 TRAIN_FIELDS = (
-    "mode", "hidden", "init", "init_scale", "dtype", "bptt", "seq_len", "batch_size",
-    "steps", "epochs", "optimizer", "lr", "clip", "clip_mode", "reduction",
-    "val_fraction", "seed",
+    "mode", "hidden", "layers", "dropout", "init", "init_scale", "dtype", "bptt", "seq_len",
+    "batch_size", "steps", "epochs", "optimizer", "lr", "schedule", "warmup", "lr_min_ratio",
+    "weight_decay", "clip", "clip_mode", "reduction", "val_fraction", "seed",
 )  # fmt: skip
 RESUME_MAY_CHANGE = ("steps", "epochs", "lr", "clip", "clip_mode")
 
@@ -484,6 +485,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--hidden", type=_positive_int, metavar="H", help=f"hidden size (default {d.hidden})"
     )
     t.add_argument(
+        "--layers", type=_positive_int, metavar="L",
+        help=f"stacked tanh RNN layers (default {d.layers})",
+    )  # fmt: skip
+    t.add_argument(
+        "--dropout", type=_number, metavar="P",
+        help=f"dropout between layers and before the output, training only (default {d.dropout})",
+    )  # fmt: skip
+    t.add_argument(
         "--init",
         choices=INITS,
         help="normal: tutorial's N(0,1)*init-scale; scaled: 1/sqrt(H) and orthogonal "
@@ -524,6 +533,29 @@ def build_parser() -> argparse.ArgumentParser:
     )
     t.add_argument("--optimizer", choices=OPTIMIZERS, help=f"default {d.optimizer}")
     t.add_argument("--lr", type=_number, metavar="X", help=f"learning rate (default {d.lr})")
+    t.add_argument(
+        "--schedule",
+        choices=SCHEDULES,
+        help=f"learning-rate schedule after warm-up (default {d.schedule})",
+    )
+    t.add_argument(
+        "--warmup",
+        type=int,
+        metavar="N",
+        help=f"steps of linear learning-rate warm-up (default {d.warmup})",
+    )
+    t.add_argument(
+        "--lr-min-ratio",
+        type=_number,
+        metavar="R",
+        help=f"cosine schedule's final rate as a share of --lr (default {d.lr_min_ratio})",
+    )
+    t.add_argument(
+        "--weight-decay",
+        type=_number,
+        metavar="W",
+        help=f"decoupled weight decay on weight matrices (default {d.weight_decay})",
+    )
     t.add_argument("--clip", type=_number, metavar="C", help=f"clip bound (default {d.clip})")
     t.add_argument(
         "--clip-mode",

@@ -16,9 +16,10 @@ BPTT_RULES = ("full", "naive")
 DTYPES = ("float32", "float64")
 INITS = ("normal", "scaled")
 REDUCTIONS = ("mean", "sum")
+SCHEDULES = ("constant", "cosine")
 
 # Fields that fix the shape or meaning of the parameters: a resumed run may not change them.
-MODEL_FIELDS = ("mode", "hidden", "dtype")
+MODEL_FIELDS = ("mode", "hidden", "layers", "dtype")
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,12 @@ class Config:
         ``word + '\\n'``, state reset per word. ``text``: running text in
         ``batch_size`` parallel streams, state carried between chunks.
     hidden : int
-        Hidden size H.
+        Hidden size H (of every layer).
+    layers : int
+        Stacked tanh RNN layers, L; layer 1 keeps the tutorial's parameter names.
+    dropout : float
+        Probability of zeroing a unit of each layer's output during training
+        (between layers and before the output layer); 0 turns it off.
     init : {"normal", "scaled"}
         ``normal``: the tutorial's N(0, 1) * ``init_scale`` (0.01) for every weight.
         ``scaled``: N(0, 1/fan_in) for ``Wxh`` and ``Why`` and a random orthogonal
@@ -56,7 +62,15 @@ class Config:
         Passes over the training data when ``steps`` is ``None``.
     optimizer : {"sgd", "adagrad", "adam"}
     lr : float
-        Learning rate.
+        Learning rate (the peak, when a schedule is used).
+    schedule : {"constant", "cosine"}
+        ``cosine`` decays the rate from ``lr`` to ``lr * lr_min_ratio`` over the run.
+    warmup : int
+        Steps of linear warm-up from 0 to ``lr`` at the start.
+    lr_min_ratio : float
+        Final rate of the cosine schedule, as a share of ``lr``.
+    weight_decay : float
+        Decoupled weight decay (AdamW style) on the weight matrices, not the biases.
     clip : float
         Bound for ``clip_mode``: element-wise bound (``value``) or global norm (``norm``).
     clip_mode : {"value", "norm", "none"}
@@ -71,6 +85,8 @@ class Config:
 
     mode: str = "words"
     hidden: int = 128
+    layers: int = 1
+    dropout: float = 0.0
     init: str = "normal"
     init_scale: float = 0.01
     dtype: str = "float32"
@@ -81,6 +97,10 @@ class Config:
     epochs: float = 1.0
     optimizer: str = "adam"
     lr: float = 0.005
+    schedule: str = "constant"
+    warmup: int = 0
+    lr_min_ratio: float = 0.1
+    weight_decay: float = 0.0
     clip: float = 5.0
     clip_mode: str = "norm"
     reduction: str = "mean"
@@ -100,13 +120,14 @@ class Config:
             "dtype": DTYPES,
             "init": INITS,
             "reduction": REDUCTIONS,
+            "schedule": SCHEDULES,
         }
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise CharRNNError(
                     f"{name} must be one of {', '.join(allowed)}; got {getattr(self, name)!r}"
                 )
-        for name in ("hidden", "seq_len", "batch_size"):
+        for name in ("hidden", "seq_len", "batch_size", "layers"):
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
                 raise CharRNNError(f"{name} must be a positive integer; got {v!r}")
@@ -120,10 +141,31 @@ class Config:
                 raise CharRNNError(f"{name} must be a positive number; got {v!r}")
         if self.clip_mode != "none" and not (math.isfinite(self.clip) and self.clip > 0):
             raise CharRNNError(f"clip must be a positive number; got {self.clip!r}")
+        if self.layers > 16:
+            raise CharRNNError(f"layers={self.layers} is too many; use at most 16")
+        if not (0.0 <= self.dropout < 1.0):
+            raise CharRNNError(f"dropout must be in [0, 1); got {self.dropout!r}")
+        if not (isinstance(self.warmup, int) and self.warmup >= 0):
+            raise CharRNNError(f"warmup must be a whole number of steps >= 0; got {self.warmup!r}")
+        if not (0.0 <= self.lr_min_ratio <= 1.0):
+            raise CharRNNError(f"lr_min_ratio must be in [0, 1]; got {self.lr_min_ratio!r}")
+        if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
+            raise CharRNNError(f"weight_decay must be >= 0; got {self.weight_decay!r}")
         if not (0.0 <= self.val_fraction < 1.0):
             raise CharRNNError(
                 f"val_fraction must be in [0, 1); got {self.val_fraction!r} (0 trains on all)"
             )
+
+    def lr_at(self, step: int, total: int) -> float:
+        """The learning rate for optimiser step ``step`` (0-based) of ``total``."""
+        if step < self.warmup:
+            return self.lr * (step + 1) / self.warmup
+        if self.schedule == "constant":
+            return self.lr
+        span = max(1, total - self.warmup)
+        progress = min(1.0, (step - self.warmup) / span)
+        low = self.lr * self.lr_min_ratio
+        return low + 0.5 * (self.lr - low) * (1 + math.cos(math.pi * progress))
 
     def replace(self, **changes: Any) -> Config:
         """Return a copy with ``changes`` applied (validated)."""

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from .backend import NUMPY, Backend
 from .data import TextBatches, WordBatches
-from .model import Params, forward
+from .model import Params, forward, num_layers
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ def evaluate_words(params: Params, batches: WordBatches, *, backend: Backend = N
     total, count = 0.0, 0
     for index in batches.sequential():
         b = batches.make(index)
-        h0 = xp.zeros((b.inputs.shape[1], H), dtype=params["Whh"].dtype)
+        h0 = xp.zeros((num_layers(params), b.inputs.shape[1], H), dtype=params["Whh"].dtype)
         loss, _ = forward(
             params,
             backend.asarray(b.inputs),
@@ -65,14 +65,14 @@ def evaluate_text(params: Params, batches: TextBatches, *, backend: Backend = NU
     """
     xp = backend.xp
     H = params["Whh"].shape[0]
-    h = xp.zeros((batches.batch_size, H), dtype=params["Whh"].dtype)
+    h = xp.zeros((num_layers(params), batches.batch_size, H), dtype=params["Whh"].dtype)
     total, count = 0.0, 0
     for k in range(batches.batches_per_epoch):
         b = batches.make(k)
         loss, cache = forward(
             params, backend.asarray(b.inputs), backend.asarray(b.targets), h, backend=backend
         )
-        h = cache.hs[-1]
+        h = cache.final_state
         total += loss
         count += b.n_targets
     return Loss(total / count, count)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .model import PARAM_NAMES, Params, backward, forward, init_params
+from .model import Params, backward, forward, init_params
 
 
 @dataclass(frozen=True)
@@ -17,7 +17,16 @@ class GradCheckCase:
     inputs: np.ndarray
     targets: np.ndarray
     mask: np.ndarray | None
-    h0: np.ndarray
+    h0: np.ndarray  # (L, B, H)
+    dropout: float = 0.0
+    drop_seed: int = 0  # every forward of the check draws the same dropout masks
+
+    def forward(self, params: Params) -> tuple[float, object]:
+        """The summed loss (and cache) at ``params``, with this case's fixed dropout masks."""
+        rng = np.random.default_rng(self.drop_seed) if self.dropout else None
+        return forward(
+            params, self.inputs, self.targets, self.h0, self.mask, dropout=self.dropout, rng=rng
+        )
 
 
 def random_case(
@@ -29,15 +38,19 @@ def random_case(
     B: int = 3,
     ragged: bool = True,
     carried_state: bool = True,
+    layers: int = 1,
+    dropout: float = 0.0,
 ) -> GradCheckCase:
     """A float64 problem with weights large enough that tanh is not linear.
 
     ``ragged`` pads sequences to different lengths (words mode); ``carried_state``
-    starts from a non-zero initial state (text mode's truncated BPTT).
+    starts from a non-zero initial state (text mode's truncated BPTT); ``layers``
+    stacks RNNs; ``dropout`` checks the training-mode gradient with fixed masks.
     """
-    params = init_params(V, H, rng, init="normal", scale=0.5, dtype="float64")
-    params["bh"] = rng.standard_normal(H) * 0.1
-    params["by"] = rng.standard_normal(V) * 0.1
+    params = init_params(V, H, rng, layers=layers, init="normal", scale=0.5, dtype="float64")
+    for k in params:
+        if k.startswith("b"):
+            params[k] = rng.standard_normal(params[k].shape) * 0.1
     inputs = rng.integers(0, V, size=(T, B))
     targets = rng.integers(0, V, size=(T, B))
     mask = None
@@ -45,8 +58,9 @@ def random_case(
         lengths = rng.integers(1, T + 1, size=B)
         lengths[0] = T
         mask = np.arange(T)[:, None] < lengths[None, :]
-    h0 = np.tanh(rng.standard_normal((B, H))) if carried_state else np.zeros((B, H))
-    return GradCheckCase(params, inputs, targets, mask, h0)
+    shape = (layers, B, H)
+    h0 = np.tanh(rng.standard_normal(shape)) if carried_state else np.zeros(shape)
+    return GradCheckCase(params, inputs, targets, mask, h0, dropout, int(rng.integers(2**31)))
 
 
 def numerical_grads(case: GradCheckCase, eps: float = 1e-3) -> dict[str, np.ndarray]:
@@ -60,12 +74,11 @@ def numerical_grads(case: GradCheckCase, eps: float = 1e-3) -> dict[str, np.ndar
     """
 
     def loss_at(params: Params) -> float:
-        loss, _ = forward(params, case.inputs, case.targets, case.h0, case.mask)
-        return loss
+        return case.forward(params)[0]
 
     params = {k: v.copy() for k, v in case.params.items()}
     num = {}
-    for name in PARAM_NAMES:
+    for name in params:
         p = params[name]
         g = np.zeros_like(p)
         it = np.nditer(p, flags=["multi_index"])
@@ -85,7 +98,7 @@ def numerical_grads(case: GradCheckCase, eps: float = 1e-3) -> dict[str, np.ndar
 
 def analytic_grads(case: GradCheckCase, bptt: str = "full") -> dict[str, np.ndarray]:
     """Gradient of the summed loss from :func:`backward`."""
-    _, cache = forward(case.params, case.inputs, case.targets, case.h0, case.mask)
+    _, cache = case.forward(case.params)
     grads, _ = backward(case.params, cache, scale=1.0, bptt=bptt)
     return grads
 
@@ -99,4 +112,4 @@ def check(case: GradCheckCase, bptt: str = "full") -> dict[str, float]:
     """Max relative error per parameter between backward and central differences."""
     num = numerical_grads(case)
     ana = analytic_grads(case, bptt)
-    return {k: relative_error(ana[k], num[k]) for k in PARAM_NAMES}
+    return {k: relative_error(ana[k], num[k]) for k in case.params}

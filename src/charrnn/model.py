@@ -1,11 +1,17 @@
 """The vanilla RNN: parameters, batched forward, backward (full BPTT or naive), loss.
 
 Pure functions over arrays: no I/O, no printing. Shapes use B (batch),
-T (time), H (hidden), V (vocabulary)::
+T (time), H (hidden), V (vocabulary), L (layers)::
 
     h_t = tanh(Wxh x_t + Whh h_{t-1} + bh)     Wxh (H, V), Whh (H, H), bh (H,)
     y_t = Why h_t + by                          Why (V, H), by (V,)
-    L   = -sum_t mask_t log softmax(y_t)[target_t]
+    loss = -sum_t mask_t log softmax(y_t)[target_t]
+
+With ``layers > 1`` the layers stack: layer l (counted from 1) reads the
+output sequence of layer l-1 through ``Wxh<l> (H, H)`` and has its own
+``Whh<l>``, ``bh<l>``; the first layer keeps the tutorial's names and ``Why``
+reads the top layer. Dropout (inverted, training only) acts on every layer's
+output sequence: between layers and before the output layer.
 """
 
 from __future__ import annotations
@@ -17,10 +23,54 @@ import numpy as np
 
 from .backend import NUMPY, Backend
 
-PARAM_NAMES = ("Wxh", "Whh", "Why", "bh", "by")
-
 Params = dict[str, Any]
 Grads = dict[str, Any]
+
+
+def layer_names(l: int) -> tuple[str, str, str]:
+    """Names of ``(Wxh, Whh, bh)`` of layer ``l`` (0-based): the tutorial's for l=0."""
+    suffix = "" if l == 0 else str(l + 1)
+    return f"Wxh{suffix}", f"Whh{suffix}", f"bh{suffix}"
+
+
+def param_names(layers: int = 1) -> tuple[str, ...]:
+    """Every parameter name, weight matrices first, then biases.
+
+    Keeping the matrices together lets weight decay act on one slice of the
+    flat parameter buffer.
+    """
+    weights, biases = [], []
+    for l in range(layers):
+        wxh, whh, bh = layer_names(l)
+        weights += [wxh, whh]
+        biases.append(bh)
+    return (*weights, "Why", *biases, "by")
+
+
+PARAM_NAMES = param_names(1)  # ("Wxh", "Whh", "Why", "bh", "by")
+
+
+def param_shapes(vocab_size: int, hidden: int, layers: int = 1) -> dict[str, tuple[int, ...]]:
+    """The shape of every parameter, in :func:`param_names` order."""
+    H, V = hidden, vocab_size
+    shapes: dict[str, tuple[int, ...]] = {}
+    for name in param_names(layers):
+        if name == "Why":
+            shapes[name] = (V, H)
+        elif name == "by":
+            shapes[name] = (V,)
+        elif name.startswith("bh"):
+            shapes[name] = (H,)
+        elif name == "Wxh":
+            shapes[name] = (H, V)
+        else:
+            shapes[name] = (H, H)
+    return shapes
+
+
+def num_layers(params: Params) -> int:
+    """L, read off the parameter names."""
+    return sum(1 for k in params if k.startswith("Whh"))
 
 
 def init_params(
@@ -28,6 +78,7 @@ def init_params(
     hidden: int,
     rng: np.random.Generator,
     *,
+    layers: int = 1,
     init: str = "normal",
     scale: float = 0.01,
     dtype: str = "float32",
@@ -40,9 +91,11 @@ def init_params(
         V and H.
     rng : numpy.random.Generator
         The only source of randomness.
+    layers : int
+        Stacked RNN layers, L.
     init : {"normal", "scaled"}
-        ``normal`` is the tutorial's ``randn * scale``. ``scaled`` draws
-        ``Wxh`` and ``Why`` from N(0, 1/fan_in) and ``Whh`` as a random
+        ``normal`` is the tutorial's ``randn * scale``. ``scaled`` draws input
+        and output matrices from N(0, 1/H) and each ``Whh`` as a random
         orthogonal matrix, so signals neither vanish nor explode at large H.
     scale : float
         Standard deviation for ``normal``.
@@ -51,24 +104,36 @@ def init_params(
     Returns
     -------
     dict
-        ``Wxh (H, V)``, ``Whh (H, H)``, ``Why (V, H)``, ``bh (H,)``, ``by (V,)``.
+        Named as :func:`param_names`; for L=1 ``Wxh (H, V)``, ``Whh (H, H)``,
+        ``Why (V, H)``, ``bh (H,)``, ``by (V,)``.
     """
-    H, V = hidden, vocab_size
-    if init == "normal":
-        Wxh = rng.standard_normal((H, V)) * scale
-        Whh = rng.standard_normal((H, H)) * scale
-        Why = rng.standard_normal((V, H)) * scale
-    elif init == "scaled":
-        # One-hot inputs have fan-in 1 per column; a unit-variance column would
-        # saturate tanh, so Wxh uses the same 1/sqrt(H) as the recurrence.
-        Wxh = rng.standard_normal((H, V)) / np.sqrt(H)
-        q, r = np.linalg.qr(rng.standard_normal((H, H)))
-        Whh = q * np.sign(np.diag(r))  # Haar-distributed orthogonal matrix
-        Why = rng.standard_normal((V, H)) / np.sqrt(H)
-    else:
+    if init not in ("normal", "scaled"):
         raise ValueError(f"unknown init {init!r}")
-    params = {"Wxh": Wxh, "Whh": Whh, "Why": Why, "bh": np.zeros(H), "by": np.zeros(V)}
-    return {k: v.astype(dtype) for k, v in params.items()}
+    H = hidden
+    shapes = param_shapes(vocab_size, hidden, layers)
+
+    def draw(shape: tuple[int, ...], recurrent: bool) -> np.ndarray:
+        if init == "normal":
+            return rng.standard_normal(shape) * scale
+        if recurrent:
+            q, r = np.linalg.qr(rng.standard_normal(shape))
+            return q * np.sign(np.diag(r))  # Haar-distributed orthogonal matrix
+        # One-hot inputs have fan-in 1 per column; a unit-variance column would
+        # saturate tanh, so every input and output matrix uses 1/sqrt(H).
+        return rng.standard_normal(shape) / np.sqrt(H)
+
+    # Draw order: layer 1's Wxh, Whh, then Why, then deeper layers, so that a
+    # one-layer model draws exactly what it always drew.
+    drawn = {"Wxh": draw(shapes["Wxh"], False), "Whh": draw(shapes["Whh"], True)}
+    drawn["Why"] = draw(shapes["Why"], False)
+    for l in range(1, layers):
+        wxh, whh, _ = layer_names(l)
+        drawn[wxh] = draw(shapes[wxh], False)
+        drawn[whh] = draw(shapes[whh], True)
+    return {
+        k: (drawn[k] if k in drawn else np.zeros(shapes[k])).astype(dtype)
+        for k in param_names(layers)
+    }
 
 
 @dataclass
@@ -78,8 +143,11 @@ class Cache:
     inputs: Any  # (T, B) int
     targets: Any  # (T, B) int
     weights: Any  # (T*B,) loss weight per position: mask, 0 on padding
-    hs: Any  # (T+1, B, H); hs[0] is the initial state
+    hs: list[Any]  # per layer (T+1, B, H); hs[l][0] is layer l's initial state
+    drops: list[Any]  # per layer (T, B, H) dropout multipliers, or None
+    outs: list[Any]  # per layer (T, B, H): output sequence after dropout
     probs: Any  # (T*B, V) softmax outputs
+    final_state: Any  # (L, B, H) every layer's last hidden state, to carry on
 
 
 def forward(
@@ -89,6 +157,8 @@ def forward(
     h0: Any,
     mask: Any = None,
     *,
+    dropout: float = 0.0,
+    rng: np.random.Generator | None = None,
     backend: Backend = NUMPY,
 ) -> tuple[float, Cache]:
     """Run the RNN over a batch and return the summed cross-entropy.
@@ -97,10 +167,14 @@ def forward(
     ----------
     params : dict
     inputs, targets : int arrays (T, B)
-    h0 : array (B, H)
-        Initial hidden state (zeros for fresh sequences, carried in text mode).
+    h0 : array (L, B, H), or (B, H) for one layer
+        Initial hidden states (zeros for fresh sequences, carried in text mode).
     mask : array (T, B) or None
         1 where a target counts, 0 on padding. ``None`` counts everything.
+    dropout : float
+        Probability of zeroing a unit of each layer's output (training only).
+    rng : numpy.random.Generator
+        Draws the dropout masks; required when ``dropout > 0``.
     backend : Backend
 
     Returns
@@ -108,27 +182,47 @@ def forward(
     loss_sum : float
         Sum over counted positions of ``-log p(target)``, in nats.
     cache : Cache
-        Input to :func:`backward`; ``cache.hs[-1]`` is the final state (B, H).
+        Input to :func:`backward`; ``cache.final_state`` is (L, B, H).
     """
     xp = backend.xp
-    Wxh, Whh, Why, bh, by = (params[k] for k in PARAM_NAMES)
+    L = num_layers(params)
     T, B = inputs.shape
-    H = Whh.shape[0]
-    hs = xp.empty((T + 1, B, H), dtype=Whh.dtype)  # (T+1, B, H)
-    hs[0] = h0
-    # Wxh @ onehot(x) is column x of Wxh: a gather, never a matmul.
-    pre = xp.ascontiguousarray(Wxh.T)[inputs]  # (T, B, H)
-    pre += bh
-    # A contiguous transpose lets BLAS run its fastest (no-transpose) kernel.
-    WhhT = xp.ascontiguousarray(Whh.T)
-    for t in range(T):
-        h = hs[t + 1]
-        xp.matmul(hs[t], WhhT, out=h)
-        h += pre[t]
-        xp.tanh(h, out=h)
-    hflat = hs[1:].reshape(T * B, H)  # (T*B, H)
-    logits = hflat @ Why.T  # (T*B, V)
-    logits += by
+    H = params["Whh"].shape[0]
+    dtype = params["Whh"].dtype
+    h0 = h0.reshape(L, B, H)
+    hs_all, drops, outs = [], [], []
+    below = None  # (T, B, H) output of the layer below
+    for l in range(L):
+        wxh, whh, bh = (params[k] for k in layer_names(l))
+        if l == 0:
+            # Wxh @ onehot(x) is column x of Wxh: a gather, never a matmul.
+            pre = xp.ascontiguousarray(wxh.T)[inputs]  # (T, B, H)
+        else:
+            pre = (below.reshape(T * B, H) @ wxh.T).reshape(T, B, H)  # one matmul, all steps
+        pre += bh
+        hs = xp.empty((T + 1, B, H), dtype=dtype)  # (T+1, B, H)
+        hs[0] = h0[l]
+        # A contiguous transpose lets BLAS run its fastest (no-transpose) kernel.
+        WhhT = xp.ascontiguousarray(whh.T)
+        for t in range(T):
+            h = hs[t + 1]
+            xp.matmul(hs[t], WhhT, out=h)
+            h += pre[t]
+            xp.tanh(h, out=h)
+        out = hs[1:]  # (T, B, H)
+        drop = None
+        if dropout > 0:
+            keep = 1.0 - dropout
+            u = backend.asarray(rng.random((T, B, H), dtype=np.float32))
+            drop = ((u < keep) / keep).astype(dtype)  # inverted dropout: E[drop] = 1
+            out = out * drop
+        hs_all.append(hs)
+        drops.append(drop)
+        outs.append(out)
+        below = out
+    hflat = below.reshape(T * B, H)  # (T*B, H)
+    logits = hflat @ params["Why"].T  # (T*B, V)
+    logits += params["by"]
     logits -= logits.max(axis=1, keepdims=True)
     tflat = targets.reshape(-1)
     rows = xp.arange(T * B)
@@ -140,12 +234,13 @@ def forward(
     probs /= sums[:, None]
     nll = xp.log(sums.astype(xp.float64)) - z_target  # (T*B,) float64 for accuracy
     if mask is None:
-        weights = xp.ones(T * B, dtype=Whh.dtype)
+        weights = xp.ones(T * B, dtype=dtype)
         loss_sum = float(nll.sum())
     else:
-        weights = mask.reshape(-1).astype(Whh.dtype)
+        weights = mask.reshape(-1).astype(dtype)
         loss_sum = float((nll * weights).sum())
-    return loss_sum, Cache(inputs, targets, weights, hs, probs)
+    final = xp.stack([hs[-1] for hs in hs_all])  # (L, B, H)
+    return loss_sum, Cache(inputs, targets, weights, hs_all, drops, outs, probs, final)
 
 
 def backward(
@@ -178,47 +273,59 @@ def backward(
     Returns
     -------
     grads : dict
-        ``dWxh, dWhh, dWhy, dbh, dby`` with the shapes of the parameters.
-    dh0 : array (B, H)
-        Gradient with respect to the initial state (zero for ``naive``).
+        One gradient per parameter, same names and shapes (``dWxh`` under "Wxh").
+    dh0 : array (L, B, H)
+        Gradient with respect to the initial states (zero for ``naive``).
     """
+    if bptt not in ("full", "naive"):
+        raise ValueError(f"unknown bptt rule {bptt!r}")
     xp = backend.xp
-    Whh, Why = params["Whh"], params["Why"]
-    hs, inputs = cache.hs, cache.inputs
+    inputs = cache.inputs
     T, B = inputs.shape
-    H = Whh.shape[0]
+    L = len(cache.hs)
+    H = params["Whh"].shape[0]
+    dtype = params["Whh"].dtype
     if out is None:
-        out = {k: xp.empty_like(params[k]) for k in PARAM_NAMES}
+        out = {k: xp.empty_like(v) for k, v in params.items()}
     rows = xp.arange(T * B)
     # dy = p - onehot(target), weighted: padding contributes nothing.
     dy = cache.probs  # (T*B, V), reused in place
     dy[rows, cache.targets.reshape(-1)] -= 1
     dy *= (cache.weights * scale)[:, None]
-    hflat = hs[1:].reshape(T * B, H)  # (T*B, H)
-    xp.matmul(dy.T, hflat, out=out["Why"])  # dWhy (V, H)
+    top = cache.outs[-1].reshape(T * B, H)  # (T*B, H)
+    xp.matmul(dy.T, top, out=out["Why"])  # dWhy (V, H)
     dy.sum(axis=0, out=out["by"])  # dby (V,)
-    dhraw = (dy @ Why).reshape(T, B, H)  # (T, B, H): dh from the outputs, becomes dhraw
-    dtanh = hs[1:] * hs[1:]  # (T, B, H): 1 - h^2 for all steps in one pass
-    xp.subtract(1, dtanh, out=dtanh)
-    if bptt == "full":
-        dhnext = xp.zeros((B, H), dtype=Whh.dtype)
-        for t in range(T - 1, -1, -1):
-            d = dhraw[t]
-            d += dhnext
-            d *= dtanh[t]
-            xp.matmul(d, Whh, out=dhnext)
-        dh0 = dhnext
-    elif bptt == "naive":
-        dhraw *= dtanh
-        dh0 = xp.zeros((B, H), dtype=Whh.dtype)
-    else:
-        raise ValueError(f"unknown bptt rule {bptt!r}")
-    dflat = dhraw.reshape(T * B, H)  # (T*B, H)
-    xp.matmul(dflat.T, hs[:-1].reshape(T * B, H), out=out["Whh"])  # dWhh (H, H)
-    dflat.sum(axis=0, out=out["bh"])  # dbh (H,)
-    dWxhT = xp.zeros((params["Wxh"].shape[1], H), dtype=Whh.dtype)  # (V, H)
-    backend.scatter_add_rows(dWxhT, inputs.reshape(-1), dflat)
-    out["Wxh"][...] = dWxhT.T
+    dout = (dy @ params["Why"]).reshape(T, B, H)  # (T, B, H): d loss / d top output
+    dh0 = xp.zeros((L, B, H), dtype=dtype)
+    for l in range(L - 1, -1, -1):
+        wxh, whh, bh = layer_names(l)
+        hs = cache.hs[l]
+        if cache.drops[l] is not None:
+            dout *= cache.drops[l]  # through the dropout multiplier to the raw output
+        dhraw = dout  # (T, B, H): becomes d loss / d pre-activation, in place
+        dtanh = hs[1:] * hs[1:]  # (T, B, H): 1 - h^2 for all steps in one pass
+        xp.subtract(1, dtanh, out=dtanh)
+        if bptt == "full":
+            Whh = params[whh]
+            dhnext = dh0[l]
+            for t in range(T - 1, -1, -1):
+                d = dhraw[t]
+                d += dhnext
+                d *= dtanh[t]
+                xp.matmul(d, Whh, out=dhnext)
+        else:
+            dhraw *= dtanh
+        dflat = dhraw.reshape(T * B, H)  # (T*B, H)
+        xp.matmul(dflat.T, hs[:-1].reshape(T * B, H), out=out[whh])  # dWhh (H, H)
+        dflat.sum(axis=0, out=out[bh])  # dbh (H,)
+        if l == 0:
+            dWxhT = xp.zeros((params[wxh].shape[1], H), dtype=dtype)  # (V, H)
+            backend.scatter_add_rows(dWxhT, inputs.reshape(-1), dflat)
+            out[wxh][...] = dWxhT.T
+        else:
+            below = cache.outs[l - 1].reshape(T * B, H)
+            xp.matmul(dflat.T, below, out=out[wxh])  # dWxh<l> (H, H)
+            dout = (dflat @ params[wxh]).reshape(T, B, H)  # to the layer below
     return out, dh0
 
 
@@ -240,19 +347,28 @@ def flat_buffer(arrays: Params, *, backend: Backend = NUMPY) -> tuple[Any, Param
 
 
 def step(params: Params, x: Any, h: Any, *, backend: Backend = NUMPY) -> tuple[Any, Any]:
-    """One recurrence step for generation.
+    """One recurrence step for generation (no dropout).
 
     Parameters
     ----------
     x : int array (B,)
-    h : array (B, H)
+    h : array (L, B, H), or (B, H) for one layer
 
     Returns
     -------
-    h_new : array (B, H)
+    h_new : array shaped like ``h``
     logits : array (B, V)
     """
     xp = backend.xp
-    h_new = xp.tanh(params["Wxh"].T[x] + h @ params["Whh"].T + params["bh"])
-    logits = h_new @ params["Why"].T + params["by"]
-    return h_new, logits
+    L = num_layers(params)
+    hl = h.reshape(L, *h.shape[-2:])
+    new = []
+    below = None
+    for l in range(L):
+        wxh, whh, bh = (params[k] for k in layer_names(l))
+        pre = wxh.T[x] if l == 0 else below @ wxh.T
+        below = xp.tanh(pre + hl[l] @ whh.T + bh)
+        new.append(below)
+    logits = below @ params["Why"].T + params["by"]
+    h_new = new[0] if L == 1 else xp.stack(new)
+    return h_new.reshape(h.shape), logits

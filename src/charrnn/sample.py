@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import CharRNNError
-from .model import Params, forward, step
+from .model import Params, forward, num_layers, step
 from .vocab import Vocab
 
 MAX_SAMPLES = 100_000
@@ -115,14 +115,14 @@ def sample(
     p["Wxh"], p["Whh"], p["Why"] = (
         np.ascontiguousarray(params[k].T).T for k in ("Wxh", "Whh", "Why")
     )
-    H = p["Whh"].shape[0]
+    H, L = p["Whh"].shape[0], num_layers(p)
     # Every sample reads the same boundary and prefix: run them once, then copy.
-    h1 = np.zeros((1, H), dtype=p["Whh"].dtype)
+    h1 = np.zeros((L, 1, H), dtype=p["Whh"].dtype)
     x1 = np.array([vocab.boundary_id])
     for ix in vocab.encode(prefix):
         h1, _ = step(p, x1, h1)
         x1 = np.array([ix])
-    h = np.repeat(h1, n, axis=0)  # (n, H)
+    h = np.repeat(h1, n, axis=1)  # (L, n, H)
     x = np.repeat(x1, n)  # (n,)
     out = np.full((max_len, n), vocab.boundary_id, dtype=np.int64)  # (L, n)
     active = np.arange(n)  # samples still generating; finished words drop out of the batch
@@ -135,7 +135,7 @@ def sample(
         if mode == "words":
             going = x != vocab.boundary_id
             if not going.all():
-                active, h, x = active[going], h[going], x[going]
+                active, h, x = active[going], h[:, going], x[going]
                 if len(active) == 0:
                     out = out[: t + 1]
                     break
@@ -193,8 +193,8 @@ def score(
         mask[: len(s) - 1, b] = True
     if T == 0:
         return [Score(t, 0.0, ()) for t in texts]
-    H = params["Whh"].shape[0]
-    _, cache = forward(params, inputs, targets, np.zeros((B, H), params["Whh"].dtype), mask)
+    h0 = np.zeros((num_layers(params), B, params["Whh"].shape[0]), params["Whh"].dtype)
+    _, cache = forward(params, inputs, targets, h0, mask)
     p = cache.probs[np.arange(T * B), targets.reshape(-1)].reshape(T, B).astype(np.float64)
     nll = -np.log(p)  # (T, B)
     results = []

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .model import Params, step
+from .model import Params, num_layers, step
 from .vocab import Vocab
 
 
@@ -21,7 +21,7 @@ class TraceStep:
     t: int
     input_char: str
     input_id: int
-    hidden: np.ndarray  # (H,)
+    hidden: np.ndarray  # (H,) of the top layer
     top: tuple[tuple[str, float], ...]  # most likely next characters, best first
     target_char: str
     target_prob: float
@@ -47,7 +47,7 @@ def trace(
     seq = "\n" + text + ("\n" if mode == "words" else "")
     ids = vocab.encode(seq)
     H = params["Whh"].shape[0]
-    h = np.zeros((1, H), dtype=params["Whh"].dtype)
+    h = np.zeros((num_layers(params), 1, H), dtype=params["Whh"].dtype)
     steps, total = [], 0.0
     for t in range(len(ids) - 1):
         h, logits = step(params, ids[t : t + 1], h)
@@ -62,7 +62,7 @@ def trace(
                 t=t,
                 input_char=seq[t],
                 input_id=int(ids[t]),
-                hidden=h[0].astype(np.float64).copy(),
+                hidden=h[-1, 0].astype(np.float64).copy(),
                 top=tuple((vocab.itos[i], float(p[i])) for i in best),
                 target_char=seq[t + 1],
                 target_prob=float(p[target]),

@@ -116,6 +116,7 @@ class Trainer:
                 vocab.size,
                 config.hidden,
                 np.random.default_rng(config.seed),
+                layers=config.layers,
                 init=config.init,
                 scale=config.init_scale,
                 dtype=config.dtype,
@@ -126,6 +127,9 @@ class Trainer:
             {k: backend.asarray(v) for k, v in params.items()}, backend=backend
         )
         self.flat_grad, self.grads = flat_buffer(self.params, backend=backend)
+        # param_names puts the weight matrices first: weight decay is one slice.
+        n_weights = sum(v.size for k, v in self.params.items() if not k.startswith("b"))
+        self.weights = self.flat[:n_weights]
         self.optimizer = make_optimizer(config.optimizer, config.lr)
         self.log_every = max(1, log_every)
         self.eval_every = max(1, eval_every or log_every)
@@ -134,7 +138,7 @@ class Trainer:
         self.step = 0
         self.epoch = 0
         self.batch_pos = 0
-        self.h: Any = None  # (B, H) carried state in text mode
+        self.h: Any = None  # (L, B, H) carried state in text mode
         self._order: list[np.ndarray] | None = None
 
     @property
@@ -171,10 +175,23 @@ class Trainer:
         cfg, be, xp = self.config, self.backend, self.backend.xp
         batch = self._next_batch()
         B = batch.inputs.shape[1]
-        h0 = self.h if self.h is not None else xp.zeros((B, cfg.hidden), dtype=cfg.dtype)
+        if self.h is None:
+            h0 = xp.zeros((cfg.layers, B, cfg.hidden), dtype=cfg.dtype)
+        else:
+            h0 = self.h
         mask = be.asarray(batch.mask) if batch.mask is not None else None
+        # Dropout masks come from a generator keyed by the step, so a resumed run
+        # draws the same masks without saving any generator state.
+        drop_rng = np.random.default_rng([cfg.seed, self.step, 0xD209]) if cfg.dropout else None
         loss, cache = forward(
-            self.params, be.asarray(batch.inputs), be.asarray(batch.targets), h0, mask, backend=be
+            self.params,
+            be.asarray(batch.inputs),
+            be.asarray(batch.targets),
+            h0,
+            mask,
+            dropout=cfg.dropout,
+            rng=drop_rng,
+            backend=be,
         )
         scale = 1.0 / batch.n_targets if cfg.reduction == "mean" else 1.0
         backward(self.params, cache, scale=scale, bptt=cfg.bptt, out=self.grads, backend=be)
@@ -187,11 +204,15 @@ class Trainer:
             clip_norm(grads, cfg.clip, norm=norm)
         else:
             clip_grads(grads, cfg.clip_mode, cfg.clip)
+        lr = cfg.lr_at(self.step, self.total_steps)
+        self.optimizer.lr = lr
         self.optimizer.step(params, grads)
+        if cfg.weight_decay:
+            self.weights *= 1 - lr * cfg.weight_decay  # decoupled (AdamW) decay
         if not math.isfinite(_sumsq(self.flat)):
             raise self._non_finite("a parameter")
         if cfg.mode == "text":
-            self.h = cache.hs[-1].copy()
+            self.h = cache.final_state.copy()
         self.step += 1
         return loss, batch.n_targets
 
