@@ -20,7 +20,7 @@ from .data import corpus_chars, load_corpus, split_corpus
 from .errors import CharRNNError
 from .evaluate import Loss, evaluate_text, evaluate_words
 from .sample import Score, sample, score
-from .train import LogEvent, Trainer, make_batches
+from .train import LogEvent, Trainer, eval_batch_size, make_batches
 from .vocab import Vocab
 
 
@@ -82,7 +82,9 @@ class CharRNN:
         corpus: list[str] | str = data if isinstance(data, str) else list(data)
         if not corpus:
             raise CharRNNError("no data to train on")
-        train, val = split_corpus(corpus, config.mode, config.val_fraction, config.seed)
+        train, val = split_corpus(
+            corpus, config.mode, config.val_fraction, config.seed, config.val_max
+        )
         vocab = Vocab(corpus_chars(corpus))
         trainer = Trainer(
             config, vocab, train, val, backend=get_backend(self.backend), log_every=log_every
@@ -138,10 +140,13 @@ class CharRNN:
             words = [data] if isinstance(data, str) else list(data)
             for w in words:
                 self.vocab_.clean(w)
-            return evaluate_words(self.params_, make_batches(cfg, self.vocab_, words, 256))
+            batches = make_batches(cfg, self.vocab_, words, eval_batch_size("words"))
+            return evaluate_words(self.params_, batches)
         if not isinstance(data, np.ndarray):
             data = data if isinstance(data, str) else "\n".join(data)
-        return evaluate_text(self.params_, make_batches(cfg, self.vocab_, data, 64))
+        return evaluate_text(
+            self.params_, make_batches(cfg, self.vocab_, data, eval_batch_size("text"))
+        )
 
     # ------------------------------------------------------------------ files
 

@@ -37,6 +37,7 @@ from .config import (
 )
 from .data import builtin_names, corpus_chars, load_corpus, split_corpus
 from .errors import CharRNNError
+from .presets import PRESETS, preset
 from .rundir import RunDir, fingerprint
 from .textcache import cached_tokens, encode_to_file, open_tokens, scan_text, split_tokens
 from .train import LogEvent, Trainer
@@ -49,7 +50,7 @@ EXIT_INTERRUPTED = 130
 TRAIN_FIELDS = (
     "mode", "hidden", "layers", "dropout", "init", "init_scale", "dtype", "bptt", "seq_len",
     "batch_size", "steps", "epochs", "optimizer", "lr", "schedule", "warmup", "lr_min_ratio",
-    "weight_decay", "clip", "clip_mode", "reduction", "val_fraction", "seed",
+    "weight_decay", "clip", "clip_mode", "reduction", "val_fraction", "val_max", "seed",
 )  # fmt: skip
 RESUME_MAY_CHANGE = ("steps", "epochs", "lr", "clip", "clip_mode")
 
@@ -63,10 +64,12 @@ def say(msg: str) -> None:
 
 
 def _config_from_args(args: argparse.Namespace) -> dict[str, Any]:
-    """The config fields the user actually gave (``None`` means not given)."""
+    """The config fields the user actually gave (``None`` means not given), over the preset's."""
     given = {k: getattr(args, k) for k in TRAIN_FIELDS if getattr(args, k) is not None}
     if "epochs" in given and "steps" not in given:
         given["steps"] = None  # --epochs alone means: budget by passes
+    if args.preset is not None:
+        given = {**preset(args.preset)["config"], **given}
     return given
 
 
@@ -126,8 +129,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         ids = cached_tokens(args.data, scan, vocab, run.path, args.encoding)
         train, val = split_tokens(ids, config.val_fraction)
     else:
-        train, val = split_corpus(corpus, config.mode, config.val_fraction, config.seed)
-    log_every = args.log_every or 100
+        train, val = split_corpus(
+            corpus, config.mode, config.val_fraction, config.seed, config.val_max
+        )
+    preset_log = preset(args.preset)["log_every"] if args.preset else None
+    log_every = args.log_every or preset_log or 100
     trainer = Trainer(
         config, vocab, train, val, log_every=log_every, eval_every=args.eval_every or log_every
     )
@@ -275,7 +281,7 @@ def _training_words(model: CharRNN, path: str) -> set[str]:
     except CharRNNError as exc:
         raise CharRNNError(f"--novelty needs the training data, which is gone: {exc}") from None
     cfg = model.config_
-    train, _ = split_corpus(corpus, "words", cfg.val_fraction, cfg.seed)
+    train, _ = split_corpus(corpus, "words", cfg.val_fraction, cfg.seed, cfg.val_max)
     return set(train)
 
 
@@ -428,6 +434,19 @@ def cmd_gradcheck(args: argparse.Namespace) -> int:
     return 0 if worst < 1e-6 else 1
 
 
+def cmd_plot(args: argparse.Namespace) -> int:
+    from .plot import plot_metrics
+
+    run = RunDir(args.run)
+    if not os.path.isdir(args.run):
+        raise CharRNNError(f"{args.run} is not a run directory")
+    out_path = args.out or run.file("loss.png")
+    plot_metrics(run.read_metrics(), out_path, title=args.title or os.path.basename(
+        os.path.abspath(args.run)))  # fmt: skip
+    print(out_path)
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
@@ -475,6 +494,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="corpus file, or a built-in corpus: " + ", ".join("@" + n for n in builtin_names()),
     )
     t.add_argument("--out", required=True, metavar="RUN", help="run directory")
+    t.add_argument(
+        "--preset",
+        choices=sorted(PRESETS),
+        help="a tuned recipe (see README, Results); other flags override it",
+    )
     d = Config()
     t.add_argument(
         "--mode",
@@ -574,6 +598,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="F",
         help=f"share held out for validation; 0 trains on all (default {d.val_fraction})",
     )
+    t.add_argument(
+        "--val-max", type=int, metavar="N",
+        help="words mode: hold out at most N lines (with --val-fraction 0.1 and --val-max 1000, "
+        "makemore's split; default no cap)",
+    )  # fmt: skip
     t.add_argument("--seed", type=int, metavar="S", help=f"default {d.seed}")
     t.add_argument("--encoding", default="utf-8", help="text encoding of DATA (default utf-8)")
     t.add_argument("--resume", action="store_true", help="continue RUN from its latest checkpoint")
@@ -688,6 +717,14 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--json", action="store_true")
     g.set_defaults(func=cmd_gradcheck)
+
+    pl = sub.add_parser("plot", help="PNG of train and validation loss of a run",
+                        description="Draw RUN/metrics.jsonl against steps and wall time; "
+                        "needs matplotlib (pip install 'charrnn[plot]').")  # fmt: skip
+    pl.add_argument("run", metavar="RUN", help="run directory")
+    pl.add_argument("--out", metavar="PNG", help="output file (default RUN/loss.png)")
+    pl.add_argument("--title", help="figure title (default: the run's name)")
+    pl.set_defaults(func=cmd_plot)
 
     m = sub.add_parser(
         "demo",

@@ -78,7 +78,11 @@ class Config:
         Gradient of the mean loss per predicted character (default), or of the
         summed loss as in the tutorial (whose ``lr=0.1`` is on the sum).
     val_fraction : float
-        Share of the corpus held out for validation (0 trains on everything).
+        Share of the corpus held out for validation (0 trains on everything):
+        seeded random lines in words mode, the end of the text in text mode.
+    val_max : int
+        Words mode: hold out at most this many lines (0: no cap). With
+        ``val_fraction=0.1`` and ``val_max=1000`` this is makemore's split.
     seed : int
         Seeds initialisation, the split and the batch order.
     """
@@ -105,6 +109,7 @@ class Config:
     clip_mode: str = "norm"
     reduction: str = "mean"
     val_fraction: float = 0.1
+    val_max: int = 0
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -151,6 +156,8 @@ class Config:
             raise CharRNNError(f"lr_min_ratio must be in [0, 1]; got {self.lr_min_ratio!r}")
         if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
             raise CharRNNError(f"weight_decay must be >= 0; got {self.weight_decay!r}")
+        if not (isinstance(self.val_max, int) and self.val_max >= 0):
+            raise CharRNNError(f"val_max must be a whole number >= 0; got {self.val_max!r}")
         if not (0.0 <= self.val_fraction < 1.0):
             raise CharRNNError(
                 f"val_fraction must be in [0, 1); got {self.val_fraction!r} (0 trains on all)"

@@ -153,14 +153,17 @@ def split_words(text: str, max_len: int = MAX_WORD_LEN, source: str = "corpus") 
 
 
 def split_train_val(
-    words: list[str], val_fraction: float, seed: int
+    words: list[str], val_fraction: float, seed: int, val_max: int = 0
 ) -> tuple[list[str], list[str]]:
-    """Seeded random split of a word list: ``round(val_fraction * N)`` held out.
+    """Seeded random split of a word list: ``round(val_fraction * N)`` held out,
+    at most ``val_max`` of them when it is positive.
 
     At least one word stays in training.
     """
     n = len(words)
     n_val = min(round(val_fraction * n), n - 1) if val_fraction > 0 else 0
+    if val_max > 0:
+        n_val = min(n_val, val_max)
     perm = np.random.default_rng([seed, 0x5EED]).permutation(n)
     val = [words[i] for i in perm[:n_val]]
     train = [words[i] for i in perm[n_val:]]
@@ -322,11 +325,11 @@ def load_corpus(
 
 
 def split_corpus(
-    corpus: list[str] | str, mode: str, val_fraction: float, seed: int
+    corpus: list[str] | str, mode: str, val_fraction: float, seed: int, val_max: int = 0
 ) -> tuple[list[str] | str, list[str] | str]:
     """Train/validation split: seeded for words, the tail of the text for text."""
     if mode == "words":
-        return split_train_val(list(corpus), val_fraction, seed)
+        return split_train_val(list(corpus), val_fraction, seed, val_max)
     return split_text(str(corpus), val_fraction)
 
 

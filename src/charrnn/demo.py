@@ -64,7 +64,7 @@ def run_demo(seeds: int = 10, names_seconds: float = 15.0) -> int:
     )
     config = names_config()
     words = load_corpus("@names", "words")
-    train, val = split_corpus(words, "words", config.val_fraction, config.seed)
+    train, val = split_corpus(words, "words", config.val_fraction, config.seed, config.val_max)
     vocab = Vocab.from_text("".join(words))
     trainer = Trainer(config, vocab, train, val, log_every=500)
     start = time.perf_counter()

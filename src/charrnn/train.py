@@ -21,7 +21,7 @@ from .checkpoint import Checkpoint
 from .config import Config
 from .data import Batch, TextBatches, WordBatches
 from .errors import CharRNNError
-from .evaluate import Loss, evaluate_text, evaluate_words
+from .evaluate import EVAL_STREAMS, EVAL_WORDS_BATCH, Loss, evaluate_text, evaluate_words
 from .model import Params, backward, flat_buffer, forward, init_params
 from .optim import clip_grads, clip_norm, make_optimizer
 from .vocab import Vocab
@@ -58,6 +58,11 @@ class NonFiniteError(CharRNNError):
 def _sumsq(a: Any) -> float:
     """Sum of squares of a flat array: inf or nan when any entry is (BLAS, so no warnings)."""
     return float(np.vdot(a, a))
+
+
+def eval_batch_size(mode: str) -> int:
+    """Batch size for evaluation: many words at once, few long text streams."""
+    return EVAL_WORDS_BATCH if mode == "words" else EVAL_STREAMS
 
 
 def make_batches(
@@ -107,7 +112,7 @@ class Trainer:
         self.backend = backend
         self.batches = make_batches(config, vocab, train)
         self.val_batches = (
-            make_batches(config, vocab, val, batch_size=256)
+            make_batches(config, vocab, val, batch_size=eval_batch_size(config.mode))
             if val is not None and len(val)
             else None
         )

@@ -1,0 +1,89 @@
+"""Presets, the makemore split, schedules, weight decay and the plot command."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from charrnn import CharRNN, Config, checkpoint
+from charrnn.data import split_train_val
+from charrnn.presets import PRESETS
+
+
+def test_makemore_split_holds_out_1000_names():
+    words = [f"n{i}" for i in range(32033)]
+    train, val = split_train_val(words, 0.1, seed=0, val_max=1000)
+    assert len(val) == 1000 and len(train) == 31033
+    assert split_train_val(words[:500], 0.1, seed=0, val_max=1000)[1].__len__() == 50
+
+
+def test_cosine_schedule_with_warmup():
+    c = Config(lr=1.0, schedule="cosine", warmup=10, lr_min_ratio=0.1, steps=110)
+    assert c.lr_at(0, 110) == pytest.approx(0.1)
+    assert c.lr_at(9, 110) == pytest.approx(1.0)
+    assert c.lr_at(10, 110) == pytest.approx(1.0)
+    assert c.lr_at(60, 110) == pytest.approx(0.55)
+    assert c.lr_at(110, 110) == pytest.approx(0.1)
+    rates = [c.lr_at(s, 110) for s in range(10, 110)]
+    assert all(a >= b for a, b in itertools.pairwise(rates))
+    assert Config(lr=0.3).lr_at(500, 1000) == 0.3
+
+
+def test_weight_decay_shrinks_weights_not_biases():
+    words = ["ab", "ba"] * 10
+    plain = CharRNN(hidden=8, steps=40, val_fraction=0, optimizer="sgd", lr=1e-9).fit(words)
+    decayed = CharRNN(
+        hidden=8, steps=40, val_fraction=0, optimizer="sgd", lr=1e-9, weight_decay=1e7
+    ).fit(words)
+    # lr * wd = 0.01 per step: weights shrink by 0.99^40, biases (zero anyway) untouched
+    ratio = np.linalg.norm(decayed.params_["Whh"]) / np.linalg.norm(plain.params_["Whh"])
+    assert ratio == pytest.approx(0.99**40, rel=1e-3)
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_presets_are_valid_configs(name):
+    Config(**PRESETS[name]["config"])
+
+
+def test_preset_flags_override_and_are_saved(cli, tmp_path):
+    run = tmp_path / "r"
+    code, _, err = cli("train", "@names", "--out", run, "--preset", "names", "--steps", "3",
+                       "--hidden", "16", "--quiet")  # fmt: skip
+    assert code == 0, err
+    cfg = checkpoint.load(run / "latest.npz").config
+    assert (cfg.layers, cfg.hidden, cfg.steps, cfg.val_max) == (2, 16, 3, 1000)
+
+
+def test_loss_falls_below_a_bound_with_the_quality_pieces():
+    """Layers, dropout, schedule and decay together still learn a tiny corpus."""
+    words = ["anna", "bob", "carla", "dave", "emma", "frank", "gina", "hank"] * 4
+    m = CharRNN(hidden=48, layers=2, dropout=0.1, init="scaled", steps=400, lr=0.01,
+                schedule="cosine", warmup=20, weight_decay=1e-4, val_fraction=0,
+                batch_size=8)  # fmt: skip
+    m.fit(words)
+    assert m.evaluate(sorted(set(words))).nats < 0.7  # uniform would be log(20) = 3.0
+
+
+def test_plot_writes_a_png(cli, tmp_path):
+    pytest.importorskip("matplotlib")
+    run = tmp_path / "r"
+    cli("train", "@names", "--out", run, "--hidden", "8", "--steps", "40", "--log-every", "10",
+        "--quiet")  # fmt: skip
+    code, out, _ = cli("plot", run)
+    assert code == 0
+    png = run / "loss.png"
+    assert out.strip() == str(png)
+    data = png.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000
+    width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    assert width > 400 and height > 200
+
+
+def test_plot_errors(cli, tmp_path):
+    code, _, err = cli("plot", tmp_path / "nothing")
+    assert code == 2 and "not a run directory" in err
+    (tmp_path / "empty").mkdir()
+    code, _, err = cli("plot", tmp_path / "empty")
+    assert code == 2 and "metrics.jsonl" in err
