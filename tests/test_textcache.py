@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from charrnn import Vocab
-from charrnn.data import iter_text, read_text
-from charrnn.textcache import encode_to_file, open_tokens, scan_text, split_tokens, token_dtype
+from charrnn.data import iter_text, read_text, split_text
+from charrnn.textcache import encode_to_file, open_tokens, scan_text, token_dtype
 
 
 def test_chunks_join_to_the_whole_text_across_awkward_boundaries(tmp_path):
@@ -31,7 +31,7 @@ def test_token_file_equals_in_memory_encoding(tmp_path):
     ids = open_tokens(tmp_path / "ids.bin", vocab.size)
     assert n == scan.n_chars == len(ids) and ids.dtype == np.uint8
     np.testing.assert_array_equal(ids, vocab.encode(read_text(f)))
-    train, val = split_tokens(ids, 0.1)
+    train, val = split_text(ids, 0.1)
     assert len(train) + len(val) == len(ids) and isinstance(train, np.memmap)
 
 
@@ -92,3 +92,13 @@ def test_other_encodings_stream(tmp_path, encoding):
     text = "façade naïve\n" * 300
     f.write_bytes(text.encode(encoding))
     assert "".join(iter_text(f, encoding, chunk_bytes=5)) == text
+
+
+def test_text_split_caps_the_held_out_tail():
+    ids = np.arange(1000)
+    train, val = split_text(ids, 0.1)
+    assert len(val) == 100 and val[0] == 900
+    train, val = split_text(ids, 0.1, val_max=30)
+    assert len(val) == 30 and len(train) == 970 and val[-1] == 999
+    assert split_text("abcdefghij", 0.2) == ("abcdefgh", "ij")
+    assert split_text("abc", 0.0) == ("abc", "")

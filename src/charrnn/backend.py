@@ -2,7 +2,8 @@
 
 The model code calls only ``backend.xp.<fn>`` and the small kernels defined
 here, so a GPU array library with numpy's interface (CuPy) can replace numpy
-without touching the math.
+without touching the math. The tests run the engine through a stand-in
+namespace; the CuPy path itself has not yet been run on a GPU.
 """
 
 from __future__ import annotations
@@ -76,8 +77,8 @@ def get_backend(name: str = "numpy") -> Backend:
             import cupy  # type: ignore[import-not-found]
         except ImportError as exc:
             raise CharRNNError(
-                "the cupy backend needs CuPy: install it with `pip install charrnn[gpu]` "
-                "on a machine with a CUDA GPU, or use --backend numpy"
+                "the cupy backend needs CuPy (e.g. `pip install cupy-cuda12x` on a machine "
+                "with a CUDA GPU); use the numpy backend otherwise"
             ) from exc
         return Backend("cupy", cupy)
     raise CharRNNError(f"unknown backend {name!r}: choose 'numpy' or 'cupy'")

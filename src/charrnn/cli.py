@@ -35,11 +35,11 @@ from .config import (
     SCHEDULES,
     Config,
 )
-from .data import builtin_names, corpus_chars, load_corpus, split_corpus
+from .data import builtin_names, corpus_chars, load_corpus, split_corpus, split_text
 from .errors import CharRNNError
 from .presets import PRESETS, preset
 from .rundir import RunDir, fingerprint
-from .textcache import cached_tokens, encode_to_file, open_tokens, scan_text, split_tokens
+from .textcache import cached_tokens, encode_to_file, open_tokens, scan_text
 from .train import LogEvent, Trainer
 from .vocab import Vocab
 
@@ -127,7 +127,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         run.prepare(resume=False, force=args.force)
     if config.mode == "text":
         ids = cached_tokens(args.data, scan, vocab, run.path, args.encoding)
-        train, val = split_tokens(ids, config.val_fraction)
+        train, val = split_text(ids, config.val_fraction, config.val_max)
     else:
         train, val = split_corpus(
             corpus, config.mode, config.val_fraction, config.seed, config.val_max
@@ -600,8 +600,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     t.add_argument(
         "--val-max", type=int, metavar="N",
-        help="words mode: hold out at most N lines (with --val-fraction 0.1 and --val-max 1000, "
-        "makemore's split; default no cap)",
+        help="hold out at most N lines (words) or characters (text), e.g. to keep validation "
+        "quick on a large corpus; --val-fraction 0.1 --val-max 1000 is makemore's split "
+        "(default no cap)",
     )  # fmt: skip
     t.add_argument("--seed", type=int, metavar="S", help=f"default {d.seed}")
     t.add_argument("--encoding", default="utf-8", help="text encoding of DATA (default utf-8)")

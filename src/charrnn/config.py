@@ -81,8 +81,10 @@ class Config:
         Share of the corpus held out for validation (0 trains on everything):
         seeded random lines in words mode, the end of the text in text mode.
     val_max : int
-        Words mode: hold out at most this many lines (0: no cap). With
-        ``val_fraction=0.1`` and ``val_max=1000`` this is makemore's split.
+        Hold out at most this many lines (words mode) or characters (text
+        mode); 0 is no cap. Validation runs on the whole held-out part, so a cap
+        keeps it quick on a large corpus. With ``val_fraction=0.1`` and
+        ``val_max=1000`` words mode uses makemore's split.
     seed : int
         Seeds initialisation, the split and the batch order.
     """

@@ -14,7 +14,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import resources
-from typing import BinaryIO
+from typing import BinaryIO, TypeVar
 
 import numpy as np
 
@@ -170,11 +170,19 @@ def split_train_val(
     return train, val
 
 
-def split_text(text: str, val_fraction: float) -> tuple[str, str]:
-    """Hold out the last ``val_fraction`` of a text by position (char-rnn's way)."""
-    if val_fraction <= 0:
-        return text, ""
-    cut = int(len(text) * (1 - val_fraction))
+TextLike = TypeVar("TextLike", str, np.ndarray)
+
+
+def split_text(text: TextLike, val_fraction: float, val_max: int = 0) -> tuple[TextLike, TextLike]:
+    """Hold out the last ``val_fraction`` of a text (or of its ids) by position,
+    char-rnn's way; at most ``val_max`` characters when it is positive.
+
+    Slices, so a memory-mapped id array stays memory-mapped.
+    """
+    n_val = 0 if val_fraction <= 0 else len(text) - int(len(text) * (1 - val_fraction))
+    if val_max > 0:
+        n_val = min(n_val, val_max)
+    cut = len(text) - n_val
     return text[:cut], text[cut:]
 
 
@@ -330,7 +338,7 @@ def split_corpus(
     """Train/validation split: seeded for words, the tail of the text for text."""
     if mode == "words":
         return split_train_val(list(corpus), val_fraction, seed, val_max)
-    return split_text(str(corpus), val_fraction)
+    return split_text(str(corpus), val_fraction, val_max)
 
 
 def corpus_chars(corpus: list[str] | str) -> set[str]:

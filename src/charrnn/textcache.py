@@ -115,9 +115,3 @@ def cached_tokens(
     if not (os.path.isfile(path) and os.path.getsize(path) == scan.n_chars * itemsize):
         encode_to_file(source, vocab, path, encoding)
     return open_tokens(path, vocab.size)
-
-
-def split_tokens(ids: np.ndarray, val_fraction: float) -> tuple[np.ndarray, np.ndarray]:
-    """Hold out the last ``val_fraction`` of the ids (views, no copy)."""
-    cut = len(ids) if val_fraction <= 0 else int(len(ids) * (1 - val_fraction))
-    return ids[:cut], ids[cut:]

@@ -223,8 +223,8 @@ class Trainer:
 
     def _non_finite(self, what: str) -> NonFiniteError:
         return NonFiniteError(
-            f"{what} became non-finite at step {self.step + 1}; the last checkpoint "
-            "is intact. Lower the learning rate (--lr) or clip gradients "
+            f"{what} became non-finite at step {self.step + 1}; checkpoints already "
+            "written are intact. Lower the learning rate (--lr) or clip gradients "
             "(--clip-mode norm --clip 1), then train again"
         )
 
