@@ -138,8 +138,6 @@ class CharRNN:
         cfg = self.config_
         if cfg.mode == "words":
             words = [data] if isinstance(data, str) else list(data)
-            for w in words:
-                self.vocab_.clean(w)
             batches = make_batches(cfg, self.vocab_, words, eval_batch_size("words"))
             return evaluate_words(self.params_, batches)
         if not isinstance(data, np.ndarray):

@@ -456,7 +456,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 # ----------------------------------------------------------------------------- parser
 
 
-def _positive_int(s: str) -> int:
+def _whole_number(s: str) -> int:
     try:
         v = int(s)
     except ValueError:
@@ -506,10 +506,10 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"words: one sequence per line; text: running text (default {d.mode})",
     )
     t.add_argument(
-        "--hidden", type=_positive_int, metavar="H", help=f"hidden size (default {d.hidden})"
+        "--hidden", type=_whole_number, metavar="H", help=f"hidden size (default {d.hidden})"
     )
     t.add_argument(
-        "--layers", type=_positive_int, metavar="L",
+        "--layers", type=_whole_number, metavar="L",
         help=f"stacked tanh RNN layers (default {d.layers})",
     )  # fmt: skip
     t.add_argument(
@@ -533,19 +533,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     t.add_argument(
         "--seq-len",
-        type=_positive_int,
+        type=_whole_number,
         metavar="T",
         help=f"text mode: characters per chunk (default {d.seq_len})",
     )
     t.add_argument(
         "--batch-size",
-        type=_positive_int,
+        type=_whole_number,
         metavar="B",
         help=f"words or streams per step (default {d.batch_size})",
     )
     t.add_argument(
         "--steps",
-        type=_positive_int,
+        type=_whole_number,
         metavar="N",
         help=f"total optimiser steps (default {d.steps})",
     )
@@ -609,23 +609,23 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--resume", action="store_true", help="continue RUN from its latest checkpoint")
     t.add_argument("--force", action="store_true", help="overwrite a run already in RUN")
     t.add_argument(
-        "--log-every", type=_positive_int, metavar="K", help="steps between log lines (100)"
+        "--log-every", type=_whole_number, metavar="K", help="steps between log lines (100)"
     )
     t.add_argument(
         "--eval-every",
-        type=_positive_int,
+        type=_whole_number,
         metavar="K",
         help="steps between validations (default: --log-every)",
     )
     t.add_argument(
         "--save-every",
-        type=_positive_int,
+        type=_whole_number,
         metavar="K",
         help="steps between checkpoints (default: --eval-every)",
     )
     t.add_argument(
         "--patience",
-        type=_positive_int,
+        type=_whole_number,
         metavar="P",
         help="stop after P validations without improvement",
     )
@@ -648,7 +648,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--prefix", metavar="P", help="text every sample starts with")
     s.add_argument("--prefix-file", metavar="FILE", help="read the prefix from a file")
     s.add_argument("--encoding", default="utf-8", help="encoding of --prefix-file")
-    s.add_argument("-n", type=_positive_int, default=10, help="number of samples (default 10)")
+    s.add_argument("-n", type=_whole_number, default=10, help="number of samples (default 10)")
     s.add_argument(
         "--temperature",
         type=_number,
@@ -656,11 +656,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="X",
         help="below 1 is safer, above 1 wilder; 0 is greedy (default 1)",
     )
-    s.add_argument("--top-k", type=_positive_int, metavar="K", help="sample among the K likeliest")
+    s.add_argument("--top-k", type=_whole_number, metavar="K", help="sample among the K likeliest")
     s.add_argument("--greedy", action="store_true", help="always the most likely character")
     s.add_argument(
         "--max-len",
-        type=_positive_int,
+        type=_whole_number,
         metavar="L",
         help="characters to generate (default 100 words / 500 text)",
     )
@@ -705,7 +705,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     model_arg(r)
     r.add_argument("text", metavar="TEXT")
-    r.add_argument("--top", type=_positive_int, default=3, help="next characters shown (3)")
+    r.add_argument("--top", type=_whole_number, default=3, help="next characters shown (3)")
     unknown_arg(r)
     r.set_defaults(func=cmd_trace)
 
@@ -733,7 +733,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Naive 1-hop rule vs full BPTT on the tutorial's data over "
         "several seeds, then a small model on the built-in names.",
     )
-    m.add_argument("--seeds", type=_positive_int, default=10, help="seeds per rule (10)")
+    m.add_argument("--seeds", type=_whole_number, default=10, help="seeds per rule (10)")
     m.add_argument(
         "--names-seconds", type=_number, default=15.0, help="training time for the names model (15)"
     )
