@@ -141,3 +141,29 @@ def test_demo_prints_both_rules_side_by_side(cli):
     assert "10 of 10 are 'vector'" in out
     assert "'v' leads to 'vector': full BPTT in 1 of 1 seeds" in out
     assert "samples (* = not in the training set)" in out
+
+
+def test_novelty_labels_samples_against_the_training_split(cli, names_run):
+    from charrnn import checkpoint
+    from charrnn.data import load_corpus, split_corpus
+
+    code, out, _ = cli("sample", names_run, "-n", "200", "--novelty", "--json")
+    assert code == 0
+    d = json.loads(out)
+    cfg = checkpoint.load(names_run / "latest.npz").config
+    train, _ = split_corpus(load_corpus("@names", "words"), "words", cfg.val_fraction, cfg.seed)
+    expected = [s not in set(train) for s in d["samples"]]
+    assert d["new"] == expected and d["new_share"] == sum(expected) / 200
+    code, out, _ = cli("sample", names_run, "-n", "20", "--novelty")
+    lines = out.splitlines()
+    assert all(line.endswith(("\tnew", "\tin training set")) for line in lines[:20])
+    assert lines[-1].startswith("# new: ")
+
+
+def test_novelty_is_for_words_mode(cli, tmp_path):
+    data = tmp_path / "t.txt"
+    data.write_text("abcabc " * 50)
+    run = tmp_path / "run"
+    cli("train", data, "--out", run, "--mode", "text", "--hidden", "4", "--steps", "2", "--quiet")
+    code, _, err = cli("sample", run, "--novelty")
+    assert code == 2 and "words-mode" in err

@@ -22,6 +22,7 @@ import numpy as np
 
 from . import __version__
 from .api import CharRNN, resolve_model_path
+from .checkpoint import Checkpoint
 from .checkpoint import load as load_checkpoint
 from .config import (
     BPTT_RULES,
@@ -35,10 +36,18 @@ from .config import (
     SCHEDULES,
     Config,
 )
-from .data import builtin_names, corpus_chars, load_corpus, split_corpus, split_text
+from .data import (
+    builtin_names,
+    corpus_chars,
+    load_corpus,
+    read_text,
+    split_corpus,
+    split_text,
+)
 from .errors import CharRNNError
 from .presets import PRESETS, preset
 from .rundir import RunDir, fingerprint
+from .sample import check_sampling_args, sample
 from .textcache import cached_tokens, encode_to_file, open_tokens, scan_text
 from .train import LogEvent, Trainer
 from .vocab import Vocab
@@ -270,9 +279,8 @@ def _load_model(path: str) -> CharRNN:
     return CharRNN.from_checkpoint(load_checkpoint(resolve_model_path(path)))
 
 
-def _training_words(model: CharRNN, path: str) -> set[str]:
-    """The words the model was trained on (its split of its data), for --novelty."""
-    ckpt = load_checkpoint(resolve_model_path(path))
+def _training_words(ckpt: Checkpoint) -> set[str]:
+    """The words a model was trained on (its split of its data), for --novelty."""
     source = ckpt.extra.get("data")
     if not source:
         raise CharRNNError("this model does not record its training data; --novelty needs it")
@@ -280,19 +288,18 @@ def _training_words(model: CharRNN, path: str) -> set[str]:
         corpus = load_corpus(source, "words", ckpt.extra.get("encoding", "utf-8"))
     except CharRNNError as exc:
         raise CharRNNError(f"--novelty needs the training data, which is gone: {exc}") from None
-    cfg = model.config_
+    cfg = ckpt.config
     train, _ = split_corpus(corpus, "words", cfg.val_fraction, cfg.seed, cfg.val_max)
     return set(train)
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
-    model = _load_model(args.run)
+    ckpt = load_checkpoint(resolve_model_path(args.run))
+    model = CharRNN.from_checkpoint(ckpt)
     if args.prefix is not None and args.prefix_file is not None:
         raise CharRNNError("give either --prefix or --prefix-file, not both")
     prefix = args.prefix or ""
     if args.prefix_file is not None:
-        from .data import read_text
-
         prefix = read_text(args.prefix_file, args.encoding)
         if model.config_.mode == "words":
             prefix = prefix.strip()
@@ -309,8 +316,6 @@ def cmd_sample(args: argparse.Namespace) -> int:
         greedy=args.greedy,
         max_len=args.max_len,
     )
-    from .sample import check_sampling_args, sample
-
     check_sampling_args(args.n, args.max_len or 1, args.temperature, args.top_k)
     rng = np.random.default_rng(args.seed)
     if stream:
@@ -324,7 +329,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
         sys.stdout.write("\n")
         return 0
     samples = sample(model.params_, model.vocab_, mode=mode, rng=rng, **kwargs)  # type: ignore[arg-type]
-    known = _training_words(model, args.run) if args.novelty else None
+    known = _training_words(ckpt) if args.novelty else None
     if args.json:
         out: dict[str, Any] = {"samples": samples}
         if known is not None:
