@@ -22,7 +22,7 @@ from .config import Config
 from .data import Batch, TextBatches, WordBatches
 from .errors import CharRNNError
 from .evaluate import EVAL_STREAMS, EVAL_WORDS_BATCH, Loss, evaluate_text, evaluate_words
-from .model import Params, backward, flat_buffer, forward, init_params
+from .model import Params, backward, flat_buffer, forward, init_params, param_names
 from .optim import clip_grads, clip_norm, make_optimizer
 from .vocab import Vocab
 
@@ -129,7 +129,7 @@ class Trainer:
         # Parameters and gradients each live in one flat buffer; the dicts hold
         # views, so the optimiser and clipping touch one array, not five.
         self.flat, self.params = flat_buffer(
-            {k: backend.asarray(v) for k, v in params.items()}, backend=backend
+            {k: backend.asarray(params[k]) for k in param_names(config.layers)}, backend=backend
         )
         self.flat_grad, self.grads = flat_buffer(self.params, backend=backend)
         # param_names puts the weight matrices first: weight decay is one slice.
