@@ -96,3 +96,9 @@ def test_epochs_budget(tmp_path):
     words = [f"w{i}" for i in range(10)]
     m = CharRNN(hidden=4, batch_size=3, steps=None, epochs=2, val_fraction=0).fit(words)
     assert m.history_[-1].step == 8  # ceil(10 / 3) = 4 batches per pass
+
+
+def test_tiny_text_with_a_one_character_tail_trains_without_validation():
+    m = CharRNN(mode="text", hidden=4, seq_len=4, batch_size=2, steps=3, val_fraction=0.1)
+    m.fit("abcdefghij")  # the held-out tail is the single character 'j'
+    assert m.history_[-1].val_loss is None

@@ -111,9 +111,11 @@ class Trainer:
         self.vocab = vocab
         self.backend = backend
         self.batches = make_batches(config, vocab, train)
+        # Text needs two characters to predict one; a shorter held-out tail is none.
+        enough = 1 if config.mode == "words" else 2
         self.val_batches = (
             make_batches(config, vocab, val, batch_size=eval_batch_size(config.mode))
-            if val is not None and len(val)
+            if val is not None and len(val) >= enough
             else None
         )
         if params is None:
