@@ -36,7 +36,8 @@ def tutorial_config(bptt: str = "full", seed: int = 0, passes: int = 1000) -> Co
         dtype="float64",
         bptt=bptt,
         batch_size=1,
-        steps=passes * len(TUTORIAL_WORDS),
+        steps=None,
+        epochs=passes,  # one word per step: a pass is one step per word
         optimizer="sgd",
         lr=0.1,
         reduction="sum",
@@ -84,7 +85,7 @@ def run_seed(
 ) -> SeedResult:
     """Train one model in the tutorial's setting and probe it."""
     words = TUTORIAL_WORDS if words is None else words
-    config = tutorial_config(bptt, seed, passes).replace(steps=passes * len(words))
+    config = tutorial_config(bptt, seed, passes)
     vocab = Vocab.from_text("".join(words))
     trainer = Trainer(config, vocab, words, None, log_every=10**9)
     trainer.run()
