@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import pathlib
 import statistics
-import sys
 import time
 from collections.abc import Callable
 
@@ -87,4 +86,3 @@ def summary(values: list[float]) -> str:
 
 def out(line: str = "") -> None:
     print(line, flush=True)
-    sys.stdout.flush()

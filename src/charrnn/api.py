@@ -67,10 +67,10 @@ class CharRNN:
         log_every: int = 100,
         on_event: Callable[[LogEvent], None] | None = None,
     ) -> CharRNN:
-        """Train on ``data``: a list of words, a text (text mode), or a file / ``@builtin``.
+        """Train on ``data``: a list of words, a text, or a file.
 
-        In words mode a ``str`` is a file path; in text mode it is the text
-        itself (give a ``pathlib.Path`` for a file).
+        In words mode a ``str`` is a file path or ``@builtin``; in text mode a
+        ``str`` is the text itself (give a ``pathlib.Path`` for a file).
 
         A share ``val_fraction`` is held out and evaluated during training.
         """

@@ -47,7 +47,7 @@ from .data import (
 from .errors import CharRNNError
 from .presets import PRESETS, preset
 from .rundir import RunDir, fingerprint
-from .sample import check_sampling_args, sample
+from .sample import sample
 from .textcache import cached_tokens, encode_to_file, open_tokens, scan_text
 from .train import LogEvent, Trainer
 from .vocab import Vocab
@@ -316,15 +316,16 @@ def cmd_sample(args: argparse.Namespace) -> int:
         greedy=args.greedy,
         max_len=args.max_len,
     )
-    check_sampling_args(args.n, args.max_len or 1, args.temperature, args.top_k)
     rng = np.random.default_rng(args.seed)
     if stream:
+        # The prefix goes out with the first generated character, so a request
+        # that sample() refuses prints nothing.
+        pending = [prefix]
 
         def write(chars: list[str]) -> None:
-            sys.stdout.write(chars[0])
+            sys.stdout.write(pending.pop() + chars[0] if pending else chars[0])
             sys.stdout.flush()
 
-        sys.stdout.write(prefix)
         sample(model.params_, model.vocab_, mode=mode, rng=rng, on_step=write, **kwargs)  # type: ignore[arg-type]
         sys.stdout.write("\n")
         return 0

@@ -110,6 +110,13 @@ def iter_text(
                 return
 
 
+def empty_text_error(source: str | os.PathLike[str]) -> CharRNNError:
+    """The error for a corpus that holds nothing but whitespace."""
+    return CharRNNError(
+        f"{os.fspath(source)} is empty (or only whitespace); give a file with text in it"
+    )
+
+
 def read_text(source: str | os.PathLike[str], encoding: str = "utf-8") -> str:
     """Read a whole corpus file (or ``@builtin``) as text; see :func:`iter_text`.
 
@@ -120,9 +127,7 @@ def read_text(source: str | os.PathLike[str], encoding: str = "utf-8") -> str:
     """
     text = "".join(iter_text(source, encoding))
     if not text.strip():
-        raise CharRNNError(
-            f"{os.fspath(source)} is empty (or only whitespace); give a file with text in it"
-        )
+        raise empty_text_error(source)
     return text
 
 

@@ -15,8 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .data import iter_text
-from .errors import CharRNNError
+from .data import empty_text_error, iter_text
 from .vocab import UnknownPolicy, Vocab
 
 
@@ -56,9 +55,7 @@ def scan_text(source: str | os.PathLike[str], encoding: str = "utf-8") -> TextSc
         n += len(chunk)
         blank = blank and chunk.isspace()
     if blank:
-        raise CharRNNError(
-            f"{os.fspath(source)} is empty (or only whitespace); give a file with text in it"
-        )
+        raise empty_text_error(source)
     return TextScan(frozenset(chars), n, h.hexdigest())
 
 

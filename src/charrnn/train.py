@@ -134,6 +134,8 @@ class Trainer:
             {k: backend.asarray(params[k]) for k in param_names(config.layers)}, backend=backend
         )
         self.flat_grad, self.grads = flat_buffer(self.params, backend=backend)
+        # What the optimiser and clipping see: one array each.
+        self._flat_params, self._flat_grads = {"all": self.flat}, {"all": self.flat_grad}
         # param_names puts the weight matrices first: weight decay is one slice.
         n_weights = sum(v.size for k, v in self.params.items() if not k.startswith("b"))
         self.weights = self.flat[:n_weights]
@@ -202,7 +204,7 @@ class Trainer:
         )
         scale = 1.0 / batch.n_targets if cfg.reduction == "mean" else 1.0
         backward(self.params, cache, scale=scale, bptt=cfg.bptt, out=self.grads, backend=be)
-        grads, params = {"all": self.flat_grad}, {"all": self.flat}
+        grads, params = self._flat_grads, self._flat_params
         # One BLAS dot gives both the finiteness check and the norm for clipping.
         norm = math.sqrt(_sumsq(self.flat_grad))
         if not (math.isfinite(loss) and math.isfinite(norm)):
