@@ -313,15 +313,10 @@ class TextBatches:
         """Chunk ``k`` of the current pass."""
         t0 = k * self.seq_len
         Tk = min(self.seq_len, self.stream_len - t0)
-        pos = (np.arange(self.batch_size) * self.stream_len)[None, :] + (t0 + np.arange(Tk))[
-            :, None
-        ]  # (Tk, B)
-        return Batch(
-            np.asarray(self.ids[pos], dtype=np.int64),
-            np.asarray(self.ids[pos + 1], dtype=np.int64),
-            None,
-            Tk * self.batch_size,
-        )
+        starts = np.arange(self.batch_size) * self.stream_len  # (B,)
+        pos = starts + np.arange(t0, t0 + Tk + 1)[:, None]  # (Tk+1, B)
+        seq = self.ids[pos].astype(np.int64)  # one gather: targets are inputs shifted by one
+        return Batch(seq[:-1], seq[1:], None, Tk * self.batch_size)
 
 
 # ----------------------------------------------------------------------------- corpus

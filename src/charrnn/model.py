@@ -142,7 +142,7 @@ class Cache:
 
     inputs: Any  # (T, B) int
     targets: Any  # (T, B) int
-    weights: Any  # (T*B,) loss weight per position: mask, 0 on padding
+    weights: Any  # (T*B,) loss weight per position: mask, 0 on padding; None: all count
     hs: list[Any]  # per layer (T+1, B, H); hs[l][0] is layer l's initial state
     drops: list[Any]  # per layer (T, B, H) dropout multipliers, or None
     outs: list[Any]  # per layer (T, B, H): output sequence after dropout
@@ -195,18 +195,18 @@ def forward(
     for l in range(L):
         wxh, whh, bh = (params[k] for k in layer_names(l))
         if l == 0:
-            # Wxh @ onehot(x) is column x of Wxh: a gather, never a matmul.
-            pre = xp.ascontiguousarray(wxh.T)[inputs]  # (T, B, H)
+            # Wxh @ onehot(x) + bh is row x of (Wxh^T + bh): a gather, never a matmul.
+            pre = (xp.ascontiguousarray(wxh.T) + bh)[inputs]  # (T, B, H)
         else:
             pre = (below.reshape(T * B, H) @ wxh.T).reshape(T, B, H)  # one matmul, all steps
-        pre += bh
+            pre += bh
         hs = xp.empty((T + 1, B, H), dtype=dtype)  # (T+1, B, H)
         hs[0] = h0[l]
         # A contiguous transpose lets BLAS run its fastest (no-transpose) kernel.
         WhhT = xp.ascontiguousarray(whh.T)
         for t in range(T):
             h = hs[t + 1]
-            xp.matmul(hs[t], WhhT, out=h)
+            xp.dot(hs[t], WhhT, out=h)
             h += pre[t]
             xp.tanh(h, out=h)
         out = hs[1:]  # (T, B, H)
@@ -234,12 +234,14 @@ def forward(
     probs /= sums[:, None]
     nll = xp.log(sums.astype(xp.float64)) - z_target  # (T*B,) float64 for accuracy
     if mask is None:
-        weights = xp.ones(T * B, dtype=dtype)
+        weights = None
         loss_sum = float(nll.sum())
     else:
         weights = mask.reshape(-1).astype(dtype)
         loss_sum = float((nll * weights).sum())
-    final = xp.stack([hs[-1] for hs in hs_all])  # (L, B, H)
+    final = xp.empty((L, B, H), dtype=dtype)  # (L, B, H)
+    for l, hs in enumerate(hs_all):
+        final[l] = hs[-1]
     return loss_sum, Cache(inputs, targets, weights, hs_all, drops, outs, probs, final)
 
 
@@ -291,7 +293,10 @@ def backward(
     # dy = p - onehot(target), weighted: padding contributes nothing.
     dy = cache.probs  # (T*B, V), reused in place
     dy[rows, cache.targets.reshape(-1)] -= 1
-    dy *= (cache.weights * scale)[:, None]
+    if cache.weights is None:
+        dy *= scale
+    else:
+        dy *= (cache.weights * scale)[:, None]
     top = cache.outs[-1].reshape(T * B, H)  # (T*B, H)
     xp.matmul(dy.T, top, out=out["Why"])  # dWhy (V, H)
     dy.sum(axis=0, out=out["by"])  # dby (V,)
@@ -312,7 +317,7 @@ def backward(
                 d = dhraw[t]
                 d += dhnext
                 d *= dtanh[t]
-                xp.matmul(d, Whh, out=dhnext)
+                xp.dot(d, Whh, out=dhnext)
         else:
             dhraw *= dtanh
         dflat = dhraw.reshape(T * B, H)  # (T*B, H)
