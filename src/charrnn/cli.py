@@ -22,7 +22,6 @@ import numpy as np
 
 from . import __version__
 from .api import CharRNN, resolve_model_path
-from .checkpoint import Checkpoint
 from .checkpoint import load as load_checkpoint
 from .config import (
     BPTT_RULES,
@@ -45,6 +44,7 @@ from .data import (
     split_text,
 )
 from .errors import CharRNNError
+from .novelty import training_words
 from .presets import PRESETS, preset
 from .rundir import RunDir, fingerprint
 from .sample import sample
@@ -279,20 +279,6 @@ def _load_model(path: str) -> CharRNN:
     return CharRNN.from_checkpoint(load_checkpoint(resolve_model_path(path)))
 
 
-def _training_words(ckpt: Checkpoint) -> set[str]:
-    """The words a model was trained on (its split of its data), for --novelty."""
-    source = ckpt.extra.get("data")
-    if not source:
-        raise CharRNNError("this model does not record its training data; --novelty needs it")
-    try:
-        corpus = load_corpus(source, "words", ckpt.extra.get("encoding", "utf-8"))
-    except CharRNNError as exc:
-        raise CharRNNError(f"--novelty needs the training data, which is gone: {exc}") from None
-    cfg = ckpt.config
-    train, _ = split_corpus(corpus, "words", cfg.val_fraction, cfg.seed, cfg.val_max)
-    return set(train)
-
-
 def cmd_sample(args: argparse.Namespace) -> int:
     ckpt = load_checkpoint(resolve_model_path(args.run))
     model = CharRNN.from_checkpoint(ckpt)
@@ -330,7 +316,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
         sys.stdout.write("\n")
         return 0
     samples = sample(model.params_, model.vocab_, mode=mode, rng=rng, **kwargs)  # type: ignore[arg-type]
-    known = _training_words(ckpt) if args.novelty else None
+    known = training_words(ckpt) if args.novelty else None
     if args.json:
         out: dict[str, Any] = {"samples": samples}
         if known is not None:

@@ -1,0 +1,73 @@
+"""How often a words model reproduces its training names, and how often it would without memorising.
+
+    python examples/novelty.py runs/names            # the model trained by examples/results.py
+    python examples/novelty.py runs/names -n 10000   # more samples for the sampled share
+
+Three figures, all for sampling at temperature 1:
+
+- the share of ``n`` samples that are training names (what ``charrnn sample
+  --novelty`` counts, one minus the novelty share);
+- the exact probability the model gives to the whole training set, the sum of
+  p(name) over its distinct names: the share a sampler converges to;
+- the share it would give the training set if it treated training names like
+  names it never saw: the mean p(name) over held-out names that are not also in
+  the training set, times the number of distinct training names, with a
+  bootstrap 95% interval. The gap between the last two is memorisation; the
+  last one is the novelty ceiling of a model that predicts held-out names as
+  well as this one does but has learnt nothing by heart.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import numpy as np
+
+from charrnn import CharRNN
+from charrnn.api import resolve_model_path
+from charrnn.checkpoint import load as load_checkpoint
+from charrnn.data import load_corpus, split_corpus
+from charrnn.novelty import training_words, word_probabilities
+from charrnn.sample import sample
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("run", help="run directory or checkpoint of a words-mode model")
+    ap.add_argument("-n", type=int, default=10000, help="samples to draw")
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    ckpt = load_checkpoint(resolve_model_path(args.run))
+    model = CharRNN.from_checkpoint(ckpt)
+    cfg = model.config_
+    if cfg.mode != "words":
+        sys.exit("novelty applies to words-mode models only")
+    train = training_words(ckpt)
+    corpus = load_corpus(ckpt.extra["data"], "words", ckpt.extra.get("encoding", "utf-8"))
+    _, val = split_corpus(corpus, "words", cfg.val_fraction, cfg.seed, cfg.val_max)
+    unseen = sorted(set(val) - train)
+    if not unseen:
+        sys.exit("the model has no held-out names outside its training set")
+
+    rng = np.random.default_rng(args.seed)
+    drawn = sample(model.params_, model.vocab_, n=args.n, mode="words", rng=rng)
+    in_train = np.mean([w in train for w in drawn])
+    mass_train = word_probabilities(model.params_, model.vocab_, sorted(train)).sum()
+    p_unseen = word_probabilities(model.params_, model.vocab_, unseen)
+    ceiling = p_unseen.mean() * len(train)
+    boot = np.random.default_rng(1)
+    means = [p_unseen[boot.integers(0, len(unseen), len(unseen))].mean() for _ in range(2000)]
+    lo, hi = np.percentile(means, [2.5, 97.5]) * len(train)
+
+    print(f"{len(train):,} distinct training names; {len(unseen):,} held-out names not among them")
+    print(f"samples that are training names:       {100 * in_train:5.1f}% of {args.n:,}")
+    print(f"probability of the training set:       {100 * mass_train:5.1f}%")
+    print(f"the same without memorising:           {100 * ceiling:5.1f}%  "
+          f"[{100 * lo:.1f}-{100 * hi:.1f}] (held-out names' mean p x {len(train):,})")  # fmt: skip
+    print(f"novelty: {100 * (1 - mass_train):.1f}% now, "
+          f"{100 * (1 - ceiling):.1f}% for a model that memorised nothing")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
