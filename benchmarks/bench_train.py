@@ -41,6 +41,8 @@ from common import (
 )
 
 TEXT_CONFIGS = [(100, 1, 25), (100, 32, 64), (256, 32, 64), (512, 64, 128)]
+# The speed issue's targets: charrnn / torch at these shapes.
+TARGETS = {(100, 32, 64): 2.0, (256, 32, 64): 2.0, (512, 64, 128): 1.5}
 LR = 2e-3
 CLIP = 5.0
 
@@ -145,9 +147,9 @@ def bound_engine(H: int, B: int, T: int, V: int):
     def run(steps: int) -> int:
         for _ in range(steps):
             for t in range(T):
-                np.matmul(hs[t], W, out=hs[t + 1])
+                np.dot(hs[t], W, out=hs[t + 1])
             for t in range(T - 1, -1, -1):
-                np.matmul(hs[t + 1], W, out=buf)
+                np.dot(hs[t + 1], W, out=buf)
             flat @ Why.T
             dy.T @ flat
             dy @ Why
@@ -291,6 +293,11 @@ def main() -> None:
         if "seed-loop" in rates:
             out(f"{'':<22}charrnn / seed-loop: {paired(rates, 'charrnn', 'seed-loop'):.1f}x")
         out(f"{'':<22}FLOP-limited bound (matmuls alone): {summary(rates['bound'])} chars/s")
+        target = TARGETS.get((H, B, T)) if mode == "text" else None
+        if target and "torch" in rates:
+            lead = paired(rates, "bound", "torch")
+            out(f"{'':<22}bound / torch: {lead:.2f}x, so {target:.1f}x torch needs "
+                f"{100 * target / lead:.0f}% of the bound")  # fmt: skip
     if (use_torch and not args.only) or args.only == "512,64,128":
         mem = measure_memory(512, 64, 128)
         out()
