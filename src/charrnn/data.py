@@ -315,7 +315,7 @@ class TextBatches:
         Tk = min(self.seq_len, self.stream_len - t0)
         starts = np.arange(self.batch_size) * self.stream_len  # (B,)
         pos = starts + np.arange(t0, t0 + Tk + 1)[:, None]  # (Tk+1, B)
-        seq = self.ids[pos].astype(np.int64)  # one gather: targets are inputs shifted by one
+        seq = np.asarray(self.ids[pos], dtype=np.int64)  # one gather; targets = inputs shifted
         return Batch(seq[:-1], seq[1:], None, Tk * self.batch_size)
 
 

@@ -124,7 +124,7 @@ def sample(
         x1 = np.array([ix])
     h = np.repeat(h1, n, axis=1)  # (L, n, H)
     x = np.repeat(x1, n)  # (n,)
-    out = np.full((max_len, n), vocab.boundary_id, dtype=np.int64)  # (L, n)
+    out = np.full((max_len, n), vocab.boundary_id, dtype=np.int64)  # (max_len, n)
     active = np.arange(n)  # samples still generating; finished words drop out of the batch
     for t in range(max_len):
         h, logits = step(p, x, h)
