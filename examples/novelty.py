@@ -28,16 +28,13 @@ from charrnn import CharRNN
 from charrnn.api import resolve_model_path
 from charrnn.checkpoint import load as load_checkpoint
 from charrnn.data import load_corpus, split_corpus
+from charrnn.errors import CharRNNError
 from charrnn.novelty import training_words, word_probabilities
 from charrnn.sample import sample
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("run", help="run directory or checkpoint of a words-mode model")
-    ap.add_argument("-n", type=int, default=10000, help="samples to draw")
-    ap.add_argument("--seed", type=int, default=0)
-    args = ap.parse_args()
+def report(args: argparse.Namespace) -> None:
+    """Print the three figures for the model ``args.run``."""
     ckpt = load_checkpoint(resolve_model_path(args.run))
     model = CharRNN.from_checkpoint(ckpt)
     cfg = model.config_
@@ -67,6 +64,17 @@ def main() -> None:
           f"[{100 * lo:.1f}-{100 * hi:.1f}] (held-out names' mean p x {len(train):,})")  # fmt: skip
     print(f"novelty: {100 * (1 - mass_train):.1f}% now, "
           f"{100 * (1 - ceiling):.1f}% for a model that memorised nothing")  # fmt: skip
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("run", help="run directory or checkpoint of a words-mode model")
+    ap.add_argument("-n", type=int, default=10000, help="samples to draw")
+    ap.add_argument("--seed", type=int, default=0)
+    try:
+        report(ap.parse_args())
+    except CharRNNError as exc:
+        sys.exit(f"error: {exc}")
 
 
 if __name__ == "__main__":
