@@ -27,9 +27,8 @@ import numpy as np
 from charrnn import CharRNN
 from charrnn.api import resolve_model_path
 from charrnn.checkpoint import load as load_checkpoint
-from charrnn.data import load_corpus, split_corpus
 from charrnn.errors import CharRNNError
-from charrnn.novelty import training_words, word_probabilities
+from charrnn.novelty import memorisation, words_split
 from charrnn.sample import sample
 
 
@@ -37,31 +36,28 @@ def report(args: argparse.Namespace) -> None:
     """Print the three figures for the model ``args.run``."""
     ckpt = load_checkpoint(resolve_model_path(args.run))
     model = CharRNN.from_checkpoint(ckpt)
-    cfg = model.config_
-    if cfg.mode != "words":
+    if model.config_.mode != "words":
         sys.exit("novelty applies to words-mode models only")
-    train = training_words(ckpt)
-    corpus = load_corpus(ckpt.extra["data"], "words", ckpt.extra.get("encoding", "utf-8"))
-    _, val = split_corpus(corpus, "words", cfg.val_fraction, cfg.seed, cfg.val_max)
-    unseen = sorted(set(val) - train)
-    if not unseen:
+    words, val = words_split(ckpt)
+    train = set(words)
+    m = memorisation(model.params_, model.vocab_, train, val)
+    if not len(m.unseen_p):
         sys.exit("the model has no held-out names outside its training set")
 
     rng = np.random.default_rng(args.seed)
     drawn = sample(model.params_, model.vocab_, n=args.n, mode="words", rng=rng)
     in_train = np.mean([w in train for w in drawn])
-    mass_train = word_probabilities(model.params_, model.vocab_, sorted(train)).sum()
-    p_unseen = word_probabilities(model.params_, model.vocab_, unseen)
-    ceiling = p_unseen.mean() * len(train)
     boot = np.random.default_rng(1)
-    means = [p_unseen[boot.integers(0, len(unseen), len(unseen))].mean() for _ in range(2000)]
-    lo, hi = np.percentile(means, [2.5, 97.5]) * len(train)
+    k = len(m.unseen_p)
+    means = [m.unseen_p[boot.integers(0, k, k)].mean() for _ in range(2000)]
+    lo, hi = np.percentile(means, [2.5, 97.5]) * m.n_train
+    mass_train, ceiling = m.training_p, m.unmemorised_p
 
-    print(f"{len(train):,} distinct training names; {len(unseen):,} held-out names not among them")
+    print(f"{m.n_train:,} distinct training names; {k:,} held-out names not among them")
     print(f"samples that are training names:       {100 * in_train:5.1f}% of {args.n:,}")
     print(f"probability of the training set:       {100 * mass_train:5.1f}%")
     print(f"the same without memorising:           {100 * ceiling:5.1f}%  "
-          f"[{100 * lo:.1f}-{100 * hi:.1f}] (held-out names' mean p x {len(train):,})")  # fmt: skip
+          f"[{100 * lo:.1f}-{100 * hi:.1f}] (held-out names' mean p x {m.n_train:,})")  # fmt: skip
     print(f"novelty: {100 * (1 - mass_train):.1f}% now, "
           f"{100 * (1 - ceiling):.1f}% for a model that memorised nothing")  # fmt: skip
 

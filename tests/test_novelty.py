@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 import collections
+import math
 
 import numpy as np
+import pytest
 
 from charrnn.model import init_params
-from charrnn.novelty import word_probabilities
+from charrnn.novelty import memorisation, word_probabilities
 from charrnn.sample import sample
 from charrnn.vocab import Vocab
 
@@ -24,3 +26,17 @@ def test_word_probabilities_are_the_sampling_frequencies(rng):
     freq = np.array([counts[w] / n for w in words])
     sigma = np.sqrt(p * (1 - p) / n)
     assert np.all(np.abs(freq - p) < 5 * sigma), (freq, p)
+
+
+def test_memorisation_scores_distinct_training_words_and_unseen_heldout(rng):
+    vocab = Vocab.from_text("abc")
+    params = init_params(vocab.size, 5, rng, init="scaled", dtype="float64")
+    words = ["a", "b", "c", "ab"]
+    p = dict(zip(words, word_probabilities(params, vocab, words), strict=True))
+    # "a" is listed twice in training and also held out: counted once, and not as unseen.
+    m = memorisation(params, vocab, ["a", "a", "b"], ["a", "c", "ab", "c"])
+    assert m.n_train == 2
+    assert m.training_p == pytest.approx(p["a"] + p["b"])
+    assert sorted(m.unseen_p) == pytest.approx(sorted([p["c"], p["ab"]]))
+    assert m.unmemorised_p == pytest.approx((p["c"] + p["ab"]) / 2 * 2)
+    assert math.isnan(memorisation(params, vocab, ["a"], ["a"]).unmemorised_p)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -14,8 +16,8 @@ from .sample import score
 from .vocab import Vocab
 
 
-def training_words(ckpt: Checkpoint) -> set[str]:
-    """The distinct words a words-mode model was trained on: its split of its data.
+def words_split(ckpt: Checkpoint) -> tuple[list[str], list[str]]:
+    """The training and held-out words of a words-mode model: its split of its data.
 
     Raises
     ------
@@ -30,8 +32,13 @@ def training_words(ckpt: Checkpoint) -> set[str]:
     except CharRNNError as exc:
         raise CharRNNError(f"--novelty needs the training data, which is gone: {exc}") from None
     cfg = ckpt.config
-    train, _ = split_corpus(corpus, "words", cfg.val_fraction, cfg.seed, cfg.val_max)
-    return set(train)
+    train, val = split_corpus(corpus, "words", cfg.val_fraction, cfg.seed, cfg.val_max)
+    return list(train), list(val)
+
+
+def training_words(ckpt: Checkpoint) -> set[str]:
+    """The distinct words a words-mode model was trained on (see :func:`words_split`)."""
+    return set(words_split(ckpt)[0])
 
 
 def word_probabilities(
@@ -48,3 +55,41 @@ def word_probabilities(
         for s in score(params, vocab, list(words[i : i + chunk]), mode="words")
     ]
     return np.exp(np.array(logp, dtype=np.float64))
+
+
+@dataclass(frozen=True)
+class Memorisation:
+    """How much probability a words model gives its training set, against unseen words.
+
+    Attributes
+    ----------
+    training_p : float
+        Sum of p(word) over the distinct training words: the share of
+        temperature-1 samples that repeat a training word, in the limit.
+    unseen_p : numpy.ndarray
+        p(word) of every distinct held-out word that is not a training word.
+    n_train : int
+        Distinct training words.
+    """
+
+    training_p: float
+    unseen_p: np.ndarray
+    n_train: int
+
+    @property
+    def unmemorised_p(self) -> float:
+        """The training set's share if training words got what unseen ones get on average."""
+        return float(self.unseen_p.mean()) * self.n_train if len(self.unseen_p) else math.nan
+
+
+def memorisation(
+    params: Params, vocab: Vocab, train: Iterable[str], heldout: Iterable[str]
+) -> Memorisation:
+    """Score the distinct training words and the held-out words outside them."""
+    seen = set(train)
+    unseen = sorted(set(heldout) - seen)
+    return Memorisation(
+        training_p=float(word_probabilities(params, vocab, sorted(seen)).sum()),
+        unseen_p=word_probabilities(params, vocab, unseen),
+        n_train=len(seen),
+    )
