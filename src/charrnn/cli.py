@@ -22,6 +22,7 @@ import numpy as np
 
 from . import __version__
 from .api import CharRNN, resolve_model_path
+from .checkpoint import Checkpoint
 from .checkpoint import load as load_checkpoint
 from .config import (
     BPTT_RULES,
@@ -119,7 +120,59 @@ def cmd_train(args: argparse.Namespace) -> int:
         v = getattr(args, name)
         if v is not None and v < 1:
             raise CharRNNError(f"--{name.replace('_', '-')} must be at least 1; got {v}")
+    trainer, extra, (n_train, n_val) = _make_trainer(args, config, run, ckpt)
+    if ckpt is not None and trainer.step >= trainer.total_steps:
+        say(
+            f"the run is already at step {trainer.step} of {trainer.total_steps}; "
+            "raise --steps to train further"
+        )
+        return 0
+    run.write_config(
+        {
+            "config": config.to_dict(),
+            "vocab_size": trainer.vocab.size,
+            "train_chars_per_pass": trainer.batches.n_targets,
+            **{k: extra[k] for k in ("data", "encoding")},
+            "charrnn_version": __version__,
+        }
+    )
+    if not args.quiet:
+        n_params = sum(v.size for v in trainer.params.values())
+        say(
+            f"{'resuming' if ckpt else 'training'} a {config.mode}-mode RNN: H={config.hidden}, "
+            f"V={trainer.vocab.size}, {n_params:,} parameters, {n_train:,} training "
+            f"{'words' if config.mode == 'words' else 'characters'}, "
+            f"{n_val:,} held out; {trainer.total_steps:,} steps"
+        )
+    stop_signal = _train_until_done(args, run, trainer, extra)
+    run.save_latest(trainer.to_checkpoint(extra))
+    if trainer.val_batches is None:
+        run.copy_latest_to_best()
+    if stop_signal:
+        say(
+            f"interrupted at step {trainer.step}; saved {run.file('latest.npz')}. "
+            f"Continue with: charrnn train {args.data} --out {args.out} --resume"
+        )
+        return EXIT_INTERRUPTED if stop_signal[0] == signal.SIGINT else 128 + stop_signal[0]
+    if not args.quiet:
+        best = extra["best_val"]
+        say(
+            f"done: {trainer.step} steps; model in {args.out}"
+            + (f" (best validation loss {best:.4f} nats/char)" if best is not None else "")
+        )
+    return 0
 
+
+def _make_trainer(
+    args: argparse.Namespace, config: Config, run: RunDir, ckpt: Checkpoint | None
+) -> tuple[Trainer, dict[str, Any], tuple[int, int]]:
+    """Read and check the data, create the run directory, build (and restore) the trainer.
+
+    Returns the trainer, the ``extra`` record saved with every checkpoint, and
+    the sizes of the training and held-out data (words or characters).
+    The run directory is created only once the data has passed its checks, so a
+    bad file leaves nothing behind.
+    """
     if config.mode == "text":
         # Large texts: a streaming scan now (it also validates the file), the
         # memory-mapped token file once the run directory exists.
@@ -161,29 +214,16 @@ def cmd_train(args: argparse.Namespace) -> int:
     if ckpt is not None:
         trainer.restore(ckpt)
         extra.update({k: ckpt.extra.get(k, extra[k]) for k in ("best_val", "bad_evals")})
-        if trainer.step >= trainer.total_steps:
-            say(
-                f"the run is already at step {trainer.step} of {trainer.total_steps}; "
-                "raise --steps to train further"
-            )
-            return 0
-    run.write_config(
-        {
-            "config": config.to_dict(),
-            "vocab_size": vocab.size,
-            "train_chars_per_pass": trainer.batches.n_targets,
-            **{k: extra[k] for k in ("data", "encoding")},
-            "charrnn_version": __version__,
-        }
-    )
-    n_params = sum(v.size for v in trainer.params.values())
-    if not args.quiet:
-        say(
-            f"{'resuming' if ckpt else 'training'} a {config.mode}-mode RNN: H={config.hidden}, "
-            f"V={vocab.size}, {n_params:,} parameters, {len(train):,} training "
-            f"{'words' if config.mode == 'words' else 'characters'}, "
-            f"{len(val):,} held out; {trainer.total_steps:,} steps"
-        )
+    return trainer, extra, (len(train), len(val))
+
+
+def _train_until_done(
+    args: argparse.Namespace, run: RunDir, trainer: Trainer, extra: dict[str, Any]
+) -> list[int]:
+    """Train with logging, checkpoints, best model, early stopping and signal handling.
+
+    Returns the signals that stopped training (empty if it ran to the end).
+    """
     save_every = args.save_every or trainer.eval_every
     use_bar = not args.quiet and sys.stderr.isatty() and _has_tqdm()
     bar = _progress_bar(trainer) if use_bar else None
@@ -240,22 +280,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGTERM, old_term)
         if bar is not None:
             bar.close()
-    run.save_latest(trainer.to_checkpoint(extra))
-    if trainer.val_batches is None:
-        run.copy_latest_to_best()
-    if stop_signal:
-        say(
-            f"interrupted at step {trainer.step}; saved {run.file('latest.npz')}. "
-            f"Continue with: charrnn train {args.data} --out {args.out} --resume"
-        )
-        return EXIT_INTERRUPTED if stop_signal[0] == signal.SIGINT else 128 + stop_signal[0]
-    if not args.quiet:
-        best = extra["best_val"]
-        say(
-            f"done: {trainer.step} steps; model in {args.out}"
-            + (f" (best validation loss {best:.4f} nats/char)" if best is not None else "")
-        )
-    return 0
+    return stop_signal
 
 
 def _has_tqdm() -> bool:
