@@ -178,3 +178,13 @@ def test_unknown_builtin(cli, tmp_path):
 def test_user_errors_print_no_traceback_as_a_program(tmp_path):
     r = run_cli_process("sample", tmp_path / "missing")
     assert r.returncode == 2 and "Traceback" not in r.stderr and "no checkpoint" in r.stderr
+
+
+def test_novelty_when_the_training_data_is_gone(cli, tmp_path):
+    data = tmp_path / "words.txt"
+    data.write_text("anna\nbob\ncarl\ndora\n" * 5)
+    run = tmp_path / "run"
+    assert cli("train", data, "--out", run, *Q)[0] == 0
+    data.unlink()
+    expect_error(cli, "sample", run, "--novelty", match="needs the training data, which is gone")
+    assert cli("sample", run, "-n", "3")[0] == 0  # sampling without --novelty still works
