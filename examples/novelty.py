@@ -15,11 +15,14 @@ Three figures, all for sampling at temperature 1:
   bootstrap 95% interval. The gap between the last two is memorisation; the
   last one is the novelty ceiling of a model that predicts held-out names as
   well as this one does but has learnt nothing by heart.
+
+It also compares names the training list holds more than once with the rest.
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
 import sys
 
 import numpy as np
@@ -41,6 +44,8 @@ def report(args: argparse.Namespace) -> None:
     words, val = words_split(ckpt)
     train = set(words)
     m = memorisation(model.params_, model.vocab_, train, val)
+    listed = collections.Counter(words)
+    twice = np.array([listed[w] > 1 for w in m.seen])
     if not len(m.unseen_p):
         sys.exit("the model has no held-out names outside its training set")
 
@@ -60,6 +65,11 @@ def report(args: argparse.Namespace) -> None:
           f"[{100 * lo:.1f}-{100 * hi:.1f}] (held-out names' mean p x {m.n_train:,})")  # fmt: skip
     print(f"novelty: {100 * (1 - mass_train):.1f}% now, "
           f"{100 * (1 - ceiling):.1f}% for a model that memorised nothing")  # fmt: skip
+    if twice.any() and not twice.all():
+        log_p = np.log(m.seen_p)
+        ratio = np.exp(log_p[twice].mean() - log_p[~twice].mean())
+        print(f"{twice.sum():,} training names are listed more than once; their p is "
+              f"{ratio:.1f}x that of names listed once (geometric means)")  # fmt: skip
 
 
 def main() -> None:

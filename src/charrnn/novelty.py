@@ -63,18 +63,28 @@ class Memorisation:
 
     Attributes
     ----------
-    training_p : float
-        Sum of p(word) over the distinct training words: the share of
-        temperature-1 samples that repeat a training word, in the limit.
+    seen : list of str
+        The distinct training words, sorted.
+    seen_p : numpy.ndarray
+        p(word) of each of ``seen``.
     unseen_p : numpy.ndarray
         p(word) of every distinct held-out word that is not a training word.
-    n_train : int
-        Distinct training words.
     """
 
-    training_p: float
+    seen: list[str]
+    seen_p: np.ndarray
     unseen_p: np.ndarray
-    n_train: int
+
+    @property
+    def n_train(self) -> int:
+        """Distinct training words."""
+        return len(self.seen)
+
+    @property
+    def training_p(self) -> float:
+        """Sum of p over the training set: the share of temperature-1 samples that
+        repeat a training word, in the limit."""
+        return float(self.seen_p.sum())
 
     @property
     def unmemorised_p(self) -> float:
@@ -86,10 +96,10 @@ def memorisation(
     params: Params, vocab: Vocab, train: Iterable[str], heldout: Iterable[str]
 ) -> Memorisation:
     """Score the distinct training words and the held-out words outside them."""
-    seen = set(train)
-    unseen = sorted(set(heldout) - seen)
+    seen = sorted(set(train))
+    unseen = sorted(set(heldout) - set(seen))
     return Memorisation(
-        training_p=float(word_probabilities(params, vocab, sorted(seen)).sum()),
+        seen=seen,
+        seen_p=word_probabilities(params, vocab, seen),
         unseen_p=word_probabilities(params, vocab, unseen),
-        n_train=len(seen),
     )
