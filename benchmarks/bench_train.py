@@ -125,7 +125,7 @@ def _time(fn, repeat: int = 20) -> float:
     return (time.perf_counter() - t0) / repeat
 
 
-def bound_engine(H: int, B: int, T: int, V: int):
+def bound_engine(H: int, B: int, T: int, V: int, elementwise: bool = False):
     """The matmuls of one training step and nothing else: its rate is the FLOP-limited bound.
 
     Per step: 2T recurrence matmuls (B,H)x(H,H) (forward h@Whh^T, backward dh@Whh),
@@ -133,6 +133,12 @@ def bound_engine(H: int, B: int, T: int, V: int):
     ones over all T*B positions: logits, dWhy, dh from the output, dWhh. About
     6(H^2 + H*V) FLOPs per character. It runs in the same rounds as the engines,
     so the same machine noise hits it.
+
+    With ``elementwise`` it also makes the four element-wise numpy calls per
+    time step that any engine stepping through time with numpy must make: the
+    input term added and tanh after each forward matmul, ``dhnext`` added and
+    the tanh derivative applied before each backward one. Nothing else (no
+    softmax, no optimiser): its rate is a ceiling for such an engine.
     """
     rng = np.random.default_rng(0)
     f32 = np.float32
@@ -142,14 +148,29 @@ def bound_engine(H: int, B: int, T: int, V: int):
     dflat = rng.standard_normal((T * B, H)).astype(f32)  # not flat: a.T @ a would be syrk
     Why = rng.standard_normal((V, H)).astype(f32)
     dy = rng.standard_normal((T * B, V)).astype(f32)
-    buf = np.empty((B, H), f32)
+    buf = np.zeros((B, H), f32)  # dhnext in the backward
+    pre = rng.standard_normal((T, B, H)).astype(f32)  # input terms of the forward
+    dout = rng.standard_normal((T, B, H)).astype(f32)  # output gradients of the backward
+    dhraw = np.empty((T, B, H), f32)
+    dtanh = (1 - hs[1:] ** 2).astype(f32)
 
     def run(steps: int) -> int:
         for _ in range(steps):
             for t in range(T):
-                np.dot(hs[t], W, out=hs[t + 1])
+                h = hs[t + 1]
+                np.dot(hs[t], W, out=h)
+                if elementwise:
+                    h += pre[t]
+                    np.tanh(h, out=h)
+            buf.fill(0)
             for t in range(T - 1, -1, -1):
-                np.dot(hs[t + 1], W, out=buf)
+                if elementwise:
+                    d = dhraw[t]
+                    np.add(dout[t], buf, out=d)
+                    d *= dtanh[t]
+                    np.dot(d, W, out=buf)
+                else:
+                    np.dot(hs[t + 1], W, out=buf)
             flat @ Why.T
             dy.T @ flat
             dy @ Why
@@ -273,6 +294,7 @@ def main() -> None:
             if B == 1:
                 engines["seed-loop"] = reference_engine(vocab, ids, H, T)
             engines["bound"] = bound_engine(H, B, T, vocab.size)
+            engines["floor"] = bound_engine(H, B, T, vocab.size, elementwise=True)
         else:
             words = load_corpus(names_source(), "words")
             wv = Vocab.from_text("".join(words))
@@ -285,7 +307,7 @@ def main() -> None:
         rates = rounds(engines, args.seconds, args.repeats)
 
         for name, vals in rates.items():
-            if name == "bound":
+            if name in ("bound", "floor"):
                 continue
             ratio = f"{paired(rates, name, 'torch'):.2f}x" if "torch" in rates else ""
             pct = f"{100 * paired(rates, name, 'bound'):.0f}%" if name == "charrnn" else ""
@@ -293,6 +315,11 @@ def main() -> None:
         if "seed-loop" in rates:
             out(f"{'':<22}charrnn / seed-loop: {paired(rates, 'charrnn', 'seed-loop'):.1f}x")
         out(f"{'':<22}FLOP-limited bound (matmuls alone): {summary(rates['bound'])} chars/s")
+        if "floor" in rates:
+            share = 100 * paired(rates, "floor", "bound")
+            vs = f", {paired(rates, 'floor', 'torch'):.2f}x torch" if "torch" in rates else ""
+            out(f"{'':<22}+ recurrence element-wise calls:     {summary(rates['floor'])} chars/s"
+                f" = {share:.0f}% of the bound{vs}")  # fmt: skip
         target = TARGETS.get((H, B, T)) if mode == "text" else None
         if target and "torch" in rates:
             lead = paired(rates, "bound", "torch")

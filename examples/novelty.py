@@ -3,7 +3,7 @@
     python examples/novelty.py runs/names            # the model trained by examples/results.py
     python examples/novelty.py runs/names -n 10000   # more samples for the sampled share
 
-Three figures, all for sampling at temperature 1:
+Four figures, the first three for sampling at temperature 1:
 
 - the share of ``n`` samples that are training names (what ``charrnn sample
   --novelty`` counts, one minus the novelty share);
@@ -14,7 +14,11 @@ Three figures, all for sampling at temperature 1:
   the training set, times the number of distinct training names, with a
   bootstrap 95% interval. The gap between the last two is memorisation; the
   last one is the novelty ceiling of a model that predicts held-out names as
-  well as this one does but has learnt nothing by heart.
+  well as this one does but has learnt nothing by heart;
+- the share of held-out names that are training names: held-out names are
+  fresh draws from whatever produced the list, so this is the rate at which
+  sampling the data's own distribution repeats a training name, a check on
+  the ceiling that involves no model.
 
 It also compares names the training list holds more than once with the rest.
 """
@@ -65,6 +69,11 @@ def report(args: argparse.Namespace) -> None:
           f"[{100 * lo:.1f}-{100 * hi:.1f}] (held-out names' mean p x {m.n_train:,})")  # fmt: skip
     print(f"novelty: {100 * (1 - mass_train):.1f}% now, "
           f"{100 * (1 - ceiling):.1f}% for a model that memorised nothing")  # fmt: skip
+    # The data's own rate: a held-out name is a fresh draw from the distribution
+    # the list was drawn from, so this is the novelty of sampling that distribution.
+    held_in_train = np.mean([w in train for w in val])
+    print(f"held-out names that are training names: {100 * held_in_train:.1f}% of {len(val):,} "
+          f"(novelty of the data itself: {100 * (1 - held_in_train):.1f}%)")  # fmt: skip
     if twice.any() and not twice.all():
         log_p = np.log(m.seen_p)
         ratio = np.exp(log_p[twice].mean() - log_p[~twice].mean())
