@@ -74,7 +74,7 @@ def main() -> None:
                 f"val {e.val_loss:.4f}  {e.chars_per_s:,.0f} chars/s")  # fmt: skip
         if memorised:
             t0 = time.perf_counter()
-            m = memorisation(trainer.params, vocab, train, val)
+            m = memorisation(trainer.model_params, vocab, train, val)
             line += (f"  training-set p {100 * m.training_p:.1f}% "
                      f"(memorising nothing: {100 * m.unmemorised_p:.1f}%)")  # fmt: skip
             aside[0] += time.perf_counter() - t0

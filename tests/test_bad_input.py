@@ -95,6 +95,8 @@ def test_long_line_in_words_mode(cli, tmp_path):
         (["--val-fraction", "1.5"], "val_fraction"),
         (["--epochs", "0"], "epochs"),
         (["--log-every", "0"], "log-every"),
+        (["--ema", "1"], "ema"),
+        (["--ema", "-0.5"], "ema"),
     ],
 )
 def test_hyperparameters_out_of_range(cli, tmp_path, flags, match):

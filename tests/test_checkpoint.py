@@ -25,13 +25,18 @@ def _state(path):
     return arrays, meta
 
 
-@pytest.mark.parametrize("dtype", ["float64", "float32"])
-@pytest.mark.parametrize("mode", ["words", "text"])
-def test_resume_is_bit_identical(cli, tmp_path, mode, dtype):
+@pytest.mark.parametrize(
+    ("mode", "dtype", "ema"),
+    [("words", "float64", None), ("words", "float32", None), ("text", "float64", None),
+     ("text", "float32", None), ("words", "float32", "0.9"), ("text", "float64", "0.9")],
+)  # fmt: skip
+def test_resume_is_bit_identical(cli, tmp_path, mode, dtype, ema):
     data = tmp_path / "d.txt"
     data.write_text("\n".join(f"{a}{b}x{a}" for a in "abcdefg" for b in "hijklmn"))
     flags = ["--mode", mode, "--hidden", "12", "--batch-size", "5", "--seq-len", "7",
              "--dtype", dtype, "--log-every", "4", "--quiet"]  # fmt: skip
+    if ema:
+        flags += ["--ema", ema]
     one, two = tmp_path / "one", tmp_path / "two"
     assert cli("train", data, "--out", one, "--steps", "23", *flags)[0] == 0
     assert cli("train", data, "--out", two, "--steps", "9", *flags)[0] == 0
@@ -43,6 +48,8 @@ def test_resume_is_bit_identical(cli, tmp_path, mode, dtype):
     assert set(a) == set(b) and any(k.startswith("optim/") for k in a)
     if mode == "text":
         assert "state/h" in a
+    # With --ema the model is the average, and the raw parameters travel beside it.
+    assert any(k.startswith("train/") for k in a) == bool(ema)
     for k in a:
         np.testing.assert_array_equal(a[k], b[k], err_msg=k)
         assert a[k].dtype == b[k].dtype

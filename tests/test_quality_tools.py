@@ -1,4 +1,4 @@
-"""Presets, the makemore split, schedules, weight decay and the plot command."""
+"""Presets, the makemore split, schedules, weight decay, the moving average and plotting."""
 
 from __future__ import annotations
 
@@ -9,7 +9,10 @@ import pytest
 
 from charrnn import CharRNN, Config, checkpoint
 from charrnn.data import split_train_val
+from charrnn.evaluate import evaluate_words
 from charrnn.presets import PRESETS
+from charrnn.train import Trainer
+from charrnn.vocab import Vocab
 
 
 def test_makemore_split_holds_out_1000_names():
@@ -40,6 +43,37 @@ def test_weight_decay_shrinks_weights_not_biases():
     # lr * wd = 0.01 per step: weights shrink by 0.99^40, biases (zero anyway) untouched
     ratio = np.linalg.norm(decayed.params_["Whh"]) / np.linalg.norm(plain.params_["Whh"])
     assert ratio == pytest.approx(0.99**40, rel=1e-3)
+
+
+def test_ema_is_the_moving_average_of_the_trained_parameters():
+    """Step by step, the average follows avg = d avg + (1 - d) params with the ramped decay."""
+    words = ["anna", "bob", "carla", "dave"] * 3
+    config = Config(hidden=6, steps=30, lr=0.05, ema=0.9, val_fraction=0)
+    trainer = Trainer(config, Vocab.from_text("".join(words)), words, words[:4])
+    expected = trainer.flat.astype(np.float64)  # the average starts at the initialisation
+    for step in range(30):
+        trainer.train_step()
+        decay = min(0.9, (1 + step) / (10 + step))
+        expected = decay * expected + (1 - decay) * trainer.flat
+    np.testing.assert_allclose(trainer.avg_flat, expected, rtol=1e-5, atol=1e-7)
+    assert not np.allclose(trainer.avg_flat, trainer.flat)  # it lags the raw parameters
+    # The model is the average: validation and host_params read it, not the raw ones.
+    assert (
+        trainer.validate().nats
+        == evaluate_words(trainer.avg_params, trainer.val_batches).nats
+        != evaluate_words(trainer.params, trainer.val_batches).nats
+    )
+    np.testing.assert_array_equal(trainer.host_params()["Whh"], trainer.avg_params["Whh"])
+    ckpt = trainer.to_checkpoint()
+    np.testing.assert_array_equal(ckpt.params["Whh"], trainer.avg_params["Whh"])
+    np.testing.assert_array_equal(ckpt.train_params["Whh"], trainer.params["Whh"])
+
+
+def test_without_ema_the_model_is_the_raw_parameters():
+    trainer = Trainer(Config(hidden=6, steps=3), Vocab.from_text("ab"), ["ab", "ba"])
+    trainer.run()
+    assert trainer.avg_flat is None and trainer.model_params is trainer.params
+    assert trainer.to_checkpoint().train_params is None
 
 
 @pytest.mark.parametrize("name", sorted(PRESETS))

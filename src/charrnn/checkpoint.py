@@ -7,6 +7,8 @@ Layout inside the archive::
                     vocab, step, epoch, batch_pos, optimizer, extra)
     param/<name>    model parameters
     optim/<slot>/<name>  optimiser state arrays
+    train/<name>    the raw training parameters, when ``param/`` holds their
+                    moving average (``Config.ema``)
     state/h         carried hidden state (text mode), when there is one
 """
 
@@ -44,6 +46,9 @@ class Checkpoint:
     optimizer_state: dict[str, np.ndarray] = field(default_factory=dict)
     h: np.ndarray | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # best val loss, run notes
+    # With Config.ema, `params` is the averaged model and these are the raw
+    # parameters training continues from; None otherwise.
+    train_params: dict[str, np.ndarray] | None = None
 
 
 def save(path: str | os.PathLike[str], ckpt: Checkpoint) -> None:
@@ -72,6 +77,8 @@ def save(path: str | os.PathLike[str], ckpt: Checkpoint) -> None:
         arrays[f"optim/{k}"] = np.asarray(v)
     if ckpt.h is not None:
         arrays["state/h"] = np.asarray(ckpt.h)
+    for k, v in (ckpt.train_params or {}).items():
+        arrays[f"train/{k}"] = np.asarray(v)
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=folder)
     try:
@@ -133,14 +140,21 @@ def load(path: str | os.PathLike[str]) -> Checkpoint:
         params = {k: arrays[f"param/{k}"] for k in shapes}
     except KeyError as exc:
         raise CharRNNError(f"{path} is missing {exc}; the checkpoint is incomplete") from None
-    for k, shape in shapes.items():
-        if params[k].shape != shape or params[k].dtype != np.dtype(config.dtype):
-            raise CharRNNError(
-                f"{path}: parameter {k} has shape {params[k].shape} {params[k].dtype}, "
-                f"expected {shape} {config.dtype}; the checkpoint is inconsistent"
-            )
-        if not np.isfinite(params[k]).all():
-            raise CharRNNError(f"{path}: parameter {k} holds non-finite values")
+    train_params = None
+    if any(k.startswith("train/") for k in arrays):
+        try:
+            train_params = {k: arrays[f"train/{k}"] for k in shapes}
+        except KeyError as exc:
+            raise CharRNNError(f"{path} is missing {exc}; the checkpoint is incomplete") from None
+    for group in [params] if train_params is None else [params, train_params]:
+        for k, shape in shapes.items():
+            if group[k].shape != shape or group[k].dtype != np.dtype(config.dtype):
+                raise CharRNNError(
+                    f"{path}: parameter {k} has shape {group[k].shape} {group[k].dtype}, "
+                    f"expected {shape} {config.dtype}; the checkpoint is inconsistent"
+                )
+            if not np.isfinite(group[k]).all():
+                raise CharRNNError(f"{path}: parameter {k} holds non-finite values")
     return Checkpoint(
         config=config,
         vocab=vocab,
@@ -152,4 +166,5 @@ def load(path: str | os.PathLike[str]) -> Checkpoint:
         optimizer_state={k[6:]: v for k, v in arrays.items() if k.startswith("optim/")},
         h=arrays.get("state/h"),
         extra=dict(meta.get("extra", {})),
+        train_params=train_params,
     )

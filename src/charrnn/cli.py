@@ -60,7 +60,7 @@ EXIT_INTERRUPTED = 130
 TRAIN_FIELDS = (
     "mode", "hidden", "layers", "dropout", "init", "init_scale", "dtype", "bptt", "seq_len",
     "batch_size", "steps", "epochs", "optimizer", "lr", "schedule", "warmup", "lr_min_ratio",
-    "weight_decay", "clip", "clip_mode", "reduction", "val_fraction", "val_max", "seed",
+    "weight_decay", "ema", "clip", "clip_mode", "reduction", "val_fraction", "val_max", "seed",
 )  # fmt: skip
 RESUME_MAY_CHANGE = ("steps", "epochs", "lr", "clip", "clip_mode")
 
@@ -596,6 +596,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=_number,
         metavar="W",
         help=f"decoupled weight decay on weight matrices (default {d.weight_decay})",
+    )
+    t.add_argument(
+        "--ema",
+        type=_number,
+        metavar="D",
+        help="keep a moving average of the parameters with decay D (e.g. 0.999) and make "
+        f"it the model: validation, checkpoints and samples use it (default {d.ema}: off)",
     )
     t.add_argument("--clip", type=_number, metavar="C", help=f"clip bound (default {d.clip})")
     t.add_argument(

@@ -71,6 +71,12 @@ class Config:
         Final rate of the cosine schedule, as a share of ``lr``.
     weight_decay : float
         Decoupled weight decay (AdamW style) on the weight matrices, not the biases.
+    ema : float
+        Decay of an exponential moving average of the parameters kept during
+        training (Polyak averaging); 0 turns it off. Validation, saved models
+        and everything that uses them read the average, which smooths out the
+        noise of the last updates; training itself goes on from the raw
+        parameters. 0.999 averages over roughly the last thousand steps.
     clip : float
         Bound for ``clip_mode``: element-wise bound (``value``) or global norm (``norm``).
     clip_mode : {"value", "norm", "none"}
@@ -107,6 +113,7 @@ class Config:
     warmup: int = 0
     lr_min_ratio: float = 0.1
     weight_decay: float = 0.0
+    ema: float = 0.0
     clip: float = 5.0
     clip_mode: str = "norm"
     reduction: str = "mean"
@@ -158,6 +165,8 @@ class Config:
             raise CharRNNError(f"lr_min_ratio must be in [0, 1]; got {self.lr_min_ratio!r}")
         if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
             raise CharRNNError(f"weight_decay must be >= 0; got {self.weight_decay!r}")
+        if not (isinstance(self.ema, int | float) and 0.0 <= self.ema < 1.0):
+            raise CharRNNError(f"ema must be in [0, 1) (0 is off, e.g. 0.999); got {self.ema!r}")
         if not (isinstance(self.val_max, int) and self.val_max >= 0):
             raise CharRNNError(f"val_max must be a whole number >= 0; got {self.val_max!r}")
         if not (0.0 <= self.val_fraction < 1.0):

@@ -139,6 +139,11 @@ class Trainer:
         # param_names puts the weight matrices first: weight decay is one slice.
         n_weights = sum(v.size for k, v in self.params.items() if not k.startswith("b"))
         self.weights = self.flat[:n_weights]
+        # The moving average of the parameters (Config.ema), laid out like `flat`.
+        self.avg_flat, self.avg_params = (
+            flat_buffer(self.params, backend=backend) if config.ema else (None, None)
+        )
+        self._avg_tmp = backend.xp.empty_like(self.flat) if config.ema else None
         self.optimizer = make_optimizer(config.optimizer, config.lr)
         self.log_every = max(1, log_every)
         self.eval_every = max(1, eval_every or log_every)
@@ -149,6 +154,11 @@ class Trainer:
         self.batch_pos = 0
         self.h: Any = None  # (L, B, H) carried state in text mode
         self._order: list[np.ndarray] | None = None
+
+    @property
+    def model_params(self) -> Params:
+        """The parameters that are the model: the moving average when ``config.ema`` is on."""
+        return self.avg_params if self.avg_params is not None else self.params
 
     @property
     def total_steps(self) -> int:
@@ -220,10 +230,21 @@ class Trainer:
             self.weights *= 1 - lr * cfg.weight_decay  # decoupled (AdamW) decay
         if not math.isfinite(_sumsq(self.flat)):
             raise self._non_finite("a parameter")
+        if self.avg_flat is not None:
+            self._update_average()
         if cfg.mode == "text":
             self.h = cache.final_state.copy()
         self.step += 1
         return loss, batch.n_targets
+
+    def _update_average(self) -> None:
+        # The decay ramps up from 0.1 so the average forgets the random
+        # initialisation within the first few dozen steps, not thousands.
+        decay = min(self.config.ema, (1 + self.step) / (10 + self.step))
+        tmp = self._avg_tmp
+        self.backend.xp.subtract(self.flat, self.avg_flat, out=tmp)
+        tmp *= 1 - decay
+        self.avg_flat += tmp  # avg = decay * avg + (1 - decay) * params
 
     def _non_finite(self, what: str) -> NonFiniteError:
         return NonFiniteError(
@@ -237,8 +258,8 @@ class Trainer:
         if self.val_batches is None:
             return None
         if isinstance(self.val_batches, WordBatches):
-            return evaluate_words(self.params, self.val_batches, backend=self.backend)
-        return evaluate_text(self.params, self.val_batches, backend=self.backend)
+            return evaluate_words(self.model_params, self.val_batches, backend=self.backend)
+        return evaluate_text(self.model_params, self.val_batches, backend=self.backend)
 
     def run(
         self,
@@ -307,6 +328,7 @@ class Trainer:
             },
             h=self.backend.asnumpy(self.h) if self.h is not None else None,
             extra=dict(extra or {}),
+            train_params=self._host(self.params) if self.avg_params is not None else None,
         )
 
     def restore(self, ckpt: Checkpoint) -> None:
@@ -317,8 +339,11 @@ class Trainer:
                 "resume with the same DATA"
             )
         be = self.backend
-        for k, v in ckpt.params.items():
+        for k, v in (ckpt.train_params or ckpt.params).items():
             self.params[k][...] = be.asarray(v)
+        if self.avg_params is not None:
+            for k, v in ckpt.params.items():
+                self.avg_params[k][...] = be.asarray(v)
         self.optimizer.load_state_arrays(
             {k: be.asarray(v) for k, v in ckpt.optimizer_state.items()}, ckpt.optimizer_t
         )
@@ -327,5 +352,8 @@ class Trainer:
         self._order = None
 
     def host_params(self) -> dict[str, np.ndarray]:
-        """The parameters as host numpy arrays."""
-        return {k: self.backend.asnumpy(v).copy() for k, v in self.params.items()}
+        """The model's parameters (the average with ``config.ema``) as host numpy arrays."""
+        return self._host(self.model_params)
+
+    def _host(self, params: Params) -> dict[str, np.ndarray]:
+        return {k: self.backend.asnumpy(v).copy() for k, v in params.items()}
