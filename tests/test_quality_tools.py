@@ -121,3 +121,19 @@ def test_plot_errors(cli, tmp_path):
     (tmp_path / "empty").mkdir()
     code, _, err = cli("plot", tmp_path / "empty")
     assert code == 2 and "metrics.jsonl" in err
+
+
+@pytest.mark.parametrize(
+    ("flags", "label"),
+    [([], "validation"), (["--ema", "0.9"], "validation (moving average)")],
+)
+def test_plot_names_the_averaged_validation_curve(cli, tmp_path, monkeypatch, flags, label):
+    import charrnn.plot
+
+    seen = {}
+    monkeypatch.setattr(charrnn.plot, "plot_metrics", lambda *a, **kw: seen.update(kw))
+    run = tmp_path / "r"
+    cli("train", "@names", "--out", run, "--hidden", "8", "--steps", "4", "--log-every", "2",
+        "--quiet", *flags)  # fmt: skip
+    assert cli("plot", run)[0] == 0
+    assert seen["val_label"] == label

@@ -458,8 +458,12 @@ def cmd_plot(args: argparse.Namespace) -> int:
     if not os.path.isdir(args.run):
         raise CharRNNError(f"{args.run} is not a run directory")
     out_path = args.out or run.file("loss.png")
+    # With --ema, validation measures the averaged model, training loss the raw one.
+    saved = run.read_config().get("config")
+    averaged = isinstance(saved, dict) and bool(saved.get("ema"))
+    val_label = "validation (moving average)" if averaged else "validation"
     plot_metrics(run.read_metrics(), out_path, title=args.title or os.path.basename(
-        os.path.abspath(args.run)))  # fmt: skip
+        os.path.abspath(args.run)), val_label=val_label)  # fmt: skip
     print(out_path)
     return 0
 

@@ -13,7 +13,9 @@ from typing import Any
 from .errors import CharRNNError
 
 
-def plot_metrics(records: list[dict[str, Any]], out_path: str, title: str = "") -> None:
+def plot_metrics(
+    records: list[dict[str, Any]], out_path: str, title: str = "", val_label: str = "validation"
+) -> None:
     """Draw train and validation loss against steps and against wall time.
 
     Parameters
@@ -23,6 +25,8 @@ def plot_metrics(records: list[dict[str, Any]], out_path: str, title: str = "") 
     out_path : str
         Where to write the PNG (atomically).
     title : str
+    val_label : str
+        Legend of the validation curve.
     """
     try:
         import matplotlib
@@ -42,7 +46,7 @@ def plot_metrics(records: list[dict[str, Any]], out_path: str, title: str = "") 
     for ax, xs, xlabel, vi in ((axes[0], steps, "step", 0), (axes[1], wall, "minutes", 1)):
         ax.plot(xs, train, label="train", color="tab:blue", lw=1.2)
         if val_pts:
-            ax.plot([p[vi] for p in val_pts], [p[2] for p in val_pts], label="validation",
+            ax.plot([p[vi] for p in val_pts], [p[2] for p in val_pts], label=val_label,
                     color="tab:orange", lw=1.5)  # fmt: skip
         ax.set_xlabel(xlabel)
         ax.grid(alpha=0.3)

@@ -109,6 +109,15 @@ class RunDir:
             f.write("\n")
         os.replace(tmp, self.file(CONFIG))
 
+    def read_config(self) -> dict[str, Any]:
+        """The run's ``config.json``, or an empty dict when it is missing or unreadable."""
+        try:
+            with open(self.file(CONFIG), encoding="utf-8") as f:
+                data = json.load(f)
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
     def read_metrics(self) -> list[dict[str, Any]]:
         """The metrics log as a list of records (empty when there is none)."""
         path = self.file(METRICS)
