@@ -20,7 +20,9 @@ Four figures, the first three for sampling at temperature 1:
   sampling the data's own distribution repeats a training name, a check on
   the ceiling that involves no model.
 
-It also compares names the training list holds more than once with the rest.
+It also splits the held-out loss between held-out names that are training
+names and the others, and compares names the training list holds more than
+once with the rest.
 """
 
 from __future__ import annotations
@@ -35,12 +37,12 @@ from charrnn import CharRNN
 from charrnn.api import resolve_model_path
 from charrnn.checkpoint import load as load_checkpoint
 from charrnn.errors import CharRNNError
-from charrnn.novelty import memorisation, words_split
+from charrnn.novelty import memorisation, word_probabilities, words_split
 from charrnn.sample import sample
 
 
 def report(args: argparse.Namespace) -> None:
-    """Print the three figures for the model ``args.run``."""
+    """Print the figures for the model ``args.run``."""
     ckpt = load_checkpoint(resolve_model_path(args.run))
     model = CharRNN.from_checkpoint(ckpt)
     if model.config_.mode != "words":
@@ -74,6 +76,14 @@ def report(args: argparse.Namespace) -> None:
     held_in_train = np.mean([w in train for w in val])
     print(f"held-out names that are training names: {100 * held_in_train:.1f}% of {len(val):,} "
           f"(novelty of the data itself: {100 * (1 - held_in_train):.1f}%)")  # fmt: skip
+    # Those held-out names reward memorising: split the held-out loss along them.
+    nats = -np.log(word_probabilities(model.params_, model.vocab_, val))
+    chars = np.array([len(w) + 1 for w in val])  # each name's letters and its end
+    seen = np.array([w in train for w in val])
+    parts = [("all", np.ones_like(seen)), ("training names", seen), ("others", ~seen)]
+    print("held-out nats/char: " + ", ".join(
+        f"{name} {nats[sel].sum() / chars[sel].sum():.3f} ({sel.sum():,})"
+        for name, sel in parts if sel.any()))  # fmt: skip
     if twice.any() and not twice.all():
         log_p = np.log(m.seen_p)
         ratio = np.exp(log_p[twice].mean() - log_p[~twice].mean())

@@ -11,7 +11,8 @@ curve and the best held-out loss. The JSON holds charrnn.Config fields (over
 a preset's, with ``--preset``); the README's "What helped" lines give the ones
 behind each figure. ``--novelty`` (names) adds, at every log line, the
 probability the model gives its training names and what it would give them if
-it memorised nothing (see examples/novelty.py).
+it memorised nothing (see examples/novelty.py); ``--dedupe`` (names) trains on
+each distinct training name once.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ def main() -> None:
     ap.add_argument("--log-every", type=int, default=1000)
     ap.add_argument("--preset", help="start from this preset's fields")
     ap.add_argument("--novelty", action="store_true", help="names: memorisation at every log")
+    ap.add_argument("--dedupe", action="store_true", help="names: train on each distinct name once")
     args = ap.parse_args()
     fields = json.loads(args.config)
     if args.preset:
@@ -53,6 +55,8 @@ def main() -> None:
         words = load_corpus(str(path), "words")
         vocab = Vocab.from_text("".join(words))
         train, val = split_corpus(words, "words", 0.1, config.seed, 1000)
+        if args.dedupe:  # the split stays makemore's; only the training list loses repeats
+            train = list(dict.fromkeys(train))
     else:
         path = SHARED / "tinyshakespeare.txt"
         if not path.is_file():
