@@ -14,24 +14,25 @@ from .errors import CharRNNError
 PRESETS: dict[str, dict[str, Any]] = {
     # names.txt (makemore's split: 1,000 held-out names): two tanh layers of 256,
     # dropout between them and before the output, cosine-decayed Adam with
-    # decoupled weight decay.
+    # decoupled weight decay; the model is the moving average of the parameters.
     "names": {
         "config": {
             "mode": "words", "hidden": 256, "layers": 2, "dropout": 0.15, "init": "scaled",
             "batch_size": 128, "steps": 40000, "optimizer": "adam", "lr": 0.004,
-            "schedule": "cosine", "warmup": 200, "weight_decay": 0.1, "clip": 1.0,
+            "schedule": "cosine", "warmup": 200, "weight_decay": 0.1, "ema": 0.999, "clip": 1.0,
             "clip_mode": "norm", "val_fraction": 0.1, "val_max": 1000,
         },
         "log_every": 1000,
     },
     # tinyshakespeare (last 10% held out): limited by overfitting, so dropout
     # between two layers and before the output, and weight decay; small batches
-    # give more updates per second of training than large ones.
+    # give more updates per second of training than large ones; the model is the
+    # moving average of the parameters.
     "shakespeare": {
         "config": {
             "mode": "text", "hidden": 384, "layers": 2, "dropout": 0.3, "init": "scaled",
             "batch_size": 32, "seq_len": 64, "steps": 22000, "optimizer": "adam", "lr": 0.002,
-            "schedule": "cosine", "warmup": 100, "weight_decay": 0.05, "clip": 1.0,
+            "schedule": "cosine", "warmup": 100, "weight_decay": 0.05, "ema": 0.999, "clip": 1.0,
             "clip_mode": "norm", "val_fraction": 0.1,
         },
         "log_every": 1000,
