@@ -6,6 +6,8 @@ import pathlib
 import subprocess
 import sys
 
+import pytest
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 
@@ -22,3 +24,20 @@ def test_bench_train_prints_engine_bound_and_floor():
     assert any("FLOP-limited bound (matmuls alone)" in line for line in lines)
     floor = next(line for line in lines if "recurrence element-wise calls" in line)
     assert "% of the bound" in floor
+
+
+def test_ab_engine_compares_a_revision_with_the_working_tree():
+    if not (ROOT / ".git").exists():
+        pytest.skip("needs a git checkout")
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "ab_engine.py"), "HEAD", "--shape", "16,4,8",
+         "--seconds", "0.02", "--repeats", "2"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "working tree / HEAD:" in proc.stdout and "over 2 rounds" in proc.stdout
+    bad = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "ab_engine.py"), "no-such-revision"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert bad.returncode != 0 and "cannot read" in bad.stderr
