@@ -160,10 +160,26 @@ def test_novelty_labels_samples_against_the_training_split(cli, names_run):
     assert lines[-1].startswith("# new: ")
 
 
-def test_novelty_is_for_words_mode(cli, tmp_path):
+@pytest.mark.parametrize("flag", ["--novelty", "--only-new"])
+def test_novelty_is_for_words_mode(cli, tmp_path, flag):
     data = tmp_path / "t.txt"
     data.write_text("abcabc " * 50)
     run = tmp_path / "run"
     cli("train", data, "--out", run, "--mode", "text", "--hidden", "4", "--steps", "2", "--quiet")
-    code, _, err = cli("sample", run, "--novelty")
-    assert code == 2 and "words-mode" in err
+    code, _, err = cli("sample", run, flag)
+    assert code == 2 and "words-mode" in err and flag in err
+
+
+def test_only_new_leaves_out_training_words(cli, names_run):
+    from charrnn import checkpoint
+    from charrnn.novelty import training_words
+
+    train = training_words(checkpoint.load(names_run / "latest.npz"))
+    plain = cli("sample", names_run, "-n", "300")[1].splitlines()
+    assert any(w in train for w in plain)  # the filter has something to do
+    code, out, _ = cli("sample", names_run, "-n", "300", "--only-new", "--json")
+    assert code == 0
+    samples = json.loads(out)["samples"]
+    assert len(samples) == 300 and not any(w in train for w in samples)
+    code, _, err = cli("sample", names_run, "--only-new", "--novelty")
+    assert code == 2 and "choose one" in err

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from charrnn.model import init_params
-from charrnn.novelty import memorisation, word_probabilities
+from charrnn.novelty import memorisation, sample_new, word_probabilities
 from charrnn.sample import sample
 from charrnn.vocab import Vocab
 
@@ -40,3 +40,22 @@ def test_memorisation_scores_distinct_training_words_and_unseen_heldout(rng):
     assert sorted(m.unseen_p) == pytest.approx(sorted([p["c"], p["ab"]]))
     assert m.unmemorised_p == pytest.approx((p["c"] + p["ab"]) / 2 * 2)
     assert math.isnan(memorisation(params, vocab, ["a"], ["a"]).unmemorised_p)
+
+
+class _Everything:
+    def __contains__(self, word: object) -> bool:
+        return True
+
+
+def test_sample_new_keeps_drawing_until_enough_and_gives_up_at_the_cap(rng):
+    vocab = Vocab.from_text("ab")
+    params = init_params(vocab.size, 6, rng, init="scaled")
+    params["by"][vocab.stoi["\n"]] = 2.0  # short words, so many repeat the "known" ones
+    known = set(sample(params, vocab, n=200, mode="words", rng=np.random.default_rng(1)))
+    words, drawn = sample_new(params, vocab, known, 100, rng=np.random.default_rng(2))
+    assert len(words) == 100 and not any(w in known for w in words)
+    assert drawn > 100  # some draws were known words, so it drew more than it kept
+    words, drawn = sample_new(
+        params, vocab, _Everything(), 5, rng=np.random.default_rng(2), max_draws=300
+    )
+    assert words == [] and drawn == 300

@@ -45,7 +45,7 @@ from .data import (
     split_text,
 )
 from .errors import CharRNNError
-from .novelty import training_words
+from .novelty import sample_new, training_words
 from .presets import PRESETS, preset
 from .rundir import RunDir, fingerprint
 from .sample import sample
@@ -316,8 +316,14 @@ def cmd_sample(args: argparse.Namespace) -> int:
             prefix = prefix.strip()
     prefix = model.vocab_.clean(prefix, args.unknown)
     mode = model.config_.mode
-    if args.novelty and mode != "words":
-        raise CharRNNError("--novelty applies to words-mode models only")
+    if args.novelty and args.only_new:
+        raise CharRNNError(
+            "--novelty counts how many of the model's samples are new, --only-new keeps "
+            "only new ones (so they would all count): choose one"
+        )
+    if (args.novelty or args.only_new) and mode != "words":
+        flag = "--novelty" if args.novelty else "--only-new"
+        raise CharRNNError(f"{flag} applies to words-mode models only")
     stream = mode == "text" and args.n == 1 and not args.json
     kwargs = dict(
         n=args.n,
@@ -340,8 +346,18 @@ def cmd_sample(args: argparse.Namespace) -> int:
         sample(model.params_, model.vocab_, mode=mode, rng=rng, on_step=write, **kwargs)  # type: ignore[arg-type]
         sys.stdout.write("\n")
         return 0
-    samples = sample(model.params_, model.vocab_, mode=mode, rng=rng, **kwargs)  # type: ignore[arg-type]
     known = training_words(ckpt) if args.novelty else None
+    if args.only_new:
+        n = kwargs.pop("n")
+        exclude = training_words(ckpt)
+        samples, drawn = sample_new(model.params_, model.vocab_, exclude, n, rng=rng, **kwargs)
+        if len(samples) < n:
+            greedy = args.greedy or args.temperature == 0
+            advice = ("greedy decoding draws one word over and over; leave out --greedy"
+                      if greedy else "a higher --temperature gives more new ones")  # fmt: skip
+            say(f"only {len(samples)} of {drawn:,} samples were not training words; {advice}")
+    else:
+        samples = sample(model.params_, model.vocab_, mode=mode, rng=rng, **kwargs)  # type: ignore[arg-type]
     if args.json:
         out: dict[str, Any] = {"samples": samples}
         if known is not None:
@@ -697,6 +713,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--novelty",
         action="store_true",
         help="words mode: mark each sample new or in the training set",
+    )
+    s.add_argument(
+        "--only-new",
+        action="store_true",
+        help="words mode: leave out samples that are training words, drawing more until "
+        "there are -n of them (a filter on sampling; --novelty measures the model)",
     )
     s.add_argument("--json", action="store_true", help="print one JSON object")
     unknown_arg(s)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -12,7 +13,7 @@ from .checkpoint import Checkpoint
 from .data import load_corpus, split_corpus
 from .errors import CharRNNError
 from .model import Params
-from .sample import score
+from .sample import sample, score
 from .vocab import Vocab
 
 
@@ -103,3 +104,50 @@ def memorisation(
         seen_p=word_probabilities(params, vocab, seen),
         unseen_p=word_probabilities(params, vocab, unseen),
     )
+
+
+def sample_new(
+    params: Params,
+    vocab: Vocab,
+    known: Container[str],
+    n: int,
+    *,
+    rng: np.random.Generator,
+    max_draws: int | None = None,
+    **options: Any,
+) -> tuple[list[str], int]:
+    """Words-mode samples that are not in ``known``, drawn in batches until there are ``n``.
+
+    A filter on the sampler, not a property of the model: the model's own
+    novelty is what :func:`memorisation` measures.
+
+    Parameters
+    ----------
+    known : container of str
+        Words to leave out, usually the training words.
+    n : int
+        How many new words to return.
+    rng : numpy.random.Generator
+    max_draws : int, optional
+        Give up after drawing this many samples (default ``100 * n``), so a
+        model that only repeats ``known`` (or greedy decoding) cannot loop forever.
+    **options
+        Passed to :func:`charrnn.sample.sample` (prefix, temperature, top_k, ...).
+
+    Returns
+    -------
+    words : list of str
+        At most ``n`` words, in the order drawn; fewer only if ``max_draws`` ran out.
+    drawn : int
+        Samples drawn in all.
+    """
+    limit = 100 * n if max_draws is None else max_draws
+    found: list[str] = []
+    drawn = 0
+    while len(found) < n and drawn < limit:
+        # Twice what is missing, so that one or two batches usually suffice.
+        batch = min(limit - drawn, max(64, 2 * (n - len(found))))
+        words = sample(params, vocab, n=batch, mode="words", rng=rng, **options)
+        drawn += batch
+        found += [w for w in words if w not in known]
+    return found[:n], drawn
