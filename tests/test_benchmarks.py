@@ -24,6 +24,8 @@ def test_bench_train_prints_engine_bound_and_floor():
     assert any("FLOP-limited bound (matmuls alone)" in line for line in lines)
     floor = next(line for line in lines if "recurrence element-wise calls" in line)
     assert "% of the bound" in floor
+    rest = next(line for line in lines if "gather, softmax, dWxh, norm, Adam" in line)
+    assert "% of the bound" in rest
 
 
 def test_ab_engine_compares_a_revision_with_the_working_tree():
