@@ -6,7 +6,9 @@ same batches (tinyshakespeare streams in text mode; names.txt in words mode).
 The engines take turns, after a warm-up, for several rounds; the table gives
 the median chars/s with min-max, the charrnn/torch ratio, and the FLOP-limited
 bound computed from matmul rates measured in the same run for the shapes of
-each configuration.
+each configuration. Two floor engines, timed in the same rounds, add to the
+bound's matmuls the element-wise work of the recurrence, then the rest of a
+step no engine can skip: what a numpy engine could reach at best.
 
     pip install -e '.[bench]'          # torch (CPU build: pip install torch==2.13.0)
     python benchmarks/bench_train.py   # about 6 minutes on 2 cores
