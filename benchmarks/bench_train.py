@@ -47,6 +47,11 @@ TEXT_CONFIGS = [(100, 1, 25), (100, 32, 64), (256, 32, 64), (512, 64, 128)]
 # The speed issue's targets: charrnn / torch at these shapes.
 TARGETS = {(100, 32, 64): 2.0, (256, 32, 64): 2.0, (512, 64, 128): 1.5}
 LR = 2e-3
+# The floor engines and what each adds to the one above it (see bound_engine).
+FLOORS = {
+    "floor": "+ recurrence element-wise calls:",
+    "floor+": "+ gather, softmax, dWxh, norm, Adam:",
+}
 CLIP = 5.0
 
 
@@ -144,10 +149,10 @@ def bound_engine(H: int, B: int, T: int, V: int, elementwise: bool = False, rest
     softmax, no optimiser): its rate is a ceiling for such an engine.
 
     With ``rest`` as well it does the other work a training step cannot skip,
-    each with the fewest numpy calls we know: the input rows gathered for all
+    with the fewest numpy calls we know: the input rows gathered for all
     steps, softmax without the max shift (exp, row sums, divide), one at the
     targets subtracted, the input-weight gradient as a one-hot matmul, the
-    gradient norm, and Adam (charrnn's, on one flat buffer).
+    gradient norm, and an Adam step (charrnn's own, on one flat buffer).
     """
     rng = np.random.default_rng(0)
     f32 = np.float32
@@ -336,7 +341,7 @@ def main() -> None:
         rates = rounds(engines, args.seconds, args.repeats)
 
         for name, vals in rates.items():
-            if name in ("bound", "floor", "floor+"):
+            if name == "bound" or name in FLOORS:
                 continue
             ratio = f"{paired(rates, name, 'torch'):.2f}x" if "torch" in rates else ""
             pct = f"{100 * paired(rates, name, 'bound'):.0f}%" if name == "charrnn" else ""
@@ -344,16 +349,12 @@ def main() -> None:
         if "seed-loop" in rates:
             out(f"{'':<22}charrnn / seed-loop: {paired(rates, 'charrnn', 'seed-loop'):.1f}x")
         out(f"{'':<22}FLOP-limited bound (matmuls alone): {summary(rates['bound'])} chars/s")
-        if "floor" in rates:
-            share = 100 * paired(rates, "floor", "bound")
-            vs = f", {paired(rates, 'floor', 'torch'):.2f}x torch" if "torch" in rates else ""
-            out(f"{'':<22}+ recurrence element-wise calls:     {summary(rates['floor'])} chars/s"
-                f" = {share:.0f}% of the bound{vs}")  # fmt: skip
-        if "floor+" in rates:
-            share = 100 * paired(rates, "floor+", "bound")
-            vs = f", {paired(rates, 'floor+', 'torch'):.2f}x torch" if "torch" in rates else ""
-            out(f"{'':<22}+ gather, softmax, dWxh, norm, Adam: {summary(rates['floor+'])} chars/s"
-                f" = {share:.0f}% of the bound{vs}")  # fmt: skip
+        for name, what in FLOORS.items():
+            if name in rates:
+                share = 100 * paired(rates, name, "bound")
+                vs = f", {paired(rates, name, 'torch'):.2f}x torch" if "torch" in rates else ""
+                out(f"{'':<22}{what:<37}{summary(rates[name])} chars/s"
+                    f" = {share:.0f}% of the bound{vs}")  # fmt: skip
         target = TARGETS.get((H, B, T)) if mode == "text" else None
         if target and "torch" in rates:
             lead = paired(rates, "bound", "torch")
