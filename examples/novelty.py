@@ -73,13 +73,12 @@ def report(args: argparse.Namespace) -> None:
           f"{100 * (1 - ceiling):.1f}% for a model that memorised nothing")  # fmt: skip
     # The data's own rate: a held-out name is a fresh draw from the distribution
     # the list was drawn from, so this is the novelty of sampling that distribution.
-    held_in_train = np.mean([w in train for w in val])
-    print(f"held-out names that are training names: {100 * held_in_train:.1f}% of {len(val):,} "
-          f"(novelty of the data itself: {100 * (1 - held_in_train):.1f}%)")  # fmt: skip
+    seen = np.array([w in train for w in val])  # (held-out,) also a training name
+    print(f"held-out names that are training names: {100 * seen.mean():.1f}% of {len(val):,} "
+          f"(novelty of the data itself: {100 * (1 - seen.mean()):.1f}%)")  # fmt: skip
     # Those held-out names reward memorising: split the held-out loss along them.
     nats = -np.log(word_probabilities(model.params_, model.vocab_, val))
     chars = np.array([len(w) + 1 for w in val])  # each name's letters and its end
-    seen = np.array([w in train for w in val])
     parts = [("all", np.ones_like(seen)), ("training names", seen), ("others", ~seen)]
     print("held-out nats/char: " + ", ".join(
         f"{name} {nats[sel].sum() / chars[sel].sum():.3f} ({sel.sum():,})"
