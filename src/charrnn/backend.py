@@ -32,21 +32,27 @@ class Backend:
     name: str
     xp: ModuleType
 
-    def scatter_add_rows(self, out: Any, index: Any, values: Any) -> None:
-        """``out[index[i]] += values[i]`` for every row ``i``, repeated indices summed.
+    def onehot_grad(self, index: Any, values: Any, out: Any, ws: Any) -> None:
+        """``out = values^T @ onehot(index)``: the input weight's gradient of a one-hot layer.
+
+        Column ``v`` of ``out`` sums the rows ``values[i]`` with ``index[i] == v``.
 
         Parameters
         ----------
-        out : array (V, H)
         index : int array (N,)
-        values : array (N, H)
+        values : array (N, G)
+        out : array (G, V)
+        ws : Workspace
+            Holds the (N, V) one-hot matrix between calls.
         """
-        # One-hot matmul beats np.add.at by an order of magnitude for the sizes
+        # A one-hot matmul beats np.add.at by an order of magnitude for the sizes
         # we see (V <= a few hundred); it is also how a GPU would do it.
-        V = out.shape[0]
-        onehot = self.xp.zeros((V, index.shape[0]), dtype=values.dtype)  # (V, N)
-        onehot[index, self.xp.arange(index.shape[0])] = 1
-        out += onehot @ values
+        N, V = index.shape[0], out.shape[1]
+        onehot = ws.clean("onehot", (N, V), values.dtype)  # (N, V), all zeros
+        rows = ws.arange(N)
+        onehot[rows, index] = 1
+        self.xp.matmul(values.T, onehot, out=out)
+        onehot[rows, index] = 0  # clean again for the next call
 
     def asnumpy(self, a: Any) -> np.ndarray:
         """Copy an array of this backend to host numpy."""

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from .backend import NUMPY, Backend
 from .data import TextBatches, WordBatches
-from .model import Params, forward, num_layers
+from .model import Params, Workspace, forward, zero_state
 
 # Held-out text is read as this many parallel streams, each from a zero state:
 # few enough that the streams' cold starts cost well under 0.01 nats/char on a
@@ -42,43 +42,58 @@ class Loss:
         }
 
 
-def evaluate_words(params: Params, batches: WordBatches, *, backend: Backend = NUMPY) -> Loss:
-    """Mean loss over every word of ``batches``, each word from a zero state."""
-    xp = backend.xp
-    H = params["Whh"].shape[0]
+def evaluate_words(
+    params: Params,
+    batches: WordBatches,
+    *,
+    backend: Backend = NUMPY,
+    ws: Workspace | None = None,
+) -> Loss:
+    """Mean loss over every word of ``batches``, each word from a zero state.
+
+    ``ws`` (one is made if ``None``) serves every batch, so the loop allocates
+    nothing large after the longest batch.
+    """
+    ws = ws if ws is not None else Workspace(backend)
     total, count = 0.0, 0
     for index in batches.sequential():
         b = batches.make(index)
-        h0 = xp.zeros((num_layers(params), b.inputs.shape[1], H), dtype=params["Whh"].dtype)
         loss, _ = forward(
             params,
             backend.asarray(b.inputs),
             backend.asarray(b.targets),
-            h0,
+            zero_state(params, b.inputs.shape[1], backend=backend),
             backend.asarray(b.mask),
             backend=backend,
+            ws=ws,
         )
         total += loss
         count += b.n_targets
     return Loss(total / count, count)
 
 
-def evaluate_text(params: Params, batches: TextBatches, *, backend: Backend = NUMPY) -> Loss:
+def evaluate_text(
+    params: Params,
+    batches: TextBatches,
+    *,
+    backend: Backend = NUMPY,
+    ws: Workspace | None = None,
+) -> Loss:
     """Mean loss over a text read as parallel streams with carried state.
 
     Each stream starts from a zero state, so its first few characters are
     predicted with little context; with few, long streams the effect is tiny.
+    ``ws`` as in :func:`evaluate_words`.
     """
-    xp = backend.xp
-    H = params["Whh"].shape[0]
-    h = xp.zeros((num_layers(params), batches.batch_size, H), dtype=params["Whh"].dtype)
+    ws = ws if ws is not None else Workspace(backend)
+    h = zero_state(params, batches.batch_size, backend=backend)
     total, count = 0.0, 0
     for k in range(batches.batches_per_epoch):
         b = batches.make(k)
         loss, cache = forward(
-            params, backend.asarray(b.inputs), backend.asarray(b.targets), h, backend=backend
+            params, backend.asarray(b.inputs), backend.asarray(b.targets), h, backend=backend, ws=ws
         )
-        h = cache.final_state
+        h[...] = cache.final_state  # the workspace's copy is overwritten by the next batch
         total += loss
         count += b.n_targets
     return Loss(total / count, count)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .config import Config
-from .model import Params, num_layers, step
+from .model import Params, step, zero_state
 from .sample import sample
 from .train import Trainer
 from .vocab import Vocab
@@ -50,8 +50,7 @@ def tutorial_config(bptt: str = "full", seed: int = 0, passes: int = 1000) -> Co
 
 def next_char_prob(params: Params, vocab: Vocab, context: str, char: str) -> float:
     """p(char | '\\n' + context) under the model."""
-    H = params["Whh"].shape[0]
-    h = np.zeros((num_layers(params), 1, H), dtype=params["Whh"].dtype)
+    h = zero_state(params, 1)
     logits = None
     for ix in vocab.encode("\n" + context):
         h, logits = step(params, np.array([ix]), h)

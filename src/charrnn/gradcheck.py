@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .model import Params, backward, forward, init_params
+from .model import Params, backward, forward, init_params, param_specs
 
 
 @dataclass(frozen=True)
@@ -48,9 +48,9 @@ def random_case(
     stacks RNNs; ``dropout`` checks the training-mode gradient with fixed masks.
     """
     params = init_params(V, H, rng, layers=layers, init="normal", scale=0.5, dtype="float64")
-    for k in params:
-        if k.startswith("b"):
-            params[k] = rng.standard_normal(params[k].shape) * 0.1
+    for spec in param_specs(V, H, layers):
+        if not spec.is_weight:  # non-zero biases, so a wrong bias gradient shows
+            params[spec.name] = rng.standard_normal(spec.shape) * 0.1
     inputs = rng.integers(0, V, size=(T, B))
     targets = rng.integers(0, V, size=(T, B))
     mask = None

@@ -1,4 +1,4 @@
-"""The vanilla RNN: parameters, batched forward, backward (full BPTT or naive), loss.
+"""The RNN language model: parameters, batched forward, backward (full BPTT or naive), loss.
 
 Pure functions over arrays: no I/O, no printing. Shapes use B (batch),
 T (time), H (hidden), V (vocabulary), L (layers)::
@@ -7,15 +7,28 @@ T (time), H (hidden), V (vocabulary), L (layers)::
     y_t = Why h_t + by                          Why (V, H), by (V,)
     loss = -sum_t mask_t log softmax(y_t)[target_t]
 
+The model is split at one seam. What every recurrent cell shares lives here:
+the input projection ``pre_t = Wxh x_t + bh`` (a row gather for the one-hot
+first layer, one matmul over all steps for deeper ones), dropout, the output
+head and the loss. A **cell** (:class:`TanhCell`) owns only its recurrence:
+forward over T steps from an initial state, its backward (full or naive), one
+step for generation, its state's shape and its parameter specs.
+
 With ``layers > 1`` the layers stack: layer l (counted from 1) reads the
 output sequence of layer l-1 through ``Wxh<l> (H, H)`` and has its own
 ``Whh<l>``, ``bh<l>``; the first layer keeps the tutorial's names and ``Why``
 reads the top layer. Dropout (inverted, training only) acts on every layer's
 output sequence: between layers and before the output layer.
+
+Every large temporary comes from a :class:`Workspace`. A training loop passes
+the same one to every step, so in steady state a step allocates nothing large
+(and the allocator has no reason to hand pages back to the kernel and fault
+them in again); without one each call gets fresh arrays.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,51 +39,272 @@ from .backend import NUMPY, Backend
 Params = dict[str, Any]
 Grads = dict[str, Any]
 
+PARAM_KINDS = ("input", "recurrent", "output", "bias")
+MAX_LAYERS = 16
 
-def layer_names(l: int) -> tuple[str, str, str]:
-    """Names of ``(Wxh, Whh, bh)`` of layer ``l`` (0-based): the tutorial's for l=0."""
-    suffix = "" if l == 0 else str(l + 1)
-    return f"Wxh{suffix}", f"Whh{suffix}", f"bh{suffix}"
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One parameter: its name, shape and kind.
+
+    ``kind`` is ``input`` (reads the layer below), ``recurrent`` (reads the
+    previous state), ``output`` (the head) or ``bias``. Initialisation, weight
+    decay, checkpoint checks and the flat buffer's layout go by kind, never by
+    the name.
+    """
+
+    name: str
+    shape: tuple[int, ...]
+    kind: str
+
+    @property
+    def is_weight(self) -> bool:
+        """Weight matrices decay; biases do not."""
+        return self.kind != "bias"
+
+
+@dataclass(frozen=True)
+class LayerNames:
+    """The names of one layer's parameters: input weight, recurrent weight, input bias."""
+
+    input: str
+    recurrent: str
+    bias: str
+
+
+class Workspace:
+    """Named arrays reused from call to call.
+
+    Each name holds one buffer that grows to the largest size asked of it; a
+    request returns a view of its first elements in the shape asked for. So a
+    words-mode batch of any length reuses the buffers of the longest one seen.
+    Arrays a workspace hands out are overwritten by the next call that uses the
+    same workspace: a caller keeps what it needs by copying it.
+
+    Parameters
+    ----------
+    backend : Backend
+    """
+
+    def __init__(self, backend: Backend = NUMPY):
+        self.xp = backend.xp
+        self._buffers: dict[str, Any] = {}
+        self._ranges: dict[int, Any] = {}
+
+    def get(self, name: str, shape: tuple[int, ...], dtype: Any) -> Any:
+        """An uninitialised array of ``shape`` and ``dtype``, owned by the workspace."""
+        n = math.prod(shape)
+        buf = self._buffers.get(name)
+        if buf is None or buf.size < n or buf.dtype != np.dtype(dtype):
+            buf = self._buffers[name] = self.xp.empty(n, dtype=dtype)
+        return buf[:n].reshape(shape)
+
+    def zeros(self, name: str, shape: tuple[int, ...], dtype: Any) -> Any:
+        """Like :meth:`get`, filled with zeros."""
+        a = self.get(name, shape, dtype)
+        a.fill(0)
+        return a
+
+    def clean(self, name: str, shape: tuple[int, ...], dtype: Any) -> Any:
+        """Like :meth:`get`, zeros when first made; the caller leaves it all zeros again.
+
+        For sparse scratch (a one-hot matrix): resetting the few entries it set
+        costs far less than clearing the whole array every call.
+        """
+        n = math.prod(shape)
+        buf = self._buffers.get(name)
+        if buf is None or buf.size < n or buf.dtype != np.dtype(dtype):
+            buf = self._buffers[name] = self.xp.zeros(n, dtype=dtype)
+        return buf[:n].reshape(shape)
+
+    def arange(self, n: int) -> Any:
+        """``0 .. n-1`` as int64, computed once per length."""
+        r = self._ranges.get(n)
+        if r is None:
+            r = self._ranges[n] = self.xp.arange(n)
+        return r
+
+
+class TanhCell:
+    """The vanilla recurrence of the tutorial: ``h_t = tanh(pre_t + Whh h_{t-1})``.
+
+    ``pre_t = Wxh x_t + bh`` arrives from the shared input projection. The
+    state of a layer is its hidden vector, (B, H).
+    """
+
+    name = "tanh"
+    gates = 1  # width of the input projection, in units of H
+
+    def names(self, layer: int) -> LayerNames:
+        """The tutorial's names for layer 0 (``Wxh, Whh, bh``), numbered from 2 after."""
+        suffix = "" if layer == 0 else str(layer + 1)
+        return LayerNames(f"Wxh{suffix}", f"Whh{suffix}", f"bh{suffix}")
+
+    def specs(self, layer: int, n_in: int, hidden: int) -> list[ParamSpec]:
+        """The layer's parameters: input weight (H, n_in), recurrent (H, H), bias (H,)."""
+        n, H = self.names(layer), hidden
+        return [
+            ParamSpec(n.input, (self.gates * H, n_in), "input"),
+            ParamSpec(n.recurrent, (H, H), "recurrent"),
+            ParamSpec(n.bias, (self.gates * H,), "bias"),
+        ]
+
+    def state_shape(self, batch: int, hidden: int) -> tuple[int, ...]:
+        """One layer's state: the hidden vector of every sequence."""
+        return (batch, hidden)
+
+    @staticmethod
+    def _recur(xp: Any, h_prev: Any, WhhT: Any, pre_t: Any, out: Any) -> None:
+        # The one recurrence step, shared by forward and step. np.dot costs
+        # less per call than np.matmul, which counts when B is small.
+        xp.dot(h_prev, WhhT, out=out)
+        out += pre_t
+        xp.tanh(out, out=out)
+
+    def forward(
+        self, params: Params, layer: int, pre: Any, h0: Any, ws: Workspace, xp: Any
+    ) -> tuple[Any, Any, Any]:
+        """Run the recurrence over all T steps.
+
+        Parameters
+        ----------
+        pre : array (T, B, H)
+            Input projections, bias included.
+        h0 : array (B, H)
+            Initial state.
+
+        Returns
+        -------
+        out : array (T, B, H)
+            The layer's output sequence (a view of ``cache``).
+        final : array (B, H)
+            The last state.
+        cache : array (T+1, B, H)
+            Every state, ``cache[0] = h0``: what :meth:`backward` needs.
+        """
+        T, B, H = pre.shape
+        Whh = params[self.names(layer).recurrent]
+        hs = ws.get(f"hs{layer}", (T + 1, B, H), Whh.dtype)  # (T+1, B, H)
+        hs[0] = h0
+        # A contiguous transpose lets BLAS run its fastest (no-transpose) kernel.
+        WhhT = ws.get(f"WhhT{layer}", (H, H), Whh.dtype)
+        WhhT[...] = Whh.T
+        for t in range(T):
+            self._recur(xp, hs[t], WhhT, pre[t], hs[t + 1])
+        return hs[1:], hs[T], hs
+
+    def backward(
+        self,
+        params: Params,
+        layer: int,
+        cache: Any,
+        dout: Any,
+        dh0: Any,
+        grads: Grads,
+        bptt: str,
+        ws: Workspace,
+        xp: Any,
+    ) -> Any:
+        """Back through the recurrence.
+
+        Parameters
+        ----------
+        cache : array (T+1, B, H)
+            From :meth:`forward`.
+        dout : array (T, B, H)
+            d loss / d output sequence; overwritten.
+        dh0 : array (B, H)
+            Zeros on entry; receives d loss / d initial state (stays zero for ``naive``).
+        grads : dict
+            Receives the recurrent weight's gradient (``dWhh``).
+
+        Returns
+        -------
+        dpre : array (T, B, H)
+            d loss / d input projection (``dhraw`` of the tutorial), in ``dout``'s memory.
+        """
+        hs = cache
+        T, B, H = dout.shape
+        n = self.names(layer)
+        dtanh = ws.get("dtanh", (T, B, H), hs.dtype)  # 1 - h^2 for all steps in one pass
+        xp.multiply(hs[1:], hs[1:], out=dtanh)
+        xp.subtract(1, dtanh, out=dtanh)
+        dhraw = dout
+        if bptt == "full":
+            Whh = params[n.recurrent]
+            dhnext = dh0
+            for t in range(T - 1, -1, -1):
+                d = dhraw[t]
+                d += dhnext
+                d *= dtanh[t]
+                xp.dot(d, Whh, out=dhnext)
+        else:
+            dhraw *= dtanh  # the tutorial's section 4: no dhnext
+        # dWhh (H, H)
+        xp.matmul(dhraw.reshape(T * B, H).T, hs[:-1].reshape(T * B, H), out=grads[n.recurrent])
+        return dhraw
+
+    def step(self, params: Params, layer: int, pre: Any, h: Any, xp: Any) -> Any:
+        """One step for generation: ``pre`` (B, H) with bias, state ``h`` (B, H) -> new state."""
+        out = xp.empty_like(h)
+        self._recur(xp, h, params[self.names(layer).recurrent].T, pre, out)
+        return out
+
+
+TANH = TanhCell()
+
+
+def param_specs(
+    vocab_size: int, hidden: int, layers: int = 1, cell: TanhCell = TANH
+) -> list[ParamSpec]:
+    """Every parameter, weight matrices first, then biases.
+
+    Keeping the matrices together lets weight decay act on one slice of the
+    flat parameter buffer. Within each group: layer by layer, then the head.
+    """
+    V, H = vocab_size, hidden
+    layer_specs = [s for l in range(layers) for s in cell.specs(l, V if l == 0 else H, H)]
+    weights = [s for s in layer_specs if s.is_weight] + [ParamSpec("Why", (V, H), "output")]
+    biases = [s for s in layer_specs if not s.is_weight] + [ParamSpec("by", (V,), "bias")]
+    return weights + biases
 
 
 def param_names(layers: int = 1) -> tuple[str, ...]:
-    """Every parameter name, weight matrices first, then biases.
-
-    Keeping the matrices together lets weight decay act on one slice of the
-    flat parameter buffer.
-    """
-    weights, biases = [], []
-    for l in range(layers):
-        wxh, whh, bh = layer_names(l)
-        weights += [wxh, whh]
-        biases.append(bh)
-    return (*weights, "Why", *biases, "by")
+    """Every parameter name in :func:`param_specs` order."""
+    return tuple(s.name for s in param_specs(1, 1, layers))
 
 
 PARAM_NAMES = param_names(1)  # ("Wxh", "Whh", "Why", "bh", "by")
 
 
 def param_shapes(vocab_size: int, hidden: int, layers: int = 1) -> dict[str, tuple[int, ...]]:
-    """The shape of every parameter, in :func:`param_names` order."""
-    H, V = hidden, vocab_size
-    shapes: dict[str, tuple[int, ...]] = {}
-    for name in param_names(layers):
-        if name == "Why":
-            shapes[name] = (V, H)
-        elif name == "by":
-            shapes[name] = (V,)
-        elif name.startswith("bh"):
-            shapes[name] = (H,)
-        elif name == "Wxh":
-            shapes[name] = (H, V)
-        else:
-            shapes[name] = (H, H)
-    return shapes
+    """The shape of every parameter, in :func:`param_specs` order."""
+    return {s.name: s.shape for s in param_specs(vocab_size, hidden, layers)}
+
+
+def layer_names(l: int) -> tuple[str, str, str]:
+    """Names of ``(Wxh, Whh, bh)`` of layer ``l`` (0-based): the tutorial's for l=0."""
+    n = TANH.names(l)
+    return n.input, n.recurrent, n.bias
 
 
 def num_layers(params: Params) -> int:
-    """L, read off the parameter names."""
-    return sum(1 for k in params if k.startswith("Whh"))
+    """L: the number of layers whose parameters ``params`` holds."""
+    for L in range(1, MAX_LAYERS + 1):
+        if TANH.names(L).recurrent not in params:
+            return L
+    return MAX_LAYERS
+
+
+def hidden_size(params: Params) -> int:
+    """H, read off the output head (V, H)."""
+    return int(params["Why"].shape[1])
+
+
+def zero_state(params: Params, batch: int, *, backend: Backend = NUMPY) -> Any:
+    """The state every fresh sequence starts from: zeros, (L, B, H) for the tanh cell."""
+    L, H = num_layers(params), hidden_size(params)
+    return backend.xp.zeros((L, *TANH.state_shape(batch, H)), dtype=params["Why"].dtype)
 
 
 def init_params(
@@ -95,8 +329,8 @@ def init_params(
         Stacked RNN layers, L.
     init : {"normal", "scaled"}
         ``normal`` is the tutorial's ``randn * scale``. ``scaled`` draws input
-        and output matrices from N(0, 1/H) and each ``Whh`` as a random
-        orthogonal matrix, so signals neither vanish nor explode at large H.
+        and output matrices from N(0, 1/H) and each recurrent matrix as a random
+        orthogonal one, so signals neither vanish nor explode at large H.
     scale : float
         Standard deviation for ``normal``.
     dtype : str
@@ -105,34 +339,32 @@ def init_params(
     -------
     dict
         Named as :func:`param_names`; for L=1 ``Wxh (H, V)``, ``Whh (H, H)``,
-        ``Why (V, H)``, ``bh (H,)``, ``by (V,)``.
+        ``Why (V, H)``, ``bh (H,)``, ``by (V,)``. Biases start at zero.
     """
     if init not in ("normal", "scaled"):
         raise ValueError(f"unknown init {init!r}")
     H = hidden
-    shapes = param_shapes(vocab_size, hidden, layers)
+    specs = param_specs(vocab_size, hidden, layers)
 
-    def draw(shape: tuple[int, ...], recurrent: bool) -> np.ndarray:
+    by_name = {s.name: s for s in specs}
+
+    def draw(spec: ParamSpec) -> np.ndarray:
         if init == "normal":
-            return rng.standard_normal(shape) * scale
-        if recurrent:
-            q, r = np.linalg.qr(rng.standard_normal(shape))
+            return rng.standard_normal(spec.shape) * scale
+        if spec.kind == "recurrent":
+            q, r = np.linalg.qr(rng.standard_normal(spec.shape))
             return q * np.sign(np.diag(r))  # Haar-distributed orthogonal matrix
         # One-hot inputs have fan-in 1 per column; a unit-variance column would
         # saturate tanh, so every input and output matrix uses 1/sqrt(H).
-        return rng.standard_normal(shape) / np.sqrt(H)
+        return rng.standard_normal(spec.shape) / np.sqrt(H)
 
-    # Draw order: layer 1's Wxh, Whh, then Why, then deeper layers, so that a
-    # one-layer model draws exactly what it always drew.
-    drawn = {"Wxh": draw(shapes["Wxh"], False), "Whh": draw(shapes["Whh"], True)}
-    drawn["Why"] = draw(shapes["Why"], False)
-    for l in range(1, layers):
-        wxh, whh, _ = layer_names(l)
-        drawn[wxh] = draw(shapes[wxh], False)
-        drawn[whh] = draw(shapes[whh], True)
+    # Draw order: layer 1's weights, then the head, then deeper layers, so that
+    # a one-layer model draws exactly what it always drew.
+    per_layer = [[s.name for s in TANH.specs(l, 1, H) if s.is_weight] for l in range(layers)]
+    order = per_layer[0] + ["Why"] + [name for names in per_layer[1:] for name in names]
+    drawn = {name: draw(by_name[name]) for name in order}
     return {
-        k: (drawn[k] if k in drawn else np.zeros(shapes[k])).astype(dtype)
-        for k in param_names(layers)
+        s.name: (drawn[s.name] if s.is_weight else np.zeros(s.shape)).astype(dtype) for s in specs
     }
 
 
@@ -143,11 +375,31 @@ class Cache:
     inputs: Any  # (T, B) int
     targets: Any  # (T, B) int
     weights: Any  # (T*B,) loss weight per position: mask, 0 on padding; None: all count
-    hs: list[Any]  # per layer (T+1, B, H); hs[l][0] is layer l's initial state
+    hs: list[Any]  # per layer, the cell's cache; the tanh cell's: states (T+1, B, H)
     drops: list[Any]  # per layer (T, B, H) dropout multipliers, or None
     outs: list[Any]  # per layer (T, B, H): output sequence after dropout
     probs: Any  # (T*B, V) softmax outputs
-    final_state: Any  # (L, B, H) every layer's last hidden state, to carry on
+    final_state: Any  # (L, B, H) every layer's last state, to carry on
+
+
+def _dropout(
+    out: Any, rate: float, rng: np.random.Generator, ws: Workspace, layer: int, backend: Backend
+) -> tuple[Any, Any]:
+    """Inverted dropout of ``out`` (T, B, H): returns (dropped output, multipliers)."""
+    xp = backend.xp
+    keep = 1.0 - rate
+    u32 = ws.get("uniform", out.shape, np.float32)
+    if backend.name == "numpy":
+        rng.random(dtype=np.float32, out=u32)
+    else:
+        u32[...] = backend.asarray(rng.random(out.shape, dtype=np.float32))
+    kept = ws.get("kept", out.shape, bool)
+    xp.less(u32, keep, out=kept)
+    drop = ws.get(f"drop{layer}", out.shape, out.dtype)
+    xp.multiply(kept, 1.0 / keep, out=drop)  # E[drop] = 1
+    dropped = ws.get(f"dropped{layer}", out.shape, out.dtype)
+    xp.multiply(out, drop, out=dropped)
+    return dropped, drop
 
 
 def forward(
@@ -160,6 +412,8 @@ def forward(
     dropout: float = 0.0,
     rng: np.random.Generator | None = None,
     backend: Backend = NUMPY,
+    ws: Workspace | None = None,
+    cell: TanhCell = TANH,
 ) -> tuple[float, Cache]:
     """Run the RNN over a batch and return the summed cross-entropy.
 
@@ -168,7 +422,7 @@ def forward(
     params : dict
     inputs, targets : int arrays (T, B)
     h0 : array (L, B, H), or (B, H) for one layer
-        Initial hidden states (zeros for fresh sequences, carried in text mode).
+        Initial states (zeros for fresh sequences, carried in text mode).
     mask : array (T, B) or None
         1 where a target counts, 0 on padding. ``None`` counts everything.
     dropout : float
@@ -176,6 +430,10 @@ def forward(
     rng : numpy.random.Generator
         Draws the dropout masks; required when ``dropout > 0``.
     backend : Backend
+    ws : Workspace, optional
+        Where the large temporaries live; the cache is made of its arrays, so it
+        is valid until the next call with the same workspace. Fresh arrays if ``None``.
+    cell : TanhCell
 
     Returns
     -------
@@ -185,48 +443,45 @@ def forward(
         Input to :func:`backward`; ``cache.final_state`` is (L, B, H).
     """
     xp = backend.xp
+    ws = ws if ws is not None else Workspace(backend)
     L = num_layers(params)
     T, B = inputs.shape
-    H = params["Whh"].shape[0]
-    dtype = params["Whh"].dtype
+    H = hidden_size(params)
+    V = params["Why"].shape[0]
+    dtype = params["Why"].dtype
     h0 = h0.reshape(L, B, H)
-    hs_all, drops, outs = [], [], []
+    caches, drops, outs = [], [], []
+    final = ws.get("final", (L, B, H), dtype)  # (L, B, H)
     below = None  # (T, B, H) output of the layer below
     for l in range(L):
-        wxh, whh, bh = (params[k] for k in layer_names(l))
+        n = cell.names(l)
+        W, b = params[n.input], params[n.bias]
+        G = W.shape[0]  # gates * H
+        pre = ws.get("pre", (T, B, G), dtype)  # (T, B, G)
         if l == 0:
             # Wxh @ onehot(x) + bh is row x of (Wxh^T + bh): a gather, never a matmul.
-            pre = (xp.ascontiguousarray(wxh.T) + bh)[inputs]  # (T, B, H)
+            table = ws.get("table", (W.shape[1], G), dtype)  # (V, G)
+            xp.add(W.T, b, out=table)
+            # mode="clip" lets take write straight into `pre` (ids are always in range).
+            xp.take(table, inputs, axis=0, out=pre, mode="clip")
         else:
-            pre = (below.reshape(T * B, H) @ wxh.T).reshape(T, B, H)  # one matmul, all steps
-            pre += bh
-        hs = xp.empty((T + 1, B, H), dtype=dtype)  # (T+1, B, H)
-        hs[0] = h0[l]
-        # A contiguous transpose lets BLAS run its fastest (no-transpose) kernel;
-        # np.dot costs less per call than np.matmul, which counts when B is small.
-        WhhT = xp.ascontiguousarray(whh.T)
-        for t in range(T):
-            h = hs[t + 1]
-            xp.dot(hs[t], WhhT, out=h)
-            h += pre[t]
-            xp.tanh(h, out=h)
-        out = hs[1:]  # (T, B, H)
+            xp.dot(below.reshape(T * B, H), W.T, out=pre.reshape(T * B, G))  # all steps at once
+            pre += b
+        out, final[l], lcache = cell.forward(params, l, pre, h0[l], ws, xp)
         drop = None
         if dropout > 0:
-            keep = 1.0 - dropout
-            u = backend.asarray(rng.random((T, B, H), dtype=np.float32))
-            drop = ((u < keep) / keep).astype(dtype)  # inverted dropout: E[drop] = 1
-            out = out * drop
-        hs_all.append(hs)
+            out, drop = _dropout(out, dropout, rng, ws, l, backend)  # type: ignore[arg-type]
+        caches.append(lcache)
         drops.append(drop)
         outs.append(out)
         below = out
     hflat = below.reshape(T * B, H)  # (T*B, H)
-    logits = hflat @ params["Why"].T  # (T*B, V)
+    logits = ws.get("logits", (T * B, V), dtype)  # (T*B, V)
+    xp.dot(hflat, params["Why"].T, out=logits)
     logits += params["by"]
     logits -= logits.max(axis=1, keepdims=True)
     tflat = targets.reshape(-1)
-    rows = xp.arange(T * B)
+    rows = ws.arange(T * B)
     # log p[target] = z[target] - log sum exp z, taken before exp overwrites z:
     # a confident wrong guess costs a large finite loss, never log(0).
     z_target = logits[rows, tflat].astype(xp.float64)  # (T*B,)
@@ -240,10 +495,7 @@ def forward(
     else:
         weights = mask.reshape(-1).astype(dtype)
         loss_sum = float((nll * weights).sum())
-    final = xp.empty((L, B, H), dtype=dtype)  # (L, B, H)
-    for l, hs in enumerate(hs_all):
-        final[l] = hs[-1]
-    return loss_sum, Cache(inputs, targets, weights, hs_all, drops, outs, probs, final)
+    return loss_sum, Cache(inputs, targets, weights, caches, drops, outs, probs, final)
 
 
 def backward(
@@ -254,6 +506,8 @@ def backward(
     bptt: str = "full",
     out: Grads | None = None,
     backend: Backend = NUMPY,
+    ws: Workspace | None = None,
+    cell: TanhCell = TANH,
 ) -> tuple[Grads, Any]:
     """Gradients of ``scale * loss_sum`` with respect to every parameter.
 
@@ -261,7 +515,7 @@ def backward(
     ----------
     params : dict
     cache : Cache
-        From :func:`forward`; its ``probs`` are overwritten.
+        From :func:`forward`; its arrays are overwritten.
     scale : float
         ``1 / n_targets`` for the mean loss, ``1`` for the summed loss.
     bptt : {"full", "naive"}
@@ -272,25 +526,30 @@ def backward(
         Arrays shaped like the parameters to write the gradients into
         (preallocated buffers, e.g. views of one flat array); new ones if ``None``.
     backend : Backend
+    ws : Workspace, optional
+        Scratch space (the one the forward used is fine); fresh arrays if ``None``.
+    cell : TanhCell
 
     Returns
     -------
     grads : dict
         One gradient per parameter, same names and shapes (``dWxh`` under "Wxh").
     dh0 : array (L, B, H)
-        Gradient with respect to the initial states (zero for ``naive``).
+        Gradient with respect to the initial states (zero for ``naive``); an
+        array of ``ws``.
     """
     if bptt not in ("full", "naive"):
         raise ValueError(f"unknown bptt rule {bptt!r}")
     xp = backend.xp
+    ws = ws if ws is not None else Workspace(backend)
     inputs = cache.inputs
     T, B = inputs.shape
     L = len(cache.hs)
-    H = params["Whh"].shape[0]
-    dtype = params["Whh"].dtype
+    H = hidden_size(params)
+    dtype = params["Why"].dtype
     if out is None:
         out = {k: xp.empty_like(v) for k, v in params.items()}
-    rows = xp.arange(T * B)
+    rows = ws.arange(T * B)
     # dy = p - onehot(target), weighted: padding contributes nothing.
     dy = cache.probs  # (T*B, V), reused in place
     dy[rows, cache.targets.reshape(-1)] -= 1
@@ -301,37 +560,25 @@ def backward(
     top = cache.outs[-1].reshape(T * B, H)  # (T*B, H)
     xp.matmul(dy.T, top, out=out["Why"])  # dWhy (V, H)
     dy.sum(axis=0, out=out["by"])  # dby (V,)
-    dout = (dy @ params["Why"]).reshape(T, B, H)  # (T, B, H): d loss / d top output
-    dh0 = xp.zeros((L, B, H), dtype=dtype)
+    dout = ws.get("dout0", (T, B, H), dtype)  # (T, B, H): d loss / d top output
+    xp.dot(dy, params["Why"], out=dout.reshape(T * B, H))
+    dh0 = ws.zeros("dh0", (L, B, H), dtype)  # (L, B, H)
     for l in range(L - 1, -1, -1):
-        wxh, whh, bh = layer_names(l)
-        hs = cache.hs[l]
+        n = cell.names(l)
         if cache.drops[l] is not None:
             dout *= cache.drops[l]  # through the dropout multiplier to the raw output
-        dhraw = dout  # (T, B, H): becomes d loss / d pre-activation, in place
-        dtanh = hs[1:] * hs[1:]  # (T, B, H): 1 - h^2 for all steps in one pass
-        xp.subtract(1, dtanh, out=dtanh)
-        if bptt == "full":
-            Whh = params[whh]
-            dhnext = dh0[l]
-            for t in range(T - 1, -1, -1):
-                d = dhraw[t]
-                d += dhnext
-                d *= dtanh[t]
-                xp.dot(d, Whh, out=dhnext)
-        else:
-            dhraw *= dtanh
-        dflat = dhraw.reshape(T * B, H)  # (T*B, H)
-        xp.matmul(dflat.T, hs[:-1].reshape(T * B, H), out=out[whh])  # dWhh (H, H)
-        dflat.sum(axis=0, out=out[bh])  # dbh (H,)
+        dpre = cell.backward(params, l, cache.hs[l], dout, dh0[l], out, bptt, ws, xp)
+        G = dpre.shape[2]
+        dflat = dpre.reshape(T * B, G)  # (T*B, G)
+        dflat.sum(axis=0, out=out[n.bias])  # dbh (G,)
         if l == 0:
-            dWxhT = xp.zeros((params[wxh].shape[1], H), dtype=dtype)  # (V, H)
-            backend.scatter_add_rows(dWxhT, inputs.reshape(-1), dflat)
-            out[wxh][...] = dWxhT.T
+            backend.onehot_grad(inputs.reshape(-1), dflat, out[n.input], ws)  # dWxh (G, V)
         else:
             below = cache.outs[l - 1].reshape(T * B, H)
-            xp.matmul(dflat.T, below, out=out[wxh])  # dWxh<l> (H, H)
-            dout = (dflat @ params[wxh]).reshape(T, B, H)  # to the layer below
+            xp.matmul(dflat.T, below, out=out[n.input])  # dWxh<l> (G, H)
+            # Two buffers in turn: this layer's dpre still lives in the other one.
+            dout = ws.get(f"dout{(L - l) % 2}", (T, B, H), dtype)
+            xp.dot(dflat, params[n.input], out=dout.reshape(T * B, H))  # to the layer below
     return out, dh0
 
 
@@ -352,8 +599,10 @@ def flat_buffer(arrays: Params, *, backend: Backend = NUMPY) -> tuple[Any, Param
     return flat, views
 
 
-def step(params: Params, x: Any, h: Any, *, backend: Backend = NUMPY) -> tuple[Any, Any]:
-    """One recurrence step for generation (no dropout).
+def step(
+    params: Params, x: Any, h: Any, *, backend: Backend = NUMPY, cell: TanhCell = TANH
+) -> tuple[Any, Any]:
+    """One recurrence step for generation (no dropout), through the cell's own step.
 
     Parameters
     ----------
@@ -368,13 +617,13 @@ def step(params: Params, x: Any, h: Any, *, backend: Backend = NUMPY) -> tuple[A
     xp = backend.xp
     L = num_layers(params)
     hl = h.reshape(L, *h.shape[-2:])
-    new = []
+    h_new = xp.empty_like(hl)
     below = None
     for l in range(L):
-        wxh, whh, bh = (params[k] for k in layer_names(l))
-        pre = wxh.T[x] if l == 0 else below @ wxh.T
-        below = xp.tanh(pre + hl[l] @ whh.T + bh)
-        new.append(below)
+        n = cell.names(l)
+        W, b = params[n.input], params[n.bias]
+        pre = W.T[x] + b if l == 0 else below @ W.T + b  # (B, G), as forward's projection
+        h_new[l] = cell.step(params, l, pre, hl[l], xp)
+        below = h_new[l]
     logits = below @ params["Why"].T + params["by"]
-    h_new = new[0] if L == 1 else xp.stack(new)
     return h_new.reshape(h.shape), logits

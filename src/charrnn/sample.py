@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import CharRNNError
-from .model import Params, forward, num_layers, step
+from .model import Params, forward, step, zero_state
 from .vocab import Vocab
 
 MAX_SAMPLES = 100_000
@@ -115,9 +115,8 @@ def sample(
     p["Wxh"], p["Whh"], p["Why"] = (
         np.ascontiguousarray(params[k].T).T for k in ("Wxh", "Whh", "Why")
     )
-    H, L = p["Whh"].shape[0], num_layers(p)
     # Every sample reads the same boundary and prefix: run them once, then copy.
-    h1 = np.zeros((L, 1, H), dtype=p["Whh"].dtype)
+    h1 = zero_state(p, 1)
     x1 = np.array([vocab.boundary_id])
     for ix in vocab.encode(prefix):
         h1, _ = step(p, x1, h1)
@@ -193,8 +192,7 @@ def score(
         mask[: len(s) - 1, b] = True
     if T == 0:
         return [Score(t, 0.0, ()) for t in texts]
-    h0 = np.zeros((num_layers(params), B, params["Whh"].shape[0]), params["Whh"].dtype)
-    _, cache = forward(params, inputs, targets, h0, mask)
+    _, cache = forward(params, inputs, targets, zero_state(params, B), mask)
     p = cache.probs[np.arange(T * B), targets.reshape(-1)].reshape(T, B).astype(np.float64)
     nll = -np.log(p)  # (T, B)
     results = []

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .model import Params, num_layers, step
+from .model import Params, step, zero_state
 from .vocab import Vocab
 
 
@@ -46,8 +46,7 @@ def trace(
     vocab.clean(text)
     seq = "\n" + text + ("\n" if mode == "words" else "")
     ids = vocab.encode(seq)
-    H = params["Whh"].shape[0]
-    h = np.zeros((num_layers(params), 1, H), dtype=params["Whh"].dtype)
+    h = zero_state(params, 1)
     steps, total = [], 0.0
     for t in range(len(ids) - 1):
         h, logits = step(params, ids[t : t + 1], h)

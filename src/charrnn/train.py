@@ -22,7 +22,16 @@ from .config import Config
 from .data import Batch, TextBatches, WordBatches
 from .errors import CharRNNError
 from .evaluate import EVAL_STREAMS, EVAL_WORDS_BATCH, Loss, evaluate_text, evaluate_words
-from .model import Params, backward, flat_buffer, forward, init_params, param_names
+from .model import (
+    Params,
+    Workspace,
+    backward,
+    flat_buffer,
+    forward,
+    init_params,
+    param_specs,
+    zero_state,
+)
 from .optim import clip_grads, clip_norm, make_optimizer
 from .vocab import Vocab
 
@@ -130,14 +139,15 @@ class Trainer:
             )
         # Parameters and gradients each live in one flat buffer; the dicts hold
         # views, so the optimiser and clipping touch one array, not five.
+        specs = param_specs(vocab.size, config.hidden, config.layers)
         self.flat, self.params = flat_buffer(
-            {k: backend.asarray(params[k]) for k in param_names(config.layers)}, backend=backend
+            {s.name: backend.asarray(params[s.name]) for s in specs}, backend=backend
         )
         self.flat_grad, self.grads = flat_buffer(self.params, backend=backend)
         # What the optimiser and clipping see: one array each.
         self._flat_params, self._flat_grads = {"all": self.flat}, {"all": self.flat_grad}
-        # param_names puts the weight matrices first: weight decay is one slice.
-        n_weights = sum(v.size for k, v in self.params.items() if not k.startswith("b"))
+        # param_specs puts the weight matrices first: weight decay is one slice.
+        n_weights = sum(math.prod(s.shape) for s in specs if s.is_weight)
         self.weights = self.flat[:n_weights]
         # The moving average of the parameters (Config.ema), laid out like `flat`.
         self.avg_flat, self.avg_params = (
@@ -145,6 +155,10 @@ class Trainer:
         )
         self._avg_tmp = backend.xp.empty_like(self.flat) if config.ema else None
         self.optimizer = make_optimizer(config.optimizer, config.lr)
+        # The step's large temporaries live here, reused every step (see model.Workspace);
+        # validation has its own, sized for its batches.
+        self.ws = Workspace(backend)
+        self.eval_ws = Workspace(backend)
         self.log_every = max(1, log_every)
         self.eval_every = max(1, eval_every or log_every)
         # Position: `step` optimiser steps done; the next batch is number
@@ -194,10 +208,7 @@ class Trainer:
         cfg, be, xp = self.config, self.backend, self.backend.xp
         batch = self._next_batch()
         B = batch.inputs.shape[1]
-        if self.h is None:
-            h0 = xp.zeros((cfg.layers, B, cfg.hidden), dtype=cfg.dtype)
-        else:
-            h0 = self.h
+        h0 = zero_state(self.params, B, backend=be) if self.h is None else self.h
         mask = be.asarray(batch.mask) if batch.mask is not None else None
         # Dropout masks come from a generator keyed by the step, so a resumed run
         # draws the same masks without saving any generator state.
@@ -211,9 +222,12 @@ class Trainer:
             dropout=cfg.dropout,
             rng=drop_rng,
             backend=be,
+            ws=self.ws,
         )
         scale = 1.0 / batch.n_targets if cfg.reduction == "mean" else 1.0
-        backward(self.params, cache, scale=scale, bptt=cfg.bptt, out=self.grads, backend=be)
+        backward(
+            self.params, cache, scale=scale, bptt=cfg.bptt, out=self.grads, backend=be, ws=self.ws
+        )
         grads, params = self._flat_grads, self._flat_params
         # One BLAS dot gives both the finiteness check and the norm for clipping.
         norm = math.sqrt(_sumsq(self.flat_grad))
@@ -233,7 +247,10 @@ class Trainer:
         if self.avg_flat is not None:
             self._update_average()
         if cfg.mode == "text":
-            self.h = cache.final_state.copy()
+            # The state lives in the workspace, which the next step overwrites.
+            if self.h is None or self.h.shape != cache.final_state.shape:
+                self.h = xp.empty_like(cache.final_state)
+            self.h[...] = cache.final_state
         self.step += 1
         return loss, batch.n_targets
 
@@ -258,8 +275,12 @@ class Trainer:
         if self.val_batches is None:
             return None
         if isinstance(self.val_batches, WordBatches):
-            return evaluate_words(self.model_params, self.val_batches, backend=self.backend)
-        return evaluate_text(self.model_params, self.val_batches, backend=self.backend)
+            return evaluate_words(
+                self.model_params, self.val_batches, backend=self.backend, ws=self.eval_ws
+            )
+        return evaluate_text(
+            self.model_params, self.val_batches, backend=self.backend, ws=self.eval_ws
+        )
 
     def run(
         self,
