@@ -21,13 +21,13 @@ import argparse
 import json
 import pathlib
 import sys
-import time
 
-from charrnn import Config, Vocab
-from charrnn.data import load_corpus, split_corpus, split_text
+from charrnn import Config
+from charrnn.data import load_corpus, split_corpus
 from charrnn.novelty import memorisation
 from charrnn.presets import preset
-from charrnn.train import LogEvent, Trainer
+from charrnn.run import TrainingRun
+from charrnn.train import LogEvent
 
 SHARED = pathlib.Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 
@@ -52,44 +52,40 @@ def main() -> None:
         if not path.is_file():
             sys.exit(f"{path} is absent")
         config = Config(mode="words", val_fraction=0.1, val_max=1000, **fields)
-        words = load_corpus(str(path), "words")
-        vocab = Vocab.from_text("".join(words))
-        train, val = split_corpus(words, "words", 0.1, config.seed, 1000)
+        data, val_data = str(path), None
         if args.dedupe:  # the split stays makemore's; only the training list loses repeats
-            train = list(dict.fromkeys(train))
+            words = load_corpus(str(path), "words")
+            train, val_data = split_corpus(words, "words", 0.1, config.seed, 1000)
+            data = list(dict.fromkeys(train))
     else:
         path = SHARED / "tinyshakespeare.txt"
         if not path.is_file():
             sys.exit(f"{path} is absent")
         config = Config(mode="text", val_fraction=0.1, **fields)
-        text = path.read_text(encoding="utf-8")
-        vocab = Vocab.from_text(text)
-        train, val = split_text(vocab.encode(text), 0.1)
-    trainer = Trainer(config, vocab, train, val, log_every=args.log_every)
+        data, val_data = str(path), None
+    config = config.replace(log_every=args.log_every, time_budget=args.seconds / 60)
     memorised = args.novelty and args.data == "names"
-    start = time.perf_counter()
     best = [float("inf")]
-    aside = [0.0]  # seconds spent on the novelty figures, not counted as training
 
-    def on_event(e: LogEvent) -> None:
-        best[0] = min(best[0], e.val_loss if e.val_loss is not None else best[0])
-        seconds = time.perf_counter() - start - aside[0]
-        line = (f"step {e.step:>6}  {seconds:5.0f} s  train {e.train_loss:.3f}  "
-                f"val {e.val_loss:.4f}  {e.chars_per_s:,.0f} chars/s")  # fmt: skip
-        if memorised:
-            t0 = time.perf_counter()
-            m = memorisation(trainer.model_params, vocab, train, val)
-            line += (f"  training-set p {100 * m.training_p:.1f}% "
-                     f"(memorising nothing: {100 * m.unmemorised_p:.1f}%)")  # fmt: skip
-            aside[0] += time.perf_counter() - t0
-        print(line, flush=True)
+    with TrainingRun(config, data, val_data=val_data) as run:
 
-    def out_of_time(_: Trainer) -> bool:
-        return time.perf_counter() - start - aside[0] > args.seconds
+        def on_event(e: LogEvent) -> None:
+            # The run does not count time spent here, so the novelty figures
+            # cost no training time.
+            best[0] = min(best[0], e.val_loss if e.val_loss is not None else best[0])
+            line = (f"step {e.step:>6}  {run.state.elapsed:5.0f} s  train {e.train_loss:.3f}  "
+                    f"val {e.val_loss:.4f}  {e.chars_per_s:,.0f} chars/s")  # fmt: skip
+            if memorised:
+                m = memorisation(
+                    run.trainer.model_params, run.corpus.vocab, run.train_data, run.val_data
+                )
+                line += (f"  training-set p {100 * m.training_p:.1f}% "
+                         f"(memorising nothing: {100 * m.unmemorised_p:.1f}%)")  # fmt: skip
+            print(line, flush=True)
 
-    trainer.run(on_event=on_event, on_step=out_of_time)
-    print(f"best held-out {best[0]:.4f} nats/char after {trainer.step} steps, "
-          f"{time.perf_counter() - start - aside[0]:.0f} s of training")  # fmt: skip
+        result = run.train(on_event=on_event)
+    print(f"best held-out {best[0]:.4f} nats/char after {result.step} steps, "
+          f"{run.state.elapsed:.0f} s of training")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -16,12 +17,11 @@ import numpy as np
 from . import checkpoint
 from .backend import get_backend
 from .config import Config
-from .data import corpus_chars, load_corpus, split_corpus
 from .errors import CharRNNError
 from .evaluate import Loss, evaluate_text, evaluate_words
+from .run import TrainingRun
 from .sample import Score, sample, score
-from .train import LogEvent, Trainer, eval_batch_size, make_batches
-from .vocab import Vocab
+from .train import LogEvent, eval_batch_size, make_batches
 
 
 class CharRNN:
@@ -44,6 +44,8 @@ class CharRNN:
     vocab_ : Vocab
     params_ : dict of numpy arrays
     history_ : list of LogEvent
+    stop_reason_ : str
+        How the last fit ended: "done", "patience", "time" or "stopped".
     """
 
     def __init__(self, *, random_state: int = 0, backend: str = "numpy", **hyperparameters: Any):
@@ -64,35 +66,67 @@ class CharRNN:
         self,
         data: Sequence[str] | str | os.PathLike[str],
         *,
-        log_every: int = 100,
+        out_dir: str | os.PathLike[str] | None = None,
+        resume: bool = False,
+        force: bool = False,
+        val_data: Sequence[str] | str | os.PathLike[str] | None = None,
+        encoding: str = "utf-8",
+        patience: int | None = None,
+        time_budget: float | None = None,
         on_event: Callable[[LogEvent], None] | None = None,
+        stop: threading.Event | None = None,
     ) -> CharRNN:
         """Train on ``data``: a list of words, a text, or a file.
 
-        In words mode a ``str`` is a file path or ``@builtin``; in text mode a
-        ``str`` is the text itself (give a ``pathlib.Path`` for a file).
+        The same run as ``charrnn train`` (:class:`charrnn.run.TrainingRun`):
+        with ``out_dir`` it writes checkpoints, the best model and the metrics
+        log there, and ``resume=True`` continues it exactly. Afterwards
+        ``params_`` is the model :meth:`load` would give: the best validated
+        one, or the latest when nothing is held out.
 
-        A share ``val_fraction`` is held out and evaluated during training.
+        Parameters
+        ----------
+        data : list of str, str or path
+            In words mode a ``str`` is a file path or ``@builtin``; in text mode
+            a ``str`` is the text itself (give a ``pathlib.Path`` for a file).
+        out_dir : str or path, optional
+            The run directory; ``None`` keeps everything in memory.
+        resume, force : bool
+            Continue the run in ``out_dir``, or replace it.
+        val_data : same kinds as ``data``, optional
+            Held-out data given apart; then ``val_fraction`` is not used.
+        encoding : str
+            Of a data file.
+        patience, time_budget : optional
+            Override the hyperparameters of the same names for this fit.
+        on_event : callable, optional
+            Called with each :class:`LogEvent`.
+        stop : threading.Event, optional
+            Set it to end training after the current step (the run saves first).
         """
-        config = self.get_config()
-        if isinstance(data, os.PathLike) or (isinstance(data, str) and config.mode == "words"):
-            data = load_corpus(data, config.mode)
-        if config.mode == "text" and not isinstance(data, str):
-            data = "\n".join(data)
-        corpus: list[str] | str = data if isinstance(data, str) else list(data)
-        if not corpus:
-            raise CharRNNError("no data to train on")
-        train, val = split_corpus(
-            corpus, config.mode, config.val_fraction, config.seed, config.val_max
-        )
-        vocab = Vocab(corpus_chars(corpus))
-        trainer = Trainer(
-            config, vocab, train, val, backend=get_backend(self.backend), log_every=log_every
-        )
-        self.history_ = trainer.run(on_event=on_event)
-        self.config_ = config
-        self.vocab_ = vocab
-        self.params_ = trainer.host_params()
+        overrides = {
+            k: v for k, v in (("patience", patience), ("time_budget", time_budget)) if v is not None
+        }
+        config = self.get_config().replace(**overrides)
+        if config.mode == "text":
+            data, val_data = ([d] if isinstance(d, str) else d for d in (data, val_data))
+        with TrainingRun(
+            config,
+            data,  # type: ignore[arg-type]
+            out_dir,
+            resume=resume,
+            force=force,
+            encoding=encoding,
+            val_data=val_data,  # type: ignore[arg-type]
+            backend=get_backend(self.backend),
+        ) as run:
+            run.write_config()
+            result = run.train(on_event=on_event, stop=stop)
+            self.config_ = run.config
+            self.vocab_ = run.corpus.vocab
+            self.params_ = run.best_params()
+        self.history_ = result.events
+        self.stop_reason_ = result.reason
         return self
 
     def _check_fitted(self) -> None:

@@ -14,7 +14,7 @@ import os
 import signal
 import sys
 import tempfile
-import time
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -22,14 +22,12 @@ import numpy as np
 
 from . import __version__
 from .api import CharRNN, resolve_model_path
-from .checkpoint import Checkpoint
 from .checkpoint import load as load_checkpoint
 from .config import (
     BPTT_RULES,
     CLIP_MODES,
     DTYPES,
     INITS,
-    MODEL_FIELDS,
     MODES,
     OPTIMIZERS,
     REDUCTIONS,
@@ -38,20 +36,17 @@ from .config import (
 )
 from .data import (
     builtin_names,
-    corpus_chars,
     load_corpus,
     read_text,
-    split_corpus,
-    split_text,
 )
 from .errors import CharRNNError
 from .novelty import sample_new, training_words
 from .presets import PRESETS, preset
-from .rundir import RunDir, fingerprint
+from .run import TrainingRun
+from .rundir import RunDir
 from .sample import sample
-from .textcache import cached_tokens, encode_to_file, open_tokens, scan_text
+from .textcache import encode_to_file, open_tokens
 from .train import LogEvent, Trainer
-from .vocab import Vocab
 
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
@@ -83,204 +78,107 @@ def _config_from_args(args: argparse.Namespace) -> dict[str, Any]:
     return given
 
 
-def _resume_config(saved: Config, given: dict[str, Any]) -> Config:
-    changed = sorted(
-        k for k, v in given.items() if k not in RESUME_MAY_CHANGE and getattr(saved, k) != v
-    )
-    if changed:
-        shown = ", ".join(
-            f"--{k.replace('_', '-')} ({getattr(saved, k)!r} -> {given[k]!r})" for k in changed
-        )
-        kind = "model shape" if set(changed) & set(MODEL_FIELDS) else "run"
-        raise CharRNNError(
-            f"cannot change {shown} when resuming: they fix the {kind} of the saved run. "
-            f"Only {', '.join('--' + k.replace('_', '-') for k in RESUME_MAY_CHANGE)} may change; "
-            "start a new run (another --out, or --force) to change the rest"
-        )
-    return saved.replace(**{k: v for k, v in given.items() if k in RESUME_MAY_CHANGE})
-
-
-def _data_source(data: str) -> str:
-    return data if data.startswith("@") else os.path.abspath(data)
-
-
 def cmd_train(args: argparse.Namespace) -> int:
-    given = _config_from_args(args)
-    run = RunDir(args.out)
-    ckpt = None
-    if args.resume:
-        if args.force:
-            raise CharRNNError("--resume and --force contradict each other; choose one")
-        run.prepare(resume=True, force=False)
-        ckpt = run.load_latest()
-        config = _resume_config(ckpt.config, given)
-    else:
-        config = Config(**given)
-    for name in ("log_every", "save_every", "eval_every", "patience"):
-        v = getattr(args, name)
-        if v is not None and v < 1:
-            raise CharRNNError(f"--{name.replace('_', '-')} must be at least 1; got {v}")
-    trainer, extra, (n_train, n_val) = _make_trainer(args, config, run, ckpt)
-    if ckpt is not None and trainer.step >= trainer.total_steps:
+    stop = threading.Event()
+    signals: list[int] = []
+
+    def on_signal(signum: int, frame: Any) -> None:
+        signals.append(signum)
+        stop.set()
+        # A second Ctrl-C ends at once; the atomic writes keep the files sound.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    with TrainingRun(
+        _config_from_args(args),
+        args.data,
+        args.out,
+        resume=args.resume,
+        force=args.force,
+        encoding=args.encoding,
+    ) as run:
+        for notice in run.notices:
+            say(notice)
+        if run.resumed and run.finished:
+            say(
+                f"the run is already at step {run.trainer.step} of {run.trainer.total_steps}; "
+                "raise --steps to train further"
+            )
+            return 0
+        run.write_config()
+        cfg, tr = run.config, run.trainer
+        if not args.quiet:
+            unit = "words" if cfg.mode == "words" else "characters"
+            say(
+                f"{'resuming' if run.resumed else 'training'} a {cfg.mode}-mode RNN: "
+                f"H={cfg.hidden}, V={run.corpus.vocab.size}, {run.n_params:,} parameters, "
+                f"{len(run.train_data):,} training {unit}, {len(run.val_data):,} held out; "
+                f"{tr.total_steps:,} steps"
+            )
+        progress = _Progress(tr, args.quiet)
+        seen = len(run.notices)
+        old_int = signal.signal(signal.SIGINT, on_signal)
+        old_term = signal.signal(signal.SIGTERM, on_signal)
+        try:
+            result = run.train(on_event=progress.event, on_step=progress.step, stop=stop)
+        finally:
+            signal.signal(signal.SIGINT, old_int)
+            signal.signal(signal.SIGTERM, old_term)
+            progress.close()
+        for notice in run.notices[seen:]:
+            say(notice)
+    if result.reason == "stopped":
         say(
-            f"the run is already at step {trainer.step} of {trainer.total_steps}; "
-            "raise --steps to train further"
-        )
-        return 0
-    run.write_config(
-        {
-            "config": config.to_dict(),
-            "vocab_size": trainer.vocab.size,
-            "train_chars_per_pass": trainer.batches.n_targets,
-            **{k: extra[k] for k in ("data", "encoding")},
-            "charrnn_version": __version__,
-        }
-    )
-    if not args.quiet:
-        n_params = sum(v.size for v in trainer.params.values())
-        say(
-            f"{'resuming' if ckpt else 'training'} a {config.mode}-mode RNN: H={config.hidden}, "
-            f"V={trainer.vocab.size}, {n_params:,} parameters, {n_train:,} training "
-            f"{'words' if config.mode == 'words' else 'characters'}, "
-            f"{n_val:,} held out; {trainer.total_steps:,} steps"
-        )
-    stop_signal = _train_until_done(args, run, trainer, extra)
-    run.save_latest(trainer.to_checkpoint(extra))
-    if trainer.val_batches is None:
-        run.copy_latest_to_best()
-    if stop_signal:
-        say(
-            f"interrupted at step {trainer.step}; saved {run.file('latest.npz')}. "
+            f"interrupted at step {result.step}; saved {os.path.join(args.out, 'latest.npz')}. "
             f"Continue with: charrnn train {args.data} --out {args.out} --resume"
         )
-        return EXIT_INTERRUPTED if stop_signal[0] == signal.SIGINT else 128 + stop_signal[0]
+        return EXIT_INTERRUPTED if signals[0] == signal.SIGINT else 128 + signals[0]
+    if result.reason == "time":
+        say(f"time budget of {cfg.time_budget:g} minutes reached at step {result.step}")
     if not args.quiet:
-        best = extra["best_val"]
+        best = result.best_val
         say(
-            f"done: {trainer.step} steps; model in {args.out}"
+            f"done: {result.step} steps; model in {args.out}"
             + (f" (best validation loss {best:.4f} nats/char)" if best is not None else "")
         )
     return 0
 
 
-def _make_trainer(
-    args: argparse.Namespace, config: Config, run: RunDir, ckpt: Checkpoint | None
-) -> tuple[Trainer, dict[str, Any], tuple[int, int]]:
-    """Read and check the data, create the run directory, build (and restore) the trainer.
+class _Progress:
+    """Progress for a terminal (a tqdm bar) or a log (one line per event on stdout).
 
-    Returns the trainer, the ``extra`` record saved with every checkpoint, and
-    the sizes of the training and held-out data (words or characters).
-    The run directory is created only once the data has passed its checks, so a
-    bad file leaves nothing behind.
+    When stdout goes away (``charrnn train ... | head -1``) training goes on:
+    the log lines stop, ``metrics.jsonl`` keeps every event, and one notice
+    says so on stderr.
     """
-    if config.mode == "text":
-        # Large texts: a streaming scan now (it also validates the file), the
-        # memory-mapped token file once the run directory exists.
-        scan = scan_text(args.data, args.encoding)
-        vocab, data_id = Vocab(scan.chars), scan.digest[:16]
-    else:
-        corpus = load_corpus(args.data, config.mode, args.encoding)
-        vocab, data_id = Vocab(corpus_chars(corpus)), fingerprint(corpus)
-    if ckpt is not None and ckpt.extra.get("data_fingerprint") not in (None, data_id):
-        raise CharRNNError(
-            f"{args.data} is not the data this run was trained on; resume with the same DATA"
+
+    def __init__(self, trainer: Trainer, quiet: bool):
+        self.quiet = quiet
+        self.bar = (
+            _progress_bar(trainer) if not quiet and sys.stderr.isatty() and _has_tqdm() else None
         )
-    if not args.resume:
-        run.prepare(resume=False, force=args.force)
-    if config.mode == "text":
-        ids = cached_tokens(args.data, scan, vocab, run.path, args.encoding)
-        train, val = split_text(ids, config.val_fraction, config.val_max)
-    else:
-        train, val = split_corpus(
-            corpus, config.mode, config.val_fraction, config.seed, config.val_max
-        )
-    preset_log = preset(args.preset)["log_every"] if args.preset else None
-    log_every = args.log_every or preset_log or 100
-    trainer = Trainer(
-        config, vocab, train, val, log_every=log_every, eval_every=args.eval_every or log_every
-    )
-    if trainer.clamped_batch_size is not None:
-        say(
-            f"notice: --batch-size {config.batch_size} is larger than the data allows; "
-            f"using {trainer.clamped_batch_size}"
-        )
-    extra: dict[str, Any] = {
-        "data": _data_source(args.data),
-        "encoding": args.encoding,
-        "data_fingerprint": data_id,
-        "best_val": None,
-        "bad_evals": 0,
-    }
-    if ckpt is not None:
-        trainer.restore(ckpt)
-        extra.update({k: ckpt.extra.get(k, extra[k]) for k in ("best_val", "bad_evals")})
-    return trainer, extra, (len(train), len(val))
 
+    def step(self, trainer: Trainer) -> None:
+        if self.bar is not None:
+            self.bar.update(1)
 
-def _train_until_done(
-    args: argparse.Namespace, run: RunDir, trainer: Trainer, extra: dict[str, Any]
-) -> list[int]:
-    """Train with logging, checkpoints, best model, early stopping and signal handling.
-
-    Returns the signals that stopped training (empty if it ran to the end).
-    """
-    save_every = args.save_every or trainer.eval_every
-    use_bar = not args.quiet and sys.stderr.isatty() and _has_tqdm()
-    bar = _progress_bar(trainer) if use_bar else None
-    start_time = time.time()
-    stop_signal: list[int] = []
-
-    def on_signal(signum: int, frame: Any) -> None:
-        stop_signal.append(signum)
-        # A second Ctrl-C ends at once; the atomic writes keep the files sound.
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-
-    def on_step(tr: Trainer) -> bool:
-        if bar is not None:
-            bar.update(1)
-        if tr.step % save_every == 0:
-            run.save_latest(tr.to_checkpoint(extra))
-        return bool(stop_signal)
-
-    def on_event(event: LogEvent) -> bool:
-        record = {**event.to_dict(), "wall_time": time.time() - start_time}
-        run.log(record)
-        stop = False
-        if event.val_loss is not None:
-            if extra["best_val"] is None or event.val_loss < extra["best_val"]:
-                extra["best_val"], extra["bad_evals"] = event.val_loss, 0
-                run.save_best(trainer.to_checkpoint(extra))
-            else:
-                extra["bad_evals"] += 1
-                if args.patience is not None and extra["bad_evals"] >= args.patience:
-                    say(
-                        f"early stop at step {event.step}: validation loss has not improved "
-                        f"for {args.patience} evaluations (best {extra['best_val']:.4f})"
-                    )
-                    stop = True
-        if bar is not None:
-            bar.set_postfix_str(
+    def event(self, event: LogEvent) -> None:
+        if self.bar is not None:
+            self.bar.set_postfix_str(
                 f"loss {event.train_loss:.3f}"
                 + (f" val {event.val_loss:.3f}" if event.val_loss is not None else "")
                 + f" {event.chars_per_s:,.0f} ch/s"
             )
-        elif not args.quiet:
-            print(event.format(), flush=True)
-        return stop
+        elif not self.quiet:
+            try:
+                print(event.format(), flush=True)
+            except BrokenPipeError:
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+                self.quiet = True
+                say("stdout was closed; training goes on, its log is in metrics.jsonl")
 
-    old_int = signal.signal(signal.SIGINT, on_signal)
-    old_term = signal.signal(signal.SIGTERM, on_signal)
-    try:
-        # Overflow shows up as a non-finite loss, which the trainer reports with
-        # advice; numpy's own warnings would only add noise.
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            trainer.run(on_event=on_event, on_step=on_step)
-    finally:
-        signal.signal(signal.SIGINT, old_int)
-        signal.signal(signal.SIGTERM, old_term)
-        if bar is not None:
-            bar.close()
-    return stop_signal
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
 
 
 def _has_tqdm() -> bool:

@@ -8,11 +8,10 @@ import time
 import numpy as np
 
 from .config import Config
-from .data import load_corpus, split_corpus
 from .experiment import SeedResult, run_experiment, run_seed
+from .run import TrainingRun
 from .sample import sample
-from .train import LogEvent, Trainer
-from .vocab import Vocab
+from .train import LogEvent
 
 
 def _out(line: str = "") -> None:
@@ -62,30 +61,21 @@ def run_demo(seeds: int = 10, names_seconds: float = 15.0) -> int:
     _out(
         f"== 3. A names model on the built-in corpus @names ({names_seconds:.0f} s of training) =="
     )
-    config = names_config()
-    words = load_corpus("@names", "words")
-    train, val = split_corpus(words, "words", config.val_fraction, config.seed, config.val_max)
-    vocab = Vocab.from_text("".join(words))
-    trainer = Trainer(config, vocab, train, val, log_every=500)
-    start = time.perf_counter()
-    best: dict = {"val": float("inf"), "params": None, "step": 0, "bad": 0}
+    config = names_config().replace(
+        log_every=500, patience=3, time_budget=names_seconds / 60
+    )  # patience: stop once the small corpus starts to be memorised
+    best = {"val": float("inf"), "step": 0}
 
-    def keep_best(event: LogEvent) -> bool:
+    def show(event: LogEvent) -> None:
         _out("  " + event.format())
         if event.val_loss is not None and event.val_loss < best["val"]:
-            best.update(val=event.val_loss, params=trainer.host_params(), step=event.step, bad=0)
-        else:
-            best["bad"] += 1
-        return best["bad"] >= 3  # stop once the small corpus starts to be memorised
+            best.update(val=event.val_loss, step=event.step)
 
-    trainer.run(
-        on_event=keep_best,
-        on_step=lambda tr: time.perf_counter() - start > names_seconds,
-    )
-    params = best["params"] if best["params"] is not None else trainer.host_params()
+    with TrainingRun(config, "@names") as run:
+        run.train(on_event=show)
+        params, vocab, known = run.best_params(), run.corpus.vocab, set(run.train_data)
     _out(f"best held-out loss {best['val']:.3f} nats/char at step {best['step']}")
     samples = sample(params, vocab, n=20, mode="words", rng=np.random.default_rng(1))
-    known = set(train)
     _out("samples (* = not in the training set):")
     _out("  " + "  ".join(s + ("*" if s not in known else "") for s in samples))
     _out()

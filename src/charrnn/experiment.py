@@ -16,8 +16,8 @@ import numpy as np
 
 from .config import Config
 from .model import Params, step, zero_state
+from .run import TrainingRun
 from .sample import sample
-from .train import Trainer
 from .vocab import Vocab
 
 TUTORIAL_WORDS = ["vector"] + ["ectoaxg"] * 14
@@ -84,11 +84,10 @@ def run_seed(
 ) -> SeedResult:
     """Train one model in the tutorial's setting and probe it."""
     words = TUTORIAL_WORDS if words is None else words
-    config = tutorial_config(bptt, seed, passes)
-    vocab = Vocab.from_text("".join(words))
-    trainer = Trainer(config, vocab, words, None, log_every=10**9)
-    trainer.run()
-    params = trainer.host_params()
+    config = tutorial_config(bptt, seed, passes).replace(log_every=10**9)
+    with TrainingRun(config, words) as run:
+        run.train()
+        params, vocab = run.best_params(), run.corpus.vocab
     samples = sample(params, vocab, n=10, prefix="v", mode="words", rng=np.random.default_rng(seed))
     return SeedResult(bptt, seed, next_char_prob(params, vocab, "vecto", "r"), tuple(samples))
 

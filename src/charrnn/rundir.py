@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
+
+try:  # POSIX: an advisory lock the kernel drops when the process dies
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: no lock
+    fcntl = None  # type: ignore[assignment]
 from typing import Any
 
 from . import checkpoint
@@ -17,18 +21,7 @@ BEST = "best.npz"
 METRICS = "metrics.jsonl"
 CONFIG = "config.json"
 RUN_FILES = (LATEST, BEST, METRICS, CONFIG)
-
-
-def fingerprint(corpus: list[str] | str) -> str:
-    """A short hash of a corpus, so a resume can tell it was given the same data."""
-    h = hashlib.sha256()
-    if isinstance(corpus, str):
-        h.update(corpus.encode())
-    else:
-        for w in corpus:
-            h.update(w.encode())
-            h.update(b"\n")
-    return h.hexdigest()[:16]
+LOCK = ".lock"
 
 
 class RunDir:
@@ -42,6 +35,7 @@ class RunDir:
 
     def __init__(self, path: str | os.PathLike[str]):
         self.path = os.fspath(path)
+        self._lock_fd: int | None = None
 
     def file(self, name: str) -> str:
         return os.path.join(self.path, name)
@@ -50,37 +44,80 @@ class RunDir:
         """True when the directory already has a run's files."""
         return any(os.path.exists(self.file(n)) for n in RUN_FILES)
 
-    def prepare(self, *, resume: bool, force: bool) -> None:
-        """Create the directory, refusing to mix two runs in one.
-
-        Raises
-        ------
-        CharRNNError
-            If the directory holds a run and neither ``resume`` nor ``force`` is
-            set, or ``resume`` is set and there is nothing to resume.
-        """
+    def create(self) -> None:
+        """Make the directory (and its parents) if it does not exist."""
         if os.path.exists(self.path) and not os.path.isdir(self.path):
-            raise CharRNNError(f"--out {self.path} is a file; give a directory for the run")
-        if resume:
-            if not os.path.isfile(self.file(LATEST)):
-                raise CharRNNError(
-                    f"nothing to resume: {self.file(LATEST)} does not exist; "
-                    "start a new run without --resume"
-                )
-            return
-        if self.holds_run():
-            if not force:
-                raise CharRNNError(
-                    f"{self.path} already holds a run; pass --resume to continue it, "
-                    "--force to overwrite it, or choose another --out"
-                )
-            for name in RUN_FILES:
-                if os.path.exists(self.file(name)):
-                    os.unlink(self.file(name))
+            raise CharRNNError(
+                f"{self.path} is a file; give a directory for the run", params=("out_dir",)
+            )
         try:
             os.makedirs(self.path, exist_ok=True)
         except OSError as exc:
             raise CharRNNError(f"cannot create {self.path}: {exc.strerror}") from None
+
+    def lock(self) -> None:
+        """Take the directory for this process, or fail if a live process holds it.
+
+        The lock is ``flock`` on a file in the directory: the kernel releases it
+        when its process ends in any way, so a killed run never blocks a resume.
+
+        Raises
+        ------
+        CharRNNError
+            If another live process holds the directory.
+        """
+        if fcntl is None or self._lock_fd is not None:
+            return
+        if not os.path.isdir(self.path):
+            raise CharRNNError(f"{self.path} is not a run directory", params=("out_dir",))
+        fd = os.open(self.file(LOCK), os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.read(fd, 32).decode(errors="replace").strip() or "?"
+            os.close(fd)
+            raise CharRNNError(
+                f"{self.path} is in use by process {holder}, which is training in it; wait "
+                "for it to finish or stop it, or choose another out_dir",
+                params=("out_dir",),
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self._lock_fd = fd
+
+    def unlock(self) -> None:
+        """Release the lock taken by :meth:`lock` (the lock file stays, empty of meaning)."""
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    def check_resumable(self) -> None:
+        """Raise unless the directory holds a run to resume."""
+        if not os.path.isfile(self.file(LATEST)):
+            raise CharRNNError(
+                f"nothing to resume: {self.file(LATEST)} does not exist; "
+                "start a new run without resume",
+                params=("resume",),
+            )
+
+    def prepare_new(self, *, force: bool) -> None:
+        """Clear the way for a new run, refusing to mix two runs in one directory.
+
+        Raises
+        ------
+        CharRNNError
+            If the directory holds a run and ``force`` is not set.
+        """
+        if self.holds_run():
+            if not force:
+                raise CharRNNError(
+                    f"{self.path} already holds a run; resume it, force to overwrite it, "
+                    "or choose another out_dir",
+                    params=("resume", "force", "out_dir"),
+                )
+            for name in RUN_FILES:
+                if os.path.exists(self.file(name)):
+                    os.unlink(self.file(name))
 
     def save_latest(self, ckpt: Checkpoint) -> None:
         checkpoint.save(self.file(LATEST), ckpt)
@@ -90,6 +127,9 @@ class RunDir:
 
     def load_latest(self) -> Checkpoint:
         return checkpoint.load(self.file(LATEST))
+
+    def load_best(self) -> Checkpoint:
+        return checkpoint.load(self.file(BEST))
 
     def copy_latest_to_best(self) -> None:
         """Without validation data the latest model is also the best one."""
@@ -101,6 +141,30 @@ class RunDir:
         """Append one JSON line to the metrics log."""
         with open(self.file(METRICS), "a", encoding="utf-8") as f:
             f.write(json.dumps(record) + "\n")
+
+    def truncate_metrics(self, step: int) -> None:
+        """Drop log records past ``step``: those a crashed run wrote after its last save.
+
+        A resume repeats those steps and logs them again.
+        """
+        path = self.file(METRICS)
+        if not os.path.isfile(path):
+            return
+        with open(path, encoding="utf-8") as f:
+            lines = f.readlines()
+        kept = []
+        for line in lines:
+            try:
+                if json.loads(line)["step"] <= step:
+                    kept.append(line)
+            except (ValueError, KeyError, TypeError):
+                break  # a torn last line of a killed run
+        if len(kept) == len(lines):
+            return
+        tmp = self.file(".metrics.tmp")
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.writelines(kept)
+        os.replace(tmp, path)
 
     def write_config(self, config: dict[str, Any]) -> None:
         tmp = self.file(".config.tmp")

@@ -296,7 +296,8 @@ class Trainer:
             (early stopping).
         on_step : callable, optional
             Called with the trainer after every step (progress bars, checkpoints,
-            signals); returning True stops training after this step.
+            signals); returning True stops training after this step, which is
+            then logged and validated as the last one.
         """
         events: list[LogEvent] = []
         start = time.perf_counter()
@@ -307,7 +308,8 @@ class Trainer:
             window_loss += loss
             window_chars += n
             stop = bool(on_step(self)) if on_step is not None else False
-            last = self.step == total
+            # A run that ends early still logs and validates where it ends.
+            last = self.step == total or stop
             if self.step % self.log_every == 0 or last:
                 now = time.perf_counter()
                 val = None
