@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import pathlib
 import subprocess
@@ -79,3 +80,27 @@ def test_ab_engine_compares_a_revision_with_the_working_tree():
     )  # fmt: skip
     assert bad.returncode != 0 and "cannot read" in bad.stderr
 
+
+def test_ab_engine_imports_the_whole_package_at_the_revision(tmp_path, monkeypatch):
+    if not (ROOT / ".git").exists():
+        pytest.skip("needs a git checkout")
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    ab_engine = importlib.import_module("ab_engine")
+    try:
+        package = ab_engine.package_at("HEAD", str(tmp_path))
+        folder = tmp_path / "src" / "charrnn"
+        assert package.__name__ == "charrnn_at_rev"
+        # Every module of the trainer comes from the extracted folder, the model included:
+        # the package's relative imports resolve inside it, not in the working tree.
+        for name in ("config", "train", "vocab", "model"):
+            module = sys.modules[f"charrnn_at_rev.{name}"]
+            assert pathlib.Path(module.__file__).parent == folder
+        assert package.train.Trainer.__module__ == "charrnn_at_rev.train"
+        head = subprocess.run(
+            ["git", "show", "HEAD:src/charrnn/train.py"],
+            cwd=ROOT, capture_output=True, text=True, check=True,
+        ).stdout  # fmt: skip
+        assert (folder / "train.py").read_text(encoding="utf-8") == head
+    finally:
+        for name in [m for m in sys.modules if m.split(".")[0] == "charrnn_at_rev"]:
+            del sys.modules[name]
