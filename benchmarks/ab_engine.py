@@ -1,64 +1,101 @@
-"""A/B timing of an engine change: ``model.py`` at a git revision against the working tree.
+"""A/B timing of an engine change: the package at a git revision against the working tree.
 
     python benchmarks/ab_engine.py HEAD                  # (H=256, B=32, T=64) text
     python benchmarks/ab_engine.py HEAD~3 --shape 100,32,64
     python benchmarks/ab_engine.py HEAD --words          # names, H=128, B=64
 
-Two trainers train the same model on the same batches, one calling the
-forward/backward of ``src/charrnn/model.py`` as it was at REV, the other the
-working tree's; everything else (optimiser, data, loop) is the working tree's.
-They take turns for several rounds in one process, so a slow spell of the
-machine hits both, and the speed-up is the median of per-round ratios. This is
-how to tell whether an engine change is worth keeping on a noisy machine:
-a whole training step, not the changed lines in isolation.
+The whole of ``src/charrnn`` as it was at REV is extracted to a temporary
+folder and imported as a second package, ``charrnn_at_rev`` (its relative
+imports resolve inside it), beside the working tree's ``charrnn``. Each
+package builds its own Trainer (config, vocabulary, data, nothing else), so
+a change that spans the model, the trainer and the optimiser is compared as a
+whole. The two train the same model on the same batches and take turns for
+several rounds in one process, so a slow spell of the machine hits both, and
+the speed-up is the median of per-round ratios. This is how to tell whether an
+engine change is worth keeping on a noisy machine: a whole training step, not
+the changed lines in isolation.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import importlib.util
+import io
 import pathlib
 import subprocess
 import sys
+import tarfile
 import tempfile
 from types import ModuleType
+from typing import Any
 
-import charrnn.train as train_module
-from charrnn.config import Config
+import charrnn
+import charrnn.config
+import charrnn.train
+import charrnn.vocab
 from charrnn.data import load_corpus
-from charrnn.train import Trainer
-from charrnn.vocab import Vocab
 from common import names_source, out, paired, rounds, shakespeare_or_fallback, summary
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
+PACKAGE = "charrnn_at_rev"
 
 
-def model_at(rev: str, folder: str) -> ModuleType:
-    """``charrnn/model.py`` as it was at git revision ``rev``, imported as a module."""
+def package_at(rev: str, folder: str) -> ModuleType:
+    """``src/charrnn`` as it was at git revision ``rev``, imported as ``charrnn_at_rev``.
+
+    Parameters
+    ----------
+    rev : str
+        Any git revision of this checkout.
+    folder : str
+        Where to extract the package; it must outlive the package's use.
+
+    Returns
+    -------
+    module
+        The package, with its ``config``, ``train`` and ``vocab`` modules imported.
+    """
     try:
-        source = subprocess.run(
-            ["git", "show", f"{rev}:src/charrnn/model.py"],
-            cwd=ROOT, capture_output=True, text=True, check=True,
+        archive = subprocess.run(
+            ["git", "archive", "--format=tar", rev, "src/charrnn"],
+            cwd=ROOT, capture_output=True, check=True,
         ).stdout  # fmt: skip
-    except (OSError, subprocess.CalledProcessError) as exc:
-        sys.exit(f"cannot read src/charrnn/model.py at {rev!r}: {exc}")
-    path = pathlib.Path(folder) / "model_at_rev.py"
-    path.write_text(source, encoding="utf-8")
-    # A name inside the package, so that the file's relative imports resolve.
-    spec = importlib.util.spec_from_file_location("charrnn._model_at_rev", path)
+    except OSError as exc:
+        sys.exit(f"cannot read src/charrnn at {rev!r}: {exc}")
+    except subprocess.CalledProcessError as exc:
+        sys.exit(f"cannot read src/charrnn at {rev!r}: {exc.stderr.decode().strip()}")
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        # The "data" filter (Python >= 3.10.12) refuses links and paths out of the folder.
+        safe = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
+        tar.extractall(folder, **safe)
+    root = pathlib.Path(folder) / "src" / "charrnn"
+    # A package spec with its own search path: `from .model import ...` inside it
+    # finds REV's model.py, not the working tree's.
+    spec = importlib.util.spec_from_file_location(
+        PACKAGE, root / "__init__.py", submodule_search_locations=[str(root)]
+    )
     assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    package = importlib.util.module_from_spec(spec)
+    sys.modules[PACKAGE] = package
+    spec.loader.exec_module(package)
+    for name in ("config", "train", "vocab"):
+        importlib.import_module(f"{PACKAGE}.{name}")
+    return package
 
 
-def engine(config: Config, vocab: Vocab, data, model: ModuleType):
-    """A ``run(steps) -> chars`` that trains with ``model``'s forward and backward."""
-    trainer = Trainer(config, vocab, data, None, log_every=10**9)
+def engine(package: ModuleType, fields: dict[str, Any], chars: str, corpus: str | list[str]):
+    """A ``run(steps) -> chars`` that trains with ``package``'s own Trainer.
+
+    ``corpus`` is running text (encoded here, by the package's own vocabulary)
+    or a list of words.
+    """
+    config = package.config.Config(**fields)
+    vocab = package.vocab.Vocab(chars)
+    data = vocab.encode(corpus) if fields["mode"] == "text" else corpus
+    trainer = package.train.Trainer(config, vocab, data, None)
 
     def run(steps: int) -> int:
-        train_module.forward, train_module.backward = model.forward, model.backward
         return sum(trainer.train_step()[1] for _ in range(steps))
 
     return run
@@ -66,33 +103,35 @@ def engine(config: Config, vocab: Vocab, data, model: ModuleType):
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("rev", help="git revision whose model.py is the baseline, e.g. HEAD")
+    ap.add_argument("rev", help="git revision whose src/charrnn is the baseline, e.g. HEAD")
     ap.add_argument("--shape", default="256,32,64", help="H,B,T in text mode")
     ap.add_argument("--words", action="store_true", help="names in words mode, H=128, B=64")
     ap.add_argument("--layers", type=int, default=1)
     ap.add_argument("--seconds", type=float, default=0.5, help="per measurement")
     ap.add_argument("--repeats", type=int, default=9)
     args = ap.parse_args()
+    here = pathlib.Path(charrnn.__file__).resolve().parent
+    if here != ROOT / "src" / "charrnn":
+        print(f"warning: the working tree's side is {here}, not this checkout's src/charrnn; "
+              f"set PYTHONPATH={ROOT / 'src'}", file=sys.stderr)  # fmt: skip
+    corpus: str | list[str]
     if args.words:
-        data = load_corpus(names_source(), "words")
-        vocab = Vocab.from_text("".join(data))
+        corpus = load_corpus(names_source(), "words")
+        chars = "".join(corpus)
         H, B, T, mode = 128, 64, 1, "words"
     else:
-        text, _ = shakespeare_or_fallback()
-        vocab = Vocab.from_text(text)
-        data = vocab.encode(text)
+        corpus, _ = shakespeare_or_fallback()
+        chars = corpus
         H, B, T = map(int, args.shape.split(","))
         mode = "text"
-    config = Config(
+    fields = dict(
         mode=mode, hidden=H, layers=args.layers, batch_size=B, seq_len=T, steps=10**9,
         lr=2e-3, clip=5.0, init="scaled", val_fraction=0.0,
     )  # fmt: skip
-    import charrnn.model as current
-
     with tempfile.TemporaryDirectory() as folder:
         engines = {
-            args.rev: engine(config, vocab, data, model_at(args.rev, folder)),
-            "working tree": engine(config, vocab, data, current),
+            args.rev: engine(package_at(args.rev, folder), fields, chars, corpus),
+            "working tree": engine(charrnn, fields, chars, corpus),
         }
         rates = rounds(engines, args.seconds, args.repeats)
     label = f"{mode} H={H} B={B}" + (f" T={T}" if mode == "text" else "") + f" L={args.layers}"

@@ -16,15 +16,36 @@ step no engine can skip: what a numpy engine could reach at best.
 The seed-style loop (charrnn.reference: one sequence, one-hot columns, dicts
 of steps, float64, Adagrad as in min-char-rnn) runs at (H=100, B=1, T=25) only;
 elsewhere it would take minutes per measurement.
+
+What users run is a fresh process, so two more engines start one per
+measurement, in the same rounds: "charrnn train (process)" runs the CLI
+(``python -m charrnn.cli train DATA ... --val-fraction 0 --quiet``, the same
+config and data) and reads its rate from the run's ``metrics.jsonl``, and
+"torch (process)" runs the torch engine in a child of this script. Each
+takes the median chars/s of its log windows after the first, and the lines
+under the table give its ratio to the in-process engine and the minor page
+faults and system CPU time of a warm step (see fresh_process.ProcessEngine:
+the child's getrusage totals less those of a one-window baseline child).
+The CLI checkpoints only at the end (``--save-every`` the whole run), so its
+windows time training steps alone, as a user's run with the default 100-step
+windows nearly does. The in-process rows can hide what a step costs the
+kernel: this process has read the whole corpus into one string, and glibc,
+once such large blocks are freed, raises its thresholds and keeps a step's
+temporaries instead of returning them; the CLI streams and memory-maps its
+data, as a user's run does, and pays for them afresh.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import os
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Callable
 
 import numpy as np
 
@@ -40,8 +61,10 @@ from common import (
     paired,
     rounds,
     shakespeare_or_fallback,
+    step_time,
     summary,
 )
+from fresh_process import WINDOWS, ProcessEngine, child_env, metrics_rates, printed_rates
 
 TEXT_CONFIGS = [(100, 1, 25), (100, 32, 64), (256, 32, 64), (512, 64, 128)]
 # The speed issue's targets: charrnn / torch at these shapes.
@@ -53,13 +76,17 @@ FLOORS = {
     "floor+": "+ gather, softmax, dWxh, norm, Adam:",
 }
 CLIP = 5.0
+CLI = "charrnn train (process)"
+TORCH_PROCESS = "torch (process)"
+# Each fresh-process engine and the in-process engine it is the fresh-process twin of.
+TWINS = {CLI: "charrnn", TORCH_PROCESS: "torch"}
 
 
 # ----------------------------------------------------------------------------- engines
 
 
 def charrnn_engine(config: Config, vocab: Vocab, data):
-    trainer = Trainer(config, vocab, data, None, log_every=10**9)
+    trainer = Trainer(config, vocab, data, None)  # train_step alone: no log, no validation
 
     def run(steps: int) -> int:
         chars = 0
@@ -224,6 +251,112 @@ def matmul_rates() -> tuple[float, float]:
     return big, step
 
 
+# ----------------------------------------------------------------------------- fresh processes
+
+
+def build_engine(engine: str, mode: str, H: int, B: int, T: int) -> Callable[[int], int]:
+    """The in-process ``engine`` ("charrnn" or "torch") on the data and config main gives it."""
+    from charrnn.data import TextBatches, WordBatches
+
+    if mode == "text":
+        text, _ = shakespeare_or_fallback()
+        vocab = Vocab.from_text(text)
+        ids = vocab.encode(text)
+        if engine == "torch":
+            return torch_engine(vocab, H, TextBatches(ids, B, T), words=False)
+        return charrnn_engine(text_config(H, B, T), vocab, ids)
+    words = load_corpus(names_source(), "words")
+    wv = Vocab.from_text("".join(words))
+    if engine == "torch":
+        return torch_engine(wv, H, WordBatches(words, wv, B, 0), words=True)
+    return charrnn_engine(words_config(H, B), wv, words)
+
+
+def process_child(
+    engine: str, mode: str, shape: str, steps: int, log_every: int, threads: int
+) -> None:
+    """Train in this fresh process; print chars/s of every ``log_every``-step window."""
+    if engine == "torch":
+        import torch
+
+        torch.set_num_threads(threads)  # as many as the parent gives the in-process torch
+    H, B, T = map(int, shape.split(","))
+    run = build_engine(engine, mode, H, B, T)
+    rates = []
+    for done in range(0, steps, log_every):
+        t0 = time.perf_counter()
+        chars = run(min(log_every, steps - done))
+        rates.append(chars / (time.perf_counter() - t0))
+    print(json.dumps({"rates": rates}))
+
+
+def child_engine(engine: str, mode: str, shape: str, threads: int, log_every: int):
+    """``engine`` trained in a fresh child of this script per measurement."""
+
+    def command(steps: int, log_every: int, folder: str) -> list[str]:
+        return [
+            sys.executable, __file__, "--process-child", engine, "--mode", mode,
+            "--shape", shape, "--steps", str(steps), "--log-every", str(log_every),
+            "--threads", str(threads),
+        ]  # fmt: skip
+
+    return ProcessEngine(command, printed_rates, log_every)
+
+
+def config_flags(config: Config) -> list[str]:
+    """The ``charrnn train`` flags that give ``config``: each field that differs from
+    the defaults, except ``steps`` (every run sets its own)."""
+    default = Config()
+    flags = []
+    for f in dataclasses.fields(Config):
+        value = getattr(config, f.name)
+        if f.name != "steps" and value != getattr(default, f.name):
+            flags += [f"--{f.name.replace('_', '-')}", str(value)]
+    return flags
+
+
+def cli_engine(config: Config, data: str, log_every: int) -> ProcessEngine:
+    """``charrnn train DATA`` with ``config`` in a fresh process per measurement.
+
+    It checkpoints only at the last step, so its log windows time training alone.
+    """
+    flags = config_flags(config)
+
+    def command(steps: int, log_every: int, folder: str) -> list[str]:
+        return [
+            sys.executable, "-m", "charrnn.cli", "train", data, *flags, "--steps", str(steps),
+            "--log-every", str(log_every), "--save-every", str(steps), "--quiet", "--out", folder,
+        ]  # fmt: skip
+
+    return ProcessEngine(command, metrics_rates, log_every)
+
+
+def window_steps(run: Callable[[int], int], seconds: float) -> int:
+    """Steps per log window for a process engine, from its in-process twin's step time:
+    its ``WINDOWS`` timed windows take about ``seconds`` in all, as one in-process measurement."""
+    return max(1, round(seconds / WINDOWS / step_time(run)))
+
+
+def process_lines(rates: dict[str, list[float]], engines: dict) -> list[str]:
+    """Under the table: each fresh-process engine against its in-process twin, and its
+    page faults and system CPU time per warm step."""
+    lines = []
+    for name, twin in TWINS.items():
+        if name not in rates:
+            continue
+        vs = [f"{paired(rates, name, twin):.2f}x {twin} in-process"]
+        if name == CLI and TORCH_PROCESS in rates:
+            vs.append(f"{paired(rates, name, TORCH_PROCESS):.2f}x {TORCH_PROCESS}")
+        cost = engines[name].per_step()
+        kernel = (
+            f"{cost[0]:,.0f} minor page faults, {1e3 * cost[1]:.2f} ms system CPU per step"
+            if cost is not None
+            else "page faults not measured (no resource module)"
+        )
+        lines.append(f"{name}: {', '.join(vs)}; {kernel}")
+    return lines
+
+
 # ----------------------------------------------------------------------------- memory
 
 
@@ -239,18 +372,7 @@ def peak_rss_mib() -> float:
 
 def memory_child(engine: str, H: int, B: int, T: int, steps: int) -> None:
     """Train a few steps in a fresh process; print peak RSS before and after (MiB)."""
-    text, _ = shakespeare_or_fallback()
-    vocab = Vocab.from_text(text)
-    ids = vocab.encode(text)
-    if engine == "torch":
-        import torch  # noqa: F401  (imported before the baseline, as a user would)
-
-        from charrnn.data import TextBatches
-
-        run = torch_engine(vocab, H, TextBatches(ids, B, T), words=False)
-    else:
-        cfg = text_config(H, B, T)
-        run = charrnn_engine(cfg, vocab, ids)
+    run = build_engine(engine, "text", H, B, T)  # torch is imported before the baseline
     base = peak_rss_mib()
     run(steps)
     peak = peak_rss_mib()
@@ -262,7 +384,7 @@ def measure_memory(H: int, B: int, T: int) -> dict[str, dict[str, float]]:
     for engine in ("charrnn", "torch"):
         p = subprocess.run(
             [sys.executable, __file__, "--memory-child", engine, "--shape", f"{H},{B},{T}"],
-            capture_output=True, text=True, check=True,
+            capture_output=True, text=True, check=True, env=child_env(),
         )  # fmt: skip
         res[engine] = json.loads(p.stdout.strip().splitlines()[-1])
     return res
@@ -278,6 +400,10 @@ def text_config(H: int, B: int, T: int) -> Config:
     )  # fmt: skip
 
 
+def words_config(H: int, B: int) -> Config:
+    return text_config(H, B, 1).replace(mode="words")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seconds", type=float, default=1.5, help="per measurement")
@@ -285,16 +411,27 @@ def main() -> None:
     ap.add_argument("--no-torch", action="store_true")
     ap.add_argument("--only", help="run one configuration, e.g. 256,32,64 or words")
     ap.add_argument("--memory-child", help=argparse.SUPPRESS)
+    ap.add_argument("--process-child", help=argparse.SUPPRESS)
     ap.add_argument("--shape", help=argparse.SUPPRESS)
+    ap.add_argument("--mode", default="text", help=argparse.SUPPRESS)
+    ap.add_argument("--steps", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--log-every", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--threads", type=int, default=1, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.memory_child:
         H, B, T = map(int, args.shape.split(","))
         memory_child(args.memory_child, H, B, T, steps=5)
         return
+    if args.process_child:
+        process_child(
+            args.process_child, args.mode, args.shape, args.steps, args.log_every, args.threads
+        )
+        return
 
     from charrnn.data import TextBatches, WordBatches
 
     use_torch = not args.no_torch
+    threads = 1
     if use_torch:
         import torch
         from threadpoolctl import threadpool_info
@@ -312,9 +449,14 @@ def main() -> None:
     out(f"text: {text_name}, {len(text):,} chars, V={vocab.size}; "
         f"{args.repeats} rounds of ~{args.seconds} s per engine")  # fmt: skip
     out()
-    head = f"{'config':<22}{'engine':<11}{'chars/s median [min-max]':>34}{'vs torch':>10}"
+    head = f"{'config':<22}{'engine':<25}{'chars/s median [min-max]':>34}{'vs torch':>10}"
     out(head + f"{'% of bound':>12}")
     configs = [("text", *c) for c in TEXT_CONFIGS] + [("words", 128, 64, 0)]
+    scratch = tempfile.TemporaryDirectory()
+    # The CLI reads a file: the very text the in-process engines train on.
+    text_file = os.path.join(scratch.name, "text.txt")
+    with open(text_file, "w", encoding="utf-8") as f:
+        f.write(text)
     for mode, H, B, T in configs:
         label = f"H={H} B={B} T={T}" if mode == "text" else f"names H={H} B={B}"
         if args.only and args.only != ("words" if mode == "words" else f"{H},{B},{T}"):
@@ -329,23 +471,37 @@ def main() -> None:
             engines["bound"] = bound_engine(H, B, T, vocab.size)
             engines["floor"] = bound_engine(H, B, T, vocab.size, elementwise=True)
             engines["floor+"] = bound_engine(H, B, T, vocab.size, elementwise=True, rest=True)
+            engines[CLI] = cli_engine(
+                text_config(H, B, T), text_file, window_steps(engines["charrnn"], args.seconds)
+            )
         else:
             words = load_corpus(names_source(), "words")
             wv = Vocab.from_text("".join(words))
-            cfg = text_config(H, B, 1).replace(mode="words")
-            engines["charrnn"] = charrnn_engine(cfg, wv, words)
+            engines["charrnn"] = charrnn_engine(words_config(H, B), wv, words)
             if use_torch:
                 engines["torch"] = torch_engine(wv, H, WordBatches(words, wv, B, 0), words=True)
             mean_len = round(float(np.mean([len(w) + 1 for w in words])))
             engines["bound"] = bound_engine(H, B, mean_len, wv.size)
-        rates = rounds(engines, args.seconds, args.repeats)
+            engines[CLI] = cli_engine(
+                words_config(H, B), names_source(), window_steps(engines["charrnn"], args.seconds)
+            )
+        if use_torch:
+            engines[TORCH_PROCESS] = child_engine(
+                "torch", mode, f"{H},{B},{T}", threads,
+                window_steps(engines["torch"], args.seconds),
+            )  # fmt: skip
+        fixed = {name: e.steps for name, e in engines.items() if isinstance(e, ProcessEngine)}
+        rates = rounds(engines, args.seconds, args.repeats, fixed)
 
         for name, vals in rates.items():
             if name == "bound" or name in FLOORS:
                 continue
             ratio = f"{paired(rates, name, 'torch'):.2f}x" if "torch" in rates else ""
-            pct = f"{100 * paired(rates, name, 'bound'):.0f}%" if name == "charrnn" else ""
-            out(f"{label:<22}{name:<11}{summary(vals):>34}{ratio:>10}{pct:>12}")
+            bounded = name in ("charrnn", CLI)
+            pct = f"{100 * paired(rates, name, 'bound'):.0f}%" if bounded else ""
+            out(f"{label:<22}{name:<25}{summary(vals):>34}{ratio:>10}{pct:>12}")
+        for line in process_lines(rates, engines):
+            out(f"{'':<22}{line}")
         if "seed-loop" in rates:
             out(f"{'':<22}charrnn / seed-loop: {paired(rates, 'charrnn', 'seed-loop'):.1f}x")
         out(f"{'':<22}FLOP-limited bound (matmuls alone): {summary(rates['bound'])} chars/s")
@@ -360,6 +516,7 @@ def main() -> None:
             lead = paired(rates, "bound", "torch")
             out(f"{'':<22}bound / torch: {lead:.2f}x, so {target:.1f}x torch needs "
                 f"{100 * target / lead:.0f}% of the bound")  # fmt: skip
+    scratch.cleanup()
     if (use_torch and not args.only) or args.only == "512,64,128":
         mem = measure_memory(512, 64, 128)
         out()

@@ -7,6 +7,7 @@ import pathlib
 import statistics
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 SHARED = pathlib.Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 
@@ -48,29 +49,49 @@ def blas_report() -> str:
     return "\n".join(lines)
 
 
+@dataclass(frozen=True)
+class SelfTimed:
+    """What an engine returns instead of a character count when it timed itself
+    (e.g. one that trains in a fresh process and reads the rate from its log)."""
+
+    chars_per_s: float
+
+
+def step_time(run: Callable[[int], int | SelfTimed]) -> float:
+    """Seconds per step of ``run`` after a warm-up call (allocations, BLAS thread start)."""
+    run(2)
+    t0 = time.perf_counter()
+    run(3)
+    return (time.perf_counter() - t0) / 3
+
+
 def rounds(
-    engines: dict[str, Callable[[int], int]],
+    engines: dict[str, Callable[[int], int | SelfTimed]],
     seconds: float,
     repeats: int,
+    fixed: dict[str, int] | None = None,
 ) -> dict[str, list[float]]:
     """Time every engine in turn, ``repeats`` times, alternating (noise hits all alike).
 
     Each engine is a function ``run(steps) -> characters processed``. A warm-up
     call sizes the number of steps so that one measurement lasts about ``seconds``.
+    Engines named in ``fixed`` run that many steps per measurement with no warm-up
+    or sizing call: one that starts a fresh process would spend both on start-up.
+    An engine that returns :class:`SelfTimed` gives its own rate.
     """
-    steps = {}
-    for name, run in engines.items():
-        run(2)  # warm-up: allocations, BLAS thread start
-        t0 = time.perf_counter()
-        run(3)
-        per_step = (time.perf_counter() - t0) / 3
-        steps[name] = max(3, int(seconds / max(per_step, 1e-6)))
+    fixed = fixed or {}
+    steps = {
+        name: fixed[name] if name in fixed else max(3, int(seconds / max(step_time(run), 1e-6)))
+        for name, run in engines.items()
+    }
     rates: dict[str, list[float]] = {name: [] for name in engines}
     for _ in range(repeats):
         for name, run in engines.items():
             t0 = time.perf_counter()
-            chars = run(steps[name])
-            rates[name].append(chars / (time.perf_counter() - t0))
+            done = run(steps[name])
+            elapsed = time.perf_counter() - t0
+            rate = done.chars_per_s if isinstance(done, SelfTimed) else done / elapsed
+            rates[name].append(rate)
     return rates
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+import json
 import pathlib
 import subprocess
 import sys
@@ -26,6 +28,40 @@ def test_bench_train_prints_engine_bound_and_floor():
     assert "% of the bound" in floor
     rest = next(line for line in lines if "gather, softmax, dWxh, norm, Adam" in line)
     assert "% of the bound" in rest
+    # The CLI in a fresh process, in the same rounds: its row, its ratio to the in-process
+    # engine and what its steps cost the kernel.
+    cli = next(
+        line for line in lines if line.startswith("H=100 B=32 T=64 ") and "(process)" in line
+    )
+    assert "charrnn train (process)" in cli and cli.rstrip().endswith("%")
+    cost = next(line for line in lines if "charrnn train (process):" in line)
+    assert "x charrnn in-process" in cost and "minor page faults" in cost
+
+
+def test_bench_train_runs_the_cli_on_names_in_words_mode():
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench_train.py"), "--only", "words",
+         "--no-torch", "--seconds", "0.02", "--repeats", "2"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert any(
+        line.startswith("names H=128 B=64") and "charrnn train (process)" in line
+        for line in proc.stdout.splitlines()
+    )
+
+
+def test_bench_train_child_reports_the_rate_of_every_log_window():
+    # The child that runs torch in a fresh process; charrnn's in-process engine takes the
+    # same path where torch is not installed.
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench_train.py"), "--process-child",
+         "charrnn", "--mode", "text", "--shape", "16,4,8", "--steps", "7", "--log-every", "3"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    rates = json.loads(proc.stdout.strip().splitlines()[-1])["rates"]
+    assert len(rates) == 3 and all(r > 0 for r in rates)  # windows of 3, 3 and 1 steps
 
 
 def test_ab_engine_compares_a_revision_with_the_working_tree():
@@ -43,3 +79,28 @@ def test_ab_engine_compares_a_revision_with_the_working_tree():
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert bad.returncode != 0 and "cannot read" in bad.stderr
+
+
+def test_ab_engine_imports_the_whole_package_at_the_revision(tmp_path, monkeypatch):
+    if not (ROOT / ".git").exists():
+        pytest.skip("needs a git checkout")
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    ab_engine = importlib.import_module("ab_engine")
+    try:
+        package = ab_engine.package_at("HEAD", str(tmp_path))
+        folder = tmp_path / "src" / "charrnn"
+        assert package.__name__ == "charrnn_at_rev"
+        # Every module of the trainer comes from the extracted folder, the model included:
+        # the package's relative imports resolve inside it, not in the working tree.
+        for name in ("config", "train", "vocab", "model"):
+            module = sys.modules[f"charrnn_at_rev.{name}"]
+            assert pathlib.Path(module.__file__).parent == folder
+        assert package.train.Trainer.__module__ == "charrnn_at_rev.train"
+        head = subprocess.run(
+            ["git", "show", "HEAD:src/charrnn/train.py"],
+            cwd=ROOT, capture_output=True, text=True, check=True,
+        ).stdout  # fmt: skip
+        assert (folder / "train.py").read_text(encoding="utf-8") == head
+    finally:
+        for name in [m for m in sys.modules if m.split(".")[0] == "charrnn_at_rev"]:
+            del sys.modules[name]
