@@ -79,11 +79,11 @@ def test_read_text_handles_bom_and_crlf(tmp_path):
 def test_read_text_other_encoding(tmp_path):
     p = tmp_path / "l1.txt"
     p.write_bytes("café\n".encode("latin-1"))
-    with pytest.raises(CharRNNError, match="--encoding"):
+    with pytest.raises(CharRNNError, match="encoding='latin-1'"):
         read_text(p)
     assert read_text(p, "latin-1") == "café\n"
 
 
 def test_overlong_line_in_words_mode():
-    with pytest.raises(CharRNNError, match="--mode text"):
+    with pytest.raises(CharRNNError, match="mode='text'"):
         split_words("ok\n" + "x" * 5000 + "\n")

@@ -79,11 +79,11 @@ def test_unknown_characters_in_prefix_and_score(names_model):
 
 
 def test_absurd_requests_are_refused(names_model):
-    with pytest.raises(CharRNNError, match="-n"):
+    with pytest.raises(CharRNNError, match=r"^n must"):
         names_model.sample(10**7)
-    with pytest.raises(CharRNNError, match="--max-len"):
+    with pytest.raises(CharRNNError, match=r"^max_len must"):
         names_model.sample(1, max_len=10**9)
-    with pytest.raises(CharRNNError, match="temperature"):
+    with pytest.raises(CharRNNError, match=r"^temperature must"):
         names_model.sample(1, temperature=-1)
 
 

@@ -32,7 +32,7 @@ def test_unknown_characters_are_named_or_skipped():
     v = Vocab.from_text("abc")
     with pytest.raises(CharRNNError, match="'z'") as e:
         v.encode("abz")
-    assert "--unknown skip" in str(e.value)
+    assert "unknown='skip'" in str(e.value) and e.value.params == ("unknown",)
     assert v.clean("azbz", "skip") == "ab"
 
 

@@ -7,9 +7,13 @@
 
 from __future__ import annotations
 
+import difflib
+import inspect
 import os
 import threading
+import typing
 from collections.abc import Callable, Sequence
+from dataclasses import fields
 from typing import Any
 
 import numpy as np
@@ -27,16 +31,21 @@ from .train import LogEvent, eval_batch_size, make_batches
 class CharRNN:
     """A character-level vanilla-RNN language model.
 
-    The constructor only stores hyperparameters (see :class:`charrnn.Config`
-    for their meaning); :meth:`fit` learns ``vocab_`` and ``params_``.
+    The constructor only stores its keyword arguments, as attributes of the
+    same names (scikit-learn's convention, so :meth:`get_params`,
+    :meth:`set_params` and ``sklearn.base.clone`` work); :meth:`fit` checks
+    them and learns ``vocab_`` and ``params_``.
 
     Parameters
     ----------
+    mode, hidden, layers, ..., time_budget
+        Every field of :class:`charrnn.Config` except ``seed``, with the same
+        name, default and meaning.
     random_state : int
-        Seed for initialisation, the validation split and the batch order.
+        Seed for initialisation, the validation split and the batch order
+        (``Config.seed``).
     backend : {"numpy", "cupy"}
-    **hyperparameters
-        Any field of :class:`charrnn.Config` except ``seed``.
+        Where the arrays of training live.
 
     Attributes
     ----------
@@ -48,17 +57,52 @@ class CharRNN:
         How the last fit ended: "done", "patience", "time" or "stopped".
     """
 
-    def __init__(self, *, random_state: int = 0, backend: str = "numpy", **hyperparameters: Any):
-        self.random_state = random_state
-        self.backend = backend
-        self.hyperparameters = hyperparameters
+    # The real signature is set below from Config's fields (see _init_signature),
+    # so that Config stays the one list of hyperparameters.
+    def __init__(self, **params: Any) -> None:
+        _check_param_names(params)
+        for name, default in _PARAM_DEFAULTS.items():
+            setattr(self, name, params.get(name, default))
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """The constructor's arguments, by name.
+
+        Parameters
+        ----------
+        deep : bool
+            Accepted for scikit-learn; a CharRNN holds no nested estimators.
+
+        Returns
+        -------
+        dict
+            Every constructor parameter and its current value.
+        """
+        return {name: getattr(self, name) for name in _PARAM_DEFAULTS}
+
+    def set_params(self, **params: Any) -> CharRNN:
+        """Set constructor parameters by name; they take effect at the next :meth:`fit`.
+
+        Raises
+        ------
+        TypeError
+            If a name is not a constructor parameter.
+        """
+        _check_param_names(params)
+        for name, value in params.items():
+            setattr(self, name, value)
+        return self
 
     def get_config(self) -> Config:
-        """The :class:`Config` these hyperparameters describe (validated)."""
-        try:
-            return Config(seed=self.random_state, **self.hyperparameters)
-        except TypeError as exc:
-            raise CharRNNError(f"unknown hyperparameter: {exc}") from None
+        """The :class:`Config` these hyperparameters describe (validated).
+
+        Raises
+        ------
+        CharRNNError
+            If a hyperparameter is out of range.
+        """
+        return Config(
+            seed=self.random_state, **{name: getattr(self, name) for name in _CONFIG_PARAMS}
+        )
 
     # ------------------------------------------------------------------ training
 
@@ -204,6 +248,47 @@ class CharRNN:
         model.params_ = ckpt.params
         model.history_ = []
         return model
+
+
+# Constructor parameters and their defaults: Config's fields, with the seed
+# called random_state as in scikit-learn, then the backend.
+_CONFIG_PARAMS = tuple(f.name for f in fields(Config) if f.name != "seed")
+_PARAM_DEFAULTS: dict[str, Any] = {
+    **{f.name: f.default for f in fields(Config) if f.name != "seed"},
+    "random_state": next(f.default for f in fields(Config) if f.name == "seed"),
+    "backend": "numpy",
+}
+
+
+def _check_param_names(params: dict[str, Any]) -> None:
+    for name in params:
+        if name in _PARAM_DEFAULTS:
+            continue
+        hint = "; the seed is random_state" if name == "seed" else ""
+        close = difflib.get_close_matches(name, list(_PARAM_DEFAULTS), n=1)
+        if close and not hint:
+            hint = f"; did you mean {close[0]!r}?"
+        raise TypeError(
+            f"CharRNN has no parameter {name!r}{hint} (CharRNN().get_params() lists them)"
+        )
+
+
+def _init_signature() -> inspect.Signature:
+    """``CharRNN.__init__``'s keyword-only signature, built from Config's fields."""
+    hints = typing.get_type_hints(Config)
+    hints.update(random_state=hints["seed"], backend=str)
+    kw = inspect.Parameter.KEYWORD_ONLY
+    return inspect.Signature(
+        [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+        + [
+            inspect.Parameter(name, kw, default=default, annotation=hints[name])
+            for name, default in _PARAM_DEFAULTS.items()
+        ],
+        return_annotation=None,
+    )
+
+
+CharRNN.__init__.__signature__ = _init_signature()  # type: ignore[attr-defined]
 
 
 def resolve_model_path(path: str | os.PathLike[str]) -> str:

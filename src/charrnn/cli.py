@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import signal
 import sys
@@ -23,23 +22,14 @@ import numpy as np
 from . import __version__
 from .api import CharRNN, resolve_model_path
 from .checkpoint import load as load_checkpoint
-from .config import (
-    BPTT_RULES,
-    CLIP_MODES,
-    DTYPES,
-    INITS,
-    MODES,
-    OPTIMIZERS,
-    REDUCTIONS,
-    SCHEDULES,
-    Config,
-)
+from .config import TRAIN_FIELDS
 from .data import (
     builtin_names,
     load_corpus,
     read_text,
 )
 from .errors import CharRNNError
+from .flags import add_config_flags, cli_message, number, whole_number
 from .novelty import sample_new, training_words
 from .presets import PRESETS, preset
 from .run import TrainingRun
@@ -50,14 +40,6 @@ from .train import LogEvent, Trainer
 
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
-
-# Config fields settable from `charrnn train`, and the ones a resume may change.
-TRAIN_FIELDS = (
-    "mode", "hidden", "layers", "dropout", "init", "init_scale", "dtype", "bptt", "seq_len",
-    "batch_size", "steps", "epochs", "optimizer", "lr", "schedule", "warmup", "lr_min_ratio",
-    "weight_decay", "ema", "clip", "clip_mode", "reduction", "val_fraction", "val_max", "seed",
-)  # fmt: skip
-RESUME_MAY_CHANGE = ("steps", "epochs", "lr", "clip", "clip_mode")
 
 
 def say(msg: str) -> None:
@@ -391,24 +373,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
 # ----------------------------------------------------------------------------- parser
 
 
-def _whole_number(s: str) -> int:
-    try:
-        v = int(s)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {s!r}") from None
-    return v
-
-
-def _number(s: str) -> float:
-    try:
-        v = float(s)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {s!r}") from None
-    if math.isnan(v):
-        raise argparse.ArgumentTypeError("expected a number, got nan")
-    return v
-
-
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="charrnn",
@@ -428,150 +392,22 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DATA",
         help="corpus file, or a built-in corpus: " + ", ".join("@" + n for n in builtin_names()),
     )
-    t.add_argument("--out", required=True, metavar="RUN", help="run directory")
-    t.add_argument(
+    groups = add_config_flags(t)
+    run_group = groups["run"]
+    run_group.add_argument("--out", required=True, metavar="RUN", help="run directory")
+    run_group.add_argument(
         "--preset",
         choices=sorted(PRESETS),
         help="a tuned recipe (see README, Results); other flags override it",
     )
-    d = Config()
-    t.add_argument(
-        "--mode",
-        choices=MODES,
-        help=f"words: one sequence per line; text: running text (default {d.mode})",
+    run_group.add_argument(
+        "--encoding", default="utf-8", help="text encoding of DATA (default utf-8)"
     )
-    t.add_argument(
-        "--hidden", type=_whole_number, metavar="H", help=f"hidden size (default {d.hidden})"
+    run_group.add_argument(
+        "--resume", action="store_true", help="continue RUN from its latest checkpoint"
     )
-    t.add_argument(
-        "--layers", type=_whole_number, metavar="L",
-        help=f"stacked tanh RNN layers (default {d.layers})",
-    )  # fmt: skip
-    t.add_argument(
-        "--dropout", type=_number, metavar="P",
-        help=f"dropout between layers and before the output, training only (default {d.dropout})",
-    )  # fmt: skip
-    t.add_argument(
-        "--init",
-        choices=INITS,
-        help="normal: tutorial's N(0,1)*init-scale; scaled: 1/sqrt(H) and orthogonal "
-        f"Whh, better for large H (default {d.init})",
-    )
-    t.add_argument(
-        "--init-scale", type=_number, help=f"std of normal init (default {d.init_scale})"
-    )
-    t.add_argument("--dtype", choices=DTYPES, help=f"default {d.dtype}")
-    t.add_argument(
-        "--bptt",
-        choices=BPTT_RULES,
-        help=f"full BPTT or the tutorial's naive 1-hop rule (default {d.bptt})",
-    )
-    t.add_argument(
-        "--seq-len",
-        type=_whole_number,
-        metavar="T",
-        help=f"text mode: characters per chunk (default {d.seq_len})",
-    )
-    t.add_argument(
-        "--batch-size",
-        type=_whole_number,
-        metavar="B",
-        help=f"words or streams per step (default {d.batch_size})",
-    )
-    t.add_argument(
-        "--steps",
-        type=_whole_number,
-        metavar="N",
-        help=f"total optimiser steps (default {d.steps})",
-    )
-    t.add_argument(
-        "--epochs",
-        type=_number,
-        metavar="E",
-        help="passes over the data, used when --steps is not given",
-    )
-    t.add_argument("--optimizer", choices=OPTIMIZERS, help=f"default {d.optimizer}")
-    t.add_argument("--lr", type=_number, metavar="X", help=f"learning rate (default {d.lr})")
-    t.add_argument(
-        "--schedule",
-        choices=SCHEDULES,
-        help=f"learning-rate schedule after warm-up (default {d.schedule})",
-    )
-    t.add_argument(
-        "--warmup",
-        type=int,
-        metavar="N",
-        help=f"steps of linear learning-rate warm-up (default {d.warmup})",
-    )
-    t.add_argument(
-        "--lr-min-ratio",
-        type=_number,
-        metavar="R",
-        help=f"cosine schedule's final rate as a share of --lr (default {d.lr_min_ratio})",
-    )
-    t.add_argument(
-        "--weight-decay",
-        type=_number,
-        metavar="W",
-        help=f"decoupled weight decay on weight matrices (default {d.weight_decay})",
-    )
-    t.add_argument(
-        "--ema",
-        type=_number,
-        metavar="D",
-        help="keep a moving average of the parameters with decay D (e.g. 0.999) and make "
-        f"it the model: validation, checkpoints and samples use it (default {d.ema}: off)",
-    )
-    t.add_argument("--clip", type=_number, metavar="C", help=f"clip bound (default {d.clip})")
-    t.add_argument(
-        "--clip-mode",
-        choices=CLIP_MODES,
-        help=f"value: element-wise (tutorial); norm: global norm (default {d.clip_mode})",
-    )
-    t.add_argument(
-        "--reduction",
-        choices=REDUCTIONS,
-        help="gradient of the mean loss per character, or of the summed loss as in "
-        f"the tutorial (default {d.reduction})",
-    )
-    t.add_argument(
-        "--val-fraction",
-        type=_number,
-        metavar="F",
-        help=f"share held out for validation; 0 trains on all (default {d.val_fraction})",
-    )
-    t.add_argument(
-        "--val-max", type=int, metavar="N",
-        help="hold out at most N lines (words) or characters (text), e.g. to keep validation "
-        "quick on a large corpus; --val-fraction 0.1 --val-max 1000 is makemore's split "
-        "(default no cap)",
-    )  # fmt: skip
-    t.add_argument("--seed", type=int, metavar="S", help=f"default {d.seed}")
-    t.add_argument("--encoding", default="utf-8", help="text encoding of DATA (default utf-8)")
-    t.add_argument("--resume", action="store_true", help="continue RUN from its latest checkpoint")
-    t.add_argument("--force", action="store_true", help="overwrite a run already in RUN")
-    t.add_argument(
-        "--log-every", type=_whole_number, metavar="K", help="steps between log lines (100)"
-    )
-    t.add_argument(
-        "--eval-every",
-        type=_whole_number,
-        metavar="K",
-        help="steps between validations (default: --log-every)",
-    )
-    t.add_argument(
-        "--save-every",
-        type=_whole_number,
-        metavar="K",
-        help="steps between checkpoints (default: --eval-every)",
-    )
-    t.add_argument(
-        "--patience",
-        type=_whole_number,
-        metavar="P",
-        help="stop after P validations without improvement",
-    )
-    t.add_argument("--quiet", action="store_true", help="no progress bar, no log lines")
+    run_group.add_argument("--force", action="store_true", help="overwrite a run already in RUN")
+    run_group.add_argument("--quiet", action="store_true", help="no progress bar, no log lines")
     t.set_defaults(func=cmd_train)
 
     def model_arg(sp: argparse.ArgumentParser) -> None:
@@ -590,19 +426,19 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--prefix", metavar="P", help="text every sample starts with")
     s.add_argument("--prefix-file", metavar="FILE", help="read the prefix from a file")
     s.add_argument("--encoding", default="utf-8", help="encoding of --prefix-file")
-    s.add_argument("-n", type=_whole_number, default=10, help="number of samples (default 10)")
+    s.add_argument("-n", type=whole_number, default=10, help="number of samples (default 10)")
     s.add_argument(
         "--temperature",
-        type=_number,
+        type=number,
         default=1.0,
         metavar="X",
         help="below 1 is safer, above 1 wilder; 0 is greedy (default 1)",
     )
-    s.add_argument("--top-k", type=_whole_number, metavar="K", help="sample among the K likeliest")
+    s.add_argument("--top-k", type=whole_number, metavar="K", help="sample among the K likeliest")
     s.add_argument("--greedy", action="store_true", help="always the most likely character")
     s.add_argument(
         "--max-len",
-        type=_whole_number,
+        type=whole_number,
         metavar="L",
         help="characters to generate (default 100 words / 500 text)",
     )
@@ -653,7 +489,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     model_arg(r)
     r.add_argument("text", metavar="TEXT")
-    r.add_argument("--top", type=_whole_number, default=3, help="next characters shown (3)")
+    r.add_argument("--top", type=whole_number, default=3, help="next characters shown (3)")
     unknown_arg(r)
     r.set_defaults(func=cmd_trace)
 
@@ -681,9 +517,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Naive 1-hop rule vs full BPTT on the tutorial's data over "
         "several seeds, then a small model on the built-in names.",
     )
-    m.add_argument("--seeds", type=_whole_number, default=10, help="seeds per rule (10)")
+    m.add_argument("--seeds", type=whole_number, default=10, help="seeds per rule (10)")
     m.add_argument(
-        "--names-seconds", type=_number, default=15.0, help="training time for the names model (15)"
+        "--names-seconds", type=number, default=15.0, help="training time for the names model (15)"
     )
     m.set_defaults(func=cmd_demo)
     return p
@@ -696,7 +532,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except CharRNNError as exc:
-        say(f"charrnn {args.command}: error: {exc}")
+        say(f"charrnn {args.command}: error: {cli_message(exc)}")
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         say("interrupted")

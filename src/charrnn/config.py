@@ -18,15 +18,52 @@ INITS = ("normal", "scaled")
 REDUCTIONS = ("mean", "sum")
 SCHEDULES = ("constant", "cosine")
 
-# Fields that fix the shape or meaning of the parameters: a resumed run may not change them.
-MODEL_FIELDS = ("mode", "hidden", "layers", "dtype")
+# Sections of `charrnn train --help`, in the order they are shown.
+GROUPS = ("model", "data", "optimisation", "regularisation", "run")
+
+
+def _field(
+    default: Any,
+    help: str,
+    group: str,
+    *,
+    metavar: str | None = None,
+    choices: tuple[str, ...] | None = None,
+    default_help: str | None = None,
+    resume_may_change: bool = False,
+    fixes_shape: bool = False,
+) -> Any:
+    """A Config field with what the CLI and a resume need to know about it.
+
+    The metadata keys: ``help`` (one line of CLI help), ``group`` (one of
+    :data:`GROUPS`), ``metavar``, ``choices``, ``default_help`` (how the help
+    shows the default, where its value alone would not say what it means),
+    ``resume_may_change`` and ``fixes_shape`` (the parameters' shape or meaning
+    depends on it, so a checkpoint is only valid with the value it was saved with).
+    """
+    if group not in GROUPS:
+        raise ValueError(f"group must be one of {GROUPS}; got {group!r}")
+    meta = {
+        "help": help,
+        "group": group,
+        "metavar": metavar,
+        "choices": choices,
+        "default_help": default_help,
+        "resume_may_change": resume_may_change,
+        "fixes_shape": fixes_shape,
+    }
+    return dataclasses.field(default=default, metadata=meta)
 
 
 @dataclass(frozen=True)
 class Config:
     """Hyperparameters of a model and of its training; saved with every model.
 
-    Together with the vocabulary it rebuilds the model exactly.
+    Together with the vocabulary it rebuilds the model exactly. Each field's
+    metadata (see :func:`_field`) gives its command-line help and section, and
+    says whether a resumed run may change it and whether it fixes the
+    parameters' shape; :data:`MODEL_FIELDS`, :data:`RESUME_MAY_CHANGE` and
+    :data:`TRAIN_FIELDS` are read from it.
 
     Parameters
     ----------
@@ -61,6 +98,7 @@ class Config:
     epochs : float
         Passes over the training data when ``steps`` is ``None``.
     optimizer : {"sgd", "adagrad", "adam"}
+        The update rule: the tutorial's SGD, min-char-rnn's Adagrad, or Adam.
     lr : float
         Learning rate (the peak, when a schedule is used).
     schedule : {"constant", "cosine"}
@@ -80,6 +118,7 @@ class Config:
     clip : float
         Bound for ``clip_mode``: element-wise bound (``value``) or global norm (``norm``).
     clip_mode : {"value", "norm", "none"}
+        Clip each gradient element (the tutorial), the global norm, or nothing.
     reduction : {"mean", "sum"}
         Gradient of the mean loss per predicted character (default), or of the
         summed loss as in the tutorial (whose ``lr=0.1`` is on the sum).
@@ -93,85 +132,197 @@ class Config:
         ``val_max=1000`` words mode uses makemore's split.
     seed : int
         Seeds initialisation, the split and the batch order.
+    log_every : int
+        Optimiser steps between log lines.
+    eval_every : int or None
+        Steps between validations; ``None`` means every ``log_every`` steps.
+    save_every : int or None
+        Steps between checkpoints; ``None`` means at every validation
+        (``eval_every``).
+    patience : int or None
+        Stop after this many validations in a row without a new best
+        validation loss; ``None`` never stops early.
+    time_budget : float or None
+        Minutes of training wall clock after which the run stops and saves;
+        ``None`` is no limit.
     """
 
-    mode: str = "words"
-    hidden: int = 128
-    layers: int = 1
-    dropout: float = 0.0
-    init: str = "normal"
-    init_scale: float = 0.01
-    dtype: str = "float32"
-    bptt: str = "full"
-    seq_len: int = 64
-    batch_size: int = 32
-    steps: int | None = 1000
-    epochs: float = 1.0
-    optimizer: str = "adam"
-    lr: float = 0.005
-    schedule: str = "constant"
-    warmup: int = 0
-    lr_min_ratio: float = 0.1
-    weight_decay: float = 0.0
-    ema: float = 0.0
-    clip: float = 5.0
-    clip_mode: str = "norm"
-    reduction: str = "mean"
-    val_fraction: float = 0.1
-    val_max: int = 0
-    seed: int = 0
+    mode: str = _field(
+        "words", "words: one sequence per line; text: running text", "model",
+        choices=MODES, fixes_shape=True,
+    )
+    hidden: int = _field(128, "hidden size", "model", metavar="H", fixes_shape=True)
+    layers: int = _field(1, "stacked tanh RNN layers", "model", metavar="L", fixes_shape=True)
+    dropout: float = _field(
+        0.0, "dropout between layers and before the output, training only",
+        "regularisation", metavar="P",
+    )
+    init: str = _field(
+        "normal", "normal: tutorial's N(0,1)*init-scale; scaled: 1/sqrt(H) and orthogonal "
+        "Whh, better for large H", "model", choices=INITS,
+    )
+    init_scale: float = _field(0.01, "std of normal init", "model", metavar="X")
+    dtype: str = _field(
+        "float32", "floating type of the parameters and of the computation", "model",
+        choices=DTYPES, fixes_shape=True,
+    )
+    bptt: str = _field(
+        "full", "full BPTT or the tutorial's naive 1-hop rule", "optimisation",
+        choices=BPTT_RULES,
+    )
+    seq_len: int = _field(64, "text mode: characters per chunk", "data", metavar="T")
+    batch_size: int = _field(32, "words or streams per step", "data", metavar="B")
+    steps: int | None = _field(
+        1000, "total optimiser steps", "optimisation", metavar="N", resume_may_change=True
+    )
+    epochs: float = _field(
+        1.0, "passes over the data, used when --steps is not given", "optimisation",
+        metavar="E", resume_may_change=True,
+    )
+    optimizer: str = _field(
+        "adam", "update rule: the tutorial's SGD, min-char-rnn's Adagrad, or Adam",
+        "optimisation", choices=OPTIMIZERS,
+    )
+    lr: float = _field(
+        0.005, "learning rate", "optimisation", metavar="X", resume_may_change=True
+    )
+    schedule: str = _field(
+        "constant", "learning-rate schedule after warm-up", "optimisation", choices=SCHEDULES
+    )
+    warmup: int = _field(
+        0, "steps of linear learning-rate warm-up", "optimisation", metavar="N"
+    )
+    lr_min_ratio: float = _field(
+        0.1, "cosine schedule's final rate as a share of --lr", "optimisation", metavar="R"
+    )
+    weight_decay: float = _field(
+        0.0, "decoupled weight decay on weight matrices", "regularisation", metavar="W"
+    )
+    ema: float = _field(
+        0.0, "keep a moving average of the parameters with decay D (e.g. 0.999) and make "
+        "it the model: validation, checkpoints and samples use it", "regularisation",
+        metavar="D", default_help="0: off",
+    )
+    clip: float = _field(5.0, "clip bound", "optimisation", metavar="C", resume_may_change=True)
+    clip_mode: str = _field(
+        "norm", "value: element-wise (tutorial); norm: global norm; none: off", "optimisation",
+        choices=CLIP_MODES, resume_may_change=True,
+    )
+    reduction: str = _field(
+        "mean", "gradient of the mean loss per character, or of the summed loss as in the "
+        "tutorial", "optimisation", choices=REDUCTIONS,
+    )
+    val_fraction: float = _field(
+        0.1, "share held out for validation; 0 trains on all", "data", metavar="F"
+    )
+    val_max: int = _field(
+        0, "hold out at most N lines (words) or characters (text), e.g. to keep validation "
+        "quick on a large corpus; --val-fraction 0.1 --val-max 1000 is makemore's split",
+        "data", metavar="N", default_help="0: no cap",
+    )
+    seed: int = _field(0, "seeds initialisation, the split and the batch order", "run", metavar="S")
+    log_every: int = _field(
+        100, "steps between log lines", "run", metavar="K", resume_may_change=True
+    )
+    eval_every: int | None = _field(
+        None, "steps between validations", "run", metavar="K",
+        default_help="--log-every", resume_may_change=True,
+    )
+    save_every: int | None = _field(
+        None, "steps between checkpoints", "run", metavar="K",
+        default_help="--eval-every", resume_may_change=True,
+    )
+    patience: int | None = _field(
+        None, "stop after P validations without improvement", "run", metavar="P",
+        default_help="none: never stop early", resume_may_change=True,
+    )
+    time_budget: float | None = _field(
+        None, "minutes of training wall clock after which the run stops and saves", "run",
+        metavar="MINUTES", default_help="none: no limit", resume_may_change=True,
+    )  # fmt: skip
 
     def __post_init__(self) -> None:
         self.validate()
 
     def validate(self) -> None:
         """Raise :class:`CharRNNError` naming the first out-of-range field."""
-        choices = {
-            "mode": MODES,
-            "optimizer": OPTIMIZERS,
-            "clip_mode": CLIP_MODES,
-            "bptt": BPTT_RULES,
-            "dtype": DTYPES,
-            "init": INITS,
-            "reduction": REDUCTIONS,
-            "schedule": SCHEDULES,
-        }
-        for name, allowed in choices.items():
-            if getattr(self, name) not in allowed:
+        for f in fields(self):
+            allowed = f.metadata["choices"]
+            if allowed is not None and getattr(self, f.name) not in allowed:
                 raise CharRNNError(
-                    f"{name} must be one of {', '.join(allowed)}; got {getattr(self, name)!r}"
+                    f"{f.name} must be one of {', '.join(allowed)}; got {getattr(self, f.name)!r}",
+                    params=(f.name,),
                 )
         for name in ("hidden", "seq_len", "batch_size", "layers"):
             v = getattr(self, name)
-            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-                raise CharRNNError(f"{name} must be a positive integer; got {v!r}")
+            if not _is_count(v):
+                raise CharRNNError(f"{name} must be a positive integer; got {v!r}", params=(name,))
         if self.hidden > 8192:
-            raise CharRNNError(f"hidden={self.hidden} is too large; use at most 8192")
-        if self.steps is not None and (not isinstance(self.steps, int) or self.steps < 1):
-            raise CharRNNError(f"steps must be a positive integer; got {self.steps!r}")
+            raise CharRNNError(
+                f"hidden={self.hidden} is too large; use at most 8192", params=("hidden",)
+            )
+        if self.steps is not None and not _is_count(self.steps):
+            raise CharRNNError(
+                f"steps must be a positive integer; got {self.steps!r}", params=("steps",)
+            )
         for name in ("lr", "init_scale", "epochs"):
             v = getattr(self, name)
-            if not (isinstance(v, int | float) and math.isfinite(v) and v > 0):
-                raise CharRNNError(f"{name} must be a positive number; got {v!r}")
+            if not _is_positive(v):
+                raise CharRNNError(f"{name} must be a positive number; got {v!r}", params=(name,))
         if self.clip_mode != "none" and not (math.isfinite(self.clip) and self.clip > 0):
-            raise CharRNNError(f"clip must be a positive number; got {self.clip!r}")
+            raise CharRNNError(
+                f"clip must be a positive number; got {self.clip!r}", params=("clip",)
+            )
         if self.layers > 16:
-            raise CharRNNError(f"layers={self.layers} is too many; use at most 16")
+            raise CharRNNError(
+                f"layers={self.layers} is too many; use at most 16", params=("layers",)
+            )
         if not (0.0 <= self.dropout < 1.0):
-            raise CharRNNError(f"dropout must be in [0, 1); got {self.dropout!r}")
+            raise CharRNNError(
+                f"dropout must be in [0, 1); got {self.dropout!r}", params=("dropout",)
+            )
         if not (isinstance(self.warmup, int) and self.warmup >= 0):
-            raise CharRNNError(f"warmup must be a whole number of steps >= 0; got {self.warmup!r}")
+            raise CharRNNError(
+                f"warmup must be a whole number of steps >= 0; got {self.warmup!r}",
+                params=("warmup",),
+            )
         if not (0.0 <= self.lr_min_ratio <= 1.0):
-            raise CharRNNError(f"lr_min_ratio must be in [0, 1]; got {self.lr_min_ratio!r}")
+            raise CharRNNError(
+                f"lr_min_ratio must be in [0, 1]; got {self.lr_min_ratio!r}",
+                params=("lr_min_ratio",),
+            )
         if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
-            raise CharRNNError(f"weight_decay must be >= 0; got {self.weight_decay!r}")
+            raise CharRNNError(
+                f"weight_decay must be >= 0; got {self.weight_decay!r}", params=("weight_decay",)
+            )
         if not (isinstance(self.ema, int | float) and 0.0 <= self.ema < 1.0):
-            raise CharRNNError(f"ema must be in [0, 1) (0 is off, e.g. 0.999); got {self.ema!r}")
+            raise CharRNNError(
+                f"ema must be in [0, 1) (0 is off, e.g. 0.999); got {self.ema!r}",
+                params=("ema",),
+            )
         if not (isinstance(self.val_max, int) and self.val_max >= 0):
-            raise CharRNNError(f"val_max must be a whole number >= 0; got {self.val_max!r}")
+            raise CharRNNError(
+                f"val_max must be a whole number >= 0; got {self.val_max!r}", params=("val_max",)
+            )
         if not (0.0 <= self.val_fraction < 1.0):
             raise CharRNNError(
-                f"val_fraction must be in [0, 1); got {self.val_fraction!r} (0 trains on all)"
+                f"val_fraction must be in [0, 1); got {self.val_fraction!r} (0 trains on all)",
+                params=("val_fraction",),
+            )
+        if not (isinstance(self.seed, int) and not isinstance(self.seed, bool) and self.seed >= 0):
+            raise CharRNNError(
+                f"seed must be a whole number >= 0; got {self.seed!r}", params=("seed",)
+            )
+        for name in ("log_every", "eval_every", "save_every", "patience"):
+            v = getattr(self, name)
+            if not (_is_count(v) or (v is None and name != "log_every")):
+                raise CharRNNError(
+                    f"{name} must be a whole number >= 1; got {v!r}", params=(name,)
+                )
+        if self.time_budget is not None and not _is_positive(self.time_budget):
+            raise CharRNNError(
+                f"time_budget must be a positive number of minutes; got {self.time_budget!r}",
+                params=("time_budget",),
             )
 
     def lr_at(self, step: int, total: int) -> float:
@@ -203,3 +354,21 @@ class Config:
                 f"unknown config keys {sorted(extra)}: the file is from another version"
             )
         return cls(**d)
+
+
+def _is_count(v: Any) -> bool:
+    """A whole number >= 1 (``True`` is not one)."""
+    return isinstance(v, int) and not isinstance(v, bool) and v >= 1
+
+
+def _is_positive(v: Any) -> bool:
+    """A finite number > 0."""
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) and v > 0
+
+
+# Read from the fields' metadata, so a new field says once what it is.
+TRAIN_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Config))
+MODEL_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Config) if f.metadata["fixes_shape"])
+RESUME_MAY_CHANGE: tuple[str, ...] = tuple(
+    f.name for f in fields(Config) if f.metadata["resume_may_change"]
+)

@@ -76,7 +76,9 @@ def iter_text(
     try:
         decoder = codecs.getincrementaldecoder(encoding)()
     except LookupError:
-        raise CharRNNError(f"unknown encoding {encoding!r}; try --encoding latin-1") from None
+        raise CharRNNError(
+            f"encoding {encoding!r} is unknown; try encoding='latin-1'", params=("encoding",)
+        ) from None
     wide = codecs.lookup(encoding).name.replace("-", "").startswith(("utf16", "utf32"))
     offset, first, held_cr = 0, True, False
     with _open_source(source) as f:
@@ -93,7 +95,8 @@ def iter_text(
             except UnicodeDecodeError as exc:
                 raise CharRNNError(
                     f"{source} is not valid {encoding} (byte {offset + exc.start}: {exc.reason}); "
-                    "give its encoding with --encoding, e.g. --encoding latin-1 or cp1252"
+                    "set encoding to the file's own, e.g. encoding='latin-1' or encoding='cp1252'",
+                    params=("encoding",),
                 ) from None
             offset += len(raw)
             if first and text:
@@ -145,7 +148,8 @@ def split_words(text: str, max_len: int = MAX_WORD_LEN, source: str = "corpus") 
         if len(word) > max_len:
             raise CharRNNError(
                 f"line {lineno} of {source} is {len(word)} characters long, too long for a "
-                f"word (at most {max_len}); for running text use --mode text"
+                f"word (at most {max_len}); for running text use mode='text'",
+                params=("mode",),
             )
         if word:
             words.append(word)

@@ -31,7 +31,9 @@ def words_split(ckpt: Checkpoint) -> tuple[list[str], list[str]]:
     try:
         corpus = load_corpus(source, "words", ckpt.extra.get("encoding", "utf-8"))
     except CharRNNError as exc:
-        raise CharRNNError(f"novelty needs the training data, which is gone: {exc}") from None
+        raise CharRNNError(
+            f"novelty needs the training data, which is gone: {exc}", params=exc.params
+        ) from None
     cfg = ckpt.config
     train, val = split_corpus(corpus, "words", cfg.val_fraction, cfg.seed, cfg.val_max)
     return list(train), list(val)

@@ -1,7 +1,7 @@
 """Named training recipes (``charrnn train DATA --preset NAME``).
 
-Each preset is a set of :class:`charrnn.Config` fields plus how often to log and
-validate; flags given on the command line override it. The figures each one
+Each preset is a set of :class:`charrnn.Config` fields (how often to log and
+validate among them); flags given on the command line override it. The figures each one
 reaches, and the commands that measure them, are in the README's "Results".
 """
 
@@ -20,9 +20,8 @@ PRESETS: dict[str, dict[str, Any]] = {
             "mode": "words", "hidden": 256, "layers": 2, "dropout": 0.15, "init": "scaled",
             "batch_size": 128, "steps": 40000, "optimizer": "adam", "lr": 0.004,
             "schedule": "cosine", "warmup": 200, "weight_decay": 0.1, "ema": 0.999, "clip": 1.0,
-            "clip_mode": "norm", "val_fraction": 0.1, "val_max": 1000,
+            "clip_mode": "norm", "val_fraction": 0.1, "val_max": 1000, "log_every": 1000,
         },
-        "log_every": 1000,
     },
     # tinyshakespeare (last 10% held out): limited by overfitting, so dropout
     # between two layers and before the output, and weight decay; small batches
@@ -33,9 +32,8 @@ PRESETS: dict[str, dict[str, Any]] = {
             "mode": "text", "hidden": 384, "layers": 2, "dropout": 0.3, "init": "scaled",
             "batch_size": 32, "seq_len": 64, "steps": 22000, "optimizer": "adam", "lr": 0.002,
             "schedule": "cosine", "warmup": 100, "weight_decay": 0.05, "ema": 0.999, "clip": 1.0,
-            "clip_mode": "norm", "val_fraction": 0.1,
+            "clip_mode": "norm", "val_fraction": 0.1, "log_every": 1000,
         },
-        "log_every": 1000,
     },
 }  # fmt: skip
 

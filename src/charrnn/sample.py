@@ -43,18 +43,22 @@ def _pick(
 def check_sampling_args(n: int, max_len: int, temperature: float, top_k: int | None) -> None:
     """Refuse sample counts, lengths and settings no one means."""
     if not 1 <= n <= MAX_SAMPLES:
-        raise CharRNNError(f"-n must be between 1 and {MAX_SAMPLES:,}; got {n}")
+        raise CharRNNError(f"n must be between 1 and {MAX_SAMPLES:,}; got {n}", params=("n",))
     if not 1 <= max_len <= MAX_LENGTH:
-        raise CharRNNError(f"--max-len must be between 1 and {MAX_LENGTH:,}; got {max_len}")
+        raise CharRNNError(
+            f"max_len must be between 1 and {MAX_LENGTH:,}; got {max_len}", params=("max_len",)
+        )
     if n * max_len > 50_000_000:
         raise CharRNNError(
-            f"-n {n} times --max-len {max_len} is more than 50 million characters; ask for fewer"
+            f"n={n} times max_len={max_len} is more than 50 million characters; ask for fewer",
+            params=("n", "max_len"),
         )
     if not (math.isfinite(temperature) and temperature >= 0):
-        raise CharRNNError(f"--temperature must be a number >= 0; got {temperature}")
+        raise CharRNNError(
+            f"temperature must be a number >= 0; got {temperature}", params=("temperature",)
+        )
     if top_k is not None and top_k < 1:
-        raise CharRNNError(f"--top-k must be at least 1; got {top_k}")
-
+        raise CharRNNError(f"top_k must be at least 1; got {top_k}", params=("top_k",))
 
 def sample(
     params: Params,

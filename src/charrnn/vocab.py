@@ -87,7 +87,8 @@ class Vocab:
         shown = ", ".join(repr(c) for c in bad[:20]) + (" ..." if len(bad) > 20 else "")
         raise CharRNNError(
             f"{len(bad)} character(s) not in the model's vocabulary: {shown}; "
-            "remove them or pass --unknown skip to drop them"
+            "remove them or pass unknown='skip' to drop them",
+            params=("unknown",),
         )
 
     def encode(self, text: str, dtype: type = np.int64) -> np.ndarray:
