@@ -152,3 +152,109 @@ def test_other_version_truncated_and_corrupted(tmp_path):
     np.savez(tmp_path / "v99.npz", **arrays)
     with pytest.raises(CharRNNError, match="version 99"):
         checkpoint.load(tmp_path / "v99.npz")
+
+
+# ----------------------------------------------------------------------------- format version 1
+
+
+def _write_version_1(path, config, vocab, params, extra, optim=None, step=0, t=0):
+    """A checkpoint as format version 1's save wrote it: the run's state in "extra"."""
+    meta = {
+        "format": "charrnn-checkpoint",
+        "version": 1,
+        "config": config.to_dict(),
+        "vocab": vocab.itos,
+        "step": step,
+        "epoch": 0,
+        "batch_pos": step,
+        "optimizer": {"name": config.optimizer, "t": t},
+        "extra": extra,
+    }
+    arrays = {"meta": np.frombuffer(json.dumps(meta, ensure_ascii=False).encode(), np.uint8)}
+    arrays.update({f"param/{k}": np.asarray(v) for k, v in params.items()})
+    arrays.update({f"optim/{k}": np.asarray(v) for k, v in (optim or {}).items()})
+    np.savez(path, **arrays)
+
+
+def test_version_1_checkpoint_loads_its_extra_as_run_state(tmp_path):
+    from charrnn import CharRNN
+
+    m = CharRNN(hidden=4, steps=2, val_fraction=0).fit(["ab", "abc"])
+    n = sum(v.size for v in m.params_.values())
+    optim = {"m/all": np.full(n, 0.5, np.float32), "v/all": np.full(n, 0.25, np.float32)}
+    extra = {"data": "/data/w.txt", "encoding": "latin-1", "data_fingerprint": "abc123",
+             "best_val": 1.25, "bad_evals": 3, "note": "free-form in version 1"}  # fmt: skip
+    _write_version_1(tmp_path / "v1.npz", m.config_, m.vocab_, m.params_, extra, optim, 2, 2)
+    ckpt = checkpoint.load(tmp_path / "v1.npz")
+    assert ckpt.run == checkpoint.RunState(
+        data="/data/w.txt", encoding="latin-1", data_fingerprint="abc123", best_val=1.25,
+        bad_evals=3, elapsed=0.0,
+    )  # fmt: skip
+    assert (ckpt.step, ckpt.batch_pos, ckpt.optimizer_t) == (2, 2, 2)
+    np.testing.assert_array_equal(ckpt.optimizer_state["v/all"], optim["v/all"])
+    for k, v in m.params_.items():
+        np.testing.assert_array_equal(ckpt.params[k], v)
+    # Keys version 1 did not write take their defaults.
+    _write_version_1(tmp_path / "bare.npz", m.config_, m.vocab_, m.params_, {})
+    assert checkpoint.load(tmp_path / "bare.npz").run == checkpoint.RunState()
+    # Saving it again writes version 2, which reads back the same.
+    checkpoint.save(tmp_path / "v2.npz", ckpt)
+    assert _state(tmp_path / "v2.npz")[1]["version"] == 2
+    assert checkpoint.load(tmp_path / "v2.npz").run == ckpt.run
+
+
+def test_a_version_1_run_resumes(cli, tmp_path):
+    run = tmp_path / "r"
+    flags = ["--hidden", "8", "--quiet", "--log-every", "2"]
+    assert cli("train", "@vector", "--out", run, "--steps", "4", *flags)[0] == 0
+    v2 = checkpoint.load(run / "latest.npz")
+    assert v2.run.data == "@vector" and v2.run.data_fingerprint
+    v1 = tmp_path / "v1.npz"
+    _write_version_1(v1, v2.config, v2.vocab, v2.params, v2.run.to_dict(),
+                     v2.optimizer_state, v2.step, v2.optimizer_t)  # fmt: skip
+    v1.replace(run / "latest.npz")
+    code, _, err = cli("train", "@vector", "--out", run, "--steps", "6", "--resume", *flags)
+    assert code == 0, err
+    assert checkpoint.load(run / "latest.npz").step == 6
+    # The fingerprint came through version 1's "extra": other data is still refused.
+    code, _, err = cli("train", "@tutorial", "--out", run, "--steps", "8", "--resume", *flags)
+    assert code == 2 and "same DATA" in err
+
+
+# ----------------------------------------------------------------------------- run state
+
+
+def test_run_state_round_trips_and_checks_its_types(tmp_path):
+    from charrnn import CharRNN
+
+    m = CharRNN(hidden=4, steps=2, val_fraction=0).fit(["ab"])
+    run = checkpoint.RunState("@names", "utf-8", "ff", 2.5, 1, 12.5)
+    ckpt = checkpoint.Checkpoint(m.config_, m.vocab_, m.params_, run=run)
+    checkpoint.save(tmp_path / "a.npz", ckpt)
+    assert _state(tmp_path / "a.npz")[1]["run"] == run.to_dict()
+    assert checkpoint.load(tmp_path / "a.npz").run == run
+    assert checkpoint.RunState.from_dict({"best_val": 2}).best_val == 2.0
+    bad = [{"bad_evals": -1}, {"bad_evals": 1.0}, {"bad_evals": True}, {"best_val": "2"},
+           {"best_val": float("nan")}, {"elapsed": -1.0}, {"data": 3}, {"encoding": None},
+           {"encoding": "no-such-codec"}, {"shoe_size": 9}, []]  # fmt: skip
+    for d in bad:
+        with pytest.raises(CharRNNError, match=r"run state|run-state"):
+            checkpoint.RunState.from_dict(d)
+    # save refuses what load would refuse, instead of writing an unreadable file
+    ckpt.run = checkpoint.RunState(best_val=float("inf"))
+    with pytest.raises(CharRNNError, match="best_val"):
+        checkpoint.save(tmp_path / "b.npz", ckpt)
+    assert not (tmp_path / "b.npz").exists()
+
+
+def test_to_checkpoint_copies_the_run_state():
+    from charrnn.config import Config
+    from charrnn.train import Trainer
+    from charrnn.vocab import Vocab
+
+    trainer = Trainer(Config(hidden=4, steps=1, val_fraction=0), Vocab("ab"), ["ab"])
+    run = checkpoint.RunState(best_val=1.0)
+    ckpt = trainer.to_checkpoint(run)
+    run.best_val = 0.5  # training goes on after a save
+    assert ckpt.run.best_val == 1.0
+    assert trainer.to_checkpoint().run == checkpoint.RunState()

@@ -22,7 +22,7 @@ import numpy as np
 
 from . import __version__
 from .api import CharRNN, resolve_model_path
-from .checkpoint import Checkpoint
+from .checkpoint import Checkpoint, RunState
 from .checkpoint import load as load_checkpoint
 from .config import (
     BPTT_RULES,
@@ -120,7 +120,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         v = getattr(args, name)
         if v is not None and v < 1:
             raise CharRNNError(f"--{name.replace('_', '-')} must be at least 1; got {v}")
-    trainer, extra, (n_train, n_val) = _make_trainer(args, config, run, ckpt)
+    trainer, run_state, (n_train, n_val) = _make_trainer(args, config, run, ckpt)
     if ckpt is not None and trainer.step >= trainer.total_steps:
         say(
             f"the run is already at step {trainer.step} of {trainer.total_steps}; "
@@ -132,7 +132,8 @@ def cmd_train(args: argparse.Namespace) -> int:
             "config": config.to_dict(),
             "vocab_size": trainer.vocab.size,
             "train_chars_per_pass": trainer.batches.n_targets,
-            **{k: extra[k] for k in ("data", "encoding")},
+            "data": run_state.data,
+            "encoding": run_state.encoding,
             "charrnn_version": __version__,
         }
     )
@@ -144,8 +145,8 @@ def cmd_train(args: argparse.Namespace) -> int:
             f"{'words' if config.mode == 'words' else 'characters'}, "
             f"{n_val:,} held out; {trainer.total_steps:,} steps"
         )
-    stop_signal = _train_until_done(args, run, trainer, extra)
-    run.save_latest(trainer.to_checkpoint(extra))
+    stop_signal = _train_until_done(args, run, trainer, run_state)
+    run.save_latest(trainer.to_checkpoint(run_state))
     if trainer.val_batches is None:
         run.copy_latest_to_best()
     if stop_signal:
@@ -155,7 +156,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         )
         return EXIT_INTERRUPTED if stop_signal[0] == signal.SIGINT else 128 + stop_signal[0]
     if not args.quiet:
-        best = extra["best_val"]
+        best = run_state.best_val
         say(
             f"done: {trainer.step} steps; model in {args.out}"
             + (f" (best validation loss {best:.4f} nats/char)" if best is not None else "")
@@ -165,10 +166,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def _make_trainer(
     args: argparse.Namespace, config: Config, run: RunDir, ckpt: Checkpoint | None
-) -> tuple[Trainer, dict[str, Any], tuple[int, int]]:
+) -> tuple[Trainer, RunState, tuple[int, int]]:
     """Read and check the data, create the run directory, build (and restore) the trainer.
 
-    Returns the trainer, the ``extra`` record saved with every checkpoint, and
+    Returns the trainer, the run state saved with every checkpoint, and
     the sizes of the training and held-out data (words or characters).
     The run directory is created only once the data has passed its checks, so a
     bad file leaves nothing behind.
@@ -181,7 +182,7 @@ def _make_trainer(
     else:
         corpus = load_corpus(args.data, config.mode, args.encoding)
         vocab, data_id = Vocab(corpus_chars(corpus)), fingerprint(corpus)
-    if ckpt is not None and ckpt.extra.get("data_fingerprint") not in (None, data_id):
+    if ckpt is not None and ckpt.run.data_fingerprint not in (None, data_id):
         raise CharRNNError(
             f"{args.data} is not the data this run was trained on; resume with the same DATA"
         )
@@ -204,21 +205,17 @@ def _make_trainer(
             f"notice: --batch-size {config.batch_size} is larger than the data allows; "
             f"using {trainer.clamped_batch_size}"
         )
-    extra: dict[str, Any] = {
-        "data": _data_source(args.data),
-        "encoding": args.encoding,
-        "data_fingerprint": data_id,
-        "best_val": None,
-        "bad_evals": 0,
-    }
+    run_state = RunState(
+        data=_data_source(args.data), encoding=args.encoding, data_fingerprint=data_id
+    )
     if ckpt is not None:
         trainer.restore(ckpt)
-        extra.update({k: ckpt.extra.get(k, extra[k]) for k in ("best_val", "bad_evals")})
-    return trainer, extra, (len(train), len(val))
+        run_state.best_val, run_state.bad_evals = ckpt.run.best_val, ckpt.run.bad_evals
+    return trainer, run_state, (len(train), len(val))
 
 
 def _train_until_done(
-    args: argparse.Namespace, run: RunDir, trainer: Trainer, extra: dict[str, Any]
+    args: argparse.Namespace, run: RunDir, trainer: Trainer, run_state: RunState
 ) -> list[int]:
     """Train with logging, checkpoints, best model, early stopping and signal handling.
 
@@ -239,7 +236,7 @@ def _train_until_done(
         if bar is not None:
             bar.update(1)
         if tr.step % save_every == 0:
-            run.save_latest(tr.to_checkpoint(extra))
+            run.save_latest(tr.to_checkpoint(run_state))
         return bool(stop_signal)
 
     def on_event(event: LogEvent) -> bool:
@@ -247,15 +244,15 @@ def _train_until_done(
         run.log(record)
         stop = False
         if event.val_loss is not None:
-            if extra["best_val"] is None or event.val_loss < extra["best_val"]:
-                extra["best_val"], extra["bad_evals"] = event.val_loss, 0
-                run.save_best(trainer.to_checkpoint(extra))
+            if run_state.best_val is None or event.val_loss < run_state.best_val:
+                run_state.best_val, run_state.bad_evals = event.val_loss, 0
+                run.save_best(trainer.to_checkpoint(run_state))
             else:
-                extra["bad_evals"] += 1
-                if args.patience is not None and extra["bad_evals"] >= args.patience:
+                run_state.bad_evals += 1
+                if args.patience is not None and run_state.bad_evals >= args.patience:
                     say(
                         f"early stop at step {event.step}: validation loss has not improved "
-                        f"for {args.patience} evaluations (best {extra['best_val']:.4f})"
+                        f"for {args.patience} evaluations (best {run_state.best_val:.4f})"
                     )
                     stop = True
         if bar is not None:

@@ -11,13 +11,13 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
 
 from .backend import NUMPY, Backend
-from .checkpoint import Checkpoint
+from .checkpoint import Checkpoint, RunState
 from .config import Config
 from .data import Batch, TextBatches, WordBatches
 from .errors import CharRNNError
@@ -334,8 +334,8 @@ class Trainer:
 
     # ------------------------------------------------------------------ resume
 
-    def to_checkpoint(self, extra: dict[str, Any] | None = None) -> Checkpoint:
-        """Everything needed to continue this run exactly."""
+    def to_checkpoint(self, run: RunState | None = None) -> Checkpoint:
+        """Everything needed to continue this run exactly, with the run's state ``run``."""
         return Checkpoint(
             config=self.config,
             vocab=self.vocab,
@@ -348,7 +348,8 @@ class Trainer:
                 k: self.backend.asnumpy(v) for k, v in self.optimizer.state_arrays().items()
             },
             h=self.backend.asnumpy(self.h) if self.h is not None else None,
-            extra=dict(extra or {}),
+            # A copy: the caller goes on updating its run state after this save.
+            run=replace(run) if run is not None else RunState(),
             train_params=self._host(self.params) if self.avg_params is not None else None,
         )
 
