@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import pickle
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -258,3 +261,136 @@ def test_to_checkpoint_copies_the_run_state():
     run.best_val = 0.5  # training goes on after a save
     assert ckpt.run.best_val == 1.0
     assert trainer.to_checkpoint().run == checkpoint.RunState()
+
+
+# ----------------------------------------------------------------------------- damaged files
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog >>\nendobj\n",
+     b'{"format": "charrnn-checkpoint", "version": 2}', b"vector\nvictor\n", b"",
+     b"\x93NUMPY\x01\x00v\x00{'descr': '|u1', 'fortran_order': False, 'shape': (0,), }"],
+    ids=["pdf", "json", "text", "empty", "npy"],
+)  # fmt: skip
+def test_a_file_that_is_not_an_npz_is_named_so(tmp_path, content):
+    path = tmp_path / "model.npz"
+    path.write_bytes(content)
+    with pytest.raises(CharRNNError, match=r"not a charrnn checkpoint \(not an \.npz archive\)"):
+        checkpoint.load(path)
+
+
+def test_a_pickle_file_is_refused_without_unpickling(tmp_path):
+    marker = tmp_path / "unpickled"
+
+    class Boom:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    path = tmp_path / "model.npz"
+    path.write_bytes(pickle.dumps(Boom(), protocol=pickle.HIGHEST_PROTOCOL))
+    with pytest.raises(CharRNNError, match="pickle"):
+        checkpoint.load(path)
+    assert not marker.exists()
+
+
+@pytest.fixture
+def text_run_arrays(tmp_path):
+    """The entries of a text-mode checkpoint with optimiser state, state/h and train/."""
+    from charrnn.config import Config
+    from charrnn.train import Trainer
+    from charrnn.vocab import Vocab
+
+    text = "abc ab cab\nbca " * 4
+    config = Config(mode="text", hidden=4, seq_len=3, batch_size=2, steps=2, ema=0.5,
+                    val_fraction=0)  # fmt: skip
+    trainer = Trainer(config, Vocab(text), text)
+    trainer.run()
+    checkpoint.save(tmp_path / "good.npz", trainer.to_checkpoint())
+    with np.load(tmp_path / "good.npz", allow_pickle=False) as z:
+        return {k: z[k] for k in z.files}
+
+
+def _edit_meta(**changes):
+    def edit(arrays):
+        meta = json.loads(arrays["meta"].tobytes())
+        for key, value in changes.items():
+            *parents, last = key.split(".")
+            node = meta
+            for p in parents:
+                node = node[p]
+            node[last] = value
+        arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
+
+    return edit
+
+
+def _set(key, value):
+    def edit(arrays):
+        arrays[key] = value(arrays[key]) if callable(value) else value
+
+    return edit
+
+
+@pytest.mark.parametrize(
+    ("edit", "match"),
+    [(_edit_meta(step=-1), "step must be an integer >= 0"),
+     (_edit_meta(epoch=1.5), "epoch must be an integer"),
+     (_edit_meta(batch_pos=True), "batch_pos must be an integer"),
+     (_edit_meta(vocab=["\n", "ab"]), "vocabulary"),
+     (_edit_meta(**{"config.hidden": "4"}), "config hidden must be of type int"),
+     (_edit_meta(**{"config.seed": -1}), "seed must be >= 0"),
+     (_edit_meta(**{"config.lr": 10**400}), "config lr must be of type float"),
+     (_edit_meta(**{"config.optimizer": "sgd"}), "optimizer 'adam' is not the config's"),
+     (_edit_meta(**{"optimizer.t": -2}), "optimizer t"),
+     (_edit_meta(**{"run.bad_evals": "3"}), "bad_evals"),
+     (_edit_meta(**{"config.mode": "words"}), "words-mode checkpoint carries a hidden state"),
+     (_edit_meta(notes="hi"), "unknown keys"),
+     (_set("optim/m/all", lambda a: a[:-1]), "optim/m/all has shape"),
+     (_set("optim/v/all", lambda a: a.astype(np.float64)), "optim/v/all has shape"),
+     (_set("state/h", lambda a: a[:, :, :-1]), "state/h has shape"),
+     (_set("state/h", lambda a: np.concatenate([a, a, a], axis=1)), "state/h has shape"),
+     (_set("state/h", lambda a: np.full_like(a, np.nan)), "state/h holds non-finite"),
+     (_set("train/Why", lambda a: np.full_like(a, np.inf)), "train/Why holds non-finite"),
+     (_set("param/bh", lambda a: a[None]), "param/bh has shape"),
+     (_set("extra/notes", np.zeros(2)), "unexpected entry 'extra/notes'"),
+     (_set("optim/mem/all", np.zeros(2)), "unexpected entry optim/mem/all")],
+)  # fmt: skip
+def test_inconsistent_contents_are_refused(tmp_path, text_run_arrays, edit, match):
+    arrays = dict(text_run_arrays)
+    checkpoint.load(tmp_path / "good.npz")  # the unedited file loads
+    edit(arrays)
+    np.savez(tmp_path / "bad.npz", **arrays)
+    with pytest.raises(CharRNNError, match=match) as info:
+        checkpoint.load(tmp_path / "bad.npz")
+    assert "is damaged" in str(info.value) and "retrain" in str(info.value)
+
+
+def test_compressed_or_missing_entries_are_refused(tmp_path, text_run_arrays):
+    np.savez_compressed(tmp_path / "z.npz", **text_run_arrays)
+    with pytest.raises(CharRNNError, match="compressed"):
+        checkpoint.load(tmp_path / "z.npz")
+    arrays = {k: v for k, v in text_run_arrays.items() if k != "optim/v/all"}
+    np.savez(tmp_path / "m.npz", **arrays)
+    with pytest.raises(CharRNNError, match="optim/v/all is missing"):
+        checkpoint.load(tmp_path / "m.npz")
+
+
+# ----------------------------------------------------------------------------- file mode
+
+
+@pytest.mark.skipif(os.name != "posix", reason="file modes are POSIX")
+@pytest.mark.parametrize("umask", [0o022, 0o077, 0o002])
+def test_checkpoint_gets_the_mode_of_a_new_file_under_the_umask(tmp_path, umask):
+    from charrnn import CharRNN
+
+    m = CharRNN(hidden=4, steps=1, val_fraction=0).fit(["ab"])
+    old = os.umask(umask)
+    try:
+        m.save(tmp_path / "new.npz")
+        (tmp_path / "old.npz").write_bytes(b"")
+        m.save(tmp_path / "old.npz")  # replacing a file
+    finally:
+        os.umask(old)
+    for name in ("new.npz", "old.npz"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o666 & ~umask, name
