@@ -49,7 +49,7 @@ def test_early_stopping_with_patience(cli, tmp_path):
     last = checkpoint.load(run / "latest.npz")
     best = checkpoint.load(run / "best.npz")
     assert last.step < 5000
-    assert best.extra["best_val"] == min(
+    assert best.run.best_val == min(
         r["val_loss"] for r in map(json.loads, (run / "metrics.jsonl").read_text().splitlines())
     )
 

@@ -25,11 +25,11 @@ def words_split(ckpt: Checkpoint) -> tuple[list[str], list[str]]:
     CharRNNError
         If the checkpoint does not name its data, or the data is gone.
     """
-    source = ckpt.extra.get("data")
+    source = ckpt.run.data
     if not source:
         raise CharRNNError("this model does not record its training data, which novelty needs")
     try:
-        corpus = load_corpus(source, "words", ckpt.extra.get("encoding", "utf-8"))
+        corpus = load_corpus(source, "words", ckpt.run.encoding)
     except CharRNNError as exc:
         raise CharRNNError(
             f"novelty needs the training data, which is gone: {exc}", params=exc.params

@@ -379,8 +379,6 @@ class TrainingRun:
             time (the time budget and the logged wall time).
         """
         cfg, tr, state = self.config, self.trainer, self.state
-        tr.log_every = cfg.log_every
-        tr.eval_every = cfg.eval_every or cfg.log_every
         save_every = cfg.save_every or tr.eval_every
         budget = cfg.time_budget * 60 if cfg.time_budget is not None else math.inf
         clock = {"start": time.perf_counter() - state.elapsed, "aside": 0.0}

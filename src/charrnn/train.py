@@ -11,13 +11,13 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
 
 from .backend import NUMPY, Backend
-from .checkpoint import Checkpoint
+from .checkpoint import Checkpoint, RunState
 from .config import Config
 from .data import Batch, TextBatches, WordBatches
 from .errors import CharRNNError
@@ -99,9 +99,9 @@ class Trainer:
     params : dict, optional
         Start from these parameters instead of a fresh initialisation.
     backend : Backend
-    log_every, eval_every : int
-        Steps between log events and between validations (``eval_every``
-        defaults to ``log_every``; validation also runs at the last step).
+    log_every, eval_every : int, optional
+        Steps between log events and between validations; the config's by
+        default (validation also runs at the last step).
     """
 
     def __init__(
@@ -113,7 +113,7 @@ class Trainer:
         *,
         params: Params | None = None,
         backend: Backend = NUMPY,
-        log_every: int = 100,
+        log_every: int | None = None,
         eval_every: int | None = None,
     ):
         self.config = config
@@ -159,8 +159,8 @@ class Trainer:
         # validation has its own, sized for its batches.
         self.ws = Workspace(backend)
         self.eval_ws = Workspace(backend)
-        self.log_every = max(1, log_every)
-        self.eval_every = max(1, eval_every or log_every)
+        self.log_every = log_every or config.log_every
+        self.eval_every = eval_every or config.eval_every or self.log_every
         # Position: `step` optimiser steps done; the next batch is number
         # `batch_pos` of pass `epoch`.
         self.step = 0
@@ -336,8 +336,8 @@ class Trainer:
 
     # ------------------------------------------------------------------ resume
 
-    def to_checkpoint(self, extra: dict[str, Any] | None = None) -> Checkpoint:
-        """Everything needed to continue this run exactly."""
+    def to_checkpoint(self, run: RunState | None = None) -> Checkpoint:
+        """Everything needed to continue this run exactly, with the run's state ``run``."""
         return Checkpoint(
             config=self.config,
             vocab=self.vocab,
@@ -350,7 +350,8 @@ class Trainer:
                 k: self.backend.asnumpy(v) for k, v in self.optimizer.state_arrays().items()
             },
             h=self.backend.asnumpy(self.h) if self.h is not None else None,
-            extra=dict(extra or {}),
+            # A copy: the caller goes on updating its run state after this save.
+            run=replace(run) if run is not None else RunState(),
             train_params=self._host(self.params) if self.avg_params is not None else None,
         )
 
