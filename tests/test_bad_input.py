@@ -129,7 +129,7 @@ def test_existing_run_is_refused_unless_resume_or_force(cli, run):
 
 def test_resume_without_a_run(cli, tmp_path):
     expect_error(
-        cli, "train", "@vector", "--out", tmp_path / "r", "--resume", match="nothing to resume"
+        cli, "train", "@vector", "--out", tmp_path / "r", "--resume", match="no run to continue"
     )
 
 

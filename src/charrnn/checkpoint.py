@@ -453,6 +453,7 @@ def _config(d: Any) -> Config:
             "int": _is_int(value),
             "int | None": value is None or _is_int(value),
             "float": _is_finite(value),
+            "float | None": value is None or _is_finite(value),
             "str": isinstance(value, str),
         }.get(kind)
         if ok is None:  # a field type this check does not know: Config grew one

@@ -95,7 +95,7 @@ class RunDir:
         """Raise unless the directory holds a run to resume."""
         if not os.path.isfile(self.file(LATEST)):
             raise CharRNNError(
-                f"nothing to resume: {self.file(LATEST)} does not exist; "
+                f"there is no run to continue: {self.file(LATEST)} does not exist; "
                 "start a new run without resume",
                 params=("resume",),
             )
@@ -111,8 +111,8 @@ class RunDir:
         if self.holds_run():
             if not force:
                 raise CharRNNError(
-                    f"{self.path} already holds a run; resume it, force to overwrite it, "
-                    "or choose another out_dir",
+                    f"{self.path} already holds a run; pass resume to continue it, force to "
+                    "overwrite it, or choose another out_dir",
                     params=("resume", "force", "out_dir"),
                 )
             for name in RUN_FILES:
