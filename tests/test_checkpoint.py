@@ -206,6 +206,33 @@ def test_version_1_checkpoint_loads_its_extra_as_run_state(tmp_path):
     assert checkpoint.load(tmp_path / "v2.npz").run == ckpt.run
 
 
+def test_per_parameter_optimiser_state_is_joined_into_the_flat_layout(tmp_path):
+    from charrnn import CharRNN
+    from charrnn.train import Trainer
+
+    m = CharRNN(hidden=4, steps=2, val_fraction=0).fit(["ab", "abc"])
+    rng = np.random.default_rng(0)
+    optim = {f"{slot}/{k}": rng.random(v.shape).astype(np.float32)
+             for slot in ("m", "v") for k, v in m.params_.items()}  # fmt: skip
+    _write_version_1(tmp_path / "v1.npz", m.config_, m.vocab_, m.params_, {}, optim, 2, 2)
+    ckpt = checkpoint.load(tmp_path / "v1.npz")
+    assert set(ckpt.optimizer_state) == {"m/all", "v/all"}
+    trainer = Trainer(m.config_.replace(steps=3), m.vocab_, ["ab", "abc"])
+    trainer.restore(ckpt)
+    for slot in ("m", "v"):
+        flat = trainer.optimizer.state_arrays()[f"{slot}/all"]
+        for k, p in trainer.params.items():  # views into the flat buffer, in its order
+            start = (p.ctypes.data - trainer.flat.ctypes.data) // p.itemsize
+            want = optim[f"{slot}/{k}"].ravel()
+            np.testing.assert_array_equal(flat[start : start + p.size], want, err_msg=k)
+    trainer.train_step()  # the optimiser finds its state where it looks for it
+    # Half of each layout is neither.
+    del optim["v/by"]
+    _write_version_1(tmp_path / "half.npz", m.config_, m.vocab_, m.params_, {}, optim, 2, 2)
+    with pytest.raises(CharRNNError, match="optim/v/by is missing"):
+        checkpoint.load(tmp_path / "half.npz")
+
+
 def test_a_version_1_run_resumes(cli, tmp_path):
     run = tmp_path / "r"
     flags = ["--hidden", "8", "--quiet", "--log-every", "2"]

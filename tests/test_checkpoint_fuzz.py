@@ -179,4 +179,4 @@ def test_every_base_loads_and_samples(bases, tmp_path):
         (tmp_path / f"{name}.npz").write_bytes(raw)
         assert _outcome(tmp_path / f"{name}.npz") == "loaded", name
     run = checkpoint.load(tmp_path / "text-ema.npz").run
-    assert run.data == "@builtin" and math.isclose(run.best_val, 1.5) and run.bad_evals == 1
+    assert run.data == "@names" and math.isclose(run.best_val, 1.5) and run.bad_evals == 1

@@ -414,11 +414,7 @@ def _build(meta: dict[str, Any], version: int, arrays: dict[str, np.ndarray]) ->
     dtype = np.dtype(config.dtype)
     params = _arrays("param", groups["param"], shapes, dtype)
     train = _arrays("train", groups["train"], shapes, dtype) if groups["train"] else None
-    optim = groups["optim"]
-    if optim:
-        total = sum(math.prod(s) for s in shapes.values())
-        slots = OPTIMIZERS[config.optimizer].slots
-        optim = _arrays("optim", optim, {f"{s}/{FLAT_PARAM}": (total,) for s in slots}, dtype)
+    optim = _optimizer_state(groups["optim"], shapes, OPTIMIZERS[config.optimizer].slots, dtype)
     h = groups["state"].pop("h", None)
     if groups["state"]:
         raise CharRNNError(f"unexpected entries state/{sorted(groups['state'])}")
@@ -488,6 +484,32 @@ def _arrays(
         if not np.isfinite(a).all():
             raise CharRNNError(f"{group}/{k} holds non-finite values")
     return {k: found[k] for k in shapes}
+
+
+def _optimizer_state(
+    found: dict[str, np.ndarray],
+    shapes: dict[str, tuple[int, ...]],
+    slots: tuple[str, ...],
+    dtype: np.dtype,
+) -> dict[str, np.ndarray]:
+    """The optimiser's state, checked, in the flat layout the trainer uses.
+
+    Either every slot holds one flat array (``<slot>/all``), or (the first
+    version-1 files) one array per parameter, shaped like it; those are joined
+    in parameter order, the flat buffer's layout.
+    """
+    if not found:
+        return {}
+    if all(k.endswith(f"/{FLAT_PARAM}") for k in found):
+        total = sum(math.prod(s) for s in shapes.values())
+        return _arrays("optim", found, {f"{s}/{FLAT_PARAM}": (total,) for s in slots}, dtype)
+    per_param = _arrays(
+        "optim", found, {f"{s}/{k}": shape for s in slots for k, shape in shapes.items()}, dtype
+    )
+    return {
+        f"{s}/{FLAT_PARAM}": np.concatenate([per_param[f"{s}/{k}"].ravel() for k in shapes])
+        for s in slots
+    }
 
 
 def _check_state(h: np.ndarray, config: Config, dtype: np.dtype) -> None:
