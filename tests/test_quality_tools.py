@@ -118,8 +118,9 @@ def test_loss_falls_below_a_bound_with_the_quality_pieces():
 def test_plot_writes_a_png(cli, tmp_path):
     pytest.importorskip("matplotlib")
     run = tmp_path / "r"
-    cli("train", "@names", "--out", run, "--hidden", "8", "--steps", "40", "--log-every", "10",
-        "--quiet")  # fmt: skip
+    code, _, err = cli("train", "@names", "--out", run, "--hidden", "8", "--steps", "40",
+                       "--log-every", "10", "--quiet")  # fmt: skip
+    assert code == 0, err
     code, out, _ = cli("plot", run)
     assert code == 0
     png = run / "loss.png"
@@ -148,7 +149,8 @@ def test_plot_names_the_averaged_validation_curve(cli, tmp_path, monkeypatch, fl
     seen = {}
     monkeypatch.setattr(charrnn.plot, "plot_metrics", lambda *a, **kw: seen.update(kw))
     run = tmp_path / "r"
-    cli("train", "@names", "--out", run, "--hidden", "8", "--steps", "4", "--log-every", "2",
-        "--quiet", *flags)  # fmt: skip
+    code, _, err = cli("train", "@names", "--out", run, "--hidden", "8", "--steps", "4",
+                       "--log-every", "2", "--quiet", *flags)  # fmt: skip
+    assert code == 0, err
     assert cli("plot", run)[0] == 0
     assert seen["val_label"] == label

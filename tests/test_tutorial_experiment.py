@@ -84,7 +84,8 @@ def test_naive_rule_succeeds_in_clearly_fewer_seeds(experiment):
 def test_samples_follow_the_probability(cli, tmp_path):
     """From the CLI: BPTT's model ends 'vecto' with 'r' in its samples."""
     run = tmp_path / "full"
-    assert cli("train", "@tutorial", "--out", run, *tutorial_flags("full", 2))[0] == 0
+    code, _, err = cli("train", "@tutorial", "--out", run, *tutorial_flags("full", 2))
+    assert code == 0, err
     assert p_r_after_vecto(cli, run) > 0.9
     code, out, _ = cli("sample", run, "--prefix", "v", "-n", "10")
     assert code == 0
