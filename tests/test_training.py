@@ -27,7 +27,6 @@ def test_names_h128_trains_batched(tmp_path):
     m = CharRNN(hidden=128, batch_size=64, steps=200, init="scaled", random_state=0)
     m.fit(str(names), log_every=100)
     assert m.history_[-1].val_loss < 2.6  # uniform over 27 characters is 3.30
-    assert m.history_[-1].chars_per_s > 10_000
 
 
 def test_shakespeare_text_mode_short_run():
