@@ -21,7 +21,8 @@ def expect_error(cli, *args, match: str):
 @pytest.fixture
 def run(cli, tmp_path):
     path = tmp_path / "run"
-    assert cli("train", "@vector", "--out", path, *Q)[0] == 0
+    code, _, err = cli("train", "@vector", "--out", path, *Q)
+    assert code == 0, err
     return path
 
 
@@ -69,7 +70,7 @@ def test_bom_and_crlf_are_handled_silently(cli, tmp_path):
     f = tmp_path / "w.txt"
     f.write_bytes(b"\xef\xbb\xbfanna\r\nbob\r\n")
     code, _, err = cli("train", f, "--out", tmp_path / "r", "--batch-size", "2", *Q)
-    assert code == 0 and err == ""
+    assert (code, err) == (0, "")
     code, out, _ = cli("sample", tmp_path / "r", "--json")
     assert "\ufeff" not in out and "\\r" not in out
 
@@ -117,14 +118,16 @@ def test_non_numbers_are_argparse_errors(tmp_path):
 
 def test_batch_larger_than_data_is_clamped_with_notice(cli, tmp_path):
     code, _, err = cli("train", "@tutorial", "--out", tmp_path / "r", "--batch-size", "500", *Q)
-    assert code == 0 and "notice" in err and "using 13" in err  # 15 words, 2 held out
+    assert code == 0, err
+    assert "notice" in err and "using 13" in err  # 15 words, 2 held out
 
 
 def test_existing_run_is_refused_unless_resume_or_force(cli, run):
     before = (run / "latest.npz").read_bytes()
     expect_error(cli, "train", "@vector", "--out", run, *Q, match="--resume")
     assert (run / "latest.npz").read_bytes() == before  # nothing lost
-    assert cli("train", "@vector", "--out", run, "--force", *Q)[0] == 0
+    code, _, err = cli("train", "@vector", "--out", run, "--force", *Q)
+    assert code == 0, err
 
 
 def test_resume_without_a_run(cli, tmp_path):
@@ -192,7 +195,8 @@ def test_novelty_when_the_training_data_is_gone(cli, tmp_path):
     data = tmp_path / "words.txt"
     data.write_text("anna\nbob\ncarl\ndora\n" * 5)
     run = tmp_path / "run"
-    assert cli("train", data, "--out", run, *Q)[0] == 0
+    code, _, err = cli("train", data, "--out", run, *Q)
+    assert code == 0, err
     data.unlink()
     expect_error(cli, "sample", run, "--novelty", match="needs the training data, which is gone")
     assert cli("sample", run, "-n", "3")[0] == 0  # sampling without --novelty still works

@@ -97,7 +97,9 @@ def test_cli_model_equals_api_model(cli, tmp_path):
     data = tmp_path / "w.txt"
     data.write_text("\n".join(["anna", "bob", "carla", "dave", "emma"] * 4))
     run = tmp_path / "run"
-    cli("train", data, "--out", run, "--hidden", "8", "--steps", "10", "--quiet", "--seed", "2")
+    code, _, err = cli("train", data, "--out", run, "--hidden", "8", "--steps", "10", "--quiet",
+                       "--seed", "2")  # fmt: skip
+    assert code == 0, err
     m = CharRNN(hidden=8, steps=10, random_state=2).fit(str(data))
     loaded = CharRNN.load(run / "latest.npz")
     for k in m.params_:
@@ -123,7 +125,9 @@ def test_text_sample_streams_one_sample(cli, tmp_path):
     data = tmp_path / "t.txt"
     data.write_text("abcabcabcabc " * 100)
     run = tmp_path / "run"
-    cli("train", data, "--out", run, "--mode", "text", "--hidden", "8", "--steps", "5", "--quiet")
+    code, _, err = cli("train", data, "--out", run, "--mode", "text", "--hidden", "8", "--steps",
+                       "5", "--quiet")  # fmt: skip
+    assert code == 0, err
     code, out, _ = cli("sample", run, "-n", "1", "--max-len", "30", "--prefix", "ab")
     assert code == 0 and len(out) == 2 + 30 + 1
 
@@ -134,6 +138,7 @@ def test_builtin_corpus_then_sample_ten(cli, names_run):
     assert code == 0 and len(out.splitlines()) == 10
 
 
+@pytest.mark.slow  # the whole demo
 def test_demo_prints_both_rules_side_by_side(cli):
     code, out, _ = cli("demo", "--seeds", "1", "--names-seconds", "1")
     assert code == 0
@@ -165,7 +170,9 @@ def test_novelty_is_for_words_mode(cli, tmp_path, flag):
     data = tmp_path / "t.txt"
     data.write_text("abcabc " * 50)
     run = tmp_path / "run"
-    cli("train", data, "--out", run, "--mode", "text", "--hidden", "4", "--steps", "2", "--quiet")
+    code, _, err = cli("train", data, "--out", run, "--mode", "text", "--hidden", "4", "--steps",
+                       "2", "--quiet")  # fmt: skip
+    assert code == 0, err
     code, _, err = cli("sample", run, flag)
     assert code == 2 and "words-mode" in err and flag in err
 

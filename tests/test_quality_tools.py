@@ -10,6 +10,7 @@ import pytest
 from charrnn import CharRNN, Config, checkpoint
 from charrnn.data import split_train_val
 from charrnn.evaluate import evaluate_words
+from charrnn.model import init_params
 from charrnn.presets import PRESETS
 from charrnn.train import Trainer
 from charrnn.vocab import Vocab
@@ -35,14 +36,28 @@ def test_cosine_schedule_with_warmup():
 
 
 def test_weight_decay_shrinks_weights_not_biases():
+    """Decay scales every weight matrix, of both layers, and leaves the biases alone."""
     words = ["ab", "ba"] * 10
-    plain = CharRNN(hidden=8, steps=40, val_fraction=0, optimizer="sgd", lr=1e-9).fit(words)
-    decayed = CharRNN(
-        hidden=8, steps=40, val_fraction=0, optimizer="sgd", lr=1e-9, weight_decay=1e7
-    ).fit(words)
-    # lr * wd = 0.01 per step: weights shrink by 0.99^40, biases (zero anyway) untouched
-    ratio = np.linalg.norm(decayed.params_["Whh"]) / np.linalg.norm(plain.params_["Whh"])
-    assert ratio == pytest.approx(0.99**40, rel=1e-3)
+    vocab = Vocab.from_text("".join(words))
+    rng = np.random.default_rng(0)
+    start = init_params(vocab.size, 8, rng, layers=2)
+    for k in ("bh", "bh2", "by"):  # non-zero, so that decaying them would show
+        start[k] = rng.normal(0.5, 0.1, start[k].shape).astype(start[k].dtype)
+    trained = {}
+    for wd in (0.0, 1e7):
+        config = Config(hidden=8, layers=2, steps=40, val_fraction=0, optimizer="sgd",
+                        lr=1e-9, weight_decay=wd)  # fmt: skip
+        trainer = Trainer(config, vocab, words, params=start)
+        trainer.run()
+        trained[wd] = trainer.params
+    plain, decayed = trained[0.0], trained[1e7]
+    assert set(plain) == {"Wxh", "Whh", "Wxh2", "Whh2", "Why", "bh", "bh2", "by"}
+    # lr * wd = 0.01 per step: weights shrink by 0.99^40; the gradient steps are negligible
+    for k in ("Wxh", "Whh", "Wxh2", "Whh2", "Why"):
+        np.testing.assert_allclose(decayed[k], plain[k] * 0.99**40, rtol=1e-4, atol=1e-8, err_msg=k)
+    for k in ("bh", "bh2", "by"):
+        np.testing.assert_allclose(plain[k], start[k], rtol=1e-6, err_msg=k)
+        np.testing.assert_allclose(decayed[k], start[k], rtol=1e-6, err_msg=k)
 
 
 def test_ema_is_the_moving_average_of_the_trained_parameters():
@@ -103,8 +118,9 @@ def test_loss_falls_below_a_bound_with_the_quality_pieces():
 def test_plot_writes_a_png(cli, tmp_path):
     pytest.importorskip("matplotlib")
     run = tmp_path / "r"
-    cli("train", "@names", "--out", run, "--hidden", "8", "--steps", "40", "--log-every", "10",
-        "--quiet")  # fmt: skip
+    code, _, err = cli("train", "@names", "--out", run, "--hidden", "8", "--steps", "40",
+                       "--log-every", "10", "--quiet")  # fmt: skip
+    assert code == 0, err
     code, out, _ = cli("plot", run)
     assert code == 0
     png = run / "loss.png"
@@ -133,7 +149,8 @@ def test_plot_names_the_averaged_validation_curve(cli, tmp_path, monkeypatch, fl
     seen = {}
     monkeypatch.setattr(charrnn.plot, "plot_metrics", lambda *a, **kw: seen.update(kw))
     run = tmp_path / "r"
-    cli("train", "@names", "--out", run, "--hidden", "8", "--steps", "4", "--log-every", "2",
-        "--quiet", *flags)  # fmt: skip
+    code, _, err = cli("train", "@names", "--out", run, "--hidden", "8", "--steps", "4",
+                       "--log-every", "2", "--quiet", *flags)  # fmt: skip
+    assert code == 0, err
     assert cli("plot", run)[0] == 0
     assert seen["val_label"] == label

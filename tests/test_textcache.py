@@ -65,11 +65,13 @@ def test_text_mode_run_uses_a_token_cache_and_reuses_it_on_resume(cli, tmp_path)
     f.write_text("to be or not to be\n" * 200)
     run = tmp_path / "r"
     flags = ["--mode", "text", "--hidden", "8", "--seq-len", "10", "--batch-size", "4", "--quiet"]
-    assert cli("train", f, "--out", run, "--steps", "5", *flags)[0] == 0
+    code, _, err = cli("train", f, "--out", run, "--steps", "5", *flags)
+    assert code == 0, err
     caches = list(run.glob("tokens-*.bin"))
     assert len(caches) == 1
     mtime = caches[0].stat().st_mtime_ns
-    assert cli("train", f, "--out", run, "--steps", "8", "--resume", *flags)[0] == 0
+    code, _, err = cli("train", f, "--out", run, "--steps", "8", "--resume", *flags)
+    assert code == 0, err
     assert caches[0].stat().st_mtime_ns == mtime  # not encoded again
 
 
@@ -77,7 +79,9 @@ def test_eval_streams_text_and_skips_unknown(cli, tmp_path):
     f = tmp_path / "t.txt"
     f.write_text("abcabc abc\n" * 100)
     run = tmp_path / "r"
-    cli("train", f, "--out", run, "--mode", "text", "--hidden", "8", "--steps", "5", "--quiet")
+    code, _, err = cli("train", f, "--out", run, "--mode", "text", "--hidden", "8", "--steps", "5",
+                       "--quiet")  # fmt: skip
+    assert code == 0, err
     other = tmp_path / "o.txt"
     other.write_text("abcZ abc\n" * 10)
     code, _, err = cli("eval", run, other)

@@ -70,10 +70,12 @@ def experiment(tmp_path_factory):
     return results
 
 
+@pytest.mark.slow  # the experiment fixture trains 20 runs
 def test_full_bptt_learns_vector_for_every_seed(experiment):
     assert all(p > 0.9 for p in experiment["full"]), experiment["full"]
 
 
+@pytest.mark.slow  # the experiment fixture trains 20 runs
 def test_naive_rule_succeeds_in_clearly_fewer_seeds(experiment):
     full = sum(p > 0.9 for p in experiment["full"])
     naive = sum(p > 0.9 for p in experiment["naive"])
@@ -81,10 +83,12 @@ def test_naive_rule_succeeds_in_clearly_fewer_seeds(experiment):
     assert naive < len(SEEDS)
 
 
+@pytest.mark.slow  # a 1000-pass CLI run
 def test_samples_follow_the_probability(cli, tmp_path):
     """From the CLI: BPTT's model ends 'vecto' with 'r' in its samples."""
     run = tmp_path / "full"
-    assert cli("train", "@tutorial", "--out", run, *tutorial_flags("full", 2))[0] == 0
+    code, _, err = cli("train", "@tutorial", "--out", run, *tutorial_flags("full", 2))
+    assert code == 0, err
     assert p_r_after_vecto(cli, run) > 0.9
     code, out, _ = cli("sample", run, "--prefix", "v", "-n", "10")
     assert code == 0
