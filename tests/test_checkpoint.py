@@ -74,7 +74,7 @@ def test_resume_refuses_other_data(cli, tmp_path):
     run = tmp_path / "r"
     cli("train", "@vector", "--out", run, "--steps", "2", "--hidden", "4", "--quiet")
     code, _, err = cli("train", "@tutorial", "--out", run, "--steps", "4", "--resume", "--quiet")
-    assert code == 2 and "same DATA" in err
+    assert code == 2 and "same data" in err
 
 
 def test_sigint_saves_a_loadable_checkpoint_and_exits_130(tmp_path):
@@ -248,7 +248,7 @@ def test_a_version_1_run_resumes(cli, tmp_path):
     assert checkpoint.load(run / "latest.npz").step == 6
     # The fingerprint came through version 1's "extra": other data is still refused.
     code, _, err = cli("train", "@tutorial", "--out", run, "--steps", "8", "--resume", *flags)
-    assert code == 2 and "same DATA" in err
+    assert code == 2 and "same data" in err
 
 
 # ----------------------------------------------------------------------------- run state

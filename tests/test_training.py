@@ -15,8 +15,8 @@ from .conftest import shared_file
 
 def test_loss_falls_on_a_tiny_corpus():
     words = ["anna", "bob", "carla", "dave", "emma", "frank", "gina", "hank"]
-    m = CharRNN(hidden=32, steps=300, batch_size=8, lr=0.02, val_fraction=0)
-    m.fit(words, log_every=10)
+    m = CharRNN(hidden=32, steps=300, batch_size=8, lr=0.02, val_fraction=0, log_every=10)
+    m.fit(words)
     assert m.history_[0].train_loss > 2.0
     assert m.evaluate(words).nats < 0.6  # memorised: far below log(V) = 2.8
 
@@ -24,15 +24,17 @@ def test_loss_falls_on_a_tiny_corpus():
 def test_names_h128_trains_batched(tmp_path):
     """names.txt at H=128, B=64 through the batched engine: loss well below uniform."""
     names = shared_file("names.txt")
-    m = CharRNN(hidden=128, batch_size=64, steps=200, init="scaled", random_state=0)
-    m.fit(str(names), log_every=100)
+    m = CharRNN(hidden=128, batch_size=64, steps=200, init="scaled", random_state=0, log_every=100)
+    m.fit(str(names))
     assert m.history_[-1].val_loss < 2.6  # uniform over 27 characters is 3.30
 
 
 def test_shakespeare_text_mode_short_run():
     text = shared_file("tinyshakespeare.txt").read_text()[:200_000]
-    m = CharRNN(mode="text", hidden=64, batch_size=32, seq_len=32, steps=100, init="scaled")
-    m.fit(text, log_every=50)
+    m = CharRNN(
+        mode="text", hidden=64, batch_size=32, seq_len=32, steps=100, init="scaled", log_every=50
+    )
+    m.fit(text)
     assert m.history_[-1].val_loss < 3.3  # uniform over 60+ characters is 4.1
 
 

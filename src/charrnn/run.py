@@ -286,7 +286,8 @@ class TrainingRun:
                 self.corpus.fingerprint,
             ):
                 raise CharRNNError(
-                    "the data is not the data this run was trained on; resume with the same data"
+                    "this is not the data the run was trained on (its fingerprint differs); "
+                    "resume with the same data"
                 )
             if self.dir is not None and not resume:
                 self.dir.create()
