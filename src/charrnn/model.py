@@ -117,6 +117,14 @@ class Workspace:
             buf = self._buffers[name] = self.xp.zeros(n, dtype=dtype)
         return buf[:n].reshape(shape)
 
+    def other(self, name: str, shape: tuple[int, ...], dtype: Any, avoid: Any) -> Any:
+        """Like :meth:`get`, from one of two buffers: the one that does not hold ``avoid``.
+
+        For a loop that computes its next state from the current one.
+        """
+        a = self.get(name + "-0", shape, dtype)
+        return a if not self.xp.may_share_memory(a, avoid) else self.get(name + "-1", shape, dtype)
+
     def arange(self, n: int) -> Any:
         """``0 .. n-1`` as int64, computed once per length."""
         r = self._ranges.get(n)
@@ -244,11 +252,9 @@ class TanhCell:
         xp.matmul(dhraw.reshape(T * B, H).T, hs[:-1].reshape(T * B, H), out=grads[n.recurrent])
         return dhraw
 
-    def step(self, params: Params, layer: int, pre: Any, h: Any, xp: Any) -> Any:
-        """One step for generation: ``pre`` (B, H) with bias, state ``h`` (B, H) -> new state."""
-        out = xp.empty_like(h)
+    def step(self, params: Params, layer: int, pre: Any, h: Any, out: Any, xp: Any) -> None:
+        """One step for generation: ``pre`` (B, H) with bias, state ``h`` (B, H) -> ``out``."""
         self._recur(xp, h, params[self.names(layer).recurrent].T, pre, out)
-        return out
 
 
 TANH = TanhCell()
@@ -600,7 +606,13 @@ def flat_buffer(arrays: Params, *, backend: Backend = NUMPY) -> tuple[Any, Param
 
 
 def step(
-    params: Params, x: Any, h: Any, *, backend: Backend = NUMPY, cell: TanhCell = TANH
+    params: Params,
+    x: Any,
+    h: Any,
+    *,
+    backend: Backend = NUMPY,
+    cell: TanhCell = TANH,
+    ws: Workspace | None = None,
 ) -> tuple[Any, Any]:
     """One recurrence step for generation (no dropout), through the cell's own step.
 
@@ -608,6 +620,9 @@ def step(
     ----------
     x : int array (B,)
     h : array (L, B, H), or (B, H) for one layer
+    ws : Workspace, optional
+        Where the new state and the logits go; a generation loop passes the same
+        one every step (the new state never overwrites ``h``). Fresh arrays if ``None``.
 
     Returns
     -------
@@ -615,15 +630,25 @@ def step(
     logits : array (B, V)
     """
     xp = backend.xp
-    L = num_layers(params)
-    hl = h.reshape(L, *h.shape[-2:])
-    h_new = xp.empty_like(hl)
+    ws = ws if ws is not None else Workspace(backend)
+    L, H = num_layers(params), hidden_size(params)
+    B = x.shape[0]
+    dtype = params["Why"].dtype
+    hl = h.reshape(L, B, H)
+    h_new = ws.other("step-h", (L, B, H), dtype, hl)  # (L, B, H)
     below = None
     for l in range(L):
         n = cell.names(l)
         W, b = params[n.input], params[n.bias]
-        pre = W.T[x] + b if l == 0 else below @ W.T + b  # (B, G), as forward's projection
-        h_new[l] = cell.step(params, l, pre, hl[l], xp)
+        pre = ws.get("step-pre", (B, W.shape[0]), dtype)  # (B, G), as forward's projection
+        if l == 0:
+            xp.take(W.T, x, axis=0, out=pre, mode="clip")
+        else:
+            xp.dot(below, W.T, out=pre)
+        pre += b
+        cell.step(params, l, pre, hl[l], h_new[l], xp)
         below = h_new[l]
-    logits = below @ params["Why"].T + params["by"]
+    logits = ws.get("step-logits", (B, params["Why"].shape[0]), dtype)  # (B, V)
+    xp.dot(below, params["Why"].T, out=logits)
+    logits += params["by"]
     return h_new.reshape(h.shape), logits

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import CharRNNError
-from .model import Params, forward, step, zero_state
+from .model import Params, Workspace, forward, step, zero_state
 from .vocab import Vocab
 
 MAX_SAMPLES = 100_000
@@ -22,22 +22,26 @@ def _pick(
     temperature: float,
     top_k: int | None,
     greedy: bool,
+    ws: Workspace | None = None,
 ) -> np.ndarray:
-    """Choose one id per row of ``logits`` (B, V)."""
+    """Choose one id per row of ``logits`` (B, V); the (B, V) scratch lives in ``ws``."""
     if greedy or temperature == 0:
         return logits.argmax(axis=1)
-    z = logits.astype(np.float64) / temperature  # (B, V)
+    ws = ws if ws is not None else Workspace()
+    z = ws.get("pick-z", logits.shape, np.float64)  # (B, V)
+    np.divide(logits, temperature, out=z)
     if top_k is not None and top_k < z.shape[1]:
         # Everything outside the k largest becomes impossible; argpartition
         # keeps exactly k even when values tie.
         drop = np.argpartition(-z, top_k, axis=1)[:, top_k:]
         np.put_along_axis(z, drop, -np.inf, axis=1)
     z -= z.max(axis=1, keepdims=True)
-    p = np.exp(z)
-    cdf = np.cumsum(p, axis=1)  # (B, V)
+    p = np.exp(z, out=z)
+    cdf = np.cumsum(p, axis=1, out=ws.get("pick-cdf", z.shape, np.float64))  # (B, V)
     u = rng.random(len(z)) * cdf[:, -1]
     # First index whose cumulative mass passes u; zero-probability entries never qualify.
-    return np.minimum((cdf <= u[:, None]).sum(axis=1), z.shape[1] - 1)
+    below = np.less_equal(cdf, u[:, None], out=ws.get("pick-below", z.shape, bool))
+    return np.minimum(below.sum(axis=1), z.shape[1] - 1)
 
 
 def check_sampling_args(n: int, max_len: int, temperature: float, top_k: int | None) -> None:
@@ -129,16 +133,18 @@ def sample(
     x = np.repeat(x1, n)  # (n,)
     out = np.full((max_len, n), vocab.boundary_id, dtype=np.int64)  # (max_len, n)
     active = np.arange(n)  # samples still generating; finished words drop out of the batch
+    ws = Workspace()  # every step's large arrays, reused
     for t in range(max_len):
-        h, logits = step(p, x, h)
-        x = _pick(logits, rng, temperature, top_k, greedy)
+        h, logits = step(p, x, h, ws=ws)
+        x = _pick(logits, rng, temperature, top_k, greedy, ws)
         out[t, active] = x
         if on_step is not None:
             on_step([vocab.itos[i] for i in x])
         if mode == "words":
             going = x != vocab.boundary_id
             if not going.all():
-                active, h, x = active[going], h[:, going], x[going]
+                kept = ws.other("kept", (h.shape[0], int(going.sum()), h.shape[2]), h.dtype, h)
+                active, h, x = active[going], np.compress(going, h, axis=1, out=kept), x[going]
                 if len(active) == 0:
                     out = out[: t + 1]
                     break
