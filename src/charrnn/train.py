@@ -266,8 +266,9 @@ class Trainer:
     def _non_finite(self, what: str) -> NonFiniteError:
         return NonFiniteError(
             f"{what} became non-finite at step {self.step + 1}; checkpoints already "
-            "written are intact. Lower the learning rate (--lr) or clip gradients "
-            "(--clip-mode norm --clip 1), then train again"
+            "written are intact. Lower the learning rate (lr) or bound the gradients "
+            "(clip_mode='norm' clip=1), then train again",
+            params=("lr", "clip_mode", "clip"),
         )
 
     def validate(self) -> Loss | None:
