@@ -274,8 +274,9 @@ class TrainingRun:
         try:
             if resume:
                 assert self.dir is not None
+                if os.path.isdir(self.dir.path):
+                    self.dir.lock()  # first: a live run may not have saved yet
                 self.dir.check_resumable()
-                self.dir.lock()
                 ckpt = self.dir.load_latest()
                 self.config = resume_config(ckpt.config, given)
             else:
@@ -397,13 +398,18 @@ class TrainingRun:
         def step_done(trainer: Trainer) -> bool:
             call(on_step, trainer)
             state.elapsed = elapsed()
-            if self.dir is not None and trainer.step % save_every == 0:
-                self.dir.save_latest(trainer.to_checkpoint(state))
             if stop is not None and stop.is_set():
                 reason[0] = "stopped"
             elif state.elapsed >= budget:
                 reason[0] = "time"
             return reason[0] != "done"
+
+        def save(trainer: Trainer) -> None:
+            # After the step's log event: the checkpoint's run state has counted
+            # its validation, and its clock is not behind the log it keeps.
+            if self.dir is not None and trainer.step % save_every == 0:
+                state.elapsed = elapsed()
+                self.dir.save_latest(trainer.to_checkpoint(state))
 
         def event_done(event: LogEvent) -> bool:
             state.elapsed = elapsed()
@@ -434,7 +440,7 @@ class TrainingRun:
             # Overflow shows up as a non-finite loss, which the trainer reports with
             # advice; numpy's own warnings would only add noise.
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                events = tr.run(on_event=event_done, on_step=step_done)
+                events = tr.run(on_event=event_done, on_step=step_done, after_step=save)
             state.elapsed = elapsed()
         if self.dir is not None:
             self.dir.save_latest(tr.to_checkpoint(state))

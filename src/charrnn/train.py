@@ -287,6 +287,7 @@ class Trainer:
         self,
         on_event: Callable[[LogEvent], None] | None = None,
         on_step: Callable[[Trainer], bool | None] | None = None,
+        after_step: Callable[[Trainer], None] | None = None,
     ) -> list[LogEvent]:
         """Train until ``total_steps`` (or until a callback asks to stop); return the log events.
 
@@ -299,6 +300,9 @@ class Trainer:
             Called with the trainer after every step (progress bars, checkpoints,
             signals); returning True stops training after this step, which is
             then logged and validated as the last one.
+        after_step : callable, optional
+            Called with the trainer at the very end of every step, after its log
+            event (checkpoints: what they save has counted this step's validation).
         """
         events: list[LogEvent] = []
         start = time.perf_counter()
@@ -331,6 +335,8 @@ class Trainer:
                     stop = bool(on_event(event)) or stop
                 window_loss, window_chars = 0.0, 0
                 window_start = time.perf_counter()  # validation time is not training time
+            if after_step is not None:
+                after_step(self)
             if stop:
                 break
         return events
