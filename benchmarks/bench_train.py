@@ -52,7 +52,7 @@ import numpy as np
 from charrnn.config import Config
 from charrnn.data import load_corpus
 from charrnn.optim import Adam
-from charrnn.train import Trainer
+from charrnn.run import TrainingRun
 from charrnn.vocab import Vocab
 from common import (
     blas_report,
@@ -85,8 +85,9 @@ TWINS = {CLI: "charrnn", TORCH_PROCESS: "torch"}
 # ----------------------------------------------------------------------------- engines
 
 
-def charrnn_engine(config: Config, vocab: Vocab, data):
-    trainer = Trainer(config, vocab, data, None)  # train_step alone: no log, no validation
+def charrnn_engine(config: Config, data: list[str]):
+    """charrnn's own steps, timed alone (no log, no validation): the trainer of a run."""
+    trainer = TrainingRun(config, data).trainer
 
     def run(steps: int) -> int:
         chars = 0
@@ -264,12 +265,12 @@ def build_engine(engine: str, mode: str, H: int, B: int, T: int) -> Callable[[in
         ids = vocab.encode(text)
         if engine == "torch":
             return torch_engine(vocab, H, TextBatches(ids, B, T), words=False)
-        return charrnn_engine(text_config(H, B, T), vocab, ids)
+        return charrnn_engine(text_config(H, B, T), [text])
     words = load_corpus(names_source(), "words")
     wv = Vocab.from_text("".join(words))
     if engine == "torch":
         return torch_engine(wv, H, WordBatches(words, wv, B, 0), words=True)
-    return charrnn_engine(words_config(H, B), wv, words)
+    return charrnn_engine(words_config(H, B), words)
 
 
 def process_child(
@@ -463,7 +464,7 @@ def main() -> None:
             continue
         engines = {}
         if mode == "text":
-            engines["charrnn"] = charrnn_engine(text_config(H, B, T), vocab, ids)
+            engines["charrnn"] = charrnn_engine(text_config(H, B, T), [text])
             if use_torch:
                 engines["torch"] = torch_engine(vocab, H, TextBatches(ids, B, T), words=False)
             if B == 1:
@@ -477,7 +478,7 @@ def main() -> None:
         else:
             words = load_corpus(names_source(), "words")
             wv = Vocab.from_text("".join(words))
-            engines["charrnn"] = charrnn_engine(words_config(H, B), wv, words)
+            engines["charrnn"] = charrnn_engine(words_config(H, B), words)
             if use_torch:
                 engines["torch"] = torch_engine(wv, H, WordBatches(words, wv, B, 0), words=True)
             mean_len = round(float(np.mean([len(w) + 1 for w in words])))
