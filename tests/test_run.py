@@ -238,6 +238,35 @@ def test_resume_through_the_api_is_bit_identical(tmp_path, mode):
         assert meta_a[key] == meta_b[key], key
     assert meta_a["step"] == 40
     _assert_same_arrays(a, b)
+    # The run state too: a stop off the validation cadence must not count a validation
+    # an unbroken run never made (best model, patience).
+    for key in ("best_val", "bad_evals"):
+        assert meta_a["run"][key] == meta_b["run"][key], key
+    best_a, best_meta_a = _arrays(whole / "best.npz")
+    best_b, best_meta_b = _arrays(cut / "best.npz")
+    assert best_meta_a["step"] == best_meta_b["step"]
+    _assert_same_arrays(best_a, best_b)
+
+
+def test_a_stop_off_the_validation_cadence_counts_no_validation(tmp_path):
+    """Catches a run that validates (and counts for patience and best.npz) the step it was
+    stopped at: its resume would early-stop one validation sooner than an unbroken run."""
+    hp = dict(OVERFIT, patience=3, random_state=1)
+    words = _random_words(0, 60)
+    whole = CharRNN(**hp).fit(words, out_dir=tmp_path / "whole")
+    assert whole.stop_reason_ == "patience"
+    stopped = _fit_stopped(hp, words, tmp_path / "cut", at=40)  # ends at step 41
+    assert stopped.stop_reason_ == "stopped"
+    assert checkpoint.load(tmp_path / "cut" / "latest.npz").step == 41
+    resumed = CharRNN(**hp).fit(words, out_dir=tmp_path / "cut", resume=True)
+    assert resumed.stop_reason_ == "patience"
+    for name in ("latest.npz", "best.npz"):
+        a, meta_a = _arrays(tmp_path / "whole" / name)
+        b, meta_b = _arrays(tmp_path / "cut" / name)
+        assert (meta_a["step"], meta_a["run"]["best_val"], meta_a["run"]["bad_evals"]) == (
+            meta_b["step"], meta_b["run"]["best_val"], meta_b["run"]["bad_evals"]
+        ), name  # fmt: skip
+        _assert_same_arrays(a, b)
 
 
 # ----------------------------------------------------------------------------- 3: the lock

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import signal
 import sys
 import tempfile
@@ -79,7 +80,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         encoding=args.encoding,
     ) as run:
         for notice in run.notices:
-            say(notice)
+            say(cli_message(notice))
         if run.resumed and run.finished:
             say(
                 f"the run is already at step {run.trainer.step} of {run.trainer.total_steps}; "
@@ -107,11 +108,12 @@ def cmd_train(args: argparse.Namespace) -> int:
             signal.signal(signal.SIGTERM, old_term)
             progress.close()
         for notice in run.notices[seen:]:
-            say(notice)
+            say(cli_message(notice))
     if result.reason == "stopped":
         say(
             f"interrupted at step {result.step}; saved {os.path.join(args.out, 'latest.npz')}. "
-            f"Continue with: charrnn train {args.data} --out {args.out} --resume"
+            f"Continue with: charrnn train {shlex.quote(args.data)} "
+            f"--out {shlex.quote(args.out)} --resume"
         )
         return EXIT_INTERRUPTED if signals[0] == signal.SIGINT else 128 + signals[0]
     if result.reason == "time":
@@ -401,7 +403,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="a tuned recipe (see README, Results); other flags override it",
     )
     run_group.add_argument(
-        "--encoding", default="utf-8", help="text encoding of DATA (default utf-8)"
+        "--encoding", help="text encoding of DATA (default utf-8; a resume keeps the run's)"
     )
     run_group.add_argument(
         "--resume", action="store_true", help="continue RUN from its latest checkpoint"

@@ -62,7 +62,7 @@ def evaluate_words(
             params,
             backend.asarray(b.inputs),
             backend.asarray(b.targets),
-            zero_state(params, b.inputs.shape[1], backend=backend),
+            zero_state(params, b.inputs.shape[1], backend=backend, ws=ws),
             backend.asarray(b.mask),
             backend=backend,
             ws=ws,

@@ -57,6 +57,10 @@ class ParamSpec:
     shape: tuple[int, ...]
     kind: str
 
+    def __post_init__(self) -> None:
+        if self.kind not in PARAM_KINDS:
+            raise ValueError(f"unknown parameter kind {self.kind!r}")
+
     @property
     def is_weight(self) -> bool:
         """Weight matrices decay; biases do not."""
@@ -288,12 +292,6 @@ def param_shapes(vocab_size: int, hidden: int, layers: int = 1) -> dict[str, tup
     return {s.name: s.shape for s in param_specs(vocab_size, hidden, layers)}
 
 
-def layer_names(l: int) -> tuple[str, str, str]:
-    """Names of ``(Wxh, Whh, bh)`` of layer ``l`` (0-based): the tutorial's for l=0."""
-    n = TANH.names(l)
-    return n.input, n.recurrent, n.bias
-
-
 def num_layers(params: Params) -> int:
     """L: the number of layers whose parameters ``params`` holds."""
     for L in range(1, MAX_LAYERS + 1):
@@ -307,10 +305,18 @@ def hidden_size(params: Params) -> int:
     return int(params["Why"].shape[1])
 
 
-def zero_state(params: Params, batch: int, *, backend: Backend = NUMPY) -> Any:
-    """The state every fresh sequence starts from: zeros, (L, B, H) for the tanh cell."""
+def zero_state(
+    params: Params, batch: int, *, backend: Backend = NUMPY, ws: Workspace | None = None
+) -> Any:
+    """The state every fresh sequence starts from: zeros, (L, B, H) for the tanh cell.
+
+    From ``ws`` when given (an array of the workspace), else a new array.
+    """
     L, H = num_layers(params), hidden_size(params)
-    return backend.xp.zeros((L, *TANH.state_shape(batch, H)), dtype=params["Why"].dtype)
+    shape = (L, *TANH.state_shape(batch, H))
+    if ws is not None:
+        return ws.zeros("zero-state", shape, params["Why"].dtype)
+    return backend.xp.zeros(shape, dtype=params["Why"].dtype)
 
 
 def init_params(
@@ -642,7 +648,10 @@ def step(
         W, b = params[n.input], params[n.bias]
         pre = ws.get("step-pre", (B, W.shape[0]), dtype)  # (B, G), as forward's projection
         if l == 0:
-            xp.take(W.T, x, axis=0, out=pre, mode="clip")
+            if W.T.flags.c_contiguous:  # the sampler lays Wxh out so: a row gather
+                xp.take(W.T, x, axis=0, out=pre, mode="clip")
+            else:  # take would copy all of W.T first; this copies B columns
+                pre[...] = W[:, x].T
         else:
             xp.dot(below, W.T, out=pre)
         pre += b

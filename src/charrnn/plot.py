@@ -36,7 +36,9 @@ def plot_metrics(
     except ImportError:
         raise CharRNNError("charrnn plot needs matplotlib: pip install 'charrnn[plot]'") from None
     if not records:
-        raise CharRNNError("the metrics log is empty: train for at least --log-every steps")
+        raise CharRNNError(
+            "the metrics log is empty: train for at least log_every steps", params=("log_every",)
+        )
     steps = [r["step"] for r in records]
     wall = [r.get("wall_time", r.get("elapsed", math.nan)) / 60 for r in records]
     train = [r["train_loss"] for r in records]

@@ -14,12 +14,13 @@ Without one, the best model is kept in memory.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
+import shutil
+import tempfile
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,137 +30,10 @@ from . import __version__
 from .backend import NUMPY, Backend
 from .checkpoint import RunState
 from .config import MODEL_FIELDS, RESUME_MAY_CHANGE, Config
-from .data import corpus_chars, load_corpus, read_text, split_corpus, split_text, split_words
+from .corpus import Data, read_corpus
 from .errors import CharRNNError
 from .rundir import RunDir
-from .textcache import TextScan, cached_tokens, scan_text
 from .train import LogEvent, Trainer
-from .vocab import Vocab
-
-Data = str | os.PathLike[str] | Sequence[str]
-
-
-def fingerprint(corpus: list[str] | str) -> str:
-    """A short hash of a corpus, so a resume can tell it was given the same data.
-
-    For a text it is the start of the sha256 of its UTF-8 bytes, the digest a
-    streamed scan of the same text computes.
-    """
-    h = hashlib.sha256()
-    if isinstance(corpus, str):
-        h.update(corpus.encode())
-    else:
-        for w in corpus:
-            h.update(w.encode())
-            h.update(b"\n")
-    return h.hexdigest()[:16]
-
-
-# ----------------------------------------------------------------------------- data
-
-
-@dataclass
-class Corpus:
-    """The data of a run, read and checked before anything is written.
-
-    Attributes
-    ----------
-    vocab : Vocab
-    source : str or None
-        The file's absolute path or ``@builtin``; ``None`` for data given in memory.
-    encoding : str
-    fingerprint : str
-    words : list of str or None
-        Words mode: every word.
-    text : str or None
-        Text mode, data given in memory (or read whole without a run directory).
-    scan : TextScan or None
-        Text mode from a file: what a streamed pass learnt; the ids are encoded
-        into the run directory's memory-mapped token file by :meth:`split`.
-    """
-
-    vocab: Vocab
-    source: str | None
-    encoding: str
-    fingerprint: str
-    words: list[str] | None = None
-    text: str | None = None
-    scan: TextScan | None = None
-    val: list[str] | str | None = None  # held-out data given apart from the training data
-
-    def split(
-        self, config: Config, cache_dir: str | None
-    ) -> tuple[list[str] | str | np.ndarray, list[str] | str | np.ndarray]:
-        """Training and held-out data: as the config says, or the held-out data given."""
-        if self.val is not None:
-            train = self.words if self.words is not None else self.vocab.encode(self.text or "")
-            val = self.val if isinstance(self.val, list) else self.vocab.encode(self.val)
-            return train, val
-        if self.words is not None:
-            return split_corpus(
-                self.words, "words", config.val_fraction, config.seed, config.val_max
-            )
-        if self.scan is not None and cache_dir is not None:
-            # A large text trains from a memory map: memory does not grow with it.
-            ids = cached_tokens(self.source, self.scan, self.vocab, cache_dir, self.encoding)  # type: ignore[arg-type]
-            return split_text(ids, config.val_fraction, config.val_max)
-        text = self.text if self.text is not None else read_text(self.source, self.encoding)  # type: ignore[arg-type]
-        return split_text(self.vocab.encode(text), config.val_fraction, config.val_max)
-
-
-def read_corpus(
-    data: Data, mode: str, encoding: str = "utf-8", val_data: Data | None = None
-) -> Corpus:
-    """Read and check ``data`` for ``mode``; build the vocabulary (the only place it is built).
-
-    Parameters
-    ----------
-    data : str, path or sequence of str
-        A file path or ``@builtin`` (``str`` or ``os.PathLike``), or the data itself:
-        a list of words, or (text mode) a list of lines joined by ``'\\n'``. A
-        ``str`` is always a file name or ``@builtin``; give a text itself as
-        ``[text]``.
-    mode : {"words", "text"}
-    encoding : str
-    val_data : same kinds as ``data``, optional
-        Held-out data given apart; then no share of ``data`` is held out. Both
-        are read into memory, and the vocabulary covers both.
-
-    Raises
-    ------
-    CharRNNError
-        If the file is missing, unreadable, binary, undecodable or empty, or a
-        words-mode line is too long.
-    """
-    if val_data is not None:
-        train, val = read_corpus(data, mode, encoding), read_corpus(val_data, mode, encoding)
-        if mode == "text":
-            train.text = train.text if train.text is not None else read_text(train.source, encoding)  # type: ignore[arg-type]
-            val.text = val.text if val.text is not None else read_text(val.source, encoding)  # type: ignore[arg-type]
-        train.vocab = Vocab(set(train.vocab.itos) | set(val.vocab.itos))
-        train.fingerprint = fingerprint(train.fingerprint + val.fingerprint)
-        train.scan, train.val = None, val.words if mode == "words" else val.text
-        return train
-    if isinstance(data, str | os.PathLike):
-        path = os.fspath(data)
-        source = path if path.startswith("@") else os.path.abspath(path)
-        if mode == "text":
-            scan = scan_text(path, encoding)  # streamed: also checks the whole file
-            return Corpus(Vocab(scan.chars), source, encoding, scan.digest[:16], scan=scan)
-        words = load_corpus(path, "words", encoding)
-        assert isinstance(words, list)
-        return Corpus(Vocab(corpus_chars(words)), source, encoding, fingerprint(words), words)
-    items = list(data)
-    if not all(isinstance(w, str) for w in items):
-        raise CharRNNError("data must be a file name or a list of strings")
-    text = "\n".join(items)
-    if not text.strip():
-        raise CharRNNError("no data to train on: the strings are empty")
-    if mode == "text":
-        return Corpus(Vocab(set(text)), None, encoding, fingerprint(text), text=text)
-    words = split_words(text, source="the data")
-    return Corpus(Vocab(corpus_chars(words)), None, encoding, fingerprint(words), words)
-
 
 # ----------------------------------------------------------------------------- config
 
@@ -179,7 +53,7 @@ def resume_config(saved: Config, given: Mapping[str, Any]) -> Config:
         shown = ", ".join(f"{k} ({getattr(saved, k)!r} -> {given[k]!r})" for k in changed)
         kind = "model shape" if set(changed) & set(MODEL_FIELDS) else "run"
         raise CharRNNError(
-            f"cannot change {shown} when resuming: they fix the {kind} of the saved run. "
+            f"cannot change {shown} when resuming: the saved run's {kind} depends on it. "
             f"Only {', '.join(RESUME_MAY_CHANGE)} may change; start a new run (another "
             "out_dir, or force) to change the rest",
             params=(*changed, *RESUME_MAY_CHANGE, "out_dir", "force"),
@@ -234,8 +108,8 @@ class TrainingRun:
         Continue the run in ``out_dir`` from its latest checkpoint.
     force : bool
         Replace a run already in ``out_dir``.
-    encoding : str
-        Text encoding of a data file.
+    encoding : str, optional
+        Text encoding of a data file: utf-8 for a new run, the run's own on a resume.
     val_data : same kinds as ``data``, optional
         Held-out data given apart (see :func:`read_corpus`).
     backend : Backend
@@ -256,7 +130,7 @@ class TrainingRun:
         *,
         resume: bool = False,
         force: bool = False,
-        encoding: str = "utf-8",
+        encoding: str | None = None,
         val_data: Data | None = None,
         backend: Backend = NUMPY,
     ):
@@ -267,20 +141,24 @@ class TrainingRun:
         if resume and out_dir is None:
             raise CharRNNError("resume needs the run's directory (out_dir)", params=("out_dir",))
         given = given_fields(config)
-        self.notices: list[str] = []
+        self.notices: list[CharRNNError] = []  # said, not raised: the CLI prints them
         self.dir = RunDir(out_dir) if out_dir is not None else None
         self.resumed = resume
+        self._scratch: tempfile.TemporaryDirectory[str] | None = None
+        made_dir = False
         ckpt = None
         try:
             if resume:
                 assert self.dir is not None
-                if os.path.isdir(self.dir.path):
+                if self.dir.holds_run():
                     self.dir.lock()  # first: a live run may not have saved yet
                 self.dir.check_resumable()
                 ckpt = self.dir.load_latest()
                 self.config = resume_config(ckpt.config, given)
+                encoding = encoding or ckpt.run.encoding  # the run's own, unless told otherwise
             else:
                 self.config = Config(**given)
+            encoding = encoding or "utf-8"
             self.corpus = read_corpus(data, self.config.mode, encoding, val_data)
             if ckpt is not None and ckpt.run.data_fingerprint not in (
                 None,
@@ -291,17 +169,31 @@ class TrainingRun:
                     "resume with the same data"
                 )
             if self.dir is not None and not resume:
+                made_dir = not os.path.exists(self.dir.path)
                 self.dir.create()
                 self.dir.lock()
-                self.dir.prepare_new(force=force)
-            cache = self.dir.path if self.dir is not None else None
+                self.dir.refuse_to_overwrite(force=force)
+            if self.dir is not None:
+                cache = self.dir.path
+            elif self.corpus.scan is not None:
+                # A large text trains from a memory-mapped token file in a scratch
+                # folder, so fit() on a file needs no more memory than the CLI.
+                self._scratch = tempfile.TemporaryDirectory(prefix="charrnn-")
+                cache = self._scratch.name
+            else:
+                cache = None
             train, val = self.corpus.split(self.config, cache)
             self.train_data, self.val_data = train, val
             self.trainer = Trainer(self.config, self.corpus.vocab, train, val, backend=backend)
+            if self.dir is not None and force:
+                self.dir.clear_run()  # only now that nothing can fail before training
             if self.trainer.clamped_batch_size is not None:
                 self.notices.append(
-                    f"notice: batch_size {self.config.batch_size} is larger than the data "
-                    f"allows; using {self.trainer.clamped_batch_size}"
+                    CharRNNError(
+                        f"notice: batch_size {self.config.batch_size} is larger than the data "
+                        f"allows; using {self.trainer.clamped_batch_size}",
+                        params=("batch_size",),
+                    )
                 )
             self.state = RunState(
                 data=self.corpus.source,
@@ -317,15 +209,20 @@ class TrainingRun:
                 self.dir.truncate_metrics(ckpt.step)  # a crash may have logged past the save
         except BaseException:
             self.close()
+            if made_dir and self.dir is not None:
+                shutil.rmtree(self.dir.path, ignore_errors=True)  # leave nothing behind
             raise
         self._best: dict[str, np.ndarray] | None = None  # in memory, without a directory
 
     # ------------------------------------------------------------------ context
 
     def close(self) -> None:
-        """Release the run directory's lock."""
+        """Release the run directory's lock (and a scratch token folder)."""
         if self.dir is not None:
             self.dir.unlock()
+        if self._scratch is not None:
+            self._scratch.cleanup()
+            self._scratch = None
 
     def __enter__(self) -> TrainingRun:
         return self
@@ -412,7 +309,7 @@ class TrainingRun:
                 self.dir.save_latest(trainer.to_checkpoint(state))
 
         def event_done(event: LogEvent) -> bool:
-            state.elapsed = elapsed()
+            state.elapsed = event.elapsed = elapsed()  # the run's clock, across resumes
             if self.dir is not None:
                 self.dir.log({**event.to_dict(), "wall_time": state.elapsed})
             halt = False
@@ -428,8 +325,11 @@ class TrainingRun:
                     if cfg.patience is not None and state.bad_evals >= cfg.patience:
                         reason[0] = "patience"
                         self.notices.append(
-                            f"early stop at step {event.step}: validation loss has not "
-                            f"improved for {cfg.patience} evaluations (best {state.best_val:.4f})"
+                            CharRNNError(
+                                f"early stop at step {event.step}: validation loss has not "
+                                f"improved for {cfg.patience} evaluations "
+                                f"(best {state.best_val:.4f})"
+                            )
                         )
                         halt = True
             call(on_event, event)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import weakref
 
 try:  # POSIX: an advisory lock the kernel drops when the process dies
     import fcntl
@@ -35,7 +36,7 @@ class RunDir:
 
     def __init__(self, path: str | os.PathLike[str]):
         self.path = os.fspath(path)
-        self._lock_fd: int | None = None
+        self._release: weakref.finalize | None = None
 
     def file(self, name: str) -> str:
         return os.path.join(self.path, name)
@@ -66,30 +67,41 @@ class RunDir:
         CharRNNError
             If another live process holds the directory.
         """
-        if fcntl is None or self._lock_fd is not None:
+        if fcntl is None or self._release is not None:
             return
-        if not os.path.isdir(self.path):
-            raise CharRNNError(f"{self.path} is not a run directory", params=("out_dir",))
-        fd = os.open(self.file(LOCK), os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(self.file(LOCK), os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise CharRNNError(
+                f"cannot write in {self.path}: {exc.strerror}; choose another out_dir",
+                params=("out_dir",),
+            ) from None
+        # Closing the descriptor releases the lock: when unlock() is called, or when
+        # this object is collected (a notebook that never closes its run), or at exit.
+        release = weakref.finalize(self, os.close, fd)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             holder = os.read(fd, 32).decode(errors="replace").strip() or "?"
-            os.close(fd)
+            release()
             raise CharRNNError(
                 f"{self.path} is in use by process {holder}, which is training in it; wait "
                 "for it to finish or stop it, or choose another out_dir",
                 params=("out_dir",),
             ) from None
-        os.ftruncate(fd, 0)
-        os.write(fd, str(os.getpid()).encode())
-        self._lock_fd = fd
+        try:
+            os.ftruncate(fd, 0)
+            os.write(fd, str(os.getpid()).encode())
+        except OSError as exc:
+            release()
+            raise CharRNNError(f"cannot write in {self.path}: {exc.strerror}") from None
+        self._release = release
 
     def unlock(self) -> None:
         """Release the lock taken by :meth:`lock` (the lock file stays, empty of meaning)."""
-        if self._lock_fd is not None:
-            os.close(self._lock_fd)
-            self._lock_fd = None
+        if self._release is not None:
+            self._release()
+            self._release = None
 
     def check_resumable(self) -> None:
         """Raise unless the directory holds a run to resume."""
@@ -100,24 +112,26 @@ class RunDir:
                 params=("resume",),
             )
 
-    def prepare_new(self, *, force: bool) -> None:
-        """Clear the way for a new run, refusing to mix two runs in one directory.
+    def refuse_to_overwrite(self, *, force: bool) -> None:
+        """Refuse to start a new run where one is, unless ``force``.
 
         Raises
         ------
         CharRNNError
             If the directory holds a run and ``force`` is not set.
         """
-        if self.holds_run():
-            if not force:
-                raise CharRNNError(
-                    f"{self.path} already holds a run; pass resume to continue it, force to "
-                    "overwrite it, or choose another out_dir",
-                    params=("resume", "force", "out_dir"),
-                )
-            for name in RUN_FILES:
-                if os.path.exists(self.file(name)):
-                    os.unlink(self.file(name))
+        if self.holds_run() and not force:
+            raise CharRNNError(
+                f"{self.path} already holds a run; pass resume to continue it, force to "
+                "overwrite it, or choose another out_dir",
+                params=("resume", "force", "out_dir"),
+            )
+
+    def clear_run(self) -> None:
+        """Delete the run files of an earlier run (``force``); the lock stays."""
+        for name in RUN_FILES:
+            if os.path.exists(self.file(name)):
+                os.unlink(self.file(name))
 
     def save_latest(self, ckpt: Checkpoint) -> None:
         checkpoint.save(self.file(LATEST), ckpt)

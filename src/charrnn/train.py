@@ -99,9 +99,6 @@ class Trainer:
     params : dict, optional
         Start from these parameters instead of a fresh initialisation.
     backend : Backend
-    log_every, eval_every : int, optional
-        Steps between log events and between validations; the config's by
-        default (validation also runs at the last step).
     """
 
     def __init__(
@@ -113,8 +110,6 @@ class Trainer:
         *,
         params: Params | None = None,
         backend: Backend = NUMPY,
-        log_every: int | None = None,
-        eval_every: int | None = None,
     ):
         self.config = config
         self.vocab = vocab
@@ -159,8 +154,8 @@ class Trainer:
         # validation has its own, sized for its batches.
         self.ws = Workspace(backend)
         self.eval_ws = Workspace(backend)
-        self.log_every = log_every or config.log_every
-        self.eval_every = eval_every or config.eval_every or self.log_every
+        self.log_every = config.log_every
+        self.eval_every = config.eval_every or config.log_every
         # Position: `step` optimiser steps done; the next batch is number
         # `batch_pos` of pass `epoch`.
         self.step = 0
@@ -297,9 +292,9 @@ class Trainer:
             Called with every :class:`LogEvent`; returning True stops training
             (early stopping).
         on_step : callable, optional
-            Called with the trainer after every step (progress bars, checkpoints,
+            Called with the trainer after every step (progress bars, budgets,
             signals); returning True stops training after this step, which is
-            then logged and validated as the last one.
+            then logged as the last one (validated only if on the cadence).
         after_step : callable, optional
             Called with the trainer at the very end of every step, after its log
             event (checkpoints: what they save has counted this step's validation).
@@ -313,12 +308,13 @@ class Trainer:
             window_loss += loss
             window_chars += n
             stop = bool(on_step(self)) if on_step is not None else False
-            # A run that ends early still logs and validates where it ends.
+            # A run that ends early still logs where it ends; it validates on its
+            # cadence only, so a resumed run validates where an unbroken one does.
             last = self.step == total or stop
             if self.step % self.log_every == 0 or last:
                 now = time.perf_counter()
                 val = None
-                if self.step % self.eval_every == 0 or last:
+                if self.step % self.eval_every == 0 or self.step == total:
                     v = self.validate()
                     val = v.nats if v is not None else None
                 event = LogEvent(
@@ -367,7 +363,7 @@ class Trainer:
         if ckpt.vocab != self.vocab:
             raise CharRNNError(
                 "the data's characters differ from those the checkpoint was trained on; "
-                "resume with the same DATA"
+                "resume with the same data"
             )
         be = self.backend
         for k, v in (ckpt.train_params or ckpt.params).items():
