@@ -10,6 +10,8 @@ import sys
 
 import pytest
 
+pytestmark = pytest.mark.slow  # each runs a benchmark script
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 
@@ -104,3 +106,17 @@ def test_ab_engine_imports_the_whole_package_at_the_revision(tmp_path, monkeypat
     finally:
         for name in [m for m in sys.modules if m.split(".")[0] == "charrnn_at_rev"]:
             del sys.modules[name]
+
+
+def test_ab_process_compares_fresh_train_processes():
+    if not (ROOT / ".git").exists():
+        pytest.skip("needs a git checkout")
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "ab_process.py"), "HEAD", "--rounds", "1",
+         "--log-every", "2", "--", "@vector", "--hidden", "8", "--steps", "6",
+         "--val-fraction", "0"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "working tree / HEAD:" in proc.stdout and "over 1 rounds" in proc.stdout
+    assert proc.stdout.count("minor page faults per process") == 2

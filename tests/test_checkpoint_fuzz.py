@@ -22,6 +22,8 @@ from charrnn.errors import CharRNNError
 from charrnn.train import Trainer
 from charrnn.vocab import Vocab
 
+pytestmark = pytest.mark.slow  # 10,000 loads: about 16 s
+
 SEED = 20_24
 N_FILE = 6_000  # mutations of the file's bytes
 N_META = 4_000  # mutations of the JSON metadata inside a sound archive

@@ -27,6 +27,8 @@ import charrnn
 
 resource = pytest.importorskip("resource")
 
+pytestmark = pytest.mark.slow  # four training processes
+
 SHAPE = ["--hidden", "256", "--batch-size", "32", "--seq-len", "64", "--dtype", "float32"]
 # Text at the speed issue's shape; words (batches of every length) with two layers and
 # dropout, so the workspaces that grow with the batch length are guarded too.
