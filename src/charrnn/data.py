@@ -300,7 +300,9 @@ class TextBatches:
         n = len(ids)
         if n < 2:
             raise CharRNNError("the text is too short: it needs at least two characters")
-        self.ids = ids
+        # A plain ndarray view of a memory map (no copy): indexing skips np.memmap's
+        # Python-level __getitem__, which shows at B=1.
+        self.ids = np.asarray(ids)
         self.batch_size = max(1, min(batch_size, n - 1))
         self.seq_len = seq_len
         self.stream_len = (n - 1) // self.batch_size  # L

@@ -203,7 +203,7 @@ class Trainer:
         cfg, be, xp = self.config, self.backend, self.backend.xp
         batch = self._next_batch()
         B = batch.inputs.shape[1]
-        h0 = zero_state(self.params, B, backend=be) if self.h is None else self.h
+        h0 = self.h if self.h is not None else zero_state(self.params, B, backend=be, ws=self.ws)
         mask = be.asarray(batch.mask) if batch.mask is not None else None
         # Dropout masks come from a generator keyed by the step, so a resumed run
         # draws the same masks without saving any generator state.
