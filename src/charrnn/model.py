@@ -97,10 +97,14 @@ class Workspace:
 
     def get(self, name: str, shape: tuple[int, ...], dtype: Any) -> Any:
         """An uninitialised array of ``shape`` and ``dtype``, owned by the workspace."""
+        return self._view(name, shape, dtype, self.xp.empty)
+
+    def _view(self, name: str, shape: tuple[int, ...], dtype: Any, make: Any) -> Any:
+        # The named buffer, made anew by `make` only when it is too small or of another type.
         n = math.prod(shape)
         buf = self._buffers.get(name)
         if buf is None or buf.size < n or buf.dtype != np.dtype(dtype):
-            buf = self._buffers[name] = self.xp.empty(n, dtype=dtype)
+            buf = self._buffers[name] = make(n, dtype=dtype)
         return buf[:n].reshape(shape)
 
     def zeros(self, name: str, shape: tuple[int, ...], dtype: Any) -> Any:
@@ -115,11 +119,7 @@ class Workspace:
         For sparse scratch (a one-hot matrix): resetting the few entries it set
         costs far less than clearing the whole array every call.
         """
-        n = math.prod(shape)
-        buf = self._buffers.get(name)
-        if buf is None or buf.size < n or buf.dtype != np.dtype(dtype):
-            buf = self._buffers[name] = self.xp.zeros(n, dtype=dtype)
-        return buf[:n].reshape(shape)
+        return self._view(name, shape, dtype, self.xp.zeros)
 
     def other(self, name: str, shape: tuple[int, ...], dtype: Any, avoid: Any) -> Any:
         """Like :meth:`get`, from one of two buffers: the one that does not hold ``avoid``.
