@@ -238,7 +238,9 @@ class TanhCell:
         hs = cache
         T, B, H = dout.shape
         n = self.names(layer)
-        dtanh = ws.get("dtanh", (T, B, H), hs.dtype)  # 1 - h^2 for all steps in one pass
+        # 1 - h^2 for all steps in one pass, in the buffer of the forward's input
+        # projections: spent by now, and reusing it keeps the step's working set small.
+        dtanh = ws.get("pre", (T, B, H), hs.dtype)
         xp.multiply(hs[1:], hs[1:], out=dtanh)
         xp.subtract(1, dtanh, out=dtanh)
         dhraw = dout
