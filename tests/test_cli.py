@@ -182,7 +182,7 @@ def test_only_new_leaves_out_training_words(cli, names_run):
     from charrnn.novelty import training_words
 
     train = training_words(checkpoint.load(names_run / "latest.npz"))
-    plain = cli("sample", names_run, "-n", "300")[1].splitlines()
+    plain = cli("sample", names_run, "-n", "2000")[1].splitlines()
     assert any(w in train for w in plain)  # the filter has something to do
     code, out, _ = cli("sample", names_run, "-n", "300", "--only-new", "--json")
     assert code == 0

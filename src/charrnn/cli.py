@@ -38,6 +38,7 @@ from .rundir import RunDir
 from .sample import sample
 from .textcache import encode_to_file, open_tokens
 from .train import LogEvent, Trainer
+from .vocab import Vocab
 
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
@@ -214,6 +215,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
         top_k=args.top_k,
         greedy=args.greedy,
         max_len=args.max_len,
+        allow_empty=args.allow_empty,
     )
     rng = np.random.default_rng(args.seed)
     if stream:
@@ -247,17 +249,28 @@ def cmd_sample(args: argparse.Namespace) -> int:
             out["new_share"] = sum(out["new"]) / len(samples)
         print(json.dumps(out, ensure_ascii=False))
         return 0
-    for s in samples:
+    rule = separator_char(model.vocab_) * 8
+    for i, s in enumerate(samples, 1):
         if known is not None:
             print(f"{s}\t{'new' if s not in known else 'in training set'}")
         elif mode == "words":
             print(s)
         else:
-            print(s + "\n")
+            print(f"{rule} sample {i} of {len(samples)} {rule}")
+            print(s)
     if known is not None:
         new = sum(s not in known for s in samples)
         print(f"# new: {new} of {len(samples)} ({100 * new / len(samples):.1f}%)")
     return 0
+
+
+def separator_char(vocab: Vocab) -> str:
+    """A character the model cannot generate, for the line that heads each text sample.
+
+    The box-drawing line (U+2500) unless the model knows it; then the next code
+    point it does not know, so a heading can never be part of a sample.
+    """
+    return next(chr(c) for c in range(0x2500, 0x2500 + vocab.size + 1) if chr(c) not in vocab.stoi)
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -423,7 +436,14 @@ def build_parser() -> argparse.ArgumentParser:
             help="characters the model never saw: error (default) or skip them",
         )
 
-    s = sub.add_parser("sample", help="generate samples", description="Print one sample per line.")
+    s = sub.add_parser(
+        "sample",
+        help="generate samples",
+        description="Print the samples: one per line in words mode. In text mode each "
+        "sample follows a heading line '──────── sample I of N ────────' drawn with a "
+        "character the model cannot generate (U+2500, or the next one it does not know), "
+        "so a heading is never part of a sample; a single sample streams without one.",
+    )
     model_arg(s)
     s.add_argument("--prefix", metavar="P", help="text every sample starts with")
     s.add_argument("--prefix-file", metavar="FILE", help="read the prefix from a file")
@@ -455,6 +475,14 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="words mode: leave out samples that are training words, drawing more until "
         "there are -n of them (a filter on sampling; --novelty measures the model)",
+    )
+    s.add_argument(
+        "--allow-empty",
+        action="store_true",
+        help="words mode: let a sample without a prefix be the empty word. By default the "
+        "boundary is masked at the first step and the other characters' probabilities are "
+        "renormalised, so each word is drawn with p(word) / (1 - p(empty word)); score and "
+        "eval report the unmasked model",
     )
     s.add_argument("--json", action="store_true", help="print one JSON object")
     unknown_arg(s)

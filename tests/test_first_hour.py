@@ -1,0 +1,112 @@
+"""What a new user hits in the first hour: empty samples, run-together text samples,
+silent changes to the input, evaluating a run's own split, the API's footguns."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from charrnn import CharRNN
+from charrnn.constraints import NoEmptyWord, apply, combined
+from charrnn.novelty import sample_new
+from charrnn.sample import _pick
+
+# ----------------------------------------------------------------------------- empty words
+
+
+@pytest.fixture(scope="module")
+def empty_prone():
+    """A names model pushed to end a word right after the boundary about half the time."""
+    m = CharRNN(hidden=16, steps=60, random_state=0).fit(["anna", "bob", "cleo", "dan"] * 20)
+    params = {k: v.copy() for k, v in m.params_.items()}
+    b = m.vocab_.boundary_id
+    from charrnn.model import step, zero_state
+
+    _, y = step(params, np.array([b]), zero_state(params, 1))
+    z = y[0].astype(np.float64)
+    logits0 = z - z.max()
+    # Raise the boundary's bias so that it takes half the mass at the first step.
+    others = np.log(np.exp(np.delete(logits0, b)).sum())
+    params["by"][b] += others - logits0[b]
+    m.params_ = params
+    return m
+
+
+def test_no_empty_word_masks_the_boundary_only_after_the_boundary_at_the_first_step():
+    c = NoEmptyWord(vocab_size=4, boundary_id=0)
+    last = np.array([0, 2, 0])
+    ok = c.allowed(last, 0)
+    assert ok.shape == (3, 4)
+    assert ok.tolist() == [[False, True, True, True], [True] * 4, [False, True, True, True]]
+    assert c.allowed(last, 1).all()  # later steps may end the word
+    assert combined([], last, 0) is None
+
+
+def test_masked_distribution_is_renormalised(rng):
+    logits = np.log(np.array([[0.5, 0.3, 0.2]] * 20000))
+    mask = NoEmptyWord(3, 0).allowed(np.zeros(20000, dtype=int), 0)
+    picks = _pick(apply(logits.copy(), mask), rng, 1.0, None, False)
+    share = np.bincount(picks, minlength=3) / 20000
+    np.testing.assert_allclose(share, [0.0, 0.6, 0.4], atol=0.015)
+
+
+def test_words_sampling_gives_no_empty_word_unless_asked(empty_prone):
+    m = empty_prone
+    raw = m.sample(400, random_state=3, allow_empty=True)
+    assert 100 < raw.count("") < 300  # the raw model does predict it (about half)
+    assert "" not in m.sample(400, random_state=3)
+    assert "" not in m.sample(5, greedy=True)
+    assert m.sample(3, greedy=True, allow_empty=True) == ["", "", ""]
+    # A prefix is never affected: its last character is not the boundary.
+    assert m.sample(50, prefix="a", random_state=1) == m.sample(
+        50, prefix="a", random_state=1, allow_empty=True
+    )
+
+
+def test_only_new_returns_no_empty_word(empty_prone):
+    m = empty_prone
+    words, _ = sample_new(m.params_, m.vocab_, {"anna"}, 200, rng=np.random.default_rng(0))
+    assert len(words) == 200 and "" not in words
+    raw, _ = sample_new(
+        m.params_, m.vocab_, {"anna"}, 200, rng=np.random.default_rng(0), allow_empty=True
+    )
+    assert "" in raw
+
+
+def test_cli_sample_gives_no_empty_word_and_says_how(empty_prone, tmp_path, cli, capsys):
+    path = tmp_path / "m.npz"
+    empty_prone.save(path)
+    code, out, _ = cli("sample", path, "-n", "200", "--seed", "2")
+    assert code == 0 and "" not in out.split("\n")[:-1]
+    code, out, _ = cli("sample", path, "-n", "200", "--seed", "2", "--allow-empty")
+    assert code == 0 and "" in out.split("\n")[:-1]
+    with pytest.raises(SystemExit):
+        cli("sample", "--help")
+    assert "renormalised" in capsys.readouterr().out
+
+
+# ----------------------------------------------------------------------------- text samples
+
+
+def test_text_samples_are_headed_by_a_line_no_sample_can_contain(tmp_path, cli):
+    from charrnn.cli import separator_char
+
+    text = "ab\n\ncd ─x\n\n" * 60  # blank lines and the usual rule character are data here
+    m = CharRNN(mode="text", hidden=16, seq_len=16, batch_size=4, steps=40, random_state=0)
+    m.fit(text=text)
+    sep = separator_char(m.vocab_)
+    assert sep not in m.vocab_.stoi and sep == "━"  # the first one after U+2500 not known
+    m.save(tmp_path / "t.npz")
+    code, out, _ = cli("sample", tmp_path / "t.npz", "-n", "3", "--max-len", "60", "--seed", "1")
+    assert code == 0
+    lines = out.split("\n")
+    heads = [i for i, line in enumerate(lines) if line.startswith(sep)]
+    assert [lines[i] for i in heads] == [f"{sep * 8} sample {k} of 3 {sep * 8}" for k in (1, 2, 3)]
+    ends = [*heads[1:], len(lines) - 1]
+    samples = ["\n".join(lines[a + 1 : b]) for a, b in zip(heads, ends, strict=True)]
+    code, js, _ = cli("sample", tmp_path / "t.npz", "-n", "3", "--max-len", "60", "--seed", "1",
+                      "--json")  # fmt: skip
+    import json
+
+    assert samples == json.loads(js)["samples"]
+    assert any("\n\n" in s for s in samples)  # a blank line inside a sample stays inside it
