@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from charrnn import CharRNN
+from charrnn import CharRNN, CharRNNError
 from charrnn.constraints import NoEmptyWord, apply, combined
 from charrnn.novelty import sample_new
 from charrnn.sample import _pick
@@ -110,3 +110,77 @@ def test_text_samples_are_headed_by_a_line_no_sample_can_contain(tmp_path, cli):
 
     assert samples == json.loads(js)["samples"]
     assert any("\n\n" in s for s in samples)  # a blank line inside a sample stays inside it
+
+
+# ----------------------------------------------------------------------------- the API
+
+
+def _random_words(seed, n):
+    rng = np.random.default_rng(seed)
+    letters = list("abcdefghij")
+    return ["".join(rng.choice(letters, size=rng.integers(3, 8))) for _ in range(n)]
+
+
+def test_fit_takes_a_file_as_data_and_literal_text_only_as_text(tmp_path):
+    novel = tmp_path / "novel.txt"
+    novel.write_text("It was the best of times, it was the worst of times.\n" * 30)
+    hp = dict(mode="text", hidden=8, seq_len=8, batch_size=2, steps=2, random_state=0)
+    # A str is the file, as on the command line: the vocabulary is the novel's.
+    m = CharRNN(**hp).fit(str(novel))
+    assert set(m.vocab_.itos) == set(novel.read_text())
+    import pathlib
+
+    assert CharRNN(**hp).fit(pathlib.Path(novel)).vocab_ == m.vocab_
+    # Literal text is a keyword; naming a file there warns that the name is trained on.
+    assert "I" in CharRNN(**hp).fit(text="It was the best of times\n" * 9).vocab_.stoi
+    with pytest.warns(UserWarning, match="names a file"):
+        CharRNN(**hp).fit(text=str(novel))
+    with pytest.raises(CharRNNError, match=r"is not a file.*text="):
+        CharRNN(**hp).fit("it was the best of times, it was the worst of times")
+    with pytest.raises(CharRNNError, match="not both"):
+        CharRNN(**hp).fit(str(novel), text="abc")
+    with pytest.raises(CharRNNError, match="give data"):
+        CharRNN(**hp).fit()
+
+
+def test_fit_verbose_prints_the_log_and_on_event_true_stops(capsys):
+    words = _random_words(0, 80)
+    m = CharRNN(hidden=8, steps=60, log_every=10, random_state=0)
+    m.fit(words)
+    assert capsys.readouterr().out == ""  # quiet by default, as before
+    m.fit(words, verbose=True)
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[1] for line in lines] == [f"{s}/60" for s in range(10, 61, 10)]
+    m.fit(words, on_event=lambda e: e.step >= 20)
+    assert m.stop_reason_ == "stopped" and m.history_[-1].step == 20
+    assert CharRNN.fit.__annotations__["on_event"].endswith("bool | None] | None")
+
+
+def test_a_run_says_when_validation_rises_three_times_in_a_row(tmp_path, cli):
+    from charrnn.run import RISING_EVALS, rising
+
+    assert RISING_EVALS == 3
+    assert rising([2.0, 1.5, 1.6, 1.7, 1.8]) and not rising([1.5, 1.6, 1.55, 1.7, 1.8])
+    assert not rising([1.5, 1.6, 1.7])
+    path = tmp_path / "words.txt"
+    path.write_text("\n".join(_random_words(0, 60)) + "\n")
+    flags = ["--hidden", "32", "--steps", "200", "--lr", "0.02", "--log-every", "10",
+             "--batch-size", "8", "--val-fraction", "0.25", "--seed", "1"]  # fmt: skip
+    code, out, err = cli("train", path, "--out", tmp_path / "r", *flags)
+    assert code == 0, err
+    notes = [line for line in err.splitlines() if "risen" in line]
+    assert len(notes) == 1, err  # said once, while training
+    vals = [float(line.split(" val ")[1].split()[0]) for line in out.splitlines()]
+    best = min(range(len(vals)), key=vals.__getitem__)
+    assert f"the best was {vals[best]:.4f} at step {10 * (best + 1)}" in notes[0]
+    assert "--patience P" in notes[0] and "--schedule cosine" in notes[0] and "--lr" in notes[0]
+    # The API says it too, in its own words, and keeps it in the run's notices.
+    m = CharRNN(hidden=32, steps=200, lr=0.02, log_every=10, batch_size=8, val_fraction=0.25,
+                random_state=1)  # fmt: skip
+    import contextlib
+    import io
+
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        m.fit(str(path), verbose=True)
+    assert "patience=P" in buf.getvalue() and "risen" in buf.getvalue()

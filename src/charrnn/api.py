@@ -197,7 +197,11 @@ class CharRNN:
                     say(e.format())
                 return bool(on_event(e)) if on_event is not None else False
 
-            result = run.train(on_event=event, stop=stop, on_notice=say)
+            result = run.train(
+                on_event=event,
+                stop=stop,
+                on_notice=(lambda exc: say(str(exc))) if say is not None else None,
+            )
             self.config_ = run.config
             self.vocab_ = run.corpus.vocab
             self.params_ = run.best_params()

@@ -103,13 +103,17 @@ def cmd_train(args: argparse.Namespace) -> int:
         old_int = signal.signal(signal.SIGINT, on_signal)
         old_term = signal.signal(signal.SIGTERM, on_signal)
         try:
-            result = run.train(on_event=progress.event, on_step=progress.step, stop=stop)
+            result = run.train(
+                on_event=progress.event, on_step=progress.step, stop=stop,
+                on_notice=progress.notice,
+            )  # fmt: skip
         finally:
             signal.signal(signal.SIGINT, old_int)
             signal.signal(signal.SIGTERM, old_term)
             progress.close()
         for notice in run.notices[seen:]:
-            say(cli_message(notice))
+            if str(notice) not in progress.said:
+                say(cli_message(notice))
     if result.reason == "stopped":
         say(
             f"interrupted at step {result.step}; saved {os.path.join(args.out, 'latest.npz')}. "
@@ -138,6 +142,7 @@ class _Progress:
 
     def __init__(self, trainer: Trainer, quiet: bool):
         self.quiet = quiet
+        self.said: set[str] = set()  # notices already shown while training
         self.bar = (
             _progress_bar(trainer) if not quiet and sys.stderr.isatty() and _has_tqdm() else None
         )
@@ -160,6 +165,15 @@ class _Progress:
                 os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
                 self.quiet = True
                 say("stdout was closed; training goes on, its log is in metrics.jsonl")
+
+    def notice(self, exc: CharRNNError) -> None:
+        """A notice from the run as it trains: above the bar, or in the log (stderr)."""
+        self.said.add(str(exc))
+        msg = cli_message(exc)
+        if self.bar is not None:
+            self.bar.write(msg, file=sys.stderr)
+        else:
+            say(msg)
 
     def close(self) -> None:
         if self.bar is not None:

@@ -81,20 +81,21 @@ def rising(recent: list[float]) -> bool:
 
 def rising_notice(
     cfg: Config, step: int, recent: list[float], best: float | None, best_step: int | None
-) -> str:
+) -> CharRNNError:
     """What a run says when its validation loss has risen several times in a row."""
     at = f" at step {best_step}" if best_step is not None else ""
     best_txt = f"; the best was {best:.4f}{at}" if best is not None else ""
     advice = []
     if cfg.patience is None:
-        advice.append("--patience P to stop once it stops improving")
+        advice.append("patience=P to stop once it stops improving")
     if cfg.schedule == "constant":
-        advice.append("--schedule cosine")
-    advice.append(f"a lower --lr than {cfg.lr:g}")
-    return (
+        advice.append("schedule='cosine'")
+    advice.append(f"a lower lr than {cfg.lr:g}")
+    return CharRNNError(
         f"notice: validation loss has risen for {RISING_EVALS} evaluations in a row, to "
         f"{recent[-1]:.4f} at step {step}{best_txt} (the best model is kept). Try "
-        + ", ".join(advice)
+        + ", ".join(advice),
+        params=("patience", "schedule", "lr"),
     )
 
 
@@ -303,7 +304,7 @@ class TrainingRun:
         on_event: Callable[[LogEvent], bool | None] | None = None,
         on_step: Callable[[Trainer], None] | None = None,
         stop: threading.Event | None = None,
-        on_notice: Callable[[str], None] | None = None,
+        on_notice: Callable[[CharRNNError], None] | None = None,
     ) -> RunResult:
         """Train until the step budget, the time budget, patience, or ``stop``.
 
@@ -320,8 +321,9 @@ class TrainingRun:
             training after the current step; the run saves and returns.
         on_notice : callable, optional
             Called with each notice the run gives while it trains, as it
-            happens (a validation loss that keeps rising); every notice is
-            also kept in :attr:`notices`.
+            happens (a validation loss that keeps rising), as a
+            :class:`CharRNNError` whose ``params`` name the settings it
+            mentions; every notice is also kept in :attr:`notices`.
 
         Returns
         -------
@@ -347,9 +349,9 @@ class TrainingRun:
             finally:
                 clock["aside"] += time.perf_counter() - t0
 
-        def notice(msg: str) -> None:
-            self.notices.append(CharRNNError(msg))
-            call(on_notice, msg)
+        def notice(exc: CharRNNError) -> None:
+            self.notices.append(exc)
+            call(on_notice, exc)
 
         def step_done(trainer: Trainer) -> bool:
             call(on_step, trainer)
