@@ -184,3 +184,64 @@ def test_a_run_says_when_validation_rises_three_times_in_a_row(tmp_path, cli):
     with contextlib.redirect_stdout(buf):
         m.fit(str(path), verbose=True)
     assert "patience=P" in buf.getvalue() and "risen" in buf.getvalue()
+
+
+# ----------------------------------------------------------------------------- the input
+
+
+def test_unknown_character_hints_at_the_known_one():
+    import unicodedata
+
+    from charrnn.vocab import Vocab
+
+    v = Vocab("anbé")
+    with pytest.raises(CharRNNError, match=r"'A' \(the model knows 'a'\)"):
+        v.clean("Anna")
+    with pytest.raises(CharRNNError, match=r"'É' \(the model knows 'é'\)"):
+        v.clean("É")
+    with pytest.raises(CharRNNError, match=r"'Ａ' \(the model knows 'a'\)"):
+        v.clean("Ａ")  # full width: NFKC
+    with pytest.raises(CharRNNError, match="in Unicode NFC form the whole text is known"):
+        v.clean(unicodedata.normalize("NFD", "bé"))
+    with pytest.raises(CharRNNError) as exc:
+        v.clean("z")
+    assert "knows" not in str(exc.value)  # no hint when nothing is close
+
+
+@pytest.fixture(scope="module")
+def lower_run(tmp_path_factory):
+    from charrnn.cli import main
+
+    d = tmp_path_factory.mktemp("lower")
+    (d / "w.txt").write_text("\n".join([*_random_words(2, 60), "anna", "nina"]) + "\n")
+    args = ["train", str(d / "w.txt"), "--out", str(d / "r"), "--hidden", "8", "--steps", "3"]
+    assert main([*args, "--quiet"]) == 0
+    return d
+
+
+def test_unknown_skip_says_what_it_skipped(lower_run, cli):
+    run = lower_run / "r"
+    code, _, err = cli("score", run, "Anna")
+    assert code == 2 and "'A' (the model knows 'a')" in err
+    code, out, err = cli("score", run, "Anna", "--unknown", "skip")
+    assert code == 0 and out.startswith("nna\t")
+    assert "notice: skipped 'A'" in err and "'Anna' is read as 'nna'" in err
+    code, out, err = cli("score", run, "anna", "--unknown", "skip")
+    assert code == 0 and "notice" not in err  # nothing skipped, nothing said
+    code, _, err = cli("sample", run, "--prefix", "Xa", "--unknown", "skip", "-n", "2")
+    assert code == 0 and "skipped 'X'" in err and "the prefix is read as 'a'" in err
+    code, _, err = cli("trace", run, "aZa", "--unknown", "skip")
+    assert code == 0 and "skipped 'Z'" in err
+    bad = lower_run / "bad.txt"
+    bad.write_text("Anna\nannA\nZ\nnina\n")
+    code, _, err = cli("eval", run, bad, "--unknown", "skip")
+    assert code == 0 and "skipped 3 characters" in err and "'A' (2x), 'Z' (1x)" in err
+    assert "1 words had nothing left" in err
+
+
+def test_unknown_skip_in_text_eval_is_counted(tmp_path, cli):
+    m = CharRNN(mode="text", hidden=8, seq_len=8, batch_size=2, steps=2).fit(text="abc ab\n" * 40)
+    m.save(tmp_path / "t.npz")
+    (tmp_path / "e.txt").write_text("abc XbY ab\n" * 10)
+    code, _, err = cli("eval", tmp_path / "t.npz", tmp_path / "e.txt", "--unknown", "skip")
+    assert code == 0 and "skipped 20 characters" in err and "'X' (10x), 'Y' (10x)" in err

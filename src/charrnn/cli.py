@@ -8,6 +8,7 @@ saving what training had.
 from __future__ import annotations
 
 import argparse
+import collections
 import json
 import os
 import shlex
@@ -197,6 +198,25 @@ def _progress_bar(trainer: Trainer) -> Any:
 # ----------------------------------------------------------------------------- using a model
 
 
+def _clean(vocab: Vocab, text: str, unknown: str, what: str) -> str:
+    """``vocab.clean``, with a notice naming what ``--unknown skip`` dropped."""
+    cleaned = vocab.clean(text, unknown)  # type: ignore[arg-type]
+    if cleaned != text:
+        shown = ", ".join(repr(c) for c in vocab.unknown(text))
+        say(f"notice: skipped {shown} (not in the model's vocabulary): {what} is read as "
+            f"{cleaned!r}")  # fmt: skip
+    return cleaned
+
+
+def _say_skipped(skipped: collections.Counter[str], what: str) -> None:
+    """One notice for every character ``--unknown skip`` dropped from a corpus."""
+    if skipped:
+        shown = ", ".join(f"{c!r} ({n:,}x)" for c, n in sorted(skipped.items())[:20])
+        more = " ..." if len(skipped) > 20 else ""
+        say(f"notice: skipped {sum(skipped.values()):,} characters not in the model's "
+            f"vocabulary in {what}: {shown}{more}")  # fmt: skip
+
+
 def _load_model(path: str) -> CharRNN:
     return CharRNN.from_checkpoint(load_checkpoint(resolve_model_path(path)))
 
@@ -211,7 +231,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
         prefix = read_text(args.prefix_file, args.encoding)
         if model.config_.mode == "words":
             prefix = prefix.strip()
-    prefix = model.vocab_.clean(prefix, args.unknown)
+    prefix = _clean(model.vocab_, prefix, args.unknown, "the prefix")
     mode = model.config_.mode
     if args.novelty and args.only_new:
         raise CharRNNError(
@@ -294,7 +314,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
         # Streamed into a temporary token file: a large text never sits in memory.
         with tempfile.TemporaryDirectory() as tmp:
             path = os.path.join(tmp, "tokens.bin")
-            encode_to_file(args.data, model.vocab_, path, args.encoding, args.unknown)
+            skipped: collections.Counter[str] = collections.Counter()
+            encode_to_file(
+                args.data, model.vocab_, path, args.encoding, args.unknown, skipped=skipped
+            )
+            _say_skipped(skipped, f"{args.data}")
             ids = open_tokens(path, model.vocab_.size)
             if len(ids) < 2:
                 raise CharRNNError(f"{args.data} has too little text to evaluate")
@@ -303,7 +327,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
     else:
         words = load_corpus(args.data, mode, args.encoding)
         if args.unknown == "skip":
+            skipped = collections.Counter(c for w in words for c in w if c not in model.vocab_.stoi)
+            _say_skipped(skipped, f"{args.data}")
+            n_words = len(words)
             words = [w for w in (model.vocab_.clean(w, "skip") for w in words) if w]
+            if len(words) < n_words:
+                say(f"notice: {n_words - len(words):,} words had nothing left and are left out")
         loss = model.evaluate(words)
     if args.json:
         print(json.dumps(loss.to_dict()))
@@ -317,7 +346,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def cmd_score(args: argparse.Namespace) -> int:
     model = _load_model(args.run)
-    words = [model.vocab_.clean(w, args.unknown) for w in args.words]
+    words = [_clean(model.vocab_, w, args.unknown, repr(w)) for w in args.words]
     scores = model.score(words)
     if args.json:
         print(json.dumps({"scores": [s.to_dict() for s in scores]}, ensure_ascii=False))
@@ -331,7 +360,7 @@ def cmd_trace(args: argparse.Namespace) -> int:
     from .trace import trace
 
     model = _load_model(args.run)
-    text = model.vocab_.clean(args.text, args.unknown)
+    text = _clean(model.vocab_, args.text, args.unknown, "the text")
     steps = trace(model.params_, model.vocab_, text, mode=model.config_.mode, top=args.top)
     H = model.config_.hidden
     shown = repr("\n" + text)
