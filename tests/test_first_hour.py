@@ -245,3 +245,50 @@ def test_unknown_skip_in_text_eval_is_counted(tmp_path, cli):
     (tmp_path / "e.txt").write_text("abc XbY ab\n" * 10)
     code, _, err = cli("eval", tmp_path / "t.npz", tmp_path / "e.txt", "--unknown", "skip")
     assert code == 0 and "skipped 20 characters" in err and "'X' (10x), 'Y' (10x)" in err
+
+
+# ----------------------------------------------------------------------------- eval RUN
+
+
+@pytest.mark.parametrize("mode", ["words", "text"])
+def test_eval_without_data_is_the_runs_own_held_out_split(tmp_path, cli, mode):
+    import json
+
+    from charrnn import checkpoint
+
+    data = tmp_path / "d.txt"
+    if mode == "words":
+        data.write_text("\n".join(_random_words(4, 200)) + "\n")
+    else:
+        data.write_text(" ".join(_random_words(4, 400)) + "\n")
+    run = tmp_path / "r"
+    flags = ["--mode", mode, "--hidden", "16", "--seq-len", "16", "--steps", "30",
+             "--log-every", "10", "--quiet"]  # fmt: skip
+    assert cli("train", data, "--out", run, *flags)[0] == 0
+    best_val = checkpoint.load(run / "best.npz").run.best_val
+    code, out, err = cli("eval", run, "--json")
+    assert code == 0, err
+    d = json.loads(out)
+    assert d["nats_per_char"] == pytest.approx(best_val, abs=1e-5) and d["split"] == "held-out"
+    assert "held-out split of" in err
+    # Not the whole file: evaluating all of it gives another figure.
+    whole = json.loads(cli("eval", run, data, "--json")[1])
+    assert whole["chars"] > d["chars"]
+    # The data changed: refused, with what to do.
+    data.write_text(data.read_text().replace("a", "b"))
+    code, _, err = cli("eval", run)
+    assert code == 2 and "not the data the run recorded" in err and "give the data" in err
+    data.unlink()
+    code, _, err = cli("eval", run)
+    assert code == 2 and "data is gone" in err
+
+
+def test_eval_without_data_explains_when_it_cannot(tmp_path, cli):
+    m = CharRNN(hidden=8, steps=2).fit(_random_words(0, 30))
+    m.save(tmp_path / "m.npz")
+    code, _, err = cli("eval", tmp_path / "m.npz")
+    assert code == 2 and "does not record the data" in err
+    code, _, err = cli("train", "@vector", "--out", tmp_path / "v", "--steps", "2",
+                       "--val-fraction", "0", "--quiet")  # fmt: skip
+    code, _, err = cli("eval", tmp_path / "v")
+    assert code == 2 and "held nothing out" in err

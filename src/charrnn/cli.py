@@ -25,6 +25,7 @@ from . import __version__
 from .api import CharRNN, resolve_model_path
 from .checkpoint import load as load_checkpoint
 from .config import TRAIN_FIELDS
+from .corpus import heldout_split
 from .data import (
     builtin_names,
     load_corpus,
@@ -308,6 +309,8 @@ def separator_char(vocab: Vocab) -> str:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    if args.data is None:
+        return _eval_heldout(args)
     model = _load_model(args.run)
     mode = model.config_.mode
     if mode == "text":
@@ -334,13 +337,32 @@ def cmd_eval(args: argparse.Namespace) -> int:
             if len(words) < n_words:
                 say(f"notice: {n_words - len(words):,} words had nothing left and are left out")
         loss = model.evaluate(words)
-    if args.json:
-        print(json.dumps(loss.to_dict()))
+    _print_loss(loss, args.json)
+    return 0
+
+
+def _print_loss(loss: Any, as_json: bool, **extra: Any) -> None:
+    if as_json:
+        print(json.dumps({**loss.to_dict(), **extra}))
     else:
         print(
             f"{loss.nats:.4f} nats/char  {loss.bits:.4f} bits/char  "
             f"perplexity {loss.perplexity:.3f}  ({loss.n_chars:,} characters)"
         )
+
+
+def _eval_heldout(args: argparse.Namespace) -> int:
+    """``charrnn eval RUN``: the run's own held-out split, rebuilt from what it recorded."""
+    ckpt = load_checkpoint(resolve_model_path(args.run))
+    model = CharRNN.from_checkpoint(ckpt)
+    run = ckpt.run
+    with tempfile.TemporaryDirectory() as tmp:
+        val = heldout_split(run.data, run.encoding, run.data_fingerprint, ckpt.config, tmp)
+        what = "lines" if ckpt.config.mode == "words" else "characters"
+        say(f"held-out split of {run.data}: {len(val):,} {what}, as the run held them out")
+        loss = model.evaluate(val)
+        del val  # release a memory map before the folder goes
+    _print_loss(loss, args.json, data=run.data, split="held-out")
     return 0
 
 
@@ -534,10 +556,15 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser(
         "eval",
         help="mean loss of a model over a corpus",
-        description="Print nats/char, bits/char and perplexity over DATA.",
+        description="Print nats/char, bits/char and perplexity over DATA; without DATA, "
+        "over the run's own held-out split, rebuilt from the data file, encoding and "
+        "split settings the run recorded (and checked against its fingerprint).",
     )
     model_arg(e)
-    e.add_argument("data", metavar="DATA", help="corpus file or @builtin")
+    e.add_argument(
+        "data", metavar="DATA", nargs="?",
+        help="corpus file or @builtin (default: the run's held-out split)",
+    )  # fmt: skip
     e.add_argument("--encoding", default="utf-8")
     e.add_argument("--json", action="store_true", help="print one JSON object")
     unknown_arg(e)
