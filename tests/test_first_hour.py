@@ -292,3 +292,23 @@ def test_eval_without_data_explains_when_it_cannot(tmp_path, cli):
                        "--val-fraction", "0", "--quiet")  # fmt: skip
     code, _, err = cli("eval", tmp_path / "v")
     assert code == 2 and "held nothing out" in err
+
+
+def test_a_time_budgeted_log_line_shows_the_budget_as_time():
+    from charrnn.train import LogEvent
+
+    e = LogEvent(step=500, total_steps=100_000, epoch=2.5, train_loss=2.1, val_loss=2.2,
+                 chars_per_s=1e5, elapsed=4.93)  # fmt: skip
+    assert e.format(time_budget=15).startswith("step 500   4.9/15 s  epoch 2.50")
+    assert e.format().startswith("step    500/100000")
+
+
+def test_the_licence_is_an_spdx_string():
+    import pathlib
+
+    tomllib = pytest.importorskip("tomllib")
+    root = pathlib.Path(__file__).resolve().parent.parent
+    meta = tomllib.loads((root / "pyproject.toml").read_text())
+    assert meta["project"]["license"] == "MIT"  # not the deprecated {text = ...} table
+    build = " ".join(meta["build-system"]["requires"])
+    assert "setuptools>=77" in build  # the first setuptools that reads the SPDX form

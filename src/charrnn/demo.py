@@ -67,7 +67,8 @@ def run_demo(seeds: int = 10, names_seconds: float = 15.0) -> int:
     best = {"val": float("inf"), "step": 0}
 
     def show(event: LogEvent) -> None:
-        _out("  " + event.format())
+        # The step count is only a cap; the budget that ends this run is time.
+        _out("  " + event.format(time_budget=names_seconds))
         if event.val_loss is not None and event.val_loss < best["val"]:
             best.update(val=event.val_loss, step=event.step)
 
