@@ -51,6 +51,9 @@ def measure(fields: dict[str, object], steps: int, path: pathlib.Path) -> dict[s
         trains.append(e.train_loss)
         if e.val_loss is not None:
             vals.append((e.step, e.val_loss))
+        # The curve as it goes, on stderr: a long run's shape is the point.
+        print(f"  {e.step:>6}/{steps}  train {e.train_loss:.4f}  val {e.val_loss:.4f}",
+              file=sys.stderr, flush=True)  # fmt: skip
 
     with TrainingRun(config, str(path)) as run:
         run.train(on_event=on_event)
