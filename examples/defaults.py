@@ -40,6 +40,7 @@ CANDIDATES: dict[str, dict[str, object]] = {
     "constant": {"schedule": "constant", "lr": 0.005},
     "constant-low": {"schedule": "constant", "lr": 0.002},
     "cosine": {"schedule": "cosine", "lr": 0.005, "lr_min_ratio": 0.1},
+    "cosine-low": {"schedule": "cosine", "lr": 0.002, "lr_min_ratio": 0.1},
 }
 
 
