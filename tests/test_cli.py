@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -146,6 +147,8 @@ def test_demo_prints_both_rules_side_by_side(cli):
     assert "10 of 10 are 'vector'" in out
     assert "'v' leads to 'vector': full BPTT in 1 of 1 seeds" in out
     assert "samples (* = not in the training set)" in out
+    # The names model's budget is time: its log shows seconds of it, not a step cap.
+    assert re.search(r"step \d+ +\d+\.\d/1 s", out) and "/100000" not in out
 
 
 def test_novelty_labels_samples_against_the_training_split(cli, names_run):
@@ -182,7 +185,7 @@ def test_only_new_leaves_out_training_words(cli, names_run):
     from charrnn.novelty import training_words
 
     train = training_words(checkpoint.load(names_run / "latest.npz"))
-    plain = cli("sample", names_run, "-n", "300")[1].splitlines()
+    plain = cli("sample", names_run, "-n", "2000")[1].splitlines()
     assert any(w in train for w in plain)  # the filter has something to do
     code, out, _ = cli("sample", names_run, "-n", "300", "--only-new", "--json")
     assert code == 0

@@ -18,14 +18,18 @@ def test_word_probabilities_are_the_sampling_frequencies(rng):
     params = init_params(vocab.size, 6, rng, init="scaled", dtype="float64")
     params["by"][vocab.stoi["\n"]] = 1.0  # words end soon, so short ones recur
     n = 20000
-    drawn = sample(params, vocab, n=n, mode="words", rng=np.random.default_rng(3))
-    counts = collections.Counter(drawn)
     words = ["", "a", "b", "aa", "ab", "ba", "bb", "aba"]
     p = word_probabilities(params, vocab, words, chunk=3)  # chunks smaller than the list
-    assert 0 < p.sum() < 1
-    freq = np.array([counts[w] / n for w in words])
-    sigma = np.sqrt(p * (1 - p) / n)
-    assert np.all(np.abs(freq - p) < 5 * sigma), (freq, p)
+    assert 0 < p.sum() < 1 and p[0] > 0.1
+    # The raw model (allow_empty) draws each word with its probability; by default
+    # the empty word is masked and the rest renormalised: p(word) / (1 - p(empty)).
+    for allow_empty, expected in ((True, p), (False, np.r_[0.0, p[1:] / (1 - p[0])])):
+        rng3 = np.random.default_rng(3)
+        drawn = sample(params, vocab, n=n, mode="words", rng=rng3, allow_empty=allow_empty)
+        counts = collections.Counter(drawn)
+        freq = np.array([counts[w] / n for w in words])
+        sigma = np.sqrt(expected * (1 - expected) / n)
+        assert np.all(np.abs(freq - expected) <= 5 * sigma), (freq, expected)
 
 
 def test_memorisation_scores_distinct_training_words_and_unseen_heldout(rng):

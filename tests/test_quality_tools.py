@@ -32,7 +32,10 @@ def test_cosine_schedule_with_warmup():
     assert c.lr_at(110, 110) == pytest.approx(0.1)
     rates = [c.lr_at(s, 110) for s in range(10, 110)]
     assert all(a >= b for a, b in itertools.pairwise(rates))
-    assert Config(lr=0.3).lr_at(500, 1000) == 0.3
+    assert Config(lr=0.3, schedule="constant").lr_at(500, 1000) == 0.3
+    # The default is cosine over the run's steps, from lr to a tenth of it.
+    assert Config(lr=0.3).lr_at(0, 1000) == pytest.approx(0.3)
+    assert Config(lr=0.3).lr_at(1000, 1000) == pytest.approx(0.03)
 
 
 def test_weight_decay_shrinks_weights_not_biases():
@@ -46,7 +49,7 @@ def test_weight_decay_shrinks_weights_not_biases():
     trained = {}
     for wd in (0.0, 1e7):
         config = Config(hidden=8, layers=2, steps=40, val_fraction=0, optimizer="sgd",
-                        lr=1e-9, weight_decay=wd)  # fmt: skip
+                        lr=1e-9, schedule="constant", weight_decay=wd)  # fmt: skip
         trainer = Trainer(config, vocab, words, params=start)
         trainer.run()
         trained[wd] = trainer.params

@@ -174,7 +174,7 @@ def test_cli_and_api_write_the_same_run_in_text_mode(cli, tmp_path):
         assert meta_a["step"] == 40 or name == "best.npz"
         assert "state/h" in arrays_a or name == "best.npz"
         _assert_same_arrays(arrays_a, arrays_b)
-    in_memory = CharRNN(**hp, random_state=5).fit(text)
+    in_memory = CharRNN(**hp, random_state=5).fit(text=text)
     _assert_same_params(in_memory.params_, checkpoint.load(a / "best.npz").params)
 
 
@@ -221,7 +221,7 @@ def test_resume_through_the_api_is_bit_identical(tmp_path, mode):
         data = _random_words(1, 60)
     else:
         hp = dict(common, mode="text", batch_size=4, seq_len=8)
-        data = _text(1, 150)  # 16 chunks a pass: 40 steps cross passes
+        data = [_text(1, 150)]  # 16 chunks a pass: 40 steps cross passes
     whole, cut = tmp_path / "whole", tmp_path / "cut"
     CharRNN(**hp).fit(data, out_dir=whole)
     stopped = _fit_stopped(hp, data, cut, at=10)
@@ -556,7 +556,10 @@ def test_held_out_data_given_apart_is_what_is_validated(tmp_path, mode):
         hp = dict(mode="text", hidden=16, batch_size=4, seq_len=10)
     run = tmp_path / "run"
     model = CharRNN(**hp, steps=30, lr=0.005, log_every=10, random_state=2)
-    model.fit(train, val_data=val, out_dir=run)
+    if mode == "words":
+        model.fit(train, val_data=val, out_dir=run)
+    else:
+        model.fit(text=train, val_text=val, out_dir=run)
     vals = [e.val_loss for e in model.history_]
     assert len(vals) == 3 and vals[-1] == min(vals)  # the final model is the best one
     assert vals[-1] == model.evaluate(val).nats

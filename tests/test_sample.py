@@ -53,7 +53,7 @@ def test_prefix_words_stop_at_boundary_and_max_len(names_model):
 
 def test_text_mode_generates_exact_length():
     text = "the cat sat on the mat. " * 40
-    m = CharRNN(mode="text", hidden=16, seq_len=16, batch_size=4, steps=30).fit(text)
+    m = CharRNN(mode="text", hidden=16, seq_len=16, batch_size=4, steps=30).fit(text=text)
     out = m.sample(3, prefix="the ", max_len=50)
     assert [len(s) for s in out] == [54, 54, 54]
 

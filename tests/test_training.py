@@ -34,7 +34,7 @@ def test_shakespeare_text_mode_short_run():
     m = CharRNN(
         mode="text", hidden=64, batch_size=32, seq_len=32, steps=100, init="scaled", log_every=50
     )
-    m.fit(text)
+    m.fit(text=text)
     assert m.history_[-1].val_loss < 3.3  # uniform over 60+ characters is 4.1
 
 
@@ -103,5 +103,5 @@ def test_epochs_budget(tmp_path):
 
 def test_tiny_text_with_a_one_character_tail_trains_without_validation():
     m = CharRNN(mode="text", hidden=4, seq_len=4, batch_size=2, steps=3, val_fraction=0.1)
-    m.fit("abcdefghij")  # the held-out tail is the single character 'j'
+    m.fit(text="abcdefghij")  # the held-out tail is the single character 'j'
     assert m.history_[-1].val_loss is None

@@ -12,6 +12,7 @@ import inspect
 import os
 import threading
 import typing
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import fields
 from typing import Any
@@ -108,19 +109,22 @@ class CharRNN:
 
     def fit(
         self,
-        data: Sequence[str] | str | os.PathLike[str],
+        data: Sequence[str] | str | os.PathLike[str] | None = None,
         *,
+        text: str | None = None,
         out_dir: str | os.PathLike[str] | None = None,
         resume: bool = False,
         force: bool = False,
         val_data: Sequence[str] | str | os.PathLike[str] | None = None,
+        val_text: str | None = None,
         encoding: str = "utf-8",
         patience: int | None = None,
         time_budget: float | None = None,
-        on_event: Callable[[LogEvent], None] | None = None,
+        verbose: bool = False,
+        on_event: Callable[[LogEvent], bool | None] | None = None,
         stop: threading.Event | None = None,
     ) -> CharRNN:
-        """Train on ``data``: a list of words, a text, or a file.
+        """Train on ``data`` (a file or a list of strings) or on ``text`` (a literal text).
 
         The same run as ``charrnn train`` (:class:`charrnn.run.TrainingRun`):
         with ``out_dir`` it writes checkpoints, the best model and the metrics
@@ -130,30 +134,48 @@ class CharRNN:
 
         Parameters
         ----------
-        data : list of str, str or path
-            In words mode a ``str`` is a file path or ``@builtin``; in text mode
-            a ``str`` is the text itself (give a ``pathlib.Path`` for a file).
+        data : str, path or list of str, optional
+            A ``str`` or ``pathlib.Path`` is always a file (or ``@builtin``), in
+            both modes, as on the command line; a list holds the words (words
+            mode) or the lines of the text (text mode). Give either ``data``
+            or ``text``.
+        text : str, optional
+            The training text itself (text mode: running text; words mode: one
+            word per line). A warning says so when it is the name of a file.
         out_dir : str or path, optional
             The run directory; ``None`` keeps everything in memory.
         resume, force : bool
             Continue the run in ``out_dir``, or replace it.
-        val_data : same kinds as ``data``, optional
-            Held-out data given apart; then ``val_fraction`` is not used.
+        val_data, val_text : optional
+            Held-out data given apart, as ``data`` and ``text``; then
+            ``val_fraction`` is not used.
         encoding : str
             Of a data file.
         patience, time_budget : optional
             Override the hyperparameters of the same names for this fit.
+        verbose : bool
+            Print what ``charrnn train`` prints: a line per log event (every
+            ``log_every`` steps) and the run's notices, on stdout.
         on_event : callable, optional
-            Called with each :class:`LogEvent`.
+            Called with each :class:`LogEvent`; returning ``True`` stops
+            training after that step (``stop_reason_`` is then "stopped"), as
+            setting ``stop`` does.
         stop : threading.Event, optional
             Set it to end training after the current step (the run saves first).
+
+        Raises
+        ------
+        CharRNNError
+            If neither or both of ``data`` and ``text`` are given, if a ``str``
+            ``data`` names no file (literal text goes in ``text``), or for any
+            error of :class:`charrnn.run.TrainingRun`.
         """
         overrides = {
             k: v for k, v in (("patience", patience), ("time_budget", time_budget)) if v is not None
         }
         config = self.get_config().replace(**overrides)
-        if config.mode == "text":
-            data, val_data = ([d] if isinstance(d, str) else d for d in (data, val_data))
+        data = _data_or_text(data, text, "data", "text", required=True)
+        val_data = _data_or_text(val_data, val_text, "val_data", "val_text", required=False)
         with TrainingRun(
             config,
             data,  # type: ignore[arg-type]
@@ -161,11 +183,25 @@ class CharRNN:
             resume=resume,
             force=force,
             encoding=encoding,
-            val_data=val_data,  # type: ignore[arg-type]
+            val_data=val_data,
             backend=get_backend(self.backend),
         ) as run:
             run.write_config()
-            result = run.train(on_event=on_event, stop=stop)
+            say = _verbose_print if verbose else None
+            if say is not None:
+                for notice in run.notices:
+                    say(str(notice))
+
+            def event(e: LogEvent) -> bool:
+                if say is not None:
+                    say(e.format())
+                return bool(on_event(e)) if on_event is not None else False
+
+            result = run.train(
+                on_event=event,
+                stop=stop,
+                on_notice=(lambda exc: say(str(exc))) if say is not None else None,
+            )
             self.config_ = run.config
             self.vocab_ = run.corpus.vocab
             self.params_ = run.best_params()
@@ -189,8 +225,13 @@ class CharRNN:
         greedy: bool = False,
         max_len: int | None = None,
         random_state: int | None = 0,
+        allow_empty: bool = False,
     ) -> list[str]:
-        """Generate ``n`` strings; see :func:`charrnn.sample.sample`."""
+        """Generate ``n`` strings; see :func:`charrnn.sample.sample`.
+
+        In words mode no sample is the empty word unless ``allow_empty``: the
+        boundary is masked at the first step and the rest renormalised.
+        """
         self._check_fitted()
         return sample(
             self.params_,
@@ -203,6 +244,7 @@ class CharRNN:
             greedy=greedy,
             max_len=max_len,
             rng=np.random.default_rng(random_state),
+            allow_empty=allow_empty,
         )
 
     def score(self, texts: Sequence[str]) -> list[Score]:
@@ -258,6 +300,61 @@ _PARAM_DEFAULTS: dict[str, Any] = {
     "random_state": next(f.default for f in fields(Config) if f.name == "seed"),
     "backend": "numpy",
 }
+
+
+def _verbose_print(line: str) -> None:
+    print(line, flush=True)
+
+
+def _data_or_text(
+    data: Sequence[str] | str | os.PathLike[str] | None,
+    text: str | None,
+    data_name: str,
+    text_name: str,
+    *,
+    required: bool,
+) -> Sequence[str] | str | os.PathLike[str] | None:
+    """What :func:`charrnn.corpus.read_corpus` takes, from ``fit``'s file-or-text pair.
+
+    A ``str`` in ``data`` is a file name and nothing else, so a path can never
+    be trained on as if it were text; literal text comes only through ``text``.
+    """
+    if data is not None and text is not None:
+        raise CharRNNError(
+            f"give {data_name} (a file or a list of strings) or {text_name} (the text "
+            "itself), not both",
+            params=(data_name, text_name),
+        )
+    if text is not None:
+        if not isinstance(text, str):
+            raise CharRNNError(
+                f"{text_name} must be a str (the text itself); got {type(text).__name__}",
+                params=(text_name,),
+            )
+        if "\n" not in text and len(text) < 4096 and os.path.isfile(text):
+            warnings.warn(
+                f"{text_name}={text!r} names a file, but {text_name} is the text itself, so "
+                f"this trains on the name; pass {data_name}={text!r} to train on the file",
+                UserWarning,
+                stacklevel=3,
+            )
+        return [text]
+    if data is None:
+        if required:
+            raise CharRNNError(
+                f"give {data_name} (a file, @builtin or a list of strings) or {text_name} "
+                "(the text itself)",
+                params=(data_name, text_name),
+            )
+        return None
+    if isinstance(data, str) and not data.startswith("@") and not os.path.exists(data):
+        shown = data if len(data) <= 60 else data[:57] + "..."
+        raise CharRNNError(
+            f"{data_name} {shown!r} is not a file; a str {data_name} is a file name or "
+            f"@builtin. To train on a string itself, pass {text_name}=...",
+            params=(data_name, text_name),
+        )
+    return data
 
 
 def _check_param_names(params: dict[str, Any]) -> None:

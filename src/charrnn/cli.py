@@ -8,6 +8,7 @@ saving what training had.
 from __future__ import annotations
 
 import argparse
+import collections
 import json
 import os
 import shlex
@@ -24,6 +25,7 @@ from . import __version__
 from .api import CharRNN, resolve_model_path
 from .checkpoint import load as load_checkpoint
 from .config import TRAIN_FIELDS
+from .corpus import heldout_split
 from .data import (
     builtin_names,
     load_corpus,
@@ -38,6 +40,7 @@ from .rundir import RunDir
 from .sample import sample
 from .textcache import encode_to_file, open_tokens
 from .train import LogEvent, Trainer
+from .vocab import Vocab
 
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
@@ -102,13 +105,17 @@ def cmd_train(args: argparse.Namespace) -> int:
         old_int = signal.signal(signal.SIGINT, on_signal)
         old_term = signal.signal(signal.SIGTERM, on_signal)
         try:
-            result = run.train(on_event=progress.event, on_step=progress.step, stop=stop)
+            result = run.train(
+                on_event=progress.event, on_step=progress.step, stop=stop,
+                on_notice=progress.notice,
+            )  # fmt: skip
         finally:
             signal.signal(signal.SIGINT, old_int)
             signal.signal(signal.SIGTERM, old_term)
             progress.close()
         for notice in run.notices[seen:]:
-            say(cli_message(notice))
+            if str(notice) not in progress.said:
+                say(cli_message(notice))
     if result.reason == "stopped":
         say(
             f"interrupted at step {result.step}; saved {os.path.join(args.out, 'latest.npz')}. "
@@ -137,6 +144,7 @@ class _Progress:
 
     def __init__(self, trainer: Trainer, quiet: bool):
         self.quiet = quiet
+        self.said: set[str] = set()  # notices already shown while training
         self.bar = (
             _progress_bar(trainer) if not quiet and sys.stderr.isatty() and _has_tqdm() else None
         )
@@ -160,6 +168,15 @@ class _Progress:
                 self.quiet = True
                 say("stdout was closed; training goes on, its log is in metrics.jsonl")
 
+    def notice(self, exc: CharRNNError) -> None:
+        """A notice from the run as it trains: above the bar, or in the log (stderr)."""
+        self.said.add(str(exc))
+        msg = cli_message(exc)
+        if self.bar is not None:
+            self.bar.write(msg, file=sys.stderr)
+        else:
+            say(msg)
+
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
@@ -182,6 +199,25 @@ def _progress_bar(trainer: Trainer) -> Any:
 # ----------------------------------------------------------------------------- using a model
 
 
+def _clean(vocab: Vocab, text: str, unknown: str, what: str) -> str:
+    """``vocab.clean``, with a notice naming what ``--unknown skip`` dropped."""
+    cleaned = vocab.clean(text, unknown)  # type: ignore[arg-type]
+    if cleaned != text:
+        shown = ", ".join(repr(c) for c in vocab.unknown(text))
+        say(f"notice: skipped {shown} (not in the model's vocabulary): {what} is read as "
+            f"{cleaned!r}")  # fmt: skip
+    return cleaned
+
+
+def _say_skipped(skipped: collections.Counter[str], what: str) -> None:
+    """One notice for every character ``--unknown skip`` dropped from a corpus."""
+    if skipped:
+        shown = ", ".join(f"{c!r} ({n:,}x)" for c, n in sorted(skipped.items())[:20])
+        more = " ..." if len(skipped) > 20 else ""
+        say(f"notice: skipped {sum(skipped.values()):,} characters not in the model's "
+            f"vocabulary in {what}: {shown}{more}")  # fmt: skip
+
+
 def _load_model(path: str) -> CharRNN:
     return CharRNN.from_checkpoint(load_checkpoint(resolve_model_path(path)))
 
@@ -196,7 +232,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
         prefix = read_text(args.prefix_file, args.encoding)
         if model.config_.mode == "words":
             prefix = prefix.strip()
-    prefix = model.vocab_.clean(prefix, args.unknown)
+    prefix = _clean(model.vocab_, prefix, args.unknown, "the prefix")
     mode = model.config_.mode
     if args.novelty and args.only_new:
         raise CharRNNError(
@@ -214,6 +250,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
         top_k=args.top_k,
         greedy=args.greedy,
         max_len=args.max_len,
+        allow_empty=args.allow_empty,
     )
     rng = np.random.default_rng(args.seed)
     if stream:
@@ -247,27 +284,44 @@ def cmd_sample(args: argparse.Namespace) -> int:
             out["new_share"] = sum(out["new"]) / len(samples)
         print(json.dumps(out, ensure_ascii=False))
         return 0
-    for s in samples:
+    rule = separator_char(model.vocab_) * 8
+    for i, s in enumerate(samples, 1):
         if known is not None:
             print(f"{s}\t{'new' if s not in known else 'in training set'}")
         elif mode == "words":
             print(s)
         else:
-            print(s + "\n")
+            print(f"{rule} sample {i} of {len(samples)} {rule}")
+            print(s)
     if known is not None:
         new = sum(s not in known for s in samples)
         print(f"# new: {new} of {len(samples)} ({100 * new / len(samples):.1f}%)")
     return 0
 
 
+def separator_char(vocab: Vocab) -> str:
+    """A character the model cannot generate, for the line that heads each text sample.
+
+    The box-drawing line (U+2500) unless the model knows it; then the next code
+    point it does not know, so a heading can never be part of a sample.
+    """
+    return next(chr(c) for c in range(0x2500, 0x2500 + vocab.size + 1) if chr(c) not in vocab.stoi)
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
+    if args.data is None:
+        return _eval_heldout(args)
     model = _load_model(args.run)
     mode = model.config_.mode
     if mode == "text":
         # Streamed into a temporary token file: a large text never sits in memory.
         with tempfile.TemporaryDirectory() as tmp:
             path = os.path.join(tmp, "tokens.bin")
-            encode_to_file(args.data, model.vocab_, path, args.encoding, args.unknown)
+            skipped: collections.Counter[str] = collections.Counter()
+            encode_to_file(
+                args.data, model.vocab_, path, args.encoding, args.unknown, skipped=skipped
+            )
+            _say_skipped(skipped, f"{args.data}")
             ids = open_tokens(path, model.vocab_.size)
             if len(ids) < 2:
                 raise CharRNNError(f"{args.data} has too little text to evaluate")
@@ -276,21 +330,45 @@ def cmd_eval(args: argparse.Namespace) -> int:
     else:
         words = load_corpus(args.data, mode, args.encoding)
         if args.unknown == "skip":
+            skipped = collections.Counter(c for w in words for c in w if c not in model.vocab_.stoi)
+            _say_skipped(skipped, f"{args.data}")
+            n_words = len(words)
             words = [w for w in (model.vocab_.clean(w, "skip") for w in words) if w]
+            if len(words) < n_words:
+                say(f"notice: {n_words - len(words):,} words had nothing left and are left out")
         loss = model.evaluate(words)
-    if args.json:
-        print(json.dumps(loss.to_dict()))
+    _print_loss(loss, args.json)
+    return 0
+
+
+def _print_loss(loss: Any, as_json: bool, **extra: Any) -> None:
+    if as_json:
+        print(json.dumps({**loss.to_dict(), **extra}))
     else:
         print(
             f"{loss.nats:.4f} nats/char  {loss.bits:.4f} bits/char  "
             f"perplexity {loss.perplexity:.3f}  ({loss.n_chars:,} characters)"
         )
+
+
+def _eval_heldout(args: argparse.Namespace) -> int:
+    """``charrnn eval RUN``: the run's own held-out split, rebuilt from what it recorded."""
+    ckpt = load_checkpoint(resolve_model_path(args.run))
+    model = CharRNN.from_checkpoint(ckpt)
+    run = ckpt.run
+    with tempfile.TemporaryDirectory() as tmp:
+        val = heldout_split(run.data, run.encoding, run.data_fingerprint, ckpt.config, tmp)
+        what = "lines" if ckpt.config.mode == "words" else "characters"
+        say(f"held-out split of {run.data}: {len(val):,} {what}, as the run held them out")
+        loss = model.evaluate(val)
+        del val  # release a memory map before the folder goes
+    _print_loss(loss, args.json, data=run.data, split="held-out")
     return 0
 
 
 def cmd_score(args: argparse.Namespace) -> int:
     model = _load_model(args.run)
-    words = [model.vocab_.clean(w, args.unknown) for w in args.words]
+    words = [_clean(model.vocab_, w, args.unknown, repr(w)) for w in args.words]
     scores = model.score(words)
     if args.json:
         print(json.dumps({"scores": [s.to_dict() for s in scores]}, ensure_ascii=False))
@@ -304,7 +382,7 @@ def cmd_trace(args: argparse.Namespace) -> int:
     from .trace import trace
 
     model = _load_model(args.run)
-    text = model.vocab_.clean(args.text, args.unknown)
+    text = _clean(model.vocab_, args.text, args.unknown, "the text")
     steps = trace(model.params_, model.vocab_, text, mode=model.config_.mode, top=args.top)
     H = model.config_.hidden
     shown = repr("\n" + text)
@@ -423,7 +501,14 @@ def build_parser() -> argparse.ArgumentParser:
             help="characters the model never saw: error (default) or skip them",
         )
 
-    s = sub.add_parser("sample", help="generate samples", description="Print one sample per line.")
+    s = sub.add_parser(
+        "sample",
+        help="generate samples",
+        description="Print the samples: one per line in words mode. In text mode each "
+        "sample follows a heading line '──────── sample I of N ────────' drawn with a "
+        "character the model cannot generate (U+2500, or the next one it does not know), "
+        "so a heading is never part of a sample; a single sample streams without one.",
+    )
     model_arg(s)
     s.add_argument("--prefix", metavar="P", help="text every sample starts with")
     s.add_argument("--prefix-file", metavar="FILE", help="read the prefix from a file")
@@ -456,6 +541,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="words mode: leave out samples that are training words, drawing more until "
         "there are -n of them (a filter on sampling; --novelty measures the model)",
     )
+    s.add_argument(
+        "--allow-empty",
+        action="store_true",
+        help="words mode: let a sample without a prefix be the empty word. By default the "
+        "boundary is masked at the first step and the other characters' probabilities are "
+        "renormalised, so each word is drawn with p(word) / (1 - p(empty word)); score and "
+        "eval report the unmasked model",
+    )
     s.add_argument("--json", action="store_true", help="print one JSON object")
     unknown_arg(s)
     s.set_defaults(func=cmd_sample)
@@ -463,10 +556,15 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser(
         "eval",
         help="mean loss of a model over a corpus",
-        description="Print nats/char, bits/char and perplexity over DATA.",
+        description="Print nats/char, bits/char and perplexity over DATA; without DATA, "
+        "over the run's own held-out split, rebuilt from the data file, encoding and "
+        "split settings the run recorded (and checked against its fingerprint).",
     )
     model_arg(e)
-    e.add_argument("data", metavar="DATA", help="corpus file or @builtin")
+    e.add_argument(
+        "data", metavar="DATA", nargs="?",
+        help="corpus file or @builtin (default: the run's held-out split)",
+    )  # fmt: skip
     e.add_argument("--encoding", default="utf-8")
     e.add_argument("--json", action="store_true", help="print one JSON object")
     unknown_arg(e)

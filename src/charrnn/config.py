@@ -101,8 +101,11 @@ class Config:
         The update rule: the tutorial's SGD, min-char-rnn's Adagrad, or Adam.
     lr : float
         Learning rate (the peak, when a schedule is used).
-    schedule : {"constant", "cosine"}
-        ``cosine`` decays the rate from ``lr`` to ``lr * lr_min_ratio`` over the run.
+    schedule : {"cosine", "constant"}
+        ``cosine`` (the default) decays the rate from ``lr`` to ``lr * lr_min_ratio``
+        over the run's steps, so a run ends on small steps whatever its budget: at a
+        constant rate a long run's losses rose again (``examples/defaults.py``
+        measures both). ``constant`` keeps ``lr`` (the tutorial's SGD).
     warmup : int
         Steps of linear warm-up from 0 to ``lr`` at the start.
     lr_min_ratio : float
@@ -187,7 +190,9 @@ class Config:
         0.005, "learning rate", "optimisation", metavar="X", resume_may_change=True
     )
     schedule: str = _field(
-        "constant", "learning-rate schedule after warm-up", "optimisation", choices=SCHEDULES
+        "cosine", "learning-rate schedule after warm-up: cosine decays --lr to "
+        "--lr-min-ratio of it over the run's steps; constant keeps it", "optimisation",
+        choices=SCHEDULES,
     )
     warmup: int = _field(
         0, "steps of linear learning-rate warm-up", "optimisation", metavar="N"

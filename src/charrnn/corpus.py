@@ -139,3 +139,45 @@ def read_corpus(
         return Corpus(Vocab(set(text)), None, encoding, fingerprint(text), text=text)
     words = split_words(text, source="the data")
     return Corpus(Vocab(corpus_chars(words)), None, encoding, fingerprint(words), words)
+
+
+def heldout_split(
+    source: str | None,
+    encoding: str,
+    data_fingerprint: str | None,
+    config: Config,
+    cache_dir: str | None,
+) -> list[str] | str | np.ndarray:
+    """A run's own held-out data, rebuilt from what it recorded (``checkpoint.RunState``).
+
+    The run's data is read again from ``source`` and split as the run split it
+    (:meth:`Corpus.split` with the run's config), after checking that it is the
+    data the run was trained on.
+
+    Raises
+    ------
+    CharRNNError
+        If the run does not record its data (it was trained from data in
+        memory), the data is gone or has changed, or the run held nothing out.
+    """
+    if not source:
+        raise CharRNNError(
+            "this model does not record the data it was trained on (it came from data in "
+            "memory); give the data to evaluate on"
+        )
+    if config.val_fraction <= 0:
+        raise CharRNNError(
+            "this run held nothing out (val_fraction 0); give the data to evaluate on"
+        )
+    try:
+        corpus = read_corpus(source, config.mode, encoding)
+    except CharRNNError as exc:
+        raise CharRNNError(
+            f"the run's data is gone ({exc}); give the data to evaluate on", params=exc.params
+        ) from None
+    if data_fingerprint is not None and corpus.fingerprint != data_fingerprint:
+        raise CharRNNError(
+            f"{source} is not the data the run recorded (its fingerprint differs: the file "
+            "changed, or held-out data was given apart); give the data to evaluate on"
+        )
+    return corpus.split(config, cache_dir)[1]

@@ -40,6 +40,7 @@ def tutorial_config(bptt: str = "full", seed: int = 0, passes: int = 1000) -> Co
         epochs=passes,  # one word per step: a pass is one step per word
         optimizer="sgd",
         lr=0.1,
+        schedule="constant",
         reduction="sum",
         clip=1.0,
         clip_mode="value" if bptt == "full" else "none",

@@ -14,6 +14,7 @@ Without one, the best model is kept in memory.
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import shutil
@@ -64,6 +65,38 @@ def resume_config(saved: Config, given: Mapping[str, Any]) -> Config:
 def given_fields(config: Config | Mapping[str, Any]) -> dict[str, Any]:
     """The fields a caller set: all of a :class:`Config`, or the keys of a mapping."""
     return config.to_dict() if isinstance(config, Config) else dict(config)
+
+
+# ----------------------------------------------------------------------------- notices
+
+RISING_EVALS = 3
+"""Validations in a row that must each be higher than the one before for the run to say so."""
+
+
+def rising(recent: list[float]) -> bool:
+    """The last :data:`RISING_EVALS` validations each rose over the one before them."""
+    tail = recent[-(RISING_EVALS + 1) :]
+    return len(tail) == RISING_EVALS + 1 and all(b > a for a, b in itertools.pairwise(tail))
+
+
+def rising_notice(
+    cfg: Config, step: int, recent: list[float], best: float | None, best_step: int | None
+) -> CharRNNError:
+    """What a run says when its validation loss has risen several times in a row."""
+    at = f" at step {best_step}" if best_step is not None else ""
+    best_txt = f"; the best was {best:.4f}{at}" if best is not None else ""
+    advice = []
+    if cfg.patience is None:
+        advice.append("patience=P to stop once it stops improving")
+    if cfg.schedule == "constant":
+        advice.append("schedule='cosine'")
+    advice.append(f"a lower lr than {cfg.lr:g}")
+    return CharRNNError(
+        f"notice: validation loss has risen for {RISING_EVALS} evaluations in a row, to "
+        f"{recent[-1]:.4f} at step {step}{best_txt} (the best model is kept). Try "
+        + ", ".join(advice),
+        params=("patience", "schedule", "lr"),
+    )
 
 
 # ----------------------------------------------------------------------------- the run
@@ -213,6 +246,7 @@ class TrainingRun:
                 shutil.rmtree(self.dir.path, ignore_errors=True)  # leave nothing behind
             raise
         self._best: dict[str, np.ndarray] | None = None  # in memory, without a directory
+        self._best_step: int | None = None  # known once this process validates, or from the log
 
     # ------------------------------------------------------------------ context
 
@@ -250,26 +284,46 @@ class TrainingRun:
             return {k: v.copy() for k, v in self._best.items()}
         return self.trainer.host_params()
 
+    def best_step(self) -> int | None:
+        """The step of the best validation so far (from the run's log after a resume)."""
+        if self._best_step is None and self.dir is not None and self.state.best_val is not None:
+            try:
+                rows = self.dir.read_metrics()
+            except CharRNNError:
+                rows = []  # the step is only for a notice; a damaged log costs it, nothing else
+            for row in rows:
+                if row.get("val_loss") == self.state.best_val:
+                    self._best_step = int(row["step"])
+        return self._best_step
+
     # ------------------------------------------------------------------ training
 
     def train(
         self,
         *,
-        on_event: Callable[[LogEvent], None] | None = None,
+        on_event: Callable[[LogEvent], bool | None] | None = None,
         on_step: Callable[[Trainer], None] | None = None,
         stop: threading.Event | None = None,
+        on_notice: Callable[[CharRNNError], None] | None = None,
     ) -> RunResult:
         """Train until the step budget, the time budget, patience, or ``stop``.
 
         Parameters
         ----------
         on_event : callable, optional
-            Called with every :class:`LogEvent` (progress lines).
+            Called with every :class:`LogEvent` (progress lines); returning
+            ``True`` ends training after that step, as ``stop`` does (the run
+            saves and returns with reason "stopped").
         on_step : callable, optional
             Called with the trainer after every step (progress bars).
         stop : threading.Event, optional
             Set it (from a signal handler, another thread or a callback) to end
             training after the current step; the run saves and returns.
+        on_notice : callable, optional
+            Called with each notice the run gives while it trains, as it
+            happens (a validation loss that keeps rising), as a
+            :class:`CharRNNError` whose ``params`` name the settings it
+            mentions; every notice is also kept in :attr:`notices`.
 
         Returns
         -------
@@ -286,11 +340,18 @@ class TrainingRun:
         def elapsed() -> float:
             return time.perf_counter() - clock["start"] - clock["aside"]
 
-        def call(fn: Callable[..., Any] | None, arg: Any) -> None:
-            if fn is not None:
-                t0 = time.perf_counter()
-                fn(arg)
+        def call(fn: Callable[..., Any] | None, arg: Any) -> Any:
+            if fn is None:
+                return None
+            t0 = time.perf_counter()
+            try:
+                return fn(arg)
+            finally:
                 clock["aside"] += time.perf_counter() - t0
+
+        def notice(exc: CharRNNError) -> None:
+            self.notices.append(exc)
+            call(on_notice, exc)
 
         def step_done(trainer: Trainer) -> bool:
             call(on_step, trainer)
@@ -316,6 +377,7 @@ class TrainingRun:
             if event.val_loss is not None:
                 if state.best_val is None or event.val_loss < state.best_val:
                     state.best_val, state.bad_evals = event.val_loss, 0
+                    self._best_step = event.step
                     if self.dir is not None:
                         self.dir.save_best(tr.to_checkpoint(state))
                     else:
@@ -332,9 +394,18 @@ class TrainingRun:
                             )
                         )
                         halt = True
-            call(on_event, event)
+            if event.val_loss is not None:
+                recent[:] = [*recent[-RISING_EVALS:], event.val_loss]
+                if not said_rising and rising(recent):
+                    said_rising.append(True)
+                    notice(rising_notice(cfg, event.step, recent, state.best_val, self.best_step()))
+            if call(on_event, event):
+                reason[0] = "stopped"
+                halt = True
             return halt
 
+        recent: list[float] = []  # the last validation losses, to see a steady rise
+        said_rising: list[bool] = []  # once per run is enough
         events: list[LogEvent] = []
         if not self.finished:
             # Overflow shows up as a non-finite loss, which the trainer reports with

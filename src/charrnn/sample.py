@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import constraints as _constraints
+from .constraints import Constraint, NoEmptyWord
 from .errors import CharRNNError
 from .model import Params, Workspace, forward, step, zero_state
 from .vocab import Vocab
@@ -77,6 +79,8 @@ def sample(
     max_len: int | None = None,
     rng: np.random.Generator | None = None,
     on_step: Callable[[list[str]], None] | None = None,
+    allow_empty: bool = False,
+    constraints: Sequence[Constraint] = (),
 ) -> list[str]:
     """Generate ``n`` samples in parallel, as one batch.
 
@@ -107,6 +111,13 @@ def sample(
         Source of randomness (default: seeded with 0).
     on_step : callable, optional
         Called with the n characters generated at each step (for streaming).
+    allow_empty : bool
+        Words mode: let a sample without a prefix end at once (an empty
+        word), as the raw model may. By default the boundary is masked at
+        the first step (:class:`charrnn.constraints.NoEmptyWord`).
+    constraints : sequence of Constraint
+        Further masks on the next character (see :mod:`charrnn.constraints`);
+        the samples come from the renormalised masked distribution.
 
     Returns
     -------
@@ -134,8 +145,12 @@ def sample(
     out = np.full((max_len, n), vocab.boundary_id, dtype=np.int64)  # (max_len, n)
     active = np.arange(n)  # samples still generating; finished words drop out of the batch
     ws = Workspace()  # every step's large arrays, reused
+    active_constraints = list(constraints)
+    if mode == "words" and not allow_empty:
+        active_constraints.append(NoEmptyWord(vocab.size, vocab.boundary_id))
     for t in range(max_len):
         h, logits = step(p, x, h, ws=ws)
+        _constraints.apply(logits, _constraints.combined(active_constraints, x, t))
         x = _pick(logits, rng, temperature, top_k, greedy, ws)
         out[t, active] = x
         if on_step is not None:

@@ -8,6 +8,7 @@ runs at numpy speed, not one character at a time in Python.
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import os
 import tempfile
@@ -65,8 +66,12 @@ def encode_to_file(
     dest: str | os.PathLike[str],
     encoding: str = "utf-8",
     unknown: UnknownPolicy = "error",
+    skipped: collections.Counter[str] | None = None,
 ) -> int:
-    """Second pass: write the ids of ``source`` to ``dest`` atomically; return their count."""
+    """Second pass: write the ids of ``source`` to ``dest`` atomically; return their count.
+
+    With ``unknown="skip"``, ``skipped`` (if given) counts each character dropped.
+    """
     dest = os.fspath(dest)
     dtype = token_dtype(vocab.size)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=os.path.dirname(os.path.abspath(dest)))
@@ -75,6 +80,8 @@ def encode_to_file(
         with os.fdopen(fd, "wb") as f:
             for chunk in iter_text(source, encoding):
                 if unknown == "skip":
+                    if skipped is not None and vocab.unknown(chunk):
+                        skipped.update(c for c in chunk if c not in vocab.stoi)
                     chunk = vocab.clean(chunk, "skip")
                 ids = vocab.encode(chunk, dtype=dtype)
                 f.write(ids.tobytes())

@@ -51,11 +51,16 @@ class LogEvent:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    def format(self) -> str:
+    def format(self, time_budget: float | None = None) -> str:
+        """The log line; with ``time_budget`` (seconds), progress is shown against that
+        budget instead of a step count the run is not meant to reach."""
         val = f" val {self.val_loss:.4f}" if self.val_loss is not None else ""
+        if time_budget is not None:
+            where = f"step {self.step}  {self.elapsed:4.1f}/{time_budget:g} s"
+        else:
+            where = f"step {self.step:>{len(str(self.total_steps))}}/{self.total_steps}"
         return (
-            f"step {self.step:>{len(str(self.total_steps))}}/{self.total_steps}"
-            f"  epoch {self.epoch:.2f}  train {self.train_loss:.4f}{val}"
+            f"{where}  epoch {self.epoch:.2f}  train {self.train_loss:.4f}{val}"
             f"  {self.chars_per_s:,.0f} chars/s"
         )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections.abc import Iterable
 from typing import Literal
 
@@ -13,6 +14,9 @@ from .errors import CharRNNError
 BOUNDARY = "\n"
 
 UnknownPolicy = Literal["error", "skip"]
+
+# No change, then the four Unicode normalisation forms: what a hint tries.
+_FORMS = ("", "NFC", "NFD", "NFKC", "NFKD")
 
 
 class Vocab:
@@ -84,12 +88,39 @@ class Vocab:
             return text
         if unknown == "skip":
             return "".join(c for c in text if c in self.stoi)
-        shown = ", ".join(repr(c) for c in bad[:20]) + (" ..." if len(bad) > 20 else "")
+        shown = ", ".join(repr(c) + self._hint(c) for c in bad[:20])
+        shown += " ..." if len(bad) > 20 else ""
+        whole = next(
+            (f for f in _FORMS if f and not self.unknown(unicodedata.normalize(f, text))), None
+        )
+        also = f"; in Unicode {whole} form the whole text is known" if whole else ""
         raise CharRNNError(
-            f"{len(bad)} character(s) not in the model's vocabulary: {shown}; "
+            f"{len(bad)} character(s) not in the model's vocabulary: {shown}{also}; "
             "remove them or pass unknown='skip' to drop them",
             params=("unknown",),
         )
+
+    def known_variants(self, c: str) -> list[str]:
+        """Strings the model knows that differ from ``c`` only by case or Unicode form.
+
+        ``'A'`` gives ``['a']`` for a lower-case model, a precomposed ``'é'``
+        gives ``['é']`` (decomposed) for a model trained on decomposed text,
+        a full-width ``'Ａ'`` gives ``['A']``.
+        """
+        out: list[str] = []
+        for form in _FORMS:
+            base = unicodedata.normalize(form, c) if form else c
+            for v in (base, base.lower(), base.upper(), base.casefold()):
+                if v and v != c and v not in out and not self.unknown(v):
+                    out.append(v)
+        return out
+
+    def _hint(self, c: str) -> str:
+        """`` (the model knows 'a')`` for ``'A'``, or nothing."""
+        known = self.known_variants(c)
+        if not known:
+            return ""
+        return " (the model knows " + " and ".join(repr(v) for v in known[:3]) + ")"
 
     def encode(self, text: str, dtype: type = np.int64) -> np.ndarray:
         """Encode ``text`` to an id array, vectorised (no per-character Python loop).
