@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import sys
-from collections.abc import Iterator
 from typing import Any
 
 from .errors import CharRNNError
@@ -83,22 +81,6 @@ def add_experiment_parser(sub: Any) -> None:
     g.set_defaults(func=cmd_experiment_gap)  # fmt: skip
 
 
-@contextlib.contextmanager
-def one_blas_thread() -> Iterator[None]:
-    """One BLAS thread, where threadpoolctl can set it.
-
-    The experiment's matrices are small (H=32); on a busy machine BLAS threads
-    waiting for each other cost far more than they give.
-    """
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        yield
-        return
-    with threadpool_limits(limits=1, user_api="blas"):
-        yield
-
-
 def cmd_experiment_gap(args: argparse.Namespace) -> int:
     from .gap import (
         format_table,
@@ -129,8 +111,7 @@ def cmd_experiment_gap(args: argparse.Namespace) -> int:
             print(f"{r.cell} k={r.gap:<3} {r.rule:<6} seed {r.seed:<3} query accuracy "
                   f"{r.accuracy:.3f}", file=sys.stderr, flush=True)  # fmt: skip
 
-    with one_blas_thread():
-        points, runs, seconds = run_experiment(settings, jobs=args.jobs, on_result=progress)
+    points, runs, seconds = run_experiment(settings, jobs=args.jobs, on_result=progress)
     if args.json:
         print(json.dumps(to_json(settings, points, runs, seconds)))
     else:
@@ -143,7 +124,9 @@ def cmd_experiment_gap(args: argparse.Namespace) -> int:
               f"H={s.hidden}, init {s.init}.")  # fmt: skip
         print("Each entry: seeds that succeeded / seeds [Wilson 95% interval], mean accuracy.")
         print(format_table(settings, points))
-        print(f"({seconds:.0f} s with {args.jobs} process{'es' if args.jobs > 1 else ''})")
+        cpu = sum(r.cpu_seconds for r in runs)
+        print(f"({seconds:.0f} s with {args.jobs} process{'es' if args.jobs > 1 else ''}; "
+              f"{cpu:.0f} s of CPU time over all runs)")  # fmt: skip
     if args.png_dir is not None:
         success = os.path.join(args.png_dir, "gap-success.png")
         norms = os.path.join(args.png_dir, "gap-norms.png")

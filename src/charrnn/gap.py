@@ -26,10 +26,11 @@ arguments give the same table on any machine.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
@@ -145,7 +146,7 @@ class GapSettings:
     rules: tuple[str, ...] = RULES
     cells: tuple[str, ...] = field(default_factory=available_cells)
     seeds: int = 10
-    steps: int = 600
+    steps: int = 3000
     batch_size: int = 32
     hidden: int = 32
     lr: float = 0.01
@@ -308,10 +309,12 @@ class SeedRun:
     accuracy: float  # at the query, on fresh words
     norms_init: tuple[float, ...] | None = None  # at settings.norm_gap only
     norms_trained: tuple[float, ...] | None = None
+    cpu_seconds: float = field(default=0.0, compare=False)  # training and measuring
 
 
 def run_one(settings: GapSettings, cell: str, gap: int, rule: str, seed: int) -> SeedRun:
     """Train one seed of one point and measure it."""
+    cpu0 = time.process_time()
     rng = np.random.default_rng([settings.seed, gap, seed])
     train = latch_words(settings, gap, settings.words, rng)
     test = latch_words(settings, gap, settings.test_words, np.random.default_rng(
@@ -329,11 +332,30 @@ def run_one(settings: GapSettings, cell: str, gap: int, rule: str, seed: int) ->
         probe = test[:100]
         norms_init = tuple(gradient_norms(init, vocab, probe, gap, cell))
         norms_trained = tuple(gradient_norms(params, vocab, probe, gap, cell))
-    return SeedRun(cell, gap, rule, seed, accuracy, norms_init, norms_trained)
+    cpu = time.process_time() - cpu0
+    return SeedRun(cell, gap, rule, seed, accuracy, norms_init, norms_trained, cpu)
+
+
+@contextlib.contextmanager
+def one_blas_thread() -> Iterator[None]:
+    """One BLAS thread, where threadpoolctl can set it (``charrnn[experiment]``).
+
+    The experiment's matrices are small (H=32): BLAS threads waiting for each
+    other cost more than they give, and on a busy machine far more.
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        yield
+        return
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
 
 
 def _run_task(args: tuple[GapSettings, str, int, str, int]) -> SeedRun:
-    return run_one(*args)
+    # In the worker: a fresh process (spawn, forkserver) would not inherit the limit.
+    with one_blas_thread():
+        return run_one(*args)
 
 
 def grid(settings: GapSettings) -> list[tuple[str, int, str]]:
@@ -438,7 +460,8 @@ def to_json(settings: GapSettings, points: Sequence[Point], runs: Sequence[SeedR
     return {
         "settings": asdict(settings),
         "chance": settings.chance,
-        "seconds": seconds,
+        "wall_seconds": seconds,
+        "cpu_seconds": sum(r.cpu_seconds for r in runs),
         "points": [{**asdict(p), "rate": p.rate} for p in points],
         "norms": [
             {
@@ -462,7 +485,7 @@ def _pyplot() -> Any:
         import matplotlib.pyplot as plt
     except ImportError:
         raise CharRNNError(
-            "the experiment's pictures need matplotlib: pip install 'charrnn[plot]' "
+            "the experiment's pictures need matplotlib: pip install 'charrnn[experiment]' "
             "(or leave out --png)"
         ) from None
     return plt
