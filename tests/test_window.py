@@ -155,3 +155,16 @@ def test_a_training_run_uses_the_window():
             out[w] = run.trainer.host_params()
     assert np.abs(out[None]["Whh"] - out[1]["Whh"]).max() > 1e-6
     np.testing.assert_allclose(out[None]["Whh"], out[100]["Whh"], rtol=0, atol=1e-12)
+
+
+def test_text_mode_takes_a_window_inside_its_chunks():
+    text = "the cat sat on the mat and the dog sat on the log " * 4
+    base = Config(mode="text", hidden=8, steps=4, batch_size=2, seq_len=10, val_fraction=0.0,
+                  dtype="float64", log_every=4)  # fmt: skip
+    out = {}
+    for w in (None, 2, 10):
+        with TrainingRun(base.replace(bptt_window=w), text) as run:
+            run.train()
+            out[w] = run.trainer.host_params()
+    assert np.abs(out[None]["Whh"] - out[2]["Whh"]).max() > 1e-6
+    np.testing.assert_allclose(out[None]["Whh"], out[10]["Whh"], rtol=0, atol=1e-12)
