@@ -163,7 +163,7 @@ def test_text_mode_takes_a_window_inside_its_chunks():
                   dtype="float64", log_every=4)  # fmt: skip
     out = {}
     for w in (None, 2, 10):
-        with TrainingRun(base.replace(bptt_window=w), text) as run:
+        with TrainingRun(base.replace(bptt_window=w), [text]) as run:
             run.train()
             out[w] = run.trainer.host_params()
     assert np.abs(out[None]["Whh"] - out[2]["Whh"]).max() > 1e-6
