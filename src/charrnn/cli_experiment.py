@@ -39,7 +39,7 @@ def add_experiment_parser(sub: Any) -> None:
         description="Train many seeds on words 'c d1..dk q c' (a key, k random distractors, "
         "a query, the key again) for every gap k, learning rule and cell, with the same "
         "update budget; print the share of seeds whose accuracy at the query reaches the "
-        "threshold, with Wilson 95%% intervals. Rules: naive (the tutorial's 1-hop rule), "
+        "threshold, with Wilson 95% intervals. Rules: naive (the tutorial's 1-hop rule), "
         "window (full BPTT truncated to W=max(1,k//2) steps back, short of the key), full.",
     )
     g.add_argument("--gaps", type=_list(whole_number), default=d.gaps, metavar="K,K,...",
