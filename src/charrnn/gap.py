@@ -408,6 +408,7 @@ class Point:
 
     @property
     def rate(self) -> float:
+        """The share of seeds that succeeded."""
         return self.successes / self.n
 
 
