@@ -24,6 +24,7 @@ import numpy as np
 from . import __version__
 from .api import CharRNN, resolve_model_path
 from .checkpoint import load as load_checkpoint
+from .cli_experiment import add_experiment_parser
 from .config import TRAIN_FIELDS
 from .corpus import heldout_split
 from .data import (
@@ -622,6 +623,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--names-seconds", type=number, default=15.0, help="training time for the names model (15)"
     )
     m.set_defaults(func=cmd_demo)
+    add_experiment_parser(sub)
     return p
 
 

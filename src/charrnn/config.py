@@ -89,6 +89,13 @@ class Config:
     bptt : {"full", "naive"}
         ``full``: backpropagation through time (tutorial section 5, ``dhnext``).
         ``naive``: the 1-hop rule of section 4 (``dhnext`` always zero), kept as an ablation.
+    bptt_window : int or None
+        Truncated BPTT with a sliding window of W steps (``bptt="full"``, one
+        layer): the loss at step t sends gradient to the states at t, t-1, ...,
+        t-W and no further, so every loss reaches exactly as far back (text
+        mode's chunks of ``seq_len`` still cut it too). ``None``: no limit. For
+        experiments on how far back a model must learn to remember (``charrnn
+        experiment gap``); it costs (W+1) times the recurrence's backward work.
     seq_len : int
         Chunk length T in text mode (truncated BPTT window).
     batch_size : int
@@ -172,6 +179,10 @@ class Config:
     bptt: str = _field(
         "full", "full BPTT or the tutorial's naive 1-hop rule", "optimisation",
         choices=BPTT_RULES,
+    )
+    bptt_window: int | None = _field(
+        None, "full BPTT truncated to a sliding window: each loss sends gradient at most W "
+        "steps back", "optimisation", metavar="W", default_help="none: no limit",
     )
     seq_len: int = _field(64, "text mode: characters per chunk", "data", metavar="T")
     batch_size: int = _field(32, "words or streams per step", "data", metavar="B")
@@ -323,6 +334,19 @@ class Config:
             if not (_is_count(v) or (v is None and name != "log_every")):
                 raise CharRNNError(
                     f"{name} must be a whole number >= 1; got {v!r}", params=(name,)
+                )
+        if self.bptt_window is not None:
+            if not _is_count(self.bptt_window):
+                raise CharRNNError(
+                    f"bptt_window must be a whole number of steps >= 1; got {self.bptt_window!r}"
+                    " (the naive rule is bptt='naive')",
+                    params=("bptt_window", "bptt"),
+                )
+            if self.bptt != "full" or self.layers != 1:
+                raise CharRNNError(
+                    "bptt_window truncates full BPTT in a one-layer model; it needs "
+                    f"bptt='full' and layers=1 (got bptt={self.bptt!r}, layers={self.layers})",
+                    params=("bptt_window", "bptt", "layers"),
                 )
         if self.time_budget is not None and not _is_positive(self.time_budget):
             raise CharRNNError(

@@ -137,6 +137,74 @@ class Workspace:
         return r
 
 
+class GradientWindow:
+    """Sliding-window truncated BPTT, for any cell's backward loop.
+
+    With a window of W steps, the loss at step t sends gradient to the states
+    ``h_t, h_{t-1}, ..., h_{t-W}`` and no further: W hops back through the
+    recurrence. ``W = 0`` is the tutorial's naive rule, an unbounded W is full
+    BPTT. Unlike text mode's chunks of T (where the loss at a chunk's first
+    step reaches nothing before it and the last one reaches T steps back),
+    every loss gets the same reach.
+
+    Each loss's gradient travels its own way back, so the window keeps one
+    part per loss still inside it: ``parts`` (W+1, *shape), a ring in which
+    the loss at step t takes the slot of the loss at t+W+1, whose gradient
+    would otherwise go one hop too far. Every hop is linear in the gradient,
+    so all parts travel in one call (one (W+1)·B-row matmul for the tanh cell).
+
+    What a cell's backward loop over ``t = T-1, ..., 0`` must do, instead of
+    adding one carried gradient to ``dout[t]``:
+
+    1. ``d = window.arrive(t, dout[t])``: the loss at t enters the window;
+       ``d`` (written into ``dout[t]``) is the total gradient w.r.t. the state
+       at t from the losses that reach it. Use it for the parameter gradients
+       exactly as full BPTT uses its ``dout[t] + dhnext``.
+    2. Move every part one hop back, in place or into ``window.spare``,
+       and call ``window.moved(result)``: the hop is the cell's own linear map
+       from d loss / d state_t to d loss / d state_{t-1} (for the tanh cell
+       ``g -> (g * (1 - h_t^2)) @ Whh``), applied to an array with a leading
+       axis of W+1.
+
+    After the loop, :meth:`total` is the windowed gradient w.r.t. the initial state.
+
+    Parameters
+    ----------
+    window : int
+        W >= 0.
+    steps : int
+        T: no gradient goes further back than the initial state, T hops from
+        the last step, so a window of T or more keeps T+1 parts.
+    shape : tuple
+        Shape of the gradient w.r.t. one step's state, (B, H) for the tanh cell.
+    dtype
+    ws : Workspace
+    xp : module
+    """
+
+    def __init__(
+        self, window: int, steps: int, shape: tuple[int, ...], dtype: Any, ws: Workspace, xp: Any
+    ):
+        self.size = min(window, steps) + 1
+        self.parts = ws.zeros("window-parts-0", (self.size, *shape), dtype)  # (W+1, B, H)
+        self.spare = ws.get("window-parts-1", (self.size, *shape), dtype)  # (W+1, B, H)
+
+    def arrive(self, t: int, dout_t: Any) -> Any:
+        """The loss at step ``t`` enters; returns the windowed total, in ``dout_t``'s memory."""
+        self.parts[t % self.size] = dout_t  # evicts the loss at t+W+1, now W+1 hops back
+        return self.parts.sum(axis=0, out=dout_t)
+
+    def moved(self, parts: Any) -> None:
+        """Take ``parts`` (``self.parts`` or ``self.spare``) as the parts one step back."""
+        if parts is self.spare:
+            self.parts, self.spare = self.spare, self.parts
+
+    def total(self, out: Any) -> Any:
+        """After the loop, d loss / d initial state into ``out``."""
+        self.parts[-1 % self.size] = 0  # the loss at step W arrived W+1 hops back: out
+        return self.parts.sum(axis=0, out=out)
+
+
 class TanhCell:
     """The vanilla recurrence of the tutorial: ``h_t = tanh(pre_t + Whh h_{t-1})``.
 
@@ -146,6 +214,7 @@ class TanhCell:
 
     name = "tanh"
     gates = 1  # width of the input projection, in units of H
+    supports_window = True  # its backward takes ``window`` (see GradientWindow)
 
     def names(self, layer: int) -> LayerNames:
         """The tutorial's names for layer 0 (``Wxh, Whh, bh``), numbered from 2 after."""
@@ -216,6 +285,7 @@ class TanhCell:
         bptt: str,
         ws: Workspace,
         xp: Any,
+        window: int | None = None,
     ) -> Any:
         """Back through the recurrence.
 
@@ -229,6 +299,9 @@ class TanhCell:
             Zeros on entry; receives d loss / d initial state (stays zero for ``naive``).
         grads : dict
             Receives the recurrent weight's gradient (``dWhh``).
+        window : int, optional
+            With ``bptt="full"``, send each loss's gradient at most ``window``
+            steps back (see :class:`GradientWindow`); ``None`` is no limit.
 
         Returns
         -------
@@ -244,7 +317,17 @@ class TanhCell:
         xp.multiply(hs[1:], hs[1:], out=dtanh)
         xp.subtract(1, dtanh, out=dtanh)
         dhraw = dout
-        if bptt == "full":
+        if bptt == "full" and window is not None:
+            Whh = params[n.recurrent]
+            win = GradientWindow(window, T, (B, H), hs.dtype, ws, xp)
+            for t in range(T - 1, -1, -1):
+                d = win.arrive(t, dhraw[t])
+                d *= dtanh[t]
+                win.parts *= dtanh[t]  # every part through tanh'(h_t) ...
+                xp.dot(win.parts.reshape(-1, H), Whh, out=win.spare.reshape(-1, H))  # ... and Whh
+                win.moved(win.spare)
+            win.total(out=dh0)
+        elif bptt == "full":
             Whh = params[n.recurrent]
             dhnext = dh0
             for t in range(T - 1, -1, -1):
@@ -522,6 +605,7 @@ def backward(
     backend: Backend = NUMPY,
     ws: Workspace | None = None,
     cell: TanhCell = TANH,
+    window: int | None = None,
 ) -> tuple[Grads, Any]:
     """Gradients of ``scale * loss_sum`` with respect to every parameter.
 
@@ -543,6 +627,12 @@ def backward(
     ws : Workspace, optional
         Scratch space (the one the forward used is fine); fresh arrays if ``None``.
     cell : TanhCell
+    window : int, optional
+        Sliding-window truncation of full BPTT: the loss at step t sends
+        gradient to the states at t, t-1, ..., t-window and no further (see
+        :class:`GradientWindow`; 0 gives the naive rule). One layer only: in a
+        stack a loss would reach a further ``window`` steps in every layer below.
+        ``None``: no limit.
 
     Returns
     -------
@@ -554,6 +644,13 @@ def backward(
     """
     if bptt not in ("full", "naive"):
         raise ValueError(f"unknown bptt rule {bptt!r}")
+    # Passed on only when set, so a cell without a window runs full and naive as before.
+    windowed = {} if window is None else {"window": window}
+    if window is not None:
+        if bptt != "full" or window < 0 or len(cache.hs) != 1:
+            raise ValueError("a gradient window needs bptt='full', window >= 0 and one layer")
+        if not getattr(cell, "supports_window", False):
+            raise ValueError(f"the {cell.name} cell has no gradient window")
     xp = backend.xp
     ws = ws if ws is not None else Workspace(backend)
     inputs = cache.inputs
@@ -581,7 +678,7 @@ def backward(
         n = cell.names(l)
         if cache.drops[l] is not None:
             dout *= cache.drops[l]  # through the dropout multiplier to the raw output
-        dpre = cell.backward(params, l, cache.hs[l], dout, dh0[l], out, bptt, ws, xp)
+        dpre = cell.backward(params, l, cache.hs[l], dout, dh0[l], out, bptt, ws, xp, **windowed)
         G = dpre.shape[2]
         dflat = dpre.reshape(T * B, G)  # (T*B, G)
         dflat.sum(axis=0, out=out[n.bias])  # dbh (G,)

@@ -25,6 +25,7 @@ def get_derivative(
     targets: list[int],
     hprev: np.ndarray,
     bptt: str = "full",
+    window: int | None = None,
 ) -> tuple[float, dict[str, np.ndarray], np.ndarray]:
     """Summed loss, gradients and last hidden state for one sequence.
 
@@ -35,6 +36,9 @@ def get_derivative(
     inputs, targets : list of int
     hprev : array (H, 1)
     bptt : {"full", "naive"}
+    window : int, optional
+        Truncated BPTT by its definition: each loss's gradient, on its own,
+        goes back through ``window`` steps and stops (with ``bptt="full"``).
 
     Returns
     -------
@@ -71,6 +75,19 @@ def get_derivative(
         dWxh += np.dot(dhraw, xs[t].T)
         dWhh += np.dot(dhraw, hs[t - 1].T)
         dhnext = np.dot(Whh.T, dhraw) if bptt == "full" else np.zeros_like(dhraw)
+    if window is not None:
+        # Start again: every loss alone, back from step t to step t - window.
+        dWxh, dWhh, dbh = np.zeros_like(Wxh), np.zeros_like(Whh), np.zeros_like(bh)
+        for t in range(len(inputs)):
+            dy = np.copy(ps[t])
+            dy[targets[t]] -= 1
+            dh = np.dot(Why.T, dy)
+            for s in range(t, max(t - window, 0) - 1, -1):
+                dhraw = (1 - hs[s] * hs[s]) * dh
+                dbh += dhraw
+                dWxh += np.dot(dhraw, xs[s].T)
+                dWhh += np.dot(dhraw, hs[s - 1].T)
+                dh = np.dot(Whh.T, dhraw)
     grads = {"Wxh": dWxh, "Whh": dWhh, "Why": dWhy, "bh": dbh, "by": dby}
     return float(loss), grads, hs[len(inputs) - 1]
 

@@ -226,7 +226,8 @@ class Trainer:
         )
         scale = 1.0 / batch.n_targets if cfg.reduction == "mean" else 1.0
         backward(
-            self.params, cache, scale=scale, bptt=cfg.bptt, out=self.grads, backend=be, ws=self.ws
+            self.params, cache, scale=scale, bptt=cfg.bptt, out=self.grads, backend=be, ws=self.ws,
+            window=cfg.bptt_window,
         )
         grads, params = self._flat_grads, self._flat_params
         # One BLAS dot gives both the finiteness check and the norm for clipping.
