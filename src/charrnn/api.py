@@ -20,7 +20,9 @@ import numpy as np
 
 from . import checkpoint
 from .backend import get_backend
+from .complete import Completions, complete
 from .config import Config
+from .constraints import Constraint
 from .errors import CharRNNError
 from .evaluate import Loss, evaluate_text, evaluate_words
 from .run import TrainingRun
@@ -209,6 +211,35 @@ class CharRNN:
         """Log-probability (nats) of each string; see :func:`charrnn.sample.score`."""
         self._check_fitted()
         return score(self.params_, self.vocab_, list(texts), mode=self.config_.mode)
+
+    def complete(
+        self,
+        prefix: str = "",
+        k: int = 10,
+        *,
+        max_len: int | None = None,
+        method: str = "auto",
+        beam: int | None = None,
+        constraints: Sequence[Constraint] = (),
+    ) -> Completions:
+        """The ``k`` most likely completions of ``prefix``; see :func:`charrnn.complete.complete`.
+
+        Words mode: whole words that start with ``prefix``, exactly when the
+        search can prove it (``result.method == "exact"``), else by beam search.
+        Text mode: the most likely continuations of ``max_len`` characters.
+        """
+        self._check_fitted()
+        return complete(
+            self.params_,
+            self.vocab_,
+            prefix,
+            k=k,
+            mode=self.config_.mode,
+            max_len=max_len,
+            method=method,
+            beam=beam,
+            constraints=constraints,
+        )
 
     def evaluate(self, data: Sequence[str] | str | np.ndarray) -> Loss:
         """Mean loss per character over ``data``: words, or in text mode a text or its ids."""
