@@ -269,7 +269,8 @@ def _beam(
         scores = logps[:, None] + logp  # (n, V)
         if mode == "words":
             for row in np.flatnonzero(np.isfinite(scores[:, end])):
-                finished.append(Completion(prefix + vocab.decode(seqs[row]), float(scores[row, end])))
+                word = prefix + vocab.decode(seqs[row])
+                finished.append(Completion(word, float(scores[row, end])))
             scores[:, end] = -np.inf
             if length == max_len:
                 break

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from .backend import NUMPY, Backend
+from .backend import Backend
 from .errors import CharRNNError
 from .model import Params, backward, forward, zero_state
 from .vocab import BOUNDARY, Vocab
@@ -245,7 +245,7 @@ def influence(
         columns = [(max(0, (int(i) // window - 1) * window), int(i), None) for i in tokens]
         states = _states_at(params, seq, sorted({c[0] for c in columns}))
     out = np.full((len(tokens), window), np.nan)
-    Wxh = params[[k for k in params if k.startswith("Wxh")][0]]  # (G, V) first layer
+    Wxh = params[next(k for k in params if k.startswith("Wxh"))]  # (G, V) first layer
     order = np.argsort([c[1] - c[0] for c in columns], kind="stable")  # similar lengths together
     for chunk in np.array_split(order, max(1, -(-len(order) // _COLUMNS))):
         if not len(chunk):
