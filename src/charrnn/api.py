@@ -28,6 +28,7 @@ from .evaluate import Loss, evaluate_text, evaluate_words
 from .run import TrainingRun
 from .sample import Score, sample, score
 from .train import LogEvent, eval_batch_size, make_batches
+from .views import Reading, influence, read, tracking_units
 
 
 class CharRNN:
@@ -240,6 +241,39 @@ class CharRNN:
             beam=beam,
             constraints=constraints,
         )
+
+    def read(self, text: str, *, top: int = 5) -> Reading:
+        """What the model does at every character of ``text``: the numbers behind the page.
+
+        Returns a :class:`charrnn.views.Reading`: each character's probability
+        (``probs``), the ``top`` most likely next characters after it
+        (``top_ids`` with ``vocab_.itos``, ``top_probs``) and every layer's
+        activations (``activations[l]``, (N, H)); see :func:`charrnn.views.read`.
+        """
+        self._check_fitted()
+        return read(self.params_, self.vocab_, text, mode=self.config_.mode, top=top)
+
+    def influence(
+        self, text: str, *, window: int = 64, tokens: Sequence[int] | None = None
+    ) -> np.ndarray:
+        """How much each earlier character mattered to each prediction, (N, window).
+
+        Row i explains the prediction of character i of :meth:`read`'s text;
+        column ``window - 1`` is the input just before it, ``window - 1 - d``
+        the one d steps earlier (NaN: no such input). See
+        :func:`charrnn.views.influence`.
+        """
+        self._check_fitted()
+        return influence(self.params_, self.vocab_, text, mode=self.config_.mode,
+                         window=window, tokens=tokens)  # fmt: skip
+
+    def tracking_units(self, text: str, *, top: int = 8) -> dict[str, list[tuple[int, int, float]]]:
+        """Units whose activation correlates with simple properties of ``text``.
+
+        For each property (position in word, inside quotes, inside brackets,
+        after a space, line length): (layer, unit, Pearson r), largest |r| first.
+        """
+        return tracking_units(self.read(text), top=top)
 
     def evaluate(self, data: Sequence[str] | str | np.ndarray) -> Loss:
         """Mean loss per character over ``data``: words, or in text mode a text or its ids."""
