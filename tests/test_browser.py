@@ -182,6 +182,7 @@ def test_exported_page_renders_from_a_file_url_without_errors(browser, run, tmp_
     errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
     assert errors == []
     assert not browser.find_element(By.ID, "text").is_displayed()  # no server: no text box
+    assert not browser.find_element(By.ID, "c-go").is_displayed()  # nor completions
     tokens(browser)[2].click()
     wait(browser, lambda d: "Influence on the prediction of character 2" in
          d.find_element(By.ID, "colouring").text)  # fmt: skip
