@@ -121,6 +121,8 @@ def test_a_busy_port_is_a_clear_error(server, words_run, cli):
     port = server.server_address[1]
     code, _, err = cli("serve", words_run, "--port", port)
     assert code == 2 and "cannot listen" in err
+    code, _, err = cli("serve", words_run, "--port", "70000")
+    assert code == 2 and "between 0 and 65535" in err
 
 
 def test_text_model_payload_and_static_page(text_run):

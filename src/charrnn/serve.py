@@ -158,6 +158,8 @@ class _Handler(BaseHTTPRequestHandler):
 def make_server(model: CharRNN, host: str = "127.0.0.1", port: int = 8000, *,
                 first_text: str = "", quiet: bool = True) -> PageServer:  # fmt: skip
     """A server for ``model``, bound but not yet serving (``port=0`` picks a free one)."""
+    if not 0 <= port <= 65535:
+        raise CharRNNError(f"the port must be between 0 and 65535; got {port}")
     try:
         return PageServer((host, port), model, first_text, quiet)
     except OSError as exc:
