@@ -1,6 +1,6 @@
 """Screenshots of the learner's page for the README (headless Chromium through Selenium).
 
-    python docs/screenshots.py NAMES_RUN TEXT_RUN
+    python docs/screenshots.py NAMES_RUN [TEXT_RUN]
 
 Serves each run with ``charrnn serve``, sets the page up as a learner would
 (a text, a unit from "units that track", a character's influence, completions)
@@ -52,8 +52,12 @@ def shoot(run: str, text: str, out: pathlib.Path, *, prop: str, token: int | Non
         if token is not None:
             driver.find_elements(By.CSS_SELECTOR, "#tokens .tok")[token].click()
             wait.until(lambda d: "Influence" in d.find_element(By.ID, "colouring").text)
-        height = driver.execute_script("return document.body.scrollHeight")
-        driver.set_window_size(1300, height + 40)
+        for _ in range(3):  # the window's frame takes some of its height: measure again
+            height = driver.execute_script("return document.documentElement.scrollHeight")
+            inner = driver.execute_script("return window.innerHeight")
+            if inner >= height:
+                break
+            driver.set_window_size(1300, driver.get_window_size()["height"] + height - inner + 10)
         driver.save_screenshot(str(out))
         print(out)
     finally:
@@ -62,9 +66,11 @@ def shoot(run: str, text: str, out: pathlib.Path, *, prop: str, token: int | Non
 
 
 def main() -> None:
-    names_run, text_run = sys.argv[1:3]
+    names_run, text_run = (sys.argv[1:3] + [None])[:2]
     shoot(names_run, "emma\nolivia\nzxyzzy\nkristoffer", DOCS / "page-words.png",
           prop="position in word", token=None, prefix="kri")  # fmt: skip
+    if text_run is None:
+        return
     shoot(text_run, TEXT, DOCS / "page-text.png", prop="inside quotes", token=105,
           prefix="First ")  # fmt: skip
 
