@@ -3,7 +3,8 @@
     python docs/screenshots.py NAMES_RUN [TEXT_RUN]
 
 Serves each run with ``charrnn serve``, sets the page up as a learner would
-(a text, a unit from "units that track", a character's influence, completions)
+(a text, a unit from "units that track", completions, and in text mode a
+character's influence)
 and saves ``docs/page-words.png`` and ``docs/page-text.png``.
 """
 
@@ -21,9 +22,12 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 
 DOCS = pathlib.Path(__file__).resolve().parent
 
-TEXT = """First Citizen:
-Before we proceed any further, hear me speak.
-All: Speak, speak. (He speaks.) "You are all resolved rather to die than to famish?"
+TEXT = """KING:
+Come hither, lords, and hear what news I bring;
+The day is ours, and all our foes are fled.
+
+QUEEN:
+Then let us give the heavens thanks, my lord.
 """
 
 
@@ -66,13 +70,13 @@ def shoot(run: str, text: str, out: pathlib.Path, *, prop: str, token: int | Non
 
 
 def main() -> None:
-    names_run, text_run = (sys.argv[1:3] + [None])[:2]
+    names_run, text_run = [*sys.argv[1:3], None][:2]
     shoot(names_run, "emma\nolivia\nzxyzzy\nkristoffer", DOCS / "page-words.png",
           prop="position in word", token=None, prefix="kri")  # fmt: skip
     if text_run is None:
         return
-    shoot(text_run, TEXT, DOCS / "page-text.png", prop="inside quotes", token=105,
-          prefix="First ")  # fmt: skip
+    shoot(text_run, TEXT, DOCS / "page-text.png", prop="line length",
+          token=TEXT.rindex("lord") + 3, prefix="QUEEN:")  # fmt: skip
 
 
 if __name__ == "__main__":

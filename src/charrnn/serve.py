@@ -76,12 +76,14 @@ class PageServer(ThreadingHTTPServer):
             return {"influence": influence_row(m, text, index)}
         if route == "/api/sample":
             t0 = time.perf_counter()
+            # Text mode: a paragraph, not sample()'s 500 characters, unless asked.
+            length = 200 if m.config_.mode == "text" else None
             samples = m.sample(
                 n=_field(body, "n", int, 5, 1, MAX_SAMPLES),
                 prefix=_field(body, "prefix", str, ""),
                 temperature=_field(body, "temperature", float, 1.0, 0.0, 100.0),
                 top_k=_field(body, "top_k", int, None, 1, m.vocab_.size),
-                max_len=_field(body, "max_len", int, None, 1, 2000),
+                max_len=_field(body, "max_len", int, length, 1, 2000),
                 random_state=_field(body, "seed", int, None),
             )
             return {"samples": samples, "seconds": time.perf_counter() - t0}
