@@ -269,6 +269,9 @@ def influence(
         cache.probs[...] = 0
         keeper = _InputGradKeeper("numpy", np)
         backward(params, cache, scale=-1.0, backend=keeper)
+        if len(keeper.kept) != 1:  # the seam this relies on: say so rather than draw nonsense
+            raise RuntimeError("model.backward must pass the first layer's input gradient "
+                               "to backend.onehot_grad once; views.influence reads it there")
         dpre = keeper.kept[0].reshape(T, C, -1)  # (T, C, G)
         norms = np.linalg.norm(dpre.astype(np.float64) @ Wxh.astype(np.float64), axis=2)  # (T, C)
         for col, r in enumerate(chunk):
