@@ -132,6 +132,14 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             length = -1
         if not 0 <= length <= MAX_BODY:
+            # Read what was sent (up to a bound) before answering: a client still
+            # writing its body would otherwise see the connection reset, not the answer.
+            left = length if 0 < length <= 16 * MAX_BODY else 0
+            while left > 0:
+                chunk = self.rfile.read(min(left, 65536))
+                if not chunk:
+                    break
+                left -= len(chunk)
             self.close_connection = True
             self._json(413, {"error": f"the request is larger than {MAX_BODY:,} bytes"})
             return
