@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from charrnn import CharRNN, CharRNNError
-from charrnn.constraints import NoEmptyWord, apply, combined
+from charrnn.constraints import NoEmptyWord, allowed_mask, apply
 from charrnn.novelty import sample_new
 from charrnn.sample import _pick
 
@@ -39,7 +39,7 @@ def test_no_empty_word_masks_the_boundary_only_after_the_boundary_at_the_first_s
     assert ok.shape == (3, 4)
     assert ok.tolist() == [[False, True, True, True], [True] * 4, [False, True, True, True]]
     assert c.allowed(last, 1).all()  # later steps may end the word
-    assert combined([], last, 0) is None
+    assert allowed_mask([], last, 0, 4) is None
 
 
 def test_masked_distribution_is_renormalised(rng):

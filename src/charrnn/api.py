@@ -21,12 +21,15 @@ import numpy as np
 
 from . import checkpoint
 from .backend import get_backend
+from .complete import Completions, complete
 from .config import Config
+from .constraints import Constraint
 from .errors import CharRNNError
 from .evaluate import Loss, evaluate_text, evaluate_words
 from .run import TrainingRun
 from .sample import Score, sample, score
 from .train import LogEvent, eval_batch_size, make_batches
+from .views import Reading, influence, read, tracking_units
 
 
 class CharRNN:
@@ -251,6 +254,71 @@ class CharRNN:
         """Log-probability (nats) of each string; see :func:`charrnn.sample.score`."""
         self._check_fitted()
         return score(self.params_, self.vocab_, list(texts), mode=self.config_.mode)
+
+    def complete(
+        self,
+        prefix: str = "",
+        k: int = 10,
+        *,
+        max_len: int | None = None,
+        method: str = "auto",
+        beam: int | None = None,
+        constraints: Sequence[Constraint] = (),
+        allow_empty: bool = False,
+    ) -> Completions:
+        """The ``k`` most likely completions of ``prefix``; see :func:`charrnn.complete.complete`.
+
+        Words mode: whole words that start with ``prefix``, exactly when the
+        search can prove it (``result.method == "exact"``), else by beam search;
+        never the empty word unless ``allow_empty`` (as in :meth:`sample`).
+        Text mode: the most likely continuations of ``max_len`` characters.
+        """
+        self._check_fitted()
+        return complete(
+            self.params_,
+            self.vocab_,
+            prefix,
+            k=k,
+            mode=self.config_.mode,
+            max_len=max_len,
+            method=method,
+            beam=beam,
+            constraints=constraints,
+            allow_empty=allow_empty,
+        )
+
+    def read(self, text: str, *, top: int = 5) -> Reading:
+        """What the model does at every character of ``text``: the numbers behind the page.
+
+        Returns a :class:`charrnn.views.Reading`: each character's probability
+        (``probs``), the ``top`` most likely next characters after it
+        (``top_ids`` with ``vocab_.itos``, ``top_probs``) and every layer's
+        activations (``activations[l]``, (N, H)); see :func:`charrnn.views.read`.
+        """
+        self._check_fitted()
+        return read(self.params_, self.vocab_, text, mode=self.config_.mode, top=top)
+
+    def influence(
+        self, text: str, *, window: int = 64, tokens: Sequence[int] | None = None
+    ) -> np.ndarray:
+        """How much each earlier character mattered to each prediction, (N, window).
+
+        Row i explains the prediction of character i of :meth:`read`'s text;
+        column ``window - 1`` is the input just before it, ``window - 1 - d``
+        the one d steps earlier (NaN: no such input). See
+        :func:`charrnn.views.influence`.
+        """
+        self._check_fitted()
+        return influence(self.params_, self.vocab_, text, mode=self.config_.mode,
+                         window=window, tokens=tokens)  # fmt: skip
+
+    def tracking_units(self, text: str, *, top: int = 8) -> dict[str, list[tuple[int, int, float]]]:
+        """Units whose activation correlates with simple properties of ``text``.
+
+        For each property (position in word, inside quotes, inside brackets,
+        after a space, line length): (layer, unit, Pearson r), largest |r| first.
+        """
+        return tracking_units(self.read(text), top=top)
 
     def evaluate(self, data: Sequence[str] | str | np.ndarray) -> Loss:
         """Mean loss per character over ``data``: words, or in text mode a text or its ids."""

@@ -406,6 +406,80 @@ def cmd_trace(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_complete(args: argparse.Namespace) -> int:
+    model = _load_model(args.run)
+    prefix = model.vocab_.clean(args.prefix, args.unknown)
+    r = model.complete(
+        prefix, args.k, max_len=args.max_len, method=args.method, beam=args.beam,
+        allow_empty=args.allow_empty,
+    )  # fmt: skip
+    if args.json:
+        print(json.dumps(r.to_dict(), ensure_ascii=False))
+        return 0
+    how = "exact: these are the most likely" if r.method == "exact" else "beam search"
+    note = f"; {r.note}" if r.note else ""
+    say(f"{how} ({r.expanded:,} model steps, {r.seconds:.3f} s){note}")
+    for c in r.items:
+        print(f"{c.text if model.config_.mode == 'words' else repr(c.text)}\t{c.prob:.6f}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .serve import default_text, make_server
+
+    model = _load_model(args.run)
+    first = default_text(model) if args.text is None else model.vocab_.clean(args.text)
+    server = make_server(model, args.host, args.port, first_text=first, quiet=not args.verbose)
+    print(f"serving {args.run} at {server.url} (Ctrl-C stops)", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        say("stopped")
+    finally:
+        server.server_close()
+    return 0
+
+
+def cmd_viz(args: argparse.Namespace) -> int:
+    from .page import payload, static_page
+
+    model = _load_model(args.run)
+    if (args.text is None) == (args.text_file is None):
+        raise CharRNNError("give TEXT or --text-file (one of them)")
+    text = args.text if args.text is not None else read_text(args.text_file, args.encoding)
+    text = model.vocab_.clean(text, args.unknown)
+    data = payload(model, text, with_influence=True)
+    html = static_page(data)
+    written = [args.out]
+    if args.png:
+        from .vizplot import plot_views
+
+        written += plot_views(model, text, os.path.splitext(args.out)[0])
+    _write_atomic(args.out, html)
+    for path in written:
+        print(path)
+    return 0
+
+
+def _write_atomic(path: str, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file in the same folder."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise CharRNNError(f"the folder of {path} does not exist")
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".viz-", suffix=".tmp")
+    umask = os.umask(0)
+    os.umask(umask)
+    try:
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 is for secrets; this is a page
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
 def cmd_gradcheck(args: argparse.Namespace) -> int:
     from .gradcheck import check, random_case
 
@@ -593,6 +667,59 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--top", type=whole_number, default=3, help="next characters shown (3)")
     unknown_arg(r)
     r.set_defaults(func=cmd_trace)
+
+    k = sub.add_parser(
+        "complete",
+        help="the most likely completions of a prefix",
+        description="Words mode: the K most probable whole words starting with PREFIX, "
+        "exact (best-first search with a bound) when it can be proved, else beam search. "
+        "Text mode: the K most likely continuations of --max-len characters (beam search). "
+        "Probabilities are of what follows the prefix, given the prefix.",
+    )
+    model_arg(k)
+    k.add_argument("prefix", metavar="PREFIX", nargs="?", default="")
+    k.add_argument("-k", type=whole_number, default=10, help="how many (default 10)")
+    k.add_argument("--max-len", type=whole_number, metavar="L",
+                   help="words: most characters added; text: length of each (default 20)")
+    k.add_argument("--method", choices=("auto", "exact", "beam"), default="auto",
+                   help="auto: exact in words mode when provable, beam otherwise")
+    k.add_argument("--beam", type=whole_number, metavar="W", help="beam width (default 4k)")
+    k.add_argument("--json", action="store_true", help="print one JSON object")
+    k.add_argument("--allow-empty", action="store_true",
+                   help="words mode, empty prefix: keep the empty word among the completions "
+                   "(by default it is masked, as in sample, and the rest renormalised)")
+    unknown_arg(k)
+    k.set_defaults(func=cmd_complete)
+
+    sv = sub.add_parser(
+        "serve",
+        help="a local web page to look inside a model",
+        description="Serve the learner's page for RUN: probabilities and next characters as "
+        "you type, hidden units, influence of earlier characters, sampling, completions.",
+    )
+    model_arg(sv)
+    sv.add_argument("--port", type=int, default=8000, help="default 8000; 0 picks a free port")
+    sv.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1 (this machine only)")
+    sv.add_argument("--text", help="the text the page starts with (default: a sample)")
+    sv.add_argument("--verbose", action="store_true", help="log every request on stderr")
+    sv.set_defaults(func=cmd_serve)
+
+    vz = sub.add_parser(
+        "viz",
+        help="the learner's page for one text, as a self-contained HTML file",
+        description="Write the page's views of TEXT to one HTML file that works from a file "
+        "URL (no server, no network); --png also draws the activations and influence "
+        "(needs matplotlib: pip install 'charrnn[plot]').",
+    )
+    model_arg(vz)
+    vz.add_argument("text", metavar="TEXT", nargs="?", help="the text to read")
+    vz.add_argument("--text-file", metavar="FILE", help="read the text from a file")
+    vz.add_argument("--encoding", default="utf-8", help="encoding of --text-file")
+    vz.add_argument("--out", required=True, metavar="HTML", help="the HTML file to write")
+    vz.add_argument("--png", action="store_true",
+                    help="also write OUT-activations.png and OUT-influence.png")
+    unknown_arg(vz)
+    vz.set_defaults(func=cmd_viz)
 
     g = sub.add_parser(
         "gradcheck",

@@ -1,26 +1,29 @@
-"""Constraints on generation: which symbols may come next.
+"""Sampling constraints: which symbols may come next, as a boolean mask.
 
 A constraint is any object with ``allowed(last, pos) -> (n, V) bool array``:
-``last`` (n,) holds the id of the symbol each of n sequences read last and
-``pos`` is how many symbols have been generated after the prefix. Sampling,
-greedy decoding and completions apply the AND of every active constraint to
-the next-symbol probabilities and renormalise, so the mask is part of the
-distribution they draw from (and of any probability they report).
+``last`` (n,) holds the id each of n sequences read last and ``pos`` counts the
+symbols generated after the prefix. Sampling, greedy decoding, beam search and
+completions take the AND of all active constraints and renormalise what is
+left, so the mask is part of the distribution: every probability they report
+is one of the masked distribution.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from .errors import CharRNNError
 
+
+@runtime_checkable
 class Constraint(Protocol):
-    """What generation asks of a constraint."""
+    """What a sampling constraint offers."""
 
     def allowed(self, last: np.ndarray, pos: int) -> np.ndarray:
-        """Bool (n, V): True where symbol v may follow sequence i's history."""
+        """Bool (n, V): the symbols each of the n sequences may read next."""
         ...
 
 
@@ -54,13 +57,37 @@ class NoEmptyWord:
         return ok
 
 
-def combined(constraints: Sequence[Constraint], last: np.ndarray, pos: int) -> np.ndarray | None:
-    """The AND of every constraint's mask (n, V), or ``None`` when there are none."""
+def allowed_mask(
+    constraints: Sequence[Constraint], last: np.ndarray, pos: int, vocab_size: int
+) -> np.ndarray | None:
+    """The AND of every constraint's mask, (n, V); ``None`` when there are none."""
     mask = None
     for c in constraints:
-        ok = c.allowed(last, pos)
-        mask = ok if mask is None else mask & ok
+        m = np.asarray(c.allowed(last, pos), dtype=bool)
+        if m.shape != (len(last), vocab_size):
+            raise ValueError(
+                f"constraint {c!r} gave a mask of shape {m.shape}, "
+                f"expected {(len(last), vocab_size)}"
+            )
+        mask = m if mask is None else mask & m
     return mask
+
+
+def log_softmax(logits: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+    """Log-probabilities (n, V) in float64, renormalised over the allowed symbols.
+
+    Masked symbols get ``-inf``. A row with nothing allowed is a
+    :class:`CharRNNError`: the constraints contradict each other there.
+    """
+    z = np.array(logits, dtype=np.float64)  # (n, V), a copy
+    if mask is not None:
+        if not mask.any(axis=1).all():
+            raise CharRNNError("the constraints allow no symbol at all at some step")
+        z[~mask] = -np.inf
+    z -= z.max(axis=1, keepdims=True)
+    with np.errstate(divide="ignore"):
+        z -= np.log(np.exp(z).sum(axis=1, keepdims=True))
+    return z
 
 
 def apply(logits: np.ndarray, mask: np.ndarray | None) -> np.ndarray:

@@ -150,7 +150,7 @@ def sample(
         active_constraints.append(NoEmptyWord(vocab.size, vocab.boundary_id))
     for t in range(max_len):
         h, logits = step(p, x, h, ws=ws)
-        _constraints.apply(logits, _constraints.combined(active_constraints, x, t))
+        _constraints.apply(logits, _constraints.allowed_mask(active_constraints, x, t, vocab.size))
         x = _pick(logits, rng, temperature, top_k, greedy, ws)
         out[t, active] = x
         if on_step is not None:

@@ -1,0 +1,121 @@
+"""The learner's page and completions: how long they take on trained models.
+
+Times, as medians of several runs in one process:
+
+- a full page's numbers (probabilities, next characters, activations, units
+  that track) for a 10,000-character text, in text mode and in words mode;
+- one influence row (the prediction under the cursor) at the end of that text;
+- ``charrnn complete`` (k=10) for a few prefixes on a names model, with the
+  search that answered;
+- with ``--browser``, a whole page update in headless Chromium (request,
+  answer and redraw, as the page itself reports it) for the same text.
+
+    python benchmarks/bench_page.py --names RUN --text RUN [--browser]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+
+from charrnn import CharRNN
+from charrnn.page import influence_row, payload
+from common import SHARED, blas_report, out
+
+
+def median_seconds(fn, repeats: int) -> float:
+    fn()  # warm-up
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def sample_text(model: CharRNN, n: int) -> str:
+    """n characters the model knows: the shared corpus if present, else its own samples."""
+    name = "tinyshakespeare.txt" if model.config_.mode == "text" else "names.txt"
+    path = SHARED / name
+    if path.is_file():
+        text = path.read_text(encoding="utf-8")[:n]
+    else:
+        text = "\n".join(model.sample(n=n // 5, max_len=n if model.config_.mode == "text" else 20))
+    return model.vocab_.clean(text, "skip")[:n]
+
+
+def browser_update(run: str, text: str, repeats: int) -> list[float]:
+    """Whole-page update times (ms) in headless Chromium, as the page reports them."""
+    import shutil
+    import subprocess
+
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    proc = subprocess.Popen([sys.executable, "-m", "charrnn.cli", "serve", run, "--port", "0",
+                             "--text", "a"], stdout=subprocess.PIPE, text=True)  # fmt: skip
+    url = proc.stdout.readline().split(" at ")[1].split()[0]
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = shutil.which("chromium")
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage"):
+        opts.add_argument(arg)
+    driver = webdriver.Chrome(options=opts, service=Service(shutil.which("chromedriver")))
+    try:
+        driver.get(url)
+        times = []
+        for i in range(repeats + 1):
+            t = text[: len(text) - i]  # a new text each time, as typing would make
+            driver.execute_script(
+                "document.getElementById('timing').textContent = '';"
+                "const b = document.getElementById('text'); b.value = arguments[0];"
+                "b.dispatchEvent(new Event('input'));", t)  # fmt: skip
+            WebDriverWait(driver, 120).until(
+                lambda d: "updated in" in d.find_element("id", "timing").text
+            )
+            ms = int(driver.find_element("id", "timing").text.split("updated in ")[1].split()[0])
+            if i:  # the first is a warm-up
+                times.append(ms)
+        return times
+    finally:
+        driver.quit()
+        proc.terminate()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--names", required=True, metavar="RUN", help="a words-mode (names) run")
+    ap.add_argument("--text", required=True, metavar="RUN", help="a text-mode run")
+    ap.add_argument("--chars", type=int, default=10_000)
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--browser", action="store_true", help="also time the page in Chromium")
+    args = ap.parse_args()
+    out(blas_report())
+    for run in (args.text, args.names):
+        model = CharRNN.load(run)
+        cfg = model.config_
+        text = sample_text(model, args.chars)
+        t_page = median_seconds(lambda m=model, t=text: payload(m, t), args.repeats)
+        t_infl = median_seconds(
+            lambda m=model, t=text: influence_row(m, t, len(t) - 1), args.repeats
+        )
+        out(f"{cfg.mode} mode, H={cfg.hidden} x {cfg.layers} layers, {len(text):,} characters: "
+            f"page numbers {t_page:.3f} s, influence under the cursor {t_infl * 1000:.0f} ms "
+            f"(median of {args.repeats})")  # fmt: skip
+        if args.browser:
+            ms = browser_update(run, text, args.repeats)
+            out(f"  whole page update in Chromium: median {statistics.median(ms):.0f} ms "
+                f"(runs: {', '.join(map(str, ms))})")  # fmt: skip
+    model = CharRNN.load(args.names)
+    out("charrnn complete, k=10, on the names run:")
+    for prefix in ("", "a", "ma", "jo", "kri", "z"):
+        r = model.complete(prefix, 10)
+        t = median_seconds(lambda p=prefix: model.complete(p, 10), args.repeats)
+        out(f"  {prefix!r:6} {r.method:5} {r.expanded:6,} steps  {t * 1000:7.1f} ms  "
+            f"best: {', '.join(c.text for c in r.items[:3])}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

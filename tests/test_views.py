@@ -1,0 +1,154 @@
+"""The numbers behind the learner's page: probabilities, guesses, activations, influence."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from charrnn.errors import CharRNNError
+from charrnn.model import forward, init_params, zero_state
+from charrnn.sample import score
+from charrnn.trace import trace
+from charrnn.views import MAX_TEXT, Reading, influence, read, text_properties, tracking_units
+from charrnn.vocab import Vocab
+
+
+@pytest.fixture(scope="module")
+def small():
+    vocab = Vocab('ab c"()')
+    params = init_params(vocab.size, 6, np.random.default_rng(3), layers=2, init="scaled",
+                         dtype="float64")  # fmt: skip
+    return {k: 2 * v for k, v in params.items()}, vocab
+
+
+def test_text_mode_probabilities_equal_score_and_guesses_equal_trace(small):
+    params, vocab = small
+    text = 'ab (c"a b")\nba'
+    r = read(params, vocab, text, mode="text", top=3)
+    want = score(params, vocab, [text], mode="text")[0].char_nll
+    np.testing.assert_allclose(-np.log(r.probs), want)
+    steps = trace(params, vocab, text, mode="text", top=3)
+    # trace's step t reads '\n' + text[:t] and guesses text[t]: token t-1's "next" guesses.
+    for t in range(1, len(text)):
+        assert [vocab.itos[i] for i in r.top_ids[t - 1]] == [c for c, _ in steps[t].top]
+        np.testing.assert_allclose(r.top_probs[t - 1], [p for _, p in steps[t].top])
+    # Activations: every layer's output after each character, as a plain forward gives them.
+    ids = vocab.encode("\n" + text)[:, None]
+    _, cache = forward(params, ids, ids, zero_state(params, 1))
+    for l in range(2):
+        np.testing.assert_allclose(r.activations[l], cache.outs[l][1:, 0])
+
+
+def test_words_mode_reads_every_word_afresh_and_shows_its_end(small):
+    params, vocab = small
+    r = read(params, vocab, "ab\nc\nbba", mode="words")
+    assert r.text == "ab\nc\nbba\n"  # the last word's end is added
+    nll = np.concatenate([s.char_nll for s in score(params, vocab, ["ab", "c", "bba"])])
+    np.testing.assert_allclose(-np.log(r.probs), nll)
+    np.testing.assert_array_equal(r.word_start, [0, 0, 0, 3, 3, 5, 5, 5, 5])
+    # After a word's end, the first-letter guesses; its state is the fresh one after '\n'.
+    np.testing.assert_array_equal(r.top_ids[2], r.top_ids[4])
+    np.testing.assert_allclose(r.activations[1][2], r.activations[1][8])
+    # 'c' is read from a zero state: the same as reading "c" alone.
+    alone = read(params, vocab, "c", mode="words")
+    np.testing.assert_allclose(alone.activations[0][0], r.activations[0][3])
+
+
+def test_spaces_separate_words_when_the_vocabulary_has_none():
+    vocab = Vocab("abc")
+    params = init_params(vocab.size, 4, np.random.default_rng(0), dtype="float64")
+    a = read(params, vocab, "ab ca", mode="words")
+    b = read(params, vocab, "ab\nca", mode="words")
+    np.testing.assert_allclose(a.probs, b.probs)
+    assert a.text == "ab ca\n"
+
+
+def _numerical_influence(params, vocab, seq_ids, target, eps=1e-6):
+    """||d logit_target / d x_s|| for each one-hot input x_s, by central differences (tanh)."""
+    V = vocab.size
+    xs0 = np.eye(V)[seq_ids]  # (T, V) one-hot, made continuous
+
+    def logit(xs):
+        h = [np.zeros(params["Whh"].shape[0]) for _ in range(2)]
+        for x in xs:
+            h[0] = np.tanh(params["Wxh"] @ x + params["Whh"] @ h[0] + params["bh"])
+            h[1] = np.tanh(params["Wxh2"] @ h[0] + params["Whh2"] @ h[1] + params["bh2"])
+        return (params["Why"] @ h[1] + params["by"])[target]
+
+    out = []
+    for s in range(len(xs0)):
+        g = np.zeros(V)
+        for v in range(V):
+            up, down = xs0.copy(), xs0.copy()
+            up[s, v] += eps
+            down[s, v] -= eps
+            g[v] = (logit(up) - logit(down)) / (2 * eps)
+        out.append(np.linalg.norm(g))
+    return np.array(out)
+
+
+@pytest.mark.parametrize("window", [3, 8, 40])
+def test_influence_is_the_gradient_norm_in_text_mode(small, window):
+    params, vocab = small
+    text = 'ab (c"a b")\nbab'
+    m = influence(params, vocab, text, mode="text", window=window)
+    seq = vocab.encode("\n" + text)
+    for i in (0, 4, 9, len(text) - 1):
+        want = _numerical_influence(params, vocab, seq[: i + 1], vocab.stoi[text[i]])
+        n = min(i + 1, window)
+        np.testing.assert_allclose(m[i, window - n :], want[-n:], rtol=1e-6, atol=1e-9)
+        assert np.isnan(m[i, : window - n]).all()
+
+
+def test_influence_stays_inside_the_word_in_words_mode(small):
+    params, vocab = small
+    text = "abc\nba"
+    m = influence(params, vocab, text, mode="words", window=6)
+    r = read(params, vocab, text, mode="words")
+    seq = vocab.encode("\n" + text.replace(" ", "\n"))
+    for i in range(len(r.text)):
+        w = int(r.word_start[i])
+        target = r.ids[i]
+        want = _numerical_influence(params, vocab, seq[w : i + 1], target)
+        n = i - w + 1
+        np.testing.assert_allclose(m[i, 6 - n :], want, rtol=1e-6, atol=1e-9)
+        assert np.isnan(m[i, : 6 - n]).all()
+    part = influence(params, vocab, text, mode="words", window=6, tokens=[5])
+    np.testing.assert_allclose(part[0], m[5], rtol=1e-12)
+
+
+def test_bad_input_is_a_clear_error(small):
+    params, vocab = small
+    with pytest.raises(CharRNNError, match="vocabulary"):
+        read(params, vocab, "abz", mode="text")
+    with pytest.raises(CharRNNError, match="at most"):
+        read(params, vocab, "a" * (MAX_TEXT + 1), mode="text")
+    with pytest.raises(CharRNNError, match="out of range"):
+        influence(params, vocab, "ab", mode="text", tokens=[2])
+    with pytest.raises(CharRNNError, match="window"):
+        influence(params, vocab, "ab", mode="text", window=0)
+    assert read(params, vocab, "", mode="text").probs.shape == (0,)
+
+
+def test_text_properties():
+    p = text_properties('say "hi (x y)" ok\nab')
+    np.testing.assert_array_equal(p["position in word"][:5], [1, 2, 3, 0, 0])
+    assert p["inside quotes"][4:14].all() and not p["inside quotes"][14:].any()
+    assert p["inside brackets"][8:13].all() and not p["inside brackets"][13:].any()
+    np.testing.assert_array_equal(np.flatnonzero(p["after a space"]), [4, 8, 11, 15])
+    assert p["line length"][-1] == 2 and p["line length"][17] == 0
+
+
+def test_tracking_units_finds_a_unit_that_counts():
+    text = "abc ab abcd a\nab"
+    n = len(text)
+    rng = np.random.default_rng(0)
+    acts = rng.uniform(-0.5, 0.5, (n, 5))
+    pos = text_properties(text)["position in word"]
+    acts[:, 3] = -0.2 * pos  # unit 3 counts letters, with a negative sign
+    r = Reading(text, "text", np.zeros(n, int), np.ones(n), np.zeros((n, 1), int),
+                np.ones((n, 1)), [rng.uniform(-1, 1, (n, 5)), acts])  # fmt: skip
+    best = tracking_units(r, top=3)
+    assert best["position in word"][0][:2] == (1, 3)
+    assert best["position in word"][0][2] == pytest.approx(-1.0)
+    assert best["inside quotes"] == []  # no quotes: nothing to correlate with
