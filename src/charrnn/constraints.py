@@ -42,9 +42,15 @@ class JamoGrammar:
     max_len : int, optional
         Symbols that will be generated at most. The last one may not be an
         initial, so a sequence cut at ``max_len`` still ends on a whole syllable.
+    prefix_as_typed : bool
+        The first generated symbol may not be a final: the prefix's last
+        syllable stays as typed (a prefix ``가`` never becomes ``각``), so every
+        sample starts with the prefix.
     """
 
-    def __init__(self, vocab: Vocab, max_len: int | None = None):
+    def __init__(
+        self, vocab: Vocab, max_len: int | None = None, *, prefix_as_typed: bool = True
+    ):
         cls = np.array(
             [0 if c in INITIALS else 1 if c in MEDIALS else 2 if c in FINALS else 3
              for c in vocab.itos], dtype=np.int8,
@@ -58,13 +64,17 @@ class JamoGrammar:
         after[3] = free
         self._next = after[cls]  # (V, V): row = last symbol's id
         self._no_initial = ~is_l  # (V,)
+        self._no_final = ~is_t  # (V,)
         self.max_len = max_len
+        self.prefix_as_typed = prefix_as_typed
 
     def allowed(self, last: np.ndarray, pos: int) -> np.ndarray:
         """Bool (n, V): the jamo grammar's next symbols after each of ``last``."""
         mask = self._next[np.asarray(last)]  # (n, V), a copy
         if self.max_len is not None and pos >= self.max_len - 1:
             mask &= self._no_initial
+        if self.prefix_as_typed and pos == 0:
+            mask &= self._no_final
         return mask
 
 

@@ -256,8 +256,11 @@ class Vocab:
             return self.to_text(symbols)
         if unknown == "skip":
             return self.to_text("".join(c for c in symbols if c in self.stoi))
+        raise self._unknown_error(bad)
+
+    def _unknown_error(self, bad: list[str]) -> CharRNNError:
         shown = ", ".join(repr(c) for c in bad[:20]) + (" ..." if len(bad) > 20 else "")
-        raise CharRNNError(
+        return CharRNNError(
             f"{len(bad)} character(s) not in the model's vocabulary: {shown}; "
             "remove them or pass unknown='skip' to drop them" + self._hint(bad),
             params=("unknown",),
@@ -304,12 +307,9 @@ class Vocab:
         if not symbols:
             text = self.to_symbols(text)
         cps = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
-        if int(cps.max()) >= len(self._lut):
-            self.clean(text, "error")  # a character beyond the table: raises naming it
-        ids = self._lut[cps]
-        if int(ids.min()) < 0:
-            self.clean(text, "error")
-        return ids.astype(dtype, copy=False)
+        if int(cps.max()) >= len(self._lut) or int(self._lut[cps].min()) < 0:
+            raise self._unknown_error(sorted(set(text) - self.stoi.keys()))
+        return self._lut[cps].astype(dtype, copy=False)
 
     def decode(self, ids: Iterable[int]) -> str:
         """Turn ids back into the model's symbols (:meth:`to_text` composes them)."""
