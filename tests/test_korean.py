@@ -77,6 +77,11 @@ def test_streamed_reading_equals_whole_reading(rng):
         cuts = sorted(rng.choice(len(text), size=6, replace=False))
         chunks = [text[a:b] for a, b in zip([0, *cuts], [*cuts, len(text)], strict=True)]
         assert "".join(JAMO.read_chunks(chunks)) == whole
+    # Cuts between a letter and its accent, and between an initial and its medial.
+    chunks = ["가격 cafe", "\u0301 \u1100", "\u1161\u11a8", "한국어" * 3]
+    for units in (JAMO, Units("char")):
+        assert "".join(units.read_chunks(chunks)) == units.read("".join(chunks))
+    assert "".join(Units("char").read_chunks(chunks)).count("각") == 1
 
 
 def test_char_starts_count_the_composed_characters(rng):

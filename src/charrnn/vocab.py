@@ -122,17 +122,22 @@ class Units:
     def read_chunks(self, chunks: Iterable[str]) -> Iterator[str]:
         """:meth:`read` over a text given in chunks, the way a streamed file is read.
 
-        A chunk is cut after its last ``'\n'`` and the rest goes with the next
-        one: normalisation never joins characters across a line end, so the
-        result is the same as reading the whole text at once.
+        A chunk is cut before its last ASCII character and the rest goes with
+        the next one: an ASCII character never joins the one before it, and no
+        mark moves across it, so the result is the same as reading the whole
+        text at once, with one chunk (and its unfinished tail) in memory.
         """
         held = ""
         for chunk in chunks:
             chunk = held + chunk
-            cut = chunk.rfind(BOUNDARY) + 1
+            cut = len(chunk) - 1
+            while cut >= 0 and chunk[cut] > "\x7f":  # short: text has spaces and line ends
+                cut -= 1
+            if cut <= 0:
+                held = chunk
+                continue
             held = chunk[cut:]
-            if cut:
-                yield self.read(chunk[:cut])
+            yield self.read(chunk[:cut])
         if held:
             yield self.read(held)
 
