@@ -2,6 +2,7 @@
 
     python examples/korean_units.py                       # @ko-words and @ko-nouns, 3000 steps
     python examples/korean_units.py --steps 300 --data @ko-words   # a quick look
+    python examples/korean_units.py --data @ko-nouns --units jamo  # one corpus, one unit
 
 For every corpus and both units it trains one words-mode model (runs/ko/<corpus>-<units>,
 the same recipe and seed), then prints:
@@ -69,6 +70,7 @@ def run(data: str, units: str, args: argparse.Namespace) -> dict[str, object]:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--data", nargs="+", default=["@ko-words", "@ko-nouns"])
+    p.add_argument("--units", nargs="+", default=["char", "jamo"], choices=["char", "jamo"])
     p.add_argument("--steps", type=int, default=3000)
     p.add_argument("-n", type=int, default=1000, help="samples per model (1000)")
     p.add_argument("--seed", type=int, default=0)
@@ -79,7 +81,7 @@ def main() -> None:
           "| train s |")  # fmt: skip
     print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for data in args.data:
-        for units in ("char", "jamo"):
+        for units in args.units:
             r = run(data, units, args)
             per_symbol = f"{r['val_symbol']:.3f}" if units == "jamo" else "="
             print(

@@ -330,3 +330,20 @@ def test_cli_takes_hangul_as_typed(cli, tmp_path):
     assert code == 0 and "jamo units" in out
     code, _, err = cli("sample", run, "--prefix", "ㄱ")
     assert code == 2 and "compatibility jamo" in err and "Traceback" not in err
+
+
+def test_the_training_log_converts_with_the_batch_counts():
+    words = ["가격", "가능", "각", "값", "강아지", "abc"]
+    model = CharRNN(hidden=8, steps=1, log_every=1, batch_size=len(words), units="jamo",
+                    val_fraction=0, random_state=0).fit(words)  # fmt: skip
+    (event,) = model.history_
+    symbols = sum(len(JAMO.read(w)) + 1 for w in words)
+    chars = sum(len(w) + 1 for w in words)
+    assert event.train_loss_per_char == pytest.approx(event.train_loss * symbols / chars)
+    assert "per char: train" in event.format()
+
+
+def test_configs_saved_before_units_existed_load_as_characters():
+    old = {k: v for k, v in Config(hidden=7).to_dict().items() if k not in ("units", "normalize")}
+    cfg = Config.from_dict(old)
+    assert (cfg.units, cfg.normalize) == ("char", "nfc")
