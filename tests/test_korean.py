@@ -15,6 +15,7 @@ from charrnn.constraints import JamoGrammar, allowed_mask
 from charrnn.corpus import read_corpus
 from charrnn.data import builtin_names, load_corpus
 from charrnn.evaluate import evaluate_text
+from charrnn.flags import cli_message
 from charrnn.model import init_params
 from charrnn.reference import column_params, get_derivative
 from charrnn.sample import sample
@@ -109,8 +110,10 @@ def test_a_model_trained_on_decomposed_text_explains_why_syllables_are_unknown()
 
 
 def test_jamo_units_need_nfc():
-    with pytest.raises(CharRNNError, match="jamo units read text as NFC"):
+    with pytest.raises(CharRNNError, match="units='jamo' reads text as NFC") as info:
         Config(units="jamo", normalize="none")
+    assert cli_message(info.value).startswith("--units jamo reads text as NFC")
+    assert "--normalize none applies to --units char only" in cli_message(info.value)
 
 
 # ----------------------------------------------------------------------------- corpora

@@ -100,8 +100,8 @@ class Units:
             )
         if self.kind == "jamo" and self.normalize != "nfc":
             raise CharRNNError(
-                "jamo units read text as NFC (a syllable typed as loose jamo is composed first); "
-                "normalize='none' applies to units='char' only",
+                "units='jamo' reads text as NFC (a syllable typed as loose jamo is composed "
+                "first); normalize='none' applies to units='char' only",
                 params=("units", "normalize"),
             )
 
