@@ -193,7 +193,7 @@ def test_a_run_says_when_validation_rises_three_times_in_a_row(tmp_path, cli):
 def test_unknown_character_hints_at_the_known_one():
     import unicodedata
 
-    from charrnn.vocab import Vocab
+    from charrnn.vocab import Units, Vocab
 
     v = Vocab("anbé")
     with pytest.raises(CharRNNError, match=r"'A' \(the model knows 'a'\)"):
@@ -202,8 +202,12 @@ def test_unknown_character_hints_at_the_known_one():
         v.clean("É")
     with pytest.raises(CharRNNError, match=r"'Ａ' \(the model knows 'a'\)"):
         v.clean("Ａ")  # full width: NFKC
+    # Text is read as NFC by default, so decomposed input is simply known ...
+    assert v.clean(unicodedata.normalize("NFD", "bé")) == "bé"
+    # ... and a model that keeps text raw says which form would be known.
+    raw = Vocab("anbé", Units(normalize="none"))
     with pytest.raises(CharRNNError, match="in Unicode NFC form the whole text is known"):
-        v.clean(unicodedata.normalize("NFD", "bé"))
+        raw.clean(unicodedata.normalize("NFD", "bé"))
     with pytest.raises(CharRNNError) as exc:
         v.clean("z")
     assert "knows" not in str(exc.value)  # no hint when nothing is close

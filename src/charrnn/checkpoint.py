@@ -41,7 +41,7 @@ from .config import Config
 from .errors import CharRNNError
 from .model import TANH, param_shapes
 from .optim import OPTIMIZERS
-from .vocab import Vocab
+from .vocab import Units, Vocab
 
 FORMAT = "charrnn-checkpoint"
 VERSION = 2
@@ -389,7 +389,7 @@ def _build(meta: dict[str, Any], version: int, arrays: dict[str, np.ndarray]) ->
     if unknown:
         raise CharRNNError(f"the metadata has unknown keys {sorted(map(str, unknown))}")
     config = _config(meta["config"])
-    vocab = Vocab.from_json(json.dumps(meta["vocab"]))
+    vocab = Vocab.from_json(json.dumps(meta["vocab"]), Units.of(config))
     for name in ("step", "epoch", "batch_pos"):
         if not (_is_int(meta[name]) and meta[name] >= 0):
             raise CharRNNError(f"{name} must be an integer >= 0; got {_show(meta[name])}")

@@ -127,10 +127,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     if result.reason == "time":
         say(f"time budget of {cfg.time_budget:g} minutes reached at step {result.step}")
     if not args.quiet:
+        unit_name = "char" if cfg.units == "char" else "symbol"
         best = result.best_val
         say(
             f"done: {result.step} steps; model in {args.out}"
-            + (f" (best validation loss {best:.4f} nats/char)" if best is not None else "")
+            + (f" (best validation loss {best:.4f} nats/{unit_name})" if best is not None else "")
         )
     return 0
 
@@ -243,7 +244,8 @@ def cmd_sample(args: argparse.Namespace) -> int:
     if (args.novelty or args.only_new) and mode != "words":
         flag = "--novelty" if args.novelty else "--only-new"
         raise CharRNNError(f"{flag} applies to words-mode models only")
-    stream = mode == "text" and args.n == 1 and not args.json
+    # Jamo units print whole syllables, so they are composed before printing, not streamed.
+    stream = mode == "text" and args.n == 1 and not args.json and model.vocab_.units.kind == "char"
     kwargs = dict(
         n=args.n,
         prefix=prefix,
@@ -338,17 +340,18 @@ def cmd_eval(args: argparse.Namespace) -> int:
             if len(words) < n_words:
                 say(f"notice: {n_words - len(words):,} words had nothing left and are left out")
         loss = model.evaluate(words)
-    _print_loss(loss, args.json)
+    _print_loss(model, loss, args.json)
     return 0
 
 
-def _print_loss(loss: Any, as_json: bool, **extra: Any) -> None:
+def _print_loss(model: CharRNN, loss: Any, as_json: bool, **extra: Any) -> None:
     if as_json:
         print(json.dumps({**loss.to_dict(), **extra}))
     else:
         print(
-            f"{loss.nats:.4f} nats/char  {loss.bits:.4f} bits/char  "
-            f"perplexity {loss.perplexity:.3f}  ({loss.n_chars:,} characters)"
+            f"{loss.per_char:.4f} nats/char  {loss.bits:.4f} bits/char  "
+            f"perplexity {loss.perplexity:.3f}  ({loss.chars:,} characters)"
+            + _per_symbol(model, loss.nats, loss.n_chars)
         )
 
 
@@ -363,7 +366,7 @@ def _eval_heldout(args: argparse.Namespace) -> int:
         say(f"held-out split of {run.data}: {len(val):,} {what}, as the run held them out")
         loss = model.evaluate(val)
         del val  # release a memory map before the folder goes
-    _print_loss(loss, args.json, data=run.data, split="held-out")
+    _print_loss(model, loss, args.json, data=run.data, split="held-out")
     return 0
 
 
@@ -375,8 +378,19 @@ def cmd_score(args: argparse.Namespace) -> int:
         print(json.dumps({"scores": [s.to_dict() for s in scores]}, ensure_ascii=False))
         return 0
     for s in scores:
-        print(f"{s.text}\t{s.logprob:.4f}\t({s.nats_per_char:.4f} nats/char)")
+        print(
+            f"{s.text}\t{s.logprob:.4f}\t({s.nats_per_char:.4f} nats/char"
+            + _per_symbol(model, s.nats_per_symbol, len(s.char_nll)).replace("  ", ", ", 1)
+            + ")"
+        )
     return 0
+
+
+def _per_symbol(model: CharRNN, nats: float, n: int) -> str:
+    """Where the model's symbols are not characters, the loss per symbol beside."""
+    if model.vocab_.units.kind == "char":
+        return ""
+    return f"  {nats:.4f} nats/symbol over {n:,} {model.vocab_.units.kind} symbols"
 
 
 def cmd_trace(args: argparse.Namespace) -> int:
@@ -387,7 +401,10 @@ def cmd_trace(args: argparse.Namespace) -> int:
     steps = trace(model.params_, model.vocab_, text, mode=model.config_.mode, top=args.top)
     H = model.config_.hidden
     shown = repr("\n" + text)
-    print(f"model: {model.config_.mode} mode, H={H}, V={model.vocab_.size}; reading {shown}")
+    units = "" if model.vocab_.units.kind == "char" else f", {model.vocab_.units.kind} units"
+    print(
+        f"model: {model.config_.mode} mode{units}, H={H}, V={model.vocab_.size}; reading {shown}"
+    )
     for s in steps:
         if H <= 8:
             hid = "[" + " ".join(f"{v:+.2f}" for v in s.hidden) + "]"

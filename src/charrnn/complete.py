@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .constraints import Constraint, NoEmptyWord, allowed_mask, log_softmax
+from .constraints import Constraint, NoEmptyWord, allowed_mask, log_softmax, unit_constraints
 from .errors import CharRNNError
 from .model import Params, step, zero_state
 from .vocab import Vocab
@@ -179,8 +179,11 @@ def complete(
     if beam < 1:
         raise CharRNNError(f"beam must be at least 1; got {beam}", params=("beam",))
     t0 = time.perf_counter()
+    shown = prefix
+    prefix = vocab.to_symbols(prefix)  # the search runs over the model's symbols
+    constraints = [*unit_constraints(vocab, max_len if mode == "text" else None), *constraints]
     if mode == "words" and not allow_empty:
-        constraints = [*constraints, NoEmptyWord(vocab.size, vocab.boundary_id)]
+        constraints.append(NoEmptyWord(vocab.size, vocab.boundary_id))
     stepper = _Stepper(params, vocab, constraints)
     note = ""
     items = None
@@ -197,7 +200,7 @@ def complete(
     else:
         used = "exact"
     return Completions(
-        prefix, tuple(items), used, stepper.steps, time.perf_counter() - t0, note
+        shown, tuple(items), used, stepper.steps, time.perf_counter() - t0, note
     )
 
 
@@ -218,7 +221,7 @@ def _best_first(
     while frontier and len(found) < k:
         if frontier[0][2]:
             neg, _, _, ids, *_ = heapq.heappop(frontier)
-            found.append(Completion(prefix + vocab.decode(ids), float(-neg)))
+            found.append(Completion(vocab.to_text(prefix + vocab.decode(ids)), float(-neg)))
             continue
         if stepper.steps >= max_expansions:
             return None
@@ -276,7 +279,7 @@ def _beam(
         scores = logps[:, None] + logp  # (n, V)
         if mode == "words":
             for row in np.flatnonzero(np.isfinite(scores[:, end])):
-                word = prefix + vocab.decode(seqs[row])
+                word = vocab.to_text(prefix + vocab.decode(seqs[row]))
                 finished.append(Completion(word, float(scores[row, end])))
             scores[:, end] = -np.inf
             if length == max_len:
@@ -298,7 +301,7 @@ def _beam(
         logps = flat[top]
         h, x = h[:, rows], ids
         if mode == "text" and length + 1 == max_len:
-            finished = [Completion(prefix + vocab.decode(s), float(lp))
+            finished = [Completion(vocab.to_text(prefix + vocab.decode(s)), float(lp))
                         for s, lp in zip(seqs, logps, strict=True)]  # fmt: skip
             break
     finished.sort(key=lambda c: -c.logprob)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from .errors import CharRNNError
+from .vocab import NORMALIZATIONS, UNITS, Units
 
 MODES = ("words", "text")
 OPTIMIZERS = ("sgd", "adagrad", "adam")
@@ -140,6 +141,13 @@ class Config:
         mode); 0 is no cap. Validation runs on the whole held-out part, so a cap
         keeps it quick on a large corpus. With ``val_fraction=0.1`` and
         ``val_max=1000`` words mode uses makemore's split.
+    units : {"char", "jamo"}
+        The model's symbols: characters, or (``jamo``) every Hangul syllable as
+        its initial, medial and optional final jamo, composed back into
+        syllables in everything a user sees (see :class:`charrnn.vocab.Units`).
+    normalize : {"nfc", "none"}
+        Read text as Unicode NFC (so a word stored decomposed is the word typed
+        normally), or as it is (``none``, char units only).
     seed : int
         Seeds initialisation, the split and the batch order.
     log_every : int
@@ -236,6 +244,16 @@ class Config:
         "quick on a large corpus; --val-fraction 0.1 --val-max 1000 is makemore's split",
         "data", metavar="N", default_help="0: no cap",
     )
+    units: str = _field(
+        "char", "char: one symbol per character; jamo: each Hangul syllable as its "
+        "initial, medial and final jamo, composed back on output", "data",
+        choices=UNITS, fixes_shape=True,
+    )
+    normalize: str = _field(
+        "nfc", "nfc: read text as Unicode NFC, so a word stored decomposed is the word typed "
+        "normally; none: as it is (char units only)", "data",
+        choices=NORMALIZATIONS, fixes_shape=True,
+    )
     seed: int = _field(0, "seeds initialisation, the split and the batch order", "run", metavar="S")
     log_every: int = _field(
         100, "steps between log lines", "run", metavar="K", resume_may_change=True
@@ -325,6 +343,7 @@ class Config:
                 f"val_fraction must be in [0, 1); got {self.val_fraction!r} (0 trains on all)",
                 params=("val_fraction",),
             )
+        Units.of(self)  # the units and the normalisation must go together
         if not (isinstance(self.seed, int) and not isinstance(self.seed, bool) and self.seed >= 0):
             raise CharRNNError(
                 f"seed must be a whole number >= 0; got {self.seed!r}", params=("seed",)

@@ -16,6 +16,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from .errors import CharRNNError
+from .vocab import FINALS, INITIALS, MEDIALS, Vocab
 
 
 @runtime_checkable
@@ -57,10 +58,71 @@ class NoEmptyWord:
         return ok
 
 
+class JamoGrammar:
+    """Hangul syllable order for jamo units: initial, medial, optional final.
+
+    After an initial only a medial may come; after a medial a final, an
+    initial or any other symbol (not a second medial); after a final or any
+    other symbol, an initial or another non-medial, non-final symbol. So every
+    generated sequence composes into whole syllables.
+
+    Parameters
+    ----------
+    vocab : Vocab
+    max_len : int, optional
+        Symbols that will be generated at most. The last one may not be an
+        initial, so a sequence cut at ``max_len`` still ends on a whole syllable.
+    prefix_as_typed : bool
+        The first generated symbol may not be a final: the prefix's last
+        syllable stays as typed (a prefix ``가`` never becomes ``각``), so every
+        sample starts with the prefix.
+    """
+
+    def __init__(
+        self, vocab: Vocab, max_len: int | None = None, *, prefix_as_typed: bool = True
+    ):
+        cls = np.array(
+            [0 if c in INITIALS else 1 if c in MEDIALS else 2 if c in FINALS else 3
+             for c in vocab.itos], dtype=np.int8,
+        )  # fmt: skip  # (V,) 0 initial, 1 medial, 2 final, 3 anything else
+        is_l, is_v, is_t = cls == 0, cls == 1, cls == 2
+        free = ~(is_v | is_t)  # what may start a character: an initial or any other symbol
+        after = np.empty((4, len(cls)), dtype=bool)  # (class of last, V)
+        after[0] = is_v
+        after[1] = free | is_t
+        after[2] = free
+        after[3] = free
+        self._next = after[cls]  # (V, V): row = last symbol's id
+        self._no_initial = ~is_l  # (V,)
+        self._no_final = ~is_t  # (V,)
+        self.max_len = max_len
+        self.prefix_as_typed = prefix_as_typed
+
+    def allowed(self, last: np.ndarray, pos: int) -> np.ndarray:
+        """Bool (n, V): the jamo grammar's next symbols after each of ``last``."""
+        mask = self._next[np.asarray(last)]  # (n, V), a copy
+        if self.max_len is not None and pos >= self.max_len - 1:
+            mask &= self._no_initial
+        if self.prefix_as_typed and pos == 0:
+            mask &= self._no_final
+        return mask
+
+
+def unit_constraints(vocab: Vocab, max_len: int | None = None) -> list[Constraint]:
+    """The constraints a model's units impose on everything it generates."""
+    return [JamoGrammar(vocab, max_len)] if vocab.units.kind == "jamo" else []
+
+
 def allowed_mask(
     constraints: Sequence[Constraint], last: np.ndarray, pos: int, vocab_size: int
 ) -> np.ndarray | None:
-    """The AND of every constraint's mask, (n, V); ``None`` when there are none."""
+    """The AND of every constraint's mask, (n, V); ``None`` when there are none.
+
+    Raises
+    ------
+    CharRNNError
+        If some sequence has no allowed next symbol (the constraints contradict).
+    """
     mask = None
     for c in constraints:
         m = np.asarray(c.allowed(last, pos), dtype=bool)
@@ -70,6 +132,11 @@ def allowed_mask(
                 f"expected {(len(last), vocab_size)}"
             )
         mask = m if mask is None else mask & m
+    if mask is not None and not mask.any(axis=1).all():
+        raise CharRNNError(
+            f"the constraints allow no symbol at position {pos}; "
+            "they contradict each other or the prefix"
+        )
     return mask
 
 

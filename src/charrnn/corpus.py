@@ -17,7 +17,7 @@ from .config import Config
 from .data import corpus_chars, load_corpus, read_text, split_corpus, split_text, split_words
 from .errors import CharRNNError
 from .textcache import TextScan, cached_tokens, scan_text
-from .vocab import Vocab
+from .vocab import Units, Vocab
 
 Data = str | os.PathLike[str] | Sequence[str]
 
@@ -88,9 +88,16 @@ class Corpus:
 
 
 def read_corpus(
-    data: Data, mode: str, encoding: str = "utf-8", val_data: Data | None = None
+    data: Data,
+    mode: str,
+    encoding: str = "utf-8",
+    val_data: Data | None = None,
+    units: Units | None = None,
 ) -> Corpus:
     """Read and check ``data`` for ``mode``; build the vocabulary (the only place it is built).
+
+    Words and text are held as the model's symbols (read in ``units``), and the
+    fingerprint is of those, so a resume in other units is another run.
 
     Parameters
     ----------
@@ -104,6 +111,8 @@ def read_corpus(
     val_data : same kinds as ``data``, optional
         Held-out data given apart; then no share of ``data`` is held out. Both
         are read into memory, and the vocabulary covers both.
+    units : Units, optional
+        How text becomes the model's symbols (default: characters, NFC).
 
     Raises
     ------
@@ -111,12 +120,15 @@ def read_corpus(
         If the file is missing, unreadable, binary, undecodable or empty, or a
         words-mode line is too long.
     """
+    units = units if units is not None else Units()
     if val_data is not None:
-        train, val = read_corpus(data, mode, encoding), read_corpus(val_data, mode, encoding)
+        train = read_corpus(data, mode, encoding, units=units)
+        val = read_corpus(val_data, mode, encoding, units=units)
         if mode == "text":
-            train.text = train.text if train.text is not None else read_text(train.source, encoding)  # type: ignore[arg-type]
-            val.text = val.text if val.text is not None else read_text(val.source, encoding)  # type: ignore[arg-type]
-        train.vocab = Vocab(set(train.vocab.itos) | set(val.vocab.itos))
+            for part in (train, val):
+                if part.text is None:
+                    part.text = units.read(read_text(part.source, encoding))  # type: ignore[arg-type]
+        train.vocab = Vocab(set(train.vocab.itos) | set(val.vocab.itos), units)
         train.fingerprint = fingerprint(train.fingerprint + val.fingerprint)
         train.scan, train.val = None, val.words if mode == "words" else val.text
         return train
@@ -124,21 +136,24 @@ def read_corpus(
         path = os.fspath(data)
         source = path if path.startswith("@") else os.path.abspath(path)
         if mode == "text":
-            scan = scan_text(path, encoding)  # streamed: also checks the whole file
-            return Corpus(Vocab(scan.chars), source, encoding, scan.digest[:16], scan=scan)
+            scan = scan_text(path, encoding, units)  # streamed: also checks the whole file
+            return Corpus(Vocab(scan.chars, units), source, encoding, scan.digest[:16], scan=scan)
         words = load_corpus(path, "words", encoding)
         assert isinstance(words, list)
-        return Corpus(Vocab(corpus_chars(words)), source, encoding, fingerprint(words), words)
+        words = [units.read(w) for w in words]
+        return Corpus(
+            Vocab(corpus_chars(words), units), source, encoding, fingerprint(words), words
+        )
     items = list(data)
     if not all(isinstance(w, str) for w in items):
         raise CharRNNError("data must be a file name or a list of strings")
-    text = "\n".join(items)
+    text = units.read("\n".join(items))
     if not text.strip():
         raise CharRNNError("no data to train on: the strings are empty")
     if mode == "text":
-        return Corpus(Vocab(set(text)), None, encoding, fingerprint(text), text=text)
+        return Corpus(Vocab(set(text), units), None, encoding, fingerprint(text), text=text)
     words = split_words(text, source="the data")
-    return Corpus(Vocab(corpus_chars(words)), None, encoding, fingerprint(words), words)
+    return Corpus(Vocab(corpus_chars(words), units), None, encoding, fingerprint(words), words)
 
 
 def heldout_split(
@@ -170,7 +185,7 @@ def heldout_split(
             "this run held nothing out (val_fraction 0); give the data to evaluate on"
         )
     try:
-        corpus = read_corpus(source, config.mode, encoding)
+        corpus = read_corpus(source, config.mode, encoding, units=Units.of(config))
     except CharRNNError as exc:
         raise CharRNNError(
             f"the run's data is gone ({exc}); give the data to evaluate on", params=exc.params

@@ -200,12 +200,18 @@ def split_text(text: TextLike, val_fraction: float, val_max: int = 0) -> tuple[T
 
 @dataclass
 class Batch:
-    """One training batch: ids (T, B), targets (T, B), mask (T, B) or None."""
+    """One training batch: ids (T, B), targets (T, B), mask (T, B) or None.
+
+    ``n_targets`` counts the predicted symbols; ``n_chars`` the characters of
+    the shown text they spell (fewer in jamo units, where a syllable is two or
+    three symbols; ``None`` means as many as symbols).
+    """
 
     inputs: np.ndarray
     targets: np.ndarray
     mask: np.ndarray | None
     n_targets: int
+    n_chars: int | None = None
 
 
 class WordBatches:
@@ -231,9 +237,16 @@ class WordBatches:
         self.n = len(words)
         self.batch_size = min(batch_size, self.n)
         self.seed = seed
+        words = [vocab.to_symbols(w) for w in words]  # a no-op for words already read
         flat = BOUNDARY + BOUNDARY.join(words) + BOUNDARY
-        self.ids = vocab.encode(flat, dtype=np.int32)  # (sum(L_i + 1) + 1,)
+        self.ids = vocab.encode(flat, dtype=np.int32, symbols=True)  # (sum(L_i + 1) + 1,)
         self.lengths = np.array([len(w) + 1 for w in words], dtype=np.int64)  # targets per word
+        # Characters each word's targets spell (its end included), where units make them fewer.
+        self.char_lengths = (
+            np.array([vocab.text_length(w) + 1 for w in words], dtype=np.int64)
+            if vocab.units.kind != "char"
+            else None
+        )
         self.starts = np.concatenate([[0], np.cumsum(self.lengths)[:-1]])
         self.boundary = vocab.boundary_id
 
@@ -278,7 +291,8 @@ class WordBatches:
         # Padding reads and predicts the boundary; the mask keeps it out of loss and gradient.
         inputs[~mask] = self.boundary
         targets[~mask] = self.boundary
-        return Batch(inputs, targets, mask, int(lengths.sum()))
+        n_chars = int(self.char_lengths[index].sum()) if self.char_lengths is not None else None
+        return Batch(inputs, targets, mask, int(lengths.sum()), n_chars)
 
 
 class TextBatches:
@@ -294,9 +308,19 @@ class TextBatches:
         The encoded text (may be a memory map).
     batch_size, seq_len : int
         B and T.
+    char_starts : bool array (N,), optional
+        Where a symbol begins a character of the shown text
+        (:meth:`charrnn.vocab.Vocab.char_starts`), for units with several
+        symbols per character; batches then count the characters they predict.
     """
 
-    def __init__(self, ids: np.ndarray, batch_size: int, seq_len: int):
+    def __init__(
+        self,
+        ids: np.ndarray,
+        batch_size: int,
+        seq_len: int,
+        char_starts: np.ndarray | None = None,
+    ):
         n = len(ids)
         if n < 2:
             raise CharRNNError("the text is too short: it needs at least two characters")
@@ -306,6 +330,7 @@ class TextBatches:
         self.batch_size = max(1, min(batch_size, n - 1))
         self.seq_len = seq_len
         self.stream_len = (n - 1) // self.batch_size  # L
+        self.char_starts = char_starts
 
     @property
     def batches_per_epoch(self) -> int:
@@ -322,7 +347,8 @@ class TextBatches:
         starts = np.arange(self.batch_size) * self.stream_len  # (B,)
         pos = starts + np.arange(t0, t0 + Tk + 1)[:, None]  # (Tk+1, B)
         seq = np.asarray(self.ids[pos], dtype=np.int64)  # one gather; targets = inputs shifted
-        return Batch(seq[:-1], seq[1:], None, Tk * self.batch_size)
+        n_chars = int(self.char_starts[pos[1:]].sum()) if self.char_starts is not None else None
+        return Batch(seq[:-1], seq[1:], None, Tk * self.batch_size, n_chars)
 
 
 # ----------------------------------------------------------------------------- corpus

@@ -18,27 +18,46 @@ EVAL_WORDS_BATCH = 256
 
 @dataclass(frozen=True)
 class Loss:
-    """Mean cross-entropy per predicted character."""
+    """Mean cross-entropy per predicted symbol, and per character of the shown text.
 
-    nats: float
-    n_chars: int
+    In char units a symbol is a character and the two agree. In jamo units a
+    Hangul syllable is two or three symbols, so the same total loss is spread
+    over fewer characters: ``per_char = nats * n_chars / text_chars``, the
+    figure to compare with a char model of the same data.
+    """
+
+    nats: float  # per predicted symbol
+    n_chars: int  # predicted symbols (characters in char units)
+    text_chars: int | None = None  # characters those symbols spell; None: n_chars
+
+    @property
+    def chars(self) -> int:
+        """Predicted characters of the shown text (syllables count once)."""
+        return self.text_chars if self.text_chars is not None else self.n_chars
+
+    @property
+    def per_char(self) -> float:
+        """Nats per character of the shown text (per syllable for Hangul)."""
+        return self.nats * self.n_chars / max(self.chars, 1)
 
     @property
     def bits(self) -> float:
         """Bits per character."""
-        return self.nats / math.log(2)
+        return self.per_char / math.log(2)
 
     @property
     def perplexity(self) -> float:
-        """exp(nats)."""
-        return math.exp(self.nats)
+        """exp(nats per character)."""
+        return math.exp(self.per_char)
 
     def to_dict(self) -> dict[str, float]:
         return {
-            "nats_per_char": self.nats,
+            "nats_per_char": self.per_char,
             "bits_per_char": self.bits,
             "perplexity": self.perplexity,
-            "chars": self.n_chars,
+            "chars": self.chars,
+            "nats_per_symbol": self.nats,
+            "symbols": self.n_chars,
         }
 
 
@@ -55,7 +74,7 @@ def evaluate_words(
     nothing large after the longest batch.
     """
     ws = ws if ws is not None else Workspace(backend)
-    total, count = 0.0, 0
+    total, count, chars = 0.0, 0, 0
     for index in batches.sequential():
         b = batches.make(index)
         loss, _ = forward(
@@ -69,7 +88,8 @@ def evaluate_words(
         )
         total += loss
         count += b.n_targets
-    return Loss(total / count, count)
+        chars += b.n_chars if b.n_chars is not None else b.n_targets
+    return Loss(total / count, count, chars if chars != count else None)
 
 
 def evaluate_text(
@@ -87,7 +107,7 @@ def evaluate_text(
     """
     ws = ws if ws is not None else Workspace(backend)
     h = zero_state(params, batches.batch_size, backend=backend)
-    total, count = 0.0, 0
+    total, count, chars = 0.0, 0, 0
     for k in range(batches.batches_per_epoch):
         b = batches.make(k)
         loss, cache = forward(
@@ -96,4 +116,5 @@ def evaluate_text(
         h[...] = cache.final_state  # the workspace's copy is overwritten by the next batch
         total += loss
         count += b.n_targets
-    return Loss(total / count, count)
+        chars += b.n_chars if b.n_chars is not None else b.n_targets
+    return Loss(total / count, count, chars if chars != count else None)

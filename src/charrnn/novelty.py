@@ -36,7 +36,9 @@ def words_split(ckpt: Checkpoint) -> tuple[list[str], list[str]]:
         ) from None
     cfg = ckpt.config
     train, val = split_corpus(corpus, "words", cfg.val_fraction, cfg.seed, cfg.val_max)
-    return list(train), list(val)
+    # As a user reads them (NFC), so that they compare with samples.
+    shown = [ckpt.vocab.clean(w, "skip") for w in (*train, *val)]
+    return shown[: len(train)], shown[len(train) :]
 
 
 def training_words(ckpt: Checkpoint) -> set[str]:

@@ -35,6 +35,7 @@ from .corpus import Data, read_corpus
 from .errors import CharRNNError
 from .rundir import RunDir
 from .train import LogEvent, Trainer
+from .vocab import Units
 
 # ----------------------------------------------------------------------------- config
 
@@ -192,7 +193,9 @@ class TrainingRun:
             else:
                 self.config = Config(**given)
             encoding = encoding or "utf-8"
-            self.corpus = read_corpus(data, self.config.mode, encoding, val_data)
+            self.corpus = read_corpus(
+                data, self.config.mode, encoding, val_data, units=Units.of(self.config)
+            )
             if ckpt is not None and ckpt.run.data_fingerprint not in (
                 None,
                 self.corpus.fingerprint,

@@ -8,8 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import constraints as _constraints
-from .constraints import Constraint, NoEmptyWord
+from .constraints import Constraint, NoEmptyWord, allowed_mask, apply, unit_constraints
 from .errors import CharRNNError
 from .model import Params, Workspace, forward, step, zero_state
 from .vocab import Vocab
@@ -110,24 +109,27 @@ def sample(
     rng : numpy.random.Generator, optional
         Source of randomness (default: seeded with 0).
     on_step : callable, optional
-        Called with the n characters generated at each step (for streaming).
+        Called with the n symbols generated at each step (for streaming).
     allow_empty : bool
         Words mode: let a sample without a prefix end at once (an empty
         word), as the raw model may. By default the boundary is masked at
         the first step (:class:`charrnn.constraints.NoEmptyWord`).
     constraints : sequence of Constraint
-        Further masks on the next character (see :mod:`charrnn.constraints`);
-        the samples come from the renormalised masked distribution.
+        Further masks on the next symbol (see :mod:`charrnn.constraints`), on
+        top of those the model's units impose (the jamo grammar); the samples
+        come from the renormalised masked distribution.
 
     Returns
     -------
     list of str
-        ``prefix`` + the generated characters, one string per sample.
+        ``prefix`` + the generated characters, one string per sample, as a user
+        reads them (in jamo units, composed into syllables; ``max_len`` counts symbols).
     """
     if max_len is None:
         max_len = 100 if mode == "words" else 500
     check_sampling_args(n, max_len, temperature, top_k)
     vocab.clean(prefix)
+    prefix = vocab.to_symbols(prefix)
     rng = rng if rng is not None else np.random.default_rng(0)
     # Contiguous transposes once, not per step.
     p = {k: np.ascontiguousarray(v) for k, v in params.items()}
@@ -137,7 +139,7 @@ def sample(
     # Every sample reads the same boundary and prefix: run them once, then copy.
     h1 = zero_state(p, 1)
     x1 = np.array([vocab.boundary_id])
-    for ix in vocab.encode(prefix):
+    for ix in vocab.encode(prefix, symbols=True):
         h1, _ = step(p, x1, h1)
         x1 = np.array([ix])
     h = np.repeat(h1, n, axis=1)  # (L, n, H)
@@ -145,12 +147,12 @@ def sample(
     out = np.full((max_len, n), vocab.boundary_id, dtype=np.int64)  # (max_len, n)
     active = np.arange(n)  # samples still generating; finished words drop out of the batch
     ws = Workspace()  # every step's large arrays, reused
-    active_constraints = list(constraints)
+    active_constraints = [*unit_constraints(vocab, max_len), *constraints]
     if mode == "words" and not allow_empty:
         active_constraints.append(NoEmptyWord(vocab.size, vocab.boundary_id))
     for t in range(max_len):
         h, logits = step(p, x, h, ws=ws)
-        _constraints.apply(logits, _constraints.allowed_mask(active_constraints, x, t, vocab.size))
+        apply(logits, allowed_mask(active_constraints, x, t, vocab.size))
         x = _pick(logits, rng, temperature, top_k, greedy, ws)
         out[t, active] = x
         if on_step is not None:
@@ -168,19 +170,33 @@ def sample(
         ends = np.where(is_end.any(axis=0), is_end.argmax(axis=0), len(out))
     else:
         ends = np.full(n, len(out))
-    return [prefix + vocab.decode(out[: ends[b], b]) for b in range(n)]
+    return [vocab.to_text(prefix + vocab.decode(out[: ends[b], b])) for b in range(n)]
 
 
 @dataclass(frozen=True)
 class Score:
-    """Log-probability of a string under the model."""
+    """Log-probability of a string under the model.
+
+    ``char_nll`` holds one value per predicted model symbol (a character in
+    char units, a jamo in jamo units). ``nats_per_char`` divides the whole
+    log-probability by the characters of the text as shown (a Hangul syllable
+    counts once; the closing ``'\\n'`` of words mode counts too), so char and
+    jamo models are compared on the same unit; ``nats_per_symbol`` divides it
+    by the model's symbols.
+    """
 
     text: str
     logprob: float  # natural log, whole string (and its closing '\n' in words mode)
-    char_nll: tuple[float, ...]  # -log p for each predicted character, in order
+    char_nll: tuple[float, ...]  # -log p for each predicted symbol, in order
+    n_chars: int | None = None  # predicted characters of the shown text; None: len(char_nll)
 
     @property
     def nats_per_char(self) -> float:
+        n = self.n_chars if self.n_chars is not None else len(self.char_nll)
+        return -self.logprob / max(n, 1)
+
+    @property
+    def nats_per_symbol(self) -> float:
         return -self.logprob / max(len(self.char_nll), 1)
 
     def to_dict(self) -> dict[str, object]:
@@ -188,6 +204,7 @@ class Score:
             "text": self.text,
             "logprob": self.logprob,
             "nats_per_char": self.nats_per_char,
+            "nats_per_symbol": self.nats_per_symbol,
             "char_nll": list(self.char_nll),
         }
 
@@ -199,13 +216,20 @@ def score(
 
     Each text is read from a zero state after ``'\\n'``; in words mode its
     closing ``'\\n'`` is predicted too (the probability that the word ends there).
+    These are the model's own probabilities, the ones training lowers the loss
+    of: no sampling constraint is applied.
     """
     if not texts:
         return []
     for t in texts:
         vocab.clean(t)
     end = "\n" if mode == "words" else ""
-    seqs = [vocab.encode("\n" + t + end) for t in texts]
+    symbols = [vocab.to_symbols(t) for t in texts]
+    seqs = [vocab.encode("\n" + t + end, symbols=True) for t in symbols]
+    # Characters as shown, where units make them fewer than symbols.
+    n_chars = [
+        vocab.text_length(t) + len(end) if vocab.units.kind != "char" else None for t in symbols
+    ]
     T = max(len(s) for s in seqs) - 1
     B = len(seqs)
     inputs = np.full((T, B), vocab.boundary_id, dtype=np.int64)
@@ -223,5 +247,5 @@ def score(
     results = []
     for b, text in enumerate(texts):
         row = nll[mask[:, b], b]
-        results.append(Score(text, -float(row.sum()), tuple(float(v) for v in row)))
+        results.append(Score(text, -float(row.sum()), tuple(float(v) for v in row), n_chars[b]))
     return results

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .data import empty_text_error, iter_text
-from .vocab import UnknownPolicy, Vocab
+from .vocab import Units, UnknownPolicy, Vocab
 
 
 def token_dtype(vocab_size: int) -> np.dtype:
@@ -31,15 +31,19 @@ def token_dtype(vocab_size: int) -> np.dtype:
 
 @dataclass(frozen=True)
 class TextScan:
-    """What one pass over a text tells: its characters, length and digest."""
+    """What one pass over a text tells: its symbols, their number and a digest."""
 
-    chars: frozenset[str]
+    chars: frozenset[str]  # the model's symbols (characters, or jamo in jamo units)
     n_chars: int
-    digest: str  # sha256 of the normalised text, in UTF-8
+    digest: str  # sha256 of the text as the model reads it (normalised), in UTF-8
 
 
-def scan_text(source: str | os.PathLike[str], encoding: str = "utf-8") -> TextScan:
-    """First pass: characters, length and digest, one chunk in memory at a time.
+def scan_text(
+    source: str | os.PathLike[str], encoding: str = "utf-8", units: Units | None = None
+) -> TextScan:
+    """First pass: symbols, length and digest, one chunk in memory at a time.
+
+    The text is read in ``units`` (default: characters, NFC).
 
     Raises
     ------
@@ -50,7 +54,8 @@ def scan_text(source: str | os.PathLike[str], encoding: str = "utf-8") -> TextSc
     chars: set[str] = set()
     h = hashlib.sha256()
     n, blank = 0, True
-    for chunk in iter_text(source, encoding):
+    units = units if units is not None else Units()
+    for chunk in units.read_chunks(iter_text(source, encoding)):
         chars.update(chunk)
         h.update(chunk.encode("utf-8"))
         n += len(chunk)
@@ -68,9 +73,10 @@ def encode_to_file(
     unknown: UnknownPolicy = "error",
     skipped: collections.Counter[str] | None = None,
 ) -> int:
-    """Second pass: write the ids of ``source`` to ``dest`` atomically; return their count.
+    """Second pass: write the ids of ``source`` (read in the vocabulary's units) to ``dest``
+    atomically; return their count.
 
-    With ``unknown="skip"``, ``skipped`` (if given) counts each character dropped.
+    With ``unknown="skip"``, ``skipped`` (if given) counts each symbol dropped.
     """
     dest = os.fspath(dest)
     dtype = token_dtype(vocab.size)
@@ -78,12 +84,12 @@ def encode_to_file(
     n = 0
     try:
         with os.fdopen(fd, "wb") as f:
-            for chunk in iter_text(source, encoding):
+            for chunk in vocab.units.read_chunks(iter_text(source, encoding)):
                 if unknown == "skip":
-                    if skipped is not None and vocab.unknown(chunk):
+                    if skipped is not None:
                         skipped.update(c for c in chunk if c not in vocab.stoi)
-                    chunk = vocab.clean(chunk, "skip")
-                ids = vocab.encode(chunk, dtype=dtype)
+                    chunk = "".join(c for c in chunk if c in vocab.stoi)
+                ids = vocab.encode(chunk, dtype=dtype, symbols=True)
                 f.write(ids.tobytes())
                 n += len(ids)
         os.replace(tmp, dest)

@@ -44,8 +44,9 @@ def trace(
         How many of the most likely next characters to report per step.
     """
     vocab.clean(text)
-    seq = "\n" + text + ("\n" if mode == "words" else "")
-    ids = vocab.encode(seq)
+    # The model's symbols: in jamo units each step reads one jamo.
+    seq = "\n" + vocab.to_symbols(text) + ("\n" if mode == "words" else "")
+    ids = vocab.encode(seq, symbols=True)
     h = zero_state(params, 1)
     steps, total = [], 0.0
     for t in range(len(ids) - 1):

@@ -45,11 +45,18 @@ class LogEvent:
     epoch: float
     train_loss: float  # mean nats/char since the previous event
     val_loss: float | None
-    chars_per_s: float
+    chars_per_s: float  # predicted symbols per second
     elapsed: float
+    # Units with several symbols per character (jamo): the same losses per
+    # character of the shown text, to compare with a char model. None otherwise.
+    train_loss_per_char: float | None = None
+    val_loss_per_char: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        d = asdict(self)
+        if self.train_loss_per_char is None:  # char units: the losses are already per char
+            del d["train_loss_per_char"], d["val_loss_per_char"]
+        return d
 
     def format(self, time_budget: float | None = None) -> str:
         """The log line; with ``time_budget`` (seconds), progress is shown against that
@@ -59,9 +66,14 @@ class LogEvent:
             where = f"step {self.step}  {self.elapsed:4.1f}/{time_budget:g} s"
         else:
             where = f"step {self.step:>{len(str(self.total_steps))}}/{self.total_steps}"
+        per_char = ""
+        if self.train_loss_per_char is not None:
+            per_char = f"  per char: train {self.train_loss_per_char:.4f}" + (
+                f" val {self.val_loss_per_char:.4f}" if self.val_loss_per_char is not None else ""
+            )
         return (
-            f"{where}  epoch {self.epoch:.2f}  train {self.train_loss:.4f}{val}"
-            f"  {self.chars_per_s:,.0f} chars/s"
+            f"{where}  epoch {self.epoch:.2f}  train {self.train_loss:.4f}{val}{per_char}"
+            f"  {self.chars_per_s:,.0f} {'symbols' if per_char else 'chars'}/s"
         )
 
 
@@ -87,7 +99,8 @@ def make_batches(
     if config.mode == "words":
         return WordBatches(list(data), vocab, B, config.seed)
     ids = data if isinstance(data, np.ndarray) else vocab.encode(str(data), dtype=np.int64)
-    return TextBatches(ids, B, config.seq_len)
+    starts = vocab.char_starts(ids) if vocab.units.kind != "char" else None
+    return TextBatches(ids, B, config.seq_len, starts)
 
 
 class Trainer:
@@ -168,6 +181,7 @@ class Trainer:
         self.batch_pos = 0
         self.h: Any = None  # (L, B, H) carried state in text mode
         self._order: list[np.ndarray] | None = None
+        self.last_chars = 0
 
     @property
     def model_params(self) -> Params:
@@ -253,6 +267,8 @@ class Trainer:
                 self.h = xp.empty_like(cache.final_state)
             self.h[...] = cache.final_state
         self.step += 1
+        # Characters of the shown text this step predicted (fewer than symbols in jamo units).
+        self.last_chars = batch.n_chars if batch.n_chars is not None else batch.n_targets
         return loss, batch.n_targets
 
     def _update_average(self) -> None:
@@ -308,21 +324,25 @@ class Trainer:
         events: list[LogEvent] = []
         start = time.perf_counter()
         window_loss, window_chars, window_start = 0.0, 0, start
+        window_text = 0  # characters of the shown text, where units make them fewer
+        per_char = self.vocab.units.kind != "char"
         total = self.total_steps
         while self.step < total:
             loss, n = self.train_step()
             window_loss += loss
             window_chars += n
+            window_text += self.last_chars
             stop = bool(on_step(self)) if on_step is not None else False
             # A run that ends early still logs where it ends; it validates on its
             # cadence only, so a resumed run validates where an unbroken one does.
             last = self.step == total or stop
             if self.step % self.log_every == 0 or last:
                 now = time.perf_counter()
-                val = None
+                val, val_per_char = None, None
                 if self.step % self.eval_every == 0 or self.step == total:
                     v = self.validate()
                     val = v.nats if v is not None else None
+                    val_per_char = v.per_char if v is not None and per_char else None
                 event = LogEvent(
                     step=self.step,
                     total_steps=total,
@@ -331,11 +351,15 @@ class Trainer:
                     val_loss=val,
                     chars_per_s=window_chars / max(now - window_start, 1e-9),
                     elapsed=now - start,
+                    train_loss_per_char=(
+                        window_loss / max(window_text, 1) if per_char else None
+                    ),
+                    val_loss_per_char=val_per_char,
                 )
                 events.append(event)
                 if on_event is not None:
                     stop = bool(on_event(event)) or stop
-                window_loss, window_chars = 0.0, 0
+                window_loss, window_chars, window_text = 0.0, 0, 0
                 window_start = time.perf_counter()  # validation time is not training time
             if after_step is not None:
                 after_step(self)
