@@ -32,6 +32,7 @@ from .data import (
 from .errors import CharRNNError
 from .flags import add_config_flags, cli_message, number, whole_number
 from .novelty import sample_new, training_words
+from .parallel import current, limit_threads, world
 from .presets import PRESETS, preset
 from .run import TrainingRun
 from .rundir import RunDir
@@ -46,6 +47,13 @@ EXIT_INTERRUPTED = 130
 def say(msg: str) -> None:
     """A notice for the user, on stderr so that stdout stays data."""
     print(msg, file=sys.stderr, flush=True)
+
+
+_say = say
+
+
+def _silent(msg: str) -> None:
+    """What a data-parallel rank other than 0 says: nothing (rank 0 speaks for the job)."""
 
 
 # ----------------------------------------------------------------------------- train
@@ -64,6 +72,10 @@ def _config_from_args(args: argparse.Namespace) -> dict[str, Any]:
 def cmd_train(args: argparse.Namespace) -> int:
     stop = threading.Event()
     signals: list[int] = []
+    # Under MPI (mpiexec -n K) every rank runs this; rank 0 alone speaks and writes.
+    comm = world()
+    threads = limit_threads(comm)
+    say = _say if comm.is_root else _silent
 
     def on_signal(signum: int, frame: Any) -> None:
         signals.append(signum)
@@ -78,6 +90,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         resume=args.resume,
         force=args.force,
         encoding=args.encoding,
+        comm=comm,
     ) as run:
         for notice in run.notices:
             say(cli_message(notice))
@@ -96,8 +109,9 @@ def cmd_train(args: argparse.Namespace) -> int:
                 f"H={cfg.hidden}, V={run.corpus.vocab.size}, {run.n_params:,} parameters, "
                 f"{len(run.train_data):,} training {unit}, {len(run.val_data):,} held out; "
                 f"{tr.total_steps:,} steps"
+                + (f"; {comm.size} ranks × {threads or '?'} BLAS threads" if comm.size > 1 else "")
             )
-        progress = _Progress(tr, args.quiet)
+        progress = _Progress(tr, args.quiet or not comm.is_root)
         seen = len(run.notices)
         old_int = signal.signal(signal.SIGINT, on_signal)
         old_term = signal.signal(signal.SIGTERM, on_signal)
@@ -115,7 +129,9 @@ def cmd_train(args: argparse.Namespace) -> int:
             f"Continue with: charrnn train {shlex.quote(args.data)} "
             f"--out {shlex.quote(args.out)} --resume"
         )
-        return EXIT_INTERRUPTED if signals[0] == signal.SIGINT else 128 + signals[0]
+        if not signals or signals[0] == signal.SIGINT:  # another rank's signal stopped this one
+            return EXIT_INTERRUPTED
+        return 128 + signals[0]
     if result.reason == "time":
         say(f"time budget of {cfg.time_budget:g} minutes reached at step {result.step}")
     if not args.quiet:
@@ -534,8 +550,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except CharRNNError as exc:
-        say(f"charrnn {args.command}: error: {cli_message(exc)}")
+        comm = current()
+        if comm.size > 1 and not getattr(exc, "collective", False):
+            # Only this rank failed: the others wait for it in a collective call.
+            say(f"charrnn {args.command}: error on rank {comm.rank}: {cli_message(exc)}")
+            comm.abort(EXIT_USER_ERROR)
+        if comm.is_root:
+            say(f"charrnn {args.command}: error: {cli_message(exc)}")
         return EXIT_USER_ERROR
+    except Exception:
+        comm = current()
+        if comm.size > 1:  # a bug on one rank must not leave the others waiting
+            import traceback
+
+            traceback.print_exc()
+            comm.abort(1)
+        raise
     except KeyboardInterrupt:
         say("interrupted")
         return EXIT_INTERRUPTED
