@@ -7,9 +7,10 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from charrnn.masks import KeyedUniform
-from charrnn.parallel import SERIAL, shares, world
+from charrnn.parallel import SERIAL, RankError, SerialComm, shares, world
 from charrnn.run import TrainingRun
 
 
@@ -44,3 +45,27 @@ def test_import_charrnn_does_not_load_mpi4py():
     code = "import sys, charrnn, charrnn.cli, charrnn.run; sys.exit('mpi4py' in sys.modules)"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OMPI_", "PMI", "PMIX"))}
     assert subprocess.run([sys.executable, "-c", code], env=env).returncode == 0
+
+
+class _TwoRanksOneShown(SerialComm):
+    """Rank 0 of a pretend 2-rank job whose other rank adds zeros (or has drifted)."""
+
+    rank, size = 0, 2
+
+    def __init__(self):
+        self.drift = False
+
+    def allreduce(self, values, op="sum"):
+        out = np.array(values, dtype=np.float64)
+        if op == "min" and self.drift:
+            out[-1] -= 1e-3  # the other rank's parameter checksum
+        return out
+
+
+def test_ranks_that_drift_apart_stop_with_a_clear_error():
+    comm = _TwoRanksOneShown()
+    with TrainingRun({"hidden": 8, "steps": 2}, ["ab", "ba", "abba"], comm=comm) as run:
+        run.train()  # every step's Allreduce and the start's check pass
+        comm.drift = True
+        with pytest.raises(RankError, match="no longer hold the same model at step 2"):
+            run.trainer.check_ranks_agree()

@@ -115,11 +115,16 @@ def cmd_train(args: argparse.Namespace) -> int:
         seen = len(run.notices)
         old_int = signal.signal(signal.SIGINT, on_signal)
         old_term = signal.signal(signal.SIGTERM, on_signal)
+        # mpiexec forwards SIGUSR1 to every rank (and ends the job on SIGTERM):
+        # `kill -USR1 <mpiexec>` saves and stops a whole job.
+        old_usr1 = signal.signal(signal.SIGUSR1, on_signal) if comm.size > 1 else None
         try:
             result = run.train(on_event=progress.event, on_step=progress.step, stop=stop)
         finally:
             signal.signal(signal.SIGINT, old_int)
             signal.signal(signal.SIGTERM, old_term)
+            if old_usr1 is not None:
+                signal.signal(signal.SIGUSR1, old_usr1)
             progress.close()
         for notice in run.notices[seen:]:
             say(cli_message(notice))
