@@ -46,7 +46,8 @@ def launch(n: int, *args: str, wait: bool = True, timeout: float = 120):
     """``mpiexec -n n python -m mpi4py -m charrnn ARGS`` (or Popen when not waiting)."""
     cmd = [_mpiexec(), "-n", str(n), sys.executable, "-m", "mpi4py", "-m", "charrnn"]
     cmd += [str(a) for a in args]
-    env = {**os.environ, **MPI_ENV}
+    threads = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+    env = {**{k: v for k, v in os.environ.items() if k not in threads}, **MPI_ENV}
     if not wait:
         return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 text=True, start_new_session=True)  # fmt: skip
@@ -149,6 +150,10 @@ def test_resume_same_k_is_bit_identical_and_other_k_continues_the_run(corpus, tm
     shutil.copytree(broken, tmp_path / "serial")
     r = launch(2, "train", corpus, "--out", broken, "--resume", "--steps", "9")
     assert r.returncode == 0, r.stderr
+    # Rank 0 alone speaks; each rank has one BLAS thread.
+    assert r.stderr.count("resuming a text-mode RNN") == 1
+    assert "; 2 ranks × 1 BLAS thread" in r.stderr
+    assert [line.split()[1] for line in r.stdout.splitlines()] == ["6/9", "9/9"]
     a, b = params(straight), params(broken)
     for k in a:
         np.testing.assert_array_equal(a[k], b[k], err_msg=k)

@@ -32,7 +32,7 @@ from .data import (
 from .errors import CharRNNError
 from .flags import add_config_flags, cli_message, number, whole_number
 from .novelty import sample_new, training_words
-from .parallel import current, limit_threads, world
+from .parallel import current, world
 from .presets import PRESETS, preset
 from .run import TrainingRun
 from .rundir import RunDir
@@ -74,7 +74,6 @@ def cmd_train(args: argparse.Namespace) -> int:
     signals: list[int] = []
     # Under MPI (mpiexec -n K) every rank runs this; rank 0 alone speaks and writes.
     comm = world()
-    threads = limit_threads(comm)
     say = _say if comm.is_root else _silent
 
     def on_signal(signum: int, frame: Any) -> None:
@@ -109,7 +108,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                 f"H={cfg.hidden}, V={run.corpus.vocab.size}, {run.n_params:,} parameters, "
                 f"{len(run.train_data):,} training {unit}, {len(run.val_data):,} held out; "
                 f"{tr.total_steps:,} steps"
-                + (f"; {comm.size} ranks × {threads or '?'} BLAS threads" if comm.size > 1 else "")
+                + (f"; {comm.size} ranks × {_threads(run.blas_threads)}" if comm.size > 1 else "")
             )
         progress = _Progress(tr, args.quiet or not comm.is_root)
         seen = len(run.notices)
@@ -146,6 +145,10 @@ def cmd_train(args: argparse.Namespace) -> int:
             + (f" (best validation loss {best:.4f} nats/char)" if best is not None else "")
         )
     return 0
+
+
+def _threads(n: int | None) -> str:
+    return "? BLAS threads" if n is None else f"{n} BLAS thread{'s' if n != 1 else ''}"
 
 
 class _Progress:

@@ -32,7 +32,7 @@ from .checkpoint import RunState
 from .config import MODEL_FIELDS, RESUME_MAY_CHANGE, Config
 from .corpus import Data, read_corpus
 from .errors import CharRNNError
-from .parallel import SerialComm, world
+from .parallel import SerialComm, limit_threads, world
 from .rundir import RunDir
 from .train import LogEvent, Trainer
 
@@ -148,6 +148,8 @@ class TrainingRun:
         if resume and out_dir is None:
             raise CharRNNError("resume needs the run's directory (out_dir)", params=("out_dir",))
         self.comm = comm = comm if comm is not None else world()
+        # Ranks share the cores: one BLAS thread each, unless the environment says otherwise.
+        self.blas_threads = limit_threads(comm) if comm.size > 1 else None
         given = given_fields(config)
         self.notices: list[CharRNNError] = []  # said, not raised: the CLI prints them
         # Only rank 0 holds the directory (lock, logs, checkpoints); `saves` tells
