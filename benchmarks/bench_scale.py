@@ -178,6 +178,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=1.5, help="per measurement (1.5)")
     ap.add_argument("--repeats", type=int, default=3, help="rounds of the three engines (3)")
     ap.add_argument("--only", help="one configuration: 256,32,64 or words")
+    ap.add_argument("--ranks", default="2,3,4", help="K for the Allreduce timing (2,3,4)")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--steps", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--allreduce", help=argparse.SUPPRESS)
@@ -230,7 +231,7 @@ def main() -> None:
     out("\nin-place Allreduce of the gradient (float32) on this machine, median of 200")
     allsizes = sorted(set(sizes.values()) | {1})
     measured = {}
-    for K in (2, 3, 4):
+    for K in sorted({2, *map(int, args.ranks.split(","))}):
         got = child(K, 1, ["--allreduce", ",".join(map(str, allsizes)), "--steps", "200"])
         measured[K] = {int(k): v for k, v in got.items()}
         row = "  ".join(f"P={n:,}: {measured[K][n] * 1e6:,.0f} us" for n in allsizes)

@@ -232,6 +232,16 @@ class TrainingRun:
             self.trainer = Trainer(
                 self.config, self.corpus.vocab, train, val, backend=backend, comm=comm
             )
+            self.state = RunState(
+                data=self.corpus.source,
+                encoding=encoding,
+                data_fingerprint=self.corpus.fingerprint,
+            )
+            if ckpt is not None:
+                self.trainer.restore(ckpt)
+                self.state.best_val = ckpt.run.best_val
+                self.state.bad_evals = ckpt.run.bad_evals
+                self.state.elapsed = ckpt.run.elapsed
         except BaseException as exc:
             error = exc
         comm.agree(error)
@@ -245,18 +255,8 @@ class TrainingRun:
                     params=("batch_size",),
                 )
             )
-        self.state = RunState(
-            data=self.corpus.source,
-            encoding=encoding,
-            data_fingerprint=self.corpus.fingerprint,
-        )
-        if ckpt is not None:
-            self.trainer.restore(ckpt)
-            self.state.best_val = ckpt.run.best_val
-            self.state.bad_evals = ckpt.run.bad_evals
-            self.state.elapsed = ckpt.run.elapsed
-            if self.dir is not None:
-                self.dir.truncate_metrics(ckpt.step)  # a crash may have logged past the save
+        if ckpt is not None and self.dir is not None:
+            self.dir.truncate_metrics(ckpt.step)  # a crash may have logged past the save
         self.trainer.check_ranks_agree()  # same seed, same data, same checkpoint: same model
 
     # ------------------------------------------------------------------ context
