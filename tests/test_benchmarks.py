@@ -120,3 +120,23 @@ def test_ab_process_compares_fresh_train_processes():
     assert proc.returncode == 0, proc.stderr
     assert "working tree / HEAD:" in proc.stdout and "over 1 rounds" in proc.stdout
     assert proc.stdout.count("minor page faults per process") == 2
+
+
+def test_bench_scale_compares_ranks_with_threads_and_models_a_cluster():
+    pytest.importorskip("mpi4py")
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench_scale.py"), "--only", "100,32,64",
+         "--seconds", "0.05", "--repeats", "1", "--ranks", "2"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    if "needs MPI" in proc.stderr:
+        pytest.skip("no mpiexec: install the MPI extra (pip install 'charrnn[mpi]')")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    for engine in ("1x2", "2x1", "1x1"):
+        assert any(line.startswith("H=100 B=32 T=64") and f" {engine} " in line for line in lines)
+    ratio = next(line for line in lines if "2x1 / 1x2" in line)
+    assert "efficiency" in ratio and "target >= 1.3x" in ratio
+    assert any(line.startswith("K=2 here: latency") for line in lines)
+    model = [line for line in lines if line.startswith("H=100 B=32 T=64") and "strong" in line]
+    assert len(model) == 2  # one per cluster link

@@ -35,6 +35,7 @@ from .data import (
 from .errors import CharRNNError
 from .flags import add_config_flags, cli_message, number, whole_number
 from .novelty import sample_new, training_words
+from .parallel import current, world
 from .presets import PRESETS, preset
 from .run import TrainingRun
 from .rundir import RunDir
@@ -50,6 +51,13 @@ EXIT_INTERRUPTED = 130
 def say(msg: str) -> None:
     """A notice for the user, on stderr so that stdout stays data."""
     print(msg, file=sys.stderr, flush=True)
+
+
+_say = say
+
+
+def _silent(msg: str) -> None:
+    """What a data-parallel rank other than 0 says: nothing (rank 0 speaks for the job)."""
 
 
 # ----------------------------------------------------------------------------- train
@@ -68,6 +76,9 @@ def _config_from_args(args: argparse.Namespace) -> dict[str, Any]:
 def cmd_train(args: argparse.Namespace) -> int:
     stop = threading.Event()
     signals: list[int] = []
+    # Under MPI (mpiexec -n K) every rank runs this; rank 0 alone speaks and writes.
+    comm = world()
+    say = _say if comm.is_root else _silent
 
     def on_signal(signum: int, frame: Any) -> None:
         signals.append(signum)
@@ -82,6 +93,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         resume=args.resume,
         force=args.force,
         encoding=args.encoding,
+        comm=comm,
     ) as run:
         for notice in run.notices:
             say(cli_message(notice))
@@ -100,11 +112,15 @@ def cmd_train(args: argparse.Namespace) -> int:
                 f"H={cfg.hidden}, V={run.corpus.vocab.size}, {run.n_params:,} parameters, "
                 f"{len(run.train_data):,} training {unit}, {len(run.val_data):,} held out; "
                 f"{tr.total_steps:,} steps"
+                + (f"; {comm.size} ranks × {_threads(run.blas_threads)}" if comm.size > 1 else "")
             )
-        progress = _Progress(tr, args.quiet)
+        progress = _Progress(tr, args.quiet or not comm.is_root)
         seen = len(run.notices)
         old_int = signal.signal(signal.SIGINT, on_signal)
         old_term = signal.signal(signal.SIGTERM, on_signal)
+        # mpiexec forwards SIGUSR1 to every rank (and ends the job on SIGTERM):
+        # `kill -USR1 <mpiexec>` saves and stops a whole job.
+        old_usr1 = signal.signal(signal.SIGUSR1, on_signal) if comm.size > 1 else None
         try:
             result = run.train(
                 on_event=progress.event, on_step=progress.step, stop=stop,
@@ -113,6 +129,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         finally:
             signal.signal(signal.SIGINT, old_int)
             signal.signal(signal.SIGTERM, old_term)
+            if old_usr1 is not None:
+                signal.signal(signal.SIGUSR1, old_usr1)
             progress.close()
         for notice in run.notices[seen:]:
             if str(notice) not in progress.said:
@@ -123,7 +141,9 @@ def cmd_train(args: argparse.Namespace) -> int:
             f"Continue with: charrnn train {shlex.quote(args.data)} "
             f"--out {shlex.quote(args.out)} --resume"
         )
-        return EXIT_INTERRUPTED if signals[0] == signal.SIGINT else 128 + signals[0]
+        if not signals or signals[0] == signal.SIGINT:  # another rank's signal stopped this one
+            return EXIT_INTERRUPTED
+        return 128 + signals[0]
     if result.reason == "time":
         say(f"time budget of {cfg.time_budget:g} minutes reached at step {result.step}")
     if not args.quiet:
@@ -134,6 +154,10 @@ def cmd_train(args: argparse.Namespace) -> int:
             + (f" (best validation loss {best:.4f} nats/{unit_name})" if best is not None else "")
         )
     return 0
+
+
+def _threads(n: int | None) -> str:
+    return "? BLAS threads" if n is None else f"{n} BLAS thread{'s' if n != 1 else ''}"
 
 
 class _Progress:
@@ -778,8 +802,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except CharRNNError as exc:
-        say(f"charrnn {args.command}: error: {cli_message(exc)}")
+        comm = current()
+        if comm.size > 1 and not getattr(exc, "collective", False):
+            # Only this rank failed: the others wait for it in a collective call.
+            say(f"charrnn {args.command}: error on rank {comm.rank}: {cli_message(exc)}")
+            comm.abort(EXIT_USER_ERROR)
+        if comm.is_root:
+            say(f"charrnn {args.command}: error: {cli_message(exc)}")
         return EXIT_USER_ERROR
+    except Exception:
+        comm = current()
+        if comm.size > 1:  # a bug on one rank must not leave the others waiting
+            import traceback
+
+            traceback.print_exc()
+            comm.abort(1)
+        raise
     except KeyboardInterrupt:
         say("interrupted")
         return EXIT_INTERRUPTED

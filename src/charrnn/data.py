@@ -8,6 +8,7 @@ text into B parallel streams read T characters at a time.
 from __future__ import annotations
 
 import codecs
+import copy
 import io
 import math
 import os
@@ -331,6 +332,17 @@ class TextBatches:
         self.seq_len = seq_len
         self.stream_len = (n - 1) // self.batch_size  # L
         self.char_starts = char_starts
+        self.first = 0  # the first stream this object reads (see part)
+
+    def part(self, first: int, width: int) -> TextBatches:
+        """Streams ``first .. first + width - 1`` alone: one data-parallel rank's share.
+
+        The streams are those of the whole batch (the same length and text);
+        ``batch_size`` and ``n_targets`` of the part count its own streams.
+        """
+        share = copy.copy(self)
+        share.first, share.batch_size = self.first + first, width
+        return share
 
     @property
     def batches_per_epoch(self) -> int:
@@ -344,7 +356,7 @@ class TextBatches:
         """Chunk ``k`` of the current pass."""
         t0 = k * self.seq_len
         Tk = min(self.seq_len, self.stream_len - t0)
-        starts = np.arange(self.batch_size) * self.stream_len  # (B,)
+        starts = np.arange(self.first, self.first + self.batch_size) * self.stream_len  # (B,)
         pos = starts + np.arange(t0, t0 + Tk + 1)[:, None]  # (Tk+1, B)
         seq = np.asarray(self.ids[pos], dtype=np.int64)  # one gather; targets = inputs shifted
         n_chars = int(self.char_starts[pos[1:]].sum()) if self.char_starts is not None else None

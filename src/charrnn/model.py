@@ -480,16 +480,22 @@ class Cache:
 
 
 def _dropout(
-    out: Any, rate: float, rng: np.random.Generator, ws: Workspace, layer: int, backend: Backend
+    out: Any, rate: float, rng: Any, ws: Workspace, layer: int, backend: Backend
 ) -> tuple[Any, Any]:
     """Inverted dropout of ``out`` (T, B, H): returns (dropped output, multipliers)."""
     xp = backend.xp
     keep = 1.0 - rate
-    u32 = ws.get("uniform", out.shape, np.float32)
-    if backend.name == "numpy":
-        rng.random(dtype=np.float32, out=u32)
+    if not isinstance(rng, np.random.Generator):
+        # Keyed by position (charrnn.masks), so data-parallel ranks draw what one
+        # process would; a (T, B, H) view of a (B, T, H) host block.
+        host = ws.get("uniform-keyed", (out.size,), np.float32) if backend.name == "numpy" else None
+        u32 = backend.asarray(rng.uniform(out.shape, layer, host))
     else:
-        u32[...] = backend.asarray(rng.random(out.shape, dtype=np.float32))
+        u32 = ws.get("uniform", out.shape, np.float32)
+        if backend.name == "numpy":
+            rng.random(dtype=np.float32, out=u32)
+        else:
+            u32[...] = backend.asarray(rng.random(out.shape, dtype=np.float32))
     kept = ws.get("kept", out.shape, bool)
     xp.less(u32, keep, out=kept)
     drop = ws.get(f"drop{layer}", out.shape, out.dtype)
@@ -507,7 +513,7 @@ def forward(
     mask: Any = None,
     *,
     dropout: float = 0.0,
-    rng: np.random.Generator | None = None,
+    rng: Any = None,
     backend: Backend = NUMPY,
     ws: Workspace | None = None,
     cell: TanhCell = TANH,
@@ -524,8 +530,9 @@ def forward(
         1 where a target counts, 0 on padding. ``None`` counts everything.
     dropout : float
         Probability of zeroing a unit of each layer's output (training only).
-    rng : numpy.random.Generator
-        Draws the dropout masks; required when ``dropout > 0``.
+    rng : numpy.random.Generator or charrnn.masks.KeyedUniform
+        Draws the dropout masks; required when ``dropout > 0``. Training passes
+        a :class:`~charrnn.masks.KeyedUniform` (masks keyed by sequence position).
     backend : Backend
     ws : Workspace, optional
         Where the large temporaries live; the cache is made of its arrays, so it

@@ -33,6 +33,7 @@ from .checkpoint import RunState
 from .config import MODEL_FIELDS, RESUME_MAY_CHANGE, Config
 from .corpus import Data, read_corpus
 from .errors import CharRNNError
+from .parallel import SerialComm, limit_threads, world
 from .rundir import RunDir
 from .train import LogEvent, Trainer
 from .vocab import Units
@@ -147,6 +148,11 @@ class TrainingRun:
     val_data : same kinds as ``data``, optional
         Held-out data given apart (see :func:`read_corpus`).
     backend : Backend
+    comm : SerialComm, optional
+        The data-parallel ranks; by default :func:`charrnn.parallel.world` (every
+        rank of an MPI job, else one process). Every rank reads the data and
+        trains its share of each batch; only rank 0 writes the run directory.
+        A check that fails on one rank fails on all, with that rank's message.
 
     Raises
     ------
@@ -167,6 +173,7 @@ class TrainingRun:
         encoding: str | None = None,
         val_data: Data | None = None,
         backend: Backend = NUMPY,
+        comm: SerialComm | None = None,
     ):
         if resume and force:
             raise CharRNNError(
@@ -174,20 +181,58 @@ class TrainingRun:
             )
         if resume and out_dir is None:
             raise CharRNNError("resume needs the run's directory (out_dir)", params=("out_dir",))
+        self.comm = comm = comm if comm is not None else world()
+        # Ranks share the cores: one BLAS thread each, unless the environment says otherwise.
+        self.blas_threads = limit_threads(comm) if comm.size > 1 else None
         given = given_fields(config)
         self.notices: list[CharRNNError] = []  # said, not raised: the CLI prints them
-        self.dir = RunDir(out_dir) if out_dir is not None else None
+        # Only rank 0 holds the directory (lock, logs, checkpoints); `saves` tells
+        # every rank that the run saves, since gathering what it saves takes them all.
+        self.saves = out_dir is not None
+        self.dir = RunDir(out_dir) if out_dir is not None and comm.is_root else None
         self.resumed = resume
         self._scratch: tempfile.TemporaryDirectory[str] | None = None
-        made_dir = False
+        self._made_dir = False
         ckpt = None
+        error: BaseException | None = None
         try:
-            if resume:
-                assert self.dir is not None
+            if resume and self.dir is not None:
                 if self.dir.holds_run():
                     self.dir.lock()  # first: a live run may not have saved yet
                 self.dir.check_resumable()
                 ckpt = self.dir.load_latest()
+        except BaseException as exc:
+            error = exc
+        try:
+            comm.agree(error)  # the other ranks read the checkpoint once rank 0 holds the run
+            self._set_up(given, data, out_dir, ckpt, resume, force, encoding, val_data, backend)
+        except BaseException:
+            self.close()
+            if self._made_dir and self.dir is not None:
+                shutil.rmtree(self.dir.path, ignore_errors=True)  # leave nothing behind
+            raise
+        self._best: dict[str, np.ndarray] | None = None  # in memory, without a directory
+        self._best_step: int | None = None  # known once this process validates, or from the log
+
+    def _set_up(
+        self,
+        given: dict[str, Any],
+        data: Data,
+        out_dir: str | os.PathLike[str] | None,
+        ckpt: Any,
+        resume: bool,
+        force: bool,
+        encoding: str | None,
+        val_data: Data | None,
+        backend: Backend,
+    ) -> None:
+        """Data, vocabulary, directory, trainer and resume; every rank agrees it went well."""
+        comm, error = self.comm, None
+        try:
+            if resume and ckpt is None:
+                assert out_dir is not None
+                ckpt = RunDir(out_dir).load_latest()  # rank 0 holds the run's lock
+            if ckpt is not None:
                 self.config = resume_config(ckpt.config, given)
                 encoding = encoding or ckpt.run.encoding  # the run's own, unless told otherwise
             else:
@@ -205,7 +250,7 @@ class TrainingRun:
                     "resume with the same data"
                 )
             if self.dir is not None and not resume:
-                made_dir = not os.path.exists(self.dir.path)
+                self._made_dir = not os.path.exists(self.dir.path)
                 self.dir.create()
                 self.dir.lock()
                 self.dir.refuse_to_overwrite(force=force)
@@ -220,17 +265,9 @@ class TrainingRun:
                 cache = None
             train, val = self.corpus.split(self.config, cache)
             self.train_data, self.val_data = train, val
-            self.trainer = Trainer(self.config, self.corpus.vocab, train, val, backend=backend)
-            if self.dir is not None and force:
-                self.dir.clear_run()  # only now that nothing can fail before training
-            if self.trainer.clamped_batch_size is not None:
-                self.notices.append(
-                    CharRNNError(
-                        f"notice: batch_size {self.config.batch_size} is larger than the data "
-                        f"allows; using {self.trainer.clamped_batch_size}",
-                        params=("batch_size",),
-                    )
-                )
+            self.trainer = Trainer(
+                self.config, self.corpus.vocab, train, val, backend=backend, comm=comm
+            )
             self.state = RunState(
                 data=self.corpus.source,
                 encoding=encoding,
@@ -241,15 +278,22 @@ class TrainingRun:
                 self.state.best_val = ckpt.run.best_val
                 self.state.bad_evals = ckpt.run.bad_evals
                 self.state.elapsed = ckpt.run.elapsed
-                assert self.dir is not None
-                self.dir.truncate_metrics(ckpt.step)  # a crash may have logged past the save
-        except BaseException:
-            self.close()
-            if made_dir and self.dir is not None:
-                shutil.rmtree(self.dir.path, ignore_errors=True)  # leave nothing behind
-            raise
-        self._best: dict[str, np.ndarray] | None = None  # in memory, without a directory
-        self._best_step: int | None = None  # known once this process validates, or from the log
+        except BaseException as exc:
+            error = exc
+        comm.agree(error)
+        if self.dir is not None and force:
+            self.dir.clear_run()  # only now that nothing can fail before training
+        if self.trainer.clamped_batch_size is not None:
+            self.notices.append(
+                CharRNNError(
+                    f"notice: batch_size {self.config.batch_size} is larger than the data "
+                    f"allows; using {self.trainer.clamped_batch_size}",
+                    params=("batch_size",),
+                )
+            )
+        if ckpt is not None and self.dir is not None:
+            self.dir.truncate_metrics(ckpt.step)  # a crash may have logged past the save
+        self.trainer.check_ranks_agree()  # same seed, same data, same checkpoint: same model
 
     # ------------------------------------------------------------------ context
 
@@ -359,18 +403,31 @@ class TrainingRun:
         def step_done(trainer: Trainer) -> bool:
             call(on_step, trainer)
             state.elapsed = elapsed()
-            if stop is not None and stop.is_set():
+            if self.comm.size > 1:
+                # Ranks stop together, on what they voted in this step's Allreduce:
+                # a signal on any rank, or rank 0's clock.
+                stopping, time_up = trainer.agreed_stop, trainer.agreed_time
+            else:
+                stopping = stop is not None and stop.is_set()
+                time_up = state.elapsed >= budget
+            if stopping:
                 reason[0] = "stopped"
-            elif state.elapsed >= budget:
+            elif time_up:
                 reason[0] = "time"
             return reason[0] != "done"
+
+        def vote() -> tuple[bool, bool]:
+            stopping = stop is not None and stop.is_set()
+            return stopping, self.comm.is_root and elapsed() >= budget
+
+        tr.vote = vote
 
         def save(trainer: Trainer) -> None:
             # After the step's log event: the checkpoint's run state has counted
             # its validation, and its clock is not behind the log it keeps.
-            if self.dir is not None and trainer.step % save_every == 0:
+            if self.saves and trainer.step % save_every == 0:
                 state.elapsed = elapsed()
-                self.dir.save_latest(trainer.to_checkpoint(state))
+                self._save(self.dir.save_latest if self.dir is not None else None)
 
         def event_done(event: LogEvent) -> bool:
             state.elapsed = event.elapsed = elapsed()  # the run's clock, across resumes
@@ -381,8 +438,8 @@ class TrainingRun:
                 if state.best_val is None or event.val_loss < state.best_val:
                     state.best_val, state.bad_evals = event.val_loss, 0
                     self._best_step = event.step
-                    if self.dir is not None:
-                        self.dir.save_best(tr.to_checkpoint(state))
+                    if self.saves:
+                        self._save(self.dir.save_best if self.dir is not None else None)
                     else:
                         self._best = tr.host_params()
                 else:
@@ -416,11 +473,20 @@ class TrainingRun:
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
                 events = tr.run(on_event=event_done, on_step=step_done, after_step=save)
             state.elapsed = elapsed()
-        if self.dir is not None:
-            self.dir.save_latest(tr.to_checkpoint(state))
-            if tr.val_batches is None:
-                self.dir.copy_latest_to_best()
+        if self.saves:
+            self._save(self.dir.save_latest if self.dir is not None else None)
+        if self.dir is not None and tr.val_batches is None:
+            self.dir.copy_latest_to_best()
+        # No rank leaves (and no launcher ends the job) before rank 0 has written.
+        self.comm.barrier()
         return RunResult(reason[0], tr.step, state.best_val, events)
+
+    def _save(self, write: Callable[[Any], None] | None) -> None:
+        # Every rank builds the checkpoint (its text states are gathered from them
+        # all); rank 0 alone writes it.
+        ckpt = self.trainer.to_checkpoint(self.state)
+        if write is not None:
+            write(ckpt)
 
     def write_config(self) -> None:
         """Write the run's readable ``config.json`` (nothing without a directory)."""

@@ -22,6 +22,7 @@ from .config import Config
 from .data import Batch, TextBatches, WordBatches
 from .errors import CharRNNError
 from .evaluate import EVAL_STREAMS, EVAL_WORDS_BATCH, Loss, evaluate_text, evaluate_words
+from .masks import KeyedUniform
 from .model import (
     Params,
     Workspace,
@@ -33,6 +34,7 @@ from .model import (
     zero_state,
 )
 from .optim import clip_grads, clip_norm, make_optimizer
+from .parallel import SERIAL, RankError, SerialComm, shares
 from .vocab import Vocab
 
 
@@ -78,7 +80,16 @@ class LogEvent:
 
 
 class NonFiniteError(CharRNNError):
-    """Raised when the loss or a gradient stops being a finite number."""
+    """Raised when the loss or a gradient stops being a finite number.
+
+    Every data-parallel rank sees the same reduced numbers, so every rank raises it.
+    """
+
+    collective = True
+
+
+# Data-parallel ranks compare a checksum of their parameters this often (in steps).
+DRIFT_CHECK_EVERY = 100
 
 
 def _sumsq(a: Any) -> float:
@@ -117,6 +128,12 @@ class Trainer:
     params : dict, optional
         Start from these parameters instead of a fresh initialisation.
     backend : Backend
+    comm : SerialComm
+        The data-parallel ranks (:func:`charrnn.parallel.world`). Each rank
+        reads its share of every global batch (words: every K-th word of it;
+        text: a block of B/K streams); one Allreduce sums the gradients, and
+        every rank takes the same optimiser step. Only the batch is split: the
+        batch order, the number of steps and the model are those of one process.
     """
 
     def __init__(
@@ -128,10 +145,12 @@ class Trainer:
         *,
         params: Params | None = None,
         backend: Backend = NUMPY,
+        comm: SerialComm = SERIAL,
     ):
         self.config = config
         self.vocab = vocab
         self.backend = backend
+        self.comm = comm
         self.batches = make_batches(config, vocab, train)
         # Text needs two characters to predict one; a shorter held-out tail is none.
         enough = 1 if config.mode == "words" else 2
@@ -157,6 +176,8 @@ class Trainer:
             {s.name: backend.asarray(params[s.name]) for s in specs}, backend=backend
         )
         self.flat_grad, self.grads = flat_buffer(self.params, backend=backend)
+        if comm.size > 1:
+            self._split_data()
         # What the optimiser and clipping see: one array each.
         self._flat_params, self._flat_grads = {"all": self.flat}, {"all": self.flat_grad}
         # param_specs puts the weight matrices first: weight decay is one slice.
@@ -179,9 +200,66 @@ class Trainer:
         self.step = 0
         self.epoch = 0
         self.batch_pos = 0
-        self.h: Any = None  # (L, B, H) carried state in text mode
+        self.h: Any = None  # (L, B, H) carried state in text mode (this rank's streams)
         self._order: list[np.ndarray] | None = None
         self.last_chars = 0
+        self._columns: dict[int, np.ndarray] = {}  # arange(B) by B: one process's dropout keys
+        # What the ranks agreed after the last step's reduction (see vote).
+        self.vote: Callable[[], tuple[bool, bool]] | None = None
+        self.agreed_stop = self.agreed_time = False
+
+    # ------------------------------------------------------------------ data-parallel
+
+    def _split_data(self) -> None:
+        """This rank's share of the data, and the buffer the one Allreduce sums."""
+        K, r, xp = self.comm.size, self.comm.rank, self.backend.xp
+        if isinstance(self.batches, TextBatches):
+            B = self.batches.batch_size
+            if B < K:
+                raise CharRNNError(
+                    f"batch_size {B} gives fewer text streams than there are ranks ({K}); "
+                    f"use batch_size of at least {K}, or fewer ranks",
+                    params=("batch_size",),
+                )
+            self.stream_counts = shares(B, K)
+            self.part = self.batches.part(sum(self.stream_counts[:r]), self.stream_counts[r])
+            if isinstance(self.val_batches, TextBatches):
+                counts = shares(self.val_batches.batch_size, K)
+                self.val_part = self.val_batches.part(sum(counts[:r]), counts[r])
+        # The gradients, then the summed loss, two votes (stop, time) and the shown
+        # characters: one Allreduce.
+        P = self.flat.size
+        self.reduce_buf = xp.zeros(P + 4, dtype=self.flat.dtype)
+        self.flat_grad = self.reduce_buf[:P]
+        offset = 0
+        for k, v in self.params.items():
+            self.grads[k] = self.flat_grad[offset : offset + v.size].reshape(v.shape)
+            offset += v.size
+        self._flat_grads = {"all": self.flat_grad}
+
+    def checksum(self) -> float:
+        """A float64 sum of the parameters: ranks that drifted apart disagree on it."""
+        return float(np.sum(self.backend.asnumpy(self.flat), dtype=np.float64))
+
+    def check_ranks_agree(self) -> None:
+        """Raise on every rank unless all hold the same model at the same position.
+
+        Raises
+        ------
+        RankError
+            If the ranks' parameter counts, steps or parameters differ.
+        """
+        if self.comm.size == 1:
+            return
+        mine = np.array([self.flat.size, self.step, self.epoch, self.batch_pos, self.checksum()])
+        lo, hi = self.comm.allreduce(mine, "min"), self.comm.allreduce(mine, "max")
+        if (lo != hi).any():
+            raise RankError(
+                f"the {self.comm.size} ranks no longer hold the same model at step "
+                f"{self.step} (parameter checksums {lo[4]!r} .. {hi[4]!r}); every rank must "
+                "run the same charrnn and numpy on the same data. Resume from the last "
+                "checkpoint"
+            )
 
     @property
     def model_params(self) -> Params:
@@ -201,48 +279,86 @@ class Trainer:
         B = self.batches.batch_size
         return B if B < self.config.batch_size else None
 
-    def _next_batch(self) -> Batch:
+    def _next_batch(self) -> tuple[Batch | None, int, np.ndarray]:
+        """This rank's share of the next global batch (None if it has no sequence in it),
+        the global batch's predicted characters, and the share's columns in it."""
         if self.batch_pos >= self.batches.batches_per_epoch:
             self.epoch += 1
             self.batch_pos = 0
             self._order = None
+        K, r = self.comm.size, self.comm.rank
         if isinstance(self.batches, WordBatches):
             if self._order is None:
                 self._order = self.batches.epoch_order(self.epoch)
-            batch = self.batches.make(self._order[self.batch_pos])
+            index = self._order[self.batch_pos]
+            if K == 1:
+                batch = self.batches.make(index)
+                n, columns = batch.n_targets, self._arange(len(index))
+            else:
+                # Every K-th word: each rank gets words of every length in the batch.
+                columns = np.arange(r, len(index), K)
+                batch = self.batches.make(index[columns]) if len(columns) else None
+                n = int(self.batches.lengths[index].sum())
         else:
             if self.batch_pos == 0:
                 self.h = None  # a new pass starts every stream from a zero state
-            batch = self.batches.make(self.batch_pos)
+            if K == 1:
+                batch = self.batches.make(self.batch_pos)
+                n, columns = batch.n_targets, self._arange(batch.inputs.shape[1])
+            else:
+                batch = self.part.make(self.batch_pos)
+                n = batch.inputs.shape[0] * self.batches.batch_size
+                columns = self.part.first + self._arange(self.part.batch_size)
         self.batch_pos += 1
-        return batch
+        return batch, n, columns
+
+    def _arange(self, n: int) -> np.ndarray:
+        a = self._columns.get(n)
+        if a is None:
+            a = self._columns[n] = np.arange(n)
+        return a
 
     def train_step(self) -> tuple[float, int]:
         """One optimiser step; returns (summed loss in nats, predicted characters)."""
         cfg, be, xp = self.config, self.backend, self.backend.xp
-        batch = self._next_batch()
-        B = batch.inputs.shape[1]
-        h0 = self.h if self.h is not None else zero_state(self.params, B, backend=be, ws=self.ws)
-        mask = be.asarray(batch.mask) if batch.mask is not None else None
-        # Dropout masks come from a generator keyed by the step, so a resumed run
-        # draws the same masks without saving any generator state.
-        drop_rng = np.random.default_rng([cfg.seed, self.step, 0xD209]) if cfg.dropout else None
-        loss, cache = forward(
-            self.params,
-            be.asarray(batch.inputs),
-            be.asarray(batch.targets),
-            h0,
-            mask,
-            dropout=cfg.dropout,
-            rng=drop_rng,
-            backend=be,
-            ws=self.ws,
-        )
-        scale = 1.0 / batch.n_targets if cfg.reduction == "mean" else 1.0
-        backward(
-            self.params, cache, scale=scale, bptt=cfg.bptt, out=self.grads, backend=be, ws=self.ws,
-            window=cfg.bptt_window,
-        )
+        batch, n_targets, columns = self._next_batch()
+        # The mean is over the global batch, so the ranks' gradients sum to its gradient.
+        scale = 1.0 / n_targets if cfg.reduction == "mean" else 1.0
+        cache = None
+        if batch is None:  # a short last batch left this rank without a word
+            loss = 0.0
+            self.flat_grad.fill(0)
+        else:
+            B = batch.inputs.shape[1]
+            h0 = self.h
+            if h0 is None:
+                h0 = zero_state(self.params, B, backend=be, ws=self.ws)
+            mask = be.asarray(batch.mask) if batch.mask is not None else None
+            # Dropout masks are keyed by (seed, step, sequence's place in the global batch):
+            # a resumed run, or K ranks, draw the masks of one unbroken process.
+            drop = KeyedUniform(cfg.seed, self.step, columns) if cfg.dropout else None
+            loss, cache = forward(
+                self.params,
+                be.asarray(batch.inputs),
+                be.asarray(batch.targets),
+                h0,
+                mask,
+                dropout=cfg.dropout,
+                rng=drop,
+                backend=be,
+                ws=self.ws,
+            )
+            backward(
+                self.params, cache, scale=scale, bptt=cfg.bptt, out=self.grads, backend=be,
+                ws=self.ws, window=cfg.bptt_window,
+            )  # fmt: skip
+        # Characters of the shown text this step predicted (fewer than symbols in jamo units).
+        chars = 0
+        if batch is not None:
+            chars = batch.n_chars if batch.n_chars is not None else batch.n_targets
+        if self.comm.size > 1:
+            loss, chars = self._reduce(loss, chars)
+        self.last_chars = chars
         grads, params = self._flat_grads, self._flat_params
         # One BLAS dot gives both the finiteness check and the norm for clipping.
         norm = math.sqrt(_sumsq(self.flat_grad))
@@ -261,15 +377,25 @@ class Trainer:
             raise self._non_finite("a parameter")
         if self.avg_flat is not None:
             self._update_average()
-        if cfg.mode == "text":
+        if cfg.mode == "text" and cache is not None:
             # The state lives in the workspace, which the next step overwrites.
             if self.h is None or self.h.shape != cache.final_state.shape:
                 self.h = xp.empty_like(cache.final_state)
             self.h[...] = cache.final_state
         self.step += 1
-        # Characters of the shown text this step predicted (fewer than symbols in jamo units).
-        self.last_chars = batch.n_chars if batch.n_chars is not None else batch.n_targets
-        return loss, batch.n_targets
+        if self.comm.size > 1 and self.step % DRIFT_CHECK_EVERY == 0:
+            self.check_ranks_agree()
+        return loss, n_targets
+
+    def _reduce(self, loss: float, chars: int) -> tuple[float, int]:
+        """Sum gradients, loss, shown characters and votes over the ranks (one Allreduce);
+        the global loss and characters."""
+        P, buf = self.flat.size, self.reduce_buf
+        stop, time_up = self.vote() if self.vote is not None else (False, False)
+        buf[P], buf[P + 1], buf[P + 2], buf[P + 3] = loss, float(stop), float(time_up), chars
+        self.comm.sum_inplace(buf)
+        self.agreed_stop, self.agreed_time = bool(buf[P + 1] > 0), bool(buf[P + 2] > 0)
+        return float(buf[P]), round(float(buf[P + 3]))
 
     def _update_average(self) -> None:
         # The decay ramps up from 0.1 so the average forgets the random
@@ -292,6 +418,8 @@ class Trainer:
         """Loss on the held-out data, or ``None`` if there is none."""
         if self.val_batches is None:
             return None
+        if self.comm.size > 1:
+            return self._validate_share()
         if isinstance(self.val_batches, WordBatches):
             return evaluate_words(
                 self.model_params, self.val_batches, backend=self.backend, ws=self.eval_ws
@@ -299,6 +427,22 @@ class Trainer:
         return evaluate_text(
             self.model_params, self.val_batches, backend=self.backend, ws=self.eval_ws
         )
+
+    def _validate_share(self) -> Loss:
+        # Each rank evaluates its share (words: every K-th batch; text: its streams).
+        K, r, be = self.comm.size, self.comm.rank, self.backend
+        if isinstance(self.val_batches, WordBatches):
+            loss = evaluate_words(
+                self.model_params, self.val_batches, backend=be, ws=self.eval_ws, share=(r, K)
+            )
+        elif self.val_part.batch_size > 0:
+            loss = evaluate_text(self.model_params, self.val_part, backend=be, ws=self.eval_ws)
+        else:
+            loss = Loss(0.0, 0)
+        total, count, chars = self.comm.allreduce(
+            np.array([loss.nats * loss.n_chars, loss.n_chars, loss.chars])
+        )
+        return Loss(float(total / count), int(count), int(chars) if chars != count else None)
 
     def run(
         self,
@@ -370,7 +514,10 @@ class Trainer:
     # ------------------------------------------------------------------ resume
 
     def to_checkpoint(self, run: RunState | None = None) -> Checkpoint:
-        """Everything needed to continue this run exactly, with the run's state ``run``."""
+        """Everything needed to continue this run exactly, with the run's state ``run``.
+
+        Under MPI every rank must call it (the text streams' states are gathered).
+        """
         return Checkpoint(
             config=self.config,
             vocab=self.vocab,
@@ -382,7 +529,7 @@ class Trainer:
             optimizer_state={
                 k: self.backend.asnumpy(v) for k, v in self.optimizer.state_arrays().items()
             },
-            h=self.backend.asnumpy(self.h) if self.h is not None else None,
+            h=self._global_state(),
             # A copy: the caller goes on updating its run state after this save.
             run=replace(run) if run is not None else RunState(),
             train_params=self._host(self.params) if self.avg_params is not None else None,
@@ -405,8 +552,21 @@ class Trainer:
             {k: be.asarray(v) for k, v in ckpt.optimizer_state.items()}, ckpt.optimizer_t
         )
         self.step, self.epoch, self.batch_pos = ckpt.step, ckpt.epoch, ckpt.batch_pos
-        self.h = be.asarray(ckpt.h.copy()) if ckpt.h is not None else None
+        h = ckpt.h
+        if h is not None and self.comm.size > 1:
+            # The checkpoint holds every stream's state; this rank carries its own.
+            h = h[:, self.part.first : self.part.first + self.part.batch_size]
+        self.h = be.asarray(h.copy()) if h is not None else None
         self._order = None
+
+    def _global_state(self) -> np.ndarray | None:
+        """The carried state of every stream, (L, B, H), on the host (collective under MPI)."""
+        if self.h is None:
+            return None
+        h = self.backend.asnumpy(self.h)
+        if self.comm.size > 1:
+            return self.comm.allgather_columns(np.ascontiguousarray(h), self.stream_counts)
+        return h
 
     def host_params(self) -> dict[str, np.ndarray]:
         """The model's parameters (the average with ``config.ema``) as host numpy arrays."""

@@ -1,0 +1,7 @@
+"""``python -m charrnn``: the ``charrnn`` command (also ``python -m mpi4py -m charrnn``)."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())
