@@ -92,7 +92,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         if not args.quiet:
             unit = "words" if cfg.mode == "words" else "characters"
             say(
-                f"{'resuming' if run.resumed else 'training'} a {cfg.mode}-mode RNN: "
+                f"{'resuming' if run.resumed else 'training'} a {cfg.mode}-mode "
+                f"{cfg.cell.upper()}: "
                 f"H={cfg.hidden}, V={run.corpus.vocab.size}, {run.n_params:,} parameters, "
                 f"{len(run.train_data):,} training {unit}, {len(run.val_data):,} held out; "
                 f"{tr.total_steps:,} steps"
@@ -319,12 +320,32 @@ def cmd_trace(args: argparse.Namespace) -> int:
             )
         tops = "  ".join(f"{c!r} {p:.3f}" for c, p in s.top)
         print(f"t={s.t:<3d} in {s.input_char!r:6} (id {s.input_id:>3})  h: {hid}")
+        if s.gates:
+            print(f"       gates: {_format_gates(s.gates, H)}")
         print(f"       next: {tops}")
         print(
             f"       target {s.target_char!r} p={s.target_prob:.4f}  "
             f"loss so far {s.running_loss:.4f} nats/char"
         )
     return 0
+
+
+def _format_gates(gates: dict[str, np.ndarray], H: int) -> str:
+    """A gated cell's gates of one step: every value for small H, else a summary.
+
+    A gate near 1 passes (keeps, writes, shows) and near 0 blocks; the shares of
+    units that are nearly open or nearly shut say what the cell does at the step.
+    """
+    parts = []
+    for name, g in gates.items():
+        if H <= 8:
+            parts.append(f"{name} [" + " ".join(f"{v:.2f}" for v in g) + "]")
+        else:
+            parts.append(
+                f"{name} mean {g.mean():.2f} (>0.9: {(g > 0.9).mean():.0%}, "
+                f"<0.1: {(g < 0.1).mean():.0%})"
+            )
+    return "; ".join(parts)
 
 
 def cmd_gradcheck(args: argparse.Namespace) -> int:
