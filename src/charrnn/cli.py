@@ -23,7 +23,7 @@ import numpy as np
 from . import __version__
 from .api import CharRNN, resolve_model_path
 from .checkpoint import load as load_checkpoint
-from .config import TRAIN_FIELDS
+from .config import CELLS, TRAIN_FIELDS
 from .data import (
     builtin_names,
     load_corpus,
@@ -390,7 +390,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
-    return run_demo(seeds=args.seeds, names_seconds=args.names_seconds)
+    return run_demo(seeds=args.seeds, names_seconds=args.names_seconds, cell=args.cell)
 
 
 # ----------------------------------------------------------------------------- parser
@@ -544,6 +544,10 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument(
         "--names-seconds", type=number, default=15.0, help="training time for the names model (15)"
     )
+    m.add_argument(
+        "--cell", choices=CELLS, default="rnn",
+        help="run it all with this cell (rnn: the tutorial's tanh RNN)",
+    )  # fmt: skip
     m.set_defaults(func=cmd_demo)
     return p
 

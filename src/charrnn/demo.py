@@ -26,11 +26,17 @@ def names_config(seed: int = 0) -> Config:
     )  # fmt: skip
 
 
-def run_demo(seeds: int = 10, names_seconds: float = 15.0) -> int:
-    """Print the experiment's table and names samples; returns the exit status."""
+def run_demo(seeds: int = 10, names_seconds: float = 15.0, cell: str = "rnn") -> int:
+    """Print the experiment's table and names samples; returns the exit status.
+
+    ``cell`` runs every part with that cell (``rnn``, the tutorial's, by default).
+    """
     t0 = time.perf_counter()
+    if cell != "rnn":
+        _out(f"(every model below is a {cell.upper()}; the tutorial's is the tanh RNN)")
+        _out()
     _out("== 1. The tutorial's first experiment: one word, 'vector' ==")
-    r = run_seed("full", 0, words=["vector"])
+    r = run_seed("full", 0, words=["vector"], cell=cell)
     _out(f"10 samples from prefix 'v': {' '.join(r.samples)}")
     _out(f"  -> {r.vectors} of 10 are 'vector'")
     _out()
@@ -48,7 +54,7 @@ def run_demo(seeds: int = 10, names_seconds: float = 15.0) -> int:
             _out(f"{res.seed:>4}  {f.p_r:>14.4f} {f.vectors:>9}   {n.p_r:>10.4f} {n.vectors:>9}")
             row.clear()
 
-    results = run_experiment(range(seeds), on_result=on_result)
+    results = run_experiment(range(seeds), on_result=on_result, cell=cell)
     full = sum(r.success for r in results["full"])
     naive = sum(r.success for r in results["naive"])
     _out(
@@ -62,7 +68,7 @@ def run_demo(seeds: int = 10, names_seconds: float = 15.0) -> int:
         f"== 3. A names model on the built-in corpus @names ({names_seconds:.0f} s of training) =="
     )
     config = names_config().replace(
-        log_every=500, patience=3, time_budget=names_seconds / 60
+        log_every=500, patience=3, time_budget=names_seconds / 60, cell=cell
     )  # patience: stop once the small corpus starts to be memorised
     best = {"val": float("inf"), "step": 0}
 
