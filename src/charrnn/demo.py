@@ -61,8 +61,13 @@ def run_demo(seeds: int = 10, names_seconds: float = 15.0, cell: str = "rnn") ->
         f"'v' leads to 'vector': full BPTT in {full} of {seeds} seeds, "
         f"naive rule in {naive} of {seeds}."
     )
-    _out("The naive rule only works when the random forward dynamics happen to carry the")
-    _out("first letter five steps along; BPTT's dhnext teaches the network to carry it.")
+    if cell == "rnn":
+        _out("The naive rule only works when the random forward dynamics happen to carry the")
+        _out("first letter five steps along; BPTT's dhnext teaches the network to carry it.")
+    else:
+        _out("A gated cell carries its state on an additive path from the first step (the")
+        _out("GRU's z * h, the LSTM's f * c), so the first letter reaches 'vecto' even with")
+        _out("untrained gates, and the naive rule, which only has to read it there, can succeed.")
     _out()
     _out(
         f"== 3. A names model on the built-in corpus @names ({names_seconds:.0f} s of training) =="
