@@ -145,3 +145,12 @@ def test_the_api_fits_samples_and_scores_a_gated_model():
     assert m.get_params()["cell"] == "lstm"
     s = m.score(["vector"])[0]
     assert s.nats_per_char > 0
+
+
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
+def test_the_gradcheck_command_checks_a_gated_cell(cli, cell):
+    code, out, _ = cli("gradcheck", "--cell", cell, "--json")
+    d = json.loads(out)
+    assert code == 0 and d["ok"] is True
+    names = set(d["max_relative_error"]["text (carried state)"])
+    assert names == {s.name for s in param_specs(7, 6, 1, cell)}

@@ -354,7 +354,9 @@ def cmd_gradcheck(args: argparse.Namespace) -> int:
     worst = 0.0
     results = {}
     for ragged, carried in ((True, False), (False, True)):
-        case = random_case(np.random.default_rng(args.seed), ragged=ragged, carried_state=carried)
+        case = random_case(
+            np.random.default_rng(args.seed), ragged=ragged, carried_state=carried, cell=args.cell
+        )
         errs = check(case, "full")
         label = "words (padded, zero state)" if ragged else "text (carried state)"
         results[label] = errs
@@ -365,7 +367,7 @@ def cmd_gradcheck(args: argparse.Namespace) -> int:
         for label, errs in results.items():
             print(label)
             for k, v in errs.items():
-                print(f"  {k:4} max relative error {v:.2e}")
+                print(f"  {k:6} max relative error {v:.2e}")
         print("ok" if worst < 1e-6 else "FAILED: the backward pass disagrees with the numbers")
     return 0 if worst < 1e-6 else 1
 
@@ -523,6 +525,7 @@ def build_parser() -> argparse.ArgumentParser:
         "random models (padded words; carried text state).",
     )
     g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--cell", choices=CELLS, default="rnn", help="the cell to check (rnn)")
     g.add_argument("--json", action="store_true")
     g.set_defaults(func=cmd_gradcheck)
 
