@@ -1,11 +1,13 @@
 # Two entry points do all the set-up: `make demo` and `make test`.
 # `make test-fast` is the edit-test loop: the tests not marked slow.
+# `make test-torch` installs the bench extra (PyTorch) and runs the oracle tests that
+# compare the RNN, GRU and LSTM with torch.nn's; without torch they are skipped.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-fast lint venv clean
+.PHONY: demo test test-fast test-torch lint venv clean
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,6 +26,10 @@ test: $(STAMP)
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow"
+
+test-torch: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	$(BIN)/python -m pytest -q tests/test_torch_oracle.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -13,6 +13,12 @@ step no engine can skip: what a numpy engine could reach at best.
     pip install -e '.[bench]'          # torch (CPU build: pip install torch==2.13.0)
     python benchmarks/bench_train.py   # about 6 minutes on 2 cores
 
+``--cell gru`` or ``--cell lstm`` runs the same table for a gated cell, against
+``torch.nn.GRU`` / ``torch.nn.LSTM``. Its bound counts the gated matmuls (each
+recurrent one is (B,H)x(H,gH) with g = 3 or 4 gates); the floor engines model
+the tanh cell's element-wise calls, so they run for ``--cell rnn`` only, as
+does the seed-style loop.
+
 The seed-style loop (charrnn.reference: one sequence, one-hot columns, dicts
 of steps, float64, Adagrad as in min-char-rnn) runs at (H=100, B=1, T=25) only;
 elsewhere it would take minutes per measurement.
@@ -67,8 +73,11 @@ from common import (
 from fresh_process import WINDOWS, ProcessEngine, child_env, metrics_rates, printed_rates
 
 TEXT_CONFIGS = [(100, 1, 25), (100, 32, 64), (256, 32, 64), (512, 64, 128)]
-# The speed issue's targets: charrnn / torch at these shapes.
+# The speed issue's targets: charrnn / torch at these shapes (the gated cells': ahead of
+# torch everywhere, 1.3x at (256, 32, 64)).
 TARGETS = {(100, 32, 64): 2.0, (256, 32, 64): 2.0, (512, 64, 128): 1.5}
+GATED_TARGETS = {(256, 32, 64): 1.3}
+GATES = {"rnn": 1, "gru": 3, "lstm": 4}
 LR = 2e-3
 # The floor engines and what each adds to the one above it (see bound_engine).
 FLOORS = {
@@ -98,13 +107,16 @@ def charrnn_engine(config: Config, data: list[str]):
     return run
 
 
-def torch_engine(vocab: Vocab, H: int, batches, words: bool):
+def torch_engine(vocab: Vocab, H: int, batches, words: bool, cell: str = "rnn"):
     import torch
     import torch.nn.functional as F
 
     torch.manual_seed(0)
     V = vocab.size
-    rnn = torch.nn.RNN(V, H, nonlinearity="tanh")
+    if cell == "rnn":
+        rnn = torch.nn.RNN(V, H, nonlinearity="tanh")
+    else:
+        rnn = {"gru": torch.nn.GRU, "lstm": torch.nn.LSTM}[cell](V, H)
     head = torch.nn.Linear(H, V)
     params = [*rnn.parameters(), *head.parameters()]
     opt = torch.optim.Adam(params, lr=LR)
@@ -130,7 +142,7 @@ def torch_engine(vocab: Vocab, H: int, batches, words: bool):
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, CLIP)
             opt.step()
-            state["h"] = h.detach()
+            state["h"] = tuple(s.detach() for s in h) if cell == "lstm" else h.detach()
             chars += b.n_targets
         return chars
 
@@ -161,8 +173,14 @@ def _time(fn, repeat: int = 20) -> float:
     return (time.perf_counter() - t0) / repeat
 
 
-def bound_engine(H: int, B: int, T: int, V: int, elementwise: bool = False, rest: bool = False):
+def bound_engine(
+    H: int, B: int, T: int, V: int, elementwise: bool = False, rest: bool = False, gates: int = 1
+):
     """The matmuls of one training step and nothing else: its rate is the FLOP-limited bound.
+
+    ``gates`` > 1 (the GRU's 3, the LSTM's 4) makes every recurrent matmul and
+    the recurrent weight's gradient that many times wider: (B,H)x(H,gH) forward,
+    (B,gH)x(gH,H) backward; only the matmuls are then modelled.
 
     Per step: 2T recurrence matmuls (B,H)x(H,H) (forward h@Whh^T, backward dh@Whh),
     chained through preallocated buffers as the engine does, plus the four big
@@ -184,7 +202,11 @@ def bound_engine(H: int, B: int, T: int, V: int, elementwise: bool = False, rest
     """
     rng = np.random.default_rng(0)
     f32 = np.float32
+    G = gates * H
     W = (rng.standard_normal((H, H)) / np.sqrt(H)).astype(f32)
+    WT = (rng.standard_normal((H, G)) / np.sqrt(H)).astype(f32)  # the gated cells' Wh^T
+    gated_out = np.empty((B, G), f32)
+    dgates = rng.standard_normal((T * B, G)).astype(f32)
     hs = np.tanh(rng.standard_normal((T + 1, B, H))).astype(f32)
     flat = rng.standard_normal((T * B, H)).astype(f32)
     dflat = rng.standard_normal((T * B, H)).astype(f32)  # not flat: a.T @ a would be syrk
@@ -207,14 +229,18 @@ def bound_engine(H: int, B: int, T: int, V: int, elementwise: bool = False, rest
         for _ in range(steps):
             if rest:
                 np.take(table, inputs, axis=0, out=pre, mode="clip")
-            for t in range(T):
+            for t in range(T if gates > 1 else 0):
+                np.dot(hs[t], WT, out=gated_out)  # (B, H) x (H, gH)
+            for t in range(T if gates > 1 else 0):
+                np.dot(dgates[t * B : (t + 1) * B], WT.T, out=buf)  # (B, gH) x (gH, H)
+            for t in range(T if gates == 1 else 0):
                 h = hs[t + 1]
                 np.dot(hs[t], W, out=h)
                 if elementwise:
                     h += pre[t]
                     np.tanh(h, out=h)
             buf.fill(0)
-            for t in range(T - 1, -1, -1):
+            for t in range(T - 1 if gates == 1 else -1, -1, -1):
                 if elementwise:
                     d = dhraw[t]
                     np.add(dout[t], buf, out=d)
@@ -229,7 +255,10 @@ def bound_engine(H: int, B: int, T: int, V: int, elementwise: bool = False, rest
                 logits[rows, targets] -= 1
             dy.T @ flat
             dy @ Why
-            dflat.T @ flat
+            if gates > 1:
+                dgates.T @ flat  # dWh (gH, H)
+            else:
+                dflat.T @ flat
             if rest:
                 onehot = np.zeros((V, T * B), f32)
                 onehot[inputs.reshape(-1), rows] = 1
@@ -255,7 +284,9 @@ def matmul_rates() -> tuple[float, float]:
 # ----------------------------------------------------------------------------- fresh processes
 
 
-def build_engine(engine: str, mode: str, H: int, B: int, T: int) -> Callable[[int], int]:
+def build_engine(
+    engine: str, mode: str, H: int, B: int, T: int, cell: str = "rnn"
+) -> Callable[[int], int]:
     """The in-process ``engine`` ("charrnn" or "torch") on the data and config main gives it."""
     from charrnn.data import TextBatches, WordBatches
 
@@ -264,25 +295,26 @@ def build_engine(engine: str, mode: str, H: int, B: int, T: int) -> Callable[[in
         vocab = Vocab.from_text(text)
         ids = vocab.encode(text)
         if engine == "torch":
-            return torch_engine(vocab, H, TextBatches(ids, B, T), words=False)
-        return charrnn_engine(text_config(H, B, T), [text])
+            return torch_engine(vocab, H, TextBatches(ids, B, T), words=False, cell=cell)
+        return charrnn_engine(text_config(H, B, T, cell), [text])
     words = load_corpus(names_source(), "words")
     wv = Vocab.from_text("".join(words))
     if engine == "torch":
-        return torch_engine(wv, H, WordBatches(words, wv, B, 0), words=True)
-    return charrnn_engine(words_config(H, B), words)
+        return torch_engine(wv, H, WordBatches(words, wv, B, 0), words=True, cell=cell)
+    return charrnn_engine(words_config(H, B, cell), words)
 
 
 def process_child(
-    engine: str, mode: str, shape: str, steps: int, log_every: int, threads: int
-) -> None:
+    engine: str, mode: str, shape: str, steps: int, log_every: int, threads: int,
+    cell: str = "rnn",
+) -> None:  # fmt: skip
     """Train in this fresh process; print chars/s of every ``log_every``-step window."""
     if engine == "torch":
         import torch
 
         torch.set_num_threads(threads)  # as many as the parent gives the in-process torch
     H, B, T = map(int, shape.split(","))
-    run = build_engine(engine, mode, H, B, T)
+    run = build_engine(engine, mode, H, B, T, cell)
     rates = []
     for done in range(0, steps, log_every):
         t0 = time.perf_counter()
@@ -291,14 +323,16 @@ def process_child(
     print(json.dumps({"rates": rates}))
 
 
-def child_engine(engine: str, mode: str, shape: str, threads: int, log_every: int):
+def child_engine(
+    engine: str, mode: str, shape: str, threads: int, log_every: int, cell: str = "rnn"
+):
     """``engine`` trained in a fresh child of this script per measurement."""
 
     def command(steps: int, log_every: int, folder: str) -> list[str]:
         return [
             sys.executable, __file__, "--process-child", engine, "--mode", mode,
             "--shape", shape, "--steps", str(steps), "--log-every", str(log_every),
-            "--threads", str(threads),
+            "--threads", str(threads), "--cell", cell,
         ]  # fmt: skip
 
     return ProcessEngine(command, printed_rates, log_every)
@@ -371,20 +405,21 @@ def peak_rss_mib() -> float:
     raise RuntimeError("no VmHWM in /proc/self/status")
 
 
-def memory_child(engine: str, H: int, B: int, T: int, steps: int) -> None:
+def memory_child(engine: str, H: int, B: int, T: int, steps: int, cell: str = "rnn") -> None:
     """Train a few steps in a fresh process; print peak RSS before and after (MiB)."""
-    run = build_engine(engine, "text", H, B, T)  # torch is imported before the baseline
+    run = build_engine(engine, "text", H, B, T, cell)  # torch is imported before the baseline
     base = peak_rss_mib()
     run(steps)
     peak = peak_rss_mib()
     print(json.dumps({"baseline_mib": base, "peak_mib": peak}))
 
 
-def measure_memory(H: int, B: int, T: int) -> dict[str, dict[str, float]]:
+def measure_memory(H: int, B: int, T: int, cell: str = "rnn") -> dict[str, dict[str, float]]:
     res = {}
     for engine in ("charrnn", "torch"):
         p = subprocess.run(
-            [sys.executable, __file__, "--memory-child", engine, "--shape", f"{H},{B},{T}"],
+            [sys.executable, __file__, "--memory-child", engine, "--shape", f"{H},{B},{T}",
+             "--cell", cell],
             capture_output=True, text=True, check=True, env=child_env(),
         )  # fmt: skip
         res[engine] = json.loads(p.stdout.strip().splitlines()[-1])
@@ -394,15 +429,16 @@ def measure_memory(H: int, B: int, T: int) -> dict[str, dict[str, float]]:
 # ----------------------------------------------------------------------------- main
 
 
-def text_config(H: int, B: int, T: int) -> Config:
+def text_config(H: int, B: int, T: int, cell: str = "rnn") -> Config:
     return Config(
         mode="text", hidden=H, batch_size=B, seq_len=T, steps=10**9, optimizer="adam",
         lr=LR, clip=CLIP, clip_mode="norm", init="scaled", val_fraction=0.0, dtype="float32",
+        cell=cell,
     )  # fmt: skip
 
 
-def words_config(H: int, B: int) -> Config:
-    return text_config(H, B, 1).replace(mode="words")
+def words_config(H: int, B: int, cell: str = "rnn") -> Config:
+    return text_config(H, B, 1, cell).replace(mode="words")
 
 
 def main() -> None:
@@ -411,6 +447,8 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--no-torch", action="store_true")
     ap.add_argument("--only", help="run one configuration, e.g. 256,32,64 or words")
+    ap.add_argument("--cell", choices=tuple(GATES), default="rnn",
+                    help="the recurrent cell, against torch.nn.RNN/GRU/LSTM (rnn)")  # fmt: skip
     ap.add_argument("--memory-child", help=argparse.SUPPRESS)
     ap.add_argument("--process-child", help=argparse.SUPPRESS)
     ap.add_argument("--shape", help=argparse.SUPPRESS)
@@ -421,12 +459,13 @@ def main() -> None:
     args = ap.parse_args()
     if args.memory_child:
         H, B, T = map(int, args.shape.split(","))
-        memory_child(args.memory_child, H, B, T, steps=5)
+        memory_child(args.memory_child, H, B, T, steps=5, cell=args.cell)
         return
     if args.process_child:
         process_child(
-            args.process_child, args.mode, args.shape, args.steps, args.log_every, args.threads
-        )
+            args.process_child, args.mode, args.shape, args.steps, args.log_every, args.threads,
+            args.cell,
+        )  # fmt: skip
         return
 
     from charrnn.data import TextBatches, WordBatches
@@ -447,6 +486,8 @@ def main() -> None:
     text, text_name = shakespeare_or_fallback()
     vocab = Vocab.from_text(text)
     ids = vocab.encode(text)
+    cell, gates = args.cell, GATES[args.cell]
+    out(f"cell: {cell}" + (f" ({gates} gates) vs torch.nn.{cell.upper()}" if gates > 1 else ""))
     out(f"text: {text_name}, {len(text):,} chars, V={vocab.size}; "
         f"{args.repeats} rounds of ~{args.seconds} s per engine")  # fmt: skip
     out()
@@ -464,32 +505,39 @@ def main() -> None:
             continue
         engines = {}
         if mode == "text":
-            engines["charrnn"] = charrnn_engine(text_config(H, B, T), [text])
+            engines["charrnn"] = charrnn_engine(text_config(H, B, T, cell), [text])
             if use_torch:
-                engines["torch"] = torch_engine(vocab, H, TextBatches(ids, B, T), words=False)
-            if B == 1:
+                engines["torch"] = torch_engine(
+                    vocab, H, TextBatches(ids, B, T), words=False, cell=cell
+                )
+            if B == 1 and cell == "rnn":
                 engines["seed-loop"] = reference_engine(vocab, ids, H, T)
-            engines["bound"] = bound_engine(H, B, T, vocab.size)
-            engines["floor"] = bound_engine(H, B, T, vocab.size, elementwise=True)
-            engines["floor+"] = bound_engine(H, B, T, vocab.size, elementwise=True, rest=True)
+            engines["bound"] = bound_engine(H, B, T, vocab.size, gates=gates)
+            if cell == "rnn":
+                engines["floor"] = bound_engine(H, B, T, vocab.size, elementwise=True)
+                engines["floor+"] = bound_engine(H, B, T, vocab.size, elementwise=True, rest=True)
             engines[CLI] = cli_engine(
-                text_config(H, B, T), text_file, window_steps(engines["charrnn"], args.seconds)
-            )
+                text_config(H, B, T, cell), text_file,
+                window_steps(engines["charrnn"], args.seconds),
+            )  # fmt: skip
         else:
             words = load_corpus(names_source(), "words")
             wv = Vocab.from_text("".join(words))
-            engines["charrnn"] = charrnn_engine(words_config(H, B), words)
+            engines["charrnn"] = charrnn_engine(words_config(H, B, cell), words)
             if use_torch:
-                engines["torch"] = torch_engine(wv, H, WordBatches(words, wv, B, 0), words=True)
+                engines["torch"] = torch_engine(
+                    wv, H, WordBatches(words, wv, B, 0), words=True, cell=cell
+                )
             mean_len = round(float(np.mean([len(w) + 1 for w in words])))
-            engines["bound"] = bound_engine(H, B, mean_len, wv.size)
+            engines["bound"] = bound_engine(H, B, mean_len, wv.size, gates=gates)
             engines[CLI] = cli_engine(
-                words_config(H, B), names_source(), window_steps(engines["charrnn"], args.seconds)
-            )
+                words_config(H, B, cell), names_source(),
+                window_steps(engines["charrnn"], args.seconds),
+            )  # fmt: skip
         if use_torch:
             engines[TORCH_PROCESS] = child_engine(
                 "torch", mode, f"{H},{B},{T}", threads,
-                window_steps(engines["torch"], args.seconds),
+                window_steps(engines["torch"], args.seconds), cell,
             )  # fmt: skip
         fixed = {name: e.steps for name, e in engines.items() if isinstance(e, ProcessEngine)}
         rates = rounds(engines, args.seconds, args.repeats, fixed)
@@ -512,14 +560,15 @@ def main() -> None:
                 vs = f", {paired(rates, name, 'torch'):.2f}x torch" if "torch" in rates else ""
                 out(f"{'':<22}{what:<37}{summary(rates[name])} chars/s"
                     f" = {share:.0f}% of the bound{vs}")  # fmt: skip
-        target = TARGETS.get((H, B, T)) if mode == "text" else None
+        targets = TARGETS if cell == "rnn" else GATED_TARGETS
+        target = targets.get((H, B, T)) if mode == "text" else None
         if target and "torch" in rates:
             lead = paired(rates, "bound", "torch")
             out(f"{'':<22}bound / torch: {lead:.2f}x, so {target:.1f}x torch needs "
                 f"{100 * target / lead:.0f}% of the bound")  # fmt: skip
     scratch.cleanup()
     if (use_torch and not args.only) or args.only == "512,64,128":
-        mem = measure_memory(512, 64, 128)
+        mem = measure_memory(512, 64, 128, cell)
         out()
         out("peak memory, training H=512 B=64 T=128 (fresh process, MiB):")
         for name, m in mem.items():

@@ -30,7 +30,7 @@ def _train_parser():
 
 def test_field_lists_are_read_from_the_metadata():
     assert TRAIN_FIELDS == tuple(NAMES)
-    assert MODEL_FIELDS == ("mode", "hidden", "layers", "dtype", "units", "normalize")
+    assert MODEL_FIELDS == ("mode", "hidden", "layers", "cell", "dtype", "units", "normalize")
     assert set(RESUME_MAY_CHANGE) == {"steps", "epochs", "lr", "clip", "clip_mode", *RUN_FIELDS}
     for f in dataclasses.fields(Config):
         assert f.metadata["group"] in GROUPS and f.metadata["help"], f.name

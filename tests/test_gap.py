@@ -66,11 +66,11 @@ def test_latch_words_put_the_key_at_the_query():
 
 def test_point_config_applies_the_rule():
     s = GapSettings()
-    assert point_config(s, "tanh", 8, "naive", 0).bptt == "naive"
-    cfg = point_config(s, "tanh", 8, "window", 0)
+    assert point_config(s, "rnn", 8, "naive", 0).bptt == "naive"
+    cfg = point_config(s, "rnn", 8, "window", 0)
     assert cfg.bptt == "full" and cfg.bptt_window == 4 == window_for(8)
-    assert point_config(s, "tanh", 8, "full", 3).bptt_window is None
-    assert point_config(s, "tanh", 8, "full", 3).seed == 3
+    assert point_config(s, "rnn", 8, "full", 3).bptt_window is None
+    assert point_config(s, "rnn", 8, "full", 3).seed == 3
     assert all(window_for(k) < k + 1 for k in (1, 2, 3, 64))  # never reaches the key
 
 
@@ -89,7 +89,7 @@ def test_gradient_norms_follow_the_chain_rule_by_hand():
     params = init_params(vocab.size, 8, np.random.default_rng(1), init="normal", scale=0.6,
                          dtype="float64")  # fmt: skip
     words = latch_words(s, 3, 4, np.random.default_rng(2))
-    got = gradient_norms(params, vocab, words, 3, "tanh")
+    got = gradient_norms(params, vocab, words, 3, "rnn")
     t = query_step(3)
     expected = np.zeros(t + 1)
     for w in words:
@@ -119,7 +119,7 @@ def test_a_small_grid_runs_in_seconds_and_is_reproducible():
     measured = [r for r in runs if r.norms_init is not None]
     assert {(r.gap, r.rule) for r in measured} == {(2, r) for r in s.rules}
     assert all(len(r.norms_init) == query_step(2) + 1 for r in measured)
-    again = run_one(s, "tanh", 2, "window", 1)
+    again = run_one(s, "rnn", 2, "window", 1)
     assert again == next(r for r in runs if (r.gap, r.rule, r.seed) == (2, "window", 1))
     assert summarise(s, runs) == points
 
@@ -135,7 +135,7 @@ def test_cli_prints_a_table_and_json(capsys):
             "200", "--test-words", "100", "--jobs", "1", "--quiet"]  # fmt: skip
     assert main(args) == 0
     out = capsys.readouterr().out
-    assert "chance at the query 0.25" in out and "tanh     1 " in out and "full BPTT" in out
+    assert "chance at the query 0.25" in out and "rnn      1 " in out and "full BPTT" in out
     assert main([*args, "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert [(p["gap"], p["rule"]) for p in data["points"]][:3] == [

@@ -27,7 +27,7 @@ import charrnn
 
 resource = pytest.importorskip("resource")
 
-pytestmark = pytest.mark.slow  # four training processes
+pytestmark = pytest.mark.slow  # eight training processes
 
 SHAPE = ["--hidden", "256", "--batch-size", "32", "--seq-len", "64", "--dtype", "float32"]
 # Text at the speed issue's shape; words (batches of every length) with two layers and
@@ -36,6 +36,12 @@ CASES = {
     "text": ["--mode", "text", *SHAPE, "--val-fraction", "0"],
     "words": ["--hidden", "128", "--layers", "2", "--dropout", "0.2", "--batch-size", "64",
               "--val-fraction", "0"],
+    # A gated cell owns more temporaries (gates, their derivative factors, the LSTM's c):
+    # all of them from the workspace too, in both modes.
+    "lstm-text": ["--mode", "text", "--cell", "lstm", "--hidden", "128", "--batch-size", "32",
+                  "--seq-len", "64", "--val-fraction", "0"],
+    "gru-words": ["--cell", "gru", "--hidden", "128", "--layers", "2", "--dropout", "0.2",
+                  "--batch-size", "64", "--val-fraction", "0"],
 }  # fmt: skip
 STEPS = (40, 200)  # two runs: they differ only by 160 steps, all past warm-up
 LIMIT = 50  # minor page faults per step; a step that allocates its temporaries anew makes ~1,500

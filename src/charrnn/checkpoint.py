@@ -39,7 +39,7 @@ import numpy.lib.format as npy
 
 from .config import Config
 from .errors import CharRNNError
-from .model import TANH, param_shapes
+from .model import get_cell, param_shapes
 from .optim import OPTIMIZERS
 from .vocab import Units, Vocab
 
@@ -410,7 +410,7 @@ def _build(meta: dict[str, Any], version: int, arrays: dict[str, np.ndarray]) ->
         if prefix not in groups or not name:
             raise CharRNNError(f"unexpected entry {key!r}")
         groups[prefix][name] = a
-    shapes = param_shapes(vocab.size, config.hidden, config.layers)
+    shapes = param_shapes(vocab.size, config.hidden, config.layers, config.cell)
     dtype = np.dtype(config.dtype)
     params = _arrays("param", groups["param"], shapes, dtype)
     train = _arrays("train", groups["train"], shapes, dtype) if groups["train"] else None
@@ -517,11 +517,12 @@ def _check_state(h: np.ndarray, config: Config, dtype: np.dtype) -> None:
     if config.mode != "text":
         raise CharRNNError("a words-mode checkpoint carries a hidden state")
     B = h.shape[1] if h.ndim > 1 else 0
-    expected = (config.layers, *TANH.state_shape(B, config.hidden))
+    cell = get_cell(config.cell)
+    expected = (config.layers, *cell.state_shape(B, config.hidden))
     if h.shape != expected or not 1 <= B <= config.batch_size or h.dtype != dtype:
         raise CharRNNError(
             f"state/h has shape {h.shape} {h.dtype}, expected "
-            f"{(config.layers, *TANH.state_shape(config.batch_size, config.hidden))} {dtype} "
+            f"{(config.layers, *cell.state_shape(config.batch_size, config.hidden))} {dtype} "
             "or fewer sequences"
         )
     if not np.isfinite(h).all():

@@ -25,7 +25,7 @@ from . import __version__
 from .api import CharRNN, resolve_model_path
 from .checkpoint import load as load_checkpoint
 from .cli_experiment import add_experiment_parser
-from .config import TRAIN_FIELDS
+from .config import CELLS, TRAIN_FIELDS
 from .corpus import heldout_split
 from .data import (
     builtin_names,
@@ -108,7 +108,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         if not args.quiet:
             unit = "words" if cfg.mode == "words" else "characters"
             say(
-                f"{'resuming' if run.resumed else 'training'} a {cfg.mode}-mode RNN: "
+                f"{'resuming' if run.resumed else 'training'} a {cfg.mode}-mode "
+                f"{cfg.cell.upper()}: "
                 f"H={cfg.hidden}, V={run.corpus.vocab.size}, {run.n_params:,} parameters, "
                 f"{len(run.train_data):,} training {unit}, {len(run.val_data):,} held out; "
                 f"{tr.total_steps:,} steps"
@@ -439,6 +440,8 @@ def cmd_trace(args: argparse.Namespace) -> int:
             )
         tops = "  ".join(f"{c!r} {p:.3f}" for c, p in s.top)
         print(f"t={s.t:<3d} in {s.input_char!r:6} (id {s.input_id:>3})  h: {hid}")
+        if s.gates:
+            print(f"       gates: {_format_gates(s.gates, H)}")
         print(f"       next: {tops}")
         print(
             f"       target {s.target_char!r} p={s.target_prob:.4f}  "
@@ -521,13 +524,33 @@ def _write_atomic(path: str, text: str) -> None:
         raise
 
 
+def _format_gates(gates: dict[str, np.ndarray], H: int) -> str:
+    """A gated cell's gates of one step: every value for small H, else a summary.
+
+    A gate near 1 passes (keeps, writes, shows) and near 0 blocks; the shares of
+    units that are nearly open or nearly shut say what the cell does at the step.
+    """
+    parts = []
+    for name, g in gates.items():
+        if H <= 8:
+            parts.append(f"{name} [" + " ".join(f"{v:.2f}" for v in g) + "]")
+        else:
+            parts.append(
+                f"{name} mean {g.mean():.2f} (>0.9: {(g > 0.9).mean():.0%}, "
+                f"<0.1: {(g < 0.1).mean():.0%})"
+            )
+    return "; ".join(parts)
+
+
 def cmd_gradcheck(args: argparse.Namespace) -> int:
     from .gradcheck import check, random_case
 
     worst = 0.0
     results = {}
     for ragged, carried in ((True, False), (False, True)):
-        case = random_case(np.random.default_rng(args.seed), ragged=ragged, carried_state=carried)
+        case = random_case(
+            np.random.default_rng(args.seed), ragged=ragged, carried_state=carried, cell=args.cell
+        )
         errs = check(case, "full")
         label = "words (padded, zero state)" if ragged else "text (carried state)"
         results[label] = errs
@@ -538,7 +561,7 @@ def cmd_gradcheck(args: argparse.Namespace) -> int:
         for label, errs in results.items():
             print(label)
             for k, v in errs.items():
-                print(f"  {k:4} max relative error {v:.2e}")
+                print(f"  {k:6} max relative error {v:.2e}")
         print("ok" if worst < 1e-6 else "FAILED: the backward pass disagrees with the numbers")
     return 0 if worst < 1e-6 else 1
 
@@ -563,7 +586,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
-    return run_demo(seeds=args.seeds, names_seconds=args.names_seconds)
+    return run_demo(seeds=args.seeds, names_seconds=args.names_seconds, cell=args.cell)
 
 
 # ----------------------------------------------------------------------------- parser
@@ -769,6 +792,7 @@ def build_parser() -> argparse.ArgumentParser:
         "random models (padded words; carried text state).",
     )
     g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--cell", choices=CELLS, default="rnn", help="the cell to check (rnn)")
     g.add_argument("--json", action="store_true")
     g.set_defaults(func=cmd_gradcheck)
 
@@ -790,6 +814,10 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument(
         "--names-seconds", type=number, default=15.0, help="training time for the names model (15)"
     )
+    m.add_argument(
+        "--cell", choices=CELLS, default="rnn",
+        help="run it all with this cell (rnn: the tutorial's tanh RNN)",
+    )  # fmt: skip
     m.set_defaults(func=cmd_demo)
     add_experiment_parser(sub)
     return p

@@ -47,7 +47,7 @@ def add_experiment_parser(sub: Any) -> None:
     g.add_argument("--rules", type=_list(str), default=d.rules, metavar="R,R,...",
                    help=f"among {','.join(RULES)} (default all)")
     g.add_argument("--cells", type=_list(str), default=d.cells, metavar="C,C,...",
-                   help=f"among {','.join(available_cells())} (default all)")
+                   help=f"among {','.join(available_cells())} (default rnn, the tutorial's cell)")
     g.add_argument("--seeds", type=whole_number, default=d.seeds, help=f"per point ({d.seeds})")
     g.add_argument("--steps", type=whole_number, default=d.steps,
                    help=f"Adam updates per model, the same everywhere ({d.steps})")

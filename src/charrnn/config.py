@@ -18,6 +18,7 @@ DTYPES = ("float32", "float64")
 INITS = ("normal", "scaled")
 REDUCTIONS = ("mean", "sum")
 SCHEDULES = ("constant", "cosine")
+CELLS = ("rnn", "gru", "lstm")  # model.CELL_NAMES
 
 # Sections of `charrnn train --help`, in the order they are shown.
 GROUPS = ("model", "data", "optimisation", "regularisation", "run")
@@ -75,7 +76,14 @@ class Config:
     hidden : int
         Hidden size H (of every layer).
     layers : int
-        Stacked tanh RNN layers, L; layer 1 keeps the tutorial's parameter names.
+        Stacked RNN layers, L; layer 1 keeps the tutorial's parameter names.
+    cell : {"rnn", "gru", "lstm"}
+        The recurrence: the tutorial's tanh RNN, or PyTorch's GRU or LSTM
+        (gated cells, see :mod:`charrnn.gated`). Checkpoints saved before
+        there was a choice hold ``rnn`` models.
+    forget_bias : float
+        The LSTM's forget-gate bias at initialisation (other biases start at
+        0): 1 keeps most of the cell's memory from the first step on.
     dropout : float
         Probability of zeroing a unit of each layer's output during training
         (between layers and before the output layer); 0 turns it off.
@@ -170,7 +178,14 @@ class Config:
         choices=MODES, fixes_shape=True,
     )
     hidden: int = _field(128, "hidden size", "model", metavar="H", fixes_shape=True)
-    layers: int = _field(1, "stacked tanh RNN layers", "model", metavar="L", fixes_shape=True)
+    layers: int = _field(1, "stacked RNN layers", "model", metavar="L", fixes_shape=True)
+    cell: str = _field(
+        "rnn", "recurrent cell: the tutorial's tanh RNN, or a gated GRU or LSTM", "model",
+        choices=CELLS, fixes_shape=True,
+    )
+    forget_bias: float = _field(
+        1.0, "LSTM: the forget gate's bias at initialisation", "model", metavar="X"
+    )
     dropout: float = _field(
         0.0, "dropout between layers and before the output, training only",
         "regularisation", metavar="P",
@@ -310,6 +325,11 @@ class Config:
         if self.layers > 16:
             raise CharRNNError(
                 f"layers={self.layers} is too many; use at most 16", params=("layers",)
+            )
+        if not (isinstance(self.forget_bias, int | float) and math.isfinite(self.forget_bias)):
+            raise CharRNNError(
+                f"forget_bias must be a finite number; got {self.forget_bias!r}",
+                params=("forget_bias",),
             )
         if not (0.0 <= self.dropout < 1.0):
             raise CharRNNError(

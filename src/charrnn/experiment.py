@@ -23,13 +23,16 @@ from .vocab import Vocab
 TUTORIAL_WORDS = ["vector"] + ["ectoaxg"] * 14
 
 
-def tutorial_config(bptt: str = "full", seed: int = 0, passes: int = 1000) -> Config:
+def tutorial_config(
+    bptt: str = "full", seed: int = 0, passes: int = 1000, cell: str = "rnn"
+) -> Config:
     """The tutorial's setting: H=30, plain SGD at 0.1 on the summed loss, one word
     per update, ``passes`` passes; the element-wise clip at 1 comes with BPTT
-    (section 5), the naive rule (section 4) has none.
+    (section 5), the naive rule (section 4) has none. ``cell`` runs it for a gated cell.
     """
     return Config(
         mode="words",
+        cell=cell,
         hidden=30,
         init="normal",
         init_scale=0.01,
@@ -81,11 +84,11 @@ class SeedResult:
 
 
 def run_seed(
-    bptt: str, seed: int, words: list[str] | None = None, passes: int = 1000
+    bptt: str, seed: int, words: list[str] | None = None, passes: int = 1000, cell: str = "rnn"
 ) -> SeedResult:
     """Train one model in the tutorial's setting and probe it."""
     words = TUTORIAL_WORDS if words is None else words
-    config = tutorial_config(bptt, seed, passes).replace(log_every=10**9)
+    config = tutorial_config(bptt, seed, passes, cell).replace(log_every=10**9)
     with TrainingRun(config, words) as run:
         run.train()
         params, vocab = run.best_params(), run.corpus.vocab
@@ -97,12 +100,13 @@ def run_experiment(
     seeds: range | list[int],
     passes: int = 1000,
     on_result: Callable[[SeedResult], None] | None = None,
+    cell: str = "rnn",
 ) -> dict[str, list[SeedResult]]:
     """Both rules over ``seeds``; returns ``{"full": [...], "naive": [...]}``."""
     out: dict[str, list[SeedResult]] = {"full": [], "naive": []}
     for seed in seeds:
         for bptt in ("full", "naive"):
-            r = run_seed(bptt, seed, passes=passes)
+            r = run_seed(bptt, seed, passes=passes, cell=cell)
             out[bptt].append(r)
             if on_result is not None:
                 on_result(r)

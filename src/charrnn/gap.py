@@ -40,7 +40,7 @@ import numpy as np
 from . import model as model_module
 from .config import Config
 from .errors import CharRNNError
-from .model import Params, backward, forward
+from .model import Params, backward, forward, zero_state
 from .run import TrainingRun
 from .vocab import Vocab
 
@@ -49,24 +49,15 @@ DEFAULT_GAPS = (1, 2, 4, 8, 16, 32, 64)
 
 
 def available_cells() -> tuple[str, ...]:
-    """The recurrent cells a :class:`Config` offers (its ``cell`` field's choices).
-
-    Before the Config had a ``cell`` field there was one cell, the tutorial's tanh.
-    """
-    for f in fields(Config):
-        if f.name == "cell":
-            return tuple(f.metadata["choices"])
-    return ("tanh",)
+    """The recurrent cells a :class:`Config` offers (``rnn`` is the tutorial's tanh cell)."""
+    return tuple(model_module.CELL_NAMES)
 
 
 def cell_object(name: str) -> Any:
     """The model's cell object called ``name``, as ``forward`` and ``backward`` take it."""
-    lookup = getattr(model_module, "CELLS", None)  # a registry of cells by name, if any
-    if isinstance(lookup, dict) and name in lookup:
-        return lookup[name]
-    if name == model_module.TANH.name:
-        return model_module.TANH
-    raise CharRNNError(f"no cell called {name!r}; known: {', '.join(available_cells())}")
+    if name not in model_module.CELL_NAMES:
+        raise CharRNNError(f"no cell called {name!r}; known: {', '.join(available_cells())}")
+    return model_module.get_cell(name)
 
 
 def supports_window(cell: str) -> bool:
@@ -120,7 +111,7 @@ class GapSettings:
     rules : tuple of str
         Among :data:`RULES`.
     cells : tuple of str
-        Among :func:`available_cells`.
+        Among :func:`available_cells` (default the tutorial's ``rnn``).
     seeds : int
         Seeds per point of the grid.
     steps, batch_size : int
@@ -144,7 +135,7 @@ class GapSettings:
 
     gaps: tuple[int, ...] = DEFAULT_GAPS
     rules: tuple[str, ...] = RULES
-    cells: tuple[str, ...] = field(default_factory=available_cells)
+    cells: tuple[str, ...] = ("rnn",)
     seeds: int = 10
     steps: int = 3000
     batch_size: int = 32
@@ -222,9 +213,9 @@ def point_config(settings: GapSettings, cell: str, gap: int, rule: str, seed: in
     changes: dict[str, Any] = dict(
         mode="words", hidden=settings.hidden, init=settings.init, dtype="float32",
         batch_size=settings.batch_size, steps=settings.steps, optimizer="adam",
-        lr=settings.lr, clip=1.0, clip_mode="norm", val_fraction=0.0,
+        lr=settings.lr, schedule="constant", clip=1.0, clip_mode="norm", val_fraction=0.0,
         seed=settings.seed + seed, log_every=settings.steps,
-    )  # fmt: skip
+    )  # fmt: skip  # a constant rate: every point of the grid learns at the same pace
     if rule == "naive":
         changes["bptt"] = "naive"
     elif rule == "window":
@@ -244,7 +235,7 @@ def query_accuracy(params: Params, vocab: Vocab, words: list[str], gap: int, cel
     """Share of ``words`` whose key is the model's likeliest character after the query."""
     inputs, targets = _batch(vocab, words)
     T, B = inputs.shape
-    h0 = np.zeros((1, B, params["Why"].shape[1]), dtype=params["Why"].dtype)
+    h0 = zero_state(params, B)  # (1, B, S): S = 2H for the LSTM's [h | c]
     _, cache = forward(params, inputs, targets, h0, cell=cell_object(cell))
     q = query_step(gap)
     probs = cache.probs.reshape(T, B, -1)[q]  # (B, V)
@@ -271,8 +262,7 @@ def gradient_norms(
     t = query_step(gap)
     dtype = np.float64  # small gradients far back must not drown in rounding
     p64 = {k: v.astype(dtype) for k, v in params.items()}
-    H = p64["Why"].shape[1]
-    h0 = np.zeros((1, B, H), dtype=dtype)
+    h0 = zero_state(p64, B)  # (1, B, S)
     _, cache = forward(p64, inputs, targets, h0, cell=c)
     # The states: a forward with carried state 0 returns them in the cache for the
     # tanh cell; any cell returns its final state, so collect them by prefixes.
@@ -291,7 +281,8 @@ def gradient_norms(
         _, cs = forward(p64, inputs[start : t + 1], targets[start : t + 1], states[t - j + 1],
                         mask, cell=c)  # fmt: skip
         _, dh0 = backward(p64, cs, cell=c)
-        norms.append(float(np.linalg.norm(dh0.reshape(B, -1), axis=1).mean()))
+        # The h part of the state (the LSTM's cell c is held fixed).
+        norms.append(float(np.linalg.norm(c.output(dh0[0]), axis=1).mean()))
     return np.array(norms)
 
 

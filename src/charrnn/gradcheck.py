@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .model import Params, backward, forward, init_params, param_specs
+from .model import Params, backward, forward, get_cell, init_params, param_specs
 
 
 @dataclass(frozen=True)
@@ -17,7 +17,7 @@ class GradCheckCase:
     inputs: np.ndarray
     targets: np.ndarray
     mask: np.ndarray | None
-    h0: np.ndarray  # (L, B, H)
+    h0: np.ndarray  # (L, B, S)
     dropout: float = 0.0
     drop_seed: int = 0  # every forward of the check draws the same dropout masks
 
@@ -40,15 +40,19 @@ def random_case(
     carried_state: bool = True,
     layers: int = 1,
     dropout: float = 0.0,
+    cell: str = "rnn",
 ) -> GradCheckCase:
     """A float64 problem with weights large enough that tanh is not linear.
 
     ``ragged`` pads sequences to different lengths (words mode); ``carried_state``
     starts from a non-zero initial state (text mode's truncated BPTT); ``layers``
-    stacks RNNs; ``dropout`` checks the training-mode gradient with fixed masks.
+    stacks RNNs; ``dropout`` checks the training-mode gradient with fixed masks;
+    ``cell`` is ``"rnn"``, ``"gru"`` or ``"lstm"``.
     """
-    params = init_params(V, H, rng, layers=layers, init="normal", scale=0.5, dtype="float64")
-    for spec in param_specs(V, H, layers):
+    params = init_params(
+        V, H, rng, layers=layers, init="normal", scale=0.5, dtype="float64", cell=cell
+    )
+    for spec in param_specs(V, H, layers, cell):
         if not spec.is_weight:  # non-zero biases, so a wrong bias gradient shows
             params[spec.name] = rng.standard_normal(spec.shape) * 0.1
     inputs = rng.integers(0, V, size=(T, B))
@@ -58,7 +62,7 @@ def random_case(
         lengths = rng.integers(1, T + 1, size=B)
         lengths[0] = T
         mask = np.arange(T)[:, None] < lengths[None, :]
-    shape = (layers, B, H)
+    shape = (layers, *get_cell(cell).state_shape(B, H))
     h0 = np.tanh(rng.standard_normal(shape)) if carried_state else np.zeros(shape)
     return GradCheckCase(params, inputs, targets, mask, h0, dropout, int(rng.integers(2**31)))
 

@@ -234,6 +234,13 @@ class TanhCell:
         """One layer's state: the hidden vector of every sequence."""
         return (batch, hidden)
 
+    def output(self, state: Any) -> Any:
+        """The part of a (B, S) state the next layer reads: all of it."""
+        return state
+
+    def init_biases(self, params: Params, layers: int, forget_bias: float) -> None:
+        """Biases start at zero."""
+
     @staticmethod
     def _recur(xp: Any, h_prev: Any, WhhT: Any, pre_t: Any, out: Any) -> None:
         # The one recurrence step, shared by forward and step. np.dot costs
@@ -341,23 +348,72 @@ class TanhCell:
         xp.matmul(dhraw.reshape(T * B, H).T, hs[:-1].reshape(T * B, H), out=grads[n.recurrent])
         return dhraw
 
-    def step(self, params: Params, layer: int, pre: Any, h: Any, out: Any, xp: Any) -> None:
-        """One step for generation: ``pre`` (B, H) with bias, state ``h`` (B, H) -> ``out``."""
+    def step(
+        self,
+        params: Params,
+        layer: int,
+        pre: Any,
+        h: Any,
+        out: Any,
+        xp: Any,
+        ws: Workspace | None = None,
+        record: list[dict[str, Any]] | None = None,
+    ) -> None:
+        """One step for generation: ``pre`` (B, H) with bias, state ``h`` (B, H) -> ``out``.
+
+        The tanh cell has no gates, so it adds nothing to ``record``.
+        """
         self._recur(xp, h, params[self.names(layer).recurrent].T, pre, out)
 
 
 TANH = TanhCell()
 
+# A cell is TANH or one of the gated cells of charrnn.gated: any object with
+# TanhCell's methods (names, specs, state_shape, output, init_biases, forward,
+# backward, step).
+Cell = Any
+CELL_NAMES = ("rnn", "gru", "lstm")  # Config.cell's choices; "rnn" is the tutorial's tanh cell
+_CELLS: dict[str, Cell] = {}
+
+
+def get_cell(cell: str | Cell) -> Cell:
+    """The cell called ``cell`` (one of :data:`CELL_NAMES`); a cell object is returned as is."""
+    if not isinstance(cell, str):
+        return cell
+    if not _CELLS:
+        from .gated import GRU, LSTM  # they build on this module's seam, so import late
+
+        _CELLS.update(rnn=TANH, gru=GRU, lstm=LSTM)
+    if cell not in _CELLS:
+        raise ValueError(f"unknown cell {cell!r}; choose one of {', '.join(CELL_NAMES)}")
+    return _CELLS[cell]
+
+
+def cell_name(cell: Cell) -> str:
+    """The :data:`CELL_NAMES` name of a cell object."""
+    return next(k for k in CELL_NAMES if get_cell(k) is cell)
+
+
+def cell_of(params: Params) -> Cell:
+    """The cell whose parameters ``params`` holds, told by its first recurrent weight's name."""
+    for name in CELL_NAMES:
+        cell = get_cell(name)
+        if cell.names(0).recurrent in params:
+            return cell
+    raise ValueError("the parameters hold no recurrent weight of any cell")
+
 
 def param_specs(
-    vocab_size: int, hidden: int, layers: int = 1, cell: TanhCell = TANH
+    vocab_size: int, hidden: int, layers: int = 1, cell: str | Cell = TANH
 ) -> list[ParamSpec]:
     """Every parameter, weight matrices first, then biases.
 
     Keeping the matrices together lets weight decay act on one slice of the
     flat parameter buffer. Within each group: layer by layer, then the head.
+    ``cell`` is a cell or its name.
     """
     V, H = vocab_size, hidden
+    cell = get_cell(cell)
     layer_specs = [s for l in range(layers) for s in cell.specs(l, V if l == 0 else H, H)]
     weights = [s for s in layer_specs if s.is_weight] + [ParamSpec("Why", (V, H), "output")]
     biases = [s for s in layer_specs if not s.is_weight] + [ParamSpec("by", (V,), "bias")]
@@ -372,15 +428,18 @@ def param_names(layers: int = 1) -> tuple[str, ...]:
 PARAM_NAMES = param_names(1)  # ("Wxh", "Whh", "Why", "bh", "by")
 
 
-def param_shapes(vocab_size: int, hidden: int, layers: int = 1) -> dict[str, tuple[int, ...]]:
+def param_shapes(
+    vocab_size: int, hidden: int, layers: int = 1, cell: str | Cell = TANH
+) -> dict[str, tuple[int, ...]]:
     """The shape of every parameter, in :func:`param_specs` order."""
-    return {s.name: s.shape for s in param_specs(vocab_size, hidden, layers)}
+    return {s.name: s.shape for s in param_specs(vocab_size, hidden, layers, cell)}
 
 
 def num_layers(params: Params) -> int:
     """L: the number of layers whose parameters ``params`` holds."""
+    cell = cell_of(params)
     for L in range(1, MAX_LAYERS + 1):
-        if TANH.names(L).recurrent not in params:
+        if cell.names(L).recurrent not in params:
             return L
     return MAX_LAYERS
 
@@ -393,12 +452,14 @@ def hidden_size(params: Params) -> int:
 def zero_state(
     params: Params, batch: int, *, backend: Backend = NUMPY, ws: Workspace | None = None
 ) -> Any:
-    """The state every fresh sequence starts from: zeros, (L, B, H) for the tanh cell.
+    """The state every fresh sequence starts from: zeros, (L, B, S).
 
-    From ``ws`` when given (an array of the workspace), else a new array.
+    S is the cell's state size: H for the tanh cell and the GRU, 2H for the
+    LSTM (``[h | c]``). From ``ws`` when given (an array of the workspace), else
+    a new array.
     """
     L, H = num_layers(params), hidden_size(params)
-    shape = (L, *TANH.state_shape(batch, H))
+    shape = (L, *cell_of(params).state_shape(batch, H))
     if ws is not None:
         return ws.zeros("zero-state", shape, params["Why"].dtype)
     return backend.xp.zeros(shape, dtype=params["Why"].dtype)
@@ -413,6 +474,8 @@ def init_params(
     init: str = "normal",
     scale: float = 0.01,
     dtype: str = "float32",
+    cell: str | Cell = TANH,
+    forget_bias: float = 1.0,
 ) -> Params:
     """Draw fresh parameters.
 
@@ -431,38 +494,49 @@ def init_params(
     scale : float
         Standard deviation for ``normal``.
     dtype : str
+    cell : str or cell
+        ``"rnn"`` (the tutorial's tanh cell), ``"gru"`` or ``"lstm"``.
+    forget_bias : float
+        The LSTM's forget-gate bias at the start (see ``LSTMCell.init_biases``).
 
     Returns
     -------
     dict
         Named as :func:`param_names`; for L=1 ``Wxh (H, V)``, ``Whh (H, H)``,
-        ``Why (V, H)``, ``bh (H,)``, ``by (V,)``. Biases start at zero.
+        ``Why (V, H)``, ``bh (H,)``, ``by (V,)``. Biases start at zero (but
+        the LSTM's forget gate's).
     """
     if init not in ("normal", "scaled"):
         raise ValueError(f"unknown init {init!r}")
     H = hidden
-    specs = param_specs(vocab_size, hidden, layers)
+    cell = get_cell(cell)
+    specs = param_specs(vocab_size, hidden, layers, cell)
 
     by_name = {s.name: s for s in specs}
 
     def draw(spec: ParamSpec) -> np.ndarray:
         if init == "normal":
             return rng.standard_normal(spec.shape) * scale
-        if spec.kind == "recurrent":
-            q, r = np.linalg.qr(rng.standard_normal(spec.shape))
-            return q * np.sign(np.diag(r))  # Haar-distributed orthogonal matrix
+        if spec.kind == "recurrent":  # one orthogonal (H, H) block per gate
+            blocks = []
+            for _ in range(spec.shape[0] // H):
+                q, r = np.linalg.qr(rng.standard_normal((H, H)))
+                blocks.append(q * np.sign(np.diag(r)))  # Haar-distributed orthogonal matrix
+            return np.concatenate(blocks)
         # One-hot inputs have fan-in 1 per column; a unit-variance column would
         # saturate tanh, so every input and output matrix uses 1/sqrt(H).
         return rng.standard_normal(spec.shape) / np.sqrt(H)
 
     # Draw order: layer 1's weights, then the head, then deeper layers, so that
     # a one-layer model draws exactly what it always drew.
-    per_layer = [[s.name for s in TANH.specs(l, 1, H) if s.is_weight] for l in range(layers)]
+    per_layer = [[s.name for s in cell.specs(l, 1, H) if s.is_weight] for l in range(layers)]
     order = per_layer[0] + ["Why"] + [name for names in per_layer[1:] for name in names]
     drawn = {name: draw(by_name[name]) for name in order}
-    return {
+    params = {
         s.name: (drawn[s.name] if s.is_weight else np.zeros(s.shape)).astype(dtype) for s in specs
     }
+    cell.init_biases(params, layers, forget_bias)
+    return params
 
 
 @dataclass
@@ -476,7 +550,7 @@ class Cache:
     drops: list[Any]  # per layer (T, B, H) dropout multipliers, or None
     outs: list[Any]  # per layer (T, B, H): output sequence after dropout
     probs: Any  # (T*B, V) softmax outputs
-    final_state: Any  # (L, B, H) every layer's last state, to carry on
+    final_state: Any  # (L, B, S) every layer's last state, to carry on
 
 
 def _dropout(
@@ -516,7 +590,7 @@ def forward(
     rng: Any = None,
     backend: Backend = NUMPY,
     ws: Workspace | None = None,
-    cell: TanhCell = TANH,
+    cell: Cell | None = None,
 ) -> tuple[float, Cache]:
     """Run the RNN over a batch and return the summed cross-entropy.
 
@@ -524,8 +598,9 @@ def forward(
     ----------
     params : dict
     inputs, targets : int arrays (T, B)
-    h0 : array (L, B, H), or (B, H) for one layer
-        Initial states (zeros for fresh sequences, carried in text mode).
+    h0 : array (L, B, S), or (B, S) for one layer
+        Initial states (zeros for fresh sequences, carried in text mode); S is
+        the cell's state size (see :func:`zero_state`).
     mask : array (T, B) or None
         1 where a target counts, 0 on padding. ``None`` counts everything.
     dropout : float
@@ -537,25 +612,28 @@ def forward(
     ws : Workspace, optional
         Where the large temporaries live; the cache is made of its arrays, so it
         is valid until the next call with the same workspace. Fresh arrays if ``None``.
-    cell : TanhCell
+    cell : cell, optional
+        The recurrence; ``None`` reads it off the parameters' names.
 
     Returns
     -------
     loss_sum : float
         Sum over counted positions of ``-log p(target)``, in nats.
     cache : Cache
-        Input to :func:`backward`; ``cache.final_state`` is (L, B, H).
+        Input to :func:`backward`; ``cache.final_state`` is (L, B, S).
     """
     xp = backend.xp
+    cell = cell if cell is not None else cell_of(params)
     ws = ws if ws is not None else Workspace(backend)
     L = num_layers(params)
     T, B = inputs.shape
     H = hidden_size(params)
     V = params["Why"].shape[0]
     dtype = params["Why"].dtype
-    h0 = h0.reshape(L, B, H)
+    S = cell.state_shape(B, H)[1]
+    h0 = h0.reshape(L, B, S)
     caches, drops, outs = [], [], []
-    final = ws.get("final", (L, B, H), dtype)  # (L, B, H)
+    final = ws.get("final", (L, B, S), dtype)  # (L, B, S)
     below = None  # (T, B, H) output of the layer below
     for l in range(L):
         n = cell.names(l)
@@ -611,7 +689,7 @@ def backward(
     out: Grads | None = None,
     backend: Backend = NUMPY,
     ws: Workspace | None = None,
-    cell: TanhCell = TANH,
+    cell: Cell | None = None,
     window: int | None = None,
 ) -> tuple[Grads, Any]:
     """Gradients of ``scale * loss_sum`` with respect to every parameter.
@@ -633,7 +711,8 @@ def backward(
     backend : Backend
     ws : Workspace, optional
         Scratch space (the one the forward used is fine); fresh arrays if ``None``.
-    cell : TanhCell
+    cell : cell, optional
+        The recurrence; ``None`` reads it off the parameters' names.
     window : int, optional
         Sliding-window truncation of full BPTT: the loss at step t sends
         gradient to the states at t, t-1, ..., t-window and no further (see
@@ -645,10 +724,11 @@ def backward(
     -------
     grads : dict
         One gradient per parameter, same names and shapes (``dWxh`` under "Wxh").
-    dh0 : array (L, B, H)
+    dh0 : array (L, B, S)
         Gradient with respect to the initial states (zero for ``naive``); an
         array of ``ws``.
     """
+    cell = cell if cell is not None else cell_of(params)
     if bptt not in ("full", "naive"):
         raise ValueError(f"unknown bptt rule {bptt!r}")
     # Passed on only when set, so a cell without a window runs full and naive as before.
@@ -680,7 +760,7 @@ def backward(
     dy.sum(axis=0, out=out["by"])  # dby (V,)
     dout = ws.get("dout0", (T, B, H), dtype)  # (T, B, H): d loss / d top output
     xp.dot(dy, params["Why"], out=dout.reshape(T * B, H))
-    dh0 = ws.zeros("dh0", (L, B, H), dtype)  # (L, B, H)
+    dh0 = ws.zeros("dh0", (L, *cell.state_shape(B, H)), dtype)  # (L, B, S)
     for l in range(L - 1, -1, -1):
         n = cell.names(l)
         if cache.drops[l] is not None:
@@ -723,18 +803,24 @@ def step(
     h: Any,
     *,
     backend: Backend = NUMPY,
-    cell: TanhCell = TANH,
+    cell: Cell | None = None,
     ws: Workspace | None = None,
+    record: list[dict[str, Any]] | None = None,
 ) -> tuple[Any, Any]:
     """One recurrence step for generation (no dropout), through the cell's own step.
 
     Parameters
     ----------
     x : int array (B,)
-    h : array (L, B, H), or (B, H) for one layer
+    h : array (L, B, S), or (B, S) for one layer
+    cell : cell, optional
+        The recurrence; ``None`` reads it off the parameters' names.
     ws : Workspace, optional
         Where the new state and the logits go; a generation loop passes the same
         one every step (the new state never overwrites ``h``). Fresh arrays if ``None``.
+    record : list, optional
+        Receives one dict per layer of the gates' values, ``{gate name: (B, H)}``
+        (empty for the tanh cell), for ``trace``.
 
     Returns
     -------
@@ -743,11 +829,13 @@ def step(
     """
     xp = backend.xp
     ws = ws if ws is not None else Workspace(backend)
+    cell = cell if cell is not None else cell_of(params)
     L, H = num_layers(params), hidden_size(params)
     B = x.shape[0]
     dtype = params["Why"].dtype
-    hl = h.reshape(L, B, H)
-    h_new = ws.other("step-h", (L, B, H), dtype, hl)  # (L, B, H)
+    S = cell.state_shape(B, H)[1]
+    hl = h.reshape(L, B, S)
+    h_new = ws.other("step-h", (L, B, S), dtype, hl)  # (L, B, S)
     below = None
     for l in range(L):
         n = cell.names(l)
@@ -761,8 +849,11 @@ def step(
         else:
             xp.dot(below, W.T, out=pre)
         pre += b
-        cell.step(params, l, pre, hl[l], h_new[l], xp)
-        below = h_new[l]
+        gates: list[dict[str, Any]] | None = [] if record is not None else None
+        cell.step(params, l, pre, hl[l], h_new[l], xp, ws, gates)
+        if record is not None:
+            record.append(gates[0] if gates else {})
+        below = cell.output(h_new[l])
     logits = ws.get("step-logits", (B, params["Why"].shape[0]), dtype)  # (B, V)
     xp.dot(below, params["Why"].T, out=logits)
     logits += params["by"]

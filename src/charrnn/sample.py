@@ -10,7 +10,7 @@ import numpy as np
 
 from .constraints import Constraint, NoEmptyWord, allowed_mask, apply, unit_constraints
 from .errors import CharRNNError
-from .model import Params, Workspace, forward, step, zero_state
+from .model import Params, Workspace, cell_of, forward, step, zero_state
 from .vocab import Vocab
 
 MAX_SAMPLES = 100_000
@@ -133,16 +133,16 @@ def sample(
     rng = rng if rng is not None else np.random.default_rng(0)
     # Contiguous transposes once, not per step.
     p = {k: np.ascontiguousarray(v) for k, v in params.items()}
-    p["Wxh"], p["Whh"], p["Why"] = (
-        np.ascontiguousarray(params[k].T).T for k in ("Wxh", "Whh", "Why")
-    )
+    first = cell_of(params).names(0)  # Wxh, Whh for the tanh cell
+    for k in (first.input, first.recurrent, "Why"):
+        p[k] = np.ascontiguousarray(params[k].T).T
     # Every sample reads the same boundary and prefix: run them once, then copy.
     h1 = zero_state(p, 1)
     x1 = np.array([vocab.boundary_id])
     for ix in vocab.encode(prefix, symbols=True):
         h1, _ = step(p, x1, h1)
         x1 = np.array([ix])
-    h = np.repeat(h1, n, axis=1)  # (L, n, H)
+    h = np.repeat(h1, n, axis=1)  # (L, n, S)
     x = np.repeat(x1, n)  # (n,)
     out = np.full((max_len, n), vocab.boundary_id, dtype=np.int64)  # (max_len, n)
     active = np.arange(n)  # samples still generating; finished words drop out of the batch

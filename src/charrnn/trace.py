@@ -6,11 +6,11 @@ loss per step) as data, for any trained model.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from .model import Params, step, zero_state
+from .model import Params, Workspace, cell_of, step, zero_state
 from .vocab import Vocab
 
 
@@ -26,6 +26,9 @@ class TraceStep:
     target_char: str
     target_prob: float
     running_loss: float  # mean nats/char over steps 0..t
+    # The top layer's gates, {name: (H,)}: the GRU's update and reset gates, the LSTM's
+    # forget, input and output gates; empty for the tanh cell.
+    gates: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def trace(
@@ -47,10 +50,13 @@ def trace(
     # The model's symbols: in jamo units each step reads one jamo.
     seq = "\n" + vocab.to_symbols(text) + ("\n" if mode == "words" else "")
     ids = vocab.encode(seq, symbols=True)
+    cell = cell_of(params)
     h = zero_state(params, 1)
+    ws = Workspace()
     steps, total = [], 0.0
     for t in range(len(ids) - 1):
-        h, logits = step(params, ids[t : t + 1], h)
+        record: list[dict[str, np.ndarray]] = []
+        h, logits = step(params, ids[t : t + 1], h, ws=ws, record=record)
         z = logits[0].astype(np.float64)
         p = np.exp(z - z.max())
         p /= p.sum()
@@ -62,11 +68,12 @@ def trace(
                 t=t,
                 input_char=seq[t],
                 input_id=int(ids[t]),
-                hidden=h[-1, 0].astype(np.float64).copy(),
+                hidden=cell.output(h[-1])[0].astype(np.float64).copy(),
                 top=tuple((vocab.itos[i], float(p[i])) for i in best),
                 target_char=seq[t + 1],
                 target_prob=float(p[target]),
                 running_loss=total / (t + 1),
+                gates={k: v[0].astype(np.float64) for k, v in record[-1].items()},
             )
         )
     return steps

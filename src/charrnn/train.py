@@ -168,10 +168,12 @@ class Trainer:
                 init=config.init,
                 scale=config.init_scale,
                 dtype=config.dtype,
+                cell=config.cell,
+                forget_bias=config.forget_bias,
             )
         # Parameters and gradients each live in one flat buffer; the dicts hold
         # views, so the optimiser and clipping touch one array, not five.
-        specs = param_specs(vocab.size, config.hidden, config.layers)
+        specs = param_specs(vocab.size, config.hidden, config.layers, config.cell)
         self.flat, self.params = flat_buffer(
             {s.name: backend.asarray(params[s.name]) for s in specs}, backend=backend
         )
@@ -200,7 +202,7 @@ class Trainer:
         self.step = 0
         self.epoch = 0
         self.batch_pos = 0
-        self.h: Any = None  # (L, B, H) carried state in text mode (this rank's streams)
+        self.h: Any = None  # (L, B, S) carried state in text mode (this rank's streams)
         self._order: list[np.ndarray] | None = None
         self.last_chars = 0
         self._columns: dict[int, np.ndarray] = {}  # arange(B) by B: one process's dropout keys

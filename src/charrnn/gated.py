@@ -1,0 +1,508 @@
+"""The gated cells: GRU and LSTM, in PyTorch's conventions, with hand-derived backward.
+
+Each is a cell of :mod:`charrnn.model`'s seam: it owns its recurrence, and the
+shared code brings the input projection ``pre_t = Wx x_t + b`` of all its gates
+at once (a row gather for the one-hot first layer), dropout, the head and the
+loss. The input, recurrent and bias blocks of all gates are stacked in one
+matrix each, so a step is one (B, H) x (H, gH) matmul; the gate order is in the
+name (``Wxrzn``: the GRU's reset, update and candidate blocks, ``Wxifgo``: the
+LSTM's input, forget, cell and output blocks). Layer 1 has these names, deeper
+layers add their number (``Wxrzn2``), as the tanh cell does.
+
+GRU (``torch.nn.GRU``), with ``pre = Wx x + b`` split into blocks r, z, n::
+
+    r  = sigmoid(pre_r + Wh_r h)
+    z  = sigmoid(pre_z + Wh_z h)
+    hn = Wh_n h + bhn                  the candidate's recurrent part, kept for backward
+    n  = tanh(pre_n + r * hn)
+    h' = (1 - z) * n + z * h
+
+LSTM (``torch.nn.LSTM``), state (h, c), ``a = pre + Wh h`` split into i, f, g, o::
+
+    i, f, o = sigmoid(a_i), sigmoid(a_f), sigmoid(a_o);   g = tanh(a_g)
+    c' = f * c + i * g
+    h' = o * tanh(c')
+
+A layer's state is one (B, S) array: S = H for the GRU, and S = 2H for the
+LSTM, whose state is ``[h | c]``, so every layer's state still stacks into an
+(L, B, S) array that carries across text chunks like the tanh cell's.
+
+Speed: ``sigmoid(x) = (1 + tanh(x / 2)) / 2``. Halving the sigmoid gates'
+columns of ``pre`` (once for all steps) and of the transposed recurrent matrix
+(once per call) makes each step's gate pre-activations arrive halved, so one
+``tanh`` call serves every gate of the LSTM and the sigmoid costs two cheap
+element-wise calls more; halving is exact in floating point.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .model import Grads, LayerNames, Params, ParamSpec, Workspace
+
+
+def _suffix(layer: int) -> str:
+    return "" if layer == 0 else str(layer + 1)
+
+
+class GRUCell:
+    """PyTorch's GRU: reset gate r, update gate z, candidate n; state (B, H).
+
+    Parameters per layer: ``Wxrzn (3H, n_in)``, ``Whrzn (3H, H)``, ``brzn (3H,)``
+    (the input bias of every gate, plus the recurrent bias of r and z, which
+    only ever appear summed) and ``bhn (H,)``, the candidate's recurrent bias,
+    which sits inside ``r * (Wh_n h + bhn)`` and so is a parameter of its own.
+    """
+
+    name = "gru"
+    gates = 3
+    gate_names = ("reset", "update")  # what trace shows
+
+    def names(self, layer: int) -> LayerNames:
+        """``Wxrzn, Whrzn, brzn`` for layer 1, numbered from 2 after."""
+        s = _suffix(layer)
+        return LayerNames(f"Wxrzn{s}", f"Whrzn{s}", f"brzn{s}")
+
+    def candidate_bias(self, layer: int) -> str:
+        """The name of ``bhn``, the candidate's recurrent bias."""
+        return f"bhn{_suffix(layer)}"
+
+    def specs(self, layer: int, n_in: int, hidden: int) -> list[ParamSpec]:
+        """Input (3H, n_in), recurrent (3H, H), bias (3H,) and candidate bias (H,)."""
+        n, H = self.names(layer), hidden
+        return [
+            ParamSpec(n.input, (3 * H, n_in), "input"),
+            ParamSpec(n.recurrent, (3 * H, H), "recurrent"),
+            ParamSpec(n.bias, (3 * H,), "bias"),
+            ParamSpec(self.candidate_bias(layer), (H,), "bias"),
+        ]
+
+    def state_shape(self, batch: int, hidden: int) -> tuple[int, ...]:
+        """One layer's state: the hidden vector of every sequence."""
+        return (batch, hidden)
+
+    def output(self, state: Any) -> Any:
+        """The part of a (B, S) state the next layer reads: all of it."""
+        return state
+
+    def init_biases(self, params: Params, layers: int, forget_bias: float) -> None:
+        """Biases start at zero (the forget-gate option is the LSTM's)."""
+
+    @staticmethod
+    def _recur(
+        xp: Any, pre_t: Any, g: Any, bhn: Any, rz: Any, hn: Any, n: Any, h: Any, out: Any
+    ) -> None:
+        # One step; pre_t (B, 3H) and g = h Wh^T (B, 3H) arrive with r and z halved.
+        H = h.shape[1]
+        xp.add(pre_t[:, : 2 * H], g[:, : 2 * H], out=rz)  # (B, 2H)
+        xp.tanh(rz, out=rz)
+        rz *= 0.5
+        rz += 0.5  # [r | z] = sigmoid
+        xp.add(g[:, 2 * H :], bhn, out=hn)  # hn = Wh_n h + bhn
+        xp.multiply(rz[:, :H], hn, out=n)
+        n += pre_t[:, 2 * H :]
+        xp.tanh(n, out=n)  # n = tanh(pre_n + r * hn)
+        xp.subtract(h, n, out=out)
+        out *= rz[:, H:]
+        out += n  # h' = n + z * (h - n) = (1 - z) * n + z * h
+
+    def _half(self, ws: Workspace, key: str, H: int, dtype: Any) -> Any:
+        # 0.5 on the sigmoid gates' columns (r, z), 1 on the candidate's.
+        v = ws.get(key, (3 * H,), dtype)
+        v[: 2 * H] = 0.5
+        v[2 * H :] = 1.0
+        return v
+
+    def forward(
+        self, params: Params, layer: int, pre: Any, h0: Any, ws: Workspace, xp: Any
+    ) -> tuple[Any, Any, Any]:
+        """Run the recurrence over all T steps.
+
+        Parameters
+        ----------
+        pre : array (T, B, 3H)
+            Input projections, bias included; overwritten.
+        h0 : array (B, H)
+
+        Returns
+        -------
+        out : array (T, B, H)
+            The hidden states h_1..h_T (a view of the cache).
+        final : array (B, H)
+        cache : tuple
+            ``(hs (T+1, B, H), acts (T, B, 3H) = [r | z | n], hn (T, B, H))``.
+        """
+        T, B, G = pre.shape
+        H = G // 3
+        n_ = self.names(layer)
+        Wh, bhn = params[n_.recurrent], params[self.candidate_bias(layer)]
+        dtype = Wh.dtype
+        hs = ws.get(f"hs{layer}", (T + 1, B, H), dtype)  # (T+1, B, H)
+        acts = ws.get(f"acts{layer}", (T, B, G), dtype)  # (T, B, 3H): r, z, n
+        hn = ws.get(f"hn{layer}", (T, B, H), dtype)  # (T, B, H)
+        hs[0] = h0
+        half = self._half(ws, "gru-half", H, dtype)
+        pre *= half
+        WhT = ws.get(f"WhT{layer}", (H, G), dtype)  # (H, 3H), contiguous for BLAS
+        xp.multiply(Wh.T, half, out=WhT)
+        g = ws.get("gru-g", (B, G), dtype)  # (B, 3H) recurrent projection of a step
+        rz, n = acts[..., : 2 * H], acts[..., 2 * H :]
+        for t in range(T):
+            xp.dot(hs[t], WhT, out=g)
+            self._recur(xp, pre[t], g, bhn, rz[t], hn[t], n[t], hs[t], hs[t + 1])
+        return hs[1:], hs[T], (hs, acts, hn)
+
+    def backward(
+        self,
+        params: Params,
+        layer: int,
+        cache: Any,
+        dout: Any,
+        dh0: Any,
+        grads: Grads,
+        bptt: str,
+        ws: Workspace,
+        xp: Any,
+    ) -> Any:
+        """Back through the recurrence; writes ``dWhrzn`` and ``dbhn``, returns dpre (T, B, 3H).
+
+        With ``naive`` nothing flows to the previous step (``dhnext = 0``):
+        each step's gradient is its own loss's alone, as in the tutorial's section 4.
+
+        The gradient equations, from ``h' = n + z * (h - n)`` backwards (``dh``
+        is d loss / d h' of one step, ``dhnext`` what step t+1 sends back)::
+
+            dh     = dout_t + dhnext
+            dn_raw = dh * (1 - z) * (1 - n^2)       d pre_n
+            dhn    = dn_raw * r                     d (Wh_n h + bhn)
+            dr_raw = dn_raw * hn * r (1 - r)        d pre_r = d (Wh_r h)
+            dz_raw = dh * (h - n) * z (1 - z)       d pre_z = d (Wh_z h)
+            dhnext = [dr_raw | dz_raw | dhn] Wh + dh * z
+            dWh   += [dr_raw | dz_raw | dhn]^T h ;  dbhn += dhn
+        """
+        hs, acts, hn = cache
+        T, B, H = dout.shape
+        G = 3 * H
+        n_ = self.names(layer)
+        dtype = hs.dtype
+        r, z, n = acts[..., :H], acts[..., H : 2 * H], acts[..., 2 * H :]
+        # The factors that do not depend on dh, for all steps in a few vectorised calls.
+        fn = ws.get(f"gru-fn{layer}", (T, B, H), dtype)  # (1 - z)(1 - n^2)
+        xp.multiply(n, n, out=fn)
+        xp.subtract(1, fn, out=fn)
+        tmp = ws.get("gru-tmp", (T, B, H), dtype)
+        xp.subtract(1, z, out=tmp)
+        fn *= tmp
+        fr = ws.get(f"gru-fr{layer}", (T, B, H), dtype)  # hn * r (1 - r)
+        xp.subtract(1, r, out=fr)
+        fr *= r
+        fr *= hn
+        fz = ws.get(f"gru-fz{layer}", (T, B, H), dtype)  # (h - n) * z (1 - z)
+        xp.subtract(1, z, out=fz)
+        fz *= z
+        xp.subtract(hs[:-1], n, out=tmp)
+        fz *= tmp
+        # dgh: d loss / d (h Wh^T + [0 | 0 | bhn]) of every step, (T, B, 3H).
+        dgh = ws.get(f"gru-dgh{layer}", (T, B, G), dtype)
+        dpre = ws.get(f"gru-dpre{layer}", (T, B, G), dtype)  # (T, B, 3H)
+        dr, dz, dhn = dgh[..., :H], dgh[..., H : 2 * H], dgh[..., 2 * H :]
+        dn = dpre[..., 2 * H :]
+        if bptt == "full":
+            Wh = params[n_.recurrent]
+            dhnext = dh0
+            dzh = ws.get("gru-dzh", (B, H), dtype)
+            for t in range(T - 1, -1, -1):
+                dh = dout[t]
+                dh += dhnext  # dh = dout_t + dhnext
+                xp.multiply(dh, fn[t], out=dn[t])  # dn_raw = dh (1 - z)(1 - n^2)
+                xp.multiply(dn[t], r[t], out=dhn[t])  # dhn = dn_raw r
+                xp.multiply(dn[t], fr[t], out=dr[t])  # dr_raw = dn_raw hn r (1 - r)
+                xp.multiply(dh, fz[t], out=dz[t])  # dz_raw = dh (h - n) z (1 - z)
+                xp.dot(dgh[t], Wh, out=dhnext)  # dhnext = dgh Wh
+                xp.multiply(dh, z[t], out=dzh)
+                dhnext += dzh  # ... + dh z
+        else:
+            dh = dout  # the tutorial's section 4: no dhnext, every step at once
+            xp.multiply(dh, fn, out=dn)
+            xp.multiply(dn, r, out=dhn)
+            xp.multiply(dn, fr, out=dr)
+            xp.multiply(dh, fz, out=dz)
+        dpre[..., : 2 * H] = dgh[..., : 2 * H]  # d pre_rz = d (Wh_rz h)
+        flat = dgh.reshape(T * B, G)
+        xp.matmul(flat.T, hs[:-1].reshape(T * B, H), out=grads[n_.recurrent])  # dWh (3H, H)
+        flat[:, 2 * H :].sum(axis=0, out=grads[self.candidate_bias(layer)])  # dbhn (H,)
+        return dpre
+
+    def step(
+        self,
+        params: Params,
+        layer: int,
+        pre: Any,
+        h: Any,
+        out: Any,
+        xp: Any,
+        ws: Workspace | None = None,
+        record: list[dict[str, Any]] | None = None,
+    ) -> None:
+        """One step for generation: ``pre`` (B, 3H) with bias (overwritten), ``h`` -> ``out``.
+
+        ``record``, when given, receives ``{"reset": r, "update": z}`` (copies, (B, H)).
+        """
+        ws = ws if ws is not None else Workspace()
+        B, H = h.shape
+        dtype = h.dtype
+        g = ws.get("step-gru-g", (B, 3 * H), dtype)
+        xp.dot(h, params[self.names(layer).recurrent].T, out=g)
+        g[:, : 2 * H] *= 0.5
+        pre[:, : 2 * H] *= 0.5
+        rz = ws.get("step-gru-rz", (B, 2 * H), dtype)
+        hn = ws.get("step-gru-hn", (B, H), dtype)
+        n = ws.get("step-gru-n", (B, H), dtype)
+        self._recur(xp, pre, g, params[self.candidate_bias(layer)], rz, hn, n, h, out)
+        if record is not None:
+            record.append({"reset": rz[:, :H].copy(), "update": rz[:, H:].copy()})
+
+
+class LSTMCell:
+    """PyTorch's LSTM: input, forget, cell and output blocks (i, f, g, o); state [h | c].
+
+    Parameters per layer: ``Wxifgo (4H, n_in)``, ``Whifgo (4H, H)``, ``bifgo (4H,)``.
+
+    Parameters
+    ----------
+    forget_bias : float
+        Not used by the computation; see :meth:`init_biases`.
+    """
+
+    name = "lstm"
+    gates = 4
+    gate_names = ("forget", "input", "output")  # what trace shows
+
+    def names(self, layer: int) -> LayerNames:
+        """``Wxifgo, Whifgo, bifgo`` for layer 1, numbered from 2 after."""
+        s = _suffix(layer)
+        return LayerNames(f"Wxifgo{s}", f"Whifgo{s}", f"bifgo{s}")
+
+    def specs(self, layer: int, n_in: int, hidden: int) -> list[ParamSpec]:
+        """Input (4H, n_in), recurrent (4H, H) and bias (4H,)."""
+        n, H = self.names(layer), hidden
+        return [
+            ParamSpec(n.input, (4 * H, n_in), "input"),
+            ParamSpec(n.recurrent, (4 * H, H), "recurrent"),
+            ParamSpec(n.bias, (4 * H,), "bias"),
+        ]
+
+    def state_shape(self, batch: int, hidden: int) -> tuple[int, ...]:
+        """One layer's state: ``[h | c]``, the hidden and the cell vector of every sequence."""
+        return (batch, 2 * hidden)
+
+    def output(self, state: Any) -> Any:
+        """The part of a (B, 2H) state the next layer reads: h."""
+        return state[:, : state.shape[1] // 2]
+
+    def init_biases(self, params: Params, layers: int, forget_bias: float) -> None:
+        """Set every layer's forget-gate bias to ``forget_bias``.
+
+        1 (Gers et al. 2000; Jozefowicz et al. 2015) starts the forget gate at
+        sigmoid(1) = 0.73 instead of 0.5: the cell keeps most of its memory
+        from the first step, so the gradient reaches far back through
+        ``dc_next = dc * f`` before the network has learnt when to forget.
+        """
+        for l in range(layers):
+            b = params[self.names(l).bias]
+            H = b.shape[0] // 4
+            b[H : 2 * H] = forget_bias
+
+    @staticmethod
+    def _recur(
+        xp: Any, pre_t: Any, a: Any, sc: Any, off: Any, c: Any, act: Any, tc: Any,
+        h_out: Any, c_out: Any, ig: Any,
+    ) -> None:  # fmt: skip
+        # One step; a = h Wh^T (B, 4H) and pre_t arrive with the i, f, o columns halved.
+        H = tc.shape[1]
+        xp.add(pre_t, a, out=act)
+        xp.tanh(act, out=act)
+        act *= sc
+        act += off  # [i | f | g | o]: sigmoid on i, f, o, tanh on g
+        xp.multiply(act[:, H : 2 * H], c, out=c_out)
+        xp.multiply(act[:, :H], act[:, 2 * H : 3 * H], out=ig)
+        c_out += ig  # c' = f c + i g
+        xp.tanh(c_out, out=tc)
+        xp.multiply(act[:, 3 * H :], tc, out=h_out)  # h' = o tanh(c')
+
+    def _affine(self, ws: Workspace, H: int, dtype: Any) -> tuple[Any, Any, Any]:
+        # Halving vector for the pre-activations, then scale and offset after the tanh.
+        half = ws.get("lstm-half", (4 * H,), dtype)
+        half[...] = 0.5
+        half[2 * H : 3 * H] = 1.0
+        off = ws.get("lstm-off", (4 * H,), dtype)
+        off[...] = 0.5
+        off[2 * H : 3 * H] = 0.0
+        return half, half, off  # the scale after the tanh equals the halving vector
+
+    def forward(
+        self, params: Params, layer: int, pre: Any, h0: Any, ws: Workspace, xp: Any
+    ) -> tuple[Any, Any, Any]:
+        """Run the recurrence over all T steps.
+
+        Parameters
+        ----------
+        pre : array (T, B, 4H)
+            Input projections, bias included; overwritten.
+        h0 : array (B, 2H)
+            Initial ``[h | c]``.
+
+        Returns
+        -------
+        out : array (T, B, H)
+            The hidden states h_1..h_T (a view of the cache).
+        final : array (B, 2H)
+            The last ``[h | c]``.
+        cache : tuple
+            ``(hs (T+1, B, H), cs (T+1, B, H), acts (T, B, 4H), tcs (T, B, H))``.
+        """
+        T, B, G = pre.shape
+        H = G // 4
+        Wh = params[self.names(layer).recurrent]
+        dtype = Wh.dtype
+        hs = ws.get(f"hs{layer}", (T + 1, B, H), dtype)  # (T+1, B, H)
+        cs = ws.get(f"cs{layer}", (T + 1, B, H), dtype)  # (T+1, B, H)
+        acts = ws.get(f"acts{layer}", (T, B, G), dtype)  # (T, B, 4H): i, f, g, o
+        tcs = ws.get(f"tcs{layer}", (T, B, H), dtype)  # (T, B, H): tanh(c_t)
+        hs[0], cs[0] = h0[:, :H], h0[:, H:]
+        half, sc, off = self._affine(ws, H, dtype)
+        pre *= half
+        WhT = ws.get(f"WhT{layer}", (H, G), dtype)  # (H, 4H), contiguous for BLAS
+        xp.multiply(Wh.T, half, out=WhT)
+        a = ws.get("lstm-a", (B, G), dtype)
+        ig = ws.get("lstm-ig", (B, H), dtype)
+        for t in range(T):
+            xp.dot(hs[t], WhT, out=a)
+            self._recur(xp, pre[t], a, sc, off, cs[t], acts[t], tcs[t], hs[t + 1], cs[t + 1], ig)
+        final = ws.get(f"lstm-final{layer}", (B, 2 * H), dtype)  # (B, 2H)
+        final[:, :H], final[:, H:] = hs[T], cs[T]
+        return hs[1:], final, (hs, cs, acts, tcs)
+
+    def backward(
+        self,
+        params: Params,
+        layer: int,
+        cache: Any,
+        dout: Any,
+        dh0: Any,
+        grads: Grads,
+        bptt: str,
+        ws: Workspace,
+        xp: Any,
+    ) -> Any:
+        """Back through the recurrence; writes ``dWhifgo``, returns dpre (T, B, 4H).
+
+        ``dh0`` (B, 2H) receives ``[dh | dc]`` of the initial state. With
+        ``naive`` neither ``dhnext`` nor ``dcnext`` flows to the previous step.
+
+        The gradient equations, from ``h' = o tanh(c')`` backwards (``dh``,
+        ``dc`` are d loss / d h', d c' of one step)::
+
+            dh     = dout_t + dhnext
+            dc     = dcnext + dh * o * (1 - tanh(c')^2)
+            da_i   = dc * g * i (1 - i)
+            da_f   = dc * c * f (1 - f)
+            da_g   = dc * i * (1 - g^2)
+            da_o   = dh * tanh(c') * o (1 - o)
+            dcnext = dc * f
+            dhnext = [da_i | da_f | da_g | da_o] Wh
+            dWh   += [da_i | da_f | da_g | da_o]^T h
+        """
+        hs, cs, acts, tcs = cache
+        T, B, H = dout.shape
+        G = 4 * H
+        n_ = self.names(layer)
+        dtype = hs.dtype
+        i, f, g, o = (acts[..., k * H : (k + 1) * H] for k in range(4))
+        # Every factor that does not depend on dh or dc, in a few vectorised calls:
+        # dact = [g i(1-i) | c f(1-f) | i (1-g^2) | tanh(c') o(1-o)], fc = o (1 - tanh(c')^2).
+        dact = ws.get(f"lstm-dact{layer}", (T, B, G), dtype)  # (T, B, 4H)
+        xp.subtract(1, acts, out=dact)
+        dact *= acts  # s (1 - s) for every block; the g block is redone below
+        dact[..., :H] *= g
+        dact[..., H : 2 * H] *= cs[:-1]
+        dg = dact[..., 2 * H : 3 * H]
+        xp.multiply(g, g, out=dg)
+        xp.subtract(1, dg, out=dg)
+        dg *= i
+        dact[..., 3 * H :] *= tcs
+        fc = ws.get(f"lstm-fc{layer}", (T, B, H), dtype)  # (T, B, H)
+        xp.multiply(tcs, tcs, out=fc)
+        xp.subtract(1, fc, out=fc)
+        fc *= o
+        dpre = ws.get(f"lstm-dpre{layer}", (T, B, G), dtype)  # (T, B, 4H)
+        if bptt == "full":
+            Wh = params[n_.recurrent]
+            # np.dot writes only into C-contiguous arrays: carry in buffers of their own.
+            dhnext = ws.zeros("lstm-dhnext", (B, H), dtype)
+            dcnext = ws.zeros("lstm-dcnext", (B, H), dtype)
+            dc = ws.get("lstm-dc", (B, H), dtype)
+            for t in range(T - 1, -1, -1):
+                dh = dout[t]
+                dh += dhnext  # dh = dout_t + dhnext
+                xp.multiply(dh, fc[t], out=dc)
+                dc += dcnext  # dc = dcnext + dh o (1 - tanh(c')^2)
+                da = dpre[t]  # (B, 4H)
+                for k in range(3):  # da_i, da_f, da_g: dc times their factor
+                    xp.multiply(dc, dact[t, :, k * H : (k + 1) * H], out=da[:, k * H : (k + 1) * H])
+                xp.multiply(dh, dact[t, :, 3 * H :], out=da[:, 3 * H :])  # da_o
+                xp.multiply(dc, f[t], out=dcnext)  # dcnext = dc f
+                xp.dot(da, Wh, out=dhnext)  # dhnext = da Wh
+            dh0[:, :H], dh0[:, H:] = dhnext, dcnext
+        else:
+            dh = dout  # the tutorial's section 4: no dhnext or dcnext, every step at once
+            dc = ws.get("lstm-dcs", (T, B, H), dtype)
+            xp.multiply(dh, fc, out=dc)
+            for k in range(3):
+                xp.multiply(dc, dact[..., k * H : (k + 1) * H], out=dpre[..., k * H : (k + 1) * H])
+            xp.multiply(dh, dact[..., 3 * H :], out=dpre[..., 3 * H :])
+        flat = dpre.reshape(T * B, G)
+        xp.matmul(flat.T, hs[:-1].reshape(T * B, H), out=grads[n_.recurrent])  # dWh (4H, H)
+        return dpre
+
+    def step(
+        self,
+        params: Params,
+        layer: int,
+        pre: Any,
+        h: Any,
+        out: Any,
+        xp: Any,
+        ws: Workspace | None = None,
+        record: list[dict[str, Any]] | None = None,
+    ) -> None:
+        """One step for generation: ``pre`` (B, 4H) with bias (overwritten), ``[h | c]`` -> ``out``.
+
+        ``record``, when given, receives ``{"forget": f, "input": i, "output": o}``
+        (copies, (B, H)).
+        """
+        ws = ws if ws is not None else Workspace()
+        B, S = h.shape
+        H = S // 2
+        dtype = h.dtype
+        half, sc, off = self._affine(ws, H, dtype)
+        a = ws.get("step-lstm-a", (B, 4 * H), dtype)
+        xp.dot(h[:, :H], params[self.names(layer).recurrent].T, out=a)
+        a *= half
+        pre *= half
+        act = ws.get("step-lstm-act", (B, 4 * H), dtype)
+        tc = ws.get("step-lstm-tc", (B, H), dtype)
+        ig = ws.get("step-lstm-ig", (B, H), dtype)
+        self._recur(xp, pre, a, sc, off, h[:, H:], act, tc, out[:, :H], out[:, H:], ig)
+        if record is not None:
+            record.append(
+                {
+                    "forget": act[:, H : 2 * H].copy(),
+                    "input": act[:, :H].copy(),
+                    "output": act[:, 3 * H :].copy(),
+                }
+            )
+
+
+GRU = GRUCell()
+LSTM = LSTMCell()

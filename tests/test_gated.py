@@ -1,0 +1,241 @@
+"""The GRU and LSTM cells: float64 gradient checks, the per-character reference loops,
+step-by-step generation, workspaces and initialisation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from charrnn.gradcheck import analytic_grads, check, numerical_grads, random_case, relative_error
+from charrnn.model import (
+    Workspace,
+    backward,
+    cell_of,
+    forward,
+    get_cell,
+    init_params,
+    num_layers,
+    param_specs,
+    step,
+    zero_state,
+)
+from charrnn.reference import column_params, gru_get_derivative, lstm_get_derivative
+
+GATED = ["gru", "lstm"]
+MODES = {"words": (True, False), "text": (False, True), "both": (True, True)}
+
+
+@pytest.mark.parametrize("cell", GATED)
+@pytest.mark.parametrize("layers", [1, 2, 3])
+@pytest.mark.parametrize("mode", sorted(MODES))
+def test_full_bptt_matches_numerical_gradient(cell, layers, mode):
+    ragged, carried = MODES[mode]
+    # The measure is per entry: an entry of ~1e-7 (a deep LSTM layer has some) meets the
+    # ~1e-12 rounding of the difference quotient and fails 1e-6 though backward is right,
+    # so these seeds are ones whose gradients have no such entry.
+    case = random_case(np.random.default_rng(60 + layers), H=5, T=4, layers=layers, ragged=ragged,
+                       carried_state=carried, cell=cell)  # fmt: skip
+    errors = check(case)
+    assert set(errors) == {s.name for s in param_specs(7, 5, layers, cell)}
+    for name, err in errors.items():
+        assert err < 1e-6, f"{cell} d{name}: relative error {err:.2e}"
+
+
+@pytest.mark.parametrize("cell", GATED)
+@pytest.mark.parametrize("layers", [1, 2])
+def test_dropout_matches_numerical_gradient(cell, layers):
+    case = random_case(np.random.default_rng(11), H=6, T=4, layers=layers, dropout=0.3, cell=cell)
+    _, cache = case.forward(case.params)
+    assert all((d == 0).any() for d in cache.drops)
+    for name, err in check(case).items():
+        assert err < 1e-6, f"{cell} d{name}: relative error {err:.2e}"
+
+
+@pytest.mark.parametrize("cell", GATED)
+@pytest.mark.parametrize("layers", [1, 2])
+def test_initial_state_gradient_matches_numerical(cell, layers):
+    """dh0 is a gradient of the whole state: h, and c for the LSTM."""
+    case = random_case(np.random.default_rng(3), H=4, ragged=False, carried_state=True,
+                       layers=layers, cell=cell)  # fmt: skip
+    _, cache = forward(case.params, case.inputs, case.targets, case.h0, None)
+    _, dh0 = backward(case.params, cache)
+    assert dh0.shape == case.h0.shape
+    eps = 1e-3
+    num = np.zeros_like(case.h0)
+    for i in np.ndindex(case.h0.shape):
+        f = {}
+        for k in (-2, -1, 1, 2):  # the fourth-order stencil of gradcheck.numerical_grads
+            h = case.h0.copy()
+            h[i] += k * eps
+            f[k], _ = forward(case.params, case.inputs, case.targets, h, None)
+        num[i] = (8 * (f[1] - f[-1]) - (f[2] - f[-2])) / (12 * eps)
+    assert relative_error(dh0, num) < 1e-6
+
+
+@pytest.mark.parametrize("cell", GATED)
+def test_gradcheck_detects_a_wrong_gated_backward(cell, monkeypatch):
+    """The check can fail: a cache whose gates were tampered with gives wrong gradients."""
+    import charrnn.gradcheck as gc
+    import charrnn.model as model
+
+    case = random_case(np.random.default_rng(0), cell=cell)
+    real_backward = model.backward
+
+    def broken(params, cache, **kw):
+        cache.hs[0][1][..., :3] = 0.5  # part of the first gate block forgets its value
+        return real_backward(params, cache, **kw)
+
+    monkeypatch.setattr(gc, "backward", broken)
+    assert max(gc.check(case).values()) > 1e-2
+
+
+def _reference_sum(case, bptt, cell):
+    """The per-character loop summed over each (unpadded) sequence of a one-layer batch."""
+    cp = column_params(case.params)
+    T, B = case.inputs.shape
+    H = case.params["Why"].shape[1]
+    lengths = case.mask.sum(0) if case.mask is not None else np.full(B, T)
+    total = {k: np.zeros_like(v) for k, v in case.params.items()}
+    loss, last = 0.0, []
+    for b in range(B):
+        n = int(lengths[b])
+        seq = (case.inputs[:n, b].tolist(), case.targets[:n, b].tolist())
+        s0 = case.h0[0, b][:, None]
+        if cell == "gru":
+            l, g, h = gru_get_derivative(cp, *seq, s0, bptt=bptt)
+            state = h[:, 0]
+        else:
+            l, g, h, c = lstm_get_derivative(cp, *seq, s0[:H], s0[H:], bptt=bptt)
+            state = np.concatenate([h[:, 0], c[:, 0]])
+        loss += l
+        last.append(state)
+        for k in total:
+            total[k] += g[k].reshape(total[k].shape)
+    return loss, total, np.array(last)
+
+
+@pytest.mark.parametrize("cell", GATED)
+@pytest.mark.parametrize("bptt", ["full", "naive"])
+@pytest.mark.parametrize("seed", range(3))
+def test_batched_engine_matches_reference_loop(cell, bptt, seed):
+    """Ragged batches with carried state, float64: loss, every gradient, final state to 1e-10."""
+    rng = np.random.default_rng(200 + seed)
+    case = random_case(rng, V=11, H=9, T=8, B=6, ragged=bool(seed != 1), carried_state=True,
+                       cell=cell)  # fmt: skip
+    loss, cache = forward(case.params, case.inputs, case.targets, case.h0, case.mask)
+    final = cache.final_state.copy()
+    grads, _ = backward(case.params, cache, bptt=bptt)
+    ref_loss, ref_grads, ref_last = _reference_sum(case, bptt, cell)
+    assert abs(loss - ref_loss) < 1e-10 * max(1.0, abs(ref_loss))
+    for k in case.params:
+        np.testing.assert_allclose(grads[k], ref_grads[k], rtol=0, atol=1e-10, err_msg=k)
+    if case.mask is None:
+        np.testing.assert_allclose(final[0], ref_last, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("cell", GATED)
+def test_naive_rule_is_not_the_gradient(cell):
+    """Dropping dhnext (and dcnext) leaves the head exact and the recurrence wrong."""
+    case = random_case(np.random.default_rng(0), T=6, ragged=False, carried_state=False, cell=cell)
+    num, naive = numerical_grads(case), analytic_grads(case, "naive")
+    names = get_cell(cell).names(0)
+    assert relative_error(naive["Why"], num["Why"]) < 1e-6
+    assert relative_error(naive[names.recurrent], num[names.recurrent]) > 1e-2
+    assert relative_error(naive[names.input], num[names.input]) > 1e-2
+
+
+@pytest.mark.parametrize("cell", GATED)
+@pytest.mark.parametrize("layers", [1, 2, 3])
+def test_step_by_step_generation_equals_forward(cell, layers):
+    rng = np.random.default_rng(layers)
+    V, H, T, B = 7, 6, 9, 4
+    params = init_params(V, H, rng, layers=layers, init="scaled", dtype="float64", cell=cell)
+    for spec in param_specs(V, H, layers, cell):
+        if not spec.is_weight:
+            params[spec.name] = rng.standard_normal(spec.shape) * 0.3
+    inputs = rng.integers(0, V, size=(T, B))
+    h0 = np.tanh(rng.standard_normal((layers, *get_cell(cell).state_shape(B, H))))
+    _, cache = forward(params, inputs, inputs, h0)
+    logp = np.log(cache.probs).reshape(T, B, V)
+    h, ws = h0.copy(), Workspace()
+    for t in range(T):
+        record = []
+        h, logits = step(params, inputs[t], h, ws=ws, record=record)
+        z = logits - logits.max(axis=1, keepdims=True)
+        np.testing.assert_allclose(z - np.log(np.exp(z).sum(1, keepdims=True)), logp[t],
+                                   rtol=0, atol=1e-10)  # fmt: skip
+        np.testing.assert_allclose(h[-1, :, :H], cache.outs[-1][t], rtol=0, atol=1e-12)
+        assert len(record) == layers
+        assert set(record[0]) == set(get_cell(cell).gate_names)
+        assert all(((g > 0) & (g < 1)).all() for r in record for g in r.values())
+    np.testing.assert_allclose(h, cache.final_state, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("cell", GATED)
+@pytest.mark.parametrize("dropout", [0.0, 0.3])
+def test_a_reused_workspace_gives_the_results_of_fresh_arrays(cell, dropout):
+    rng = np.random.default_rng(5)
+    V, H, B, L = 6, 5, 3, 2
+    params = init_params(V, H, rng, layers=L, init="scaled", dtype="float64", cell=cell)
+    ws = Workspace()
+    for T in (4, 9, 2, 9):
+        inputs = rng.integers(0, V, size=(T, B))
+        targets = rng.integers(0, V, size=(T, B))
+        mask = rng.random((T, B)) < 0.8
+        results = []
+        for w in (None, ws):
+            loss, cache = forward(params, inputs, targets, zero_state(params, B), mask,
+                                  dropout=dropout, rng=np.random.default_rng(T), ws=w)  # fmt: skip
+            grads, dh0 = backward(params, cache, bptt="full", ws=w)
+            results.append((loss, {k: g.copy() for k, g in grads.items()}, dh0.copy()))
+        (la, ga, ha), (lb, gb, hb) = results
+        assert la == lb
+        for k in ga:
+            np.testing.assert_array_equal(ga[k], gb[k])
+        np.testing.assert_array_equal(ha, hb)
+
+
+def test_parameter_names_shapes_and_kinds():
+    gru = {s.name: (s.shape, s.kind) for s in param_specs(5, 3, 2, "gru")}
+    assert gru == {
+        "Wxrzn": ((9, 5), "input"), "Whrzn": ((9, 3), "recurrent"),
+        "Wxrzn2": ((9, 3), "input"), "Whrzn2": ((9, 3), "recurrent"), "Why": ((5, 3), "output"),
+        "brzn": ((9,), "bias"), "bhn": ((3,), "bias"), "brzn2": ((9,), "bias"),
+        "bhn2": ((3,), "bias"), "by": ((5,), "bias"),
+    }  # fmt: skip
+    lstm = [s.name for s in param_specs(5, 3, 1, "lstm")]
+    assert lstm == ["Wxifgo", "Whifgo", "Why", "bifgo", "by"]
+    for cell in GATED:
+        params = init_params(5, 3, np.random.default_rng(0), layers=2, cell=cell)
+        assert cell_of(params) is get_cell(cell) and num_layers(params) == 2
+    assert zero_state(init_params(5, 3, np.random.default_rng(0), cell="lstm"), 4).shape == (
+        1, 4, 6)  # fmt: skip
+    with pytest.raises(ValueError, match="unknown cell"):
+        get_cell("transformer")
+
+
+@pytest.mark.parametrize("init", ["normal", "scaled"])
+def test_lstm_forget_bias_and_orthogonal_gate_blocks(init):
+    H = 4
+    params = init_params(6, H, np.random.default_rng(1), layers=2, cell="lstm", init=init,
+                         forget_bias=1.0, dtype="float64")  # fmt: skip
+    for b in (params["bifgo"], params["bifgo2"]):
+        np.testing.assert_array_equal(b[H : 2 * H], 1.0)
+        np.testing.assert_array_equal(np.delete(b, np.s_[H : 2 * H]), 0.0)
+    zero = init_params(6, H, np.random.default_rng(1), cell="lstm", forget_bias=0.0)
+    assert not zero["bifgo"].any()
+    if init == "scaled":
+        for k in range(4):  # each gate's recurrent block is orthogonal on its own
+            q = params["Whifgo"][k * H : (k + 1) * H]
+            np.testing.assert_allclose(q @ q.T, np.eye(H), atol=1e-12)
+
+
+def test_a_one_layer_tanh_model_draws_what_it_always_drew():
+    """Generalising the initialisation for the gated cells changes nothing for the tanh cell."""
+    rng = np.random.default_rng(3)
+    params = init_params(5, 4, np.random.default_rng(3), init="scaled", dtype="float64")
+    wxh = rng.standard_normal((4, 5)) / 2.0
+    whh = rng.standard_normal((4, 4))
+    q, r = np.linalg.qr(whh)
+    np.testing.assert_array_equal(params["Wxh"], wxh)
+    np.testing.assert_array_equal(params["Whh"], q * np.sign(np.diag(r)))
