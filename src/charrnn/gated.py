@@ -38,14 +38,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from .model import Grads, LayerNames, Params, ParamSpec, Workspace
+from .model import Grads, HiddenStateCell, LayerNames, Params, ParamSpec, Workspace
 
 
 def _suffix(layer: int) -> str:
     return "" if layer == 0 else str(layer + 1)
 
 
-class GRUCell:
+class GRUCell(HiddenStateCell):
     """PyTorch's GRU: reset gate r, update gate z, candidate n; state (B, H).
 
     Parameters per layer: ``Wxrzn (3H, n_in)``, ``Whrzn (3H, H)``, ``brzn (3H,)``
@@ -76,17 +76,6 @@ class GRUCell:
             ParamSpec(n.bias, (3 * H,), "bias"),
             ParamSpec(self.candidate_bias(layer), (H,), "bias"),
         ]
-
-    def state_shape(self, batch: int, hidden: int) -> tuple[int, ...]:
-        """One layer's state: the hidden vector of every sequence."""
-        return (batch, hidden)
-
-    def output(self, state: Any) -> Any:
-        """The part of a (B, S) state the next layer reads: all of it."""
-        return state
-
-    def init_biases(self, params: Params, layers: int, forget_bias: float) -> None:
-        """Biases start at zero (the forget-gate option is the LSTM's)."""
 
     @staticmethod
     def _recur(

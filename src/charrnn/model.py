@@ -205,7 +205,22 @@ class GradientWindow:
         return self.parts.sum(axis=0, out=out)
 
 
-class TanhCell:
+class HiddenStateCell:
+    """What the cells whose state is the hidden vector alone (tanh, GRU) share."""
+
+    def state_shape(self, batch: int, hidden: int) -> tuple[int, ...]:
+        """One layer's state: the hidden vector of every sequence."""
+        return (batch, hidden)
+
+    def output(self, state: Any) -> Any:
+        """The part of a (B, S) state the next layer reads: all of it."""
+        return state
+
+    def init_biases(self, params: Params, layers: int, forget_bias: float) -> None:
+        """Biases start at zero (the forget-gate option is the LSTM's)."""
+
+
+class TanhCell(HiddenStateCell):
     """The vanilla recurrence of the tutorial: ``h_t = tanh(pre_t + Whh h_{t-1})``.
 
     ``pre_t = Wxh x_t + bh`` arrives from the shared input projection. The
@@ -229,17 +244,6 @@ class TanhCell:
             ParamSpec(n.recurrent, (H, H), "recurrent"),
             ParamSpec(n.bias, (self.gates * H,), "bias"),
         ]
-
-    def state_shape(self, batch: int, hidden: int) -> tuple[int, ...]:
-        """One layer's state: the hidden vector of every sequence."""
-        return (batch, hidden)
-
-    def output(self, state: Any) -> Any:
-        """The part of a (B, S) state the next layer reads: all of it."""
-        return state
-
-    def init_biases(self, params: Params, layers: int, forget_bias: float) -> None:
-        """Biases start at zero."""
 
     @staticmethod
     def _recur(xp: Any, h_prev: Any, WhhT: Any, pre_t: Any, out: Any) -> None:
