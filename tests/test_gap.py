@@ -10,6 +10,7 @@ import pytest
 from charrnn import CharRNNError
 from charrnn.cli import main
 from charrnn.gap import (
+    RULES,
     GapSettings,
     gradient_norms,
     latch_words,
@@ -122,6 +123,17 @@ def test_a_small_grid_runs_in_seconds_and_is_reproducible():
     again = run_one(s, "rnn", 2, "window", 1)
     assert again == next(r for r in runs if (r.gap, r.rule, r.seed) == (2, "window", 1))
     assert summarise(s, runs) == points
+
+
+def test_the_gated_cells_run_every_rule():
+    """GRU and LSTM train under the window rule too, and their norms reach back to the key."""
+    s = GapSettings(gaps=(2,), cells=("gru", "lstm"), seeds=1, steps=30, words=100,
+                    test_words=50, norm_gap=2)  # fmt: skip
+    points, runs, _ = run_experiment(s)
+    assert [(p.cell, p.rule) for p in points] == [(c, r) for c in s.cells for r in RULES]
+    assert all(p.window == (window_for(2) if p.rule == "window" else None) for p in points)
+    for r in runs:
+        assert len(r.norms_init) == query_step(2) + 1 and np.all(np.isfinite(r.norms_trained))
 
 
 @pytest.mark.slow

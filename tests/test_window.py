@@ -5,7 +5,9 @@ t-W and to nothing before. So (1) a loss more than W steps after the initial
 state sends it no gradient, one within W steps sends it exactly full BPTT's;
 (2) the windowed gradient of the summed loss is the numerical gradient of
 ``sum_t L_t``, each ``L_t`` computed from the state W+1 steps before it held
-fixed; (3) the seed-style loop that sends each loss back on its own agrees.
+fixed; (3) the seed-style loop that sends each loss back on its own agrees (tanh cell).
+(1), (2) and the two limits hold for every cell: for the LSTM the state is
+``[h | c]``, so "reaches" means either half.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import pytest
 
 from charrnn import CharRNNError, Config
 from charrnn.gradcheck import random_case, relative_error
-from charrnn.model import PARAM_NAMES, backward, forward
+from charrnn.model import CELL_NAMES, PARAM_NAMES, backward, cell_of, forward, get_cell
 from charrnn.reference import column_params, get_derivative
 from charrnn.run import TrainingRun
 
@@ -26,13 +28,23 @@ def _grads(case, mask, **kw):
     return {k: v.copy() for k, v in grads.items()}, dh0.copy()
 
 
+def _states(case, cache):
+    """Every state of the one layer, (T+1, B, S): ``[h | c]`` for the LSTM."""
+    hs = cache.hs[0]
+    if isinstance(hs, tuple):  # a gated cell's cache: (hs, ...) or the LSTM's (hs, cs, ...)
+        hs = np.concatenate(hs[:2], axis=-1) if cell_of(case.params).name == "lstm" else hs[0]
+    return np.concatenate([case.h0, hs[1:]])
+
+
+@pytest.mark.parametrize("cell", CELL_NAMES)
 @pytest.mark.parametrize("window", [1, 2, 4])
-def test_a_loss_reaches_the_state_w_steps_back_and_no_further(window):
+def test_a_loss_reaches_the_state_w_steps_back_and_no_further(window, cell):
     """One counted loss at step t: d loss / d initial state (the state before step 0).
 
     It is t+1 steps back: zero once t+1 > W, full BPTT's own value when t+1 <= W.
     """
-    case = random_case(np.random.default_rng(3), T=7, B=3, ragged=False, carried_state=True)
+    case = random_case(np.random.default_rng(3), T=7, B=3, ragged=False, carried_state=True,
+                       cell=cell)  # fmt: skip
     T = case.inputs.shape[0]
     for t in range(T):
         mask = np.zeros((T, 3))
@@ -46,9 +58,11 @@ def test_a_loss_reaches_the_state_w_steps_back_and_no_further(window):
             np.testing.assert_allclose(dh0_win, dh0_full, rtol=0, atol=1e-13)
 
 
-def test_an_input_older_than_the_window_gets_no_gradient():
+@pytest.mark.parametrize("cell", CELL_NAMES)
+def test_an_input_older_than_the_window_gets_no_gradient(cell):
     """A character read more than W steps before the only counted loss: its Wxh column is 0."""
-    case = random_case(np.random.default_rng(4), V=9, T=8, B=1, ragged=False)
+    case = random_case(np.random.default_rng(4), V=9, T=8, B=1, ragged=False, cell=cell)
+    Wx = get_cell(cell).names(0).input
     inputs = np.array([[1], [2], [3], [4], [5], [6], [7], [8]])  # each character once
     case = type(case)(case.params, inputs, case.targets, None, case.h0)
     mask = np.zeros((8, 1))
@@ -57,14 +71,14 @@ def test_an_input_older_than_the_window_gets_no_gradient():
         grads, _ = _grads(case, mask, window=window)
         within = inputs[7 - window :, 0]
         older = inputs[: 7 - window, 0]
-        assert np.all(grads["Wxh"][:, older] == 0)
-        assert np.all(np.abs(grads["Wxh"][:, within]).max(axis=0) > 0)
+        assert np.all(grads[Wx][:, older] == 0)
+        assert np.all(np.abs(grads[Wx][:, within]).max(axis=0) > 0)
 
 
 def _truncated_loss(case, params, window):
     """sum_t L_t, each from the state W+1 steps before it as a constant (the definition)."""
     _, cache = forward(case.params, case.inputs, case.targets, case.h0, None)
-    states = np.concatenate([case.h0, cache.hs[0][1:]])  # (T+1, B, H): states[s+1] is h_s
+    states = _states(case, cache)  # (T+1, B, S): states[s+1] is the state after step s
     T = case.inputs.shape[0]
     total = 0.0
     for t in range(T):
@@ -79,13 +93,14 @@ def _truncated_loss(case, params, window):
     return total
 
 
+@pytest.mark.parametrize("cell", CELL_NAMES)
 @pytest.mark.parametrize("window", [0, 1, 3])
-def test_windowed_gradient_is_the_numerical_gradient_of_the_truncated_loss(window):
+def test_windowed_gradient_is_the_numerical_gradient_of_the_truncated_loss(window, cell):
     case = random_case(np.random.default_rng(5), V=5, H=4, T=6, B=2, ragged=False,
-                       carried_state=True)  # fmt: skip
+                       carried_state=True, cell=cell)  # fmt: skip
     grads, _ = _grads(case, None, window=window)
     eps = 1e-4
-    for name in PARAM_NAMES:
+    for name in case.params:
         p = {k: v.copy() for k, v in case.params.items()}
         num = np.zeros_like(p[name])
         for i in np.ndindex(p[name].shape):
@@ -99,18 +114,19 @@ def test_windowed_gradient_is_the_numerical_gradient_of_the_truncated_loss(windo
         assert relative_error(grads[name], num) < 1e-6, name
 
 
-def test_window_zero_is_the_naive_rule_and_a_long_window_is_full_bptt():
-    case = random_case(np.random.default_rng(6), T=6, ragged=True, carried_state=True)
+@pytest.mark.parametrize("cell", CELL_NAMES)
+def test_window_zero_is_the_naive_rule_and_a_long_window_is_full_bptt(cell):
+    case = random_case(np.random.default_rng(6), T=6, ragged=True, carried_state=True, cell=cell)
     naive, _ = _grads(case, case.mask, bptt="naive")
     full, dh0_full = _grads(case, case.mask)
     zero, _ = _grads(case, case.mask, window=0)
     for window in (6, 7, 1000):
         long, dh0_long = _grads(case, case.mask, window=window)
-        for k in PARAM_NAMES:
-            np.testing.assert_allclose(long[k], full[k], rtol=0, atol=1e-12)
+        for k in case.params:
+            np.testing.assert_allclose(long[k], full[k], rtol=0, atol=1e-12, err_msg=k)
         np.testing.assert_allclose(dh0_long, dh0_full, rtol=0, atol=1e-12)
-    for k in PARAM_NAMES:
-        np.testing.assert_allclose(zero[k], naive[k], rtol=0, atol=1e-12)
+    for k in case.params:
+        np.testing.assert_allclose(zero[k], naive[k], rtol=0, atol=1e-12, err_msg=k)
 
 
 @pytest.mark.parametrize("window", [1, 2, 5])
@@ -143,18 +159,20 @@ def test_window_config_is_checked():
         Config(bptt_window=3, layers=2)
 
 
-def test_a_training_run_uses_the_window():
+@pytest.mark.parametrize("cell", CELL_NAMES)
+def test_a_training_run_uses_the_window(cell):
     """The window reaches the trainer: a run with W=1 differs from full BPTT, W=100 does not."""
     words = ["abcdefgh", "hgfedcba", "aceg", "bdfh"] * 4
     base = Config(hidden=8, steps=5, batch_size=4, val_fraction=0.0, dtype="float64",
-                  log_every=5)  # fmt: skip
+                  log_every=5, cell=cell)  # fmt: skip
+    Wh = get_cell(cell).names(0).recurrent
     out = {}
     for w in (None, 1, 100):
         with TrainingRun(base.replace(bptt_window=w), words) as run:
             run.train()
             out[w] = run.trainer.host_params()
-    assert np.abs(out[None]["Whh"] - out[1]["Whh"]).max() > 1e-6
-    np.testing.assert_allclose(out[None]["Whh"], out[100]["Whh"], rtol=0, atol=1e-12)
+    assert np.abs(out[None][Wh] - out[1][Wh]).max() > 1e-6
+    np.testing.assert_allclose(out[None][Wh], out[100][Wh], rtol=0, atol=1e-12)
 
 
 def test_text_mode_takes_a_window_inside_its_chunks():

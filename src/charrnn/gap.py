@@ -60,11 +60,6 @@ def cell_object(name: str) -> Any:
     return model_module.get_cell(name)
 
 
-def supports_window(cell: str) -> bool:
-    """Whether ``cell``'s backward runs a gradient window (see ``model.GradientWindow``)."""
-    return bool(getattr(cell_object(cell), "supports_window", False))
-
-
 # ----------------------------------------------------------------------------- statistics
 
 
@@ -350,13 +345,12 @@ def _run_task(args: tuple[GapSettings, str, int, str, int]) -> SeedRun:
 
 
 def grid(settings: GapSettings) -> list[tuple[str, int, str]]:
-    """Every point: (cell, gap, rule); the window rule only for cells that have one."""
+    """Every point: (cell, gap, rule)."""
     return [
         (cell, gap, rule)
         for cell in settings.cells
         for gap in settings.gaps
         for rule in settings.rules
-        if rule != "window" or supports_window(cell)
     ]
 
 

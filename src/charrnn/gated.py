@@ -38,7 +38,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from .model import Grads, HiddenStateCell, LayerNames, Params, ParamSpec, Workspace
+from .model import (
+    GradientWindow,
+    Grads,
+    HiddenStateCell,
+    LayerNames,
+    Params,
+    ParamSpec,
+    Workspace,
+)
 
 
 def _suffix(layer: int) -> str:
@@ -152,11 +160,15 @@ class GRUCell(HiddenStateCell):
         bptt: str,
         ws: Workspace,
         xp: Any,
+        window: int | None = None,
     ) -> Any:
         """Back through the recurrence; writes ``dWhrzn`` and ``dbhn``, returns dpre (T, B, 3H).
 
         With ``naive`` nothing flows to the previous step (``dhnext = 0``):
         each step's gradient is its own loss's alone, as in the tutorial's section 4.
+        With ``window`` (full BPTT only) each loss's gradient goes at most that
+        many steps back (:class:`~charrnn.model.GradientWindow`): every part in
+        the window takes the ``dhnext`` hop below on its own.
 
         The gradient equations, from ``h' = n + z * (h - n)`` backwards (``dh``
         is d loss / d h' of one step, ``dhnext`` what step t+1 sends back)::
@@ -196,7 +208,30 @@ class GRUCell(HiddenStateCell):
         dpre = ws.get(f"gru-dpre{layer}", (T, B, G), dtype)  # (T, B, 3H)
         dr, dz, dhn = dgh[..., :H], dgh[..., H : 2 * H], dgh[..., 2 * H :]
         dn = dpre[..., 2 * H :]
-        if bptt == "full":
+        if bptt == "full" and window is not None:
+            Wh = params[n_.recurrent]
+            win = GradientWindow(window, T, (B, H), dtype, ws, xp)
+            P = win.size
+            pn = ws.get("gru-win-n", (P, B, H), dtype)  # (W+1, B, H)
+            pg = ws.get("gru-win-g", (P, B, G), dtype)  # (W+1, B, 3H)
+            for t in range(T - 1, -1, -1):
+                dh = win.arrive(t, dout[t])  # the losses that reach h_t
+                xp.multiply(dh, fn[t], out=dn[t])
+                xp.multiply(dn[t], r[t], out=dhn[t])
+                xp.multiply(dn[t], fr[t], out=dr[t])
+                xp.multiply(dh, fz[t], out=dz[t])
+                # Every part one hop back: the same equations, on (W+1, B, .) at once.
+                parts = win.parts
+                xp.multiply(parts, fn[t], out=pn)  # dn_raw
+                xp.multiply(pn, r[t], out=pg[..., 2 * H :])  # dhn
+                xp.multiply(pn, fr[t], out=pg[..., :H])  # dr_raw
+                xp.multiply(parts, fz[t], out=pg[..., H : 2 * H])  # dz_raw
+                xp.dot(pg.reshape(-1, G), Wh, out=win.spare.reshape(-1, H))
+                xp.multiply(parts, z[t], out=pn)
+                win.spare += pn  # ... + part z
+                win.moved(win.spare)
+            win.total(out=dh0)
+        elif bptt == "full":
             Wh = params[n_.recurrent]
             dhnext = dh0
             dzh = ws.get("gru-dzh", (B, H), dtype)
@@ -383,11 +418,16 @@ class LSTMCell:
         bptt: str,
         ws: Workspace,
         xp: Any,
+        window: int | None = None,
     ) -> Any:
         """Back through the recurrence; writes ``dWhifgo``, returns dpre (T, B, 4H).
 
         ``dh0`` (B, 2H) receives ``[dh | dc]`` of the initial state. With
         ``naive`` neither ``dhnext`` nor ``dcnext`` flows to the previous step.
+        With ``window`` (full BPTT only) each loss's gradient goes at most that
+        many steps back (:class:`~charrnn.model.GradientWindow`): the state is
+        ``[h | c]``, so each part is a ``[dh | dc]`` pair, a loss enters as
+        ``[dout_t | 0]`` and every part takes the ``(dhnext, dcnext)`` hop below.
 
         The gradient equations, from ``h' = o tanh(c')`` backwards (``dh``,
         ``dc`` are d loss / d h', d c' of one step)::
@@ -425,7 +465,38 @@ class LSTMCell:
         xp.subtract(1, fc, out=fc)
         fc *= o
         dpre = ws.get(f"lstm-dpre{layer}", (T, B, G), dtype)  # (T, B, 4H)
-        if bptt == "full":
+        if bptt == "full" and window is not None:
+            Wh = params[n_.recurrent]
+            win = GradientWindow(window, T, (B, 2 * H), dtype, ws, xp)
+            P = win.size
+            enter = ws.get("lstm-win-enter", (B, 2 * H), dtype)  # (B, 2H)
+            pa = ws.get("lstm-win-a", (P, B, G), dtype)  # (W+1, B, 4H)
+            ph = ws.get("lstm-win-h", (P, B, H), dtype)  # (W+1, B, H)
+            for t in range(T - 1, -1, -1):
+                enter[:, :H], enter[:, H:] = dout[t], 0  # the loss at t reaches h_t only
+                d = win.arrive(t, enter)  # [dh | dcnext] from the losses that reach step t
+                dh, dc = d[:, :H], d[:, H:]
+                dc += dh * fc[t]  # dc = dcnext + dh o (1 - tanh(c')^2)
+                da = dpre[t]  # (B, 4H)
+                for k in range(3):
+                    xp.multiply(dc, dact[t, :, k * H : (k + 1) * H], out=da[:, k * H : (k + 1) * H])
+                xp.multiply(dh, dact[t, :, 3 * H :], out=da[:, 3 * H :])
+                # Every part one hop back: the same equations, on (W+1, B, .) at once.
+                parts = win.parts
+                pdh, pdc = parts[..., :H], parts[..., H:]
+                xp.multiply(pdh, fc[t], out=ph)
+                pdc += ph  # each part's dc
+                for k in range(3):
+                    xp.multiply(
+                        pdc, dact[t, :, k * H : (k + 1) * H], out=pa[..., k * H : (k + 1) * H]
+                    )
+                xp.multiply(pdh, dact[t, :, 3 * H :], out=pa[..., 3 * H :])
+                xp.dot(pa.reshape(-1, G), Wh, out=ph.reshape(-1, H))  # dhnext = da Wh
+                xp.multiply(pdc, f[t], out=win.spare[..., H:])  # dcnext = dc f
+                win.spare[..., :H] = ph
+                win.moved(win.spare)
+            win.total(out=dh0)
+        elif bptt == "full":
             Wh = params[n_.recurrent]
             # np.dot writes only into C-contiguous arrays: carry in buffers of their own.
             dhnext = ws.zeros("lstm-dhnext", (B, H), dtype)

@@ -229,7 +229,6 @@ class TanhCell(HiddenStateCell):
 
     name = "tanh"
     gates = 1  # width of the input projection, in units of H
-    supports_window = True  # its backward takes ``window`` (see GradientWindow)
 
     def names(self, layer: int) -> LayerNames:
         """The tutorial's names for layer 0 (``Wxh, Whh, bh``), numbered from 2 after."""
@@ -735,13 +734,8 @@ def backward(
     cell = cell if cell is not None else cell_of(params)
     if bptt not in ("full", "naive"):
         raise ValueError(f"unknown bptt rule {bptt!r}")
-    # Passed on only when set, so a cell without a window runs full and naive as before.
-    windowed = {} if window is None else {"window": window}
-    if window is not None:
-        if bptt != "full" or window < 0 or len(cache.hs) != 1:
-            raise ValueError("a gradient window needs bptt='full', window >= 0 and one layer")
-        if not getattr(cell, "supports_window", False):
-            raise ValueError(f"the {cell.name} cell has no gradient window")
+    if window is not None and (bptt != "full" or window < 0 or len(cache.hs) != 1):
+        raise ValueError("a gradient window needs bptt='full', window >= 0 and one layer")
     xp = backend.xp
     ws = ws if ws is not None else Workspace(backend)
     inputs = cache.inputs
@@ -769,7 +763,7 @@ def backward(
         n = cell.names(l)
         if cache.drops[l] is not None:
             dout *= cache.drops[l]  # through the dropout multiplier to the raw output
-        dpre = cell.backward(params, l, cache.hs[l], dout, dh0[l], out, bptt, ws, xp, **windowed)
+        dpre = cell.backward(params, l, cache.hs[l], dout, dh0[l], out, bptt, ws, xp, window)
         G = dpre.shape[2]
         dflat = dpre.reshape(T * B, G)  # (T*B, G)
         dflat.sum(axis=0, out=out[n.bias])  # dbh (G,)
