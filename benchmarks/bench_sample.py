@@ -4,19 +4,23 @@ Both use the same trained weights and the same recipe: start from the boundary
 character, one batched step per character, multinomial sampling from the
 softmax, stop each word at the boundary. charrnn drops finished words from the
 batch; the PyTorch loop is written the way one usually writes it (the whole
-batch each step until every word has ended).
+batch each step until every word has ended). For a gated cell (``--cell``) the
+loop steps ``torch.nn.GRUCell`` / ``LSTMCell`` holding charrnn's weights, fed
+one-hot rows.
 
     python benchmarks/bench_sample.py
+    python benchmarks/bench_sample.py --cell gru    # or lstm
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 
 import numpy as np
 
 from charrnn import CharRNN
-from charrnn.sample import sample
+from charrnn.sample import sample, score
 from common import blas_report, names_source, out, paired, rounds, summary
 
 
@@ -51,11 +55,74 @@ def torch_sampler(params, vocab, n: int, max_len: int):
     return run
 
 
+def torch_gated_sampler(params, vocab, n: int, max_len: int, cell: str):
+    """The same loop over ``torch.nn.GRUCell`` / ``LSTMCell`` with charrnn's weights."""
+    import torch
+
+    P = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in params.items()}
+    V = P["Why"].shape[0]
+    if cell == "gru":
+        Wx, Wh, b = P["Wxrzn"], P["Whrzn"], P["brzn"]
+        step = torch.nn.GRUCell(V, Wh.shape[1])
+        # brzn holds the input bias and the r, z recurrent biases summed; bhn is the rest.
+        bias_hh = torch.cat([torch.zeros(2 * Wh.shape[1]), P["bhn"]])
+    else:
+        Wx, Wh, b = P["Wxifgo"], P["Whifgo"], P["bifgo"]
+        step = torch.nn.LSTMCell(V, Wh.shape[1])
+        bias_hh = torch.zeros_like(b)
+    with torch.no_grad():
+        for tensor, value in ((step.weight_ih, Wx), (step.weight_hh, Wh), (step.bias_ih, b),
+                              (step.bias_hh, bias_hh)):  # fmt: skip
+            tensor.copy_(value)
+    WhyT = P["Why"].T.contiguous()
+    eye = torch.eye(V)
+    gen = torch.Generator().manual_seed(0)
+    boundary = vocab.boundary_id
+
+    @torch.no_grad()
+    def run() -> list[str]:
+        H = Wh.shape[1]
+        state = torch.zeros(n, H) if cell == "gru" else (torch.zeros(n, H), torch.zeros(n, H))
+        x = torch.full((n,), boundary, dtype=torch.long)
+        outs, done = [], torch.zeros(n, dtype=torch.bool)
+        for _ in range(max_len):
+            state = step(eye[x], state)
+            h = state if cell == "gru" else state[0]
+            probs = torch.softmax(h @ WhyT + P["by"], dim=1)
+            x = torch.multinomial(probs, 1, generator=gen).squeeze(1)
+            outs.append(x)
+            done |= x == boundary
+            if bool(done.all()):
+                break
+        ids = torch.stack(outs).T.numpy()
+        words = []
+        for row in ids:
+            end = np.flatnonzero(row == boundary)
+            words.append(vocab.decode(row[: end[0] if len(end) else len(row)]))
+        return words
+
+    @torch.no_grad()
+    def logprob(word: str) -> float:
+        """log p(word + boundary | boundary), teacher-forced: to check the weights agree."""
+        ids = [boundary, *vocab.encode(word), boundary]
+        H = Wh.shape[1]
+        state = torch.zeros(1, H) if cell == "gru" else (torch.zeros(1, H), torch.zeros(1, H))
+        total = 0.0
+        for a, b in itertools.pairwise(ids):
+            state = step(eye[[a]], state)
+            h = state if cell == "gru" else state[0]
+            total += float(torch.log_softmax(h @ WhyT + P["by"], dim=1)[0, b])
+        return total
+
+    return run, logprob
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("-n", type=int, default=10_000)
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--train-steps", type=int, default=600)
+    ap.add_argument("--cell", choices=("rnn", "gru", "lstm"), default="rnn")
     args = ap.parse_args()
     import torch
     from threadpoolctl import threadpool_info
@@ -66,13 +133,25 @@ def main() -> None:
     out(blas_report())
     out(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     src = names_source()
-    model = CharRNN(hidden=256, steps=args.train_steps, batch_size=64, init="scaled").fit(src)
-    out(f"names model: H=256 trained {args.train_steps} steps on {src}, "
+    model = CharRNN(hidden=256, steps=args.train_steps, batch_size=64, init="scaled",
+                    cell=args.cell).fit(src)  # fmt: skip
+    out(f"names model: {args.cell} H=256 trained {args.train_steps} steps on {src}, "
         f"held-out {model.history_[-1].val_loss:.3f} nats/char")  # fmt: skip
     max_len = 100
     rng = np.random.default_rng(0)
     ours = lambda: sample(model.params_, model.vocab_, n=args.n, max_len=max_len, rng=rng)  # noqa: E731
-    theirs = torch_sampler(model.params_, model.vocab_, args.n, max_len)
+    if args.cell == "rnn":
+        theirs = torch_sampler(model.params_, model.vocab_, args.n, max_len)
+    else:
+        theirs, logprob = torch_gated_sampler(model.params_, model.vocab_, args.n, max_len,
+                                              args.cell)  # fmt: skip
+        words = ["emma", "olivia", "x"]
+        gap = max(abs(s.logprob - logprob(w)) for s, w in zip(score(model.params_, model.vocab_,
+                  words), words, strict=True))  # fmt: skip
+        out(f"torch.nn.{args.cell.upper()}Cell holds the same model: log p of {words} agree "
+            f"to {gap:.1e}")  # fmt: skip
+        if gap > 1e-3:
+            raise SystemExit("the torch cell does not hold charrnn's model: weights mapped wrong")
     lengths = {"charrnn": [], "torch": []}
 
     def engine(name, fn):

@@ -3,10 +3,14 @@
     python examples/cells.py                       # names and Shakespeare, 2,000 steps each
     python examples/cells.py --data names --steps 6000 --budget 200000
     python examples/cells.py --minutes 10          # same wall clock instead (a quiet machine)
+    python examples/cells.py --data names --minutes 2 --png docs/cells-names.png
 
 Every model trains with the same recipe (Adam, cosine schedule, dropout, weight
 decay, the moving average) and the same budget of steps (or of minutes, with
-``--minutes``); only the cell, the layers and H differ. H is the largest that
+``--minutes``: each model first times 40 steps on its own and takes as its
+step budget, the horizon of its cosine schedule, the steps that fit in the
+minutes at that rate; the minutes also stop it); only the cell, the layers
+and H differ. H is the largest that
 keeps the model within ``--budget`` parameters (per corpus by default: 150,000
 for names, 800,000 for Shakespeare), so a gated cell, whose step costs three
 (GRU) or four (LSTM) matmuls of the tanh cell's, gets a smaller H. The held-out
@@ -42,6 +46,7 @@ CORPORA = {
                     800_000),
 }  # fmt: skip
 CELLS = ("rnn", "gru", "lstm")
+COLOURS = {"rnn": "tab:red", "gru": "tab:blue", "lstm": "tab:green"}
 LAYERS = (1, 2)
 
 
@@ -67,6 +72,18 @@ def config_for(corpus: str, cell: str, layers: int, H: int, steps: int, minutes:
         ema=0.999, clip=1.0, clip_mode="norm", val_fraction=0.1, steps=steps,
         time_budget=minutes, log_every=log_every, **CORPORA[corpus][1],
     )  # fmt: skip
+
+
+def steps_in(cfg: Config, path: pathlib.Path, minutes: float) -> int:
+    """The steps of ``cfg`` that fit in ``minutes`` here, timed over steps 20 to 60.
+
+    The first steps are left out of the rate: they pay for warming the caches.
+    """
+    probe = cfg.replace(steps=60, time_budget=None, log_every=20, val_fraction=0.0)
+    at: dict[int, float] = {}
+    with TrainingRun(probe, str(path)) as run:
+        run.train(on_event=lambda e: at.__setitem__(e.step, e.elapsed))
+    return max(1, int(40 / (at[60] - at[20]) * minutes * 60))
 
 
 def main() -> None:
@@ -96,11 +113,15 @@ def main() -> None:
                     V = run.corpus.vocab.size
                 H = hidden_for(budget, V, layers, cell)
                 cfg = config_for(corpus, cell, layers, H, args.steps, args.minutes, args.log_every)
-                curve: list[tuple[int, float]] = []
+                if args.minutes is not None:
+                    cfg = cfg.replace(steps=steps_in(cfg, path, args.minutes))
+                curve: list[tuple[float, float]] = []
 
-                def on_event(e: LogEvent, curve: list[tuple[int, float]] = curve) -> None:
+                def on_event(e: LogEvent, curve: list[tuple[float, float]] = curve) -> None:
+                    # Against minutes of training on a wall-clock budget, else against steps.
                     if e.val_loss is not None:
-                        curve.append((e.step, e.val_loss))
+                        x = e.elapsed / 60 if args.minutes is not None else e.step
+                        curve.append((x, e.val_loss))
 
                 with TrainingRun(cfg, str(path)) as run:
                     result = run.train(on_event=on_event)
@@ -120,10 +141,12 @@ def main() -> None:
         print(f"| {corpus} | {cell.upper()} | {layers}x{H} | {count:,} | {steps:,} | "
               f"{minutes:.1f} | {best:.3f} |")  # fmt: skip
     if args.png:
-        plot(curves, corpora, args.png)
+        plot(curves, corpora, args.png, "minutes of training" if args.minutes else "step")
 
 
-def plot(curves: dict[str, list[tuple[int, float]]], corpora: list[str], png: str) -> None:
+def plot(
+    curves: dict[str, list[tuple[float, float]]], corpora: list[str], png: str, xlabel: str
+) -> None:
     """Every model's held-out curve, one panel per corpus, in one PNG."""
     try:
         import matplotlib
@@ -137,10 +160,16 @@ def plot(curves: dict[str, list[tuple[int, float]]], corpora: list[str], png: st
     for ax, corpus in zip(axes[0], corpora, strict=True):
         for label, curve in curves.items():
             if label.startswith(corpus + " "):
-                style = "-" if " 1x" in label else "--"
-                ax.plot(*zip(*curve, strict=True), style, label=label[len(corpus) + 1 :])
+                style = "-" if " 1x" in label else "--"  # colour: the cell; dashes: 2 layers
+                colour = COLOURS[label.split()[1].lower()]
+                ax.plot(*zip(*curve, strict=True), style, color=colour,
+                        label=label[len(corpus) + 1 :])  # fmt: skip
+        lows = [min(v for _, v in c) for k, c in curves.items() if k.startswith(corpus + " ")]
+        if lows:  # the first evaluations sit far above the end: show the part that differs
+            ax.set_ylim(min(lows) - 0.03, min(lows) + 0.6)
         ax.set_title(f"{corpus}: held-out loss, same parameter budget")
-        ax.set_xlabel("step")
+        ax.grid(alpha=0.3)
+        ax.set_xlabel(xlabel)
         ax.set_ylabel("nats/char")
         ax.legend()
     fig.tight_layout()

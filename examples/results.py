@@ -2,6 +2,7 @@
 
     python examples/results.py names        # ../shared/data/names.txt, about 10 minutes
     python examples/results.py shakespeare  # ../shared/data/tinyshakespeare.txt, about 30 minutes
+    python examples/results.py names-gru    # a gated preset: its corpus is the name's first word
 
 Runs ``charrnn train DATA --preset NAME --out runs/NAME`` (add ``--force`` to
 start again), then reads the best checkpoint: parameters, held-out loss (the
@@ -20,8 +21,15 @@ import pathlib
 import subprocess
 import sys
 
+from charrnn.presets import PRESETS
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 DATA = {"names": "names.txt", "shakespeare": "tinyshakespeare.txt"}
+
+
+def corpus_of(preset: str) -> str:
+    """The file a preset trains on: ``names-gru`` trains on names.txt like ``names``."""
+    return DATA[preset.split("-")[0]]
 
 
 def charrnn(*args: str, capture: bool = False) -> str:
@@ -32,10 +40,10 @@ def charrnn(*args: str, capture: bool = False) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("preset", choices=sorted(DATA))
+    ap.add_argument("preset", choices=sorted(PRESETS))
     ap.add_argument("--force", action="store_true", help="retrain even if runs/PRESET exists")
     args = ap.parse_args()
-    data = ROOT.parent / "shared" / "data" / DATA[args.preset]
+    data = ROOT.parent / "shared" / "data" / corpus_of(args.preset)
     if not data.is_file():
         sys.exit(f"{data} is absent: this script needs ../shared/data")
     run = ROOT / "runs" / args.preset
@@ -51,10 +59,12 @@ def main() -> None:
     n_params = sum(v.size for v in model.params_.values())
     cfg = model.config_
     shape = f"{cfg.layers}x{cfg.hidden}" if cfg.layers > 1 else f"H={cfg.hidden}"
+    if cfg.cell != "rnn":
+        shape = f"{cfg.cell.upper()} {shape}"
     charrnn("plot", str(run), "--out", str(ROOT / "docs" / f"{args.preset}-loss.png"),
             "--title", f"{args.preset} preset ({shape})")  # fmt: skip
     nats = best["val_loss"]
-    print(f"| {DATA[args.preset]} | `--preset {args.preset}` ({shape}) | {n_params:,} | "
+    print(f"| {corpus_of(args.preset)} | `--preset {args.preset}` ({shape}) | {n_params:,} | "
           f"{minutes:.1f} min | {nats:.3f} | {nats / math.log(2):.3f} |")  # fmt: skip
     print(f"best at step {best['step']} of {metrics[-1]['step']}")
     if cfg.mode == "words":
