@@ -24,6 +24,15 @@ from charrnn.sample import sample, score
 from common import blas_report, names_source, out, paired, rounds, summary
 
 
+def decode_rows(ids: np.ndarray, vocab) -> list[str]:
+    """Each row of sampled ids (n, steps) as a word: up to its first boundary."""
+    words = []
+    for row in ids:
+        end = np.flatnonzero(row == vocab.boundary_id)
+        words.append(vocab.decode(row[: end[0] if len(end) else len(row)]))
+    return words
+
+
 def torch_sampler(params, vocab, n: int, max_len: int):
     import torch
 
@@ -45,12 +54,7 @@ def torch_sampler(params, vocab, n: int, max_len: int):
             done |= x == boundary
             if bool(done.all()):
                 break
-        ids = torch.stack(outs).T.numpy()
-        words = []
-        for row in ids:
-            end = np.flatnonzero(row == boundary)
-            words.append(vocab.decode(row[: end[0] if len(end) else len(row)]))
-        return words
+        return decode_rows(torch.stack(outs).T.numpy(), vocab)
 
     return run
 
@@ -94,12 +98,7 @@ def torch_gated_sampler(params, vocab, n: int, max_len: int, cell: str):
             done |= x == boundary
             if bool(done.all()):
                 break
-        ids = torch.stack(outs).T.numpy()
-        words = []
-        for row in ids:
-            end = np.flatnonzero(row == boundary)
-            words.append(vocab.decode(row[: end[0] if len(end) else len(row)]))
-        return words
+        return decode_rows(torch.stack(outs).T.numpy(), vocab)
 
     @torch.no_grad()
     def logprob(word: str) -> float:
