@@ -33,22 +33,23 @@ def decode_rows(ids: np.ndarray, vocab) -> list[str]:
     return words
 
 
-def torch_sampler(params, vocab, n: int, max_len: int):
+def torch_loop(step, state0, WhyT, by, vocab, max_len: int):
+    """The sampling loop as one usually writes it: the whole batch each step until
+    every word has ended. ``step(x, state) -> (state, h)`` is the cell."""
     import torch
 
-    P = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in params.items()}
-    WxhT, WhhT, WhyT = P["Wxh"].T.contiguous(), P["Whh"].T.contiguous(), P["Why"].T.contiguous()
     gen = torch.Generator().manual_seed(0)
     boundary = vocab.boundary_id
+    n = (state0 if isinstance(state0, torch.Tensor) else state0[0]).shape[0]
 
     @torch.no_grad()
     def run() -> list[str]:
-        h = torch.zeros(n, WhhT.shape[0])
+        state = state0
         x = torch.full((n,), boundary, dtype=torch.long)
         outs, done = [], torch.zeros(n, dtype=torch.bool)
         for _ in range(max_len):
-            h = torch.tanh(WxhT[x] + h @ WhhT + P["bh"])
-            probs = torch.softmax(h @ WhyT + P["by"], dim=1)
+            state, h = step(x, state)
+            probs = torch.softmax(h @ WhyT + by, dim=1)
             x = torch.multinomial(probs, 1, generator=gen).squeeze(1)
             outs.append(x)
             done |= x == boundary
@@ -57,6 +58,19 @@ def torch_sampler(params, vocab, n: int, max_len: int):
         return decode_rows(torch.stack(outs).T.numpy(), vocab)
 
     return run
+
+
+def torch_sampler(params, vocab, n: int, max_len: int):
+    import torch
+
+    P = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in params.items()}
+    WxhT, WhhT, WhyT = P["Wxh"].T.contiguous(), P["Whh"].T.contiguous(), P["Why"].T.contiguous()
+
+    def step(x, h):
+        h = torch.tanh(WxhT[x] + h @ WhhT + P["bh"])
+        return h, h
+
+    return torch_loop(step, torch.zeros(n, WhhT.shape[0]), WhyT, P["by"], vocab, max_len)
 
 
 def torch_gated_sampler(params, vocab, n: int, max_len: int, cell: str):
@@ -80,25 +94,15 @@ def torch_gated_sampler(params, vocab, n: int, max_len: int, cell: str):
             tensor.copy_(value)
     WhyT = P["Why"].T.contiguous()
     eye = torch.eye(V)
-    gen = torch.Generator().manual_seed(0)
     boundary = vocab.boundary_id
 
-    @torch.no_grad()
-    def run() -> list[str]:
-        H = Wh.shape[1]
-        state = torch.zeros(n, H) if cell == "gru" else (torch.zeros(n, H), torch.zeros(n, H))
-        x = torch.full((n,), boundary, dtype=torch.long)
-        outs, done = [], torch.zeros(n, dtype=torch.bool)
-        for _ in range(max_len):
-            state = step(eye[x], state)
-            h = state if cell == "gru" else state[0]
-            probs = torch.softmax(h @ WhyT + P["by"], dim=1)
-            x = torch.multinomial(probs, 1, generator=gen).squeeze(1)
-            outs.append(x)
-            done |= x == boundary
-            if bool(done.all()):
-                break
-        return decode_rows(torch.stack(outs).T.numpy(), vocab)
+    def stepped(x, state):
+        state = step(eye[x], state)
+        return state, state if cell == "gru" else state[0]
+
+    H = Wh.shape[1]
+    state0 = torch.zeros(n, H) if cell == "gru" else (torch.zeros(n, H), torch.zeros(n, H))
+    run = torch_loop(stepped, state0, WhyT, P["by"], vocab, max_len)
 
     @torch.no_grad()
     def logprob(word: str) -> float:
