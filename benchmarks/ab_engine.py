@@ -3,6 +3,7 @@
     python benchmarks/ab_engine.py HEAD                  # (H=256, B=32, T=64) text
     python benchmarks/ab_engine.py HEAD~3 --shape 100,32,64
     python benchmarks/ab_engine.py HEAD --words          # names, H=128, B=64
+    python benchmarks/ab_engine.py HEAD --cell lstm      # a gated cell
 
 The whole of ``src/charrnn`` as it was at REV is extracted to a temporary
 folder and imported as a second package, ``charrnn_at_rev`` (its relative
@@ -107,6 +108,7 @@ def main() -> None:
     ap.add_argument("--shape", default="256,32,64", help="H,B,T in text mode")
     ap.add_argument("--words", action="store_true", help="names in words mode, H=128, B=64")
     ap.add_argument("--layers", type=int, default=1)
+    ap.add_argument("--cell", default="rnn", help="rnn, gru or lstm (REV must know it)")
     ap.add_argument("--seconds", type=float, default=0.5, help="per measurement")
     ap.add_argument("--repeats", type=int, default=9)
     args = ap.parse_args()
@@ -128,6 +130,8 @@ def main() -> None:
         mode=mode, hidden=H, layers=args.layers, batch_size=B, seq_len=T, steps=10**9,
         lr=2e-3, clip=5.0, init="scaled", val_fraction=0.0,
     )  # fmt: skip
+    if args.cell != "rnn":  # revisions from before the gated cells know no such field
+        fields["cell"] = args.cell
     with tempfile.TemporaryDirectory() as folder:
         engines = {
             args.rev: engine(package_at(args.rev, folder), fields, chars, corpus),
@@ -135,6 +139,7 @@ def main() -> None:
         }
         rates = rounds(engines, args.seconds, args.repeats)
     label = f"{mode} H={H} B={B}" + (f" T={T}" if mode == "text" else "") + f" L={args.layers}"
+    label += f" {args.cell}" if args.cell != "rnn" else ""
     out(label)
     for name, vals in rates.items():
         out(f"  {name:<14} chars/s {summary(vals)}")

@@ -3,6 +3,8 @@ step-by-step generation, workspaces and initialisation."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -131,6 +133,41 @@ def test_batched_engine_matches_reference_loop(cell, bptt, seed):
         np.testing.assert_allclose(grads[k], ref_grads[k], rtol=0, atol=1e-10, err_msg=k)
     if case.mask is None:
         np.testing.assert_allclose(final[0], ref_last, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("cell", GATED)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_saturated_gates_take_their_limits_silently(cell, dtype):
+    """Pre-activations of +-1000 overflow e^-x: the gates must come out exactly 0 or 1
+    (and g exactly +-1), finite, with no warning, in training and in generation."""
+    rng = np.random.default_rng(7)
+    case = random_case(rng, V=5, H=4, T=6, B=3, ragged=False, carried_state=True, cell=cell)
+    params = {k: v.astype(dtype) for k, v in case.params.items()}
+    names = get_cell(cell).names(0)
+    bias = params[names.bias]
+    bias[:] = np.where(np.arange(bias.size) % 2 == 0, 1000.0, -1000.0)
+    h0 = case.h0.astype(dtype)
+    with warnings.catch_warnings(), np.errstate(all="raise"):
+        warnings.simplefilter("error")
+        loss, cache = forward(params, case.inputs, case.targets, h0)
+        grads, dh0 = backward(params, cache, bptt="full")
+        assert np.isfinite(dh0).all()
+        h, record = h0.copy(), []
+        for t in range(case.inputs.shape[0]):
+            h, _ = step(params, case.inputs[t], h, record=record)
+    assert np.isfinite(loss) and all(np.isfinite(g).all() for g in grads.values())
+    np.testing.assert_allclose(h, cache.final_state, rtol=0, atol=1e-6)
+    for gates in record:
+        for g in gates.values():
+            assert set(np.unique(g)) <= {0.0, 1.0}, g
+    if dtype == "float64":  # the per-character loop, overflowing by itself, agrees
+        case.params[names.bias][:] = bias
+        with np.errstate(over="ignore"):
+            ref_loss, ref_grads, ref_last = _reference_sum(case, "full", cell)
+        assert abs(loss - ref_loss) < 1e-10 * abs(ref_loss)
+        np.testing.assert_allclose(cache.final_state[0], ref_last, rtol=0, atol=1e-12)
+        for k in params:
+            np.testing.assert_allclose(grads[k], ref_grads[k], rtol=0, atol=1e-10, err_msg=k)
 
 
 @pytest.mark.parametrize("cell", GATED)

@@ -27,16 +27,22 @@ A layer's state is one (B, S) array: S = H for the GRU, and S = 2H for the
 LSTM, whose state is ``[h | c]``, so every layer's state still stacks into an
 (L, B, S) array that carries across text chunks like the tanh cell's.
 
-Speed: ``sigmoid(x) = (1 + tanh(x / 2)) / 2``. Halving the sigmoid gates'
-columns of ``pre`` (once for all steps) and of the transposed recurrent matrix
-(once per call) makes each step's gate pre-activations arrive halved, so one
-``tanh`` call serves every gate of the LSTM and the sigmoid costs two cheap
-element-wise calls more; halving is exact in floating point.
+Speed: numpy's ``exp`` costs about half its ``tanh``, so every gate comes from
+one ``exp`` over all its columns: ``sigmoid(x) = 1 / (1 + e^-x)`` and
+``tanh(x) = 2 / (1 + e^-2x) - 1``. Scaling the columns of ``pre`` (once for all
+steps) and of the transposed recurrent matrix (once per call) by -1 (sigmoid
+gates) or -2 (the LSTM's g) makes each step's pre-activations arrive as the
+exponent, exactly (the scales are powers of two). Where ``e^-x`` overflows to
+inf the gate takes its limit, 0 (or -1), which is right, so the overflow warning
+is silenced. The backward computes each step's derivative factors inside the
+step's loop, where that step's activations are still in cache.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+import numpy as np
 
 from .model import (
     GradientWindow,
@@ -89,12 +95,12 @@ class GRUCell(HiddenStateCell):
     def _recur(
         xp: Any, pre_t: Any, g: Any, bhn: Any, rz: Any, hn: Any, n: Any, h: Any, out: Any
     ) -> None:
-        # One step; pre_t (B, 3H) and g = h Wh^T (B, 3H) arrive with r and z halved.
+        # One step; pre_t (B, 3H) and g = h Wh^T (B, 3H) arrive with r and z negated.
         H = h.shape[1]
         xp.add(pre_t[:, : 2 * H], g[:, : 2 * H], out=rz)  # (B, 2H)
-        xp.tanh(rz, out=rz)
-        rz *= 0.5
-        rz += 0.5  # [r | z] = sigmoid
+        xp.exp(rz, out=rz)  # may overflow to inf, which gives the right limit 0 below
+        rz += 1
+        xp.reciprocal(rz, out=rz)  # [r | z] = 1 / (1 + e^-x)
         xp.add(g[:, 2 * H :], bhn, out=hn)  # hn = Wh_n h + bhn
         xp.multiply(rz[:, :H], hn, out=n)
         n += pre_t[:, 2 * H :]
@@ -103,10 +109,10 @@ class GRUCell(HiddenStateCell):
         out *= rz[:, H:]
         out += n  # h' = n + z * (h - n) = (1 - z) * n + z * h
 
-    def _half(self, ws: Workspace, key: str, H: int, dtype: Any) -> Any:
-        # 0.5 on the sigmoid gates' columns (r, z), 1 on the candidate's.
-        v = ws.get(key, (3 * H,), dtype)
-        v[: 2 * H] = 0.5
+    def _scale(self, ws: Workspace, H: int, dtype: Any) -> Any:
+        # -1 on the sigmoid gates' columns (r, z), 1 on the candidate's.
+        v = ws.get("gru-scale", (3 * H,), dtype)
+        v[: 2 * H] = -1.0
         v[2 * H :] = 1.0
         return v
 
@@ -138,16 +144,33 @@ class GRUCell(HiddenStateCell):
         acts = ws.get(f"acts{layer}", (T, B, G), dtype)  # (T, B, 3H): r, z, n
         hn = ws.get(f"hn{layer}", (T, B, H), dtype)  # (T, B, H)
         hs[0] = h0
-        half = self._half(ws, "gru-half", H, dtype)
-        pre *= half
+        scale = self._scale(ws, H, dtype)
+        pre *= scale
         WhT = ws.get(f"WhT{layer}", (H, G), dtype)  # (H, 3H), contiguous for BLAS
-        xp.multiply(Wh.T, half, out=WhT)
+        xp.multiply(Wh.T, scale, out=WhT)
         g = ws.get("gru-g", (B, G), dtype)  # (B, 3H) recurrent projection of a step
         rz, n = acts[..., : 2 * H], acts[..., 2 * H :]
-        for t in range(T):
-            xp.dot(hs[t], WhT, out=g)
-            self._recur(xp, pre[t], g, bhn, rz[t], hn[t], n[t], hs[t], hs[t + 1])
+        with np.errstate(over="ignore", under="ignore"):  # e^-x = inf or 0: the limits
+            for t in range(T):
+                xp.dot(hs[t], WhT, out=g)
+                self._recur(xp, pre[t], g, bhn, rz[t], hn[t], n[t], hs[t], hs[t + 1])
         return hs[1:], hs[T], (hs, acts, hn)
+
+    @staticmethod
+    def _factors(xp: Any, r: Any, z: Any, n: Any, hn: Any, h: Any, fac: Any, tmp: Any) -> None:
+        # What multiplies dh or dn_raw into each raw gradient, for one step or all:
+        # fac = [(1 - z)(1 - n^2), hn r (1 - r), (h - n) z (1 - z)].
+        fn, fr, fz = fac
+        xp.multiply(n, n, out=fn)
+        xp.subtract(1, fn, out=fn)
+        xp.subtract(1, z, out=tmp)
+        fn *= tmp
+        xp.subtract(1, r, out=fr)
+        fr *= r
+        fr *= hn
+        xp.multiply(tmp, z, out=fz)
+        xp.subtract(h, n, out=tmp)
+        fz *= tmp
 
     def backward(
         self,
@@ -187,27 +210,34 @@ class GRUCell(HiddenStateCell):
         n_ = self.names(layer)
         dtype = hs.dtype
         r, z, n = acts[..., :H], acts[..., H : 2 * H], acts[..., 2 * H :]
-        # The factors that do not depend on dh, for all steps in a few vectorised calls.
-        fn = ws.get(f"gru-fn{layer}", (T, B, H), dtype)  # (1 - z)(1 - n^2)
-        xp.multiply(n, n, out=fn)
-        xp.subtract(1, fn, out=fn)
-        tmp = ws.get("gru-tmp", (T, B, H), dtype)
-        xp.subtract(1, z, out=tmp)
-        fn *= tmp
-        fr = ws.get(f"gru-fr{layer}", (T, B, H), dtype)  # hn * r (1 - r)
-        xp.subtract(1, r, out=fr)
-        fr *= r
-        fr *= hn
-        fz = ws.get(f"gru-fz{layer}", (T, B, H), dtype)  # (h - n) * z (1 - z)
-        xp.subtract(1, z, out=fz)
-        fz *= z
-        xp.subtract(hs[:-1], n, out=tmp)
-        fz *= tmp
         # dgh: d loss / d (h Wh^T + [0 | 0 | bhn]) of every step, (T, B, 3H).
         dgh = ws.get(f"gru-dgh{layer}", (T, B, G), dtype)
         dpre = ws.get(f"gru-dpre{layer}", (T, B, G), dtype)  # (T, B, 3H)
         dr, dz, dhn = dgh[..., :H], dgh[..., H : 2 * H], dgh[..., 2 * H :]
         dn = dpre[..., 2 * H :]
+        if bptt == "full" and window is None:
+            Wh = params[n_.recurrent]
+            # One step's factors, computed where that step's values are still in cache.
+            fac = ws.get("gru-fac", (3, B, H), dtype)  # (3, B, H): fn, fr, fz
+            tmp = ws.get("gru-tmp", (B, H), dtype)
+            dhnext = dh0
+            for t in range(T - 1, -1, -1):
+                self._factors(xp, r[t], z[t], n[t], hn[t], hs[t], fac, tmp)
+                fn, fr, fz = fac
+                dh = dout[t]
+                dh += dhnext  # dh = dout_t + dhnext
+                xp.multiply(dh, fn, out=dn[t])  # dn_raw = dh (1 - z)(1 - n^2)
+                xp.multiply(dn[t], r[t], out=dhn[t])  # dhn = dn_raw r
+                xp.multiply(dn[t], fr, out=dr[t])  # dr_raw = dn_raw hn r (1 - r)
+                xp.multiply(dh, fz, out=dz[t])  # dz_raw = dh (h - n) z (1 - z)
+                xp.dot(dgh[t], Wh, out=dhnext)  # dhnext = dgh Wh
+                xp.multiply(dh, z[t], out=tmp)
+                dhnext += tmp  # ... + dh z
+        else:
+            # Every step's factors at once, for the rules below.
+            fac = ws.get(f"gru-fac{layer}", (3, T, B, H), dtype)  # (3, T, B, H)
+            self._factors(xp, r, z, n, hn, hs[:-1], fac, ws.get("gru-tmp", (T, B, H), dtype))
+            fn, fr, fz = fac
         if bptt == "full" and window is not None:
             Wh = params[n_.recurrent]
             win = GradientWindow(window, T, (B, H), dtype, ws, xp)
@@ -231,21 +261,7 @@ class GRUCell(HiddenStateCell):
                 win.spare += pn  # ... + part z
                 win.moved(win.spare)
             win.total(out=dh0)
-        elif bptt == "full":
-            Wh = params[n_.recurrent]
-            dhnext = dh0
-            dzh = ws.get("gru-dzh", (B, H), dtype)
-            for t in range(T - 1, -1, -1):
-                dh = dout[t]
-                dh += dhnext  # dh = dout_t + dhnext
-                xp.multiply(dh, fn[t], out=dn[t])  # dn_raw = dh (1 - z)(1 - n^2)
-                xp.multiply(dn[t], r[t], out=dhn[t])  # dhn = dn_raw r
-                xp.multiply(dn[t], fr[t], out=dr[t])  # dr_raw = dn_raw hn r (1 - r)
-                xp.multiply(dh, fz[t], out=dz[t])  # dz_raw = dh (h - n) z (1 - z)
-                xp.dot(dgh[t], Wh, out=dhnext)  # dhnext = dgh Wh
-                xp.multiply(dh, z[t], out=dzh)
-                dhnext += dzh  # ... + dh z
-        else:
+        elif bptt == "naive":
             dh = dout  # the tutorial's section 4: no dhnext, every step at once
             xp.multiply(dh, fn, out=dn)
             xp.multiply(dn, r, out=dhn)
@@ -277,12 +293,13 @@ class GRUCell(HiddenStateCell):
         dtype = h.dtype
         g = ws.get("step-gru-g", (B, 3 * H), dtype)
         xp.dot(h, params[self.names(layer).recurrent].T, out=g)
-        g[:, : 2 * H] *= 0.5
-        pre[:, : 2 * H] *= 0.5
+        g[:, : 2 * H] *= -1
+        pre[:, : 2 * H] *= -1
         rz = ws.get("step-gru-rz", (B, 2 * H), dtype)
         hn = ws.get("step-gru-hn", (B, H), dtype)
         n = ws.get("step-gru-n", (B, H), dtype)
-        self._recur(xp, pre, g, params[self.candidate_bias(layer)], rz, hn, n, h, out)
+        with np.errstate(over="ignore", under="ignore"):
+            self._recur(xp, pre, g, params[self.candidate_bias(layer)], rz, hn, n, h, out)
         if record is not None:
             record.append({"reset": rz[:, :H].copy(), "update": rz[:, H:].copy()})
 
@@ -339,30 +356,33 @@ class LSTMCell:
 
     @staticmethod
     def _recur(
-        xp: Any, pre_t: Any, a: Any, sc: Any, off: Any, c: Any, act: Any, tc: Any,
+        xp: Any, pre_t: Any, a: Any, num: Any, c: Any, act: Any, tc: Any,
         h_out: Any, c_out: Any, ig: Any,
     ) -> None:  # fmt: skip
-        # One step; a = h Wh^T (B, 4H) and pre_t arrive with the i, f, o columns halved.
+        # One step; a = h Wh^T (B, 4H) and pre_t arrive scaled by [-1 | -1 | -2 | -1].
         H = tc.shape[1]
         xp.add(pre_t, a, out=act)
-        xp.tanh(act, out=act)
-        act *= sc
-        act += off  # [i | f | g | o]: sigmoid on i, f, o, tanh on g
+        xp.exp(act, out=act)  # may overflow to inf, which gives the right limit 0 below
+        act += 1
+        xp.divide(num, act, out=act)
+        act[:, 2 * H : 3 * H] -= 1
+        # act = [i | f | g | o]: 1 / (1 + e^-x) on i, f, o; 2 / (1 + e^-2x) - 1 = tanh on g
         xp.multiply(act[:, H : 2 * H], c, out=c_out)
         xp.multiply(act[:, :H], act[:, 2 * H : 3 * H], out=ig)
         c_out += ig  # c' = f c + i g
         xp.tanh(c_out, out=tc)
         xp.multiply(act[:, 3 * H :], tc, out=h_out)  # h' = o tanh(c')
 
-    def _affine(self, ws: Workspace, H: int, dtype: Any) -> tuple[Any, Any, Any]:
-        # Halving vector for the pre-activations, then scale and offset after the tanh.
-        half = ws.get("lstm-half", (4 * H,), dtype)
-        half[...] = 0.5
-        half[2 * H : 3 * H] = 1.0
-        off = ws.get("lstm-off", (4 * H,), dtype)
-        off[...] = 0.5
-        off[2 * H : 3 * H] = 0.0
-        return half, half, off  # the scale after the tanh equals the halving vector
+    def _affine(self, ws: Workspace, H: int, dtype: Any) -> tuple[Any, Any]:
+        # The scale of the pre-activations (-1 on the sigmoid gates, -2 on g) and the
+        # numerator after the exponential (1 on the sigmoid gates, 2 on g).
+        scale = ws.get("lstm-scale", (4 * H,), dtype)
+        scale[...] = -1.0
+        scale[2 * H : 3 * H] = -2.0
+        num = ws.get("lstm-num", (4 * H,), dtype)
+        num[...] = 1.0
+        num[2 * H : 3 * H] = 2.0
+        return scale, num
 
     def forward(
         self, params: Params, layer: int, pre: Any, h0: Any, ws: Workspace, xp: Any
@@ -394,18 +414,38 @@ class LSTMCell:
         acts = ws.get(f"acts{layer}", (T, B, G), dtype)  # (T, B, 4H): i, f, g, o
         tcs = ws.get(f"tcs{layer}", (T, B, H), dtype)  # (T, B, H): tanh(c_t)
         hs[0], cs[0] = h0[:, :H], h0[:, H:]
-        half, sc, off = self._affine(ws, H, dtype)
-        pre *= half
+        scale, num = self._affine(ws, H, dtype)
+        pre *= scale
         WhT = ws.get(f"WhT{layer}", (H, G), dtype)  # (H, 4H), contiguous for BLAS
-        xp.multiply(Wh.T, half, out=WhT)
+        xp.multiply(Wh.T, scale, out=WhT)
         a = ws.get("lstm-a", (B, G), dtype)
         ig = ws.get("lstm-ig", (B, H), dtype)
-        for t in range(T):
-            xp.dot(hs[t], WhT, out=a)
-            self._recur(xp, pre[t], a, sc, off, cs[t], acts[t], tcs[t], hs[t + 1], cs[t + 1], ig)
+        with np.errstate(over="ignore", under="ignore"):  # e^-x = inf or 0: the limits
+            for t in range(T):
+                xp.dot(hs[t], WhT, out=a)
+                self._recur(xp, pre[t], a, num, cs[t], acts[t], tcs[t], hs[t + 1], cs[t + 1], ig)
         final = ws.get(f"lstm-final{layer}", (B, 2 * H), dtype)  # (B, 2H)
         final[:, :H], final[:, H:] = hs[T], cs[T]
         return hs[1:], final, (hs, cs, acts, tcs)
+
+    @staticmethod
+    def _factors(xp: Any, act: Any, c: Any, tc: Any, fac: Any, fc: Any) -> None:
+        # What multiplies dc or dh into each gate's raw gradient, for one step or all:
+        # fac = [g i(1-i) | c f(1-f) | i (1-g^2) | tanh(c') o(1-o)], fc = o (1 - tanh(c')^2).
+        H = tc.shape[-1]
+        i, g, o = act[..., :H], act[..., 2 * H : 3 * H], act[..., 3 * H :]
+        xp.subtract(1, act, out=fac)
+        fac *= act  # s (1 - s) for every block; the g block is redone below
+        fac[..., :H] *= g
+        fac[..., H : 2 * H] *= c
+        fg = fac[..., 2 * H : 3 * H]
+        xp.multiply(g, g, out=fg)
+        xp.subtract(1, fg, out=fg)
+        fg *= i
+        fac[..., 3 * H :] *= tc
+        xp.multiply(tc, tc, out=fc)
+        xp.subtract(1, fc, out=fc)
+        fc *= o
 
     def backward(
         self,
@@ -447,80 +487,69 @@ class LSTMCell:
         G = 4 * H
         n_ = self.names(layer)
         dtype = hs.dtype
-        i, f, g, o = (acts[..., k * H : (k + 1) * H] for k in range(4))
-        # Every factor that does not depend on dh or dc, in a few vectorised calls:
-        # dact = [g i(1-i) | c f(1-f) | i (1-g^2) | tanh(c') o(1-o)], fc = o (1 - tanh(c')^2).
-        dact = ws.get(f"lstm-dact{layer}", (T, B, G), dtype)  # (T, B, 4H)
-        xp.subtract(1, acts, out=dact)
-        dact *= acts  # s (1 - s) for every block; the g block is redone below
-        dact[..., :H] *= g
-        dact[..., H : 2 * H] *= cs[:-1]
-        dg = dact[..., 2 * H : 3 * H]
-        xp.multiply(g, g, out=dg)
-        xp.subtract(1, dg, out=dg)
-        dg *= i
-        dact[..., 3 * H :] *= tcs
-        fc = ws.get(f"lstm-fc{layer}", (T, B, H), dtype)  # (T, B, H)
-        xp.multiply(tcs, tcs, out=fc)
-        xp.subtract(1, fc, out=fc)
-        fc *= o
+        f = acts[..., H : 2 * H]
         dpre = ws.get(f"lstm-dpre{layer}", (T, B, G), dtype)  # (T, B, 4H)
+        dpre4 = dpre.reshape(T, B, 4, H)  # the gate blocks as an axis, for one call on i, f, g
+        if bptt == "full" and window is None:
+            Wh = params[n_.recurrent]
+            # One step's factors, computed where that step's values are still in cache.
+            fac = ws.get("lstm-fac", (B, G), dtype)  # (B, 4H)
+            fac3 = fac.reshape(B, 4, H)[:, :3]
+            fc = ws.get("lstm-fc", (B, H), dtype)  # (B, H)
+            # np.dot writes only into C-contiguous arrays: carry in buffers of their own.
+            dhnext = ws.zeros("lstm-dhnext", (B, H), dtype)
+            dcnext = ws.zeros("lstm-dcnext", (B, H), dtype)
+            dc = ws.get("lstm-dc", (B, H), dtype)
+            for t in range(T - 1, -1, -1):
+                self._factors(xp, acts[t], cs[t], tcs[t], fac, fc)
+                dh = dout[t]
+                dh += dhnext  # dh = dout_t + dhnext
+                xp.multiply(dh, fc, out=dc)
+                dc += dcnext  # dc = dcnext + dh o (1 - tanh(c')^2)
+                xp.multiply(dc[:, None], fac3, out=dpre4[t, :, :3])  # da_i, da_f, da_g
+                xp.multiply(dh, fac[:, 3 * H :], out=dpre4[t, :, 3])  # da_o
+                xp.multiply(dc, f[t], out=dcnext)  # dcnext = dc f
+                xp.dot(dpre[t], Wh, out=dhnext)  # dhnext = da Wh
+            dh0[:, :H], dh0[:, H:] = dhnext, dcnext
+        else:
+            # Every step's factors at once, for the rules below.
+            fac = ws.get(f"lstm-fac{layer}", (T, B, G), dtype)  # (T, B, 4H)
+            fac3 = fac.reshape(T, B, 4, H)[:, :, :3]
+            fc = ws.get(f"lstm-fc{layer}", (T, B, H), dtype)  # (T, B, H)
+            self._factors(xp, acts, cs[:-1], tcs, fac, fc)
         if bptt == "full" and window is not None:
             Wh = params[n_.recurrent]
             win = GradientWindow(window, T, (B, 2 * H), dtype, ws, xp)
             P = win.size
             enter = ws.get("lstm-win-enter", (B, 2 * H), dtype)  # (B, 2H)
             pa = ws.get("lstm-win-a", (P, B, G), dtype)  # (W+1, B, 4H)
+            pa4 = pa.reshape(P, B, 4, H)
             ph = ws.get("lstm-win-h", (P, B, H), dtype)  # (W+1, B, H)
             for t in range(T - 1, -1, -1):
                 enter[:, :H], enter[:, H:] = dout[t], 0  # the loss at t reaches h_t only
                 d = win.arrive(t, enter)  # [dh | dcnext] from the losses that reach step t
                 dh, dc = d[:, :H], d[:, H:]
                 dc += dh * fc[t]  # dc = dcnext + dh o (1 - tanh(c')^2)
-                da = dpre[t]  # (B, 4H)
-                for k in range(3):
-                    xp.multiply(dc, dact[t, :, k * H : (k + 1) * H], out=da[:, k * H : (k + 1) * H])
-                xp.multiply(dh, dact[t, :, 3 * H :], out=da[:, 3 * H :])
+                xp.multiply(dc[:, None], fac3[t], out=dpre4[t, :, :3])  # da_i, da_f, da_g
+                xp.multiply(dh, fac[t, :, 3 * H :], out=dpre4[t, :, 3])  # da_o
                 # Every part one hop back: the same equations, on (W+1, B, .) at once.
                 parts = win.parts
                 pdh, pdc = parts[..., :H], parts[..., H:]
                 xp.multiply(pdh, fc[t], out=ph)
                 pdc += ph  # each part's dc
-                for k in range(3):
-                    xp.multiply(
-                        pdc, dact[t, :, k * H : (k + 1) * H], out=pa[..., k * H : (k + 1) * H]
-                    )
-                xp.multiply(pdh, dact[t, :, 3 * H :], out=pa[..., 3 * H :])
+                xp.multiply(pdc[..., None, :], fac3[t], out=pa4[..., :3, :])
+                xp.multiply(pdh, fac[t, :, 3 * H :], out=pa4[..., 3, :])
                 xp.dot(pa.reshape(-1, G), Wh, out=ph.reshape(-1, H))  # dhnext = da Wh
                 xp.multiply(pdc, f[t], out=win.spare[..., H:])  # dcnext = dc f
                 win.spare[..., :H] = ph
                 win.moved(win.spare)
             win.total(out=dh0)
-        elif bptt == "full":
-            Wh = params[n_.recurrent]
-            # np.dot writes only into C-contiguous arrays: carry in buffers of their own.
-            dhnext = ws.zeros("lstm-dhnext", (B, H), dtype)
-            dcnext = ws.zeros("lstm-dcnext", (B, H), dtype)
-            dc = ws.get("lstm-dc", (B, H), dtype)
-            for t in range(T - 1, -1, -1):
-                dh = dout[t]
-                dh += dhnext  # dh = dout_t + dhnext
-                xp.multiply(dh, fc[t], out=dc)
-                dc += dcnext  # dc = dcnext + dh o (1 - tanh(c')^2)
-                da = dpre[t]  # (B, 4H)
-                for k in range(3):  # da_i, da_f, da_g: dc times their factor
-                    xp.multiply(dc, dact[t, :, k * H : (k + 1) * H], out=da[:, k * H : (k + 1) * H])
-                xp.multiply(dh, dact[t, :, 3 * H :], out=da[:, 3 * H :])  # da_o
-                xp.multiply(dc, f[t], out=dcnext)  # dcnext = dc f
-                xp.dot(da, Wh, out=dhnext)  # dhnext = da Wh
-            dh0[:, :H], dh0[:, H:] = dhnext, dcnext
-        else:
+        elif bptt == "naive":
             dh = dout  # the tutorial's section 4: no dhnext or dcnext, every step at once
             dc = ws.get("lstm-dcs", (T, B, H), dtype)
             xp.multiply(dh, fc, out=dc)
-            for k in range(3):
-                xp.multiply(dc, dact[..., k * H : (k + 1) * H], out=dpre[..., k * H : (k + 1) * H])
-            xp.multiply(dh, dact[..., 3 * H :], out=dpre[..., 3 * H :])
+            xp.multiply(dc[..., None, :], fac3, out=dpre4[..., :3, :])
+            xp.multiply(dh, fac[..., 3 * H :], out=dpre4[..., 3, :])
         flat = dpre.reshape(T * B, G)
         xp.matmul(flat.T, hs[:-1].reshape(T * B, H), out=grads[n_.recurrent])  # dWh (4H, H)
         return dpre
@@ -545,15 +574,16 @@ class LSTMCell:
         B, S = h.shape
         H = S // 2
         dtype = h.dtype
-        half, sc, off = self._affine(ws, H, dtype)
+        scale, num = self._affine(ws, H, dtype)
         a = ws.get("step-lstm-a", (B, 4 * H), dtype)
         xp.dot(h[:, :H], params[self.names(layer).recurrent].T, out=a)
-        a *= half
-        pre *= half
+        a *= scale
+        pre *= scale
         act = ws.get("step-lstm-act", (B, 4 * H), dtype)
         tc = ws.get("step-lstm-tc", (B, H), dtype)
         ig = ws.get("step-lstm-ig", (B, H), dtype)
-        self._recur(xp, pre, a, sc, off, h[:, H:], act, tc, out[:, :H], out[:, H:], ig)
+        with np.errstate(over="ignore", under="ignore"):
+            self._recur(xp, pre, a, num, h[:, H:], act, tc, out[:, :H], out[:, H:], ig)
         if record is not None:
             record.append(
                 {
