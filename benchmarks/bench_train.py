@@ -194,6 +194,10 @@ def bound_engine(
     the tanh derivative applied before each backward one. Nothing else (no
     softmax, no optimiser): its rate is a ceiling for such an engine.
 
+    For a gated cell, ``elementwise`` makes the element-wise calls of charrnn's
+    own recurrence instead (:class:`GatedCalls`): no model plumbing, no
+    workspace, no Python beyond the calls themselves.
+
     With ``rest`` as well it does the other work a training step cannot skip,
     with the fewest numpy calls we know: the input rows gathered for all
     steps, softmax without the max shift (exp, row sums, divide), one at the
@@ -215,12 +219,13 @@ def bound_engine(
     inputs = rng.integers(0, V, (T, B))
     targets = rng.integers(0, V, T * B)
     rows = np.arange(T * B)
-    table = rng.standard_normal((V, H)).astype(f32)  # (Wxh^T + bh), read by the gather
-    n_params = 2 * H * V + H * H + H + V
+    table = rng.standard_normal((V, G)).astype(f32)  # (Wx^T + b), read by the gather
+    n_params = G * V + H * V + G * H + G + V
     params, grads = rng.standard_normal((2, n_params)).astype(f32) * 0.01
     adam = Adam(LR)
     buf = np.zeros((B, H), f32)  # dhnext in the backward
-    pre = rng.standard_normal((T, B, H)).astype(f32)  # input terms of the forward
+    pre = rng.standard_normal((T, B, G)).astype(f32)  # input terms of the forward
+    cell = GatedCalls(gates, hs, pre, dgates.reshape(T, B, G), rng) if gates > 1 else None
     dout = rng.standard_normal((T, B, H)).astype(f32)  # output gradients of the backward
     dhraw = np.empty((T, B, H), f32)
     dtanh = (1 - hs[1:] ** 2).astype(f32)
@@ -231,7 +236,11 @@ def bound_engine(
                 np.take(table, inputs, axis=0, out=pre, mode="clip")
             for t in range(T if gates > 1 else 0):
                 np.dot(hs[t], WT, out=gated_out)  # (B, H) x (H, gH)
-            for t in range(T if gates > 1 else 0):
+                if elementwise:
+                    cell.forward(t, gated_out)
+            for t in range(T - 1 if gates > 1 else -1, -1, -1):
+                if elementwise:
+                    cell.backward(t, buf)
                 np.dot(dgates[t * B : (t + 1) * B], WT.T, out=buf)  # (B, gH) x (gH, H)
             for t in range(T if gates == 1 else 0):
                 h = hs[t + 1]
@@ -262,12 +271,84 @@ def bound_engine(
             if rest:
                 onehot = np.zeros((V, T * B), f32)
                 onehot[inputs.reshape(-1), rows] = 1
-                onehot @ dflat  # dWxh^T
+                onehot @ (dgates if gates > 1 else dflat)  # dWx^T
                 np.vdot(grads, grads)  # the norm for clipping
                 adam.step({"p": params}, {"p": grads})
         return steps * T * B
 
     return run
+
+
+class GatedCalls:
+    """The element-wise calls of a gated cell's recurrence, as charrnn makes them.
+
+    The forward step is the cell's own ``_recur``; the backward step its
+    ``_factors`` and the calls of its full-BPTT loop, on preallocated arrays.
+    What :func:`bound_engine` adds with them to the matmuls is the time of
+    these calls alone: the rest of the engine (the model's plumbing, its
+    workspace, the Python of the loops) is not in it.
+    """
+
+    def __init__(self, gates: int, hs, pre, da, rng: np.random.Generator):
+        from charrnn.gated import GRU, LSTM
+
+        T, B, G = pre.shape
+        H = G // gates
+        self.H, self.hs, self.pre, self.da = H, hs, pre, da  # da (T, B, gH): the backward's
+        self.lstm = gates == 4
+        self.cell = LSTM if self.lstm else GRU
+        f32 = np.float32
+        self.acts = rng.random((T, B, G)).astype(f32)  # gates in (0, 1)
+        self.a = np.empty((B, G), f32)
+        self.c = np.tanh(rng.standard_normal((T + 1, B, H))).astype(f32)  # cs, or the GRU's hn
+        self.tc = np.empty((T, B, H), f32)
+        self.ig = np.empty((B, H), f32)
+        self.num = np.ones(G, f32)
+        self.num[2 * H : 3 * H] = 2
+        self.fac = np.empty((B, G if self.lstm else 3 * H), f32).reshape(-1)
+        self.fc = np.empty((B, H), f32)
+        self.dout = rng.standard_normal((T, B, H)).astype(f32)
+        self.dh, self.dc, self.dcnext = np.zeros((3, B, H), f32)
+
+    def forward(self, t: int, a) -> None:
+        """Step t after its recurrent matmul ``a`` (B, gH)."""
+        hs, acts, c = self.hs, self.acts, self.c
+        with np.errstate(over="ignore", under="ignore"):
+            if self.lstm:
+                self.cell._recur(np, self.pre[t], a, self.num, c[t], acts[t], self.tc[t],
+                                 hs[t + 1], c[t + 1], self.ig)  # fmt: skip
+            else:
+                H = self.H
+                self.cell._recur(np, self.pre[t], a, self.num[2 * H :], acts[t, :, : 2 * H],
+                                 c[t], acts[t, :, 2 * H :], hs[t], hs[t + 1])  # fmt: skip
+
+    def backward(self, t: int, dhnext) -> None:
+        """Step t of full BPTT before its matmul: ``dhnext`` (B, H) in, da written."""
+        H, acts, da, dc, dh = self.H, self.acts[t], self.da[t], self.dc, self.dh
+        B = dh.shape[0]
+        if not self.lstm:
+            dhnext += dc  # the GRU's dhnext = da Wh + dh z, the second term from step t+1
+        np.add(self.dout[t], dhnext, out=dh)  # dout kept as it is, for the next run
+        if self.lstm:
+            fac, fc = self.fac.reshape(B, 4 * H), self.fc
+            self.cell._factors(np, acts, self.c[t], self.tc[t], fac, fc)
+            np.multiply(dh, fc, out=dc)
+            dc += self.dcnext
+            da4 = da.reshape(B, 4, H)
+            np.multiply(dc[:, None], fac.reshape(B, 4, H)[:, :3], out=da4[:, :3])
+            np.multiply(dh, fac[:, 3 * H :], out=da4[:, 3])
+            np.multiply(dc, acts[:, H : 2 * H], out=self.dcnext)
+        else:
+            fac = self.fac.reshape(3, B, H)
+            r, z, n = acts[:, :H], acts[:, H : 2 * H], acts[:, 2 * H :]
+            self.cell._factors(np, r, z, n, self.c[t], self.hs[t], fac, dc)
+            fn, fr, fz = fac
+            dn = self.fc
+            np.multiply(dh, fn, out=dn)
+            np.multiply(dn, r, out=da[:, 2 * H :])
+            np.multiply(dn, fr, out=da[:, :H])
+            np.multiply(dh, fz, out=da[:, H : 2 * H])
+            np.multiply(dh, z, out=dc)  # added to the matmul's dhnext at step t-1
 
 
 def matmul_rates() -> tuple[float, float]:
@@ -513,9 +594,10 @@ def main() -> None:
             if B == 1 and cell == "rnn":
                 engines["seed-loop"] = reference_engine(vocab, ids, H, T)
             engines["bound"] = bound_engine(H, B, T, vocab.size, gates=gates)
-            if cell == "rnn":
-                engines["floor"] = bound_engine(H, B, T, vocab.size, elementwise=True)
-                engines["floor+"] = bound_engine(H, B, T, vocab.size, elementwise=True, rest=True)
+            engines["floor"] = bound_engine(H, B, T, vocab.size, elementwise=True, gates=gates)
+            engines["floor+"] = bound_engine(
+                H, B, T, vocab.size, elementwise=True, rest=True, gates=gates
+            )
             engines[CLI] = cli_engine(
                 text_config(H, B, T, cell), text_file,
                 window_steps(engines["charrnn"], args.seconds),

@@ -8,6 +8,7 @@ import pathlib
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 pytestmark = pytest.mark.slow  # each runs a benchmark script
@@ -38,6 +39,54 @@ def test_bench_train_prints_engine_bound_and_floor():
     assert "charrnn train (process)" in cli and cli.rstrip().endswith("%")
     cost = next(line for line in lines if "charrnn train (process):" in line)
     assert "x charrnn in-process" in cost and "minor page faults" in cost
+
+
+def test_bench_train_gives_a_gated_cell_its_bound_and_floors():
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench_train.py"), "--only", "100,32,64",
+         "--cell", "lstm", "--no-torch", "--seconds", "0.05", "--repeats", "2"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert any(line.startswith("cell: lstm (4 gates)") for line in lines)
+    for what in ("recurrence element-wise calls", "gather, softmax, dWxh, norm, Adam"):
+        assert "% of the bound" in next(line for line in lines if what in line)
+
+
+@pytest.mark.parametrize("gates", [3, 4])
+def test_the_gated_floor_makes_the_cells_own_calls(gates, monkeypatch):
+    """The floor's forward step is the cell's recurrence: from the same h, c and input
+    term it reaches the state the engine's generation step reaches."""
+    from charrnn.model import get_cell
+
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    bench_train = importlib.import_module("bench_train")
+    rng = np.random.default_rng(0)
+    T, B, H = 3, 2, 4
+    G = gates * H
+    hs = rng.standard_normal((T + 1, B, H)).astype(np.float32) * 0.5
+    pre = rng.standard_normal((T, B, G)).astype(np.float32)
+    calls = bench_train.GatedCalls(gates, hs, pre, np.zeros((T, B, G), np.float32), rng)
+    cell = get_cell("lstm" if gates == 4 else "gru")
+    Wh = rng.standard_normal((G, H)).astype(np.float32) * 0.3
+    params = {cell.names(0).recurrent: Wh}
+    if gates == 4:
+        scale = np.where((np.arange(G) // H) == 2, -2.0, -1.0).astype(np.float32)
+        state = np.concatenate([hs[0], calls.c[0]], axis=1)
+    else:
+        scale = np.where(np.arange(G) < 2 * H, -1.0, 1.0).astype(np.float32)
+        params[cell.candidate_bias(0)] = calls.num[2 * H :]
+        state = hs[0].copy()
+    out = np.empty_like(state)
+    cell.step(params, 0, pre[0].copy(), state, out, np)
+    calls.pre[0] *= scale  # the engine's forward scales pre and Wh^T once per call
+    calls.forward(0, (hs[0] @ Wh.T) * scale)
+    np.testing.assert_allclose(hs[1], out[:, :H], rtol=1e-5, atol=1e-6)
+    calls.backward(0, np.ones((B, H), np.float32))
+    assert np.isfinite(calls.da[0]).all() and calls.da[0].any()
+    run = bench_train.bound_engine(H, B, T, 5, elementwise=True, rest=True, gates=gates)
+    assert run(2) == 2 * B * T
 
 
 def test_bench_train_runs_the_cli_on_names_in_words_mode():
@@ -76,6 +125,13 @@ def test_ab_engine_compares_a_revision_with_the_working_tree():
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert "working tree / HEAD:" in proc.stdout and "over 2 rounds" in proc.stdout
+    gated = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "ab_engine.py"), "HEAD", "--shape", "16,4,8",
+         "--cell", "lstm", "--seconds", "0.02", "--repeats", "2"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert gated.returncode == 0, gated.stderr
+    assert "T=8 L=1 lstm" in gated.stdout and "working tree / HEAD:" in gated.stdout
     bad = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "ab_engine.py"), "no-such-revision"],
         capture_output=True, text=True, timeout=300,
