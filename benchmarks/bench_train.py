@@ -15,9 +15,9 @@ step no engine can skip: what a numpy engine could reach at best.
 
 ``--cell gru`` or ``--cell lstm`` runs the same table for a gated cell, against
 ``torch.nn.GRU`` / ``torch.nn.LSTM``. Its bound counts the gated matmuls (each
-recurrent one is (B,H)x(H,gH) with g = 3 or 4 gates); the floor engines model
-the tanh cell's element-wise calls, so they run for ``--cell rnn`` only, as
-does the seed-style loop.
+recurrent one is (B,H)x(H,gH) with g = 3 or 4 gates); its first floor makes
+the element-wise calls of the gated cell's own recurrence (GatedCalls). The
+seed-style loop runs for ``--cell rnn`` only.
 
 The seed-style loop (charrnn.reference: one sequence, one-hot columns, dicts
 of steps, float64, Adagrad as in min-char-rnn) runs at (H=100, B=1, T=25) only;
