@@ -299,12 +299,12 @@ class GatedCalls:
         self.cell = LSTM if self.lstm else GRU
         f32 = np.float32
         self.acts = rng.random((T, B, G)).astype(f32)  # gates in (0, 1)
-        self.a = np.empty((B, G), f32)
         self.c = np.tanh(rng.standard_normal((T + 1, B, H))).astype(f32)  # cs, or the GRU's hn
         self.tc = np.empty((T, B, H), f32)
         self.ig = np.empty((B, H), f32)
-        self.num = np.ones(G, f32)
+        self.num = np.ones(G, f32)  # the LSTM's numerators after the exp: 2 on g
         self.num[2 * H : 3 * H] = 2
+        self.bhn = np.full(H, 0.1, f32)  # the GRU's candidate bias
         self.fac = np.empty((B, G if self.lstm else 3 * H), f32).reshape(-1)
         self.fc = np.empty((B, H), f32)
         self.dout = rng.standard_normal((T, B, H)).astype(f32)
@@ -319,7 +319,7 @@ class GatedCalls:
                                  hs[t + 1], c[t + 1], self.ig)  # fmt: skip
             else:
                 H = self.H
-                self.cell._recur(np, self.pre[t], a, self.num[2 * H :], acts[t, :, : 2 * H],
+                self.cell._recur(np, self.pre[t], a, self.bhn, acts[t, :, : 2 * H],
                                  c[t], acts[t, :, 2 * H :], hs[t], hs[t + 1])  # fmt: skip
 
     def backward(self, t: int, dhnext) -> None:

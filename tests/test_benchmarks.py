@@ -76,7 +76,7 @@ def test_the_gated_floor_makes_the_cells_own_calls(gates, monkeypatch):
         state = np.concatenate([hs[0], calls.c[0]], axis=1)
     else:
         scale = np.where(np.arange(G) < 2 * H, -1.0, 1.0).astype(np.float32)
-        params[cell.candidate_bias(0)] = calls.num[2 * H :]
+        params[cell.candidate_bias(0)] = calls.bhn
         state = hs[0].copy()
     out = np.empty_like(state)
     cell.step(params, 0, pre[0].copy(), state, out, np)

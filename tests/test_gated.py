@@ -138,8 +138,8 @@ def test_batched_engine_matches_reference_loop(cell, bptt, seed):
 @pytest.mark.parametrize("cell", GATED)
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_saturated_gates_take_their_limits_silently(cell, dtype):
-    """Pre-activations of +-1000 overflow e^-x: the gates must come out exactly 0 or 1
-    (and g exactly +-1), finite, with no warning, in training and in generation."""
+    """Pre-activations of +-1000 overflow e^-x: the gates must come out exactly 0 or 1,
+    everything finite, with no warning, in training and in generation."""
     rng = np.random.default_rng(7)
     case = random_case(rng, V=5, H=4, T=6, B=3, ragged=False, carried_state=True, cell=cell)
     params = {k: v.astype(dtype) for k, v in case.params.items()}

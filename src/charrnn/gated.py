@@ -27,7 +27,7 @@ A layer's state is one (B, S) array: S = H for the GRU, and S = 2H for the
 LSTM, whose state is ``[h | c]``, so every layer's state still stacks into an
 (L, B, S) array that carries across text chunks like the tanh cell's.
 
-Speed: numpy's ``exp`` costs about half its ``tanh``, so every gate comes from
+Speed: numpy's ``exp`` is cheaper than its ``tanh``, so every gate comes from
 one ``exp`` over all its columns: ``sigmoid(x) = 1 / (1 + e^-x)`` and
 ``tanh(x) = 2 / (1 + e^-2x) - 1``. Scaling the columns of ``pre`` (once for all
 steps) and of the transposed recurrent matrix (once per call) by -1 (sigmoid
@@ -373,7 +373,7 @@ class LSTMCell:
         xp.tanh(c_out, out=tc)
         xp.multiply(act[:, 3 * H :], tc, out=h_out)  # h' = o tanh(c')
 
-    def _affine(self, ws: Workspace, H: int, dtype: Any) -> tuple[Any, Any]:
+    def _exp_scales(self, ws: Workspace, H: int, dtype: Any) -> tuple[Any, Any]:
         # The scale of the pre-activations (-1 on the sigmoid gates, -2 on g) and the
         # numerator after the exponential (1 on the sigmoid gates, 2 on g).
         scale = ws.get("lstm-scale", (4 * H,), dtype)
@@ -414,7 +414,7 @@ class LSTMCell:
         acts = ws.get(f"acts{layer}", (T, B, G), dtype)  # (T, B, 4H): i, f, g, o
         tcs = ws.get(f"tcs{layer}", (T, B, H), dtype)  # (T, B, H): tanh(c_t)
         hs[0], cs[0] = h0[:, :H], h0[:, H:]
-        scale, num = self._affine(ws, H, dtype)
+        scale, num = self._exp_scales(ws, H, dtype)
         pre *= scale
         WhT = ws.get(f"WhT{layer}", (H, G), dtype)  # (H, 4H), contiguous for BLAS
         xp.multiply(Wh.T, scale, out=WhT)
@@ -574,7 +574,7 @@ class LSTMCell:
         B, S = h.shape
         H = S // 2
         dtype = h.dtype
-        scale, num = self._affine(ws, H, dtype)
+        scale, num = self._exp_scales(ws, H, dtype)
         a = ws.get("step-lstm-a", (B, 4 * H), dtype)
         xp.dot(h[:, :H], params[self.names(layer).recurrent].T, out=a)
         a *= scale
