@@ -20,12 +20,14 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/charrnn demo
 
+# The house's checks first (lint, the layer contract), then the suite on every core.
 test: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/python -m pytest -q -n auto
 
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/python -m pytest -q -n auto -m "not slow"
 
 test-torch: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[bench]'

@@ -32,10 +32,7 @@ from types import ModuleType
 from typing import Any
 
 import charrnn
-import charrnn.config
-import charrnn.train
-import charrnn.vocab
-from charrnn.data import load_corpus
+from charrnn.data.files import load_corpus
 from common import names_source, out, paired, rounds, shakespeare_or_fallback, summary
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent

@@ -57,7 +57,7 @@ def train_process(src: str, argv: list[str], log_every: int) -> tuple[float, int
     """
     env = {**os.environ, "PYTHONPATH": src}
     with tempfile.TemporaryDirectory() as run:
-        cmd = [sys.executable, "-m", "charrnn.cli", "train", *argv,
+        cmd = [sys.executable, "-m", "charrnn", "train", *argv,
                "--log-every", str(log_every), "--quiet", "--out", run]  # fmt: skip
         before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_minflt
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True)

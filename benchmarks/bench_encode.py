@@ -17,7 +17,7 @@ import time
 import tracemalloc
 
 from charrnn import Vocab
-from charrnn.textcache import encode_to_file, scan_text
+from charrnn.data.textcache import encode_to_file, scan_text
 from common import out, shakespeare_or_fallback
 
 

@@ -21,7 +21,7 @@ import sys
 import time
 
 from charrnn import CharRNN
-from charrnn.page import influence_row, payload
+from charrnn.viz.page import influence_row, payload
 from common import SHARED, blas_report, out
 
 
@@ -55,7 +55,7 @@ def browser_update(run: str, text: str, repeats: int) -> list[float]:
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.support.ui import WebDriverWait
 
-    proc = subprocess.Popen([sys.executable, "-m", "charrnn.cli", "serve", run, "--port", "0",
+    proc = subprocess.Popen([sys.executable, "-m", "charrnn", "serve", run, "--port", "0",
                              "--text", "a"], stdout=subprocess.PIPE, text=True)  # fmt: skip
     url = proc.stdout.readline().split(" at ")[1].split()[0]
     opts = webdriver.ChromeOptions()

@@ -20,7 +20,7 @@ import itertools
 import numpy as np
 
 from charrnn import CharRNN
-from charrnn.sample import sample, score
+from charrnn.generation.sample import sample, score
 from common import blas_report, names_source, out, paired, rounds, summary
 
 

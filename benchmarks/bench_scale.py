@@ -71,9 +71,9 @@ def label(cfg: tuple[str, int, int, int]) -> str:
 
 def make_run(cfg: tuple[str, int, int, int], batch: int | None = None):
     """A TrainingRun (in memory) for configuration ``cfg``; bench_train.py's settings."""
-    from charrnn.config import Config
-    from charrnn.data import load_corpus
-    from charrnn.run import TrainingRun
+    from charrnn.core.config import Config
+    from charrnn.data.files import load_corpus
+    from charrnn.training.run import TrainingRun
     from common import names_source, shakespeare_or_fallback
 
     mode, H, B, T = cfg
@@ -91,7 +91,7 @@ def make_run(cfg: tuple[str, int, int, int], batch: int | None = None):
 
 def worker(cfg: tuple[str, int, int, int], steps: int) -> None:
     """Train ``steps`` timed steps after a warm-up (every rank); rank 0 prints chars/s."""
-    from charrnn.parallel import limit_threads, world
+    from charrnn.training.parallel import limit_threads, world
 
     comm = world()
     threads = limit_threads(comm)
@@ -109,7 +109,7 @@ def worker(cfg: tuple[str, int, int, int], steps: int) -> None:
 
 def allreduce_worker(sizes: list[int], repeats: int) -> None:
     """Median seconds of an in-place float32 Allreduce of each size; rank 0 prints them."""
-    from charrnn.parallel import world
+    from charrnn.training.parallel import world
 
     comm = world()
     times = {}

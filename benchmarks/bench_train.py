@@ -19,13 +19,13 @@ recurrent one is (B,H)x(H,gH) with g = 3 or 4 gates); its first floor makes
 the element-wise calls of the gated cell's own recurrence (GatedCalls). The
 seed-style loop runs for ``--cell rnn`` only.
 
-The seed-style loop (charrnn.reference: one sequence, one-hot columns, dicts
+The seed-style loop (charrnn.core.reference: one sequence, one-hot columns, dicts
 of steps, float64, Adagrad as in min-char-rnn) runs at (H=100, B=1, T=25) only;
 elsewhere it would take minutes per measurement.
 
 What users run is a fresh process, so two more engines start one per
 measurement, in the same rounds: "charrnn train (process)" runs the CLI
-(``python -m charrnn.cli train DATA ... --val-fraction 0 --quiet``, the same
+(``python -m charrnn train DATA ... --val-fraction 0 --quiet``, the same
 config and data) and reads its rate from the run's ``metrics.jsonl``, and
 "torch (process)" runs the torch engine in a child of this script. Each
 takes the median chars/s of its log windows after the first, and the lines
@@ -55,11 +55,11 @@ from collections.abc import Callable
 
 import numpy as np
 
-from charrnn.config import Config
-from charrnn.data import load_corpus
-from charrnn.optim import Adam
-from charrnn.run import TrainingRun
-from charrnn.vocab import Vocab
+from charrnn.core.config import Config
+from charrnn.core.optim import Adam
+from charrnn.core.vocab import Vocab
+from charrnn.data.files import load_corpus
+from charrnn.training.run import TrainingRun
 from common import (
     blas_report,
     names_source,
@@ -150,8 +150,8 @@ def torch_engine(vocab: Vocab, H: int, batches, words: bool, cell: str = "rnn"):
 
 
 def reference_engine(vocab: Vocab, ids: np.ndarray, H: int, T: int):
-    from charrnn.model import init_params
-    from charrnn.reference import column_params, reference_train_chars
+    from charrnn.core.model import init_params
+    from charrnn.core.reference import column_params, reference_train_chars
 
     params = column_params(init_params(vocab.size, H, np.random.default_rng(0), dtype="float64"))
 
@@ -290,7 +290,7 @@ class GatedCalls:
     """
 
     def __init__(self, gates: int, hs, pre, da, rng: np.random.Generator):
-        from charrnn.gated import GRU, LSTM
+        from charrnn.core.gated import GRU, LSTM
 
         T, B, G = pre.shape
         H = G // gates
@@ -369,7 +369,7 @@ def build_engine(
     engine: str, mode: str, H: int, B: int, T: int, cell: str = "rnn"
 ) -> Callable[[int], int]:
     """The in-process ``engine`` ("charrnn" or "torch") on the data and config main gives it."""
-    from charrnn.data import TextBatches, WordBatches
+    from charrnn.data.batches import TextBatches, WordBatches
 
     if mode == "text":
         text, _ = shakespeare_or_fallback()
@@ -440,7 +440,7 @@ def cli_engine(config: Config, data: str, log_every: int) -> ProcessEngine:
 
     def command(steps: int, log_every: int, folder: str) -> list[str]:
         return [
-            sys.executable, "-m", "charrnn.cli", "train", data, *flags, "--steps", str(steps),
+            sys.executable, "-m", "charrnn", "train", data, *flags, "--steps", str(steps),
             "--log-every", str(log_every), "--save-every", str(steps), "--quiet", "--out", folder,
         ]  # fmt: skip
 
@@ -549,7 +549,7 @@ def main() -> None:
         )  # fmt: skip
         return
 
-    from charrnn.data import TextBatches, WordBatches
+    from charrnn.data.batches import TextBatches, WordBatches
 
     use_torch = not args.no_torch
     threads = 1

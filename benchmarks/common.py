@@ -17,7 +17,7 @@ def shakespeare_or_fallback() -> tuple[str, str]:
     path = SHARED / "tinyshakespeare.txt"
     if path.is_file():
         return path.read_text(encoding="utf-8"), "tinyshakespeare.txt"
-    from charrnn.data import read_text
+    from charrnn.data.files import read_text
 
     return read_text("@names") * 20, "@names repeated (../shared/data absent)"
 

@@ -33,7 +33,7 @@ Then let us give the heavens thanks, my lord.
 
 def shoot(run: str, text: str, out: pathlib.Path, *, prop: str, token: int | None,
           prefix: str) -> None:  # fmt: skip
-    proc = subprocess.Popen([sys.executable, "-m", "charrnn.cli", "serve", run, "--port", "0",
+    proc = subprocess.Popen([sys.executable, "-m", "charrnn", "serve", run, "--port", "0",
                              "--text", text], stdout=subprocess.PIPE, text=True)  # fmt: skip
     url = proc.stdout.readline().split(" at ")[1].split()[0]
     opts = webdriver.ChromeOptions()

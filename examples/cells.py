@@ -34,9 +34,9 @@ import pathlib
 import sys
 
 from charrnn import Config
-from charrnn.model import param_specs
-from charrnn.run import TrainingRun
-from charrnn.train import LogEvent
+from charrnn.core.model import param_specs
+from charrnn.training.run import TrainingRun
+from charrnn.training.trainer import LogEvent
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "data"

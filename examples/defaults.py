@@ -12,7 +12,7 @@ over tinyshakespeare's 1.0 million training characters.
 
 Each run is ``charrnn train tinyshakespeare.txt --mode text`` with the default
 ``charrnn.Config`` except the candidate's fields (and, with ``--long``, H=256
-and ``init="scaled"``), trained through :class:`charrnn.run.TrainingRun` on
+and ``init="scaled"``), trained through :class:`charrnn.training.run.TrainingRun` on
 the last 10% held out. Budgets are steps, not seconds, so the figures do not
 depend on the machine or on what else runs on it. For each run it prints the
 best held-out loss and its step, the held-out and training loss at the end,
@@ -29,8 +29,8 @@ import pathlib
 import sys
 
 from charrnn import Config
-from charrnn.run import TrainingRun
-from charrnn.train import LogEvent
+from charrnn.training.run import TrainingRun
+from charrnn.training.trainer import LogEvent
 
 DATA = pathlib.Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 

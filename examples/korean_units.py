@@ -28,9 +28,9 @@ import time
 import numpy as np
 
 from charrnn import CharRNN
-from charrnn.checkpoint import load as load_checkpoint
-from charrnn.novelty import training_words
-from charrnn.sample import sample
+from charrnn.generation.novelty import training_words
+from charrnn.generation.sample import sample
+from charrnn.training.checkpoint import load as load_checkpoint
 
 LOOSE = re.compile("[\u1100-\u11ff]")
 

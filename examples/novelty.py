@@ -35,10 +35,10 @@ import numpy as np
 
 from charrnn import CharRNN
 from charrnn.api import resolve_model_path
-from charrnn.checkpoint import load as load_checkpoint
-from charrnn.errors import CharRNNError
-from charrnn.novelty import memorisation, word_probabilities, words_split
-from charrnn.sample import sample
+from charrnn.common.errors import CharRNNError
+from charrnn.generation.novelty import memorisation, word_probabilities, words_split
+from charrnn.generation.sample import sample
+from charrnn.training.checkpoint import load as load_checkpoint
 
 
 def report(args: argparse.Namespace) -> None:

@@ -21,7 +21,7 @@ import pathlib
 import subprocess
 import sys
 
-from charrnn.presets import PRESETS
+from charrnn.training.presets import PRESETS
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 DATA = {"names": "names.txt", "shakespeare": "tinyshakespeare.txt"}
@@ -33,7 +33,7 @@ def corpus_of(preset: str) -> str:
 
 
 def charrnn(*args: str, capture: bool = False) -> str:
-    cmd = [sys.executable, "-m", "charrnn.cli", *args]
+    cmd = [sys.executable, "-m", "charrnn", *args]
     p = subprocess.run(cmd, check=True, text=True, capture_output=capture)
     return p.stdout if capture else ""
 

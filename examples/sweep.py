@@ -23,11 +23,12 @@ import pathlib
 import sys
 
 from charrnn import Config
-from charrnn.data import load_corpus, split_corpus
-from charrnn.novelty import memorisation
-from charrnn.presets import preset
-from charrnn.run import TrainingRun
-from charrnn.train import LogEvent
+from charrnn.data.files import load_corpus
+from charrnn.data.split import split_corpus
+from charrnn.generation.novelty import memorisation
+from charrnn.training.presets import preset
+from charrnn.training.run import TrainingRun
+from charrnn.training.trainer import LogEvent
 
 SHARED = pathlib.Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from charrnn import CharRNNError, Config, Vocab
-from charrnn.backend import Backend, get_backend
-from charrnn.train import Trainer
+from charrnn.core.backend import Backend, get_backend
+from charrnn.training.trainer import Trainer
 
 
 def counting_numpy(calls: Counter) -> types.ModuleType:

@@ -58,7 +58,7 @@ def test_bench_train_gives_a_gated_cell_its_bound_and_floors():
 def test_the_gated_floor_makes_the_cells_own_calls(gates, monkeypatch):
     """The floor's forward step is the cell's recurrence: from the same h, c and input
     term it reaches the state the engine's generation step reaches."""
-    from charrnn.model import get_cell
+    from charrnn.core.model import get_cell
 
     monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
     bench_train = importlib.import_module("bench_train")

@@ -50,7 +50,7 @@ def run(tmp_path_factory):
 def url(run):
     """``charrnn serve`` as its own process on a free localhost port."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "charrnn.cli", "serve", str(run), "--port", "0", "--text", "an"],
+        [sys.executable, "-m", "charrnn", "serve", str(run), "--port", "0", "--text", "an"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )  # fmt: skip

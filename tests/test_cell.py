@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from charrnn.model import (
+from charrnn.core.model import (
     Workspace,
     backward,
     forward,

@@ -15,8 +15,8 @@ import zipfile
 import numpy as np
 import pytest
 
-from charrnn import checkpoint
-from charrnn.errors import CharRNNError
+from charrnn.common.errors import CharRNNError
+from charrnn.training import checkpoint
 
 from .conftest import run_cli_process
 
@@ -85,7 +85,7 @@ def test_resume_refuses_other_data(cli, tmp_path):
 def test_sigint_saves_a_loadable_checkpoint_and_exits_130(tmp_path):
     run = tmp_path / "r"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "charrnn.cli", "train", "@names", "--out", str(run),
+        [sys.executable, "-m", "charrnn", "train", "@names", "--out", str(run),
          "--hidden", "32", "--steps", "10000000", "--log-every", "50"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
@@ -213,7 +213,7 @@ def test_version_1_checkpoint_loads_its_extra_as_run_state(tmp_path):
 
 def test_per_parameter_optimiser_state_is_joined_into_the_flat_layout(tmp_path):
     from charrnn import CharRNN
-    from charrnn.train import Trainer
+    from charrnn.training.trainer import Trainer
 
     m = CharRNN(hidden=4, steps=2, val_fraction=0).fit(["ab", "abc"])
     rng = np.random.default_rng(0)
@@ -283,9 +283,9 @@ def test_run_state_round_trips_and_checks_its_types(tmp_path):
 
 
 def test_to_checkpoint_copies_the_run_state():
-    from charrnn.config import Config
-    from charrnn.train import Trainer
-    from charrnn.vocab import Vocab
+    from charrnn.core.config import Config
+    from charrnn.core.vocab import Vocab
+    from charrnn.training.trainer import Trainer
 
     trainer = Trainer(Config(hidden=4, steps=1, val_fraction=0), Vocab("ab"), ["ab"])
     run = checkpoint.RunState(best_val=1.0)
@@ -329,9 +329,9 @@ def test_a_pickle_file_is_refused_without_unpickling(tmp_path):
 @pytest.fixture
 def text_run_arrays(tmp_path):
     """The entries of a text-mode checkpoint with optimiser state, state/h and train/."""
-    from charrnn.config import Config
-    from charrnn.train import Trainer
-    from charrnn.vocab import Vocab
+    from charrnn.core.config import Config
+    from charrnn.core.vocab import Vocab
+    from charrnn.training.trainer import Trainer
 
     text = "abc ab cab\nbca " * 4
     config = Config(mode="text", hidden=4, seq_len=3, batch_size=2, steps=2, ema=0.5,

@@ -16,11 +16,12 @@ import zipfile
 import numpy as np
 import pytest
 
-from charrnn import CharRNN, checkpoint
-from charrnn.config import Config
-from charrnn.errors import CharRNNError
-from charrnn.train import Trainer
-from charrnn.vocab import Vocab
+from charrnn import CharRNN
+from charrnn.common.errors import CharRNNError
+from charrnn.core.config import Config
+from charrnn.core.vocab import Vocab
+from charrnn.training import checkpoint
+from charrnn.training.trainer import Trainer
 
 pytestmark = pytest.mark.slow  # 10,000 loads: about 16 s
 

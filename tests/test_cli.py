@@ -152,8 +152,9 @@ def test_demo_prints_both_rules_side_by_side(cli):
 
 
 def test_novelty_labels_samples_against_the_training_split(cli, names_run):
-    from charrnn import checkpoint
-    from charrnn.data import load_corpus, split_corpus
+    from charrnn.data.files import load_corpus
+    from charrnn.data.split import split_corpus
+    from charrnn.training import checkpoint
 
     code, out, _ = cli("sample", names_run, "-n", "200", "--novelty", "--json")
     assert code == 0
@@ -181,8 +182,8 @@ def test_novelty_is_for_words_mode(cli, tmp_path, flag):
 
 
 def test_only_new_leaves_out_training_words(cli, names_run):
-    from charrnn import checkpoint
-    from charrnn.novelty import training_words
+    from charrnn.generation.novelty import training_words
+    from charrnn.training import checkpoint
 
     train = training_words(checkpoint.load(names_run / "latest.npz"))
     plain = cli("sample", names_run, "-n", "2000")[1].splitlines()

@@ -8,12 +8,12 @@ import json
 import numpy as np
 import pytest
 
-from charrnn.complete import complete
-from charrnn.constraints import log_softmax
-from charrnn.errors import CharRNNError
-from charrnn.model import init_params
-from charrnn.sample import score
-from charrnn.vocab import Vocab
+from charrnn.common.errors import CharRNNError
+from charrnn.core.model import init_params
+from charrnn.core.vocab import Vocab
+from charrnn.generation.complete import complete
+from charrnn.generation.constraints import log_softmax
+from charrnn.generation.sample import score
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +111,7 @@ def test_constraints_mask_and_renormalise(small):
     assert len(r.items) == 1 + 2 + 4 + 8 + 16  # every word without c, and only those
     assert all("c" not in c.text for c in r.items)
     # A word's probability is the product of its masked, renormalised steps.
-    from charrnn.model import step, zero_state
+    from charrnn.core.model import step, zero_state
 
     h = zero_state(params, 1)
     allowed = np.array([[c != "c" for c in vocab.itos]])

@@ -10,11 +10,11 @@ import pytest
 
 from charrnn import CharRNN, CharRNNError, Config
 from charrnn.cli import build_parser
-from charrnn.config import GROUPS, MODEL_FIELDS, RESUME_MAY_CHANGE, TRAIN_FIELDS
-from charrnn.data import load_corpus
-from charrnn.flags import PARAM_FLAGS, add_config_flags, cli_message
-from charrnn.presets import PRESETS
-from charrnn.sample import check_sampling_args
+from charrnn.cli.flags import PARAM_FLAGS, add_config_flags, cli_message
+from charrnn.core.config import GROUPS, MODEL_FIELDS, RESUME_MAY_CHANGE, TRAIN_FIELDS
+from charrnn.data.files import load_corpus
+from charrnn.generation.sample import check_sampling_args
+from charrnn.training.presets import PRESETS
 
 NAMES = [f.name for f in dataclasses.fields(Config)]
 RUN_FIELDS = ("log_every", "eval_every", "save_every", "patience", "time_budget")

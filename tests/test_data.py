@@ -4,14 +4,9 @@ import numpy as np
 import pytest
 
 from charrnn import CharRNNError, Vocab
-from charrnn.data import (
-    TextBatches,
-    WordBatches,
-    read_text,
-    split_text,
-    split_train_val,
-    split_words,
-)
+from charrnn.data.batches import TextBatches, WordBatches
+from charrnn.data.files import read_text
+from charrnn.data.split import split_text, split_train_val, split_words
 
 
 def test_word_batches_read_boundary_first_and_predict_boundary_last():

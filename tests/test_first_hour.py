@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from charrnn import CharRNN, CharRNNError
-from charrnn.constraints import NoEmptyWord, allowed_mask, apply
-from charrnn.novelty import sample_new
-from charrnn.sample import _pick
+from charrnn.generation.constraints import NoEmptyWord, allowed_mask, apply
+from charrnn.generation.novelty import sample_new
+from charrnn.generation.sample import _pick
 
 # ----------------------------------------------------------------------------- empty words
 
@@ -20,7 +20,7 @@ def empty_prone():
     m = CharRNN(hidden=16, steps=60, random_state=0).fit(["anna", "bob", "cleo", "dan"] * 20)
     params = {k: v.copy() for k, v in m.params_.items()}
     b = m.vocab_.boundary_id
-    from charrnn.model import step, zero_state
+    from charrnn.core.model import step, zero_state
 
     _, y = step(params, np.array([b]), zero_state(params, 1))
     z = y[0].astype(np.float64)
@@ -89,7 +89,7 @@ def test_cli_sample_gives_no_empty_word_and_says_how(empty_prone, tmp_path, cli,
 
 
 def test_text_samples_are_headed_by_a_line_no_sample_can_contain(tmp_path, cli):
-    from charrnn.cli import separator_char
+    from charrnn.cli.main import separator_char
 
     text = "ab\n\ncd ─x\n\n" * 60  # blank lines and the usual rule character are data here
     m = CharRNN(mode="text", hidden=16, seq_len=16, batch_size=4, steps=40, random_state=0)
@@ -157,7 +157,7 @@ def test_fit_verbose_prints_the_log_and_on_event_true_stops(capsys):
 
 
 def test_a_run_says_when_validation_rises_three_times_in_a_row(tmp_path, cli):
-    from charrnn.run import RISING_EVALS, rising
+    from charrnn.training.run import RISING_EVALS, rising
 
     assert RISING_EVALS == 3
     assert rising([2.0, 1.5, 1.6, 1.7, 1.8]) and not rising([1.5, 1.6, 1.55, 1.7, 1.8])
@@ -193,7 +193,7 @@ def test_a_run_says_when_validation_rises_three_times_in_a_row(tmp_path, cli):
 def test_unknown_character_hints_at_the_known_one():
     import unicodedata
 
-    from charrnn.vocab import Units, Vocab
+    from charrnn.core.vocab import Units, Vocab
 
     v = Vocab("anbé")
     with pytest.raises(CharRNNError, match=r"'A' \(the model knows 'a'\)"):
@@ -259,7 +259,7 @@ def test_unknown_skip_in_text_eval_is_counted(tmp_path, cli):
 def test_eval_without_data_is_the_runs_own_held_out_split(tmp_path, cli, mode):
     import json
 
-    from charrnn import checkpoint
+    from charrnn.training import checkpoint
 
     data = tmp_path / "d.txt"
     if mode == "words":
@@ -300,7 +300,7 @@ def test_eval_without_data_explains_when_it_cannot(tmp_path, cli):
 
 
 def test_a_time_budgeted_log_line_shows_the_budget_as_time():
-    from charrnn.train import LogEvent
+    from charrnn.training.trainer import LogEvent
 
     e = LogEvent(step=500, total_steps=100_000, epoch=2.5, train_loss=2.1, val_loss=2.2,
                  chars_per_s=1e5, elapsed=4.93)  # fmt: skip

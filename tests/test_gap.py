@@ -9,7 +9,9 @@ import pytest
 
 from charrnn import CharRNNError
 from charrnn.cli import main
-from charrnn.gap import (
+from charrnn.core.model import init_params
+from charrnn.core.vocab import Vocab
+from charrnn.experiments.gap import (
     RULES,
     GapSettings,
     gradient_norms,
@@ -22,8 +24,6 @@ from charrnn.gap import (
     wilson_interval,
     window_for,
 )
-from charrnn.model import init_params
-from charrnn.vocab import Vocab
 
 # Newcombe (1998), "Two-sided confidence intervals for the single proportion",
 # Statistics in Medicine 17, Table I, method 3 (score interval without continuity correction).

@@ -8,8 +8,14 @@ import warnings
 import numpy as np
 import pytest
 
-from charrnn.gradcheck import analytic_grads, check, numerical_grads, random_case, relative_error
-from charrnn.model import (
+from charrnn.core.gradcheck import (
+    analytic_grads,
+    check,
+    numerical_grads,
+    random_case,
+    relative_error,
+)
+from charrnn.core.model import (
     Workspace,
     backward,
     cell_of,
@@ -21,7 +27,7 @@ from charrnn.model import (
     step,
     zero_state,
 )
-from charrnn.reference import column_params, gru_get_derivative, lstm_get_derivative
+from charrnn.core.reference import column_params, gru_get_derivative, lstm_get_derivative
 
 GATED = ["gru", "lstm"]
 MODES = {"words": (True, False), "text": (False, True), "both": (True, True)}
@@ -77,8 +83,8 @@ def test_initial_state_gradient_matches_numerical(cell, layers):
 @pytest.mark.parametrize("cell", GATED)
 def test_gradcheck_detects_a_wrong_gated_backward(cell, monkeypatch):
     """The check can fail: a cache whose gates were tampered with gives wrong gradients."""
-    import charrnn.gradcheck as gc
-    import charrnn.model as model
+    import charrnn.core.gradcheck as gc
+    import charrnn.core.model as model
 
     case = random_case(np.random.default_rng(0), cell=cell)
     real_backward = model.backward

@@ -10,12 +10,13 @@ import math
 import numpy as np
 import pytest
 
-from charrnn import CharRNN, checkpoint
-from charrnn.config import Config
-from charrnn.errors import CharRNNError
-from charrnn.model import cell_of, get_cell, param_specs
-from charrnn.train import Trainer
-from charrnn.vocab import Vocab
+from charrnn import CharRNN
+from charrnn.common.errors import CharRNNError
+from charrnn.core.config import Config
+from charrnn.core.model import cell_of, get_cell, param_specs
+from charrnn.core.vocab import Vocab
+from charrnn.training import checkpoint
+from charrnn.training.trainer import Trainer
 
 WORDS = ["vector", "victor", "vera", "vendor", "ivory", "rover", "over", "cover"] * 4
 

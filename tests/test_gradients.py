@@ -5,9 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from charrnn.gradcheck import analytic_grads, check, numerical_grads, random_case, relative_error
-from charrnn.model import PARAM_NAMES, backward, forward
-from charrnn.reference import column_params, get_derivative
+from charrnn.core.gradcheck import (
+    analytic_grads,
+    check,
+    numerical_grads,
+    random_case,
+    relative_error,
+)
+from charrnn.core.model import PARAM_NAMES, backward, forward
+from charrnn.core.reference import column_params, get_derivative
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -24,8 +30,8 @@ def test_full_bptt_matches_numerical_gradient(seed, ragged, carried):
 
 def test_gradcheck_detects_a_wrong_backward(monkeypatch):
     """The check can fail: a backward that forgets the tanh derivative is caught."""
-    import charrnn.gradcheck as gc
-    import charrnn.model as model
+    import charrnn.core.gradcheck as gc
+    import charrnn.core.model as model
 
     case = random_case(np.random.default_rng(0))
     real_backward = model.backward

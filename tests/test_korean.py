@@ -10,18 +10,10 @@ import numpy as np
 import pytest
 
 from charrnn import CharRNN, CharRNNError, Config
-from charrnn import constraints as constraints_mod
-from charrnn.constraints import JamoGrammar, allowed_mask
-from charrnn.corpus import read_corpus
-from charrnn.data import builtin_names, load_corpus
-from charrnn.evaluate import evaluate_text
-from charrnn.flags import cli_message
-from charrnn.model import init_params
-from charrnn.reference import column_params, get_derivative
-from charrnn.sample import sample
-from charrnn.textcache import encode_to_file, open_tokens, scan_text
-from charrnn.train import make_batches
-from charrnn.vocab import (
+from charrnn.cli.flags import cli_message
+from charrnn.core.model import init_params
+from charrnn.core.reference import column_params, get_derivative
+from charrnn.core.vocab import (
     S_BASE,
     S_COUNT,
     Units,
@@ -29,6 +21,14 @@ from charrnn.vocab import (
     compose_hangul,
     decompose_hangul,
 )
+from charrnn.data.corpus import read_corpus
+from charrnn.data.files import builtin_names, load_corpus
+from charrnn.data.textcache import encode_to_file, open_tokens, scan_text
+from charrnn.generation import constraints as constraints_mod
+from charrnn.generation.constraints import JamoGrammar, allowed_mask
+from charrnn.generation.sample import sample
+from charrnn.training.evaluate import evaluate_text
+from charrnn.training.trainer import make_batches
 
 JAMO = Units("jamo")
 ALL_SYLLABLES = "".join(chr(S_BASE + i) for i in range(S_COUNT))
@@ -198,7 +198,7 @@ def test_without_the_grammar_samples_do_break(jamo_model, monkeypatch):
     untrained = init_params(jamo_model.vocab_.size, 16, np.random.default_rng(0))
     masked = sample(untrained, jamo_model.vocab_, n=300, temperature=2.0)
     assert _loose(masked) == []
-    monkeypatch.setattr("charrnn.sample.unit_constraints", lambda vocab, max_len: [])
+    monkeypatch.setattr("charrnn.generation.sample.unit_constraints", lambda vocab, max_len: [])
     unmasked = sample(untrained, jamo_model.vocab_, n=300, temperature=2.0)
     assert len(_loose(unmasked)) > 30
 
@@ -354,7 +354,7 @@ def test_configs_saved_before_units_existed_load_as_characters():
 
 @pytest.mark.parametrize("mode", ["words", "text"])
 def test_completions_of_a_jamo_model_are_whole_syllables(mode):
-    from charrnn.complete import complete
+    from charrnn.generation.complete import complete
 
     vocab = Vocab.from_text("가각나낙다\n", JAMO)
     params = init_params(vocab.size, 16, np.random.default_rng(3), init="scaled",

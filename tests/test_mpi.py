@@ -22,8 +22,8 @@ import time
 import numpy as np
 import pytest
 
-from charrnn.checkpoint import load as load_checkpoint
-from charrnn.run import TrainingRun
+from charrnn.training.checkpoint import load as load_checkpoint
+from charrnn.training.run import TrainingRun
 
 pytestmark = pytest.mark.slow
 

@@ -6,10 +6,10 @@ import math
 import numpy as np
 import pytest
 
-from charrnn.model import init_params
-from charrnn.novelty import memorisation, sample_new, word_probabilities
-from charrnn.sample import sample
-from charrnn.vocab import Vocab
+from charrnn.core.model import init_params
+from charrnn.core.vocab import Vocab
+from charrnn.generation.novelty import memorisation, sample_new, word_probabilities
+from charrnn.generation.sample import sample
 
 
 def test_word_probabilities_are_the_sampling_frequencies(rng):

@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 
-from charrnn.optim import SGD, Adagrad, Adam, clip_norm, clip_value, global_norm
+from charrnn.core.optim import SGD, Adagrad, Adam, clip_norm, clip_value, global_norm
 
 
 def test_sgd_is_the_tutorial_update():

@@ -65,7 +65,7 @@ def faults_of_run(case: str, steps: int, out: pathlib.Path) -> int:
     # --log-every and --save-every past the end: one log line and one checkpoint in every
     # run, whatever its length, so that the difference between two runs is training steps.
     argv = [
-        sys.executable, "-m", "charrnn.cli", "train", "@names", *CASES[case],
+        sys.executable, "-m", "charrnn", "train", "@names", *CASES[case],
         "--steps", str(steps), "--log-every", str(10 * max(STEPS)),
         "--save-every", str(10 * max(STEPS)), "--quiet", "--out", str(out),
     ]  # fmt: skip

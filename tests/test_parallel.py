@@ -9,9 +9,9 @@ import sys
 import numpy as np
 import pytest
 
-from charrnn.masks import KeyedUniform
-from charrnn.parallel import SERIAL, RankError, SerialComm, shares, world
-from charrnn.run import TrainingRun
+from charrnn.core.masks import KeyedUniform
+from charrnn.training.parallel import SERIAL, RankError, SerialComm, shares, world
+from charrnn.training.run import TrainingRun
 
 
 def test_dropout_draws_do_not_depend_on_the_split():

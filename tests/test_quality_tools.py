@@ -7,13 +7,14 @@ import itertools
 import numpy as np
 import pytest
 
-from charrnn import CharRNN, Config, checkpoint
-from charrnn.data import split_train_val
-from charrnn.evaluate import evaluate_words
-from charrnn.model import init_params
-from charrnn.presets import PRESETS
-from charrnn.train import Trainer
-from charrnn.vocab import Vocab
+from charrnn import CharRNN, Config
+from charrnn.core.model import init_params
+from charrnn.core.vocab import Vocab
+from charrnn.data.split import split_train_val
+from charrnn.training import checkpoint
+from charrnn.training.evaluate import evaluate_words
+from charrnn.training.presets import PRESETS
+from charrnn.training.trainer import Trainer
 
 
 def test_makemore_split_holds_out_1000_names():
@@ -147,10 +148,10 @@ def test_plot_errors(cli, tmp_path):
     [([], "validation"), (["--ema", "0.9"], "validation (moving average)")],
 )
 def test_plot_names_the_averaged_validation_curve(cli, tmp_path, monkeypatch, flags, label):
-    import charrnn.plot
+    from charrnn.viz import curves
 
     seen = {}
-    monkeypatch.setattr(charrnn.plot, "plot_metrics", lambda *a, **kw: seen.update(kw))
+    monkeypatch.setattr(curves, "plot_metrics", lambda *a, **kw: seen.update(kw))
     run = tmp_path / "r"
     code, _, err = cli("train", "@names", "--out", run, "--hidden", "8", "--steps", "4",
                        "--log-every", "2", "--quiet", *flags)  # fmt: skip

@@ -1,4 +1,4 @@
-"""One training run (charrnn.run.TrainingRun) whichever door it is entered by.
+"""One training run (charrnn.training.run.TrainingRun) whichever door it is entered by.
 
 The CLI and the API must give the same model for the same configuration and
 seed; a run directory is locked while a process trains in it; crashes,
@@ -22,9 +22,10 @@ import time
 import numpy as np
 import pytest
 
-from charrnn import CharRNN, checkpoint
-from charrnn.errors import CharRNNError
-from charrnn.train import make_batches
+from charrnn import CharRNN
+from charrnn.common.errors import CharRNNError
+from charrnn.training import checkpoint
+from charrnn.training.trainer import make_batches
 
 SRC = pathlib.Path(__file__).resolve().parent.parent / "src" / "charrnn"
 
@@ -78,7 +79,7 @@ def _popen(*args, **kwargs):
     kwargs.setdefault("stdout", subprocess.DEVNULL)
     kwargs.setdefault("stderr", subprocess.PIPE)
     return subprocess.Popen(
-        [sys.executable, "-m", "charrnn.cli", *map(str, args)], env=env, text=True, **kwargs
+        [sys.executable, "-m", "charrnn", *map(str, args)], env=env, text=True, **kwargs
     )
 
 

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from charrnn import CharRNN, CharRNNError
-from charrnn.model import forward
-from charrnn.sample import _pick, sample, score
+from charrnn.core.model import forward
+from charrnn.generation.sample import _pick, sample, score
 
 
 @pytest.fixture(scope="module")

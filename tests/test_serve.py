@@ -16,8 +16,8 @@ import pytest
 
 from charrnn import CharRNN
 from charrnn.cli import main
-from charrnn.page import payload, static_page
-from charrnn.serve import make_server
+from charrnn.viz.page import payload, static_page
+from charrnn.viz.server import make_server
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from charrnn import Vocab
-from charrnn.data import iter_text, read_text, split_text
-from charrnn.textcache import encode_to_file, open_tokens, scan_text, token_dtype
+from charrnn.data.files import iter_text, read_text
+from charrnn.data.split import split_text
+from charrnn.data.textcache import encode_to_file, open_tokens, scan_text, token_dtype
 
 
 def test_chunks_join_to_the_whole_text_across_awkward_boundaries(tmp_path):

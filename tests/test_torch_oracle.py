@@ -7,8 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from charrnn.gradcheck import random_case
-from charrnn.model import backward, forward, get_cell
+from charrnn.core.gradcheck import random_case
+from charrnn.core.model import backward, forward, get_cell
 
 torch = pytest.importorskip("torch")
 

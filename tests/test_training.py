@@ -8,7 +8,8 @@ import sys
 import numpy as np
 import pytest
 
-from charrnn import CharRNN, checkpoint
+from charrnn import CharRNN
+from charrnn.training import checkpoint
 
 from .conftest import shared_file
 

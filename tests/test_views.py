@@ -5,12 +5,19 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from charrnn.errors import CharRNNError
-from charrnn.model import forward, init_params, zero_state
-from charrnn.sample import score
-from charrnn.trace import trace
-from charrnn.views import MAX_TEXT, Reading, influence, read, text_properties, tracking_units
-from charrnn.vocab import Vocab
+from charrnn.common.errors import CharRNNError
+from charrnn.core.model import forward, init_params, zero_state
+from charrnn.core.vocab import Vocab
+from charrnn.generation.sample import score
+from charrnn.generation.trace import trace
+from charrnn.generation.views import (
+    MAX_TEXT,
+    Reading,
+    influence,
+    read,
+    text_properties,
+    tracking_units,
+)
 
 
 @pytest.fixture(scope="module")

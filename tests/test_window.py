@@ -16,10 +16,10 @@ import numpy as np
 import pytest
 
 from charrnn import CharRNNError, Config
-from charrnn.gradcheck import random_case, relative_error
-from charrnn.model import CELL_NAMES, PARAM_NAMES, backward, cell_of, forward, get_cell
-from charrnn.reference import column_params, get_derivative
-from charrnn.run import TrainingRun
+from charrnn.core.gradcheck import random_case, relative_error
+from charrnn.core.model import CELL_NAMES, PARAM_NAMES, backward, cell_of, forward, get_cell
+from charrnn.core.reference import column_params, get_derivative
+from charrnn.training.run import TrainingRun
 
 
 def _grads(case, mask, **kw):

@@ -19,17 +19,17 @@ from typing import Any
 
 import numpy as np
 
-from . import checkpoint
-from .backend import get_backend
-from .complete import Completions, complete
-from .config import Config
-from .constraints import Constraint
-from .errors import CharRNNError
-from .evaluate import Loss, evaluate_text, evaluate_words
-from .run import TrainingRun
-from .sample import Score, sample, score
-from .train import LogEvent, eval_batch_size, make_batches
-from .views import Reading, influence, read, tracking_units
+from .common.errors import CharRNNError
+from .core.backend import get_backend
+from .core.config import Config
+from .generation.complete import Completions, complete
+from .generation.constraints import Constraint
+from .generation.sample import Score, sample, score
+from .generation.views import Reading, influence, read, tracking_units
+from .training import checkpoint
+from .training.evaluate import Loss, evaluate_text, evaluate_words
+from .training.run import TrainingRun
+from .training.trainer import LogEvent, eval_batch_size, make_batches
 
 
 class CharRNN:

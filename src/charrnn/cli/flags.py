@@ -1,0 +1,163 @@
+"""Command-line flags: ``charrnn train``'s flags made from the Config fields, and the
+one table from parameter names to flags that turns library messages into CLI ones.
+
+The library's errors name parameters (``hidden must be a positive integer``);
+the CLI shows the flag a user types (``--hidden must be a positive integer``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import re
+import types
+import typing
+from dataclasses import fields
+from typing import Any
+
+from ..common.errors import CharRNNError
+from ..core.config import GROUPS, Config
+
+# Section titles of `charrnn train --help`, one per Config group.
+GROUP_TITLES = {
+    "model": "Model",
+    "data": "Data",
+    "optimisation": "Optimisation",
+    "regularisation": "Regularisation",
+    "run": "Run",
+}
+
+# Parameter name -> the flag that sets it. Names without an entry (``backend``)
+# have no flag and stay as they are in CLI messages.
+PARAM_FLAGS: dict[str, str] = {
+    **{f.name: "--" + f.name.replace("_", "-") for f in fields(Config)},
+    "n": "-n",
+    "max_len": "--max-len",
+    "top_k": "--top-k",
+    "temperature": "--temperature",
+    "encoding": "--encoding",
+    "prefix": "--prefix",
+    "out_dir": "--out",
+    "resume": "--resume",
+    "force": "--force",
+    "unknown": "--unknown",
+}
+
+
+def whole_number(s: str) -> int:
+    """argparse type: an integer, with a message that says what was expected."""
+    try:
+        return int(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {s!r}") from None
+
+
+def number(s: str) -> float:
+    """argparse type: a float other than nan."""
+    try:
+        v = float(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {s!r}") from None
+    if math.isnan(v):
+        raise argparse.ArgumentTypeError("expected a number, got nan")
+    return v
+
+
+def _base_type(hint: Any) -> type:
+    """``int`` for ``int`` and for ``int | None``: what a flag's value converts to."""
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        if len(args) == 1:
+            return args[0]
+    return hint
+
+
+def _help(default: Any, meta: typing.Mapping[str, Any]) -> str:
+    shown = meta["default_help"]
+    if shown is None:
+        shown = "none" if default is None else str(default)
+    # argparse formats help with %; a literal % must be doubled.
+    return f"{meta['help']} (default {shown})".replace("%", "%%")
+
+
+def add_config_flags(parser: argparse.ArgumentParser) -> dict[str, Any]:
+    """Add one flag per :class:`Config` field to ``parser``, in sections by field group.
+
+    Every flag defaults to ``None``, meaning "not given", so that a caller can
+    tell the user's choices from the defaults (presets and resumes rely on it);
+    its value lands in the attribute named like the field (``--batch-size`` ->
+    ``args.batch_size``). Whole-number fields take whole numbers, float fields
+    numbers (not nan), fields with choices one of them; an optional field
+    (``int | None``) takes its base type, and leaving it out keeps ``None``.
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+
+    Returns
+    -------
+    dict
+        The argument groups by group name (``"model"``, ..., ``"run"``), so the
+        caller can add its own flags to a section.
+    """
+    groups = {g: parser.add_argument_group(GROUP_TITLES[g]) for g in GROUPS}
+    hints = typing.get_type_hints(Config)
+    for f in fields(Config):
+        meta = f.metadata
+        kwargs: dict[str, Any] = {"dest": f.name, "default": None, "help": _help(f.default, meta)}
+        base = _base_type(hints[f.name])
+        if meta["choices"] is not None:
+            kwargs["choices"] = meta["choices"]
+        elif base is int:
+            kwargs["type"] = whole_number
+        elif base is float:
+            kwargs["type"] = number
+        elif base is not str:
+            raise TypeError(f"Config.{f.name}: no flag type for {hints[f.name]}; add one here")
+        if meta["metavar"] is not None:
+            kwargs["metavar"] = meta["metavar"]
+        groups[meta["group"]].add_argument(PARAM_FLAGS[f.name], **kwargs)
+    return groups
+
+
+def _name_pattern(names: list[str]) -> re.Pattern[str]:
+    # A name stands alone: not inside a longer word, a flag or a path
+    # ("hidden" but not "hidden_size", "--hidden" or "runs/hidden.txt").
+    # A following "=value" (as in "hidden=9000" or "mode='text'") is taken
+    # along, to become "--hidden 9000" / "--mode text".
+    alternatives = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
+    return re.compile(
+        rf"(?<![\w./\\-])(?P<name>{alternatives})"
+        r"(?:=(?P<value>'[^']*'|\"[^\"]*\"|[^\s,;)]+))?"
+        r"(?![\w/\\-]|\.\w)"
+    )
+
+
+def cli_message(exc: CharRNNError) -> str:
+    """The message of ``exc`` as the CLI shows it: the parameters it names become flags.
+
+    Only the names listed in ``exc.params`` that have a flag are rewritten,
+    each wherever it stands as a word of its own.
+
+    Examples
+    --------
+    >>> cli_message(CharRNNError("max_len must be at least 1; got 0", params=("max_len",)))
+    '--max-len must be at least 1; got 0'
+    >>> cli_message(CharRNNError("for running text use mode='text'", params=("mode",)))
+    'for running text use --mode text'
+    """
+    message = str(exc)
+    names = [n for n in exc.params if n in PARAM_FLAGS]
+    if not names:
+        return message
+
+    def to_flag(m: re.Match[str]) -> str:
+        flag = PARAM_FLAGS[m["name"]]
+        value = m["value"]
+        if value is None:
+            return flag
+        if value[:1] in "'\"" and not any(c.isspace() for c in value):
+            value = value[1:-1]  # quotes are Python's; a shell word needs none
+        return f"{flag} {value}"
+
+    return _name_pattern(names).sub(to_flag, message)

@@ -1,0 +1,79 @@
+"""Explain mode: walk a model through a text one character at a time.
+
+This is the tutorial's teaching printout (inputs, hidden state, softmax,
+loss per step) as data, for any trained model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..core.model import Params, Workspace, cell_of, step, zero_state
+from ..core.vocab import Vocab
+
+
+@dataclass(frozen=True)
+class TraceStep:
+    """What the model does at one step."""
+
+    t: int
+    input_char: str
+    input_id: int
+    hidden: np.ndarray  # (H,) of the top layer
+    top: tuple[tuple[str, float], ...]  # most likely next characters, best first
+    target_char: str
+    target_prob: float
+    running_loss: float  # mean nats/char over steps 0..t
+    # The top layer's gates, {name: (H,)}: the GRU's update and reset gates, the LSTM's
+    # forget, input and output gates; empty for the tanh cell.
+    gates: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def trace(
+    params: Params, vocab: Vocab, text: str, *, mode: str = "words", top: int = 3
+) -> list[TraceStep]:
+    """Run ``'\\n' + text`` through the model, predicting ``text`` (+ ``'\\n'`` in words mode).
+
+    Parameters
+    ----------
+    params : dict
+    vocab : Vocab
+    text : str
+        Must be in the vocabulary.
+    mode : {"words", "text"}
+    top : int
+        How many of the most likely next characters to report per step.
+    """
+    vocab.clean(text)
+    # The model's symbols: in jamo units each step reads one jamo.
+    seq = "\n" + vocab.to_symbols(text) + ("\n" if mode == "words" else "")
+    ids = vocab.encode(seq, symbols=True)
+    cell = cell_of(params)
+    h = zero_state(params, 1)
+    ws = Workspace()
+    steps, total = [], 0.0
+    for t in range(len(ids) - 1):
+        record: list[dict[str, np.ndarray]] = []
+        h, logits = step(params, ids[t : t + 1], h, ws=ws, record=record)
+        z = logits[0].astype(np.float64)
+        p = np.exp(z - z.max())
+        p /= p.sum()
+        best = np.argsort(-p, kind="stable")[:top]
+        target = int(ids[t + 1])
+        total += -float(np.log(p[target]))
+        steps.append(
+            TraceStep(
+                t=t,
+                input_char=seq[t],
+                input_id=int(ids[t]),
+                hidden=cell.output(h[-1])[0].astype(np.float64).copy(),
+                top=tuple((vocab.itos[i], float(p[i])) for i in best),
+                target_char=seq[t + 1],
+                target_prob=float(p[target]),
+                running_loss=total / (t + 1),
+                gates={k: v[0].astype(np.float64) for k, v in record[-1].items()},
+            )
+        )
+    return steps

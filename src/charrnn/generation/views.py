@@ -1,0 +1,355 @@
+"""The numbers behind the learner's page: what a trained model does over a text.
+
+Pure functions, no I/O. Everything goes through the model's public
+``forward``, ``backward`` and ``zero_state``, so it works for any cell.
+
+A text is read as the model reads it. In text mode: ``'\\n' + text``, one
+running sequence. In words mode every word starts afresh from a zero state
+after ``'\\n'``; words are separated by line breaks (and by spaces when the
+vocabulary has no space), and each separator stands for the end of the word
+before it (the boundary's probability). A text that does not end with a
+separator gets one, so that its last word's end is shown too.
+
+Token ``i`` of a reading is one character of that text; for it we report
+
+- ``probs[i]``: the model's probability of the character, given what came before;
+- ``top_ids[i]``: the most likely next characters after reading it;
+- ``activations[l][i]``: layer l's output after reading it;
+- ``influence[i]``: how much each earlier input mattered to the prediction of
+  token i: the norm of the gradient of the logit of the character that is
+  there with respect to each earlier one-hot input, ``||Wxh^T dpre_s||``
+  (Madsen, "Visualizing memorization in RNNs", Distill 2019).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..common.errors import CharRNNError
+from ..core.backend import Backend
+from ..core.model import Params, backward, forward, zero_state
+from ..core.vocab import BOUNDARY, Vocab
+
+MAX_TEXT = 20_000  # characters a reading takes
+MAX_WINDOW = 512
+_COLUMNS = 64  # predictions whose influence one batched backward computes
+
+PROPERTIES = {
+    "position in word": "characters since the last space, line break or punctuation",
+    "inside quotes": 'between an opening and a closing "',
+    "inside brackets": "inside (), [] or {}",
+    "after a space": "the character before is a space",
+    "line length": "characters since the last line break",
+}
+
+
+@dataclass
+class Reading:
+    """What the model does at every character of a text (see the module notes).
+
+    Attributes
+    ----------
+    text : str
+        The text read, with a final separator added in words mode if it had none.
+    mode : str
+    ids : int array (N,)
+        Each token's id (a separator's is the boundary's).
+    probs : float array (N,)
+        Probability of each token given everything before it (in its word).
+    top_ids, top_probs : arrays (N, k)
+        The k most likely next characters after each token, best first.
+    activations : list of float arrays (N, H)
+        Each layer's output after each token.
+    word_start : int array (N,)
+        Index of the first token of each token's word (0 in text mode).
+    """
+
+    text: str
+    mode: str
+    ids: np.ndarray
+    probs: np.ndarray
+    top_ids: np.ndarray
+    top_probs: np.ndarray
+    activations: list[np.ndarray] = field(default_factory=list)
+    word_start: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+
+    @property
+    def chars(self) -> list[str]:
+        return list(self.text)
+
+
+def _separators(vocab: Vocab) -> str:
+    return "\n" if " " in vocab.stoi else "\n "
+
+
+def prepare(vocab: Vocab, text: str, mode: str) -> tuple[str, np.ndarray]:
+    """Check ``text`` and return it as read (words mode: a final separator) and its ids."""
+    if mode not in ("words", "text"):
+        raise CharRNNError(f"mode must be words or text; got {mode!r}")
+    if len(text) > MAX_TEXT:
+        raise CharRNNError(
+            f"the text has {len(text):,} characters; the views take at most {MAX_TEXT:,}"
+        )
+    text = text.replace("\r\n", "\n")
+    if mode == "words":
+        seps = _separators(vocab)
+        if text and text[-1] not in seps:
+            text += "\n"
+        ids = vocab.encode(re.sub("[" + re.escape(seps) + "]", BOUNDARY, text))
+    else:
+        ids = vocab.encode(text)
+    return text, ids
+
+
+def _words(ids: np.ndarray, boundary: int) -> list[tuple[int, int]]:
+    """(first token, end token) of every word: the end token is its separator."""
+    ends = np.flatnonzero(ids == boundary)
+    starts = np.concatenate([[0], ends[:-1] + 1])
+    return list(zip(starts.tolist(), ends.tolist(), strict=True))
+
+
+def read(params: Params, vocab: Vocab, text: str, *, mode: str = "words", top: int = 5) -> Reading:
+    """Read ``text`` with the model: probabilities, next-character guesses, activations.
+
+    Parameters
+    ----------
+    params : dict
+    vocab : Vocab
+    text : str
+        At most :data:`MAX_TEXT` characters, all in the vocabulary.
+    mode : {"words", "text"}
+    top : int
+        How many next characters to keep per token.
+
+    Returns
+    -------
+    Reading
+    """
+    text, ids = prepare(vocab, text, mode)
+    N, V = len(ids), vocab.size
+    top = max(1, min(int(top), V))
+    acts: list[np.ndarray] = []
+    probs = np.zeros(N)
+    nxt = np.zeros((N, V))  # (N, V) next-character distribution after each token
+    word_start = np.zeros(N, dtype=np.int64)
+    b = vocab.boundary_id
+    if N == 0:
+        pass
+    elif mode == "text":
+        seq = np.concatenate([[b], ids])  # '\n' + text
+        inputs, targets = seq[:, None], np.concatenate([ids, [b]])[:, None]  # (N+1, 1)
+        _, cache = forward(params, inputs, targets, zero_state(params, 1))
+        p = cache.probs  # (N+1, V): row t predicts seq[t+1]
+        probs = p[np.arange(N), ids].astype(np.float64)
+        nxt = p[1:].astype(np.float64)
+        acts = [o[1:, 0].astype(np.float64) for o in cache.outs]
+    else:
+        words = _words(ids, b)
+        T = max(e - s for s, e in words) + 1
+        B = len(words)
+        inputs = np.full((T, B), b, dtype=np.int64)  # (T, B): '\n' + word, padded
+        targets = np.full((T, B), b, dtype=np.int64)  # (T, B): word + '\n'
+        for col, (s, e) in enumerate(words):
+            inputs[1 : e - s + 1, col] = ids[s:e]
+            targets[: e - s, col] = ids[s:e]
+        _, cache = forward(params, inputs, targets, zero_state(params, B))
+        p = cache.probs.reshape(T, B, V)
+        acts = [np.zeros((N, o.shape[2])) for o in cache.outs]
+        for col, (s, e) in enumerate(words):
+            n = e - s + 1  # tokens of the word, its end included
+            rows = np.arange(n)
+            probs[s : e + 1] = p[rows, col, targets[:n, col]]
+            # After a word's letters: the next letter; after its end: a new word's first.
+            nxt[s:e] = p[1:n, col]
+            nxt[e] = p[0, col]
+            for l, o in enumerate(cache.outs):
+                acts[l][s:e] = o[1:n, col]
+                acts[l][e] = o[0, col]  # the state a new word starts from, after '\n'
+            word_start[s : e + 1] = s
+    order = np.argsort(-nxt, axis=1, kind="stable")[:, :top]  # (N, k)
+    return Reading(
+        text, mode, ids, probs, order, np.take_along_axis(nxt, order, axis=1), acts, word_start
+    )
+
+
+@dataclass(frozen=True)
+class _InputGradKeeper(Backend):
+    """numpy, keeping the first layer's input-projection gradient (``dpre``) of a backward."""
+
+    kept: list = field(default_factory=list)
+
+    def onehot_grad(self, index: Any, values: Any, out: Any, ws: Any) -> None:
+        # (T*B, G): d logit / d (Wxh x_s + bh) for every position; dWxh is not needed.
+        self.kept.append(np.array(values))
+
+
+def influence(
+    params: Params,
+    vocab: Vocab,
+    text: str,
+    *,
+    mode: str = "words",
+    window: int = 64,
+    tokens: np.ndarray | list[int] | None = None,
+) -> np.ndarray:
+    """How much each earlier input mattered to each prediction.
+
+    Parameters
+    ----------
+    params : dict
+    vocab : Vocab
+    text : str
+    mode : {"words", "text"}
+    window : int
+        How many inputs before each prediction to report, W.
+    tokens : sequence of int, optional
+        The tokens (of :func:`read`'s reading) whose predictions to explain;
+        all by default.
+
+    Returns
+    -------
+    float array (n, W)
+        Row r explains token ``tokens[r]``: column ``W-1`` is the input read
+        just before predicting it (the previous character, or the boundary
+        that starts the text or word), column ``W-1-d`` the input d steps
+        earlier. Entries before the start of the text (or of the word, in
+        words mode) are NaN. The value is ``||Wxh^T dpre_s||``: the norm of the
+        gradient of the logit of the token's character with respect to the
+        one-hot input s.
+    """
+    if not 1 <= window <= MAX_WINDOW:
+        raise CharRNNError(f"window must be between 1 and {MAX_WINDOW}; got {window}")
+    text, ids = prepare(vocab, text, mode)
+    N, b = len(ids), vocab.boundary_id
+    tokens = np.arange(N) if tokens is None else np.asarray(tokens, dtype=np.int64)
+    if tokens.size and (tokens.min() < 0 or tokens.max() >= N):
+        raise CharRNNError(f"token index out of range: the text has {N} tokens")
+    seq = np.concatenate([[b], ids])  # every input: '\n' + text
+    if mode == "words":
+        # Word-relative: a word's inputs are its own '\n' and letters, from zero.
+        starts = np.zeros(N, dtype=np.int64)
+        for s, e in _words(ids, b):
+            starts[s : e + 1] = s
+        # Input s (of seq) for a token of a word starting at w is seq[w..]: seq[w] is
+        # the previous separator or the first '\n', which reads as the boundary.
+        columns = [(int(starts[i]), int(i), None) for i in tokens]
+        states: dict[int, Any] = {}
+    else:
+        # Each prediction restarts from the carried state at a multiple of W at
+        # least W inputs back, so the window is exact (what came before only
+        # enters through that state).
+        columns = [(max(0, (int(i) // window - 1) * window), int(i), None) for i in tokens]
+        states = _states_at(params, seq, sorted({c[0] for c in columns}))
+    out = np.full((len(tokens), window), np.nan)
+    Wxh = params[next(k for k in params if k.startswith("Wxh"))]  # (G, V) first layer
+    order = np.argsort([c[1] - c[0] for c in columns], kind="stable")  # similar lengths together
+    for chunk in np.array_split(order, max(1, -(-len(order) // _COLUMNS))):
+        if not len(chunk):
+            continue
+        T = max(columns[r][1] - columns[r][0] for r in chunk) + 1
+        C = len(chunk)
+        inputs = np.full((T, C), b, dtype=np.int64)  # (T, C)
+        targets = np.full((T, C), b, dtype=np.int64)
+        mask = np.zeros((T, C), dtype=bool)
+        h0 = []
+        for col, r in enumerate(chunk):
+            s0, i, _ = columns[r]
+            inputs[: i - s0 + 1, col] = seq[s0 : i + 1]
+            targets[i - s0, col] = ids[i]
+            mask[i - s0, col] = True
+            h0.append(states[s0] if s0 in states else zero_state(params, 1))
+        h0 = np.concatenate(h0, axis=1)  # (L, C, H)
+        _, cache = forward(params, inputs, targets, h0, mask)
+        # backward seeds dy = scale * (probs - onehot(target)) at the masked
+        # position; with probs zeroed and scale -1 that is d(logit of the target).
+        cache.probs[...] = 0
+        keeper = _InputGradKeeper("numpy", np)
+        backward(params, cache, scale=-1.0, backend=keeper)
+        if len(keeper.kept) != 1:  # the seam this relies on: say so rather than draw nonsense
+            raise RuntimeError("model.backward must pass the first layer's input gradient "
+                               "to backend.onehot_grad once; views.influence reads it there")
+        dpre = keeper.kept[0].reshape(T, C, -1)  # (T, C, G)
+        norms = np.linalg.norm(dpre.astype(np.float64) @ Wxh.astype(np.float64), axis=2)  # (T, C)
+        for col, r in enumerate(chunk):
+            s0, i, _ = columns[r]
+            n = min(i - s0 + 1, window)  # inputs s0..i, the last n of them shown
+            out[r, window - n :] = norms[i - s0 + 1 - n : i - s0 + 1, col]
+    return out
+
+
+def _states_at(params: Params, seq: np.ndarray, starts: list[int]) -> dict[int, Any]:
+    """The carried state (L, 1, H) before reading ``seq[s]``, for every s in ``starts``."""
+    b = int(seq[0])
+    h = zero_state(params, 1)
+    states, done = {}, 0
+    for s in starts:
+        if s > done:
+            chunk = seq[done:s, None]  # (s - done, 1)
+            _, cache = forward(params, chunk, np.full_like(chunk, b), h)
+            h = np.array(cache.final_state)
+            done = s
+        states[s] = h
+    return states
+
+
+def text_properties(text: str) -> dict[str, np.ndarray]:
+    """Simple properties of every character of ``text``, for the "units that track" helper."""
+    n = len(text)
+    props = {name: np.zeros(n) for name in PROPERTIES}
+    in_word = line = depth = 0
+    quoted = False
+    prev = "\n"
+    for i, c in enumerate(text):
+        if c == '"':
+            quoted = not quoted
+        if c in "([{":
+            depth += 1
+        elif c in ")]}":
+            depth = max(0, depth - 1)
+        in_word = 0 if (c.isspace() or not c.isalnum()) else in_word + 1
+        line = 0 if c == "\n" else line + 1
+        props["position in word"][i] = in_word
+        props["inside quotes"][i] = quoted or c == '"'
+        props["inside brackets"][i] = depth > 0 or c in ")]}"
+        props["after a space"][i] = prev == " "
+        props["line length"][i] = line
+        prev = c
+    return props
+
+
+def tracking_units(
+    reading: Reading, *, top: int = 8
+) -> dict[str, list[tuple[int, int, float]]]:
+    """Units whose activation follows each simple property of the text.
+
+    Returns
+    -------
+    dict
+        For each property of :data:`PROPERTIES`: up to ``top`` (layer, unit,
+        Pearson r) triples, largest ``|r|`` first. A property that does not
+        vary over the text has none.
+    """
+    props = text_properties(reading.text)
+    out: dict[str, list[tuple[int, int, float]]] = {}
+    if not reading.activations or len(reading.text) < 3:
+        return {name: [] for name in props}
+    A = np.concatenate(reading.activations, axis=1)  # (N, L*H)
+    H = reading.activations[0].shape[1]
+    Az = A - A.mean(axis=0)
+    a_norm = np.sqrt((Az**2).sum(axis=0))  # (L*H,)
+    for name, x in props.items():
+        xz = x - x.mean()
+        x_norm = np.sqrt((xz**2).sum())
+        if x_norm == 0:
+            out[name] = []
+            continue
+        with np.errstate(invalid="ignore", divide="ignore"):
+            r = (xz @ Az) / (x_norm * a_norm)  # (L*H,)
+        r = np.nan_to_num(r)
+        best = np.argsort(-np.abs(r), kind="stable")[:top]
+        out[name] = [(int(j // H), int(j % H), float(r[j])) for j in best]
+    return out

@@ -1,0 +1,2 @@
+"""Training: the trainer (one step and its state), one run (checks, run directory, resume,
+validation, budgets), the checkpoint format, held-out loss, presets and MPI ranks."""

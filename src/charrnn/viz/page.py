@@ -1,0 +1,105 @@
+"""The learner's page: the views of :mod:`charrnn.views` as JSON, and the HTML around them.
+
+One page (``web/page.html``: plain HTML, CSS and JavaScript, no network, no
+libraries) serves both faces: ``charrnn serve`` fills it from the server's
+JSON answers as the user types; ``charrnn viz`` embeds one text's answer in
+the file, so it works from a file URL.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from importlib import resources
+from typing import Any
+
+import numpy as np
+
+from ..generation.views import PROPERTIES, influence, read, tracking_units
+
+WINDOW = 64  # earlier inputs shown for each prediction's influence
+TOP = 5  # next characters kept per character
+
+
+def describe(model: Any) -> str:
+    """One line about the model, for the page's header."""
+    cfg = model.config_
+    cell = getattr(cfg, "cell", "tanh")
+    return (
+        f"{cfg.mode}-mode model: {cfg.layers} layer(s) of {cfg.hidden} {cell} units, "
+        f"{model.vocab_.size} characters"
+    )
+
+
+def payload(model: Any, text: str, *, with_influence: bool = False) -> dict[str, Any]:
+    """Everything the page draws for ``text``, as JSON-ready data.
+
+    Activations travel as base64 int8 (the value times 127: every cell's
+    output lies in [-1, 1]); the influence rows, when asked for, as base64
+    uint8 scaled to each row's largest value (255 marks no input).
+    """
+    t0 = time.perf_counter()
+    mode = model.config_.mode
+    r = read(model.params_, model.vocab_, text, mode=mode, top=TOP)
+    itos = model.vocab_.itos
+    data: dict[str, Any] = {
+        "model": describe(model),
+        "mode": mode,
+        "layers": len(r.activations),
+        "hidden": int(model.params_["Why"].shape[1]),
+        "tokens": list(r.text),
+        "probs": [float(p) for p in r.probs],
+        "top": [
+            [[itos[int(i)], round(float(p), 4)] for i, p in zip(ids, ps, strict=True)]
+            for ids, ps in zip(r.top_ids, r.top_probs, strict=True)
+        ],
+        "acts": [_b64(np.round(np.clip(a, -1, 1) * 127).astype(np.int8)) for a in r.activations],
+        "tracking": tracking_units(r),
+        "properties": PROPERTIES,
+        "window": WINDOW,
+        "influence": None,
+    }
+    if with_influence and len(r.text):
+        m = influence(model.params_, model.vocab_, text, mode=mode, window=WINDOW)  # (N, W)
+        top = np.nanmax(np.where(np.isnan(m), -np.inf, m), axis=1, keepdims=True)
+        scaled = np.round(254 * m / np.maximum(top, 1e-30))
+        rows = np.where(np.isnan(m), 255, scaled).astype(np.uint8)
+        data["influence"] = {"window": WINDOW, "rows": _b64(rows)}
+    data["seconds"] = time.perf_counter() - t0
+    return data
+
+
+def influence_row(model: Any, text: str, index: int) -> list[float | None]:
+    """The influence of the inputs before token ``index`` on its prediction (None: no input)."""
+    row = influence(
+        model.params_, model.vocab_, text, mode=model.config_.mode, window=WINDOW, tokens=[index]
+    )[0]
+    return [None if np.isnan(v) else float(v) for v in row]
+
+
+def _b64(a: np.ndarray) -> str:
+    return base64.b64encode(np.ascontiguousarray(a).tobytes()).decode("ascii")
+
+
+def _template() -> str:
+    return resources.files("charrnn.viz").joinpath("web/page.html").read_text(encoding="utf-8")
+
+
+def _script_json(data: Any) -> str:
+    # Inside <script>, "</" could end the element early: escape it (JSON allows "\/").
+    return json.dumps(data, ensure_ascii=False).replace("</", "<\\/")
+
+
+def live_page(first_text: str = "") -> str:
+    """The page ``charrnn serve`` sends: it asks the server for every view."""
+    return _template().replace("/*FIRST*/\"\"", _script_json(first_text))
+
+
+def static_page(data: dict[str, Any]) -> str:
+    """A self-contained page for one text (no server, no network)."""
+    return (
+        _template()
+        .replace("/*DATA*/null", _script_json(data))
+        .replace("/*STATIC*/false", "true")
+    )
