@@ -77,9 +77,22 @@ def package_at(rev: str, folder: str) -> ModuleType:
     package = importlib.util.module_from_spec(spec)
     sys.modules[PACKAGE] = package
     spec.loader.exec_module(package)
-    for name in ("config", "train", "vocab"):
-        importlib.import_module(f"{PACKAGE}.{name}")
     return package
+
+
+# The modules an engine needs, by their path in the layer folders and in the flat
+# layout before them, so that either kind of revision can be the baseline.
+PARTS = {"config": ("core.config", "config"), "trainer": ("training.trainer", "train"),
+         "vocab": ("core.vocab", "vocab")}  # fmt: skip
+
+
+def part(package: ModuleType, name: str) -> ModuleType:
+    """``package``'s module ``name`` (a key of :data:`PARTS`) in whichever layout it has."""
+    new, old = PARTS[name]
+    try:
+        return importlib.import_module(f"{package.__name__}.{new}")
+    except ModuleNotFoundError:
+        return importlib.import_module(f"{package.__name__}.{old}")
 
 
 def engine(package: ModuleType, fields: dict[str, Any], chars: str, corpus: str | list[str]):
@@ -88,10 +101,10 @@ def engine(package: ModuleType, fields: dict[str, Any], chars: str, corpus: str 
     ``corpus`` is running text (encoded here, by the package's own vocabulary)
     or a list of words.
     """
-    config = package.config.Config(**fields)
-    vocab = package.vocab.Vocab(chars)
+    config = part(package, "config").Config(**fields)
+    vocab = part(package, "vocab").Vocab(chars)
     data = vocab.encode(corpus) if fields["mode"] == "text" else corpus
-    trainer = package.train.Trainer(config, vocab, data, None)
+    trainer = part(package, "trainer").Trainer(config, vocab, data, None)
 
     def run(steps: int) -> int:
         return sum(trainer.train_step()[1] for _ in range(steps))

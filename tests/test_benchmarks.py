@@ -148,17 +148,26 @@ def test_ab_engine_imports_the_whole_package_at_the_revision(tmp_path, monkeypat
         package = ab_engine.package_at("HEAD", str(tmp_path))
         folder = tmp_path / "src" / "charrnn"
         assert package.__name__ == "charrnn_at_rev"
-        # Every module of the trainer comes from the extracted folder, the model included:
+        # Every module the engine uses comes from the extracted folder, the model included:
         # the package's relative imports resolve inside it, not in the working tree.
-        for name in ("config", "train", "vocab", "model"):
-            module = sys.modules[f"charrnn_at_rev.{name}"]
-            assert pathlib.Path(module.__file__).parent == folder
-        assert package.train.Trainer.__module__ == "charrnn_at_rev.train"
+        for name in ab_engine.PARTS:
+            module = ab_engine.part(package, name)
+            assert folder in pathlib.Path(module.__file__).parents
+        model = sys.modules["charrnn_at_rev.core.model"]
+        assert folder in pathlib.Path(model.__file__).parents
+        trainer = pathlib.Path(ab_engine.part(package, "trainer").__file__)
         head = subprocess.run(
-            ["git", "show", "HEAD:src/charrnn/train.py"],
+            ["git", "show", f"HEAD:{trainer.relative_to(tmp_path).as_posix()}"],
             cwd=ROOT, capture_output=True, text=True, check=True,
         ).stdout  # fmt: skip
-        assert (folder / "train.py").read_text(encoding="utf-8") == head
+        assert trainer.read_text(encoding="utf-8") == head
+        # A revision of the flat layout before the layer folders still serves as a baseline.
+        flat_rev = "e4bde64"
+        if subprocess.run(["git", "cat-file", "-e", flat_rev], cwd=ROOT).returncode == 0:
+            for name in [m for m in sys.modules if m.split(".")[0] == "charrnn_at_rev"]:
+                del sys.modules[name]
+            flat = ab_engine.package_at(flat_rev, str(tmp_path / "flat"))
+            assert ab_engine.part(flat, "trainer").__name__ == "charrnn_at_rev.train"
     finally:
         for name in [m for m in sys.modules if m.split(".")[0] == "charrnn_at_rev"]:
             del sys.modules[name]
