@@ -23,6 +23,7 @@ demo: $(STAMP)
 # The house's checks first (lint, the layer contract), then the suite on every core.
 test: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest -q -n auto
 

@@ -57,8 +57,10 @@ def package_at(rev: str, folder: str) -> ModuleType:
     try:
         archive = subprocess.run(
             ["git", "archive", "--format=tar", rev, "src/charrnn"],
-            cwd=ROOT, capture_output=True, check=True,
-        ).stdout  # fmt: skip
+            cwd=ROOT,
+            capture_output=True,
+            check=True,
+        ).stdout
     except OSError as exc:
         sys.exit(f"cannot read src/charrnn at {rev!r}: {exc}")
     except subprocess.CalledProcessError as exc:
@@ -82,8 +84,11 @@ def package_at(rev: str, folder: str) -> ModuleType:
 
 # The modules an engine needs, by their path in the layer folders and in the flat
 # layout before them, so that either kind of revision can be the baseline.
-PARTS = {"config": ("core.config", "config"), "trainer": ("training.trainer", "train"),
-         "vocab": ("core.vocab", "vocab")}  # fmt: skip
+PARTS = {
+    "config": ("core.config", "config"),
+    "trainer": ("training.trainer", "train"),
+    "vocab": ("core.vocab", "vocab"),
+}
 
 
 def part(package: ModuleType, name: str) -> ModuleType:
@@ -124,8 +129,11 @@ def main() -> None:
     args = ap.parse_args()
     here = pathlib.Path(charrnn.__file__).resolve().parent
     if here != ROOT / "src" / "charrnn":
-        print(f"warning: the working tree's side is {here}, not this checkout's src/charrnn; "
-              f"set PYTHONPATH={ROOT / 'src'}", file=sys.stderr)  # fmt: skip
+        print(
+            f"warning: the working tree's side is {here}, not this checkout's src/charrnn; "
+            f"set PYTHONPATH={ROOT / 'src'}",
+            file=sys.stderr,
+        )
     corpus: str | list[str]
     if args.words:
         corpus = load_corpus(names_source(), "words")
@@ -137,9 +145,17 @@ def main() -> None:
         H, B, T = map(int, args.shape.split(","))
         mode = "text"
     fields = dict(
-        mode=mode, hidden=H, layers=args.layers, batch_size=B, seq_len=T, steps=10**9,
-        lr=2e-3, clip=5.0, init="scaled", val_fraction=0.0,
-    )  # fmt: skip
+        mode=mode,
+        hidden=H,
+        layers=args.layers,
+        batch_size=B,
+        seq_len=T,
+        steps=10**9,
+        lr=2e-3,
+        clip=5.0,
+        init="scaled",
+        val_fraction=0.0,
+    )
     if args.cell != "rnn":  # revisions from before the gated cells know no such field
         fields["cell"] = args.cell
     with tempfile.TemporaryDirectory() as folder:
@@ -154,8 +170,10 @@ def main() -> None:
     for name, vals in rates.items():
         out(f"  {name:<14} chars/s {summary(vals)}")
     ratios = [x / y for x, y in zip(rates["working tree"], rates[args.rev], strict=True)]
-    out(f"  working tree / {args.rev}: {paired(rates, 'working tree', args.rev):.3f} "
-        f"[{min(ratios):.3f}-{max(ratios):.3f}] over {args.repeats} rounds")  # fmt: skip
+    out(
+        f"  working tree / {args.rev}: {paired(rates, 'working tree', args.rev):.3f} "
+        f"[{min(ratios):.3f}-{max(ratios):.3f}] over {args.repeats} rounds"
+    )
 
 
 if __name__ == "__main__":

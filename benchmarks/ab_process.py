@@ -39,8 +39,10 @@ def extract(rev: str, folder: str) -> str:
     try:
         archive = subprocess.run(
             ["git", "archive", "--format=tar", rev, "src/charrnn"],
-            cwd=ROOT, capture_output=True, check=True,
-        ).stdout  # fmt: skip
+            cwd=ROOT,
+            capture_output=True,
+            check=True,
+        ).stdout
     except (OSError, subprocess.CalledProcessError) as exc:
         sys.exit(f"cannot read src/charrnn at {rev!r}: {exc}")
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
@@ -57,8 +59,18 @@ def train_process(src: str, argv: list[str], log_every: int) -> tuple[float, int
     """
     env = {**os.environ, "PYTHONPATH": src}
     with tempfile.TemporaryDirectory() as run:
-        cmd = [sys.executable, "-m", "charrnn", "train", *argv,
-               "--log-every", str(log_every), "--quiet", "--out", run]  # fmt: skip
+        cmd = [
+            sys.executable,
+            "-m",
+            "charrnn",
+            "train",
+            *argv,
+            "--log-every",
+            str(log_every),
+            "--quiet",
+            "--out",
+            run,
+        ]
         before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_minflt
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
         faults = resource.getrusage(resource.RUSAGE_CHILDREN).ru_minflt - before
@@ -94,11 +106,15 @@ def main() -> None:
                 faults[name].append(f)
     out(f"charrnn train {' '.join(argv)}: {args.rounds} rounds of fresh processes")
     for name in sides:
-        out(f"  {name:14} chars/s {summary(rates[name])}   minor page faults per process "
-            f"{statistics.median(faults[name]):,.0f}")  # fmt: skip
+        out(
+            f"  {name:14} chars/s {summary(rates[name])}   minor page faults per process "
+            f"{statistics.median(faults[name]):,.0f}"
+        )
     ratios = [a / b for a, b in zip(rates["working tree"], rates[args.rev], strict=True)]
-    out(f"  working tree / {args.rev}: {statistics.median(ratios):.3f} "
-        f"[{min(ratios):.3f}-{max(ratios):.3f}] over {args.rounds} rounds")  # fmt: skip
+    out(
+        f"  working tree / {args.rev}: {statistics.median(ratios):.3f} "
+        f"[{min(ratios):.3f}-{max(ratios):.3f}] over {args.rounds} rounds"
+    )
 
 
 if __name__ == "__main__":

@@ -46,8 +46,10 @@ def main() -> None:
         peak = tracemalloc.get_traced_memory()[1] / 1e6
         tracemalloc.stop()
         out(f"scan   {size / (t1 - t0):6.1f} MB/s")
-        out(f"encode {size / (t2 - t1):6.1f} MB/s  ({os.path.getsize(path + '.bin') / 1e6:.0f} MB "
-            f"of {vocab.size}-symbol ids)")  # fmt: skip
+        out(
+            f"encode {size / (t2 - t1):6.1f} MB/s  ({os.path.getsize(path + '.bin') / 1e6:.0f} MB "
+            f"of {vocab.size}-symbol ids)"
+        )
         out(f"peak traced memory of both passes: {peak:.1f} MB for a {size:.0f} MB text")
 
 

@@ -55,8 +55,11 @@ def browser_update(run: str, text: str, repeats: int) -> list[float]:
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.support.ui import WebDriverWait
 
-    proc = subprocess.Popen([sys.executable, "-m", "charrnn", "serve", run, "--port", "0",
-                             "--text", "a"], stdout=subprocess.PIPE, text=True)  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "charrnn", "serve", run, "--port", "0", "--text", "a"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     url = proc.stdout.readline().split(" at ")[1].split()[0]
     opts = webdriver.ChromeOptions()
     opts.binary_location = shutil.which("chromium")
@@ -71,7 +74,9 @@ def browser_update(run: str, text: str, repeats: int) -> list[float]:
             driver.execute_script(
                 "document.getElementById('timing').textContent = '';"
                 "const b = document.getElementById('text'); b.value = arguments[0];"
-                "b.dispatchEvent(new Event('input'));", t)  # fmt: skip
+                "b.dispatchEvent(new Event('input'));",
+                t,
+            )
             WebDriverWait(driver, 120).until(
                 lambda d: "updated in" in d.find_element("id", "timing").text
             )
@@ -101,20 +106,26 @@ def main() -> None:
         t_infl = median_seconds(
             lambda m=model, t=text: influence_row(m, t, len(t) - 1), args.repeats
         )
-        out(f"{cfg.mode} mode, H={cfg.hidden} x {cfg.layers} layers, {len(text):,} characters: "
+        out(
+            f"{cfg.mode} mode, H={cfg.hidden} x {cfg.layers} layers, {len(text):,} characters: "
             f"page numbers {t_page:.3f} s, influence under the cursor {t_infl * 1000:.0f} ms "
-            f"(median of {args.repeats})")  # fmt: skip
+            f"(median of {args.repeats})"
+        )
         if args.browser:
             ms = browser_update(run, text, args.repeats)
-            out(f"  whole page update in Chromium: median {statistics.median(ms):.0f} ms "
-                f"(runs: {', '.join(map(str, ms))})")  # fmt: skip
+            out(
+                f"  whole page update in Chromium: median {statistics.median(ms):.0f} ms "
+                f"(runs: {', '.join(map(str, ms))})"
+            )
     model = CharRNN.load(args.names)
     out("charrnn complete, k=10, on the names run:")
     for prefix in ("", "a", "ma", "jo", "kri", "z"):
         r = model.complete(prefix, 10)
         t = median_seconds(lambda p=prefix: model.complete(p, 10), args.repeats)
-        out(f"  {prefix!r:6} {r.method:5} {r.expanded:6,} steps  {t * 1000:7.1f} ms  "
-            f"best: {', '.join(c.text for c in r.items[:3])}")  # fmt: skip
+        out(
+            f"  {prefix!r:6} {r.method:5} {r.expanded:6,} steps  {t * 1000:7.1f} ms  "
+            f"best: {', '.join(c.text for c in r.items[:3])}"
+        )
 
 
 if __name__ == "__main__":

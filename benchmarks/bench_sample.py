@@ -89,8 +89,12 @@ def torch_gated_sampler(params, vocab, n: int, max_len: int, cell: str):
         step = torch.nn.LSTMCell(V, Wh.shape[1])
         bias_hh = torch.zeros_like(b)
     with torch.no_grad():
-        for tensor, value in ((step.weight_ih, Wx), (step.weight_hh, Wh), (step.bias_ih, b),
-                              (step.bias_hh, bias_hh)):  # fmt: skip
+        for tensor, value in (
+            (step.weight_ih, Wx),
+            (step.weight_hh, Wh),
+            (step.bias_ih, b),
+            (step.bias_hh, bias_hh),
+        ):
             tensor.copy_(value)
     WhyT = P["Why"].T.contiguous()
     eye = torch.eye(V)
@@ -136,23 +140,31 @@ def main() -> None:
     out(blas_report())
     out(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     src = names_source()
-    model = CharRNN(hidden=256, steps=args.train_steps, batch_size=64, init="scaled",
-                    cell=args.cell).fit(src)  # fmt: skip
-    out(f"names model: {args.cell} H=256 trained {args.train_steps} steps on {src}, "
-        f"held-out {model.history_[-1].val_loss:.3f} nats/char")  # fmt: skip
+    model = CharRNN(
+        hidden=256, steps=args.train_steps, batch_size=64, init="scaled", cell=args.cell
+    ).fit(src)
+    out(
+        f"names model: {args.cell} H=256 trained {args.train_steps} steps on {src}, "
+        f"held-out {model.history_[-1].val_loss:.3f} nats/char"
+    )
     max_len = 100
     rng = np.random.default_rng(0)
     ours = lambda: sample(model.params_, model.vocab_, n=args.n, max_len=max_len, rng=rng)  # noqa: E731
     if args.cell == "rnn":
         theirs = torch_sampler(model.params_, model.vocab_, args.n, max_len)
     else:
-        theirs, logprob = torch_gated_sampler(model.params_, model.vocab_, args.n, max_len,
-                                              args.cell)  # fmt: skip
+        theirs, logprob = torch_gated_sampler(
+            model.params_, model.vocab_, args.n, max_len, args.cell
+        )
         words = ["emma", "olivia", "x"]
-        gap = max(abs(s.logprob - logprob(w)) for s, w in zip(score(model.params_, model.vocab_,
-                  words), words, strict=True))  # fmt: skip
-        out(f"torch.nn.{args.cell.upper()}Cell holds the same model: log p of {words} agree "
-            f"to {gap:.1e}")  # fmt: skip
+        gap = max(
+            abs(s.logprob - logprob(w))
+            for s, w in zip(score(model.params_, model.vocab_, words), words, strict=True)
+        )
+        out(
+            f"torch.nn.{args.cell.upper()}Cell holds the same model: log p of {words} agree "
+            f"to {gap:.1e}"
+        )
         if gap > 1e-3:
             raise SystemExit("the torch cell does not hold charrnn's model: weights mapped wrong")
     lengths = {"charrnn": [], "torch": []}
@@ -166,8 +178,11 @@ def main() -> None:
 
         return run
 
-    rates = rounds({"charrnn": engine("charrnn", ours), "torch": engine("torch", theirs)},
-                   seconds=1.0, repeats=args.repeats)  # fmt: skip
+    rates = rounds(
+        {"charrnn": engine("charrnn", ours), "torch": engine("torch", theirs)},
+        seconds=1.0,
+        repeats=args.repeats,
+    )
     out(f"{args.n:,} words per call; words/s median [min-max] over {args.repeats} rounds")
     for name, vals in rates.items():
         out(f"  {name:<8}{summary(vals)}   mean word length {np.mean(lengths[name]):.2f}")

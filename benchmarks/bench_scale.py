@@ -49,8 +49,12 @@ import numpy as np
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-CONFIGS = [("text", 100, 32, 64), ("text", 256, 32, 64), ("text", 512, 64, 128),
-           ("words", 128, 64, 0)]  # fmt: skip
+CONFIGS = [
+    ("text", 100, 32, 64),
+    ("text", 256, 32, 64),
+    ("text", 512, 64, 128),
+    ("words", 128, 64, 0),
+]
 TARGET = {("text", 100, 32, 64): 1.3, ("text", 256, 32, 64): 1.3}
 ENGINES = {"1x2": (1, 2), "2x1": (2, 1), "1x1": (1, 1)}  # name: (ranks, threads per rank)
 LINKS = {"10 Gbit/s Ethernet": (10e9 / 8, 20e-6), "100 Gbit/s InfiniBand": (100e9 / 8, 2e-6)}
@@ -78,10 +82,19 @@ def make_run(cfg: tuple[str, int, int, int], batch: int | None = None):
 
     mode, H, B, T = cfg
     config = Config(
-        mode=mode, hidden=H, batch_size=batch or B, seq_len=max(T, 1), steps=10**9,
-        optimizer="adam", lr=2e-3, clip=5.0, clip_mode="norm", init="scaled",
-        val_fraction=0.0, dtype="float32",
-    )  # fmt: skip
+        mode=mode,
+        hidden=H,
+        batch_size=batch or B,
+        seq_len=max(T, 1),
+        steps=10**9,
+        optimizer="adam",
+        lr=2e-3,
+        clip=5.0,
+        clip_mode="norm",
+        init="scaled",
+        val_fraction=0.0,
+        dtype="float32",
+    )
     data = [shakespeare_or_fallback()[0]] if mode == "text" else load_corpus(names_source(), mode)
     return TrainingRun(config, data)
 
@@ -195,9 +208,10 @@ def main() -> None:
 
     out(blas_report())
     configs = [
-        c for c in CONFIGS
+        c
+        for c in CONFIGS
         if not args.only or args.only == ("words" if c[0] == "words" else f"{c[1]},{c[2]},{c[3]}")
-    ]  # fmt: skip
+    ]
     sizes = {}
     out(f"\n{'configuration':<20} {'engine':<5} {'chars/s median [min-max]':>28}")
     results = {}
@@ -213,8 +227,10 @@ def main() -> None:
                 rates[name].append(got["chars_per_s"])
         for name in ENGINES:
             v = rates[name]
-            out(f"{label(cfg):<20} {name:<5} "
-                f"{statistics.median(v):>12,.0f} [{min(v):,.0f}-{max(v):,.0f}]")  # fmt: skip
+            out(
+                f"{label(cfg):<20} {name:<5} "
+                f"{statistics.median(v):>12,.0f} [{min(v):,.0f}-{max(v):,.0f}]"
+            )
         results[cfg] = rates
     out("\nspeed-up (median of per-round ratios) and parallel efficiency of 2 ranks")
     for cfg, rates in results.items():
@@ -224,8 +240,10 @@ def main() -> None:
         verdict = ""
         if target:
             verdict = f"  (target >= {target}x: {'met' if over2 >= target else 'missed'})"
-        out(f"{label(cfg):<20} 2x1 / 1x2 {over2:.2f}x   2x1 / 1x1 {over1:.2f}x   "
-            f"efficiency {over1 / 2:.0%}{verdict}")  # fmt: skip
+        out(
+            f"{label(cfg):<20} 2x1 / 1x2 {over2:.2f}x   2x1 / 1x1 {over1:.2f}x   "
+            f"efficiency {over1 / 2:.0%}{verdict}"
+        )
 
     # Allreduce of the gradient on this machine (shared memory).
     out("\nin-place Allreduce of the gradient (float32) on this machine, median of 200")
@@ -250,8 +268,10 @@ def main() -> None:
         row = "  ".join(f"B={b}: {t * 1e3:.2f} ms" for b, t in sorted(compute[cfg].items()))
         out(f"{label(cfg):<20} step at one thread, per-rank batch  {row}")
     for link, (bandwidth, latency) in LINKS.items():
-        out(f"\n{link} ({bandwidth * 8 / 1e9:g} Gbit/s, {latency * 1e6:g} us latency): "
-            "predicted efficiency at K ranks")  # fmt: skip
+        out(
+            f"\n{link} ({bandwidth * 8 / 1e9:g} Gbit/s, {latency * 1e6:g} us latency): "
+            "predicted efficiency at K ranks"
+        )
         heads = " ".join(f"{f'K={k}':>6}" for k in CLUSTER_K)
         out(f"{'configuration':<20} {'scaling':<7} {heads}")
         for cfg in configs:
@@ -260,9 +280,10 @@ def main() -> None:
             for K in CLUSTER_K:
                 ar = ring_time(P, K, bandwidth, latency)
                 strong.append(
-                    f"{tc[B] / (K * (tc[B // K] + ar)):>6.0%}" if B // K >= 1 and B % K == 0
+                    f"{tc[B] / (K * (tc[B // K] + ar)):>6.0%}"
+                    if B // K >= 1 and B % K == 0
                     else f"{'-':>6}"
-                )  # fmt: skip
+                )
                 weak.append(f"{tc[B] / (tc[B] + ar):>6.0%}")
             out(f"{label(cfg):<20} {'strong':<7} " + " ".join(strong))
             out(f"{'':<20} {'weak':<7} " + " ".join(weak))

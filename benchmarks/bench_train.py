@@ -315,12 +315,31 @@ class GatedCalls:
         hs, acts, c = self.hs, self.acts, self.c
         with np.errstate(over="ignore", under="ignore"):
             if self.lstm:
-                self.cell._recur(np, self.pre[t], a, self.num, c[t], acts[t], self.tc[t],
-                                 hs[t + 1], c[t + 1], self.ig)  # fmt: skip
+                self.cell._recur(
+                    np,
+                    self.pre[t],
+                    a,
+                    self.num,
+                    c[t],
+                    acts[t],
+                    self.tc[t],
+                    hs[t + 1],
+                    c[t + 1],
+                    self.ig,
+                )
             else:
                 H = self.H
-                self.cell._recur(np, self.pre[t], a, self.bhn, acts[t, :, : 2 * H],
-                                 c[t], acts[t, :, 2 * H :], hs[t], hs[t + 1])  # fmt: skip
+                self.cell._recur(
+                    np,
+                    self.pre[t],
+                    a,
+                    self.bhn,
+                    acts[t, :, : 2 * H],
+                    c[t],
+                    acts[t, :, 2 * H :],
+                    hs[t],
+                    hs[t + 1],
+                )
 
     def backward(self, t: int, dhnext) -> None:
         """Step t of full BPTT before its matmul: ``dhnext`` (B, H) in, da written."""
@@ -386,9 +405,14 @@ def build_engine(
 
 
 def process_child(
-    engine: str, mode: str, shape: str, steps: int, log_every: int, threads: int,
+    engine: str,
+    mode: str,
+    shape: str,
+    steps: int,
+    log_every: int,
+    threads: int,
     cell: str = "rnn",
-) -> None:  # fmt: skip
+) -> None:
     """Train in this fresh process; print chars/s of every ``log_every``-step window."""
     if engine == "torch":
         import torch
@@ -411,10 +435,23 @@ def child_engine(
 
     def command(steps: int, log_every: int, folder: str) -> list[str]:
         return [
-            sys.executable, __file__, "--process-child", engine, "--mode", mode,
-            "--shape", shape, "--steps", str(steps), "--log-every", str(log_every),
-            "--threads", str(threads), "--cell", cell,
-        ]  # fmt: skip
+            sys.executable,
+            __file__,
+            "--process-child",
+            engine,
+            "--mode",
+            mode,
+            "--shape",
+            shape,
+            "--steps",
+            str(steps),
+            "--log-every",
+            str(log_every),
+            "--threads",
+            str(threads),
+            "--cell",
+            cell,
+        ]
 
     return ProcessEngine(command, printed_rates, log_every)
 
@@ -440,9 +477,22 @@ def cli_engine(config: Config, data: str, log_every: int) -> ProcessEngine:
 
     def command(steps: int, log_every: int, folder: str) -> list[str]:
         return [
-            sys.executable, "-m", "charrnn", "train", data, *flags, "--steps", str(steps),
-            "--log-every", str(log_every), "--save-every", str(steps), "--quiet", "--out", folder,
-        ]  # fmt: skip
+            sys.executable,
+            "-m",
+            "charrnn",
+            "train",
+            data,
+            *flags,
+            "--steps",
+            str(steps),
+            "--log-every",
+            str(log_every),
+            "--save-every",
+            str(steps),
+            "--quiet",
+            "--out",
+            folder,
+        ]
 
     return ProcessEngine(command, metrics_rates, log_every)
 
@@ -499,10 +549,21 @@ def measure_memory(H: int, B: int, T: int, cell: str = "rnn") -> dict[str, dict[
     res = {}
     for engine in ("charrnn", "torch"):
         p = subprocess.run(
-            [sys.executable, __file__, "--memory-child", engine, "--shape", f"{H},{B},{T}",
-             "--cell", cell],
-            capture_output=True, text=True, check=True, env=child_env(),
-        )  # fmt: skip
+            [
+                sys.executable,
+                __file__,
+                "--memory-child",
+                engine,
+                "--shape",
+                f"{H},{B},{T}",
+                "--cell",
+                cell,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+            env=child_env(),
+        )
         res[engine] = json.loads(p.stdout.strip().splitlines()[-1])
     return res
 
@@ -512,10 +573,20 @@ def measure_memory(H: int, B: int, T: int, cell: str = "rnn") -> dict[str, dict[
 
 def text_config(H: int, B: int, T: int, cell: str = "rnn") -> Config:
     return Config(
-        mode="text", hidden=H, batch_size=B, seq_len=T, steps=10**9, optimizer="adam",
-        lr=LR, clip=CLIP, clip_mode="norm", init="scaled", val_fraction=0.0, dtype="float32",
+        mode="text",
+        hidden=H,
+        batch_size=B,
+        seq_len=T,
+        steps=10**9,
+        optimizer="adam",
+        lr=LR,
+        clip=CLIP,
+        clip_mode="norm",
+        init="scaled",
+        val_fraction=0.0,
+        dtype="float32",
         cell=cell,
-    )  # fmt: skip
+    )
 
 
 def words_config(H: int, B: int, cell: str = "rnn") -> Config:
@@ -528,8 +599,12 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--no-torch", action="store_true")
     ap.add_argument("--only", help="run one configuration, e.g. 256,32,64 or words")
-    ap.add_argument("--cell", choices=tuple(GATES), default="rnn",
-                    help="the recurrent cell, against torch.nn.RNN/GRU/LSTM (rnn)")  # fmt: skip
+    ap.add_argument(
+        "--cell",
+        choices=tuple(GATES),
+        default="rnn",
+        help="the recurrent cell, against torch.nn.RNN/GRU/LSTM (rnn)",
+    )
     ap.add_argument("--memory-child", help=argparse.SUPPRESS)
     ap.add_argument("--process-child", help=argparse.SUPPRESS)
     ap.add_argument("--shape", help=argparse.SUPPRESS)
@@ -544,9 +619,14 @@ def main() -> None:
         return
     if args.process_child:
         process_child(
-            args.process_child, args.mode, args.shape, args.steps, args.log_every, args.threads,
+            args.process_child,
+            args.mode,
+            args.shape,
+            args.steps,
+            args.log_every,
+            args.threads,
             args.cell,
-        )  # fmt: skip
+        )
         return
 
     from charrnn.data.batches import TextBatches, WordBatches
@@ -569,8 +649,10 @@ def main() -> None:
     ids = vocab.encode(text)
     cell, gates = args.cell, GATES[args.cell]
     out(f"cell: {cell}" + (f" ({gates} gates) vs torch.nn.{cell.upper()}" if gates > 1 else ""))
-    out(f"text: {text_name}, {len(text):,} chars, V={vocab.size}; "
-        f"{args.repeats} rounds of ~{args.seconds} s per engine")  # fmt: skip
+    out(
+        f"text: {text_name}, {len(text):,} chars, V={vocab.size}; "
+        f"{args.repeats} rounds of ~{args.seconds} s per engine"
+    )
     out()
     head = f"{'config':<22}{'engine':<25}{'chars/s median [min-max]':>34}{'vs torch':>10}"
     out(head + f"{'% of bound':>12}")
@@ -599,9 +681,10 @@ def main() -> None:
                 H, B, T, vocab.size, elementwise=True, rest=True, gates=gates
             )
             engines[CLI] = cli_engine(
-                text_config(H, B, T, cell), text_file,
+                text_config(H, B, T, cell),
+                text_file,
                 window_steps(engines["charrnn"], args.seconds),
-            )  # fmt: skip
+            )
         else:
             words = load_corpus(names_source(), "words")
             wv = Vocab.from_text("".join(words))
@@ -613,14 +696,19 @@ def main() -> None:
             mean_len = round(float(np.mean([len(w) + 1 for w in words])))
             engines["bound"] = bound_engine(H, B, mean_len, wv.size, gates=gates)
             engines[CLI] = cli_engine(
-                words_config(H, B, cell), names_source(),
+                words_config(H, B, cell),
+                names_source(),
                 window_steps(engines["charrnn"], args.seconds),
-            )  # fmt: skip
+            )
         if use_torch:
             engines[TORCH_PROCESS] = child_engine(
-                "torch", mode, f"{H},{B},{T}", threads,
-                window_steps(engines["torch"], args.seconds), cell,
-            )  # fmt: skip
+                "torch",
+                mode,
+                f"{H},{B},{T}",
+                threads,
+                window_steps(engines["torch"], args.seconds),
+                cell,
+            )
         fixed = {name: e.steps for name, e in engines.items() if isinstance(e, ProcessEngine)}
         rates = rounds(engines, args.seconds, args.repeats, fixed)
 
@@ -640,23 +728,29 @@ def main() -> None:
             if name in rates:
                 share = 100 * paired(rates, name, "bound")
                 vs = f", {paired(rates, name, 'torch'):.2f}x torch" if "torch" in rates else ""
-                out(f"{'':<22}{what:<37}{summary(rates[name])} chars/s"
-                    f" = {share:.0f}% of the bound{vs}")  # fmt: skip
+                out(
+                    f"{'':<22}{what:<37}{summary(rates[name])} chars/s"
+                    f" = {share:.0f}% of the bound{vs}"
+                )
         targets = TARGETS if cell == "rnn" else GATED_TARGETS
         target = targets.get((H, B, T)) if mode == "text" else None
         if target and "torch" in rates:
             lead = paired(rates, "bound", "torch")
-            out(f"{'':<22}bound / torch: {lead:.2f}x, so {target:.1f}x torch needs "
-                f"{100 * target / lead:.0f}% of the bound")  # fmt: skip
+            out(
+                f"{'':<22}bound / torch: {lead:.2f}x, so {target:.1f}x torch needs "
+                f"{100 * target / lead:.0f}% of the bound"
+            )
     scratch.cleanup()
     if (use_torch and not args.only) or args.only == "512,64,128":
         mem = measure_memory(512, 64, 128, cell)
         out()
         out("peak memory, training H=512 B=64 T=128 (fresh process, MiB):")
         for name, m in mem.items():
-            out(f"  {name:<8} peak {m['peak_mib']:7.0f}  "
+            out(
+                f"  {name:<8} peak {m['peak_mib']:7.0f}  "
                 f"(after imports and setup {m['baseline_mib']:.0f}, "
-                f"training adds {m['peak_mib'] - m['baseline_mib']:.0f})")  # fmt: skip
+                f"training adds {m['peak_mib'] - m['baseline_mib']:.0f})"
+            )
         if "torch" in mem:
             ratio = mem["charrnn"]["peak_mib"] / mem["torch"]["peak_mib"]
             out(f"  charrnn / torch peak: {ratio:.2f}")

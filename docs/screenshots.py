@@ -31,15 +31,24 @@ Then let us give the heavens thanks, my lord.
 """
 
 
-def shoot(run: str, text: str, out: pathlib.Path, *, prop: str, token: int | None,
-          prefix: str) -> None:  # fmt: skip
-    proc = subprocess.Popen([sys.executable, "-m", "charrnn", "serve", run, "--port", "0",
-                             "--text", text], stdout=subprocess.PIPE, text=True)  # fmt: skip
+def shoot(
+    run: str, text: str, out: pathlib.Path, *, prop: str, token: int | None, prefix: str
+) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "charrnn", "serve", run, "--port", "0", "--text", text],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     url = proc.stdout.readline().split(" at ")[1].split()[0]
     opts = webdriver.ChromeOptions()
     opts.binary_location = shutil.which("chromium")
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
-                "--window-size=1300,1700", "--hide-scrollbars"):  # fmt: skip
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--window-size=1300,1700",
+        "--hide-scrollbars",
+    ):
         opts.add_argument(arg)
     driver = webdriver.Chrome(options=opts, service=Service(shutil.which("chromedriver")))
     wait = WebDriverWait(driver, 60)
@@ -71,12 +80,24 @@ def shoot(run: str, text: str, out: pathlib.Path, *, prop: str, token: int | Non
 
 def main() -> None:
     names_run, text_run = [*sys.argv[1:3], None][:2]
-    shoot(names_run, "emma\nolivia\nzxyzzy\nkristoffer", DOCS / "page-words.png",
-          prop="position in word", token=None, prefix="kri")  # fmt: skip
+    shoot(
+        names_run,
+        "emma\nolivia\nzxyzzy\nkristoffer",
+        DOCS / "page-words.png",
+        prop="position in word",
+        token=None,
+        prefix="kri",
+    )
     if text_run is None:
         return
-    shoot(text_run, TEXT, DOCS / "page-text.png", prop="line length",
-          token=TEXT.rindex("lord") + 3, prefix="QUEEN:")  # fmt: skip
+    shoot(
+        text_run,
+        TEXT,
+        DOCS / "page-text.png",
+        prop="line length",
+        token=TEXT.rindex("lord") + 3,
+        prefix="QUEEN:",
+    )
 
 
 if __name__ == "__main__":

@@ -42,9 +42,12 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "data"
 CORPORA = {
     "names": ("names.txt", {"mode": "words", "batch_size": 64, "val_max": 1000}, 150_000),
-    "shakespeare": ("tinyshakespeare.txt", {"mode": "text", "batch_size": 32, "seq_len": 64},
-                    800_000),
-}  # fmt: skip
+    "shakespeare": (
+        "tinyshakespeare.txt",
+        {"mode": "text", "batch_size": 32, "seq_len": 64},
+        800_000,
+    ),
+}
 CELLS = ("rnn", "gru", "lstm")
 COLOURS = {"rnn": "tab:red", "gru": "tab:blue", "lstm": "tab:green"}
 LAYERS = (1, 2)
@@ -63,15 +66,30 @@ def hidden_for(budget: int, V: int, layers: int, cell: str) -> int:
     return H
 
 
-def config_for(corpus: str, cell: str, layers: int, H: int, steps: int, minutes: float | None,
-               log_every: int) -> Config:  # fmt: skip
+def config_for(
+    corpus: str, cell: str, layers: int, H: int, steps: int, minutes: float | None, log_every: int
+) -> Config:
     """The shared recipe, with this model's cell, layers and H."""
     return Config(
-        cell=cell, layers=layers, hidden=H, init="scaled", dropout=0.2 if layers > 1 else 0.1,
-        optimizer="adam", lr=0.003, schedule="cosine", warmup=100, weight_decay=0.05,
-        ema=0.999, clip=1.0, clip_mode="norm", val_fraction=0.1, steps=steps,
-        time_budget=minutes, log_every=log_every, **CORPORA[corpus][1],
-    )  # fmt: skip
+        cell=cell,
+        layers=layers,
+        hidden=H,
+        init="scaled",
+        dropout=0.2 if layers > 1 else 0.1,
+        optimizer="adam",
+        lr=0.003,
+        schedule="cosine",
+        warmup=100,
+        weight_decay=0.05,
+        ema=0.999,
+        clip=1.0,
+        clip_mode="norm",
+        val_fraction=0.1,
+        steps=steps,
+        time_budget=minutes,
+        log_every=log_every,
+        **CORPORA[corpus][1],
+    )
 
 
 def steps_in(cfg: Config, path: pathlib.Path, minutes: float) -> int:
@@ -132,14 +150,18 @@ def main() -> None:
                 label = f"{corpus} {cell.upper()} {layers}x{H}"
                 rows.append((corpus, cell, layers, H, count, steps, minutes, best))
                 curves[label] = curve
-                print(f"{label}: {best:.3f} nats/char held out, {count:,} parameters, "
-                      f"{steps} steps, {minutes:.1f} min ({result.reason})")  # fmt: skip
+                print(
+                    f"{label}: {best:.3f} nats/char held out, {count:,} parameters, "
+                    f"{steps} steps, {minutes:.1f} min ({result.reason})"
+                )
     print()
     print("| corpus | cell | layers x H | parameters | steps | minutes | held-out nats/char |")
     print("|---|---|---|---:|---:|---:|---:|")
     for corpus, cell, layers, H, count, steps, minutes, best in rows:
-        print(f"| {corpus} | {cell.upper()} | {layers}x{H} | {count:,} | {steps:,} | "
-              f"{minutes:.1f} | {best:.3f} |")  # fmt: skip
+        print(
+            f"| {corpus} | {cell.upper()} | {layers}x{H} | {count:,} | {steps:,} | "
+            f"{minutes:.1f} | {best:.3f} |"
+        )
     if args.png:
         plot(curves, corpora, args.png, "minutes of training" if args.minutes else "step")
 
@@ -162,8 +184,9 @@ def plot(
             if label.startswith(corpus + " "):
                 style = "-" if " 1x" in label else "--"  # colour: the cell; dashes: 2 layers
                 colour = COLOURS[label.split()[1].lower()]
-                ax.plot(*zip(*curve, strict=True), style, color=colour,
-                        label=label[len(corpus) + 1 :])  # fmt: skip
+                ax.plot(
+                    *zip(*curve, strict=True), style, color=colour, label=label[len(corpus) + 1 :]
+                )
         lows = [min(v for _, v in c) for k, c in curves.items() if k.startswith(corpus + " ")]
         if lows:  # the first evaluations sit far above the end: show the part that differs
             ax.set_ylim(min(lows) - 0.03, min(lows) + 0.6)

@@ -49,7 +49,11 @@ def measure(fields: dict[str, object], steps: int, path: pathlib.Path) -> dict[s
     # About 20 validations per run, so a rise and its best step are both seen.
     every = max(50, steps // 20)
     config = Config(
-        mode="text", steps=steps, log_every=every, val_fraction=0.1, **fields  # type: ignore[arg-type]
+        mode="text",
+        steps=steps,
+        log_every=every,
+        val_fraction=0.1,
+        **fields,  # type: ignore[arg-type]
     )
     vals: list[tuple[int, float]] = []
     trains: list[float] = []
@@ -59,8 +63,11 @@ def measure(fields: dict[str, object], steps: int, path: pathlib.Path) -> dict[s
         if e.val_loss is not None:
             vals.append((e.step, e.val_loss))
         # The curve as it goes, on stderr: a long run's shape is the point.
-        print(f"  {e.step:>6}/{steps}  train {e.train_loss:.4f}  val {e.val_loss:.4f}",
-              file=sys.stderr, flush=True)  # fmt: skip
+        print(
+            f"  {e.step:>6}/{steps}  train {e.train_loss:.4f}  val {e.val_loss:.4f}",
+            file=sys.stderr,
+            flush=True,
+        )
 
     with TrainingRun(config, str(path)) as run:
         run.train(on_event=on_event)
@@ -91,8 +98,10 @@ def main() -> None:
     budgets = args.steps or ([16000] if args.long else [base_steps, 2 * base_steps, 4 * base_steps])
     extra = {"hidden": 256, "init": "scaled"} if args.long else {}
     names = args.only or list(CANDIDATES)
-    print(f"{'candidate':<14}{'steps':>7}{'best val':>10}{'at step':>9}{'final val':>11}"
-          f"{'rise':>8}{'final train':>13}")  # fmt: skip
+    print(
+        f"{'candidate':<14}{'steps':>7}{'best val':>10}{'at step':>9}{'final val':>11}"
+        f"{'rise':>8}{'final train':>13}"
+    )
     for name in names:
         for steps in budgets:
             r = measure({**CANDIDATES[name], **extra}, steps, path)
@@ -100,9 +109,11 @@ def main() -> None:
                 print(json.dumps({"candidate": name, **extra, **r}), flush=True)
                 continue
             assert math.isfinite(r["best_val"])
-            print(f"{name:<14}{steps:>7}{r['best_val']:>10.4f}{r['best_step']:>9}"
-                  f"{r['final_val']:>11.4f}{r['rise']:>+8.4f}{r['final_train']:>13.4f}",
-                  flush=True)  # fmt: skip
+            print(
+                f"{name:<14}{steps:>7}{r['best_val']:>10.4f}{r['best_step']:>9}"
+                f"{r['final_val']:>11.4f}{r['rise']:>+8.4f}{r['final_train']:>13.4f}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -36,10 +36,23 @@ LOOSE = re.compile("[\u1100-\u11ff]")
 
 # The names preset's recipe, one layer of 128: small enough for a laptop in minutes.
 RECIPE = dict(
-    mode="words", hidden=128, layers=1, dropout=0.1, init="scaled", batch_size=64,
-    optimizer="adam", lr=0.004, schedule="cosine", warmup=100, weight_decay=0.1,
-    ema=0.999, clip=1.0, clip_mode="norm", val_fraction=0.1, val_max=1000,
-)  # fmt: skip
+    mode="words",
+    hidden=128,
+    layers=1,
+    dropout=0.1,
+    init="scaled",
+    batch_size=64,
+    optimizer="adam",
+    lr=0.004,
+    schedule="cosine",
+    warmup=100,
+    weight_decay=0.1,
+    ema=0.999,
+    clip=1.0,
+    clip_mode="norm",
+    val_fraction=0.1,
+    val_max=1000,
+)
 
 
 def run(data: str, units: str, args: argparse.Namespace) -> dict[str, object]:
@@ -77,8 +90,10 @@ def main() -> None:
     p.add_argument("--out", default=os.path.join("runs", "ko"))
     args = p.parse_args()
     print(f"{args.steps} steps each; held-out loss of the best model; {args.n} samples")
-    print("| corpus | units | V | held-out nats/char | nats/symbol | new words | malformed "
-          "| train s |")  # fmt: skip
+    print(
+        "| corpus | units | V | held-out nats/char | nats/symbol | new words | malformed "
+        "| train s |"
+    )
     print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for data in args.data:
         for units in args.units:

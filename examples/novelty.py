@@ -67,27 +67,40 @@ def report(args: argparse.Namespace) -> None:
     print(f"{m.n_train:,} distinct training names; {k:,} held-out names not among them")
     print(f"samples that are training names:       {100 * in_train:5.1f}% of {args.n:,}")
     print(f"probability of the training set:       {100 * mass_train:5.1f}%")
-    print(f"the same without memorising:           {100 * ceiling:5.1f}%  "
-          f"[{100 * lo:.1f}-{100 * hi:.1f}] (held-out names' mean p x {m.n_train:,})")  # fmt: skip
-    print(f"novelty: {100 * (1 - mass_train):.1f}% now, "
-          f"{100 * (1 - ceiling):.1f}% for a model that memorised nothing")  # fmt: skip
+    print(
+        f"the same without memorising:           {100 * ceiling:5.1f}%  "
+        f"[{100 * lo:.1f}-{100 * hi:.1f}] (held-out names' mean p x {m.n_train:,})"
+    )
+    print(
+        f"novelty: {100 * (1 - mass_train):.1f}% now, "
+        f"{100 * (1 - ceiling):.1f}% for a model that memorised nothing"
+    )
     # The data's own rate: a held-out name is a fresh draw from the distribution
     # the list was drawn from, so this is the novelty of sampling that distribution.
     seen = np.array([w in train for w in val])  # (held-out,) also a training name
-    print(f"held-out names that are training names: {100 * seen.mean():.1f}% of {len(val):,} "
-          f"(novelty of the data itself: {100 * (1 - seen.mean()):.1f}%)")  # fmt: skip
+    print(
+        f"held-out names that are training names: {100 * seen.mean():.1f}% of {len(val):,} "
+        f"(novelty of the data itself: {100 * (1 - seen.mean()):.1f}%)"
+    )
     # Those held-out names reward memorising: split the held-out loss along them.
     nats = -np.log(word_probabilities(model.params_, model.vocab_, val))
     chars = np.array([len(w) + 1 for w in val])  # each name's letters and its end
     parts = [("all", np.ones_like(seen)), ("training names", seen), ("others", ~seen)]
-    print("held-out nats/char: " + ", ".join(
-        f"{name} {nats[sel].sum() / chars[sel].sum():.3f} ({sel.sum():,})"
-        for name, sel in parts if sel.any()))  # fmt: skip
+    print(
+        "held-out nats/char: "
+        + ", ".join(
+            f"{name} {nats[sel].sum() / chars[sel].sum():.3f} ({sel.sum():,})"
+            for name, sel in parts
+            if sel.any()
+        )
+    )
     if twice.any() and not twice.all():
         log_p = np.log(m.seen_p)
         ratio = np.exp(log_p[twice].mean() - log_p[~twice].mean())
-        print(f"{twice.sum():,} training names are listed more than once; their p is "
-              f"{ratio:.1f}x that of names listed once (geometric means)")  # fmt: skip
+        print(
+            f"{twice.sum():,} training names are listed more than once; their p is "
+            f"{ratio:.1f}x that of names listed once (geometric means)"
+        )
 
 
 def main() -> None:

@@ -61,11 +61,19 @@ def main() -> None:
     shape = f"{cfg.layers}x{cfg.hidden}" if cfg.layers > 1 else f"H={cfg.hidden}"
     if cfg.cell != "rnn":
         shape = f"{cfg.cell.upper()} {shape}"
-    charrnn("plot", str(run), "--out", str(ROOT / "docs" / f"{args.preset}-loss.png"),
-            "--title", f"{args.preset} preset ({shape})")  # fmt: skip
+    charrnn(
+        "plot",
+        str(run),
+        "--out",
+        str(ROOT / "docs" / f"{args.preset}-loss.png"),
+        "--title",
+        f"{args.preset} preset ({shape})",
+    )
     nats = best["val_loss"]
-    print(f"| {corpus_of(args.preset)} | `--preset {args.preset}` ({shape}) | {n_params:,} | "
-          f"{minutes:.1f} min | {nats:.3f} | {nats / math.log(2):.3f} |")  # fmt: skip
+    print(
+        f"| {corpus_of(args.preset)} | `--preset {args.preset}` ({shape}) | {n_params:,} | "
+        f"{minutes:.1f} min | {nats:.3f} | {nats / math.log(2):.3f} |"
+    )
     print(f"best at step {best['step']} of {metrics[-1]['step']}")
     if cfg.mode == "words":
         out = charrnn("sample", str(run), "-n", "1000", "--novelty", "--json", capture=True)
@@ -73,8 +81,20 @@ def main() -> None:
         print(f"novelty: {100 * d['new_share']:.1f}% of 1,000 samples are not in the training set")
         print("samples:", " ".join(d["samples"][:15]))
     else:
-        out = charrnn("sample", str(run), "--max-len", "300", "-n", "1", "--prefix", "ROMEO:",
-                      "--seed", "1", "--json", capture=True)  # fmt: skip
+        out = charrnn(
+            "sample",
+            str(run),
+            "--max-len",
+            "300",
+            "-n",
+            "1",
+            "--prefix",
+            "ROMEO:",
+            "--seed",
+            "1",
+            "--json",
+            capture=True,
+        )
         print("sample:", json.loads(out)["samples"][0])
 
 

@@ -74,19 +74,25 @@ def main() -> None:
             # The run does not count time spent here, so the novelty figures
             # cost no training time.
             best[0] = min(best[0], e.val_loss if e.val_loss is not None else best[0])
-            line = (f"step {e.step:>6}  {run.state.elapsed:5.0f} s  train {e.train_loss:.3f}  "
-                    f"val {e.val_loss:.4f}  {e.chars_per_s:,.0f} chars/s")  # fmt: skip
+            line = (
+                f"step {e.step:>6}  {run.state.elapsed:5.0f} s  train {e.train_loss:.3f}  "
+                f"val {e.val_loss:.4f}  {e.chars_per_s:,.0f} chars/s"
+            )
             if memorised:
                 m = memorisation(
                     run.trainer.model_params, run.corpus.vocab, run.train_data, run.val_data
                 )
-                line += (f"  training-set p {100 * m.training_p:.1f}% "
-                         f"(memorising nothing: {100 * m.unmemorised_p:.1f}%)")  # fmt: skip
+                line += (
+                    f"  training-set p {100 * m.training_p:.1f}% "
+                    f"(memorising nothing: {100 * m.unmemorised_p:.1f}%)"
+                )
             print(line, flush=True)
 
         result = run.train(on_event=on_event)
-    print(f"best held-out {best[0]:.4f} nats/char after {result.step} steps, "
-          f"{run.state.elapsed:.0f} s of training")  # fmt: skip
+    print(
+        f"best held-out {best[0]:.4f} nats/char after {result.step} steps, "
+        f"{run.state.elapsed:.0f} s of training"
+    )
 
 
 if __name__ == "__main__":

@@ -33,8 +33,17 @@ def counting_numpy(calls: Counter) -> types.ModuleType:
 def test_training_goes_through_the_backend_and_matches_numpy(mode):
     data = ["anna", "bob", "carla", "dave"] * 5 if mode == "words" else "abcab cabba " * 30
     vocab = Vocab.from_text("".join(data))
-    cfg = Config(mode=mode, hidden=8, layers=2, steps=5, seq_len=8, batch_size=4,
-                 val_fraction=0, dtype="float64", log_every=10**9)  # fmt: skip
+    cfg = Config(
+        mode=mode,
+        hidden=8,
+        layers=2,
+        steps=5,
+        seq_len=8,
+        batch_size=4,
+        val_fraction=0,
+        dtype="float64",
+        log_every=10**9,
+    )
     calls: Counter = Counter()
     fake = Backend("numpy", counting_numpy(calls))
     a = Trainer(cfg, vocab, data, None, backend=fake)

@@ -18,10 +18,21 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 def test_bench_train_prints_engine_bound_and_floor():
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "bench_train.py"), "--only", "100,32,64",
-         "--no-torch", "--seconds", "0.05", "--repeats", "2"],
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "bench_train.py"),
+            "--only",
+            "100,32,64",
+            "--no-torch",
+            "--seconds",
+            "0.05",
+            "--repeats",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     row = next(line for line in lines if line.startswith("H=100 B=32 T=64") and "charrnn" in line)
@@ -43,10 +54,23 @@ def test_bench_train_prints_engine_bound_and_floor():
 
 def test_bench_train_gives_a_gated_cell_its_bound_and_floors():
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "bench_train.py"), "--only", "100,32,64",
-         "--cell", "lstm", "--no-torch", "--seconds", "0.05", "--repeats", "2"],
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "bench_train.py"),
+            "--only",
+            "100,32,64",
+            "--cell",
+            "lstm",
+            "--no-torch",
+            "--seconds",
+            "0.05",
+            "--repeats",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     assert any(line.startswith("cell: lstm (4 gates)") for line in lines)
@@ -91,10 +115,21 @@ def test_the_gated_floor_makes_the_cells_own_calls(gates, monkeypatch):
 
 def test_bench_train_runs_the_cli_on_names_in_words_mode():
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "bench_train.py"), "--only", "words",
-         "--no-torch", "--seconds", "0.02", "--repeats", "2"],
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "bench_train.py"),
+            "--only",
+            "words",
+            "--no-torch",
+            "--seconds",
+            "0.02",
+            "--repeats",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     assert any(
         line.startswith("names H=128 B=64") and "charrnn train (process)" in line
@@ -106,10 +141,24 @@ def test_bench_train_child_reports_the_rate_of_every_log_window():
     # The child that runs torch in a fresh process; charrnn's in-process engine takes the
     # same path where torch is not installed.
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "bench_train.py"), "--process-child",
-         "charrnn", "--mode", "text", "--shape", "16,4,8", "--steps", "7", "--log-every", "3"],
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "bench_train.py"),
+            "--process-child",
+            "charrnn",
+            "--mode",
+            "text",
+            "--shape",
+            "16,4,8",
+            "--steps",
+            "7",
+            "--log-every",
+            "3",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     rates = json.loads(proc.stdout.strip().splitlines()[-1])["rates"]
     assert len(rates) == 3 and all(r > 0 for r in rates)  # windows of 3, 3 and 1 steps
@@ -119,23 +168,49 @@ def test_ab_engine_compares_a_revision_with_the_working_tree():
     if not (ROOT / ".git").exists():
         pytest.skip("needs a git checkout")
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "ab_engine.py"), "HEAD", "--shape", "16,4,8",
-         "--seconds", "0.02", "--repeats", "2"],
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "ab_engine.py"),
+            "HEAD",
+            "--shape",
+            "16,4,8",
+            "--seconds",
+            "0.02",
+            "--repeats",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "working tree / HEAD:" in proc.stdout and "over 2 rounds" in proc.stdout
     gated = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "ab_engine.py"), "HEAD", "--shape", "16,4,8",
-         "--cell", "lstm", "--seconds", "0.02", "--repeats", "2"],
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "ab_engine.py"),
+            "HEAD",
+            "--shape",
+            "16,4,8",
+            "--cell",
+            "lstm",
+            "--seconds",
+            "0.02",
+            "--repeats",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert gated.returncode == 0, gated.stderr
     assert "T=8 L=1 lstm" in gated.stdout and "working tree / HEAD:" in gated.stdout
     bad = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "ab_engine.py"), "no-such-revision"],
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert bad.returncode != 0 and "cannot read" in bad.stderr
 
 
@@ -158,8 +233,11 @@ def test_ab_engine_imports_the_whole_package_at_the_revision(tmp_path, monkeypat
         trainer = pathlib.Path(ab_engine.part(package, "trainer").__file__)
         head = subprocess.run(
             ["git", "show", f"HEAD:{trainer.relative_to(tmp_path).as_posix()}"],
-            cwd=ROOT, capture_output=True, text=True, check=True,
-        ).stdout  # fmt: skip
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
         assert trainer.read_text(encoding="utf-8") == head
         # A revision of the flat layout before the layer folders still serves as a baseline.
         flat_rev = "e4bde64"
@@ -177,11 +255,27 @@ def test_ab_process_compares_fresh_train_processes():
     if not (ROOT / ".git").exists():
         pytest.skip("needs a git checkout")
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "ab_process.py"), "HEAD", "--rounds", "1",
-         "--log-every", "2", "--", "@vector", "--hidden", "8", "--steps", "6",
-         "--val-fraction", "0"],
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "ab_process.py"),
+            "HEAD",
+            "--rounds",
+            "1",
+            "--log-every",
+            "2",
+            "--",
+            "@vector",
+            "--hidden",
+            "8",
+            "--steps",
+            "6",
+            "--val-fraction",
+            "0",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "working tree / HEAD:" in proc.stdout and "over 1 rounds" in proc.stdout
     assert proc.stdout.count("minor page faults per process") == 2
@@ -190,10 +284,22 @@ def test_ab_process_compares_fresh_train_processes():
 def test_bench_scale_compares_ranks_with_threads_and_models_a_cluster():
     pytest.importorskip("mpi4py")
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "bench_scale.py"), "--only", "100,32,64",
-         "--seconds", "0.05", "--repeats", "1", "--ranks", "2"],
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "bench_scale.py"),
+            "--only",
+            "100,32,64",
+            "--seconds",
+            "0.05",
+            "--repeats",
+            "1",
+            "--ranks",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     if "needs MPI" in proc.stderr:
         pytest.skip("no mpiexec: install the MPI extra (pip install 'charrnn[mpi]')")
     assert proc.returncode == 0, proc.stderr

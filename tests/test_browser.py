@@ -20,8 +20,9 @@ from charrnn.cli import main
 
 from .conftest import run_cli_process
 
-BROWSER = next((p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome"))
-                if p), None)  # fmt: skip
+BROWSER = next(
+    (p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None
+)
 DRIVER = shutil.which("chromedriver")
 try:
     from selenium import webdriver
@@ -32,8 +33,11 @@ try:
 except ImportError:
     webdriver = None
 if webdriver is None or BROWSER is None or DRIVER is None:
-    pytest.skip("browser tests need selenium, chromium and chromedriver "
-                "(apt-get install chromium chromium-driver)", allow_module_level=True)  # fmt: skip
+    pytest.skip(
+        "browser tests need selenium, chromium and chromedriver "
+        "(apt-get install chromium chromium-driver)",
+        allow_module_level=True,
+    )
 
 pytestmark = pytest.mark.slow
 
@@ -41,8 +45,10 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     path = tmp_path_factory.mktemp("runs") / "names"
-    assert main(["train", "@names", "--out", str(path), "--hidden", "16", "--steps", "40",
-                 "--quiet"]) == 0  # fmt: skip
+    assert (
+        main(["train", "@names", "--out", str(path), "--hidden", "16", "--steps", "40", "--quiet"])
+        == 0
+    )
     return path
 
 
@@ -51,9 +57,11 @@ def url(run):
     """``charrnn serve`` as its own process on a free localhost port."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "charrnn", "serve", str(run), "--port", "0", "--text", "an"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )  # fmt: skip
+    )
     line = proc.stdout.readline()
     assert " at http://127.0.0.1:" in line, proc.stderr.read()
     yield line.split(" at ")[1].split()[0]
@@ -65,8 +73,12 @@ def url(run):
 def browser():
     opts = webdriver.ChromeOptions()
     opts.binary_location = BROWSER
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
-                "--window-size=1300,1400"):  # fmt: skip
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--window-size=1300,1400",
+    ):
         opts.add_argument(arg)
     opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(options=opts, service=Service(DRIVER))
@@ -76,8 +88,9 @@ def browser():
 
 def wait(driver, condition, timeout=20):
     # The page redraws as answers arrive: an element read mid-redraw is simply read again.
-    return WebDriverWait(driver, timeout, ignored_exceptions=(StaleElementReferenceException,)
-                         ).until(lambda d: condition(d))  # fmt: skip
+    return WebDriverWait(
+        driver, timeout, ignored_exceptions=(StaleElementReferenceException,)
+    ).until(lambda d: condition(d))
 
 
 def texts(driver, selector):
@@ -137,14 +150,22 @@ def test_clicking_a_unit_colours_the_text_by_its_activation(browser, url):
     item = browser.find_elements(By.CSS_SELECTOR, "#tracking li.unit")[0]
     layer, unit = item.text.split(":")[0].replace("layer ", "").split(" unit ")
     item.click()
-    wait(browser, lambda d: f"activation of unit {unit} of layer {layer}"
-         in d.find_element(By.ID, "colouring").text)  # fmt: skip
+    wait(
+        browser,
+        lambda d: (
+            f"activation of unit {unit} of layer {layer}" in d.find_element(By.ID, "colouring").text
+        ),
+    )
 
 
 def test_clicking_a_character_shades_what_its_prediction_depended_on(browser, url):
     tokens(browser)[3].click()
-    wait(browser, lambda d: "Influence on the prediction of character 3" in
-         d.find_element(By.ID, "colouring").text)  # fmt: skip
+    wait(
+        browser,
+        lambda d: (
+            "Influence on the prediction of character 3" in d.find_element(By.ID, "colouring").text
+        ),
+    )
     bg = backgrounds(browser)
     assert bg[3] == (255, 230, 128)  # the predicted character
     assert all(c != (255, 255, 255) and c[2] == 255 for c in bg[:3])  # shaded blue
@@ -162,8 +183,9 @@ def test_completions_and_samples(browser, url, run):
     browser.find_element(By.ID, "s-prefix").send_keys("b")
     browser.find_element(By.ID, "s-go").click()
     wait(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#samples li")) == 5)
-    assert all(li.text.startswith("b") for li in browser.find_elements(By.CSS_SELECTOR,
-                                                                       "#samples li"))  # fmt: skip
+    assert all(
+        li.text.startswith("b") for li in browser.find_elements(By.CSS_SELECTOR, "#samples li")
+    )
 
 
 def test_bad_input_shows_a_message_on_the_page(browser, url):
@@ -184,8 +206,12 @@ def test_exported_page_renders_from_a_file_url_without_errors(browser, run, tmp_
     assert not browser.find_element(By.ID, "text").is_displayed()  # no server: no text box
     assert not browser.find_element(By.ID, "c-go").is_displayed()  # nor completions
     tokens(browser)[2].click()
-    wait(browser, lambda d: "Influence on the prediction of character 2" in
-         d.find_element(By.ID, "colouring").text)  # fmt: skip
+    wait(
+        browser,
+        lambda d: (
+            "Influence on the prediction of character 2" in d.find_element(By.ID, "colouring").text
+        ),
+    )
     assert backgrounds(browser)[2] == (255, 230, 128)
     time.sleep(0.1)
     assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []

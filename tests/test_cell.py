@@ -33,8 +33,9 @@ def test_step_by_step_generation_equals_forward(layers):
     for t in range(T):
         h, logits = step(params, inputs[t], h)
         z = logits - logits.max(axis=1, keepdims=True)
-        np.testing.assert_allclose(z - np.log(np.exp(z).sum(1, keepdims=True)), logp[t],
-                                   rtol=0, atol=1e-10)  # fmt: skip
+        np.testing.assert_allclose(
+            z - np.log(np.exp(z).sum(1, keepdims=True)), logp[t], rtol=0, atol=1e-10
+        )
         np.testing.assert_allclose(h[-1], cache.outs[-1][t], rtol=0, atol=1e-12)
     np.testing.assert_allclose(h, cache.final_state, rtol=0, atol=1e-12)
 
@@ -43,8 +44,15 @@ def test_specs_order_kinds_and_zero_state():
     specs = param_specs(5, 3, layers=2)
     assert [s.name for s in specs] == ["Wxh", "Whh", "Wxh2", "Whh2", "Why", "bh", "bh2", "by"]
     assert [s.kind for s in specs] == [
-        "input", "recurrent", "input", "recurrent", "output", "bias", "bias", "bias"
-    ]  # fmt: skip
+        "input",
+        "recurrent",
+        "input",
+        "recurrent",
+        "output",
+        "bias",
+        "bias",
+        "bias",
+    ]
     assert {s.name: s.shape for s in specs}["Wxh2"] == (3, 3)
     params = init_params(5, 3, np.random.default_rng(0), layers=2)
     assert zero_state(params, 4).shape == (2, 4, 3) and not zero_state(params, 4).any()
@@ -65,8 +73,16 @@ def test_a_reused_workspace_gives_the_results_of_fresh_arrays(dropout):
         mask = rng.random((T, B)) < 0.8
         results = []
         for w in (None, ws):
-            loss, cache = forward(params, inputs, targets, zero_state(params, B), mask,
-                                  dropout=dropout, rng=np.random.default_rng(T), ws=w)  # fmt: skip
+            loss, cache = forward(
+                params,
+                inputs,
+                targets,
+                zero_state(params, B),
+                mask,
+                dropout=dropout,
+                rng=np.random.default_rng(T),
+                ws=w,
+            )
             grads, dh0 = backward(params, cache, bptt="full", ws=w)
             results.append((loss, {k: g.copy() for k, g in grads.items()}, dh0.copy()))
         (la, ga, ha), (lb, gb, hb) = results

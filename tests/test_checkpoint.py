@@ -30,9 +30,15 @@ def _state(path):
 
 @pytest.mark.parametrize(
     ("mode", "dtype", "ema"),
-    [("words", "float64", None), ("words", "float32", None), ("text", "float64", None),
-     ("text", "float32", None), ("words", "float32", "0.9"), ("text", "float64", "0.9")],
-)  # fmt: skip
+    [
+        ("words", "float64", None),
+        ("words", "float32", None),
+        ("text", "float64", None),
+        ("text", "float32", None),
+        ("words", "float32", "0.9"),
+        ("text", "float64", "0.9"),
+    ],
+)
 def test_resume_is_bit_identical(cli, tmp_path, mode, dtype, ema):
     data = tmp_path / "d.txt"
     data.write_text("\n".join(f"{a}{b}x{a}" for a in "abcdefg" for b in "hijklmn"))
@@ -40,9 +46,23 @@ def test_resume_is_bit_identical(cli, tmp_path, mode, dtype, ema):
     # only at a constant rate does the extended run equal one that had 23 steps from
     # the start; a run stopped and resumed within its budget stays exact under cosine
     # (test_run.py's resume tests, at the default schedule).
-    flags = ["--mode", mode, "--hidden", "12", "--batch-size", "5", "--seq-len", "7",
-             "--dtype", dtype, "--log-every", "4", "--schedule", "constant",
-             "--quiet"]  # fmt: skip
+    flags = [
+        "--mode",
+        mode,
+        "--hidden",
+        "12",
+        "--batch-size",
+        "5",
+        "--seq-len",
+        "7",
+        "--dtype",
+        dtype,
+        "--log-every",
+        "4",
+        "--schedule",
+        "constant",
+        "--quiet",
+    ]
     if ema:
         flags += ["--ema", ema]
     one, two = tmp_path / "one", tmp_path / "two"
@@ -85,10 +105,25 @@ def test_resume_refuses_other_data(cli, tmp_path):
 def test_sigint_saves_a_loadable_checkpoint_and_exits_130(tmp_path):
     run = tmp_path / "r"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "charrnn", "train", "@names", "--out", str(run),
-         "--hidden", "32", "--steps", "10000000", "--log-every", "50"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "charrnn",
+            "train",
+            "@names",
+            "--out",
+            str(run),
+            "--hidden",
+            "32",
+            "--steps",
+            "10000000",
+            "--log-every",
+            "50",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.time() + 60
     while not (run / "metrics.jsonl").exists() and time.time() < deadline:
         time.sleep(0.05)
@@ -99,8 +134,9 @@ def test_sigint_saves_a_loadable_checkpoint_and_exits_130(tmp_path):
     assert "Traceback" not in err and "--resume" in err
     ckpt = checkpoint.load(run / "latest.npz")
     assert ckpt.step >= 50
-    r = run_cli_process("train", "@names", "--out", run, "--resume", "--quiet",
-                        "--steps", str(ckpt.step + 5))  # fmt: skip
+    r = run_cli_process(
+        "train", "@names", "--out", run, "--resume", "--quiet", "--steps", str(ckpt.step + 5)
+    )
     assert r.returncode == 0, r.stderr
     assert checkpoint.load(run / "latest.npz").step == ckpt.step + 5
 
@@ -190,14 +226,24 @@ def test_version_1_checkpoint_loads_its_extra_as_run_state(tmp_path):
     m = CharRNN(hidden=4, steps=2, val_fraction=0).fit(["ab", "abc"])
     n = sum(v.size for v in m.params_.values())
     optim = {"m/all": np.full(n, 0.5, np.float32), "v/all": np.full(n, 0.25, np.float32)}
-    extra = {"data": "/data/w.txt", "encoding": "latin-1", "data_fingerprint": "abc123",
-             "best_val": 1.25, "bad_evals": 3, "note": "free-form in version 1"}  # fmt: skip
+    extra = {
+        "data": "/data/w.txt",
+        "encoding": "latin-1",
+        "data_fingerprint": "abc123",
+        "best_val": 1.25,
+        "bad_evals": 3,
+        "note": "free-form in version 1",
+    }
     _write_version_1(tmp_path / "v1.npz", m.config_, m.vocab_, m.params_, extra, optim, 2, 2)
     ckpt = checkpoint.load(tmp_path / "v1.npz")
     assert ckpt.run == checkpoint.RunState(
-        data="/data/w.txt", encoding="latin-1", data_fingerprint="abc123", best_val=1.25,
-        bad_evals=3, elapsed=0.0,
-    )  # fmt: skip
+        data="/data/w.txt",
+        encoding="latin-1",
+        data_fingerprint="abc123",
+        best_val=1.25,
+        bad_evals=3,
+        elapsed=0.0,
+    )
     assert (ckpt.step, ckpt.batch_pos, ckpt.optimizer_t) == (2, 2, 2)
     np.testing.assert_array_equal(ckpt.optimizer_state["v/all"], optim["v/all"])
     for k, v in m.params_.items():
@@ -217,8 +263,11 @@ def test_per_parameter_optimiser_state_is_joined_into_the_flat_layout(tmp_path):
 
     m = CharRNN(hidden=4, steps=2, val_fraction=0).fit(["ab", "abc"])
     rng = np.random.default_rng(0)
-    optim = {f"{slot}/{k}": rng.random(v.shape).astype(np.float32)
-             for slot in ("m", "v") for k, v in m.params_.items()}  # fmt: skip
+    optim = {
+        f"{slot}/{k}": rng.random(v.shape).astype(np.float32)
+        for slot in ("m", "v")
+        for k, v in m.params_.items()
+    }
     _write_version_1(tmp_path / "v1.npz", m.config_, m.vocab_, m.params_, {}, optim, 2, 2)
     ckpt = checkpoint.load(tmp_path / "v1.npz")
     assert set(ckpt.optimizer_state) == {"m/all", "v/all"}
@@ -245,8 +294,16 @@ def test_a_version_1_run_resumes(cli, tmp_path):
     v2 = checkpoint.load(run / "latest.npz")
     assert v2.run.data == "@vector" and v2.run.data_fingerprint
     v1 = tmp_path / "v1.npz"
-    _write_version_1(v1, v2.config, v2.vocab, v2.params, v2.run.to_dict(),
-                     v2.optimizer_state, v2.step, v2.optimizer_t)  # fmt: skip
+    _write_version_1(
+        v1,
+        v2.config,
+        v2.vocab,
+        v2.params,
+        v2.run.to_dict(),
+        v2.optimizer_state,
+        v2.step,
+        v2.optimizer_t,
+    )
     v1.replace(run / "latest.npz")
     code, _, err = cli("train", "@vector", "--out", run, "--steps", "6", "--resume", *flags)
     assert code == 0, err
@@ -269,9 +326,19 @@ def test_run_state_round_trips_and_checks_its_types(tmp_path):
     assert _state(tmp_path / "a.npz")[1]["run"] == run.to_dict()
     assert checkpoint.load(tmp_path / "a.npz").run == run
     assert checkpoint.RunState.from_dict({"best_val": 2}).best_val == 2.0
-    bad = [{"bad_evals": -1}, {"bad_evals": 1.0}, {"bad_evals": True}, {"best_val": "2"},
-           {"best_val": float("nan")}, {"elapsed": -1.0}, {"data": 3}, {"encoding": None},
-           {"encoding": "no-such-codec"}, {"shoe_size": 9}, []]  # fmt: skip
+    bad = [
+        {"bad_evals": -1},
+        {"bad_evals": 1.0},
+        {"bad_evals": True},
+        {"best_val": "2"},
+        {"best_val": float("nan")},
+        {"elapsed": -1.0},
+        {"data": 3},
+        {"encoding": None},
+        {"encoding": "no-such-codec"},
+        {"shoe_size": 9},
+        [],
+    ]
     for d in bad:
         with pytest.raises(CharRNNError, match=r"run state|run-state"):
             checkpoint.RunState.from_dict(d)
@@ -300,11 +367,15 @@ def test_to_checkpoint_copies_the_run_state():
 
 @pytest.mark.parametrize(
     "content",
-    [b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog >>\nendobj\n",
-     b'{"format": "charrnn-checkpoint", "version": 2}', b"vector\nvictor\n", b"",
-     b"\x93NUMPY\x01\x00v\x00{'descr': '|u1', 'fortran_order': False, 'shape': (0,), }"],
+    [
+        b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog >>\nendobj\n",
+        b'{"format": "charrnn-checkpoint", "version": 2}',
+        b"vector\nvictor\n",
+        b"",
+        b"\x93NUMPY\x01\x00v\x00{'descr': '|u1', 'fortran_order': False, 'shape': (0,), }",
+    ],
     ids=["pdf", "json", "text", "empty", "npy"],
-)  # fmt: skip
+)
 def test_a_file_that_is_not_an_npz_is_named_so(tmp_path, content):
     path = tmp_path / "model.npz"
     path.write_bytes(content)
@@ -334,8 +405,9 @@ def text_run_arrays(tmp_path):
     from charrnn.training.trainer import Trainer
 
     text = "abc ab cab\nbca " * 4
-    config = Config(mode="text", hidden=4, seq_len=3, batch_size=2, steps=2, ema=0.5,
-                    val_fraction=0)  # fmt: skip
+    config = Config(
+        mode="text", hidden=4, seq_len=3, batch_size=2, steps=2, ema=0.5, val_fraction=0
+    )
     trainer = Trainer(config, Vocab(text), text)
     trainer.run()
     checkpoint.save(tmp_path / "good.npz", trainer.to_checkpoint())
@@ -366,28 +438,30 @@ def _set(key, value):
 
 @pytest.mark.parametrize(
     ("edit", "match"),
-    [(_edit_meta(step=-1), "step must be an integer >= 0"),
-     (_edit_meta(epoch=1.5), "epoch must be an integer"),
-     (_edit_meta(batch_pos=True), "batch_pos must be an integer"),
-     (_edit_meta(vocab=["\n", "ab"]), "vocabulary"),
-     (_edit_meta(**{"config.hidden": "4"}), "config hidden must be of type int"),
-     (_edit_meta(**{"config.seed": -1}), "seed must be >= 0"),
-     (_edit_meta(**{"config.lr": 10**400}), "config lr must be of type float"),
-     (_edit_meta(**{"config.optimizer": "sgd"}), "optimizer 'adam' is not the config's"),
-     (_edit_meta(**{"optimizer.t": -2}), "optimizer t"),
-     (_edit_meta(**{"run.bad_evals": "3"}), "bad_evals"),
-     (_edit_meta(**{"config.mode": "words"}), "words-mode checkpoint carries a hidden state"),
-     (_edit_meta(notes="hi"), "unknown keys"),
-     (_set("optim/m/all", lambda a: a[:-1]), "optim/m/all has shape"),
-     (_set("optim/v/all", lambda a: a.astype(np.float64)), "optim/v/all has shape"),
-     (_set("state/h", lambda a: a[:, :, :-1]), "state/h has shape"),
-     (_set("state/h", lambda a: np.concatenate([a, a, a], axis=1)), "state/h has shape"),
-     (_set("state/h", lambda a: np.full_like(a, np.nan)), "state/h holds non-finite"),
-     (_set("train/Why", lambda a: np.full_like(a, np.inf)), "train/Why holds non-finite"),
-     (_set("param/bh", lambda a: a[None]), "param/bh has shape"),
-     (_set("extra/notes", np.zeros(2)), "unexpected entry 'extra/notes'"),
-     (_set("optim/mem/all", np.zeros(2)), "unexpected entry optim/mem/all")],
-)  # fmt: skip
+    [
+        (_edit_meta(step=-1), "step must be an integer >= 0"),
+        (_edit_meta(epoch=1.5), "epoch must be an integer"),
+        (_edit_meta(batch_pos=True), "batch_pos must be an integer"),
+        (_edit_meta(vocab=["\n", "ab"]), "vocabulary"),
+        (_edit_meta(**{"config.hidden": "4"}), "config hidden must be of type int"),
+        (_edit_meta(**{"config.seed": -1}), "seed must be >= 0"),
+        (_edit_meta(**{"config.lr": 10**400}), "config lr must be of type float"),
+        (_edit_meta(**{"config.optimizer": "sgd"}), "optimizer 'adam' is not the config's"),
+        (_edit_meta(**{"optimizer.t": -2}), "optimizer t"),
+        (_edit_meta(**{"run.bad_evals": "3"}), "bad_evals"),
+        (_edit_meta(**{"config.mode": "words"}), "words-mode checkpoint carries a hidden state"),
+        (_edit_meta(notes="hi"), "unknown keys"),
+        (_set("optim/m/all", lambda a: a[:-1]), "optim/m/all has shape"),
+        (_set("optim/v/all", lambda a: a.astype(np.float64)), "optim/v/all has shape"),
+        (_set("state/h", lambda a: a[:, :, :-1]), "state/h has shape"),
+        (_set("state/h", lambda a: np.concatenate([a, a, a], axis=1)), "state/h has shape"),
+        (_set("state/h", lambda a: np.full_like(a, np.nan)), "state/h holds non-finite"),
+        (_set("train/Why", lambda a: np.full_like(a, np.inf)), "train/Why holds non-finite"),
+        (_set("param/bh", lambda a: a[None]), "param/bh has shape"),
+        (_set("extra/notes", np.zeros(2)), "unexpected entry 'extra/notes'"),
+        (_set("optim/mem/all", np.zeros(2)), "unexpected entry optim/mem/all"),
+    ],
+)
 def test_inconsistent_contents_are_refused(tmp_path, text_run_arrays, edit, match):
     arrays = dict(text_run_arrays)
     checkpoint.load(tmp_path / "good.npz")  # the unedited file loads

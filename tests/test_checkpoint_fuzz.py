@@ -31,8 +31,30 @@ N_META = 4_000  # mutations of the JSON metadata inside a sound archive
 FILE_KINDS = ("flip", "truncate", "zero", "insert", "shuffle")
 META_KINDS = ("flip", "truncate", "zero", "insert", "shuffle", "value", "drop")
 # Values a damaged or hand-edited field might hold.
-ODD_VALUES = [None, True, False, 0, -1, 1, 3, 2**70, -(2**70), 0.5, -0.5, 1e308, "", "x", "a",
-              "\n", [], ["\n"], ["\n", "a"], {}, {"t": 0}, [1, 2]]  # fmt: skip
+ODD_VALUES = [
+    None,
+    True,
+    False,
+    0,
+    -1,
+    1,
+    3,
+    2**70,
+    -(2**70),
+    0.5,
+    -0.5,
+    1e308,
+    "",
+    "x",
+    "a",
+    "\n",
+    [],
+    ["\n"],
+    ["\n", "a"],
+    {},
+    {"t": 0},
+    [1, 2],
+]
 
 
 def _words_checkpoint(path):

@@ -98,8 +98,9 @@ def test_cli_model_equals_api_model(cli, tmp_path):
     data = tmp_path / "w.txt"
     data.write_text("\n".join(["anna", "bob", "carla", "dave", "emma"] * 4))
     run = tmp_path / "run"
-    code, _, err = cli("train", data, "--out", run, "--hidden", "8", "--steps", "10", "--quiet",
-                       "--seed", "2")  # fmt: skip
+    code, _, err = cli(
+        "train", data, "--out", run, "--hidden", "8", "--steps", "10", "--quiet", "--seed", "2"
+    )
     assert code == 0, err
     m = CharRNN(hidden=8, steps=10, random_state=2).fit(str(data))
     loaded = CharRNN.load(run / "latest.npz")
@@ -112,9 +113,24 @@ def test_text_mode_train_sample_eval(cli, tmp_path):
     data.write_text("to be or not to be, that is the question.\n" * 50)
     run = tmp_path / "run"
     code, _, err = cli(
-        "train", data, "--out", run, "--mode", "text", "--hidden", "32", "--seq-len", "20",
-        "--batch-size", "8", "--steps", "150", "--lr", "0.01", "--quiet",
-    )  # fmt: skip
+        "train",
+        data,
+        "--out",
+        run,
+        "--mode",
+        "text",
+        "--hidden",
+        "32",
+        "--seq-len",
+        "20",
+        "--batch-size",
+        "8",
+        "--steps",
+        "150",
+        "--lr",
+        "0.01",
+        "--quiet",
+    )
     assert code == 0, err
     code, out, _ = cli("sample", run, "--prefix", "to be", "--max-len", "40", "--json")
     assert all(s.startswith("to be") and len(s) == 45 for s in json.loads(out)["samples"])
@@ -126,8 +142,9 @@ def test_text_sample_streams_one_sample(cli, tmp_path):
     data = tmp_path / "t.txt"
     data.write_text("abcabcabcabc " * 100)
     run = tmp_path / "run"
-    code, _, err = cli("train", data, "--out", run, "--mode", "text", "--hidden", "8", "--steps",
-                       "5", "--quiet")  # fmt: skip
+    code, _, err = cli(
+        "train", data, "--out", run, "--mode", "text", "--hidden", "8", "--steps", "5", "--quiet"
+    )
     assert code == 0, err
     code, out, _ = cli("sample", run, "-n", "1", "--max-len", "30", "--prefix", "ab")
     assert code == 0 and len(out) == 2 + 30 + 1
@@ -174,8 +191,9 @@ def test_novelty_is_for_words_mode(cli, tmp_path, flag):
     data = tmp_path / "t.txt"
     data.write_text("abcabc " * 50)
     run = tmp_path / "run"
-    code, _, err = cli("train", data, "--out", run, "--mode", "text", "--hidden", "4", "--steps",
-                       "2", "--quiet")  # fmt: skip
+    code, _, err = cli(
+        "train", data, "--out", run, "--mode", "text", "--hidden", "4", "--steps", "2", "--quiet"
+    )
     assert code == 0, err
     code, _, err = cli("sample", run, flag)
     assert code == 2 and "words-mode" in err and flag in err

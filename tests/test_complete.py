@@ -20,15 +20,17 @@ from charrnn.generation.sample import score
 def small():
     """A random two-layer model over 'abc' whose distributions are far from uniform."""
     vocab = Vocab("abc")
-    params = init_params(vocab.size, 8, np.random.default_rng(5), layers=2, init="scaled",
-                         dtype="float64")  # fmt: skip
+    params = init_params(
+        vocab.size, 8, np.random.default_rng(5), layers=2, init="scaled", dtype="float64"
+    )
     return {k: 3 * v for k, v in params.items()}, vocab
 
 
 def enumerate_words(params, vocab, prefix, max_len):
     """Every word prefix + (0..max_len letters), with log p(rest and end | prefix), best first."""
-    words = [prefix + "".join(t) for n in range(max_len + 1)
-             for t in itertools.product("abc", repeat=n)]  # fmt: skip
+    words = [
+        prefix + "".join(t) for n in range(max_len + 1) for t in itertools.product("abc", repeat=n)
+    ]
     base = score(params, vocab, [prefix], mode="text")[0].logprob  # log p(prefix | '\n')
     scored = score(params, vocab, words, mode="words")
     return sorted(((s.logprob - base, s.text) for s in scored), reverse=True)
@@ -41,8 +43,9 @@ def test_exact_search_equals_the_k_best_of_an_exhaustive_enumeration(small, pref
     r = complete(params, vocab, prefix, k=12, max_len=5, allow_empty=True)
     assert r.method == "exact" and r.note == ""
     assert [c.text for c in r.items] == [t for _, t in truth[:12]]
-    np.testing.assert_allclose([c.logprob for c in r.items], [lp for lp, _ in truth[:12]],
-                               rtol=1e-9, atol=1e-9)  # fmt: skip
+    np.testing.assert_allclose(
+        [c.logprob for c in r.items], [lp for lp, _ in truth[:12]], rtol=1e-9, atol=1e-9
+    )
     # The bound prunes: far fewer steps than the 364 words' 1 + 3 + ... + 243 prefixes.
     assert r.expanded < 364
 
@@ -55,8 +58,9 @@ def test_no_empty_word_by_default_and_the_rest_renormalised(small):
     kept = [(lp - np.log1p(-p_empty), t) for lp, t in truth if t != ""]
     r = complete(params, vocab, "", k=12, max_len=5)
     assert [c.text for c in r.items] == [t for _, t in kept[:12]]
-    np.testing.assert_allclose([c.logprob for c in r.items], [lp for lp, _ in kept[:12]],
-                               rtol=1e-9, atol=1e-9)  # fmt: skip
+    np.testing.assert_allclose(
+        [c.logprob for c in r.items], [lp for lp, _ in kept[:12]], rtol=1e-9, atol=1e-9
+    )
 
 
 def test_beam_search_wide_enough_is_exact_and_narrow_can_only_lose(small):
@@ -127,6 +131,7 @@ def test_constraints_mask_and_renormalise(small):
 
 def test_constraint_probabilities_sum_to_one_when_every_word_is_short(small):
     params, vocab = small
+
     # Allow only the end after 2 letters: every word has at most 2 letters, so the
     # completions cover the whole masked distribution.
     class AtMostTwo:

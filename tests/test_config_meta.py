@@ -45,12 +45,24 @@ def test_every_field_is_in_the_class_docstring():
 def test_run_fields_default_and_validate():
     c = Config()
     assert (c.log_every, c.eval_every, c.save_every, c.patience, c.time_budget) == (
-        100, None, None, None, None,
-    )  # fmt: skip
+        100,
+        None,
+        None,
+        None,
+        None,
+    )
     Config(eval_every=5, save_every=10, patience=3, time_budget=0.5)  # all valid
-    for name, bad in [("log_every", 0), ("log_every", None), ("eval_every", 0),
-                      ("save_every", -1), ("patience", 0), ("patience", 1.5),
-                      ("time_budget", 0), ("time_budget", float("inf")), ("seed", -1)]:  # fmt: skip
+    for name, bad in [
+        ("log_every", 0),
+        ("log_every", None),
+        ("eval_every", 0),
+        ("save_every", -1),
+        ("patience", 0),
+        ("patience", 1.5),
+        ("time_budget", 0),
+        ("time_budget", float("inf")),
+        ("seed", -1),
+    ]:
         with pytest.raises(CharRNNError, match=f"^{name} must") as info:
             Config(**{name: bad})
         assert info.value.params == (name,)
@@ -98,12 +110,28 @@ def test_every_field_has_a_flag_in_its_group_defaulting_to_none():
 
 def test_flag_types_follow_the_field_types():
     parser = _train_parser()
-    given = ["--hidden", "7", "--lr", "0.5", "--mode", "text", "--eval-every", "5",
-             "--time-budget", "30", "--steps", "9"]  # fmt: skip
+    given = [
+        "--hidden",
+        "7",
+        "--lr",
+        "0.5",
+        "--mode",
+        "text",
+        "--eval-every",
+        "5",
+        "--time-budget",
+        "30",
+        "--steps",
+        "9",
+    ]
     args = parser.parse_args(["d", "--out", "r", *given])
     assert (args.hidden, args.lr, args.mode, args.eval_every, args.time_budget) == (
-        7, 0.5, "text", 5, 30.0,
-    )  # fmt: skip
+        7,
+        0.5,
+        "text",
+        5,
+        30.0,
+    )
     assert isinstance(args.time_budget, float) and isinstance(args.eval_every, int)
     config = Config(**{n: getattr(args, n) for n in NAMES if getattr(args, n) is not None})
     assert config.hidden == 7 and config.time_budget == 30.0
@@ -153,27 +181,42 @@ def tiny_run(tmp_path_factory):
     from charrnn.cli import main
 
     run = tmp_path_factory.mktemp("runs") / "tiny"
-    assert main(["train", "@vector", "--out", str(run), "--steps", "2", "--hidden", "4",
-                 "--quiet"]) == 0  # fmt: skip
+    assert (
+        main(["train", "@vector", "--out", str(run), "--steps", "2", "--hidden", "4", "--quiet"])
+        == 0
+    )
     return run
 
 
 @pytest.mark.parametrize(
     "library_call,library_text,cli_args,cli_text",
     [
-        (lambda: Config(hidden=0), "hidden must be a positive integer",
-         ["train", "@vector", "--out", "{tmp}/r", "--hidden", "0"],
-         "--hidden must be a positive integer"),
-        (lambda: check_sampling_args(1, 0, 1.0, None), "max_len must be between",
-         ["sample", "{run}", "--max-len", "0"], "--max-len must be between"),
-        (lambda: check_sampling_args(0, 10, 1.0, None), "n must be between",
-         ["sample", "{run}", "-n", "0"], "-n must be between"),
-        (lambda: load_corpus("@vector", "words", "klingon"),
-         "encoding 'klingon' is unknown; try encoding='latin-1'",
-         ["train", "@names", "--out", "{tmp}/r", "--encoding", "klingon"],
-         "--encoding 'klingon' is unknown; try --encoding latin-1"),
+        (
+            lambda: Config(hidden=0),
+            "hidden must be a positive integer",
+            ["train", "@vector", "--out", "{tmp}/r", "--hidden", "0"],
+            "--hidden must be a positive integer",
+        ),
+        (
+            lambda: check_sampling_args(1, 0, 1.0, None),
+            "max_len must be between",
+            ["sample", "{run}", "--max-len", "0"],
+            "--max-len must be between",
+        ),
+        (
+            lambda: check_sampling_args(0, 10, 1.0, None),
+            "n must be between",
+            ["sample", "{run}", "-n", "0"],
+            "-n must be between",
+        ),
+        (
+            lambda: load_corpus("@vector", "words", "klingon"),
+            "encoding 'klingon' is unknown; try encoding='latin-1'",
+            ["train", "@names", "--out", "{tmp}/r", "--encoding", "klingon"],
+            "--encoding 'klingon' is unknown; try --encoding latin-1",
+        ),
     ],
-)  # fmt: skip
+)
 def test_library_names_parameters_and_the_cli_names_flags(
     cli, tmp_path, tiny_run, library_call, library_text, cli_args, cli_text
 ):

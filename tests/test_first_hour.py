@@ -104,8 +104,9 @@ def test_text_samples_are_headed_by_a_line_no_sample_can_contain(tmp_path, cli):
     assert [lines[i] for i in heads] == [f"{sep * 8} sample {k} of 3 {sep * 8}" for k in (1, 2, 3)]
     ends = [*heads[1:], len(lines) - 1]
     samples = ["\n".join(lines[a + 1 : b]) for a, b in zip(heads, ends, strict=True)]
-    code, js, _ = cli("sample", tmp_path / "t.npz", "-n", "3", "--max-len", "60", "--seed", "1",
-                      "--json")  # fmt: skip
+    code, js, _ = cli(
+        "sample", tmp_path / "t.npz", "-n", "3", "--max-len", "60", "--seed", "1", "--json"
+    )
     import json
 
     assert samples == json.loads(js)["samples"]
@@ -164,9 +165,24 @@ def test_a_run_says_when_validation_rises_three_times_in_a_row(tmp_path, cli):
     assert not rising([1.5, 1.6, 1.7])
     path = tmp_path / "words.txt"
     path.write_text("\n".join(_random_words(0, 60)) + "\n")
-    flags = ["--hidden", "32", "--steps", "200", "--lr", "0.02", "--log-every", "10",
-             "--batch-size", "8", "--val-fraction", "0.25", "--seed", "1",
-             "--schedule", "constant"]  # fmt: skip
+    flags = [
+        "--hidden",
+        "32",
+        "--steps",
+        "200",
+        "--lr",
+        "0.02",
+        "--log-every",
+        "10",
+        "--batch-size",
+        "8",
+        "--val-fraction",
+        "0.25",
+        "--seed",
+        "1",
+        "--schedule",
+        "constant",
+    ]
     code, out, err = cli("train", path, "--out", tmp_path / "r", *flags)
     assert code == 0, err
     notes = [line for line in err.splitlines() if "risen" in line]
@@ -176,8 +192,16 @@ def test_a_run_says_when_validation_rises_three_times_in_a_row(tmp_path, cli):
     assert f"the best was {vals[best]:.4f} at step {10 * (best + 1)}" in notes[0]
     assert "--patience P" in notes[0] and "--schedule cosine" in notes[0] and "--lr" in notes[0]
     # The API says it too, in its own words, and keeps it in the run's notices.
-    m = CharRNN(hidden=32, steps=200, lr=0.02, log_every=10, batch_size=8, val_fraction=0.25,
-                schedule="constant", random_state=1)  # fmt: skip
+    m = CharRNN(
+        hidden=32,
+        steps=200,
+        lr=0.02,
+        log_every=10,
+        batch_size=8,
+        val_fraction=0.25,
+        schedule="constant",
+        random_state=1,
+    )
     import contextlib
     import io
 
@@ -267,8 +291,19 @@ def test_eval_without_data_is_the_runs_own_held_out_split(tmp_path, cli, mode):
     else:
         data.write_text(" ".join(_random_words(4, 400)) + "\n")
     run = tmp_path / "r"
-    flags = ["--mode", mode, "--hidden", "16", "--seq-len", "16", "--steps", "30",
-             "--log-every", "10", "--quiet"]  # fmt: skip
+    flags = [
+        "--mode",
+        mode,
+        "--hidden",
+        "16",
+        "--seq-len",
+        "16",
+        "--steps",
+        "30",
+        "--log-every",
+        "10",
+        "--quiet",
+    ]
     assert cli("train", data, "--out", run, *flags)[0] == 0
     best_val = checkpoint.load(run / "best.npz").run.best_val
     code, out, err = cli("eval", run, "--json")
@@ -293,8 +328,17 @@ def test_eval_without_data_explains_when_it_cannot(tmp_path, cli):
     m.save(tmp_path / "m.npz")
     code, _, err = cli("eval", tmp_path / "m.npz")
     assert code == 2 and "does not record the data" in err
-    code, _, err = cli("train", "@vector", "--out", tmp_path / "v", "--steps", "2",
-                       "--val-fraction", "0", "--quiet")  # fmt: skip
+    code, _, err = cli(
+        "train",
+        "@vector",
+        "--out",
+        tmp_path / "v",
+        "--steps",
+        "2",
+        "--val-fraction",
+        "0",
+        "--quiet",
+    )
     code, _, err = cli("eval", tmp_path / "v")
     assert code == 2 and "held nothing out" in err
 
@@ -302,8 +346,15 @@ def test_eval_without_data_explains_when_it_cannot(tmp_path, cli):
 def test_a_time_budgeted_log_line_shows_the_budget_as_time():
     from charrnn.training.trainer import LogEvent
 
-    e = LogEvent(step=500, total_steps=100_000, epoch=2.5, train_loss=2.1, val_loss=2.2,
-                 chars_per_s=1e5, elapsed=4.93)  # fmt: skip
+    e = LogEvent(
+        step=500,
+        total_steps=100_000,
+        epoch=2.5,
+        train_loss=2.1,
+        val_loss=2.2,
+        chars_per_s=1e5,
+        elapsed=4.93,
+    )
     assert e.format(time_budget=15).startswith("step 500   4.9/15 s  epoch 2.50")
     assert e.format().startswith("step    500/100000")
 

@@ -76,9 +76,16 @@ def test_point_config_applies_the_rule():
 
 
 def test_settings_are_checked():
-    for bad in (dict(gaps=(0,)), dict(rules=("half",)), dict(cells=("lstm2",)), dict(seeds=0),
-                dict(keys="a"), dict(keys="ab", distractors="bc"), dict(norm_gap=5),
-                dict(threshold=0)):  # fmt: skip
+    for bad in (
+        dict(gaps=(0,)),
+        dict(rules=("half",)),
+        dict(cells=("lstm2",)),
+        dict(seeds=0),
+        dict(keys="a"),
+        dict(keys="ab", distractors="bc"),
+        dict(norm_gap=5),
+        dict(threshold=0),
+    ):
         with pytest.raises(CharRNNError):
             GapSettings(**bad)
 
@@ -87,8 +94,9 @@ def test_gradient_norms_follow_the_chain_rule_by_hand():
     """For the tanh cell: dh_{t-j-1} = Whh^T ((1 - h_{t-j}^2) * dh_{t-j}), from Why^T dy."""
     s = GapSettings()
     vocab = Vocab("\n" + s.keys + s.distractors + s.query)
-    params = init_params(vocab.size, 8, np.random.default_rng(1), init="normal", scale=0.6,
-                         dtype="float64")  # fmt: skip
+    params = init_params(
+        vocab.size, 8, np.random.default_rng(1), init="normal", scale=0.6, dtype="float64"
+    )
     words = latch_words(s, 3, 4, np.random.default_rng(2))
     got = gradient_norms(params, vocab, words, 3, "rnn")
     t = query_step(3)
@@ -127,8 +135,9 @@ def test_a_small_grid_runs_in_seconds_and_is_reproducible():
 
 def test_the_gated_cells_run_every_rule():
     """GRU and LSTM train under the window rule too, and their norms reach back to the key."""
-    s = GapSettings(gaps=(2,), cells=("gru", "lstm"), seeds=1, steps=30, words=100,
-                    test_words=50, norm_gap=2)  # fmt: skip
+    s = GapSettings(
+        gaps=(2,), cells=("gru", "lstm"), seeds=1, steps=30, words=100, test_words=50, norm_gap=2
+    )
     points, runs, _ = run_experiment(s)
     assert [(p.cell, p.rule) for p in points] == [(c, r) for c in s.cells for r in RULES]
     assert all(p.window == (window_for(2) if p.rule == "window" else None) for p in points)
@@ -143,16 +152,33 @@ def test_processes_give_the_same_results():
 
 
 def test_cli_prints_a_table_and_json(capsys):
-    args = ["experiment", "gap", "--gaps", "1,2", "--seeds", "2", "--steps", "30", "--words",
-            "200", "--test-words", "100", "--jobs", "1", "--quiet"]  # fmt: skip
+    args = [
+        "experiment",
+        "gap",
+        "--gaps",
+        "1,2",
+        "--seeds",
+        "2",
+        "--steps",
+        "30",
+        "--words",
+        "200",
+        "--test-words",
+        "100",
+        "--jobs",
+        "1",
+        "--quiet",
+    ]
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "chance at the query 0.25" in out and "rnn      1 " in out and "full BPTT" in out
     assert main([*args, "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert [(p["gap"], p["rule"]) for p in data["points"]][:3] == [
-        (1, "naive"), (1, "window"), (1, "full"),
-    ]  # fmt: skip
+        (1, "naive"),
+        (1, "window"),
+        (1, "full"),
+    ]
     assert data["chance"] == 0.25 and data["settings"]["seeds"] == 2
     assert data["norms"] == []  # the norm gap (16) is not in this grid
 
@@ -160,9 +186,27 @@ def test_cli_prints_a_table_and_json(capsys):
 @pytest.mark.slow
 def test_cli_draws_both_pictures(tmp_path, capsys):
     pytest.importorskip("matplotlib")
-    args = ["experiment", "gap", "--gaps", "1,2", "--seeds", "1", "--steps", "20", "--words",
-            "100", "--test-words", "50", "--norm-gap", "2", "--jobs", "1", "--quiet",
-            "--png-dir", str(tmp_path)]  # fmt: skip
+    args = [
+        "experiment",
+        "gap",
+        "--gaps",
+        "1,2",
+        "--seeds",
+        "1",
+        "--steps",
+        "20",
+        "--words",
+        "100",
+        "--test-words",
+        "50",
+        "--norm-gap",
+        "2",
+        "--jobs",
+        "1",
+        "--quiet",
+        "--png-dir",
+        str(tmp_path),
+    ]
     assert main(args) == 0
     for name in ("gap-success.png", "gap-norms.png"):
         data = (tmp_path / name).read_bytes()

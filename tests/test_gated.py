@@ -41,8 +41,15 @@ def test_full_bptt_matches_numerical_gradient(cell, layers, mode):
     # The measure is per entry: an entry of ~1e-7 (a deep LSTM layer has some) meets the
     # ~1e-12 rounding of the difference quotient and fails 1e-6 though backward is right,
     # so these seeds are ones whose gradients have no such entry.
-    case = random_case(np.random.default_rng(60 + layers), H=5, T=4, layers=layers, ragged=ragged,
-                       carried_state=carried, cell=cell)  # fmt: skip
+    case = random_case(
+        np.random.default_rng(60 + layers),
+        H=5,
+        T=4,
+        layers=layers,
+        ragged=ragged,
+        carried_state=carried,
+        cell=cell,
+    )
     errors = check(case)
     assert set(errors) == {s.name for s in param_specs(7, 5, layers, cell)}
     for name, err in errors.items():
@@ -63,8 +70,9 @@ def test_dropout_matches_numerical_gradient(cell, layers):
 @pytest.mark.parametrize("layers", [1, 2])
 def test_initial_state_gradient_matches_numerical(cell, layers):
     """dh0 is a gradient of the whole state: h, and c for the LSTM."""
-    case = random_case(np.random.default_rng(3), H=4, ragged=False, carried_state=True,
-                       layers=layers, cell=cell)  # fmt: skip
+    case = random_case(
+        np.random.default_rng(3), H=4, ragged=False, carried_state=True, layers=layers, cell=cell
+    )
     _, cache = forward(case.params, case.inputs, case.targets, case.h0, None)
     _, dh0 = backward(case.params, cache)
     assert dh0.shape == case.h0.shape
@@ -128,8 +136,9 @@ def _reference_sum(case, bptt, cell):
 def test_batched_engine_matches_reference_loop(cell, bptt, seed):
     """Ragged batches with carried state, float64: loss, every gradient, final state to 1e-10."""
     rng = np.random.default_rng(200 + seed)
-    case = random_case(rng, V=11, H=9, T=8, B=6, ragged=bool(seed != 1), carried_state=True,
-                       cell=cell)  # fmt: skip
+    case = random_case(
+        rng, V=11, H=9, T=8, B=6, ragged=bool(seed != 1), carried_state=True, cell=cell
+    )
     loss, cache = forward(case.params, case.inputs, case.targets, case.h0, case.mask)
     final = cache.final_state.copy()
     grads, _ = backward(case.params, cache, bptt=bptt)
@@ -205,8 +214,9 @@ def test_step_by_step_generation_equals_forward(cell, layers):
         record = []
         h, logits = step(params, inputs[t], h, ws=ws, record=record)
         z = logits - logits.max(axis=1, keepdims=True)
-        np.testing.assert_allclose(z - np.log(np.exp(z).sum(1, keepdims=True)), logp[t],
-                                   rtol=0, atol=1e-10)  # fmt: skip
+        np.testing.assert_allclose(
+            z - np.log(np.exp(z).sum(1, keepdims=True)), logp[t], rtol=0, atol=1e-10
+        )
         np.testing.assert_allclose(h[-1, :, :H], cache.outs[-1][t], rtol=0, atol=1e-12)
         assert len(record) == layers
         assert set(record[0]) == set(get_cell(cell).gate_names)
@@ -227,8 +237,16 @@ def test_a_reused_workspace_gives_the_results_of_fresh_arrays(cell, dropout):
         mask = rng.random((T, B)) < 0.8
         results = []
         for w in (None, ws):
-            loss, cache = forward(params, inputs, targets, zero_state(params, B), mask,
-                                  dropout=dropout, rng=np.random.default_rng(T), ws=w)  # fmt: skip
+            loss, cache = forward(
+                params,
+                inputs,
+                targets,
+                zero_state(params, B),
+                mask,
+                dropout=dropout,
+                rng=np.random.default_rng(T),
+                ws=w,
+            )
             grads, dh0 = backward(params, cache, bptt="full", ws=w)
             results.append((loss, {k: g.copy() for k, g in grads.items()}, dh0.copy()))
         (la, ga, ha), (lb, gb, hb) = results
@@ -241,18 +259,27 @@ def test_a_reused_workspace_gives_the_results_of_fresh_arrays(cell, dropout):
 def test_parameter_names_shapes_and_kinds():
     gru = {s.name: (s.shape, s.kind) for s in param_specs(5, 3, 2, "gru")}
     assert gru == {
-        "Wxrzn": ((9, 5), "input"), "Whrzn": ((9, 3), "recurrent"),
-        "Wxrzn2": ((9, 3), "input"), "Whrzn2": ((9, 3), "recurrent"), "Why": ((5, 3), "output"),
-        "brzn": ((9,), "bias"), "bhn": ((3,), "bias"), "brzn2": ((9,), "bias"),
-        "bhn2": ((3,), "bias"), "by": ((5,), "bias"),
-    }  # fmt: skip
+        "Wxrzn": ((9, 5), "input"),
+        "Whrzn": ((9, 3), "recurrent"),
+        "Wxrzn2": ((9, 3), "input"),
+        "Whrzn2": ((9, 3), "recurrent"),
+        "Why": ((5, 3), "output"),
+        "brzn": ((9,), "bias"),
+        "bhn": ((3,), "bias"),
+        "brzn2": ((9,), "bias"),
+        "bhn2": ((3,), "bias"),
+        "by": ((5,), "bias"),
+    }
     lstm = [s.name for s in param_specs(5, 3, 1, "lstm")]
     assert lstm == ["Wxifgo", "Whifgo", "Why", "bifgo", "by"]
     for cell in GATED:
         params = init_params(5, 3, np.random.default_rng(0), layers=2, cell=cell)
         assert cell_of(params) is get_cell(cell) and num_layers(params) == 2
     assert zero_state(init_params(5, 3, np.random.default_rng(0), cell="lstm"), 4).shape == (
-        1, 4, 6)  # fmt: skip
+        1,
+        4,
+        6,
+    )
     with pytest.raises(ValueError, match="unknown cell"):
         get_cell("transformer")
 
@@ -260,8 +287,16 @@ def test_parameter_names_shapes_and_kinds():
 @pytest.mark.parametrize("init", ["normal", "scaled"])
 def test_lstm_forget_bias_and_orthogonal_gate_blocks(init):
     H = 4
-    params = init_params(6, H, np.random.default_rng(1), layers=2, cell="lstm", init=init,
-                         forget_bias=1.0, dtype="float64")  # fmt: skip
+    params = init_params(
+        6,
+        H,
+        np.random.default_rng(1),
+        layers=2,
+        cell="lstm",
+        init=init,
+        forget_bias=1.0,
+        dtype="float64",
+    )
     for b in (params["bifgo"], params["bifgo2"]):
         np.testing.assert_array_equal(b[H : 2 * H], 1.0)
         np.testing.assert_array_equal(np.delete(b, np.s_[H : 2 * H]), 0.0)

@@ -33,10 +33,33 @@ def _state(path):
 def test_resume_is_bit_identical(cli, tmp_path, cell, mode):
     data = tmp_path / "d.txt"
     data.write_text("\n".join(f"{a}{b}x{a}" for a in "abcdefg" for b in "hijklmn"))
-    flags = ["--mode", mode, "--cell", cell, "--layers", "2", "--hidden", "6", "--batch-size",
-             "5", "--seq-len", "7", "--dtype", "float64", "--dropout", "0.2", "--weight-decay",
-             "0.1", "--ema", "0.9", "--log-every", "4", "--quiet",
-             "--schedule", "constant"]  # extending --steps would stretch a cosine  # fmt: skip
+    flags = [
+        "--mode",
+        mode,
+        "--cell",
+        cell,
+        "--layers",
+        "2",
+        "--hidden",
+        "6",
+        "--batch-size",
+        "5",
+        "--seq-len",
+        "7",
+        "--dtype",
+        "float64",
+        "--dropout",
+        "0.2",
+        "--weight-decay",
+        "0.1",
+        "--ema",
+        "0.9",
+        "--log-every",
+        "4",
+        "--quiet",
+        "--schedule",
+        "constant",
+    ]  # extending --steps would stretch a cosine
     one, two = tmp_path / "one", tmp_path / "two"
     assert cli("train", data, "--out", one, "--steps", "15", *flags)[0] == 0
     assert cli("train", data, "--out", two, "--steps", "6", *flags)[0] == 0
@@ -69,8 +92,9 @@ def test_the_cell_fixes_the_shape_on_resume_and_a_wrong_state_is_refused(cli, tm
     run = tmp_path / "r"
     flags = ["--mode", "text", "--hidden", "4", "--batch-size", "2", "--seq-len", "5", "--quiet"]
     assert cli("train", "@tutorial", "--out", run, "--cell", "lstm", "--steps", "3", *flags)[0] == 0
-    code, _, err = cli("train", "@tutorial", "--out", run, "--cell", "gru", "--steps", "6",
-                       "--resume", *flags)  # fmt: skip
+    code, _, err = cli(
+        "train", "@tutorial", "--out", run, "--cell", "gru", "--steps", "6", "--resume", *flags
+    )
     assert code == 2 and "--cell" in err
     arrays, meta = _state(run / "latest.npz")
     arrays["state/h"] = arrays["state/h"][..., :4]  # an LSTM state without its c half
@@ -109,8 +133,16 @@ def test_weight_decay_never_touches_a_bias(cell):
     [("sgd", "value", 3.0), ("adagrad", "norm", 0.1), ("adam", "none", 0.02)],
 )
 def test_every_optimiser_and_clipping_mode_learns(cell, optimizer, clip_mode, lr):
-    config = Config(cell=cell, hidden=16, optimizer=optimizer, clip_mode=clip_mode, lr=lr,
-                    steps=60, batch_size=8, val_fraction=0)  # fmt: skip
+    config = Config(
+        cell=cell,
+        hidden=16,
+        optimizer=optimizer,
+        clip_mode=clip_mode,
+        lr=lr,
+        steps=60,
+        batch_size=8,
+        val_fraction=0,
+    )
     tr = Trainer(config, Vocab.from_text("\n".join(WORDS)), WORDS)
     losses = [tr.train_step() for _ in range(60)]
     first = sum(l for l, _ in losses[:5]) / sum(n for _, n in losses[:5])
@@ -121,8 +153,22 @@ def test_every_optimiser_and_clipping_mode_learns(cell, optimizer, clip_mode, lr
 @pytest.mark.parametrize("cell", ["gru", "lstm"])
 def test_sample_score_eval_and_trace_from_the_cli(cli, tmp_path, cell):
     run = tmp_path / "r"
-    code, out, err = cli("train", "@names", "--out", run, "--cell", cell, "--layers", "2",
-                         "--hidden", "12", "--steps", "20", "--log-every", "10")  # fmt: skip
+    code, out, err = cli(
+        "train",
+        "@names",
+        "--out",
+        run,
+        "--cell",
+        cell,
+        "--layers",
+        "2",
+        "--hidden",
+        "12",
+        "--steps",
+        "20",
+        "--log-every",
+        "10",
+    )
     assert code == 0, err
     assert f"words-mode {cell.upper()}" in out + err
     code, out, _ = cli("sample", run, "-n", "4", "--prefix", "ma")
@@ -140,8 +186,9 @@ def test_sample_score_eval_and_trace_from_the_cli(cli, tmp_path, cell):
 
 
 def test_the_api_fits_samples_and_scores_a_gated_model():
-    m = CharRNN(cell="lstm", hidden=16, steps=40, val_fraction=0, forget_bias=2.0,
-                random_state=1).fit(WORDS)  # fmt: skip
+    m = CharRNN(
+        cell="lstm", hidden=16, steps=40, val_fraction=0, forget_bias=2.0, random_state=1
+    ).fit(WORDS)
     assert m.config_.cell == "lstm" and "Wxifgo" in m.params_
     assert len(m.sample(n=3, prefix="v")) == 3
     assert m.get_params()["cell"] == "lstm"

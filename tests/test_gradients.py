@@ -55,9 +55,12 @@ def _reference_sum(case, bptt):
     for b in range(B):
         n = int(lengths[b])
         l, g, h = get_derivative(
-            cp, case.inputs[:n, b].tolist(), case.targets[:n, b].tolist(),
-            case.h0[0, b][:, None], bptt=bptt,
-        )  # fmt: skip
+            cp,
+            case.inputs[:n, b].tolist(),
+            case.targets[:n, b].tolist(),
+            case.h0[0, b][:, None],
+            bptt=bptt,
+        )
         loss += l
         last.append(h[:, 0])
         for k in total:
@@ -178,8 +181,21 @@ def test_dropout_is_inverted_and_off_at_zero(rng):
 
 def test_stacked_layers_train_and_sample_from_the_cli(cli, tmp_path):
     run = tmp_path / "r"
-    code, _, err = cli("train", "@names", "--out", run, "--layers", "2", "--hidden", "16",
-                       "--dropout", "0.1", "--steps", "30", "--quiet")  # fmt: skip
+    code, _, err = cli(
+        "train",
+        "@names",
+        "--out",
+        run,
+        "--layers",
+        "2",
+        "--hidden",
+        "16",
+        "--dropout",
+        "0.1",
+        "--steps",
+        "30",
+        "--quiet",
+    )
     assert code == 0, err
     code, out, _ = cli("sample", run, "-n", "3", "--prefix", "a")
     assert code == 0 and all(s.startswith("a") for s in out.splitlines())

@@ -168,8 +168,10 @@ def test_the_grammar_allows_exactly_the_syllable_order():
     vocab = Vocab.from_text("가격 각\n", JAMO)
     g = JamoGrammar(vocab)
     ix = vocab.stoi
-    after = {c: {vocab.itos[j] for j in np.flatnonzero(g.allowed(np.array([ix[c]]), 1)[0])}
-             for c in vocab.itos}  # fmt: skip
+    after = {
+        c: {vocab.itos[j] for j in np.flatnonzero(g.allowed(np.array([ix[c]]), 1)[0])}
+        for c in vocab.itos
+    }
     assert after["\u1100"] == {"\u1161", "\u1167"}  # initial -> a medial
     assert after["\u1161"] == {"\u1100", "\u11a8", " ", "\n"}  # medial -> final or next
     assert after["\u11a8"] == {"\u1100", " ", "\n"}  # final -> next
@@ -187,8 +189,13 @@ def test_a_thousand_samples_compose_into_syllables(jamo_model):
     assert _loose(samples) == []
     assert all(unicodedata.is_normalized("NFC", s) for s in samples)
     # Wild settings, greedy, a prefix and a cut at max_len: still whole syllables.
-    for kwargs in ({"temperature": 3.0}, {"greedy": True}, {"top_k": 2}, {"prefix": "가"},
-                   {"max_len": 4, "temperature": 2.0}):  # fmt: skip
+    for kwargs in (
+        {"temperature": 3.0},
+        {"greedy": True},
+        {"top_k": 2},
+        {"prefix": "가"},
+        {"max_len": 4, "temperature": 2.0},
+    ):
         assert _loose(jamo_model.sample(300, random_state=4, **kwargs)) == [], kwargs
     assert all(s.startswith("가") for s in jamo_model.sample(50, prefix="가"))
 
@@ -226,8 +233,9 @@ def test_constraints_are_anded_and_a_contradiction_is_an_error():
 
 
 def test_text_mode_samples_compose_too():
-    model = CharRNN(mode="text", hidden=24, steps=60, seq_len=16, units="jamo",
-                    random_state=0).fit(["가격 사랑 한국어 공부\n" * 20])  # fmt: skip
+    model = CharRNN(mode="text", hidden=24, steps=60, seq_len=16, units="jamo", random_state=0).fit(
+        ["가격 사랑 한국어 공부\n" * 20]
+    )
     out = model.sample(20, max_len=41, temperature=2.0)
     assert _loose(out) == [] and all(len(s) > 0 for s in out)
 
@@ -239,17 +247,16 @@ def _hand_nll(model: CharRNN, text: str) -> float:
     """Summed loss of '\\n' + text + '\\n' by the tutorial's own per-character loop."""
     ids = list(model.vocab_.encode("\n" + text + "\n"))
     H = model.config_.hidden
-    loss, _, _ = get_derivative(
-        column_params(model.params_), ids[:-1], ids[1:], np.zeros((H, 1))
-    )
+    loss, _, _ = get_derivative(column_params(model.params_), ids[:-1], ids[1:], np.zeros((H, 1)))
     return loss
 
 
 @pytest.mark.parametrize("units", ["char", "jamo"])
 def test_score_and_eval_agree_with_a_hand_computation(units):
     words = ["가격", "가능", "각", "값", "강아지"]
-    model = CharRNN(hidden=6, steps=5, units=units, dtype="float64", val_fraction=0,
-                    random_state=0).fit(words)  # fmt: skip
+    model = CharRNN(
+        hidden=6, steps=5, units=units, dtype="float64", val_fraction=0, random_state=0
+    ).fit(words)
     typed = ["가격", unicodedata.normalize("NFKD", "강아지")]
     for s, w in zip(model.score(typed), typed, strict=True):
         nll = _hand_nll(model, w)
@@ -272,8 +279,16 @@ def test_score_and_eval_agree_with_a_hand_computation(units):
 
 def test_text_eval_counts_syllables_once():
     text = "가격 값\n강아지 abc\n" * 3
-    model = CharRNN(mode="text", hidden=6, steps=3, seq_len=8, units="jamo", dtype="float64",
-                    val_fraction=0, random_state=0).fit([text])  # fmt: skip
+    model = CharRNN(
+        mode="text",
+        hidden=6,
+        steps=3,
+        seq_len=8,
+        units="jamo",
+        dtype="float64",
+        val_fraction=0,
+        random_state=0,
+    ).fit([text])
     # One stream reads the whole text from a zero state: the tutorial's loop over it.
     loss = evaluate_text(model.params_, make_batches(model.config_, model.vocab_, text, 1))
     ids = list(model.vocab_.encode(text))
@@ -317,8 +332,20 @@ def test_char_runs_log_no_extra_fields(tmp_path):
 
 def test_cli_takes_hangul_as_typed(cli, tmp_path):
     run = tmp_path / "ko"
-    code, out, err = cli("train", "@ko-words", "--units", "jamo", "--hidden", "8", "--steps",
-                         "20", "--log-every", "10", "--out", run)  # fmt: skip
+    code, out, err = cli(
+        "train",
+        "@ko-words",
+        "--units",
+        "jamo",
+        "--hidden",
+        "8",
+        "--steps",
+        "20",
+        "--log-every",
+        "10",
+        "--out",
+        run,
+    )
     assert code == 0, err
     assert "per char: train" in out
     code, out, err = cli("score", run, "가격", unicodedata.normalize("NFD", "가능"))
@@ -337,8 +364,15 @@ def test_cli_takes_hangul_as_typed(cli, tmp_path):
 
 def test_the_training_log_converts_with_the_batch_counts():
     words = ["가격", "가능", "각", "값", "강아지", "abc"]
-    model = CharRNN(hidden=8, steps=1, log_every=1, batch_size=len(words), units="jamo",
-                    val_fraction=0, random_state=0).fit(words)  # fmt: skip
+    model = CharRNN(
+        hidden=8,
+        steps=1,
+        log_every=1,
+        batch_size=len(words),
+        units="jamo",
+        val_fraction=0,
+        random_state=0,
+    ).fit(words)
     (event,) = model.history_
     symbols = sum(len(JAMO.read(w)) + 1 for w in words)
     chars = sum(len(w) + 1 for w in words)
@@ -357,8 +391,7 @@ def test_completions_of_a_jamo_model_are_whole_syllables(mode):
     from charrnn.generation.complete import complete
 
     vocab = Vocab.from_text("가각나낙다\n", JAMO)
-    params = init_params(vocab.size, 16, np.random.default_rng(3), init="scaled",
-                         dtype="float64")  # fmt: skip
+    params = init_params(vocab.size, 16, np.random.default_rng(3), init="scaled", dtype="float64")
     params = {k: 3 * v for k, v in params.items()}  # far from uniform, loose jamo likely
     r = complete(params, vocab, "가", k=20, mode=mode, max_len=6, method="beam", beam=40)
     assert r.prefix == "가" and len(r.items) == 20

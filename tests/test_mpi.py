@@ -49,8 +49,14 @@ def launch(n: int, *args: str, wait: bool = True, timeout: float = 120):
     threads = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
     env = {**{k: v for k, v in os.environ.items() if k not in threads}, **MPI_ENV}
     if not wait:
-        return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True, start_new_session=True)  # fmt: skip
+        return subprocess.Popen(
+            cmd,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
 
 
@@ -69,26 +75,74 @@ def mpi_starts():
     )
     cmd = [_mpiexec(), "-n", "2", sys.executable, "-c", code]
     try:
-        r = subprocess.run(cmd, env={**os.environ, **MPI_ENV}, capture_output=True, text=True,
-                           timeout=60)  # fmt: skip
+        r = subprocess.run(
+            cmd, env={**os.environ, **MPI_ENV}, capture_output=True, text=True, timeout=60
+        )
     except subprocess.TimeoutExpired:
         pytest.skip("MPI cannot start here: a 2-rank Allreduce did not finish in 60 s")
     if r.returncode != 0:
         pytest.skip(f"MPI cannot start here: {(r.stderr or r.stdout).strip()[-300:]}")
 
 
-WORDS = ["ada", "bo", "cyrus", "dee", "eli", "fay", "gus", "hal", "ivy", "jo", "kai", "lou",
-         "max", "ned", "oda", "pia", "quin", "rex", "sol", "tia", "uma", "vic"]  # fmt: skip
+WORDS = [
+    "ada",
+    "bo",
+    "cyrus",
+    "dee",
+    "eli",
+    "fay",
+    "gus",
+    "hal",
+    "ivy",
+    "jo",
+    "kai",
+    "lou",
+    "max",
+    "ned",
+    "oda",
+    "pia",
+    "quin",
+    "rex",
+    "sol",
+    "tia",
+    "uma",
+    "vic",
+]
 
 # float64, two layers, dropout, clipping: everything that must survive the split.
-COMMON = ["--dtype", "float64", "--hidden", "12", "--layers", "2", "--dropout", "0.3",
-          "--lr", "0.02", "--schedule", "constant", "--log-every", "3", "--quiet"]  # fmt: skip
+COMMON = [
+    "--dtype",
+    "float64",
+    "--hidden",
+    "12",
+    "--layers",
+    "2",
+    "--dropout",
+    "0.3",
+    "--lr",
+    "0.02",
+    "--schedule",
+    "constant",
+    "--log-every",
+    "3",
+    "--quiet",
+]
 CASES = {
     # 20 training words in batches of 9: every third batch holds 2, so at K=3 one
     # rank has no word in it (and still joins the Allreduce).
     "words": ["--mode", "words", "--batch-size", "9", "--clip-mode", "norm", "--clip", "0.5"],
-    "text": ["--mode", "text", "--batch-size", "6", "--seq-len", "7",
-             "--clip-mode", "value", "--clip", "0.05"],
+    "text": [
+        "--mode",
+        "text",
+        "--batch-size",
+        "6",
+        "--seq-len",
+        "7",
+        "--clip-mode",
+        "value",
+        "--clip",
+        "0.05",
+    ],
 }
 
 
@@ -174,8 +228,18 @@ def test_bad_input_on_one_rank_gives_one_message_and_no_rank_waits(corpus, tmp_p
     assert "Traceback" not in r.stderr
     assert time.monotonic() - t0 < 60
     # Text needs a stream per rank: every rank says no, one message.
-    r = launch(3, "train", corpus, "--out", tmp_path / "t", "--mode", "text", "--batch-size", "2",
-               timeout=60)  # fmt: skip
+    r = launch(
+        3,
+        "train",
+        corpus,
+        "--out",
+        tmp_path / "t",
+        "--mode",
+        "text",
+        "--batch-size",
+        "2",
+        timeout=60,
+    )
     assert r.returncode != 0 and r.stderr.count("fewer text streams than there are ranks") == 1
     assert not (tmp_path / "t").exists()  # nothing left behind
 

@@ -34,20 +34,60 @@ SHAPE = ["--hidden", "256", "--batch-size", "32", "--seq-len", "64", "--dtype", 
 # dropout, so the workspaces that grow with the batch length are guarded too.
 CASES = {
     "text": ["--mode", "text", *SHAPE, "--val-fraction", "0"],
-    "words": ["--hidden", "128", "--layers", "2", "--dropout", "0.2", "--batch-size", "64",
-              "--val-fraction", "0"],
+    "words": [
+        "--hidden",
+        "128",
+        "--layers",
+        "2",
+        "--dropout",
+        "0.2",
+        "--batch-size",
+        "64",
+        "--val-fraction",
+        "0",
+    ],
     # A gated cell owns more temporaries (gates, their derivative factors, the LSTM's c):
     # all of them from the workspace too, in both modes.
-    "lstm-text": ["--mode", "text", "--cell", "lstm", "--hidden", "128", "--batch-size", "32",
-                  "--seq-len", "64", "--val-fraction", "0"],
-    "gru-words": ["--cell", "gru", "--hidden", "128", "--layers", "2", "--dropout", "0.2",
-                  "--batch-size", "64", "--val-fraction", "0"],
-}  # fmt: skip
+    "lstm-text": [
+        "--mode",
+        "text",
+        "--cell",
+        "lstm",
+        "--hidden",
+        "128",
+        "--batch-size",
+        "32",
+        "--seq-len",
+        "64",
+        "--val-fraction",
+        "0",
+    ],
+    "gru-words": [
+        "--cell",
+        "gru",
+        "--hidden",
+        "128",
+        "--layers",
+        "2",
+        "--dropout",
+        "0.2",
+        "--batch-size",
+        "64",
+        "--val-fraction",
+        "0",
+    ],
+}
 STEPS = (40, 200)  # two runs: they differ only by 160 steps, all past warm-up
 LIMIT = 50  # minor page faults per step; a step that allocates its temporaries anew makes ~1,500
 # glibc's allocator settings: a user's run has glibc's defaults, so the guard does too.
-MALLOC_ENV = ("GLIBC_TUNABLES", "MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_",
-              "MALLOC_TOP_PAD_", "MALLOC_MMAP_MAX_", "MALLOC_ARENA_MAX")  # fmt: skip
+MALLOC_ENV = (
+    "GLIBC_TUNABLES",
+    "MALLOC_MMAP_THRESHOLD_",
+    "MALLOC_TRIM_THRESHOLD_",
+    "MALLOC_TOP_PAD_",
+    "MALLOC_MMAP_MAX_",
+    "MALLOC_ARENA_MAX",
+)
 
 
 def child_env() -> dict[str, str]:
@@ -65,10 +105,22 @@ def faults_of_run(case: str, steps: int, out: pathlib.Path) -> int:
     # --log-every and --save-every past the end: one log line and one checkpoint in every
     # run, whatever its length, so that the difference between two runs is training steps.
     argv = [
-        sys.executable, "-m", "charrnn", "train", "@names", *CASES[case],
-        "--steps", str(steps), "--log-every", str(10 * max(STEPS)),
-        "--save-every", str(10 * max(STEPS)), "--quiet", "--out", str(out),
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "charrnn",
+        "train",
+        "@names",
+        *CASES[case],
+        "--steps",
+        str(steps),
+        "--log-every",
+        str(10 * max(STEPS)),
+        "--save-every",
+        str(10 * max(STEPS)),
+        "--quiet",
+        "--out",
+        str(out),
+    ]
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_minflt
     proc = subprocess.run(argv, capture_output=True, text=True, env=child_env(), timeout=300)
     after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_minflt

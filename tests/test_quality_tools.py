@@ -49,8 +49,16 @@ def test_weight_decay_shrinks_weights_not_biases():
         start[k] = rng.normal(0.5, 0.1, start[k].shape).astype(start[k].dtype)
     trained = {}
     for wd in (0.0, 1e7):
-        config = Config(hidden=8, layers=2, steps=40, val_fraction=0, optimizer="sgd",
-                        lr=1e-9, schedule="constant", weight_decay=wd)  # fmt: skip
+        config = Config(
+            hidden=8,
+            layers=2,
+            steps=40,
+            val_fraction=0,
+            optimizer="sgd",
+            lr=1e-9,
+            schedule="constant",
+            weight_decay=wd,
+        )
         trainer = Trainer(config, vocab, words, params=start)
         trainer.run()
         trained[wd] = trainer.params
@@ -102,8 +110,19 @@ def test_presets_are_valid_configs(name):
 
 def test_preset_flags_override_and_are_saved(cli, tmp_path):
     run = tmp_path / "r"
-    code, _, err = cli("train", "@names", "--out", run, "--preset", "names", "--steps", "3",
-                       "--hidden", "16", "--quiet")  # fmt: skip
+    code, _, err = cli(
+        "train",
+        "@names",
+        "--out",
+        run,
+        "--preset",
+        "names",
+        "--steps",
+        "3",
+        "--hidden",
+        "16",
+        "--quiet",
+    )
     assert code == 0, err
     cfg = checkpoint.load(run / "latest.npz").config
     assert (cfg.layers, cfg.hidden, cfg.steps, cfg.val_max) == (2, 16, 3, 1000)
@@ -112,9 +131,19 @@ def test_preset_flags_override_and_are_saved(cli, tmp_path):
 def test_loss_falls_below_a_bound_with_the_quality_pieces():
     """Layers, dropout, schedule and decay together still learn a tiny corpus."""
     words = ["anna", "bob", "carla", "dave", "emma", "frank", "gina", "hank"] * 4
-    m = CharRNN(hidden=48, layers=2, dropout=0.1, init="scaled", steps=400, lr=0.01,
-                schedule="cosine", warmup=20, weight_decay=1e-4, val_fraction=0,
-                batch_size=8)  # fmt: skip
+    m = CharRNN(
+        hidden=48,
+        layers=2,
+        dropout=0.1,
+        init="scaled",
+        steps=400,
+        lr=0.01,
+        schedule="cosine",
+        warmup=20,
+        weight_decay=1e-4,
+        val_fraction=0,
+        batch_size=8,
+    )
     m.fit(words)
     assert m.evaluate(sorted(set(words))).nats < 0.7  # uniform would be log(20) = 3.0
 
@@ -122,8 +151,19 @@ def test_loss_falls_below_a_bound_with_the_quality_pieces():
 def test_plot_writes_a_png(cli, tmp_path):
     pytest.importorskip("matplotlib")
     run = tmp_path / "r"
-    code, _, err = cli("train", "@names", "--out", run, "--hidden", "8", "--steps", "40",
-                       "--log-every", "10", "--quiet")  # fmt: skip
+    code, _, err = cli(
+        "train",
+        "@names",
+        "--out",
+        run,
+        "--hidden",
+        "8",
+        "--steps",
+        "40",
+        "--log-every",
+        "10",
+        "--quiet",
+    )
     assert code == 0, err
     code, out, _ = cli("plot", run)
     assert code == 0
@@ -153,8 +193,20 @@ def test_plot_names_the_averaged_validation_curve(cli, tmp_path, monkeypatch, fl
     seen = {}
     monkeypatch.setattr(curves, "plot_metrics", lambda *a, **kw: seen.update(kw))
     run = tmp_path / "r"
-    code, _, err = cli("train", "@names", "--out", run, "--hidden", "8", "--steps", "4",
-                       "--log-every", "2", "--quiet", *flags)  # fmt: skip
+    code, _, err = cli(
+        "train",
+        "@names",
+        "--out",
+        run,
+        "--hidden",
+        "8",
+        "--steps",
+        "4",
+        "--log-every",
+        "2",
+        "--quiet",
+        *flags,
+    )
     assert code == 0, err
     assert cli("plot", run)[0] == 0
     assert seen["val_label"] == label

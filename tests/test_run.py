@@ -133,9 +133,23 @@ def overfit_words(tmp_path):
 
 
 OVERFIT = dict(hidden=32, steps=200, lr=0.02, log_every=10, batch_size=8, val_fraction=0.25)
-OVERFIT_FLAGS = ["--hidden", "32", "--steps", "200", "--lr", "0.02", "--log-every", "10",
-                 "--batch-size", "8", "--val-fraction", "0.25", "--seed", "1",
-                 "--quiet"]  # fmt: skip
+OVERFIT_FLAGS = [
+    "--hidden",
+    "32",
+    "--steps",
+    "200",
+    "--lr",
+    "0.02",
+    "--log-every",
+    "10",
+    "--batch-size",
+    "8",
+    "--val-fraction",
+    "0.25",
+    "--seed",
+    "1",
+    "--quiet",
+]
 
 
 def test_cli_and_api_write_the_same_run_in_words_mode(cli, tmp_path, overfit_words):
@@ -164,9 +178,27 @@ def test_cli_and_api_write_the_same_run_in_text_mode(cli, tmp_path):
     data.write_text(text)
     hp = dict(mode="text", hidden=16, seq_len=10, batch_size=4, steps=40, log_every=10)
     a, b = tmp_path / "a", tmp_path / "b"
-    code, _, err = cli("train", data, "--out", a, "--mode", "text", "--hidden", "16",
-                       "--seq-len", "10", "--batch-size", "4", "--steps", "40",
-                       "--log-every", "10", "--seed", "5", "--quiet")  # fmt: skip
+    code, _, err = cli(
+        "train",
+        data,
+        "--out",
+        a,
+        "--mode",
+        "text",
+        "--hidden",
+        "16",
+        "--seq-len",
+        "10",
+        "--batch-size",
+        "4",
+        "--steps",
+        "40",
+        "--log-every",
+        "10",
+        "--seed",
+        "5",
+        "--quiet",
+    )
     assert code == 0, err
     CharRNN(**hp, random_state=5).fit(data, out_dir=b)
     for name in ("best.npz", "latest.npz"):
@@ -265,8 +297,10 @@ def test_a_stop_off_the_validation_cadence_counts_no_validation(tmp_path):
         a, meta_a = _arrays(tmp_path / "whole" / name)
         b, meta_b = _arrays(tmp_path / "cut" / name)
         assert (meta_a["step"], meta_a["run"]["best_val"], meta_a["run"]["bad_evals"]) == (
-            meta_b["step"], meta_b["run"]["best_val"], meta_b["run"]["bad_evals"]
-        ), name  # fmt: skip
+            meta_b["step"],
+            meta_b["run"]["best_val"],
+            meta_b["run"]["bad_evals"],
+        ), name
         _assert_same_arrays(a, b)
 
 
@@ -278,8 +312,20 @@ def test_a_live_run_locks_its_directory_until_it_dies(cli, tmp_path):
     taken after files are changed (--force deleting the live run's files), naming the
     wrong process, or outliving a killed process (a resume blocked forever)."""
     run = tmp_path / "run"
-    proc = _popen("train", "@names", "--out", run, *ENDLESS, "--log-every", "5",
-                  "--save-every", "5", "--eval-every", "100000000", "--quiet")  # fmt: skip
+    proc = _popen(
+        "train",
+        "@names",
+        "--out",
+        run,
+        *ENDLESS,
+        "--log-every",
+        "5",
+        "--save-every",
+        "5",
+        "--eval-every",
+        "100000000",
+        "--quiet",
+    )
     try:
         _wait_for(proc, lambda: (run / "metrics.jsonl").is_file())
         config = (run / "config.json").read_bytes()
@@ -312,8 +358,20 @@ def test_a_live_run_locks_its_directory_until_it_dies(cli, tmp_path):
 def test_resume_of_a_live_run_before_its_first_save_names_the_process(cli, tmp_path):
     """Catches a resume refused with advice that is wrong while another process trains."""
     run = tmp_path / "run"
-    proc = _popen("train", "@vector", "--out", run, *ENDLESS, "--log-every", "5",
-                  "--save-every", "100000000", "--val-fraction", "0", "--quiet")  # fmt: skip
+    proc = _popen(
+        "train",
+        "@vector",
+        "--out",
+        run,
+        *ENDLESS,
+        "--log-every",
+        "5",
+        "--save-every",
+        "100000000",
+        "--val-fraction",
+        "0",
+        "--quiet",
+    )
     try:
         _wait_for(proc, lambda: (run / "metrics.jsonl").is_file())
         code, _, err = cli("train", "@vector", "--out", run, "--resume", "--quiet")
@@ -329,8 +387,20 @@ def test_a_resume_after_kill_cuts_the_log_back_to_the_checkpoint(cli, tmp_path):
     """Catches a resume that keeps the records a killed run logged after its last save:
     the repeated steps would then be logged twice."""
     run = tmp_path / "run"
-    proc = _popen("train", "@names", "--out", run, *ENDLESS, "--log-every", "2",
-                  "--save-every", "200", "--eval-every", "100000000", "--quiet")  # fmt: skip
+    proc = _popen(
+        "train",
+        "@names",
+        "--out",
+        run,
+        *ENDLESS,
+        "--log-every",
+        "2",
+        "--save-every",
+        "200",
+        "--eval-every",
+        "100000000",
+        "--quiet",
+    )
 
     def past_a_save():
         log = _metrics(run)
@@ -454,9 +524,23 @@ def test_training_goes_on_when_stdout_is_closed(tmp_path):
     its log lines goes away, as in ``charrnn train ... | head -1``."""
     run = tmp_path / "run"
     steps = 1500  # about 90 kB of log lines: more than a pipe holds
-    proc = _popen("train", "@vector", "--out", run, "--hidden", "8", "--steps", steps,
-                  "--log-every", "1", "--val-fraction", "0", "--save-every", "500",
-                  stdout=subprocess.PIPE)  # fmt: skip
+    proc = _popen(
+        "train",
+        "@vector",
+        "--out",
+        run,
+        "--hidden",
+        "8",
+        "--steps",
+        steps,
+        "--log-every",
+        "1",
+        "--val-fraction",
+        "0",
+        "--save-every",
+        "500",
+        stdout=subprocess.PIPE,
+    )
     try:
         if hasattr(fcntl, "F_SETPIPE_SZ"):
             fcntl.fcntl(proc.stdout.fileno(), fcntl.F_SETPIPE_SZ, 4096)
@@ -478,8 +562,21 @@ def test_time_budget_stops_the_cli_run_and_saves(cli, tmp_path):
     """Catches a time budget that is ignored (the run would never end), ends the run
     with an error status, or skips the final saves."""
     run = tmp_path / "run"
-    code, _, err = cli("train", "@names", "--out", run, "--hidden", "8", "--steps", "100000000",
-                       "--time-budget", "0.01", "--log-every", "50", "--quiet")  # fmt: skip
+    code, _, err = cli(
+        "train",
+        "@names",
+        "--out",
+        run,
+        "--hidden",
+        "8",
+        "--steps",
+        "100000000",
+        "--time-budget",
+        "0.01",
+        "--log-every",
+        "50",
+        "--quiet",
+    )
     assert code == 0, err
     assert "time budget" in err
     latest = checkpoint.load(run / "latest.npz")

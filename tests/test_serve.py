@@ -23,8 +23,24 @@ from charrnn.viz.server import make_server
 @pytest.fixture(scope="module")
 def words_run(tmp_path_factory):
     run = tmp_path_factory.mktemp("runs") / "words"
-    assert main(["train", "@names", "--out", str(run), "--hidden", "16", "--layers", "2",
-                 "--steps", "30", "--quiet"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "train",
+                "@names",
+                "--out",
+                str(run),
+                "--hidden",
+                "16",
+                "--layers",
+                "2",
+                "--steps",
+                "30",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     return run
 
 
@@ -34,8 +50,26 @@ def text_run(tmp_path_factory):
     data = folder / "text.txt"
     data.write_text('The cat sat (on the "mat").\nA dog ran.\n' * 40)
     run = folder / "text"
-    assert main(["train", str(data), "--mode", "text", "--out", str(run), "--hidden", "16",
-                 "--seq-len", "16", "--steps", "30", "--quiet"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "train",
+                str(data),
+                "--mode",
+                "text",
+                "--out",
+                str(run),
+                "--hidden",
+                "16",
+                "--seq-len",
+                "16",
+                "--steps",
+                "30",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     return run
 
 
@@ -51,8 +85,9 @@ def server(words_run):
 
 def post(srv, path, body, raw=None):
     data = raw if raw is not None else json.dumps(body).encode()
-    req = urllib.request.Request(srv.url.rstrip("/") + path, data=data,
-                                 headers={"Content-Type": "application/json"})  # fmt: skip
+    req = urllib.request.Request(
+        srv.url.rstrip("/") + path, data=data, headers={"Content-Type": "application/json"}
+    )
     try:
         with urllib.request.urlopen(req, timeout=60) as r:
             return r.status, json.loads(r.read())

@@ -80,8 +80,9 @@ def test_eval_streams_text_and_skips_unknown(cli, tmp_path):
     f = tmp_path / "t.txt"
     f.write_text("abcabc abc\n" * 100)
     run = tmp_path / "r"
-    code, _, err = cli("train", f, "--out", run, "--mode", "text", "--hidden", "8", "--steps", "5",
-                       "--quiet")  # fmt: skip
+    code, _, err = cli(
+        "train", f, "--out", run, "--mode", "text", "--hidden", "8", "--steps", "5", "--quiet"
+    )
     assert code == 0, err
     other = tmp_path / "o.txt"
     other.write_text("abcZ abc\n" * 10)

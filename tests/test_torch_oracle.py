@@ -45,13 +45,18 @@ def _torch_model(cell, params, V, H, L):
             w_hh.copy_(torch.from_numpy(params[n.recurrent]))
             b_ih.copy_(torch.from_numpy(params[n.bias]))
             b_hh.zero_()
-            pairs += [(n.input, ALL, w_ih, ALL), (n.recurrent, ALL, w_hh, ALL),
-                      (n.bias, ALL, b_ih, ALL)]  # fmt: skip
+            pairs += [
+                (n.input, ALL, w_ih, ALL),
+                (n.recurrent, ALL, w_hh, ALL),
+                (n.bias, ALL, b_ih, ALL),
+            ]
             if cell == "gru":
                 b_hh[2 * H :] = torch.from_numpy(params[c.candidate_bias(l)])
                 rz = slice(0, 2 * H)
-                pairs += [(c.candidate_bias(l), ALL, b_hh, slice(2 * H, None)),
-                          (n.bias, rz, b_hh, rz)]  # fmt: skip
+                pairs += [
+                    (c.candidate_bias(l), ALL, b_hh, slice(2 * H, None)),
+                    (n.bias, rz, b_hh, rz),
+                ]
             else:
                 pairs.append((n.bias, ALL, b_hh, ALL))
         head.weight.copy_(torch.from_numpy(params["Why"]))
@@ -65,8 +70,17 @@ def _torch_model(cell, params, V, H, L):
 @pytest.mark.parametrize("ragged", [False, True], ids=["text", "words"])
 def test_the_engine_agrees_with_torch(cell, layers, ragged):
     V, H, T, B = 9, 7, 6, 4
-    case = random_case(np.random.default_rng(layers + 10 * ragged), V=V, H=H, T=T, B=B,
-                       layers=layers, ragged=ragged, carried_state=True, cell=cell)  # fmt: skip
+    case = random_case(
+        np.random.default_rng(layers + 10 * ragged),
+        V=V,
+        H=H,
+        T=T,
+        B=B,
+        layers=layers,
+        ragged=ragged,
+        carried_state=True,
+        cell=cell,
+    )
     loss, cache = forward(case.params, case.inputs, case.targets, case.h0, case.mask)
     final = cache.final_state.copy()
     grads, _ = backward(case.params, cache)

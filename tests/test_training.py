@@ -44,9 +44,25 @@ def test_early_stopping_with_patience(cli, tmp_path):
     words.write_text("\n".join(f"w{i:03d}" for i in range(200)))
     run = tmp_path / "r"
     code, _, err = cli(
-        "train", words, "--out", run, "--hidden", "32", "--steps", "5000", "--lr", "0.05",
-        "--eval-every", "5", "--log-every", "5", "--patience", "2", "--val-fraction", "0.5",
-    )  # fmt: skip
+        "train",
+        words,
+        "--out",
+        run,
+        "--hidden",
+        "32",
+        "--steps",
+        "5000",
+        "--lr",
+        "0.05",
+        "--eval-every",
+        "5",
+        "--log-every",
+        "5",
+        "--patience",
+        "2",
+        "--val-fraction",
+        "0.5",
+    )
     assert code == 0, err
     assert "early stop" in err
     last = checkpoint.load(run / "latest.npz")
@@ -59,8 +75,21 @@ def test_early_stopping_with_patience(cli, tmp_path):
 
 def test_non_finite_loss_stops_with_a_message_and_keeps_the_checkpoint(cli, tmp_path):
     run = tmp_path / "r"
-    flags = ["--hidden", "16", "--optimizer", "sgd", "--clip-mode", "none", "--quiet",
-             "--save-every", "1", "--init", "scaled", "--reduction", "sum"]  # fmt: skip
+    flags = [
+        "--hidden",
+        "16",
+        "--optimizer",
+        "sgd",
+        "--clip-mode",
+        "none",
+        "--quiet",
+        "--save-every",
+        "1",
+        "--init",
+        "scaled",
+        "--reduction",
+        "sum",
+    ]
     code, _, err = cli("train", "@names", "--out", run, "--steps", "2", "--lr", "0.01", *flags)
     assert code == 0, err
     good = checkpoint.load(run / "latest.npz")
@@ -76,23 +105,48 @@ def test_non_finite_loss_stops_with_a_message_and_keeps_the_checkpoint(cli, tmp_
 def test_progress_bar_on_a_terminal(cli, tmp_path, monkeypatch):
     pytest.importorskip("tqdm")
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
-    code, out, err = cli("train", "@vector", "--out", tmp_path / "r", "--steps", "30",
-                         "--hidden", "4", "--log-every", "10", "--batch-size", "1")  # fmt: skip
+    code, out, err = cli(
+        "train",
+        "@vector",
+        "--out",
+        tmp_path / "r",
+        "--steps",
+        "30",
+        "--hidden",
+        "4",
+        "--log-every",
+        "10",
+        "--batch-size",
+        "1",
+    )
     assert code == 0, err
     assert "30/30" in err and out == ""  # the bar, not log lines
 
 
 def test_plain_log_lines_when_not_a_terminal(cli, tmp_path):
-    code, out, err = cli("train", "@vector", "--out", tmp_path / "r", "--steps", "30",
-                         "--hidden", "4", "--log-every", "10", "--batch-size", "1")  # fmt: skip
+    code, out, err = cli(
+        "train",
+        "@vector",
+        "--out",
+        tmp_path / "r",
+        "--steps",
+        "30",
+        "--hidden",
+        "4",
+        "--log-every",
+        "10",
+        "--batch-size",
+        "1",
+    )
     assert code == 0, err
     lines = out.splitlines()
     assert len(lines) == 3 and lines[0].startswith("step 10/30") and "chars/s" in lines[0]
 
 
 def test_quiet_prints_nothing(cli, tmp_path):
-    code, out, err = cli("train", "@vector", "--out", tmp_path / "r", "--steps", "5", "--quiet",
-                         "--batch-size", "1")  # fmt: skip
+    code, out, err = cli(
+        "train", "@vector", "--out", tmp_path / "r", "--steps", "5", "--quiet", "--batch-size", "1"
+    )
     assert (code, out, err) == (0, "", "")
 
 

@@ -18,11 +18,31 @@ SEEDS = range(10)
 def tutorial_flags(bptt: str, seed: int) -> list[str]:
     clip = ["--clip-mode", "value", "--clip", "1"] if bptt == "full" else ["--clip-mode", "none"]
     return [
-        "--hidden", "30", "--optimizer", "sgd", "--lr", "0.1", "--schedule", "constant",
-        "--reduction", "sum",
-        "--batch-size", "1", "--epochs", "1000", "--val-fraction", "0", "--dtype", "float64",
-        "--bptt", bptt, "--seed", str(seed), "--quiet", *clip,
-    ]  # fmt: skip
+        "--hidden",
+        "30",
+        "--optimizer",
+        "sgd",
+        "--lr",
+        "0.1",
+        "--schedule",
+        "constant",
+        "--reduction",
+        "sum",
+        "--batch-size",
+        "1",
+        "--epochs",
+        "1000",
+        "--val-fraction",
+        "0",
+        "--dtype",
+        "float64",
+        "--bptt",
+        bptt,
+        "--seed",
+        str(seed),
+        "--quiet",
+        *clip,
+    ]
 
 
 def p_r_after_vecto(cli, run) -> float:

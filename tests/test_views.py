@@ -23,8 +23,9 @@ from charrnn.generation.views import (
 @pytest.fixture(scope="module")
 def small():
     vocab = Vocab('ab c"()')
-    params = init_params(vocab.size, 6, np.random.default_rng(3), layers=2, init="scaled",
-                         dtype="float64")  # fmt: skip
+    params = init_params(
+        vocab.size, 6, np.random.default_rng(3), layers=2, init="scaled", dtype="float64"
+    )
     return {k: 2 * v for k, v in params.items()}, vocab
 
 
@@ -153,8 +154,15 @@ def test_tracking_units_finds_a_unit_that_counts():
     acts = rng.uniform(-0.5, 0.5, (n, 5))
     pos = text_properties(text)["position in word"]
     acts[:, 3] = -0.2 * pos  # unit 3 counts letters, with a negative sign
-    r = Reading(text, "text", np.zeros(n, int), np.ones(n), np.zeros((n, 1), int),
-                np.ones((n, 1)), [rng.uniform(-1, 1, (n, 5)), acts])  # fmt: skip
+    r = Reading(
+        text,
+        "text",
+        np.zeros(n, int),
+        np.ones(n),
+        np.zeros((n, 1), int),
+        np.ones((n, 1)),
+        [rng.uniform(-1, 1, (n, 5)), acts],
+    )
     best = tracking_units(r, top=3)
     assert best["position in word"][0][:2] == (1, 3)
     assert best["position in word"][0][2] == pytest.approx(-1.0)

@@ -43,8 +43,9 @@ def test_a_loss_reaches_the_state_w_steps_back_and_no_further(window, cell):
 
     It is t+1 steps back: zero once t+1 > W, full BPTT's own value when t+1 <= W.
     """
-    case = random_case(np.random.default_rng(3), T=7, B=3, ragged=False, carried_state=True,
-                       cell=cell)  # fmt: skip
+    case = random_case(
+        np.random.default_rng(3), T=7, B=3, ragged=False, carried_state=True, cell=cell
+    )
     T = case.inputs.shape[0]
     for t in range(T):
         mask = np.zeros((T, 3))
@@ -86,9 +87,12 @@ def _truncated_loss(case, params, window):
         mask = np.zeros((t + 1 - start, case.inputs.shape[1]))
         mask[-1] = 1
         loss, _ = forward(
-            params, case.inputs[start : t + 1], case.targets[start : t + 1],
-            states[start][None], mask,
-        )  # fmt: skip
+            params,
+            case.inputs[start : t + 1],
+            case.targets[start : t + 1],
+            states[start][None],
+            mask,
+        )
         total += loss
     return total
 
@@ -96,8 +100,9 @@ def _truncated_loss(case, params, window):
 @pytest.mark.parametrize("cell", CELL_NAMES)
 @pytest.mark.parametrize("window", [0, 1, 3])
 def test_windowed_gradient_is_the_numerical_gradient_of_the_truncated_loss(window, cell):
-    case = random_case(np.random.default_rng(5), V=5, H=4, T=6, B=2, ragged=False,
-                       carried_state=True, cell=cell)  # fmt: skip
+    case = random_case(
+        np.random.default_rng(5), V=5, H=4, T=6, B=2, ragged=False, carried_state=True, cell=cell
+    )
     grads, _ = _grads(case, None, window=window)
     eps = 1e-4
     for name in case.params:
@@ -132,16 +137,22 @@ def test_window_zero_is_the_naive_rule_and_a_long_window_is_full_bptt(cell):
 @pytest.mark.parametrize("window", [1, 2, 5])
 def test_batched_window_matches_the_per_loss_reference_loop(window):
     """Ragged batches: the ring of parts against each loss sent back on its own."""
-    case = random_case(np.random.default_rng(40 + window), V=8, H=7, T=9, B=5, ragged=True,
-                       carried_state=True)  # fmt: skip
+    case = random_case(
+        np.random.default_rng(40 + window), V=8, H=7, T=9, B=5, ragged=True, carried_state=True
+    )
     grads, _ = _grads(case, case.mask, window=window)
     cp = column_params(case.params)
     lengths = case.mask.sum(0)
     ref = {k: np.zeros_like(v) for k, v in case.params.items()}
     for b in range(5):
         n = int(lengths[b])
-        _, g, _ = get_derivative(cp, case.inputs[:n, b].tolist(), case.targets[:n, b].tolist(),
-                                 case.h0[0, b][:, None], window=window)  # fmt: skip
+        _, g, _ = get_derivative(
+            cp,
+            case.inputs[:n, b].tolist(),
+            case.targets[:n, b].tolist(),
+            case.h0[0, b][:, None],
+            window=window,
+        )
         for k in ref:
             ref[k] += g[k].reshape(ref[k].shape)
     for k in PARAM_NAMES:
@@ -163,8 +174,9 @@ def test_window_config_is_checked():
 def test_a_training_run_uses_the_window(cell):
     """The window reaches the trainer: a run with W=1 differs from full BPTT, W=100 does not."""
     words = ["abcdefgh", "hgfedcba", "aceg", "bdfh"] * 4
-    base = Config(hidden=8, steps=5, batch_size=4, val_fraction=0.0, dtype="float64",
-                  log_every=5, cell=cell)  # fmt: skip
+    base = Config(
+        hidden=8, steps=5, batch_size=4, val_fraction=0.0, dtype="float64", log_every=5, cell=cell
+    )
     Wh = get_cell(cell).names(0).recurrent
     out = {}
     for w in (None, 1, 100):
@@ -177,8 +189,16 @@ def test_a_training_run_uses_the_window(cell):
 
 def test_text_mode_takes_a_window_inside_its_chunks():
     text = "the cat sat on the mat and the dog sat on the log " * 4
-    base = Config(mode="text", hidden=8, steps=4, batch_size=2, seq_len=10, val_fraction=0.0,
-                  dtype="float64", log_every=4)  # fmt: skip
+    base = Config(
+        mode="text",
+        hidden=8,
+        steps=4,
+        batch_size=2,
+        seq_len=10,
+        val_fraction=0.0,
+        dtype="float64",
+        log_every=4,
+    )
     out = {}
     for w in (None, 2, 10):
         with TrainingRun(base.replace(bptt_window=w), [text]) as run:

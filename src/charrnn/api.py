@@ -309,8 +309,9 @@ class CharRNN:
         :func:`charrnn.views.influence`.
         """
         self._check_fitted()
-        return influence(self.params_, self.vocab_, text, mode=self.config_.mode,
-                         window=window, tokens=tokens)  # fmt: skip
+        return influence(
+            self.params_, self.vocab_, text, mode=self.config_.mode, window=window, tokens=tokens
+        )
 
     def tracking_units(self, text: str, *, top: int = 8) -> dict[str, list[tuple[int, int, float]]]:
         """Units whose activation correlates with simple properties of ``text``.

@@ -42,43 +42,95 @@ def add_experiment_parser(sub: Any) -> None:
         "threshold, with Wilson 95% intervals. Rules: naive (the tutorial's 1-hop rule), "
         "window (full BPTT truncated to W=max(1,k//2) steps back, short of the key), full.",
     )
-    g.add_argument("--gaps", type=_list(whole_number), default=d.gaps, metavar="K,K,...",
-                   help=f"distractor counts (default {','.join(map(str, DEFAULT_GAPS))})")
-    g.add_argument("--rules", type=_list(str), default=d.rules, metavar="R,R,...",
-                   help=f"among {','.join(RULES)} (default all)")
-    g.add_argument("--cells", type=_list(str), default=d.cells, metavar="C,C,...",
-                   help=f"among {','.join(available_cells())} (default rnn, the tutorial's cell)")
+    g.add_argument(
+        "--gaps",
+        type=_list(whole_number),
+        default=d.gaps,
+        metavar="K,K,...",
+        help=f"distractor counts (default {','.join(map(str, DEFAULT_GAPS))})",
+    )
+    g.add_argument(
+        "--rules",
+        type=_list(str),
+        default=d.rules,
+        metavar="R,R,...",
+        help=f"among {','.join(RULES)} (default all)",
+    )
+    g.add_argument(
+        "--cells",
+        type=_list(str),
+        default=d.cells,
+        metavar="C,C,...",
+        help=f"among {','.join(available_cells())} (default rnn, the tutorial's cell)",
+    )
     g.add_argument("--seeds", type=whole_number, default=d.seeds, help=f"per point ({d.seeds})")
-    g.add_argument("--steps", type=whole_number, default=d.steps,
-                   help=f"Adam updates per model, the same everywhere ({d.steps})")
-    g.add_argument("--batch-size", type=whole_number, default=d.batch_size, metavar="B",
-                   help=f"words per update ({d.batch_size})")
-    g.add_argument("--hidden", type=whole_number, default=d.hidden, metavar="H",
-                   help=f"hidden size ({d.hidden})")
+    g.add_argument(
+        "--steps",
+        type=whole_number,
+        default=d.steps,
+        help=f"Adam updates per model, the same everywhere ({d.steps})",
+    )
+    g.add_argument(
+        "--batch-size",
+        type=whole_number,
+        default=d.batch_size,
+        metavar="B",
+        help=f"words per update ({d.batch_size})",
+    )
+    g.add_argument(
+        "--hidden",
+        type=whole_number,
+        default=d.hidden,
+        metavar="H",
+        help=f"hidden size ({d.hidden})",
+    )
     g.add_argument("--lr", type=number, default=d.lr, metavar="X", help=f"Adam rate ({d.lr})")
-    g.add_argument("--init", choices=("normal", "scaled"), default=d.init,
-                   help=f"initialisation ({d.init})")
+    g.add_argument(
+        "--init", choices=("normal", "scaled"), default=d.init, help=f"initialisation ({d.init})"
+    )
     g.add_argument("--keys", default=d.keys, help=f"key characters; chance is 1/len ({d.keys})")
-    g.add_argument("--distractors", default=d.distractors,
-                   help=f"distractor characters ({d.distractors})")
-    g.add_argument("--words", type=whole_number, default=d.words,
-                   help=f"training words per model ({d.words})")
-    g.add_argument("--test-words", type=whole_number, default=d.test_words,
-                   help=f"fresh words the query accuracy is measured on ({d.test_words})")
-    g.add_argument("--threshold", type=number, default=d.threshold, metavar="A",
-                   help=f"a seed succeeds at query accuracy >= A ({d.threshold})")
-    g.add_argument("--norm-gap", type=whole_number, default=d.norm_gap, metavar="K",
-                   help=f"the gap whose gradient norms are measured ({d.norm_gap})")
+    g.add_argument(
+        "--distractors", default=d.distractors, help=f"distractor characters ({d.distractors})"
+    )
+    g.add_argument(
+        "--words", type=whole_number, default=d.words, help=f"training words per model ({d.words})"
+    )
+    g.add_argument(
+        "--test-words",
+        type=whole_number,
+        default=d.test_words,
+        help=f"fresh words the query accuracy is measured on ({d.test_words})",
+    )
+    g.add_argument(
+        "--threshold",
+        type=number,
+        default=d.threshold,
+        metavar="A",
+        help=f"a seed succeeds at query accuracy >= A ({d.threshold})",
+    )
+    g.add_argument(
+        "--norm-gap",
+        type=whole_number,
+        default=d.norm_gap,
+        metavar="K",
+        help=f"the gap whose gradient norms are measured ({d.norm_gap})",
+    )
     g.add_argument("--seed", type=whole_number, default=d.seed, help=f"base seed ({d.seed})")
-    g.add_argument("--jobs", type=whole_number, default=min(2, os.cpu_count() or 1),
-                   help="worker processes (default: 2, or 1 on one core); the results do "
-                   "not depend on it")
-    g.add_argument("--png-dir", metavar="DIR",
-                   help="also draw DIR/gap-success.png and DIR/gap-norms.png "
-                   "(needs matplotlib: pip install 'charrnn[experiment]')")
+    g.add_argument(
+        "--jobs",
+        type=whole_number,
+        default=min(2, os.cpu_count() or 1),
+        help="worker processes (default: 2, or 1 on one core); the results do not depend on it",
+    )
+    g.add_argument(
+        "--png-dir",
+        metavar="DIR",
+        help="also draw DIR/gap-success.png and DIR/gap-norms.png "
+        "(needs matplotlib: pip install 'charrnn[experiment]')",
+    )
     g.add_argument("--json", action="store_true", help="print one JSON object, not the table")
     g.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
-    g.set_defaults(func=cmd_experiment_gap)  # fmt: skip
+    g.set_defaults(func=cmd_experiment_gap)
 
 
 def cmd_experiment_gap(args: argparse.Namespace) -> int:
@@ -91,12 +143,23 @@ def cmd_experiment_gap(args: argparse.Namespace) -> int:
     )
 
     settings = GapSettings(
-        gaps=args.gaps, rules=args.rules, cells=args.cells, seeds=args.seeds, steps=args.steps,
-        batch_size=args.batch_size, hidden=args.hidden, lr=args.lr, init=args.init,
-        keys=args.keys, distractors=args.distractors, words=args.words,
-        test_words=args.test_words, threshold=args.threshold,
-        norm_gap=args.norm_gap if args.norm_gap in args.gaps else None, seed=args.seed,
-    )  # fmt: skip
+        gaps=args.gaps,
+        rules=args.rules,
+        cells=args.cells,
+        seeds=args.seeds,
+        steps=args.steps,
+        batch_size=args.batch_size,
+        hidden=args.hidden,
+        lr=args.lr,
+        init=args.init,
+        keys=args.keys,
+        distractors=args.distractors,
+        words=args.words,
+        test_words=args.test_words,
+        threshold=args.threshold,
+        norm_gap=args.norm_gap if args.norm_gap in args.gaps else None,
+        seed=args.seed,
+    )
     if args.png_dir is not None:
         if not os.path.isdir(args.png_dir):
             raise CharRNNError(f"--png-dir {args.png_dir} is not a directory")
@@ -108,25 +171,35 @@ def cmd_experiment_gap(args: argparse.Namespace) -> int:
 
     def progress(r: SeedRun) -> None:
         if not args.quiet:
-            print(f"{r.cell} k={r.gap:<3} {r.rule:<6} seed {r.seed:<3} query accuracy "
-                  f"{r.accuracy:.3f}", file=sys.stderr, flush=True)  # fmt: skip
+            print(
+                f"{r.cell} k={r.gap:<3} {r.rule:<6} seed {r.seed:<3} query accuracy "
+                f"{r.accuracy:.3f}",
+                file=sys.stderr,
+                flush=True,
+            )
 
     points, runs, seconds = run_experiment(settings, jobs=args.jobs, on_result=progress)
     if args.json:
         print(json.dumps(to_json(settings, points, runs, seconds)))
     else:
-        print(f"Latch task: key in {settings.keys!r}, k distractors from "
-              f"{settings.distractors!r}, query {settings.query!r}; chance at the query "
-              f"{settings.chance:.2f}.")  # fmt: skip
+        print(
+            f"Latch task: key in {settings.keys!r}, k distractors from "
+            f"{settings.distractors!r}, query {settings.query!r}; chance at the query "
+            f"{settings.chance:.2f}."
+        )
         s = settings
-        print(f"Success: query accuracy >= {s.threshold:g} on {s.test_words} fresh words; "
-              f"{s.seeds} seeds per point, {s.steps} Adam steps of {s.batch_size} words, "
-              f"H={s.hidden}, init {s.init}.")  # fmt: skip
+        print(
+            f"Success: query accuracy >= {s.threshold:g} on {s.test_words} fresh words; "
+            f"{s.seeds} seeds per point, {s.steps} Adam steps of {s.batch_size} words, "
+            f"H={s.hidden}, init {s.init}."
+        )
         print("Each entry: seeds that succeeded / seeds [Wilson 95% interval], mean accuracy.")
         print(format_table(settings, points))
         cpu = sum(r.cpu_seconds for r in runs)
-        print(f"({seconds:.0f} s with {args.jobs} process{'es' if args.jobs > 1 else ''}; "
-              f"{cpu:.0f} s of CPU time over all runs)")  # fmt: skip
+        print(
+            f"({seconds:.0f} s with {args.jobs} process{'es' if args.jobs > 1 else ''}; "
+            f"{cpu:.0f} s of CPU time over all runs)"
+        )
     if args.png_dir is not None:
         success = os.path.join(args.png_dir, "gap-success.png")
         norms = os.path.join(args.png_dir, "gap-norms.png")

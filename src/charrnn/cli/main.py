@@ -120,9 +120,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         old_usr1 = signal.signal(signal.SIGUSR1, on_signal) if comm.size > 1 else None
         try:
             result = run.train(
-                on_event=progress.event, on_step=progress.step, stop=stop,
+                on_event=progress.event,
+                on_step=progress.step,
+                stop=stop,
                 on_notice=progress.notice,
-            )  # fmt: skip
+            )
         finally:
             signal.signal(signal.SIGINT, old_int)
             signal.signal(signal.SIGTERM, old_term)
@@ -227,8 +229,10 @@ def _clean(vocab: Vocab, text: str, unknown: str, what: str) -> str:
     cleaned = vocab.clean(text, unknown)  # type: ignore[arg-type]
     if cleaned != text:
         shown = ", ".join(repr(c) for c in vocab.unknown(text))
-        say(f"notice: skipped {shown} (not in the model's vocabulary): {what} is read as "
-            f"{cleaned!r}")  # fmt: skip
+        say(
+            f"notice: skipped {shown} (not in the model's vocabulary): {what} is read as "
+            f"{cleaned!r}"
+        )
     return cleaned
 
 
@@ -237,8 +241,10 @@ def _say_skipped(skipped: collections.Counter[str], what: str) -> None:
     if skipped:
         shown = ", ".join(f"{c!r} ({n:,}x)" for c, n in sorted(skipped.items())[:20])
         more = " ..." if len(skipped) > 20 else ""
-        say(f"notice: skipped {sum(skipped.values()):,} characters not in the model's "
-            f"vocabulary in {what}: {shown}{more}")  # fmt: skip
+        say(
+            f"notice: skipped {sum(skipped.values()):,} characters not in the model's "
+            f"vocabulary in {what}: {shown}{more}"
+        )
 
 
 def _load_model(path: str) -> CharRNN:
@@ -296,8 +302,11 @@ def cmd_sample(args: argparse.Namespace) -> int:
         samples, drawn = sample_new(model.params_, model.vocab_, exclude, n, rng=rng, **kwargs)
         if len(samples) < n:
             greedy = args.greedy or args.temperature == 0
-            advice = ("greedy decoding draws one word over and over; leave out --greedy"
-                      if greedy else "a higher --temperature gives more new ones")  # fmt: skip
+            advice = (
+                "greedy decoding draws one word over and over; leave out --greedy"
+                if greedy
+                else "a higher --temperature gives more new ones"
+            )
             say(f"only {len(samples)} of {drawn:,} samples were not training words; {advice}")
     else:
         samples = sample(model.params_, model.vocab_, mode=mode, rng=rng, **kwargs)  # type: ignore[arg-type]
@@ -423,9 +432,7 @@ def cmd_trace(args: argparse.Namespace) -> int:
     H = model.config_.hidden
     shown = repr("\n" + text)
     units = "" if model.vocab_.units.kind == "char" else f", {model.vocab_.units.kind} units"
-    print(
-        f"model: {model.config_.mode} mode{units}, H={H}, V={model.vocab_.size}; reading {shown}"
-    )
+    print(f"model: {model.config_.mode} mode{units}, H={H}, V={model.vocab_.size}; reading {shown}")
     for s in steps:
         if H <= 8:
             hid = "[" + " ".join(f"{v:+.2f}" for v in s.hidden) + "]"
@@ -450,9 +457,13 @@ def cmd_complete(args: argparse.Namespace) -> int:
     model = _load_model(args.run)
     prefix = model.vocab_.clean(args.prefix, args.unknown)
     r = model.complete(
-        prefix, args.k, max_len=args.max_len, method=args.method, beam=args.beam,
+        prefix,
+        args.k,
+        max_len=args.max_len,
+        method=args.method,
+        beam=args.beam,
         allow_empty=args.allow_empty,
-    )  # fmt: skip
+    )
     if args.json:
         print(json.dumps(r.to_dict(), ensure_ascii=False))
         return 0
@@ -573,8 +584,12 @@ def cmd_plot(args: argparse.Namespace) -> int:
     saved = run.read_config().get("config")
     averaged = isinstance(saved, dict) and bool(saved.get("ema"))
     val_label = "validation (moving average)" if averaged else "validation"
-    plot_metrics(run.read_metrics(), out_path, title=args.title or os.path.basename(
-        os.path.abspath(args.run)), val_label=val_label)  # fmt: skip
+    plot_metrics(
+        run.read_metrics(),
+        out_path,
+        title=args.title or os.path.basename(os.path.abspath(args.run)),
+        val_label=val_label,
+    )
     print(out_path)
     return 0
 
@@ -697,9 +712,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     model_arg(e)
     e.add_argument(
-        "data", metavar="DATA", nargs="?",
+        "data",
+        metavar="DATA",
+        nargs="?",
         help="corpus file or @builtin (default: the run's held-out split)",
-    )  # fmt: skip
+    )
     e.add_argument("--encoding", default="utf-8")
     e.add_argument("--json", action="store_true", help="print one JSON object")
     unknown_arg(e)
@@ -739,15 +756,26 @@ def build_parser() -> argparse.ArgumentParser:
     model_arg(k)
     k.add_argument("prefix", metavar="PREFIX", nargs="?", default="")
     k.add_argument("-k", type=whole_number, default=10, help="how many (default 10)")
-    k.add_argument("--max-len", type=whole_number, metavar="L",
-                   help="words: most characters added; text: length of each (default 20)")
-    k.add_argument("--method", choices=("auto", "exact", "beam"), default="auto",
-                   help="auto: exact in words mode when provable, beam otherwise")
+    k.add_argument(
+        "--max-len",
+        type=whole_number,
+        metavar="L",
+        help="words: most characters added; text: length of each (default 20)",
+    )
+    k.add_argument(
+        "--method",
+        choices=("auto", "exact", "beam"),
+        default="auto",
+        help="auto: exact in words mode when provable, beam otherwise",
+    )
     k.add_argument("--beam", type=whole_number, metavar="W", help="beam width (default 4k)")
     k.add_argument("--json", action="store_true", help="print one JSON object")
-    k.add_argument("--allow-empty", action="store_true",
-                   help="words mode, empty prefix: keep the empty word among the completions "
-                   "(by default it is masked, as in sample, and the rest renormalised)")
+    k.add_argument(
+        "--allow-empty",
+        action="store_true",
+        help="words mode, empty prefix: keep the empty word among the completions "
+        "(by default it is masked, as in sample, and the rest renormalised)",
+    )
     unknown_arg(k)
     k.set_defaults(func=cmd_complete)
 
@@ -776,8 +804,9 @@ def build_parser() -> argparse.ArgumentParser:
     vz.add_argument("--text-file", metavar="FILE", help="read the text from a file")
     vz.add_argument("--encoding", default="utf-8", help="encoding of --text-file")
     vz.add_argument("--out", required=True, metavar="HTML", help="the HTML file to write")
-    vz.add_argument("--png", action="store_true",
-                    help="also write OUT-activations.png and OUT-influence.png")
+    vz.add_argument(
+        "--png", action="store_true", help="also write OUT-activations.png and OUT-influence.png"
+    )
     unknown_arg(vz)
     vz.set_defaults(func=cmd_viz)
 
@@ -792,9 +821,12 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--json", action="store_true")
     g.set_defaults(func=cmd_gradcheck)
 
-    pl = sub.add_parser("plot", help="PNG of train and validation loss of a run",
-                        description="Draw RUN/metrics.jsonl against steps and wall time; "
-                        "needs matplotlib (pip install 'charrnn[plot]').")  # fmt: skip
+    pl = sub.add_parser(
+        "plot",
+        help="PNG of train and validation loss of a run",
+        description="Draw RUN/metrics.jsonl against steps and wall time; "
+        "needs matplotlib (pip install 'charrnn[plot]').",
+    )
     pl.add_argument("run", metavar="RUN", help="run directory")
     pl.add_argument("--out", metavar="PNG", help="output file (default RUN/loss.png)")
     pl.add_argument("--title", help="figure title (default: the run's name)")
@@ -811,9 +843,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--names-seconds", type=number, default=15.0, help="training time for the names model (15)"
     )
     m.add_argument(
-        "--cell", choices=CELLS, default="rnn",
+        "--cell",
+        choices=CELLS,
+        default="rnn",
         help="run it all with this cell (rnn: the tutorial's tanh RNN)",
-    )  # fmt: skip
+    )
     m.set_defaults(func=cmd_demo)
     add_experiment_parser(sub)
     return p

@@ -24,4 +24,3 @@ class CharRNNError(Exception):
     def __init__(self, message: str, *, params: tuple[str, ...] = ()) -> None:
         super().__init__(message)
         self.params = tuple(params)
-

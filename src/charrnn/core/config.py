@@ -174,38 +174,57 @@ class Config:
     """
 
     mode: str = _field(
-        "words", "words: one sequence per line; text: running text", "model",
-        choices=MODES, fixes_shape=True,
+        "words",
+        "words: one sequence per line; text: running text",
+        "model",
+        choices=MODES,
+        fixes_shape=True,
     )
     hidden: int = _field(128, "hidden size", "model", metavar="H", fixes_shape=True)
     layers: int = _field(1, "stacked RNN layers", "model", metavar="L", fixes_shape=True)
     cell: str = _field(
-        "rnn", "recurrent cell: the tutorial's tanh RNN, or a gated GRU or LSTM", "model",
-        choices=CELLS, fixes_shape=True,
+        "rnn",
+        "recurrent cell: the tutorial's tanh RNN, or a gated GRU or LSTM",
+        "model",
+        choices=CELLS,
+        fixes_shape=True,
     )
     forget_bias: float = _field(
         1.0, "LSTM: the forget gate's bias at initialisation", "model", metavar="X"
     )
     dropout: float = _field(
-        0.0, "dropout between layers and before the output, training only",
-        "regularisation", metavar="P",
+        0.0,
+        "dropout between layers and before the output, training only",
+        "regularisation",
+        metavar="P",
     )
     init: str = _field(
-        "normal", "normal: tutorial's N(0,1)*init-scale; scaled: 1/sqrt(H) and orthogonal "
-        "Whh, better for large H", "model", choices=INITS,
+        "normal",
+        "normal: tutorial's N(0,1)*init-scale; scaled: 1/sqrt(H) and orthogonal "
+        "Whh, better for large H",
+        "model",
+        choices=INITS,
     )
     init_scale: float = _field(0.01, "std of normal init", "model", metavar="X")
     dtype: str = _field(
-        "float32", "floating type of the parameters and of the computation", "model",
-        choices=DTYPES, fixes_shape=True,
+        "float32",
+        "floating type of the parameters and of the computation",
+        "model",
+        choices=DTYPES,
+        fixes_shape=True,
     )
     bptt: str = _field(
-        "full", "full BPTT or the tutorial's naive 1-hop rule", "optimisation",
+        "full",
+        "full BPTT or the tutorial's naive 1-hop rule",
+        "optimisation",
         choices=BPTT_RULES,
     )
     bptt_window: int | None = _field(
-        None, "full BPTT truncated to a sliding window: each loss sends gradient at most W "
-        "steps back", "optimisation", metavar="W", default_help="none: no limit",
+        None,
+        "full BPTT truncated to a sliding window: each loss sends gradient at most W steps back",
+        "optimisation",
+        metavar="W",
+        default_help="none: no limit",
     )
     seq_len: int = _field(64, "text mode: characters per chunk", "data", metavar="T")
     batch_size: int = _field(32, "words or streams per step", "data", metavar="B")
@@ -213,24 +232,27 @@ class Config:
         1000, "total optimiser steps", "optimisation", metavar="N", resume_may_change=True
     )
     epochs: float = _field(
-        1.0, "passes over the data, used when --steps is not given", "optimisation",
-        metavar="E", resume_may_change=True,
+        1.0,
+        "passes over the data, used when --steps is not given",
+        "optimisation",
+        metavar="E",
+        resume_may_change=True,
     )
     optimizer: str = _field(
-        "adam", "update rule: the tutorial's SGD, min-char-rnn's Adagrad, or Adam",
-        "optimisation", choices=OPTIMIZERS,
+        "adam",
+        "update rule: the tutorial's SGD, min-char-rnn's Adagrad, or Adam",
+        "optimisation",
+        choices=OPTIMIZERS,
     )
-    lr: float = _field(
-        0.005, "learning rate", "optimisation", metavar="X", resume_may_change=True
-    )
+    lr: float = _field(0.005, "learning rate", "optimisation", metavar="X", resume_may_change=True)
     schedule: str = _field(
-        "cosine", "learning-rate schedule after warm-up: cosine decays --lr to "
-        "--lr-min-ratio of it over the run's steps; constant keeps it", "optimisation",
+        "cosine",
+        "learning-rate schedule after warm-up: cosine decays --lr to "
+        "--lr-min-ratio of it over the run's steps; constant keeps it",
+        "optimisation",
         choices=SCHEDULES,
     )
-    warmup: int = _field(
-        0, "steps of linear learning-rate warm-up", "optimisation", metavar="N"
-    )
+    warmup: int = _field(0, "steps of linear learning-rate warm-up", "optimisation", metavar="N")
     lr_min_ratio: float = _field(
         0.1, "cosine schedule's final rate as a share of --lr", "optimisation", metavar="R"
     )
@@ -238,57 +260,90 @@ class Config:
         0.0, "decoupled weight decay on weight matrices", "regularisation", metavar="W"
     )
     ema: float = _field(
-        0.0, "keep a moving average of the parameters with decay D (e.g. 0.999) and make "
-        "it the model: validation, checkpoints and samples use it", "regularisation",
-        metavar="D", default_help="0: off",
+        0.0,
+        "keep a moving average of the parameters with decay D (e.g. 0.999) and make "
+        "it the model: validation, checkpoints and samples use it",
+        "regularisation",
+        metavar="D",
+        default_help="0: off",
     )
     clip: float = _field(5.0, "clip bound", "optimisation", metavar="C", resume_may_change=True)
     clip_mode: str = _field(
-        "norm", "value: element-wise (tutorial); norm: global norm; none: off", "optimisation",
-        choices=CLIP_MODES, resume_may_change=True,
+        "norm",
+        "value: element-wise (tutorial); norm: global norm; none: off",
+        "optimisation",
+        choices=CLIP_MODES,
+        resume_may_change=True,
     )
     reduction: str = _field(
-        "mean", "gradient of the mean loss per character, or of the summed loss as in the "
-        "tutorial", "optimisation", choices=REDUCTIONS,
+        "mean",
+        "gradient of the mean loss per character, or of the summed loss as in the tutorial",
+        "optimisation",
+        choices=REDUCTIONS,
     )
     val_fraction: float = _field(
         0.1, "share held out for validation; 0 trains on all", "data", metavar="F"
     )
     val_max: int = _field(
-        0, "hold out at most N lines (words) or characters (text), e.g. to keep validation "
+        0,
+        "hold out at most N lines (words) or characters (text), e.g. to keep validation "
         "quick on a large corpus; --val-fraction 0.1 --val-max 1000 is makemore's split",
-        "data", metavar="N", default_help="0: no cap",
+        "data",
+        metavar="N",
+        default_help="0: no cap",
     )
     units: str = _field(
-        "char", "char: one symbol per character; jamo: each Hangul syllable as its "
-        "initial, medial and final jamo, composed back on output", "data",
-        choices=UNITS, fixes_shape=True,
+        "char",
+        "char: one symbol per character; jamo: each Hangul syllable as its "
+        "initial, medial and final jamo, composed back on output",
+        "data",
+        choices=UNITS,
+        fixes_shape=True,
     )
     normalize: str = _field(
-        "nfc", "nfc: read text as Unicode NFC, so a word stored decomposed is the word typed "
-        "normally; none: as it is (char units only)", "data",
-        choices=NORMALIZATIONS, fixes_shape=True,
+        "nfc",
+        "nfc: read text as Unicode NFC, so a word stored decomposed is the word typed "
+        "normally; none: as it is (char units only)",
+        "data",
+        choices=NORMALIZATIONS,
+        fixes_shape=True,
     )
     seed: int = _field(0, "seeds initialisation, the split and the batch order", "run", metavar="S")
     log_every: int = _field(
         100, "steps between log lines", "run", metavar="K", resume_may_change=True
     )
     eval_every: int | None = _field(
-        None, "steps between validations", "run", metavar="K",
-        default_help="--log-every", resume_may_change=True,
+        None,
+        "steps between validations",
+        "run",
+        metavar="K",
+        default_help="--log-every",
+        resume_may_change=True,
     )
     save_every: int | None = _field(
-        None, "steps between checkpoints", "run", metavar="K",
-        default_help="--eval-every", resume_may_change=True,
+        None,
+        "steps between checkpoints",
+        "run",
+        metavar="K",
+        default_help="--eval-every",
+        resume_may_change=True,
     )
     patience: int | None = _field(
-        None, "stop after P validations without improvement", "run", metavar="P",
-        default_help="none: never stop early", resume_may_change=True,
+        None,
+        "stop after P validations without improvement",
+        "run",
+        metavar="P",
+        default_help="none: never stop early",
+        resume_may_change=True,
     )
     time_budget: float | None = _field(
-        None, "minutes of training wall clock after which the run stops and saves", "run",
-        metavar="MINUTES", default_help="none: no limit", resume_may_change=True,
-    )  # fmt: skip
+        None,
+        "minutes of training wall clock after which the run stops and saves",
+        "run",
+        metavar="MINUTES",
+        default_help="none: no limit",
+        resume_may_change=True,
+    )
 
     def __post_init__(self) -> None:
         self.validate()
@@ -371,9 +426,7 @@ class Config:
         for name in ("log_every", "eval_every", "save_every", "patience"):
             v = getattr(self, name)
             if not (_is_count(v) or (v is None and name != "log_every")):
-                raise CharRNNError(
-                    f"{name} must be a whole number >= 1; got {v!r}", params=(name,)
-                )
+                raise CharRNNError(f"{name} must be a whole number >= 1; got {v!r}", params=(name,))
         if self.bptt_window is not None:
             if not _is_count(self.bptt_window):
                 raise CharRNNError(

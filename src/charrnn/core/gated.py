@@ -356,9 +356,17 @@ class LSTMCell:
 
     @staticmethod
     def _recur(
-        xp: Any, pre_t: Any, a: Any, num: Any, c: Any, act: Any, tc: Any,
-        h_out: Any, c_out: Any, ig: Any,
-    ) -> None:  # fmt: skip
+        xp: Any,
+        pre_t: Any,
+        a: Any,
+        num: Any,
+        c: Any,
+        act: Any,
+        tc: Any,
+        h_out: Any,
+        c_out: Any,
+        ig: Any,
+    ) -> None:
         # One step; a = h Wh^T (B, 4H) and pre_t arrive scaled by [-1 | -1 | -2 | -1].
         H = tc.shape[1]
         xp.add(pre_t, a, out=act)

@@ -136,9 +136,7 @@ def _onehot(i: int, V: int) -> np.ndarray:
     return x
 
 
-def _head(
-    Why: np.ndarray, by: np.ndarray, h: np.ndarray, target: int
-) -> tuple[np.ndarray, float]:
+def _head(Why: np.ndarray, by: np.ndarray, h: np.ndarray, target: int) -> tuple[np.ndarray, float]:
     """The softmax output of one step and its loss, as the seed computes them."""
     y = np.dot(Why, h) + by
     p = np.exp(y - np.max(y)) / np.sum(np.exp(y - np.max(y)))

@@ -53,10 +53,13 @@ def decompose_hangul(text: str) -> str:
         return text
     t = s % T_COUNT
     out = np.stack(  # (N, 3): initial (or the character itself), medial, final
-        [np.where(syl, L_BASE + s // (V_COUNT * T_COUNT), cps),
-         V_BASE + (s % (V_COUNT * T_COUNT)) // T_COUNT,
-         T_BASE + t], axis=1,
-    )  # fmt: skip
+        [
+            np.where(syl, L_BASE + s // (V_COUNT * T_COUNT), cps),
+            V_BASE + (s % (V_COUNT * T_COUNT)) // T_COUNT,
+            T_BASE + t,
+        ],
+        axis=1,
+    )
     keep = np.stack([np.ones_like(syl), syl, syl & (t != 0)], axis=1)  # (N, 3)
     return out[keep].astype(np.uint32).tobytes().decode("utf-32-le")
 
@@ -94,8 +97,9 @@ class Units:
 
     def __post_init__(self) -> None:
         if self.kind not in UNITS:
-            raise CharRNNError(f"units must be one of {', '.join(UNITS)}; got {self.kind!r}",
-                               params=("units",))  # fmt: skip
+            raise CharRNNError(
+                f"units must be one of {', '.join(UNITS)}; got {self.kind!r}", params=("units",)
+            )
         if self.normalize not in NORMALIZATIONS:
             raise CharRNNError(
                 f"normalize must be one of {', '.join(NORMALIZATIONS)}; got {self.normalize!r}",
@@ -316,8 +320,10 @@ class Vocab:
                 "its own that never joins a syllable; type whole syllables (가, 각) instead"
             )
         jamo_vocab = any("\u1100" <= c <= "\u11ff" for c in self.itos)
-        if self.units.kind == "char" and jamo_vocab and any(
-            S_BASE <= ord(c) < S_BASE + S_COUNT for c in bad
+        if (
+            self.units.kind == "char"
+            and jamo_vocab
+            and any(S_BASE <= ord(c) < S_BASE + S_COUNT for c in bad)
         ):
             return (
                 ". The model was trained on decomposed Hangul (normalize='none'); retrain "

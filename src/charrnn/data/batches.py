@@ -179,5 +179,3 @@ class TextBatches:
         seq = np.asarray(self.ids[pos], dtype=np.int64)  # one gather; targets = inputs shifted
         n_chars = int(self.char_starts[pos[1:]].sum()) if self.char_starts is not None else None
         return Batch(seq[:-1], seq[1:], None, Tk * self.batch_size, n_chars)
-
-

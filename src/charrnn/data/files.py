@@ -121,9 +121,6 @@ def read_text(source: str | os.PathLike[str], encoding: str = "utf-8") -> str:
     return text
 
 
-
-
-
 def load_corpus(
     source: str | os.PathLike[str], mode: str, encoding: str = "utf-8"
 ) -> list[str] | str:
@@ -134,8 +131,6 @@ def load_corpus(
     return text
 
 
-
-
 def corpus_chars(corpus: list[str] | str) -> set[str]:
     """Every distinct character of a corpus."""
     if isinstance(corpus, str):
@@ -144,4 +139,3 @@ def corpus_chars(corpus: list[str] | str) -> set[str]:
     for w in corpus:
         chars.update(w)
     return chars
-

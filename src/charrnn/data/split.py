@@ -35,8 +35,6 @@ def split_words(text: str, max_len: int = MAX_WORD_LEN, source: str = "corpus") 
     return words
 
 
-
-
 def split_train_val(
     words: list[str], val_fraction: float, seed: int, val_max: int = 0
 ) -> tuple[list[str], list[str]]:
@@ -69,7 +67,6 @@ def split_text(text: TextLike, val_fraction: float, val_max: int = 0) -> tuple[T
         n_val = min(n_val, val_max)
     cut = len(text) - n_val
     return text[:cut], text[cut:]
-
 
 
 def split_corpus(

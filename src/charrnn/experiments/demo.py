@@ -25,10 +25,19 @@ def names_config(seed: int = 0) -> Config:
     would hardly move in 15 s.
     """
     return Config(
-        mode="words", hidden=128, init="scaled", batch_size=32, steps=100_000,
-        optimizer="adam", lr=0.005, schedule="constant", clip=5.0, clip_mode="norm",
-        val_fraction=0.1, seed=seed,
-    )  # fmt: skip
+        mode="words",
+        hidden=128,
+        init="scaled",
+        batch_size=32,
+        steps=100_000,
+        optimizer="adam",
+        lr=0.005,
+        schedule="constant",
+        clip=5.0,
+        clip_mode="norm",
+        val_fraction=0.1,
+        seed=seed,
+    )
 
 
 def run_demo(seeds: int = 10, names_seconds: float = 15.0, cell: str = "rnn") -> int:

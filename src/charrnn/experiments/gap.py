@@ -206,11 +206,21 @@ def query_step(gap: int) -> int:
 def point_config(settings: GapSettings, cell: str, gap: int, rule: str, seed: int) -> Config:
     """The training configuration of one seed of one point of the grid."""
     changes: dict[str, Any] = dict(
-        mode="words", hidden=settings.hidden, init=settings.init, dtype="float32",
-        batch_size=settings.batch_size, steps=settings.steps, optimizer="adam",
-        lr=settings.lr, schedule="constant", clip=1.0, clip_mode="norm", val_fraction=0.0,
-        seed=settings.seed + seed, log_every=settings.steps,
-    )  # fmt: skip  # a constant rate: every point of the grid learns at the same pace
+        mode="words",
+        hidden=settings.hidden,
+        init=settings.init,
+        dtype="float32",
+        batch_size=settings.batch_size,
+        steps=settings.steps,
+        optimizer="adam",
+        lr=settings.lr,
+        schedule="constant",
+        clip=1.0,
+        clip_mode="norm",
+        val_fraction=0.0,
+        seed=settings.seed + seed,
+        log_every=settings.steps,
+    )  # a constant rate: every point of the grid learns at the same pace
     if rule == "naive":
         changes["bptt"] = "naive"
     elif rule == "window":
@@ -273,8 +283,9 @@ def gradient_norms(
         start = t - j + 1  # the steps after h_{t-j}
         mask = np.zeros((j, B))
         mask[-1] = 1
-        _, cs = forward(p64, inputs[start : t + 1], targets[start : t + 1], states[t - j + 1],
-                        mask, cell=c)  # fmt: skip
+        _, cs = forward(
+            p64, inputs[start : t + 1], targets[start : t + 1], states[t - j + 1], mask, cell=c
+        )
         _, dh0 = backward(p64, cs, cell=c)
         # The h part of the state (the LSTM's cell c is held fixed).
         norms.append(float(np.linalg.norm(c.output(dh0[0]), axis=1).mean()))
@@ -303,8 +314,9 @@ def run_one(settings: GapSettings, cell: str, gap: int, rule: str, seed: int) ->
     cpu0 = time.process_time()
     rng = np.random.default_rng([settings.seed, gap, seed])
     train = latch_words(settings, gap, settings.words, rng)
-    test = latch_words(settings, gap, settings.test_words, np.random.default_rng(
-        [settings.seed, gap, seed, 1]))  # fmt: skip
+    test = latch_words(
+        settings, gap, settings.test_words, np.random.default_rng([settings.seed, gap, seed, 1])
+    )
     config = point_config(settings, cell, gap, rule, seed)
     with TrainingRun(config, train) as run:
         vocab = run.corpus.vocab
@@ -408,8 +420,9 @@ def summarise(settings: GapSettings, runs: Iterable[SeedRun]) -> list[Point]:
         wins = sum(a >= settings.threshold for a in acc)
         low, high = wilson_interval(wins, len(acc))
         window = window_for(gap) if rule == "window" else None
-        points.append(Point(cell, gap, rule, window, wins, len(acc), low, high,
-                            float(np.mean(acc)), acc))  # fmt: skip
+        points.append(
+            Point(cell, gap, rule, window, wins, len(acc), low, high, float(np.mean(acc)), acc)
+        )
     return points
 
 
@@ -440,8 +453,9 @@ def _rule_label(rule: str) -> str:
     return {"naive": "naive 1-hop", "window": "window W=max(1,k//2)", "full": "full BPTT"}[rule]
 
 
-def to_json(settings: GapSettings, points: Sequence[Point], runs: Sequence[SeedRun],
-            seconds: float) -> dict[str, Any]:  # fmt: skip
+def to_json(
+    settings: GapSettings, points: Sequence[Point], runs: Sequence[SeedRun], seconds: float
+) -> dict[str, Any]:
     """Everything the run found, as plain JSON data."""
     return {
         "settings": asdict(settings),
@@ -451,8 +465,12 @@ def to_json(settings: GapSettings, points: Sequence[Point], runs: Sequence[SeedR
         "points": [{**asdict(p), "rate": p.rate} for p in points],
         "norms": [
             {
-                "cell": r.cell, "gap": r.gap, "rule": r.rule, "seed": r.seed,
-                "init": list(r.norms_init), "trained": list(r.norms_trained),
+                "cell": r.cell,
+                "gap": r.gap,
+                "rule": r.rule,
+                "seed": r.seed,
+                "init": list(r.norms_init),
+                "trained": list(r.norms_trained),
             }
             for r in runs
             if r.norms_init is not None and r.norms_trained is not None
@@ -500,8 +518,9 @@ def plot_success(settings: GapSettings, points: Sequence[Point], path: str) -> N
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 4.2))
     for ci, cell in enumerate(settings.cells):
         for rule in settings.rules:
-            ps = sorted((p for p in points if p.cell == cell and p.rule == rule),
-                        key=lambda p: p.gap)  # fmt: skip
+            ps = sorted(
+                (p for p in points if p.cell == cell and p.rule == rule), key=lambda p: p.gap
+            )
             if not ps:
                 continue
             ks = [p.gap for p in ps]
@@ -546,8 +565,9 @@ def plot_norms(settings: GapSettings, runs: Sequence[SeedRun], path: str) -> Non
         for rule in settings.rules:
             got = [r.norms_trained for r in mine if r.rule == rule]
             if got:
-                curves.append((f"after training, {_rule_label(rule)}", COLOURS[rule],
-                               np.array(got)))  # fmt: skip
+                curves.append(
+                    (f"after training, {_rule_label(rule)}", COLOURS[rule], np.array(got))
+                )
         for label, colour, arr in curves:
             j = np.arange(arr.shape[1])
             q1, med, q3 = np.percentile(arr, [25, 50, 75], axis=0)
@@ -557,10 +577,19 @@ def plot_norms(settings: GapSettings, runs: Sequence[SeedRun], path: str) -> Non
         ax.set_xlabel("j: steps back from the query")
         ax.set_ylabel("||dL_t / dh_{t-j}|| (mean over 100 words)")
         ax.axvline(settings.norm_gap + 1, color="grey", lw=1, ls=":")
-        ax.text(settings.norm_gap + 1, ax.get_ylim()[0], " key read", color="grey", fontsize=8,
-                va="bottom")  # fmt: skip
-        ax.set_title(f"{cell} cell, k={settings.norm_gap}: median over {settings.seeds} seeds, "
-                     "quartile band", fontsize=10)  # fmt: skip
+        ax.text(
+            settings.norm_gap + 1,
+            ax.get_ylim()[0],
+            " key read",
+            color="grey",
+            fontsize=8,
+            va="bottom",
+        )
+        ax.set_title(
+            f"{cell} cell, k={settings.norm_gap}: median over {settings.seeds} seeds, "
+            "quartile band",
+            fontsize=10,
+        )
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=8)
     fig.tight_layout()

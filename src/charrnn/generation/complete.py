@@ -199,9 +199,7 @@ def complete(
         used = "beam"
     else:
         used = "exact"
-    return Completions(
-        shown, tuple(items), used, stepper.steps, time.perf_counter() - t0, note
-    )
+    return Completions(shown, tuple(items), used, stepper.steps, time.perf_counter() - t0, note)
 
 
 def _best_first(
@@ -301,8 +299,10 @@ def _beam(
         logps = flat[top]
         h, x = h[:, rows], ids
         if mode == "text" and length + 1 == max_len:
-            finished = [Completion(vocab.to_text(prefix + vocab.decode(s)), float(lp))
-                        for s, lp in zip(seqs, logps, strict=True)]  # fmt: skip
+            finished = [
+                Completion(vocab.to_text(prefix + vocab.decode(s)), float(lp))
+                for s, lp in zip(seqs, logps, strict=True)
+            ]
             break
     finished.sort(key=lambda c: -c.logprob)
     return finished[:k]

@@ -78,13 +78,14 @@ class JamoGrammar:
         sample starts with the prefix.
     """
 
-    def __init__(
-        self, vocab: Vocab, max_len: int | None = None, *, prefix_as_typed: bool = True
-    ):
+    def __init__(self, vocab: Vocab, max_len: int | None = None, *, prefix_as_typed: bool = True):
         cls = np.array(
-            [0 if c in INITIALS else 1 if c in MEDIALS else 2 if c in FINALS else 3
-             for c in vocab.itos], dtype=np.int8,
-        )  # fmt: skip  # (V,) 0 initial, 1 medial, 2 final, 3 anything else
+            [
+                0 if c in INITIALS else 1 if c in MEDIALS else 2 if c in FINALS else 3
+                for c in vocab.itos
+            ],
+            dtype=np.int8,
+        )  # (V,) 0 initial, 1 medial, 2 final, 3 anything else
         is_l, is_v, is_t = cls == 0, cls == 1, cls == 2
         free = ~(is_v | is_t)  # what may start a character: an initial or any other symbol
         after = np.empty((4, len(cls)), dtype=bool)  # (class of last, V)

@@ -65,6 +65,7 @@ def check_sampling_args(n: int, max_len: int, temperature: float, top_k: int | N
     if top_k is not None and top_k < 1:
         raise CharRNNError(f"top_k must be at least 1; got {top_k}", params=("top_k",))
 
+
 def sample(
     params: Params,
     vocab: Vocab,

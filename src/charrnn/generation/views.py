@@ -270,8 +270,10 @@ def influence(
         keeper = _InputGradKeeper("numpy", np)
         backward(params, cache, scale=-1.0, backend=keeper)
         if len(keeper.kept) != 1:  # the seam this relies on: say so rather than draw nonsense
-            raise RuntimeError("model.backward must pass the first layer's input gradient "
-                               "to backend.onehot_grad once; views.influence reads it there")
+            raise RuntimeError(
+                "model.backward must pass the first layer's input gradient "
+                "to backend.onehot_grad once; views.influence reads it there"
+            )
         dpre = keeper.kept[0].reshape(T, C, -1)  # (T, C, G)
         norms = np.linalg.norm(dpre.astype(np.float64) @ Wxh.astype(np.float64), axis=2)  # (T, C)
         for col, r in enumerate(chunk):
@@ -321,9 +323,7 @@ def text_properties(text: str) -> dict[str, np.ndarray]:
     return props
 
 
-def tracking_units(
-    reading: Reading, *, top: int = 8
-) -> dict[str, list[tuple[int, int, float]]]:
+def tracking_units(reading: Reading, *, top: int = 8) -> dict[str, list[tuple[int, int, float]]]:
     """Units whose activation follows each simple property of the text.
 
     Returns

@@ -351,9 +351,15 @@ class Trainer:
                 ws=self.ws,
             )
             backward(
-                self.params, cache, scale=scale, bptt=cfg.bptt, out=self.grads, backend=be,
-                ws=self.ws, window=cfg.bptt_window,
-            )  # fmt: skip
+                self.params,
+                cache,
+                scale=scale,
+                bptt=cfg.bptt,
+                out=self.grads,
+                backend=be,
+                ws=self.ws,
+                window=cfg.bptt_window,
+            )
         # Characters of the shown text this step predicted (fewer than symbols in jamo units).
         chars = 0
         if batch is not None:
@@ -497,9 +503,7 @@ class Trainer:
                     val_loss=val,
                     chars_per_s=window_chars / max(now - window_start, 1e-9),
                     elapsed=now - start,
-                    train_loss_per_char=(
-                        window_loss / max(window_text, 1) if per_char else None
-                    ),
+                    train_loss_per_char=(window_loss / max(window_text, 1) if per_char else None),
                     val_loss_per_char=val_per_char,
                 )
                 events.append(event)

@@ -42,22 +42,36 @@ def plot_metrics(
     steps = [r["step"] for r in records]
     wall = [r.get("wall_time", r.get("elapsed", math.nan)) / 60 for r in records]
     train = [r["train_loss"] for r in records]
-    val_pts = [(r["step"], w, r["val_loss"]) for r, w in zip(records, wall, strict=True)
-               if r.get("val_loss") is not None]  # fmt: skip
+    val_pts = [
+        (r["step"], w, r["val_loss"])
+        for r, w in zip(records, wall, strict=True)
+        if r.get("val_loss") is not None
+    ]
     fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
     for ax, xs, xlabel, vi in ((axes[0], steps, "step", 0), (axes[1], wall, "minutes", 1)):
         ax.plot(xs, train, label="train", color="tab:blue", lw=1.2)
         if val_pts:
-            ax.plot([p[vi] for p in val_pts], [p[2] for p in val_pts], label=val_label,
-                    color="tab:orange", lw=1.5)  # fmt: skip
+            ax.plot(
+                [p[vi] for p in val_pts],
+                [p[2] for p in val_pts],
+                label=val_label,
+                color="tab:orange",
+                lw=1.5,
+            )
         ax.set_xlabel(xlabel)
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("loss (nats/char)")
     axes[0].legend()
     if val_pts:
         best = min(val_pts, key=lambda p: p[2])
-        axes[0].annotate(f"best {best[2]:.3f}", (best[0], best[2]), textcoords="offset points",
-                         xytext=(0, 12), ha="center", fontsize=8)  # fmt: skip
+        axes[0].annotate(
+            f"best {best[2]:.3f}",
+            (best[0], best[2]),
+            textcoords="offset points",
+            xytext=(0, 12),
+            ha="center",
+            fontsize=8,
+        )
     if title:
         fig.suptitle(title)
     fig.tight_layout()

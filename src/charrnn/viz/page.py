@@ -93,13 +93,11 @@ def _script_json(data: Any) -> str:
 
 def live_page(first_text: str = "") -> str:
     """The page ``charrnn serve`` sends: it asks the server for every view."""
-    return _template().replace("/*FIRST*/\"\"", _script_json(first_text))
+    return _template().replace('/*FIRST*/""', _script_json(first_text))
 
 
 def static_page(data: dict[str, Any]) -> str:
     """A self-contained page for one text (no server, no network)."""
     return (
-        _template()
-        .replace("/*DATA*/null", _script_json(data))
-        .replace("/*STATIC*/false", "true")
+        _template().replace("/*DATA*/null", _script_json(data)).replace("/*STATIC*/false", "true")
     )

@@ -47,8 +47,14 @@ def plot_views(model: Any, text: str, stem: str) -> list[str]:
     L = len(r.activations)
     fig, axes = plt.subplots(L, 1, figsize=(max(6, n * 0.16), 2 + 2.2 * L), squeeze=False)
     for l, ax in enumerate(axes[:, 0]):
-        ax.imshow(r.activations[l][:n].T, aspect="auto", cmap="RdBu_r", vmin=-1, vmax=1,
-                  interpolation="nearest")  # fmt: skip
+        ax.imshow(
+            r.activations[l][:n].T,
+            aspect="auto",
+            cmap="RdBu_r",
+            vmin=-1,
+            vmax=1,
+            interpolation="nearest",
+        )
         ax.set_ylabel(f"layer {l + 1} unit")
         ax.set_xticks(range(n))
         ax.set_xticklabels(chars, fontsize=7, family="monospace")

@@ -31,8 +31,9 @@ MAX_SAMPLES = 50
 COMPUTE_SLOTS = 4  # requests computing at once
 
 
-def _field(body: dict[str, Any], name: str, kind: type, default: Any, lo: Any = None,
-           hi: Any = None) -> Any:  # fmt: skip
+def _field(
+    body: dict[str, Any], name: str, kind: type, default: Any, lo: Any = None, hi: Any = None
+) -> Any:
     """One field of a request, checked: a clear error names it."""
     value = body.get(name, default)
     if value is None:
@@ -52,8 +53,9 @@ class PageServer(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 128  # a burst of requests waits in the kernel's queue, not refused
 
-    def __init__(self, address: tuple[str, int], model: CharRNN, first_text: str = "",
-                 quiet: bool = True):  # fmt: skip
+    def __init__(
+        self, address: tuple[str, int], model: CharRNN, first_text: str = "", quiet: bool = True
+    ):
         super().__init__(address, _Handler)
         self.model = model
         self.first_text = first_text
@@ -114,8 +116,11 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def _json(self, status: int, data: Any) -> None:
-        self._send(status, json.dumps(data, ensure_ascii=False).encode("utf-8"),
-                   "application/json; charset=utf-8")  # fmt: skip
+        self._send(
+            status,
+            json.dumps(data, ensure_ascii=False).encode("utf-8"),
+            "application/json; charset=utf-8",
+        )
 
     def do_GET(self) -> None:
         if self.path in ("/", "/index.html"):
@@ -165,8 +170,14 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(200, data)
 
 
-def make_server(model: CharRNN, host: str = "127.0.0.1", port: int = 8000, *,
-                first_text: str = "", quiet: bool = True) -> PageServer:  # fmt: skip
+def make_server(
+    model: CharRNN,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    *,
+    first_text: str = "",
+    quiet: bool = True,
+) -> PageServer:
     """A server for ``model``, bound but not yet serving (``port=0`` picks a free one)."""
     if not 0 <= port <= 65535:
         raise CharRNNError(f"the port must be between 0 and 65535; got {port}")
@@ -178,7 +189,7 @@ def make_server(model: CharRNN, host: str = "127.0.0.1", port: int = 8000, *,
 
 def default_text(model: CharRNN) -> str:
     """A first text for the page: a few of the model's own greedy words or a short sample."""
-    rng_text = model.sample(n=4 if model.config_.mode == "words" else 1, max_len=160,
-                            temperature=0.7, random_state=0)  # fmt: skip
+    rng_text = model.sample(
+        n=4 if model.config_.mode == "words" else 1, max_len=160, temperature=0.7, random_state=0
+    )
     return "\n".join(rng_text) if model.config_.mode == "words" else rng_text[0]
-
