@@ -17,8 +17,7 @@ import pytest
 
 from charrnn.common.errors import CharRNNError
 from charrnn.training import checkpoint
-
-from .conftest import run_cli_process
+from tests.conftest import run_cli_process
 
 
 def _state(path):

@@ -17,8 +17,7 @@ import time
 import pytest
 
 from charrnn.cli import main
-
-from .conftest import run_cli_process
+from tests.conftest import run_cli_process
 
 BROWSER = next(
     (p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None

@@ -10,8 +10,7 @@ import pytest
 
 from charrnn import CharRNN
 from charrnn.cli import build_parser
-
-from .conftest import run_cli_process
+from tests.conftest import run_cli_process
 
 QUICK = ["--hidden", "24", "--steps", "60", "--log-every", "20", "--quiet"]
 

@@ -13,7 +13,7 @@ import pytest
 
 pytestmark = pytest.mark.slow  # each runs a benchmark script
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
 def test_bench_train_prints_engine_bound_and_floor():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from .conftest import run_cli_process
+from tests.conftest import run_cli_process
 
 Q = ["--steps", "2", "--hidden", "4", "--quiet"]
 

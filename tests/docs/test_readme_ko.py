@@ -13,8 +13,7 @@ import shlex
 import pytest
 
 from charrnn.cli import main
-
-from .conftest import ROOT
+from tests.conftest import ROOT
 
 README = ROOT / "README.ko.md"
 BLOCK = re.compile(r"^```(\w+)\n(.*?)^```", re.MULTILINE | re.DOTALL)

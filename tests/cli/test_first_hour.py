@@ -363,7 +363,7 @@ def test_the_licence_is_an_spdx_string():
     import pathlib
 
     tomllib = pytest.importorskip("tomllib")
-    root = pathlib.Path(__file__).resolve().parent.parent
+    root = pathlib.Path(__file__).resolve().parents[2]
     meta = tomllib.loads((root / "pyproject.toml").read_text())
     assert meta["project"]["license"] == "MIT"  # not the deprecated {text = ...} table
     build = " ".join(meta["build-system"]["requires"])

@@ -18,7 +18,7 @@ import pytest
 
 from charrnn.cli import main
 
-README = pathlib.Path(__file__).resolve().parent.parent / "README.md"
+README = pathlib.Path(__file__).resolve().parents[2] / "README.md"
 NUMBER = re.compile(r"[-+]?\d[\d,]*(?:\.\d+)?")
 SLOW_OUTS = {"tv"}  # the tutorial's 1000 passes, one word per step
 

@@ -10,8 +10,7 @@ import pytest
 
 from charrnn import CharRNN
 from charrnn.training import checkpoint
-
-from .conftest import shared_file
+from tests.conftest import shared_file
 
 
 def test_loss_falls_on_a_tiny_corpus():

@@ -27,7 +27,7 @@ from charrnn.common.errors import CharRNNError
 from charrnn.training import checkpoint
 from charrnn.training.trainer import make_batches
 
-SRC = pathlib.Path(__file__).resolve().parent.parent / "src" / "charrnn"
+SRC = pathlib.Path(__file__).resolve().parents[2] / "src" / "charrnn"
 
 
 # ----------------------------------------------------------------------------- helpers
