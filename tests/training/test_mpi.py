@@ -62,7 +62,11 @@ def launch(n: int, *args: str, wait: bool = True, timeout: float = 120):
 
 @pytest.fixture(scope="module", autouse=True)
 def mpi_starts():
-    """Skip the module, with the reason, unless a 2-rank Allreduce runs here."""
+    skip_unless_mpi()
+
+
+def skip_unless_mpi() -> None:
+    """Skip, with the reason, unless a 2-rank Allreduce runs here."""
     if _mpiexec() is None:
         pytest.skip("no mpiexec: install the MPI extra (pip install 'charrnn[mpi]')")
     try:

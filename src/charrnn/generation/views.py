@@ -94,14 +94,16 @@ def prepare(vocab: Vocab, text: str, mode: str) -> tuple[str, np.ndarray]:
         raise CharRNNError(
             f"the text has {len(text):,} characters; the views take at most {MAX_TEXT:,}"
         )
-    text = text.replace("\r\n", "\n")
+    # One token per symbol the model reads: a jamo model's views show its jamo, so every
+    # array of a Reading lines up with the text it returns.
+    text = vocab.to_symbols(text.replace("\r\n", "\n"))
     if mode == "words":
         seps = _separators(vocab)
         if text and text[-1] not in seps:
             text += "\n"
-        ids = vocab.encode(re.sub("[" + re.escape(seps) + "]", BOUNDARY, text))
+        ids = vocab.encode(re.sub("[" + re.escape(seps) + "]", BOUNDARY, text), symbols=True)
     else:
-        ids = vocab.encode(text)
+        ids = vocab.encode(text, symbols=True)
     return text, ids
 
 
