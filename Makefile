@@ -1,5 +1,7 @@
 # Two entry points do all the set-up: `make demo` and `make test`.
-# `make test-fast` is the edit-test loop: the tests not marked slow.
+# `make test` is every check and every test but the long experiments (marked long);
+# `make test-all` adds those, and CI runs both. `make test-fast` is the edit-test loop:
+# the tests not marked slow.
 # `make test-torch` installs the bench extra (PyTorch) and runs the oracle tests that
 # compare the RNN, GRU and LSTM with torch.nn's; without torch they are skipped.
 PYTHON ?= python3
@@ -7,7 +9,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-fast test-torch lint venv clean
+.PHONY: demo test test-all test-long test-fast test-torch lint venv clean
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,14 +27,19 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports --no-cache
-	$(BIN)/python -m pytest -q -n auto
+	$(BIN)/python -m pytest -q -n auto -m "not long"
+
+test-all: test test-long
+
+test-long: $(STAMP)
+	$(BIN)/python -m pytest -q -n auto -m long
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -n auto -m "not slow"
 
 test-torch: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
-	$(BIN)/python -m pytest -q tests/test_torch_oracle.py
+	$(BIN)/python -m pytest -q tests/core/test_torch_oracle.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

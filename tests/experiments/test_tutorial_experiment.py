@@ -91,12 +91,12 @@ def experiment(tmp_path_factory):
     return results
 
 
-@pytest.mark.slow  # the experiment fixture trains 20 runs
+@pytest.mark.long  # the experiment fixture trains 20 runs (90 s on 2 cores)
 def test_full_bptt_learns_vector_for_every_seed(experiment):
     assert all(p > 0.9 for p in experiment["full"]), experiment["full"]
 
 
-@pytest.mark.slow  # the experiment fixture trains 20 runs
+@pytest.mark.long  # the experiment fixture trains 20 runs (90 s on 2 cores)
 def test_naive_rule_succeeds_in_clearly_fewer_seeds(experiment):
     full = sum(p > 0.9 for p in experiment["full"])
     naive = sum(p > 0.9 for p in experiment["naive"])

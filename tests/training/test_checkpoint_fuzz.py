@@ -23,7 +23,7 @@ from charrnn.core.vocab import Vocab
 from charrnn.training import checkpoint
 from charrnn.training.trainer import Trainer
 
-pytestmark = pytest.mark.slow  # 10,000 loads: about 16 s
+pytestmark = [pytest.mark.slow, pytest.mark.long]  # 10,000 loads: about 16 s
 
 SEED = 20_24
 N_FILE = 6_000  # mutations of the file's bytes

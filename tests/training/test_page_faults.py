@@ -27,7 +27,7 @@ import charrnn
 
 resource = pytest.importorskip("resource")
 
-pytestmark = pytest.mark.slow  # eight training processes
+pytestmark = [pytest.mark.slow, pytest.mark.long]  # eight training processes
 
 SHAPE = ["--hidden", "256", "--batch-size", "32", "--seq-len", "64", "--dtype", "float32"]
 # Text at the speed issue's shape; words (batches of every length) with two layers and
