@@ -234,10 +234,23 @@ def test_every_block_that_is_not_run_says_so(page):
 def test_relative_links_lead_to_files(page):
     text = FENCE.sub("", page.read_text(encoding="utf-8"))
     for target in re.findall(r"\]\(([^)\s]+)\)", text):
-        if re.match(r"[a-z]+:", target) or target.startswith("#"):
+        if re.match(r"[a-z]+:", target):
             continue
-        path = (page.parent / target.split("#")[0]).resolve()
+        file, _, anchor = target.partition("#")
+        path = (page.parent / file).resolve() if file else page
         assert path.exists(), f"{page.name} links to {target}, which does not exist"
+        if anchor and path.suffix == ".md":
+            assert anchor in anchors(path), f"{page.name} links to {target}: no such heading"
+
+
+def anchors(page: pathlib.Path) -> set[str]:
+    """The anchors GitHub gives a page's headings."""
+    text = FENCE.sub("", page.read_text(encoding="utf-8"))
+    out = set()
+    for heading in re.findall(r"^#+ (.*)$", text, re.MULTILINE):
+        slug = re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+        out.add(slug)
+    return out
 
 
 def test_the_pages_have_runnable_examples():
