@@ -26,7 +26,7 @@ Then it times an in-place Allreduce of each model's P gradient floats at K=2
 below (10 Gbit/s Ethernet with 20 us latency; 100 Gbit/s InfiniBand-like with
 2 us). From it, the predicted efficiency at 4 to 64 ranks on a fixed global
 batch (strong scaling, while B/K >= 1) and on a fixed per-rank batch (weak
-scaling, the global batch K*B). See the README ("Many processes") for where
+scaling, the global batch K*B). See docs/parallel.md ("How it scales") for where
 the model stops holding.
 
 Time it on a quiet machine: ``env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE``.

@@ -1,4 +1,4 @@
-"""Screenshots of the learner's page for the README (headless Chromium through Selenium).
+"""Screenshots of the learner's page for the docs (headless Chromium through Selenium).
 
     python docs/screenshots.py NAMES_RUN [TEXT_RUN]
 

@@ -17,7 +17,7 @@ the last 10% held out. Budgets are steps, not seconds, so the figures do not
 depend on the machine or on what else runs on it. For each run it prints the
 best held-out loss and its step, the held-out and training loss at the end,
 and how far the held-out loss rose from its best: a default that rises on a
-long run is what the README's "Defaults" paragraph warns against.
+long run is what docs/recipes.md ("How the default schedule was chosen") warns against.
 """
 
 from __future__ import annotations

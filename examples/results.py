@@ -1,4 +1,4 @@
-"""Train a preset and print its row of the README's "Results" table.
+"""Train a preset and print its row of the presets table in docs/recipes.md.
 
     python examples/results.py names        # ../shared/data/names.txt, about 10 minutes
     python examples/results.py shakespeare  # ../shared/data/tinyshakespeare.txt, about 30 minutes

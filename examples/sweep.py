@@ -8,7 +8,7 @@
 Trains on ../shared/data with the same held-out split as the presets (names:
 1,000 names by seeded permutation; Shakespeare: the last 10%), prints the
 curve and the best held-out loss. The JSON holds charrnn.Config fields (over
-a preset's, with ``--preset``); the README's "What helped" lines give the ones
+a preset's, with ``--preset``); docs/recipes.md's "What helped" lines give the ones
 behind each figure. ``--novelty`` (names) adds, at every log line, the
 probability the model gives its training names and what it would give them if
 it memorised nothing (see examples/novelty.py); ``--dedupe`` (names) trains on

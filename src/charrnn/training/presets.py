@@ -2,7 +2,7 @@
 
 Each preset is a set of :class:`charrnn.Config` fields (how often to log and
 validate among them); flags given on the command line override it. The figures each one
-reaches, and the commands that measure them, are in the README's "Results".
+reaches, and the commands that measure them, are in docs/recipes.md.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""The learner's page: the views of :mod:`charrnn.views` as JSON, and the HTML around them.
+"""The learner's page: the views of :mod:`charrnn.generation.views` as JSON, and the HTML
+around them.
 
 One page (``web/page.html``: plain HTML, CSS and JavaScript, no network, no
 libraries) serves both faces: ``charrnn serve`` fills it from the server's
