@@ -212,6 +212,17 @@ class CharRNN:
         self.stop_reason_ = result.reason
         return self
 
+    @property
+    def unit_name(self) -> str:
+        """What one step of the model reads: ``"char"``, or ``"jamo"`` for jamo units.
+
+        Per-step losses (:meth:`read`, ``charrnn trace``) are nats per this
+        unit; :meth:`evaluate` and :meth:`score` report both per character and
+        per unit.
+        """
+        self._check_fitted()
+        return self.vocab_.units.kind
+
     def _check_fitted(self) -> None:
         if not hasattr(self, "params_"):
             raise CharRNNError("this model is not trained yet: call fit() or CharRNN.load()")

@@ -134,13 +134,6 @@ def add_experiment_parser(sub: Any) -> None:
 
 
 def cmd_experiment_gap(args: argparse.Namespace) -> int:
-    from ..experiments.gap import (
-        format_table,
-        plot_norms,
-        plot_success,
-        run_experiment,
-        to_json,
-    )
 
     settings = GapSettings(
         gaps=args.gaps,
@@ -160,14 +153,33 @@ def cmd_experiment_gap(args: argparse.Namespace) -> int:
         norm_gap=args.norm_gap if args.norm_gap in args.gaps else None,
         seed=args.seed,
     )
+    made_dir = False
     if args.png_dir is not None:
-        if not os.path.isdir(args.png_dir):
-            raise CharRNNError(f"--png-dir {args.png_dir} is not a directory")
+        if os.path.exists(args.png_dir) and not os.path.isdir(args.png_dir):
+            raise CharRNNError(f"--png-dir {args.png_dir} is a file, not a directory")
         from ..experiments.gap import _pyplot
 
         _pyplot()  # no matplotlib: say so before the grid runs, not after
     if args.png_dir is not None and settings.norm_gap is None:
         raise CharRNNError(f"--norm-gap {args.norm_gap} must be one of --gaps for the pictures")
+    if args.png_dir is not None and not os.path.isdir(args.png_dir):
+        # Made now, as `train --out` makes its run directory, so that a folder
+        # that cannot be made fails before the grid runs, not after.
+        try:
+            os.makedirs(args.png_dir)
+        except OSError as exc:
+            raise CharRNNError(f"cannot make --png-dir {args.png_dir}: {exc.strerror}") from None
+        made_dir = True
+    try:
+        return _run_gap(args, settings)
+    except BaseException:
+        if made_dir and not os.listdir(args.png_dir):
+            os.rmdir(args.png_dir)  # leave nothing behind
+        raise
+
+
+def _run_gap(args: argparse.Namespace, settings: GapSettings) -> int:
+    from ..experiments.gap import format_table, plot_norms, plot_success, run_experiment, to_json
 
     def progress(r: SeedRun) -> None:
         if not args.quiet:

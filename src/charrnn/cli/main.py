@@ -38,10 +38,11 @@ from ..training.run import TrainingRun
 from ..training.rundir import RunDir
 from ..training.trainer import LogEvent, Trainer
 from .experiment import add_experiment_parser
-from .flags import add_config_flags, cli_message, number, whole_number
+from .flags import Parser, add_config_flags, cli_message, number, whole_number
 
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE (13), as a shell reports a tool SIGPIPE ended
 
 
 def say(msg: str) -> None:
@@ -448,7 +449,7 @@ def cmd_trace(args: argparse.Namespace) -> int:
         print(f"       next: {tops}")
         print(
             f"       target {s.target_char!r} p={s.target_prob:.4f}  "
-            f"loss so far {s.running_loss:.4f} nats/char"
+            f"loss so far {s.running_loss:.4f} nats/{model.unit_name}"
         )
     return 0
 
@@ -604,7 +605,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="charrnn",
         description="Character-level vanilla-RNN language model (numpy, hand-written BPTT).",
     )
@@ -855,6 +856,29 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``charrnn`` command; returns the exit status."""
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        # The reader went away (`charrnn sample | head`): stop quietly. stdout now
+        # points at devnull, so the interpreter's last flush finds nothing to fail on.
+        # 141 (128 + SIGPIPE) is what `yes | head -1` and every tool SIGPIPE ends
+        # give: the output was cut short, which a script under `set -o pipefail`
+        # may want to know; an interactive user sees no message either way.
+        _stdout_to_devnull()
+        return EXIT_BROKEN_PIPE
+
+
+def _stdout_to_devnull() -> None:
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        return  # not a real file (captured in tests): nothing will flush to a pipe
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -868,6 +892,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if comm.is_root:
             say(f"charrnn {args.command}: error: {cli_message(exc)}")
         return EXIT_USER_ERROR
+    except BrokenPipeError:
+        raise  # main's to handle, for every command alike
     except Exception:
         comm = current()
         if comm.size > 1:  # a bug on one rank must not leave the others waiting
@@ -879,10 +905,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         say("interrupted")
         return EXIT_INTERRUPTED
-    except BrokenPipeError:
-        # The reader went away (`charrnn sample | head`); nothing to report.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
 
 
 if __name__ == "__main__":
