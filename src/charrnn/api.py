@@ -7,14 +7,16 @@
 
 from __future__ import annotations
 
+import collections
 import difflib
 import inspect
 import os
+import tempfile
 import threading
 import typing
 import warnings
-from collections.abc import Callable, Sequence
-from dataclasses import fields
+from collections.abc import Callable, Container, Sequence
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -22,18 +24,51 @@ import numpy as np
 from .common.errors import CharRNNError
 from .core.backend import get_backend
 from .core.config import Config
+from .data.corpus import heldout_split
+from .data.files import load_corpus
+from .data.textcache import encode_to_file, open_tokens
+from .generation import novelty
 from .generation.complete import Completions, complete
 from .generation.constraints import Constraint
 from .generation.sample import Score, sample, score
 from .generation.views import Reading, influence, read, tracking_units
 from .training import checkpoint
+from .training.checkpoint import RunState
 from .training.evaluate import Loss, evaluate_text, evaluate_words
 from .training.run import TrainingRun
 from .training.trainer import LogEvent, eval_batch_size, make_batches
 
 
+@dataclass(frozen=True)
+class Evaluation:
+    """A model's loss over a corpus file, and what reading the file left out.
+
+    Attributes
+    ----------
+    loss : Loss
+        Nats per character (``loss.per_char``), bits, perplexity; per symbol too.
+    source : str
+        The file (or ``@builtin``) evaluated.
+    size : int
+        Words (words mode) or symbols (text mode) evaluated.
+    skipped : dict of str to int
+        Characters left out as unknown (``unknown="skip"``), with their counts.
+    dropped : int
+        Words left out because nothing was left of them after skipping.
+    split : str or None
+        ``"held-out"`` for :meth:`CharRNN.evaluate_heldout`, else ``None``.
+    """
+
+    loss: Loss
+    source: str
+    size: int
+    skipped: dict[str, int] = field(default_factory=dict)
+    dropped: int = 0
+    split: str | None = None
+
+
 class CharRNN:
-    """A character-level vanilla-RNN language model.
+    """A character-level RNN language model (tanh RNN, GRU, LSTM).
 
     The constructor only stores its keyword arguments, as attributes of the
     same names (scikit-learn's convention, so :meth:`get_params`,
@@ -59,6 +94,11 @@ class CharRNN:
     history_ : list of LogEvent
     stop_reason_ : str
         How the last fit ended: "done", "patience", "time" or "stopped".
+    run_ : RunState
+        What training recorded: the data's source (a file or ``@builtin``;
+        ``None`` for data given in memory), its encoding and fingerprint, the
+        best validation loss. :meth:`evaluate_heldout` and the novelty methods
+        (:meth:`training_words`, :meth:`sample_new`) read the data again from it.
     """
 
     # The real signature is set below from Config's fields (see _init_signature),
@@ -208,6 +248,7 @@ class CharRNN:
             self.config_ = run.config
             self.vocab_ = run.corpus.vocab
             self.params_ = run.best_params()
+            self.run_ = run.state
         self.history_ = result.events
         self.stop_reason_ = result.reason
         return self
@@ -240,11 +281,38 @@ class CharRNN:
         max_len: int | None = None,
         random_state: int | None = 0,
         allow_empty: bool = False,
+        on_step: Callable[[list[str]], None] | None = None,
     ) -> list[str]:
-        """Generate ``n`` strings; see :func:`charrnn.sample.sample`.
+        """Generate ``n`` strings; see :func:`charrnn.generation.sample.sample`.
 
         In words mode no sample is the empty word unless ``allow_empty``: the
         boundary is masked at the first step and the rest renormalised.
+
+        Parameters
+        ----------
+        n : int
+            How many samples (1 to 100,000).
+        prefix : str
+            Text every sample starts with.
+        temperature : float
+            Below 1 is safer, above 1 wilder; 0 is greedy.
+        top_k : int, optional
+            Sample among the ``top_k`` likeliest characters only.
+        greedy : bool
+            Always the likeliest character.
+        max_len : int, optional
+            Symbols to generate (default 100 in words mode, 500 in text mode).
+        random_state : int, optional
+            Seed of the sampler.
+        allow_empty : bool
+            Words mode: let a sample without a prefix be the empty word.
+        on_step : callable, optional
+            Called after every step with the symbol each sample drew (a list of
+            ``n`` strings): to stream a sample as it is made.
+
+        Returns
+        -------
+        list of str
         """
         self._check_fitted()
         return sample(
@@ -259,7 +327,102 @@ class CharRNN:
             max_len=max_len,
             rng=np.random.default_rng(random_state),
             allow_empty=allow_empty,
+            on_step=on_step,
         )
+
+    def training_words(self) -> set[str]:
+        """The distinct words a words-mode model was trained on (its split of its data).
+
+        The data is read again from the file the model recorded (``run_.data``)
+        and split as training split it, so held-out words are not among them.
+
+        Returns
+        -------
+        set of str
+            As a user reads them (NFC), so they compare with :meth:`sample`'s.
+
+        Raises
+        ------
+        CharRNNError
+            For a text-mode model, or when the model does not record its data
+            (it was trained on data in memory) or the data is gone.
+        """
+        self._check_fitted()
+        self._check_words_mode("training_words")
+        return novelty.training_words(self._as_checkpoint())
+
+    def sample_new(
+        self,
+        n: int = 10,
+        *,
+        exclude: Container[str] | None = None,
+        max_draws: int | None = None,
+        prefix: str = "",
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        greedy: bool = False,
+        max_len: int | None = None,
+        random_state: int | None = 0,
+        allow_empty: bool = False,
+    ) -> tuple[list[str], int]:
+        """Words-mode samples that are not training words, drawn until there are ``n``.
+
+        A filter on sampling, not a property of the model: how much of its
+        probability the model gives its training set is what
+        :func:`charrnn.generation.novelty.memorisation` measures.
+
+        Parameters
+        ----------
+        n : int
+            How many new words (1 to 100,000).
+        exclude : container of str, optional
+            The words to leave out; by default :meth:`training_words`.
+        max_draws : int, optional
+            Give up after this many samples (default ``100 * n``), so that a
+            model that only repeats training words, or greedy decoding, ends.
+        prefix, temperature, top_k, greedy, max_len, random_state, allow_empty
+            As in :meth:`sample`.
+
+        Returns
+        -------
+        words : list of str
+            At most ``n`` new words in the order drawn; fewer only when
+            ``max_draws`` ran out (``greedy`` draws one word over and over; a
+            higher ``temperature`` gives more new ones).
+        drawn : int
+            Samples drawn in all.
+
+        Raises
+        ------
+        CharRNNError
+            For a text-mode model, settings :meth:`sample` refuses (named by
+            the values given here), or training words that cannot be read.
+        """
+        self._check_fitted()
+        self._check_words_mode("sample_new")
+        known = self.training_words() if exclude is None else exclude
+        return novelty.sample_new(
+            self.params_,
+            self.vocab_,
+            known,
+            n,
+            rng=np.random.default_rng(random_state),
+            max_draws=max_draws,
+            prefix=prefix,
+            temperature=temperature,
+            top_k=top_k,
+            greedy=greedy,
+            max_len=max_len,
+            allow_empty=allow_empty,
+        )
+
+    def _check_words_mode(self, what: str) -> None:
+        if self.config_.mode != "words":
+            raise CharRNNError(f"{what} applies to words-mode models only")
+
+    def _as_checkpoint(self) -> checkpoint.Checkpoint:
+        run = getattr(self, "run_", None) or RunState()
+        return checkpoint.Checkpoint(self.config_, self.vocab_, self.params_, run=run)
 
     def score(self, texts: Sequence[str]) -> list[Score]:
         """Log-probability (nats) of each string; see :func:`charrnn.sample.score`."""
@@ -346,12 +509,102 @@ class CharRNN:
             self.params_, make_batches(cfg, self.vocab_, data, eval_batch_size("text"))
         )
 
+    def evaluate_file(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        encoding: str = "utf-8",
+        unknown: str = "error",
+    ) -> Evaluation:
+        """Mean loss per character over a corpus file (or ``@builtin``), as ``charrnn eval``.
+
+        In text mode the file is streamed through a temporary token file, so a
+        large text never sits in memory; in words mode every line is a word.
+
+        Parameters
+        ----------
+        path : str or path
+            A file, or ``@name`` for a built-in corpus.
+        encoding : str
+            The file's text encoding.
+        unknown : {"error", "skip"}
+            Characters the model never saw: an error, or left out (counted in
+            ``Evaluation.skipped``; a word with nothing left is left out and
+            counted in ``Evaluation.dropped``).
+
+        Returns
+        -------
+        Evaluation
+
+        Raises
+        ------
+        CharRNNError
+            For a file that cannot be read, unknown characters with
+            ``unknown="error"``, or too little text to evaluate.
+        """
+        self._check_fitted()
+        source = os.fspath(path)
+        vocab, mode = self.vocab_, self.config_.mode
+        skipped: collections.Counter[str] = collections.Counter()
+        dropped = 0
+        if mode == "text":
+            with tempfile.TemporaryDirectory(prefix="charrnn-") as tmp:
+                tokens = os.path.join(tmp, "tokens.bin")
+                encode_to_file(source, vocab, tokens, encoding, unknown, skipped=skipped)  # type: ignore[arg-type]
+                ids = open_tokens(tokens, vocab.size)
+                if len(ids) < 2:
+                    raise CharRNNError(f"{source} has too little text to evaluate")
+                size = len(ids)
+                loss = self.evaluate(ids)
+                del ids  # release the memory map before the folder goes
+        else:
+            words = load_corpus(source, mode, encoding)
+            if unknown == "skip":
+                skipped.update(c for w in words for c in w if c not in vocab.stoi)
+                cleaned = [vocab.clean(w, "skip") for w in words]
+                words = [w for w in cleaned if w]
+                dropped = len(cleaned) - len(words)
+            size = len(words)
+            loss = self.evaluate(words)
+        return Evaluation(loss, source, size, dict(skipped), dropped)
+
+    def evaluate_heldout(self) -> Evaluation:
+        """Mean loss per character over the model's own held-out split, as ``charrnn eval RUN``.
+
+        The split is rebuilt from what training recorded (``run_``: the data
+        file, its encoding, the split settings of ``config_``) after checking
+        the data's fingerprint, so it is exactly the data the run held out.
+
+        Returns
+        -------
+        Evaluation
+            With ``split="held-out"``; ``size`` counts lines (words mode) or
+            characters (text mode).
+
+        Raises
+        ------
+        CharRNNError
+            When the model does not record its data (trained on data in
+            memory), the data is gone or changed, or the run held nothing out.
+        """
+        self._check_fitted()
+        run = getattr(self, "run_", None) or RunState()
+        with tempfile.TemporaryDirectory(prefix="charrnn-") as tmp:
+            val = heldout_split(run.data, run.encoding, run.data_fingerprint, self.config_, tmp)
+            size = len(val)
+            loss = self.evaluate(val)
+            del val  # release a memory map before the folder goes
+        assert run.data is not None  # heldout_split refuses a run without its data
+        return Evaluation(loss, run.data, size, split="held-out")
+
     # ------------------------------------------------------------------ files
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the model to a ``.npz`` checkpoint (no pickle)."""
         self._check_fitted()
-        checkpoint.save(path, checkpoint.Checkpoint(self.config_, self.vocab_, self.params_))
+        # The run state goes along, so the saved model still knows its data
+        # (held-out evaluation, novelty).
+        checkpoint.save(path, self._as_checkpoint())
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> CharRNN:
@@ -368,6 +621,7 @@ class CharRNN:
         model.config_ = ckpt.config
         model.vocab_ = ckpt.vocab
         model.params_ = ckpt.params
+        model.run_ = ckpt.run
         model.history_ = []
         return model
 
