@@ -1,4 +1,5 @@
-"""``charrnn experiment gap``: the command's flags and output (the experiment is in :mod:`gap`)."""
+"""``charrnn experiment gap``: the command's flags and output (the experiment is in
+:mod:`charrnn.experiments.gap`)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import sys
 from typing import Any
 
 from ..common.errors import CharRNNError
+from ..common.optional import require
 from ..experiments.gap import DEFAULT_GAPS, RULES, GapSettings, SeedRun, available_cells
 from .flags import number, whole_number
 
@@ -23,9 +25,9 @@ def _list(kind: Any) -> Any:
     return parse
 
 
-def add_experiment_parser(sub: Any) -> None:
+def add_parser(subparsers: Any) -> None:
     """Add ``experiment`` (with its ``gap`` subcommand) to the CLI's subparsers."""
-    x = sub.add_parser(
+    x = subparsers.add_parser(
         "experiment",
         help="experiments that measure what the model can learn",
         description="Experiments beyond the tutorial's; see README, 'What the tutorial did "
@@ -130,11 +132,11 @@ def add_experiment_parser(sub: Any) -> None:
     )
     g.add_argument("--json", action="store_true", help="print one JSON object, not the table")
     g.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
-    g.set_defaults(func=cmd_experiment_gap)
+    g.set_defaults(func=run)
 
 
-def cmd_experiment_gap(args: argparse.Namespace) -> int:
-
+def run(args: argparse.Namespace) -> int:
+    """Run the gap experiment; print its table (or JSON) and draw its pictures."""
     settings = GapSettings(
         gaps=args.gaps,
         rules=args.rules,
@@ -157,9 +159,8 @@ def cmd_experiment_gap(args: argparse.Namespace) -> int:
     if args.png_dir is not None:
         if os.path.exists(args.png_dir) and not os.path.isdir(args.png_dir):
             raise CharRNNError(f"--png-dir {args.png_dir} is a file, not a directory")
-        from ..experiments.gap import _pyplot
-
-        _pyplot()  # no matplotlib: say so before the grid runs, not after
+        # No matplotlib: say so before the grid runs, not after.
+        require("matplotlib", what="the experiment's pictures (--png-dir)", extra="experiment")
     if args.png_dir is not None and settings.norm_gap is None:
         raise CharRNNError(f"--norm-gap {args.norm_gap} must be one of --gaps for the pictures")
     if args.png_dir is not None and not os.path.isdir(args.png_dir):
