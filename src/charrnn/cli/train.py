@@ -11,6 +11,7 @@ import threading
 from typing import Any
 
 from ..common.errors import CharRNNError
+from ..common.optional import optional
 from ..core.config import TRAIN_FIELDS
 from ..data.files import builtin_names
 from ..training.parallel import world
@@ -185,9 +186,12 @@ class Progress(Callbacks):
     def __init__(self, trainer: Trainer, quiet: bool):
         self.quiet = quiet
         self.said: set[str] = set()  # notices already shown while training
-        tqdm = optional_tqdm() if not quiet and sys.stderr.isatty() else None
+        # Without tqdm (charrnn[progress]) a terminal gets the log lines instead.
+        tqdm = optional("tqdm") if not quiet and sys.stderr.isatty() else None
         self.bar = (
-            tqdm(total=trainer.total_steps, initial=trainer.step, unit="step", dynamic_ncols=True)
+            tqdm.tqdm(
+                total=trainer.total_steps, initial=trainer.step, unit="step", dynamic_ncols=True
+            )
             if tqdm is not None
             else None
         )
@@ -227,12 +231,3 @@ class Progress(Callbacks):
         """Close the bar."""
         if self.bar is not None:
             self.bar.close()
-
-
-def optional_tqdm() -> Any:
-    """tqdm's progress bar class, or None when it is not installed (a log instead)."""
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        return None
-    return tqdm
