@@ -153,6 +153,7 @@ class CharRNN:
     def fit(
         self,
         data: Sequence[str] | str | os.PathLike[str] | None = None,
+        y: None = None,
         *,
         text: str | None = None,
         out_dir: str | os.PathLike[str] | None = None,
@@ -194,8 +195,14 @@ class CharRNN:
             ``val_fraction`` is not used.
         encoding : str
             Of a data file.
+        y : None
+            Not used: a language model learns from the text alone. Here so
+            that scikit-learn's tools, which call ``fit(X, y)``, work.
         patience, time_budget : optional
-            Override the hyperparameters of the same names for this fit.
+            Deprecated: hyperparameters belong in the constructor
+            (``CharRNN(patience=3)``, or :meth:`set_params`), as in
+            scikit-learn. Still override the constructor's values for this
+            fit, with a ``DeprecationWarning``, until they are removed.
         verbose : bool
             Print what ``charrnn train`` prints: a line per log event (every
             ``log_every`` steps) and the run's notices, on stdout.
@@ -213,9 +220,18 @@ class CharRNN:
             ``data`` names no file (literal text goes in ``text``), or for any
             error of :class:`charrnn.run.TrainingRun`.
         """
+        _check_no_target(y)
         overrides = {
             k: v for k, v in (("patience", patience), ("time_budget", time_budget)) if v is not None
         }
+        for name, value in overrides.items():
+            warnings.warn(
+                f"fit({name}={value!r}) is deprecated and will be removed in the next release: "
+                f"set {name} in the constructor, CharRNN({name}={value!r}), or with "
+                f"set_params({name}={value!r}) (Config.{name})",
+                DeprecationWarning,
+                stacklevel=2,
+            )
         config = self.get_config().replace(**overrides)
         data = _data_or_text(data, text, "data", "text", required=True)
         val_data = _data_or_text(val_data, val_text, "val_data", "val_text", required=False)
@@ -424,10 +440,84 @@ class CharRNN:
         run = getattr(self, "run_", None) or RunState()
         return checkpoint.Checkpoint(self.config_, self.vocab_, self.params_, run=run)
 
-    def score(self, texts: Sequence[str]) -> list[Score]:
-        """Log-probability (nats) of each string; see :func:`charrnn.sample.score`."""
+    def score(self, X: Sequence[str], y: None = None) -> float:
+        """Mean log-likelihood per character of ``X``, in nats: higher is better.
+
+        scikit-learn's convention (``GridSearchCV`` and ``cross_val_score``
+        maximise it): the log-probability of all the strings together divided
+        by their characters (in words mode each word's closing boundary
+        counts, as in :meth:`evaluate`), so it is ``-evaluate(X).per_char``
+        for a list of words.
+
+        .. versionchanged:: 0.2
+           ``score`` returned the per-string scores, a list; they are now
+           :meth:`score_samples` (log-probabilities) and
+           :meth:`score_details` (everything). Changed outright rather than
+           through a release of warnings: a list where scikit-learn expects a
+           float breaks its model selection for as long as it lasts, and code
+           that still indexes or iterates the result fails at once (a float
+           is neither), never quietly.
+
+        Parameters
+        ----------
+        X : sequence of str
+            Strings to score (words in words mode, texts in text mode).
+        y : None
+            Not used; for scikit-learn.
+
+        Returns
+        -------
+        float
+        """
+        _check_no_target(y)
+        scores = self.score_details(X)
+        chars = sum(s.n_chars if s.n_chars is not None else len(s.char_nll) for s in scores)
+        return float(sum(s.logprob for s in scores) / max(chars, 1))
+
+    def score_samples(self, X: Sequence[str]) -> np.ndarray:
+        """Log-probability (nats) of each string of ``X``, as scikit-learn's density estimators.
+
+        Returns
+        -------
+        numpy.ndarray
+            (len(X),) float64: ``log p(string)`` (with its closing boundary in
+            words mode). :meth:`score_details` gives the per-character losses.
+        """
+        return np.array([s.logprob for s in self.score_details(X)], dtype=np.float64)
+
+    def score_details(self, X: Sequence[str]) -> list[Score]:
+        """Everything about each string's score: log-probability, per character, per symbol.
+
+        See :func:`charrnn.generation.sample.score`; ``charrnn score`` prints these.
+
+        Returns
+        -------
+        list of Score
+        """
         self._check_fitted()
-        return score(self.params_, self.vocab_, list(texts), mode=self.config_.mode)
+        if isinstance(X, str):
+            raise CharRNNError(
+                "give a list of strings to score (a str alone would be scored character by "
+                f"character); for one string use [{X[:20]!r}]"
+            )
+        return score(self.params_, self.vocab_, list(X), mode=self.config_.mode)
+
+    def __sklearn_tags__(self) -> Any:
+        """scikit-learn's description of this estimator (imported only when asked).
+
+        An unsupervised model of strings: ``X`` is a list of strings, not a
+        numeric array; no target.
+        """
+        from sklearn.utils import InputTags, Tags, TargetTags
+
+        return Tags(
+            estimator_type=None,
+            target_tags=TargetTags(required=False),
+            input_tags=InputTags(one_d_array=True, two_d_array=False, string=True),
+            no_validation=True,  # X is text; CharRNN checks it itself
+            non_deterministic=False,
+            requires_fit=True,
+        )
 
     def complete(
         self,
@@ -689,6 +779,13 @@ def _data_or_text(
             params=(data_name, text_name),
         )
     return data
+
+
+def _check_no_target(y: object) -> None:
+    if y is not None:
+        raise CharRNNError(
+            "y is not used: a language model learns from the strings alone; leave y out"
+        )
 
 
 def _check_param_names(params: dict[str, Any]) -> None:

@@ -27,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
     """Print each string with its log-probability."""
     model = load_model(args.run)
     words = [clean(model.vocab_, w, args.unknown, repr(w)) for w in args.words]
-    scores = model.score(words)
+    scores = model.score_details(words)
     if args.json:
         print(json.dumps({"scores": [s.to_dict() for s in scores]}, ensure_ascii=False))
         return 0
