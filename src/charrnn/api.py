@@ -35,7 +35,7 @@ from .generation.views import Reading, influence, read, tracking_units
 from .training import checkpoint
 from .training.checkpoint import RunState
 from .training.evaluate import Loss, evaluate_text, evaluate_words
-from .training.run import TrainingRun
+from .training.run import Callbacks, TrainingRun
 from .training.trainer import LogEvent, eval_batch_size, make_batches
 
 
@@ -246,21 +246,11 @@ class CharRNN:
             backend=get_backend(self.backend),
         ) as run:
             run.write_config()
-            say = _verbose_print if verbose else None
-            if say is not None:
+            callbacks = _FitCallbacks(verbose, on_event)
+            if verbose:
                 for notice in run.notices:
-                    say(str(notice))
-
-            def event(e: LogEvent) -> bool:
-                if say is not None:
-                    say(e.format())
-                return bool(on_event(e)) if on_event is not None else False
-
-            result = run.train(
-                on_event=event,
-                stop=stop,
-                on_notice=(lambda exc: say(str(exc))) if say is not None else None,
-            )
+                    _verbose_print(str(notice))
+            result = run.train(callbacks, stop=stop)
             self.config_ = run.config
             self.vocab_ = run.corpus.vocab
             self.params_ = run.best_params()
@@ -508,7 +498,11 @@ class CharRNN:
         An unsupervised model of strings: ``X`` is a list of strings, not a
         numeric array; no target.
         """
-        from sklearn.utils import InputTags, Tags, TargetTags
+        from sklearn.utils import (  # type: ignore[import-untyped,import-not-found,unused-ignore]
+            InputTags,
+            Tags,
+            TargetTags,
+        )
 
         return Tags(
             estimator_type=None,
@@ -728,6 +722,23 @@ _PARAM_DEFAULTS: dict[str, Any] = {
 
 def _verbose_print(line: str) -> None:
     print(line, flush=True)
+
+
+class _FitCallbacks(Callbacks):
+    """What ``fit`` hears while it trains: printed with ``verbose``, passed to ``on_event``."""
+
+    def __init__(self, verbose: bool, on_event: Callable[[LogEvent], bool | None] | None):
+        self.verbose = verbose
+        self.user_event = on_event
+
+    def on_event(self, event: LogEvent) -> bool:
+        if self.verbose:
+            _verbose_print(event.format())
+        return bool(self.user_event(event)) if self.user_event is not None else False
+
+    def on_notice(self, notice: CharRNNError) -> None:
+        if self.verbose:
+            _verbose_print(str(notice))
 
 
 def _data_or_text(

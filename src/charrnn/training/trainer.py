@@ -456,7 +456,7 @@ class Trainer:
 
     def run(
         self,
-        on_event: Callable[[LogEvent], None] | None = None,
+        on_event: Callable[[LogEvent], bool | None] | None = None,
         on_step: Callable[[Trainer], bool | None] | None = None,
         after_step: Callable[[Trainer], None] | None = None,
         vote: Vote | None = None,
