@@ -31,6 +31,7 @@ from .generation import novelty
 from .generation.complete import Completions, complete
 from .generation.constraints import Constraint
 from .generation.sample import Score, sample, score
+from .generation.trace import TraceStep, trace
 from .generation.views import Reading, influence, read, tracking_units
 from .training import checkpoint
 from .training.checkpoint import RunState
@@ -555,6 +556,28 @@ class CharRNN:
         """
         self._check_fitted()
         return read(self.params_, self.vocab_, text, mode=self.config_.mode, top=top)
+
+    def trace(self, text: str, *, top: int = 3) -> list[TraceStep]:
+        """The model walked through ``text`` step by step, as ``charrnn trace`` prints it.
+
+        Parameters
+        ----------
+        text : str
+            Read after the boundary ``'\\n'`` (and predicted up to the closing
+            boundary in words mode).
+        top : int
+            How many likeliest next characters each step lists.
+
+        Returns
+        -------
+        list of TraceStep
+            Per step: the input, the hidden state, the gates of a gated cell,
+            the likeliest next symbols, the target's probability and the
+            running loss (nats per :attr:`unit_name`). See
+            :func:`charrnn.generation.trace.trace`.
+        """
+        self._check_fitted()
+        return trace(self.params_, self.vocab_, text, mode=self.config_.mode, top=top)
 
     def influence(
         self, text: str, *, window: int = 64, tokens: Sequence[int] | None = None

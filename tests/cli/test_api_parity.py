@@ -115,3 +115,11 @@ def test_unit_name_is_the_models_units(words_run):
     assert CharRNN.load(words_run).unit_name == "char"
     with pytest.raises(CharRNNError, match="not trained"):
         _ = CharRNN().unit_name
+
+
+def test_trace_through_the_api_is_what_the_cli_prints(words_run, cli):
+    model = CharRNN.load(words_run)
+    steps = model.trace("anna", top=2)
+    assert len(steps) == len("anna\n") and len(steps[0].top) == 2
+    code, out, _ = cli("trace", words_run, "anna", "--top", "2")
+    assert code == 0 and f"loss so far {steps[-1].running_loss:.4f} nats/char" in out

@@ -7,6 +7,7 @@ import json
 import sys
 from typing import Any
 
+from ..api import CharRNN
 from ..common.errors import CharRNNError
 from ..core.vocab import Vocab
 from ..data.files import read_text
@@ -154,7 +155,7 @@ class _Stream:
         sys.stdout.write(head + chars[0])
         sys.stdout.flush()
 
-    def run(self, model: Any, options: dict[str, Any]) -> None:
+    def run(self, model: CharRNN, options: dict[str, Any]) -> None:
         model.sample(1, on_step=self.write, **options)
         sys.stdout.write("\n")
 

@@ -7,7 +7,6 @@ from typing import Any
 
 import numpy as np
 
-from ..generation.trace import trace
 from .flags import whole_number
 from .output import clean, load_model, model_arg, unknown_arg
 
@@ -31,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
     """Print every step: input, hidden state, gates, next characters, running loss."""
     model = load_model(args.run)
     text = clean(model.vocab_, args.text, args.unknown, "the text")
-    steps = trace(model.params_, model.vocab_, text, mode=model.config_.mode, top=args.top)
+    steps = model.trace(text, top=args.top)
     H = model.config_.hidden
     shown = repr("\n" + text)
     units = "" if model.unit_name == "char" else f", {model.unit_name} units"
