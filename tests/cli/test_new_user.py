@@ -55,12 +55,20 @@ def test_a_reader_that_closes_early_ends_the_command_quietly(run, args):
 
 
 def _parse_error(capsys, *argv: str) -> str:
+    # "--out r" stays relative to a scratch folder: were a flag ever taken, as
+    # --unit was for --units, the run must not land in the checkout.
     with pytest.raises(SystemExit) as info:
-        main(list(argv))
+        main([str(a) for a in argv])
     assert info.value.code == 2
     return capsys.readouterr().err
 
 
+@pytest.fixture
+def in_scratch(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.mark.usefixtures("in_scratch")
 def test_a_misspelt_flag_gets_a_suggestion(capsys):
     err = _parse_error(capsys, "train", "@vector", "--out", "r", "--hiden", "64")
     assert "unrecognized arguments: --hiden" in err and "did you mean --hidden?" in err
@@ -68,6 +76,7 @@ def test_a_misspelt_flag_gets_a_suggestion(capsys):
     assert "did you mean --hidden?" in err
 
 
+@pytest.mark.usefixtures("in_scratch")
 def test_a_flag_is_never_taken_from_its_abbreviation(capsys):
     err = _parse_error(capsys, "train", "@vector", "--out", "r", "--unit", "jamo")
     assert "unrecognized arguments: --unit" in err and "did you mean --units?" in err
@@ -77,6 +86,7 @@ def test_a_flag_is_never_taken_from_its_abbreviation(capsys):
     assert "did you mean --seed" in err
 
 
+@pytest.mark.usefixtures("in_scratch")
 def test_a_misspelt_command_or_choice_gets_a_suggestion(capsys):
     err = _parse_error(capsys, "sampel", "r")
     assert "invalid choice: 'sampel'" in err and "did you mean 'sample'?" in err
