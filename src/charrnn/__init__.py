@@ -11,7 +11,7 @@ The package is laid out in layers, each importing only from those below it:
 from typing import Any
 
 from . import _moved
-from .api import CharRNN
+from .api import CharRNN, Evaluation
 from .common.errors import CharRNNError
 from .common.version import __version__
 from .core.config import Config
@@ -21,7 +21,16 @@ from .training.evaluate import Loss
 
 _moved.install()
 
-__all__ = ["CharRNN", "CharRNNError", "Config", "Loss", "Score", "Vocab", "__version__"]
+__all__ = [
+    "CharRNN",
+    "CharRNNError",
+    "Config",
+    "Evaluation",
+    "Loss",
+    "Score",
+    "Vocab",
+    "__version__",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -7,14 +7,16 @@
 
 from __future__ import annotations
 
+import collections
 import difflib
 import inspect
 import os
+import tempfile
 import threading
 import typing
 import warnings
-from collections.abc import Callable, Sequence
-from dataclasses import fields
+from collections.abc import Callable, Container, Sequence
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -22,18 +24,52 @@ import numpy as np
 from .common.errors import CharRNNError
 from .core.backend import get_backend
 from .core.config import Config
+from .data.corpus import heldout_split
+from .data.files import load_corpus
+from .data.textcache import encode_to_file, open_tokens
+from .generation import novelty
 from .generation.complete import Completions, complete
 from .generation.constraints import Constraint
 from .generation.sample import Score, sample, score
+from .generation.trace import TraceStep, trace
 from .generation.views import Reading, influence, read, tracking_units
 from .training import checkpoint
+from .training.checkpoint import RunState
 from .training.evaluate import Loss, evaluate_text, evaluate_words
-from .training.run import TrainingRun
+from .training.run import Callbacks, TrainingRun
 from .training.trainer import LogEvent, eval_batch_size, make_batches
 
 
+@dataclass(frozen=True)
+class Evaluation:
+    """A model's loss over a corpus file, and what reading the file left out.
+
+    Attributes
+    ----------
+    loss : Loss
+        Nats per character (``loss.per_char``), bits, perplexity; per symbol too.
+    source : str
+        The file (or ``@builtin``) evaluated.
+    size : int
+        Words (words mode) or symbols (text mode) evaluated.
+    skipped : dict of str to int
+        Characters left out as unknown (``unknown="skip"``), with their counts.
+    dropped : int
+        Words left out because nothing was left of them after skipping.
+    split : str or None
+        ``"held-out"`` for :meth:`CharRNN.evaluate_heldout`, else ``None``.
+    """
+
+    loss: Loss
+    source: str
+    size: int
+    skipped: dict[str, int] = field(default_factory=dict)
+    dropped: int = 0
+    split: str | None = None
+
+
 class CharRNN:
-    """A character-level vanilla-RNN language model.
+    """A character-level RNN language model (tanh RNN, GRU, LSTM).
 
     The constructor only stores its keyword arguments, as attributes of the
     same names (scikit-learn's convention, so :meth:`get_params`,
@@ -59,6 +95,11 @@ class CharRNN:
     history_ : list of LogEvent
     stop_reason_ : str
         How the last fit ended: "done", "patience", "time" or "stopped".
+    run_ : RunState
+        What training recorded: the data's source (a file or ``@builtin``;
+        ``None`` for data given in memory), its encoding and fingerprint, the
+        best validation loss. :meth:`evaluate_heldout` and the novelty methods
+        (:meth:`training_words`, :meth:`sample_new`) read the data again from it.
     """
 
     # The real signature is set below from Config's fields (see _init_signature),
@@ -113,6 +154,7 @@ class CharRNN:
     def fit(
         self,
         data: Sequence[str] | str | os.PathLike[str] | None = None,
+        y: None = None,
         *,
         text: str | None = None,
         out_dir: str | os.PathLike[str] | None = None,
@@ -154,8 +196,14 @@ class CharRNN:
             ``val_fraction`` is not used.
         encoding : str
             Of a data file.
+        y : None
+            Not used: a language model learns from the text alone. Here so
+            that scikit-learn's tools, which call ``fit(X, y)``, work.
         patience, time_budget : optional
-            Override the hyperparameters of the same names for this fit.
+            Deprecated: hyperparameters belong in the constructor
+            (``CharRNN(patience=3)``, or :meth:`set_params`), as in
+            scikit-learn. Still override the constructor's values for this
+            fit, with a ``DeprecationWarning``, until they are removed.
         verbose : bool
             Print what ``charrnn train`` prints: a line per log event (every
             ``log_every`` steps) and the run's notices, on stdout.
@@ -173,9 +221,18 @@ class CharRNN:
             ``data`` names no file (literal text goes in ``text``), or for any
             error of :class:`charrnn.run.TrainingRun`.
         """
+        _check_no_target(y)
         overrides = {
             k: v for k, v in (("patience", patience), ("time_budget", time_budget)) if v is not None
         }
+        for name, value in overrides.items():
+            warnings.warn(
+                f"fit({name}={value!r}) is deprecated and will be removed in the next release: "
+                f"set {name} in the constructor, CharRNN({name}={value!r}), or with "
+                f"set_params({name}={value!r}) (Config.{name})",
+                DeprecationWarning,
+                stacklevel=2,
+            )
         config = self.get_config().replace(**overrides)
         data = _data_or_text(data, text, "data", "text", required=True)
         val_data = _data_or_text(val_data, val_text, "val_data", "val_text", required=False)
@@ -190,27 +247,29 @@ class CharRNN:
             backend=get_backend(self.backend),
         ) as run:
             run.write_config()
-            say = _verbose_print if verbose else None
-            if say is not None:
+            callbacks = _FitCallbacks(verbose, on_event)
+            if verbose:
                 for notice in run.notices:
-                    say(str(notice))
-
-            def event(e: LogEvent) -> bool:
-                if say is not None:
-                    say(e.format())
-                return bool(on_event(e)) if on_event is not None else False
-
-            result = run.train(
-                on_event=event,
-                stop=stop,
-                on_notice=(lambda exc: say(str(exc))) if say is not None else None,
-            )
+                    _verbose_print(str(notice))
+            result = run.train(callbacks, stop=stop)
             self.config_ = run.config
             self.vocab_ = run.corpus.vocab
             self.params_ = run.best_params()
+            self.run_ = run.state
         self.history_ = result.events
         self.stop_reason_ = result.reason
         return self
+
+    @property
+    def unit_name(self) -> str:
+        """What one step of the model reads: ``"char"``, or ``"jamo"`` for jamo units.
+
+        Per-step losses (:meth:`read`, ``charrnn trace``) are nats per this
+        unit; :meth:`evaluate` and :meth:`score` report both per character and
+        per unit.
+        """
+        self._check_fitted()
+        return self.vocab_.units.kind
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "params_"):
@@ -229,11 +288,38 @@ class CharRNN:
         max_len: int | None = None,
         random_state: int | None = 0,
         allow_empty: bool = False,
+        on_step: Callable[[list[str]], None] | None = None,
     ) -> list[str]:
-        """Generate ``n`` strings; see :func:`charrnn.sample.sample`.
+        """Generate ``n`` strings; see :func:`charrnn.generation.sample.sample`.
 
         In words mode no sample is the empty word unless ``allow_empty``: the
         boundary is masked at the first step and the rest renormalised.
+
+        Parameters
+        ----------
+        n : int
+            How many samples (1 to 100,000).
+        prefix : str
+            Text every sample starts with.
+        temperature : float
+            Below 1 is safer, above 1 wilder; 0 is greedy.
+        top_k : int, optional
+            Sample among the ``top_k`` likeliest characters only.
+        greedy : bool
+            Always the likeliest character.
+        max_len : int, optional
+            Symbols to generate (default 100 in words mode, 500 in text mode).
+        random_state : int, optional
+            Seed of the sampler.
+        allow_empty : bool
+            Words mode: let a sample without a prefix be the empty word.
+        on_step : callable, optional
+            Called after every step with the symbol each sample drew (a list of
+            ``n`` strings): to stream a sample as it is made.
+
+        Returns
+        -------
+        list of str
         """
         self._check_fitted()
         return sample(
@@ -248,12 +334,185 @@ class CharRNN:
             max_len=max_len,
             rng=np.random.default_rng(random_state),
             allow_empty=allow_empty,
+            on_step=on_step,
         )
 
-    def score(self, texts: Sequence[str]) -> list[Score]:
-        """Log-probability (nats) of each string; see :func:`charrnn.sample.score`."""
+    def training_words(self) -> set[str]:
+        """The distinct words a words-mode model was trained on (its split of its data).
+
+        The data is read again from the file the model recorded (``run_.data``)
+        and split as training split it, so held-out words are not among them.
+
+        Returns
+        -------
+        set of str
+            As a user reads them (NFC), so they compare with :meth:`sample`'s.
+
+        Raises
+        ------
+        CharRNNError
+            For a text-mode model, or when the model does not record its data
+            (it was trained on data in memory) or the data is gone.
+        """
         self._check_fitted()
-        return score(self.params_, self.vocab_, list(texts), mode=self.config_.mode)
+        self._check_words_mode("training_words")
+        return novelty.training_words(self._as_checkpoint())
+
+    def sample_new(
+        self,
+        n: int = 10,
+        *,
+        exclude: Container[str] | None = None,
+        max_draws: int | None = None,
+        prefix: str = "",
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        greedy: bool = False,
+        max_len: int | None = None,
+        random_state: int | None = 0,
+        allow_empty: bool = False,
+    ) -> tuple[list[str], int]:
+        """Words-mode samples that are not training words, drawn until there are ``n``.
+
+        A filter on sampling, not a property of the model: how much of its
+        probability the model gives its training set is what
+        :func:`charrnn.generation.novelty.memorisation` measures.
+
+        Parameters
+        ----------
+        n : int
+            How many new words (1 to 100,000).
+        exclude : container of str, optional
+            The words to leave out; by default :meth:`training_words`.
+        max_draws : int, optional
+            Give up after this many samples (default ``100 * n``), so that a
+            model that only repeats training words, or greedy decoding, ends.
+        prefix, temperature, top_k, greedy, max_len, random_state, allow_empty
+            As in :meth:`sample`.
+
+        Returns
+        -------
+        words : list of str
+            At most ``n`` new words in the order drawn; fewer only when
+            ``max_draws`` ran out (``greedy`` draws one word over and over; a
+            higher ``temperature`` gives more new ones).
+        drawn : int
+            Samples drawn in all.
+
+        Raises
+        ------
+        CharRNNError
+            For a text-mode model, settings :meth:`sample` refuses (named by
+            the values given here), or training words that cannot be read.
+        """
+        self._check_fitted()
+        self._check_words_mode("sample_new")
+        known = self.training_words() if exclude is None else exclude
+        return novelty.sample_new(
+            self.params_,
+            self.vocab_,
+            known,
+            n,
+            rng=np.random.default_rng(random_state),
+            max_draws=max_draws,
+            prefix=prefix,
+            temperature=temperature,
+            top_k=top_k,
+            greedy=greedy,
+            max_len=max_len,
+            allow_empty=allow_empty,
+        )
+
+    def _check_words_mode(self, what: str) -> None:
+        if self.config_.mode != "words":
+            raise CharRNNError(f"{what} applies to words-mode models only")
+
+    def _as_checkpoint(self) -> checkpoint.Checkpoint:
+        run = getattr(self, "run_", None) or RunState()
+        return checkpoint.Checkpoint(self.config_, self.vocab_, self.params_, run=run)
+
+    def score(self, X: Sequence[str], y: None = None) -> float:
+        """Mean log-likelihood per character of ``X``, in nats: higher is better.
+
+        scikit-learn's convention (``GridSearchCV`` and ``cross_val_score``
+        maximise it): the log-probability of all the strings together divided
+        by their characters (in words mode each word's closing boundary
+        counts, as in :meth:`evaluate`), so it is ``-evaluate(X).per_char``
+        for a list of words.
+
+        .. versionchanged:: 0.2
+           ``score`` returned the per-string scores, a list; they are now
+           :meth:`score_samples` (log-probabilities) and
+           :meth:`score_details` (everything). Changed outright rather than
+           through a release of warnings: a list where scikit-learn expects a
+           float breaks its model selection for as long as it lasts, and code
+           that still indexes or iterates the result fails at once (a float
+           is neither), never quietly.
+
+        Parameters
+        ----------
+        X : sequence of str
+            Strings to score (words in words mode, texts in text mode).
+        y : None
+            Not used; for scikit-learn.
+
+        Returns
+        -------
+        float
+        """
+        _check_no_target(y)
+        scores = self.score_details(X)
+        chars = sum(s.n_chars if s.n_chars is not None else len(s.char_nll) for s in scores)
+        return float(sum(s.logprob for s in scores) / max(chars, 1))
+
+    def score_samples(self, X: Sequence[str]) -> np.ndarray:
+        """Log-probability (nats) of each string of ``X``, as scikit-learn's density estimators.
+
+        Returns
+        -------
+        numpy.ndarray
+            (len(X),) float64: ``log p(string)`` (with its closing boundary in
+            words mode). :meth:`score_details` gives the per-character losses.
+        """
+        return np.array([s.logprob for s in self.score_details(X)], dtype=np.float64)
+
+    def score_details(self, X: Sequence[str]) -> list[Score]:
+        """Everything about each string's score: log-probability, per character, per symbol.
+
+        See :func:`charrnn.generation.sample.score`; ``charrnn score`` prints these.
+
+        Returns
+        -------
+        list of Score
+        """
+        self._check_fitted()
+        if isinstance(X, str):
+            raise CharRNNError(
+                "give a list of strings to score (a str alone would be scored character by "
+                f"character); for one string use [{X[:20]!r}]"
+            )
+        return score(self.params_, self.vocab_, list(X), mode=self.config_.mode)
+
+    def __sklearn_tags__(self) -> Any:
+        """scikit-learn's description of this estimator (imported only when asked).
+
+        An unsupervised model of strings: ``X`` is a list of strings, not a
+        numeric array; no target.
+        """
+        from sklearn.utils import (  # type: ignore[import-untyped,import-not-found,unused-ignore]
+            InputTags,
+            Tags,
+            TargetTags,
+        )
+
+        return Tags(
+            estimator_type=None,
+            target_tags=TargetTags(required=False),
+            input_tags=InputTags(one_d_array=True, two_d_array=False, string=True),
+            no_validation=True,  # X is text; CharRNN checks it itself
+            non_deterministic=False,
+            requires_fit=True,
+        )
 
     def complete(
         self,
@@ -298,6 +557,28 @@ class CharRNN:
         self._check_fitted()
         return read(self.params_, self.vocab_, text, mode=self.config_.mode, top=top)
 
+    def trace(self, text: str, *, top: int = 3) -> list[TraceStep]:
+        """The model walked through ``text`` step by step, as ``charrnn trace`` prints it.
+
+        Parameters
+        ----------
+        text : str
+            Read after the boundary ``'\\n'`` (and predicted up to the closing
+            boundary in words mode).
+        top : int
+            How many likeliest next characters each step lists.
+
+        Returns
+        -------
+        list of TraceStep
+            Per step: the input, the hidden state, the gates of a gated cell,
+            the likeliest next symbols, the target's probability and the
+            running loss (nats per :attr:`unit_name`). See
+            :func:`charrnn.generation.trace.trace`.
+        """
+        self._check_fitted()
+        return trace(self.params_, self.vocab_, text, mode=self.config_.mode, top=top)
+
     def influence(
         self, text: str, *, window: int = 64, tokens: Sequence[int] | None = None
     ) -> np.ndarray:
@@ -335,12 +616,102 @@ class CharRNN:
             self.params_, make_batches(cfg, self.vocab_, data, eval_batch_size("text"))
         )
 
+    def evaluate_file(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        encoding: str = "utf-8",
+        unknown: str = "error",
+    ) -> Evaluation:
+        """Mean loss per character over a corpus file (or ``@builtin``), as ``charrnn eval``.
+
+        In text mode the file is streamed through a temporary token file, so a
+        large text never sits in memory; in words mode every line is a word.
+
+        Parameters
+        ----------
+        path : str or path
+            A file, or ``@name`` for a built-in corpus.
+        encoding : str
+            The file's text encoding.
+        unknown : {"error", "skip"}
+            Characters the model never saw: an error, or left out (counted in
+            ``Evaluation.skipped``; a word with nothing left is left out and
+            counted in ``Evaluation.dropped``).
+
+        Returns
+        -------
+        Evaluation
+
+        Raises
+        ------
+        CharRNNError
+            For a file that cannot be read, unknown characters with
+            ``unknown="error"``, or too little text to evaluate.
+        """
+        self._check_fitted()
+        source = os.fspath(path)
+        vocab, mode = self.vocab_, self.config_.mode
+        skipped: collections.Counter[str] = collections.Counter()
+        dropped = 0
+        if mode == "text":
+            with tempfile.TemporaryDirectory(prefix="charrnn-") as tmp:
+                tokens = os.path.join(tmp, "tokens.bin")
+                encode_to_file(source, vocab, tokens, encoding, unknown, skipped=skipped)  # type: ignore[arg-type]
+                ids = open_tokens(tokens, vocab.size)
+                if len(ids) < 2:
+                    raise CharRNNError(f"{source} has too little text to evaluate")
+                size = len(ids)
+                loss = self.evaluate(ids)
+                del ids  # release the memory map before the folder goes
+        else:
+            words = load_corpus(source, mode, encoding)
+            if unknown == "skip":
+                skipped.update(c for w in words for c in w if c not in vocab.stoi)
+                cleaned = [vocab.clean(w, "skip") for w in words]
+                words = [w for w in cleaned if w]
+                dropped = len(cleaned) - len(words)
+            size = len(words)
+            loss = self.evaluate(words)
+        return Evaluation(loss, source, size, dict(skipped), dropped)
+
+    def evaluate_heldout(self) -> Evaluation:
+        """Mean loss per character over the model's own held-out split, as ``charrnn eval RUN``.
+
+        The split is rebuilt from what training recorded (``run_``: the data
+        file, its encoding, the split settings of ``config_``) after checking
+        the data's fingerprint, so it is exactly the data the run held out.
+
+        Returns
+        -------
+        Evaluation
+            With ``split="held-out"``; ``size`` counts lines (words mode) or
+            characters (text mode).
+
+        Raises
+        ------
+        CharRNNError
+            When the model does not record its data (trained on data in
+            memory), the data is gone or changed, or the run held nothing out.
+        """
+        self._check_fitted()
+        run = getattr(self, "run_", None) or RunState()
+        with tempfile.TemporaryDirectory(prefix="charrnn-") as tmp:
+            val = heldout_split(run.data, run.encoding, run.data_fingerprint, self.config_, tmp)
+            size = len(val)
+            loss = self.evaluate(val)
+            del val  # release a memory map before the folder goes
+        assert run.data is not None  # heldout_split refuses a run without its data
+        return Evaluation(loss, run.data, size, split="held-out")
+
     # ------------------------------------------------------------------ files
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the model to a ``.npz`` checkpoint (no pickle)."""
         self._check_fitted()
-        checkpoint.save(path, checkpoint.Checkpoint(self.config_, self.vocab_, self.params_))
+        # The run state goes along, so the saved model still knows its data
+        # (held-out evaluation, novelty).
+        checkpoint.save(path, self._as_checkpoint())
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> CharRNN:
@@ -357,6 +728,7 @@ class CharRNN:
         model.config_ = ckpt.config
         model.vocab_ = ckpt.vocab
         model.params_ = ckpt.params
+        model.run_ = ckpt.run
         model.history_ = []
         return model
 
@@ -373,6 +745,23 @@ _PARAM_DEFAULTS: dict[str, Any] = {
 
 def _verbose_print(line: str) -> None:
     print(line, flush=True)
+
+
+class _FitCallbacks(Callbacks):
+    """What ``fit`` hears while it trains: printed with ``verbose``, passed to ``on_event``."""
+
+    def __init__(self, verbose: bool, on_event: Callable[[LogEvent], bool | None] | None):
+        self.verbose = verbose
+        self.user_event = on_event
+
+    def on_event(self, event: LogEvent) -> bool:
+        if self.verbose:
+            _verbose_print(event.format())
+        return bool(self.user_event(event)) if self.user_event is not None else False
+
+    def on_notice(self, notice: CharRNNError) -> None:
+        if self.verbose:
+            _verbose_print(str(notice))
 
 
 def _data_or_text(
@@ -424,6 +813,13 @@ def _data_or_text(
             params=(data_name, text_name),
         )
     return data
+
+
+def _check_no_target(y: object) -> None:
+    if y is not None:
+        raise CharRNNError(
+            "y is not used: a language model learns from the strings alone; leave y out"
+        )
 
 
 def _check_param_names(params: dict[str, Any]) -> None:

@@ -89,7 +89,7 @@ def test_cli_sample_gives_no_empty_word_and_says_how(empty_prone, tmp_path, cli,
 
 
 def test_text_samples_are_headed_by_a_line_no_sample_can_contain(tmp_path, cli):
-    from charrnn.cli.main import separator_char
+    from charrnn.cli.sample import separator_char
 
     text = "ab\n\ncd ─x\n\n" * 60  # blank lines and the usual rule character are data here
     m = CharRNN(mode="text", hidden=16, seq_len=16, batch_size=4, steps=40, random_state=0)

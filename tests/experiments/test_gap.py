@@ -218,5 +218,6 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
     assert main(["experiment", "gap", "--rules", "full,half", "--quiet"]) == 2
     err = capsys.readouterr().err
     assert "rules must be among naive, window, full" in err and "Traceback" not in err
-    assert main(["experiment", "gap", "--png-dir", str(tmp_path / "none"), "--quiet"]) == 2
-    assert "is not a directory" in capsys.readouterr().err
+    (tmp_path / "afile").write_text("x")
+    assert main(["experiment", "gap", "--png-dir", str(tmp_path / "afile"), "--quiet"]) == 2
+    assert "is a file, not a directory" in capsys.readouterr().err

@@ -258,7 +258,7 @@ def test_score_and_eval_agree_with_a_hand_computation(units):
         hidden=6, steps=5, units=units, dtype="float64", val_fraction=0, random_state=0
     ).fit(words)
     typed = ["가격", unicodedata.normalize("NFKD", "강아지")]
-    for s, w in zip(model.score(typed), typed, strict=True):
+    for s, w in zip(model.score_details(typed), typed, strict=True):
         nll = _hand_nll(model, w)
         chars = len(unicodedata.normalize("NFC", w)) + 1  # the closing '\n' is predicted too
         symbols = len(model.vocab_.to_symbols(w)) + 1

@@ -60,7 +60,7 @@ def test_text_mode_generates_exact_length():
 
 def test_score_is_the_forward_loss(names_model):
     words = ["anna", "bob", "zyx"]
-    scores = names_model.score(words)
+    scores = names_model.score_details(words)
     v = names_model.vocab_
     for s, w in zip(scores, words, strict=True):
         ids = v.encode("\n" + w + "\n")
@@ -75,7 +75,7 @@ def test_unknown_characters_in_prefix_and_score(names_model):
     with pytest.raises(CharRNNError, match="'Q'"):
         names_model.sample(1, prefix="Qa")
     with pytest.raises(CharRNNError, match="'!'"):
-        names_model.score(["ab!"])
+        names_model.score_details(["ab!"])
 
 
 def test_absurd_requests_are_refused(names_model):
@@ -92,4 +92,4 @@ def test_parallel_batch_equals_one_at_a_time_greedy(names_model):
     both = sample(p, v, n=2, prefix="ka", greedy=True)
     one = sample(p, v, n=1, prefix="ka", greedy=True)
     assert both == one * 2
-    assert score(p, v, ["ka"])[0].logprob == pytest.approx(names_model.score(["ka"])[0].logprob)
+    assert score(p, v, ["ka"])[0].logprob == pytest.approx(names_model.score_samples(["ka"])[0])

@@ -192,7 +192,7 @@ def test_the_api_fits_samples_and_scores_a_gated_model():
     assert m.config_.cell == "lstm" and "Wxifgo" in m.params_
     assert len(m.sample(n=3, prefix="v")) == 3
     assert m.get_params()["cell"] == "lstm"
-    s = m.score(["vector"])[0]
+    s = m.score_details(["vector"])[0]
     assert s.nats_per_char > 0
 
 

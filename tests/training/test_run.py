@@ -591,8 +591,9 @@ def test_time_budget_through_the_api_sets_stop_reason():
     words = _random_words(2, 30)
     m = CharRNN(hidden=8, steps=100000000, time_budget=0.005, val_fraction=0).fit(words)
     assert m.stop_reason_ == "time"
-    m = CharRNN(hidden=8, steps=100000000, val_fraction=0).fit(words, time_budget=0.005)
-    assert m.stop_reason_ == "time" and m.config_.time_budget == 0.005
+    with pytest.warns(DeprecationWarning, match="set time_budget in the constructor"):
+        m = CharRNN(hidden=8, steps=100000000, val_fraction=0).fit(words, time_budget=0.005)
+    assert m.stop_reason_ == "time" and m.config_.time_budget == 0.005  # still works
 
 
 # ----------------------------------------------------------------------------- 8: data checks

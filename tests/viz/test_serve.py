@@ -101,7 +101,7 @@ def test_page_and_routes(server, words_run):
     assert r.status == 200 and "charrnn: inside the model" in html and '"emma"' in html
     status, d = post(server, "/api/read", {"text": "emma\nanna"})
     model = CharRNN.load(words_run)
-    want = [math.exp(-v) for s in model.score(["emma", "anna"]) for v in s.char_nll]
+    want = [math.exp(-v) for s in model.score_details(["emma", "anna"]) for v in s.char_nll]
     assert status == 200 and d["tokens"] == list("emma\nanna\n")
     np.testing.assert_allclose(d["probs"], want, rtol=1e-6)
     acts = np.frombuffer(base64.b64decode(d["acts"][1]), np.int8).reshape(10, 16) / 127

@@ -1,4 +1,5 @@
-"""``charrnn experiment gap``: the command's flags and output (the experiment is in :mod:`gap`)."""
+"""``charrnn experiment gap``: the command's flags and output (the experiment is in
+:mod:`charrnn.experiments.gap`)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import sys
 from typing import Any
 
 from ..common.errors import CharRNNError
+from ..common.optional import require
 from ..experiments.gap import DEFAULT_GAPS, RULES, GapSettings, SeedRun, available_cells
 from .flags import number, whole_number
 
@@ -23,9 +25,9 @@ def _list(kind: Any) -> Any:
     return parse
 
 
-def add_experiment_parser(sub: Any) -> None:
+def add_parser(subparsers: Any) -> None:
     """Add ``experiment`` (with its ``gap`` subcommand) to the CLI's subparsers."""
-    x = sub.add_parser(
+    x = subparsers.add_parser(
         "experiment",
         help="experiments that measure what the model can learn",
         description="Experiments beyond the tutorial's; see README, 'What the tutorial did "
@@ -130,18 +132,11 @@ def add_experiment_parser(sub: Any) -> None:
     )
     g.add_argument("--json", action="store_true", help="print one JSON object, not the table")
     g.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
-    g.set_defaults(func=cmd_experiment_gap)
+    g.set_defaults(func=run)
 
 
-def cmd_experiment_gap(args: argparse.Namespace) -> int:
-    from ..experiments.gap import (
-        format_table,
-        plot_norms,
-        plot_success,
-        run_experiment,
-        to_json,
-    )
-
+def run(args: argparse.Namespace) -> int:
+    """Run the gap experiment; print its table (or JSON) and draw its pictures."""
     settings = GapSettings(
         gaps=args.gaps,
         rules=args.rules,
@@ -160,14 +155,32 @@ def cmd_experiment_gap(args: argparse.Namespace) -> int:
         norm_gap=args.norm_gap if args.norm_gap in args.gaps else None,
         seed=args.seed,
     )
+    made_dir = False
     if args.png_dir is not None:
-        if not os.path.isdir(args.png_dir):
-            raise CharRNNError(f"--png-dir {args.png_dir} is not a directory")
-        from ..experiments.gap import _pyplot
-
-        _pyplot()  # no matplotlib: say so before the grid runs, not after
+        if os.path.exists(args.png_dir) and not os.path.isdir(args.png_dir):
+            raise CharRNNError(f"--png-dir {args.png_dir} is a file, not a directory")
+        # No matplotlib: say so before the grid runs, not after.
+        require("matplotlib", what="the experiment's pictures (--png-dir)", extra="experiment")
     if args.png_dir is not None and settings.norm_gap is None:
         raise CharRNNError(f"--norm-gap {args.norm_gap} must be one of --gaps for the pictures")
+    if args.png_dir is not None and not os.path.isdir(args.png_dir):
+        # Made now, as `train --out` makes its run directory, so that a folder
+        # that cannot be made fails before the grid runs, not after.
+        try:
+            os.makedirs(args.png_dir)
+        except OSError as exc:
+            raise CharRNNError(f"cannot make --png-dir {args.png_dir}: {exc.strerror}") from None
+        made_dir = True
+    try:
+        return _run_gap(args, settings)
+    except BaseException:
+        if made_dir and not os.listdir(args.png_dir):
+            os.rmdir(args.png_dir)  # leave nothing behind
+        raise
+
+
+def _run_gap(args: argparse.Namespace, settings: GapSettings) -> int:
+    from ..experiments.gap import format_table, plot_norms, plot_success, run_experiment, to_json
 
     def progress(r: SeedRun) -> None:
         if not args.quiet:

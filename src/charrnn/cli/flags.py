@@ -8,6 +8,7 @@ the CLI shows the flag a user types (``--hidden must be a positive integer``).
 from __future__ import annotations
 
 import argparse
+import difflib
 import math
 import re
 import types
@@ -42,6 +43,57 @@ PARAM_FLAGS: dict[str, str] = {
     "force": "--force",
     "unknown": "--unknown",
 }
+
+
+class Parser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` for charrnn: no abbreviations, and suggestions for typos.
+
+    ``allow_abbrev`` is off (here and, through ``parser_class``, in every
+    subparser): ``--unit jamo`` must not quietly mean ``--units jamo``, and a
+    flag added later must not change what an old command line means. A flag or
+    a choice that is not known gets the closest known one in the message
+    ("did you mean --hidden?").
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
+    def add_subparsers(self, **kwargs: Any) -> Any:
+        kwargs.setdefault("parser_class", Parser)
+        return super().add_subparsers(**kwargs)
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        parsed, extras = super().parse_known_args(args, namespace)
+        # A command's own parser names its unknown flags itself, while it still
+        # knows its flags; the top parser would only see the leftover words.
+        if self._subparsers is None and any(e.startswith("-") for e in extras):
+            self.error(f"unrecognized arguments: {' '.join(extras)}{self._suggest(extras)}")
+        return parsed, extras
+
+    def _suggest(self, extras: list[str]) -> str:
+        known = [o for o in self._option_string_actions if o.startswith("--")]
+        for extra in extras:
+            typed = extra.split("=", 1)[0]
+            if typed.startswith("--"):
+                # An abbreviation first (argparse would have taken it), then a typo.
+                longer = [o for o in known if o.startswith(typed)]
+                close = longer or difflib.get_close_matches(typed, known, n=1, cutoff=0.6)
+                if close:
+                    return f"; did you mean {' or '.join(close)}?"
+        return ""
+
+    def _check_value(self, action: argparse.Action, value: Any) -> None:
+        # argparse's own check, with the closest choice named (commands included).
+        choices = action.choices
+        if choices is not None and value not in choices:
+            names = [str(c) for c in choices]
+            close = difflib.get_close_matches(str(value), names, n=1, cutoff=0.6)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            shown = ", ".join(map(repr, names))
+            raise argparse.ArgumentError(
+                action, f"invalid choice: {value!r} (choose from {shown}){hint}"
+            )
 
 
 def whole_number(s: str) -> int:

@@ -11,11 +11,11 @@ from __future__ import annotations
 import collections
 import hashlib
 import os
-import tempfile
 from dataclasses import dataclass
 
 import numpy as np
 
+from ..common.files import atomic_write
 from ..core.vocab import Units, UnknownPolicy, Vocab
 from .files import empty_text_error, iter_text
 
@@ -80,23 +80,16 @@ def encode_to_file(
     """
     dest = os.fspath(dest)
     dtype = token_dtype(vocab.size)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=os.path.dirname(os.path.abspath(dest)))
     n = 0
-    try:
-        with os.fdopen(fd, "wb") as f:
-            for chunk in vocab.units.read_chunks(iter_text(source, encoding)):
-                if unknown == "skip":
-                    if skipped is not None:
-                        skipped.update(c for c in chunk if c not in vocab.stoi)
-                    chunk = "".join(c for c in chunk if c in vocab.stoi)
-                ids = vocab.encode(chunk, dtype=dtype, symbols=True)
-                f.write(ids.tobytes())
-                n += len(ids)
-        os.replace(tmp, dest)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_write(dest, "wb") as f:
+        for chunk in vocab.units.read_chunks(iter_text(source, encoding)):
+            if unknown == "skip":
+                if skipped is not None:
+                    skipped.update(c for c in chunk if c not in vocab.stoi)
+                chunk = "".join(c for c in chunk if c in vocab.stoi)
+            ids = vocab.encode(chunk, dtype=dtype, symbols=True)
+            f.write(ids.tobytes())
+            n += len(ids)
     return n
 
 

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -38,6 +37,8 @@ from typing import Any
 import numpy as np
 
 from ..common.errors import CharRNNError
+from ..common.files import atomic_write
+from ..common.optional import optional, pyplot
 from ..core import model as model_module
 from ..core.config import Config
 from ..core.model import Params, backward, forward, zero_state
@@ -341,12 +342,11 @@ def one_blas_thread() -> Iterator[None]:
     The experiment's matrices are small (H=32): BLAS threads waiting for each
     other cost more than they give, and on a busy machine far more.
     """
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
+    threadpoolctl = optional("threadpoolctl")
+    if threadpoolctl is None:
         yield
         return
-    with threadpool_limits(limits=1, user_api="blas"):
+    with threadpoolctl.threadpool_limits(limits=1, user_api="blas"):
         yield
 
 
@@ -482,30 +482,17 @@ def to_json(
 
 
 def _pyplot() -> Any:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise CharRNNError(
-            "the experiment's pictures need matplotlib: pip install 'charrnn[experiment]' "
-            "(or leave out --png)"
-        ) from None
-    return plt
+    return pyplot(what="drawing the experiment's pictures", extra="experiment")
 
 
 def _save(fig: Any, path: str) -> None:
     # Written beside the target and renamed: a failed save leaves no half a picture.
     plt = _pyplot()
-    tmp = path + ".tmp.png"
     try:
-        fig.savefig(tmp, dpi=90)
-        os.replace(tmp, path)
+        with atomic_write(path) as f:
+            fig.savefig(f, format="png", dpi=90)
     finally:
         plt.close(fig)
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 COLOURS = {"naive": "tab:red", "window": "tab:orange", "full": "tab:blue"}

@@ -15,7 +15,7 @@ from ..core.vocab import Vocab
 from ..data.files import load_corpus
 from ..data.split import split_corpus
 from ..training.checkpoint import Checkpoint
-from .sample import sample, score
+from .sample import MAX_CHARS, MAX_SAMPLES, check_sampling_args, sample, score
 
 
 def words_split(ckpt: Checkpoint) -> tuple[list[str], list[str]]:
@@ -146,12 +146,17 @@ def sample_new(
     drawn : int
         Samples drawn in all.
     """
+    # Checked here, on the caller's own numbers: a batch below may be larger than
+    # n, and its refusal would name a number the caller never gave.
+    max_len = options.get("max_len") or 100  # sample()'s words-mode default
+    check_sampling_args(n, max_len, options.get("temperature", 1.0), options.get("top_k"))
+    largest = min(MAX_SAMPLES, MAX_CHARS // max_len)  # at least n, as n passed the check
     limit = 100 * n if max_draws is None else max_draws
     found: list[str] = []
     drawn = 0
     while len(found) < n and drawn < limit:
         # Twice what is missing, so that one or two batches usually suffice.
-        batch = min(limit - drawn, max(64, 2 * (n - len(found))))
+        batch = min(limit - drawn, max(64, 2 * (n - len(found))), largest)
         words = sample(params, vocab, n=batch, mode="words", rng=rng, **options)
         drawn += batch
         found += [w for w in words if w not in known]

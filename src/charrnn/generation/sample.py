@@ -15,6 +15,7 @@ from .constraints import Constraint, NoEmptyWord, allowed_mask, apply, unit_cons
 
 MAX_SAMPLES = 100_000
 MAX_LENGTH = 1_000_000
+MAX_CHARS = 50_000_000  # n * max_len of one call
 
 
 def _pick(
@@ -53,7 +54,7 @@ def check_sampling_args(n: int, max_len: int, temperature: float, top_k: int | N
         raise CharRNNError(
             f"max_len must be between 1 and {MAX_LENGTH:,}; got {max_len}", params=("max_len",)
         )
-    if n * max_len > 50_000_000:
+    if n * max_len > MAX_CHARS:
         raise CharRNNError(
             f"n={n} times max_len={max_len} is more than 50 million characters; ask for fewer",
             params=("n", "max_len"),

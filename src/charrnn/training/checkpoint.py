@@ -26,7 +26,6 @@ import dataclasses
 import json
 import math
 import os
-import secrets
 import struct
 import tokenize
 import warnings
@@ -38,6 +37,7 @@ import numpy as np
 import numpy.lib.format as npy
 
 from ..common.errors import CharRNNError
+from ..common.files import atomic_write
 from ..core.config import Config
 from ..core.model import get_cell, param_shapes
 from ..core.optim import OPTIMIZERS
@@ -187,34 +187,9 @@ def save(path: str | os.PathLike[str], ckpt: Checkpoint) -> None:
         arrays["state/h"] = np.asarray(ckpt.h)
     for k, v in (ckpt.train_params or {}).items():
         arrays[f"train/{k}"] = np.asarray(v)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = _create_temp(folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def _create_temp(folder: str) -> tuple[int, str]:
-    """Open a new file in ``folder`` for writing; return its descriptor and path.
-
-    Unlike ``tempfile.mkstemp`` (always 0600) the file is created with mode 0666,
-    which the kernel narrows by the umask: the mode any new file would get.
-    """
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    for _ in range(100):
-        tmp = os.path.join(folder, f".tmp-{secrets.token_hex(8)}.npz")
-        try:
-            return os.open(tmp, flags, 0o666), tmp
-        except FileExistsError:
-            continue
-    raise FileExistsError(f"could not create a temporary file in {folder}")
+    # fsync: a checkpoint costs training time to remake, so it must survive a power cut.
+    with atomic_write(path, "wb", fsync=True) as f:
+        np.savez(f, **arrays)
 
 
 # ----------------------------------------------------------------------------- reading

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..common.errors import CharRNNError
+from ..common.optional import optional, require
 
 # What MPI launchers put in each rank's environment: Open MPI, MPICH's Hydra
 # (and Slurm's PMI-2), PMIx (Open MPI 5, Slurm --mpi=pmix).
@@ -189,14 +190,8 @@ def world() -> SerialComm:
     if not launched_by_mpi() or size == 1:
         _WORLD = SERIAL
         return _WORLD
-    try:
-        from mpi4py import MPI
-    except ImportError:
-        raise CharRNNError(
-            f"this process was started by an MPI launcher ({size or 'several'} ranks) but "
-            "mpi4py is not installed; install it with: pip install 'charrnn[mpi]'"
-        ) from None
-    comm = MPI.COMM_WORLD
+    what = f"this process, started by an MPI launcher ({size or 'several'} ranks),"
+    comm = require("mpi4py.MPI", what=what, extra="mpi").COMM_WORLD
     _WORLD = MPIComm(comm) if comm.Get_size() > 1 else SERIAL
     return _WORLD
 
@@ -214,16 +209,17 @@ def limit_threads(comm: SerialComm) -> int | None:
         The BLAS threads of this process, or None when it cannot be told
         (threadpoolctl is not installed).
     """
-    try:
-        from threadpoolctl import threadpool_info, threadpool_limits
-    except ImportError:
+    threadpoolctl = optional("threadpoolctl")
+    if threadpoolctl is None:
         for var in _THREAD_VARS:
             if os.environ.get(var, "").isdigit():
                 return int(os.environ[var])
         return None
     if comm.size > 1 and not any(v in os.environ for v in _THREAD_VARS):
-        threadpool_limits(1, user_api="blas")
-    blas = [p["num_threads"] for p in threadpool_info() if p.get("user_api") == "blas"]
+        threadpoolctl.threadpool_limits(1, user_api="blas")
+    blas = [
+        p["num_threads"] for p in threadpoolctl.threadpool_info() if p.get("user_api") == "blas"
+    ]
     return max(blas) if blas else None
 
 

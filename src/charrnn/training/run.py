@@ -123,6 +123,83 @@ class RunResult:
     events: list[LogEvent] = field(default_factory=list)
 
 
+class Callbacks:
+    """What a run tells its caller as it trains: subclass it and override what you need.
+
+    Each method does nothing here. Time spent in them is not counted as
+    training time (neither by the time budget nor in the logged wall time).
+    """
+
+    def on_step(self, trainer: Trainer) -> None:
+        """After every step (progress bars)."""
+
+    def on_event(self, event: LogEvent) -> bool | None:
+        """Every log event (every ``log_every`` steps, and the last).
+
+        Returns
+        -------
+        bool or None
+            ``True`` ends training after this step, as setting ``stop`` does
+            (the run saves and returns with reason "stopped").
+        """
+        return None
+
+    def on_notice(self, notice: CharRNNError) -> None:
+        """A notice the run gives while it trains, as it happens (a validation loss
+        that keeps rising), whose ``params`` name the settings it mentions; every
+        notice is also kept in :attr:`TrainingRun.notices`."""
+
+
+@dataclass
+class FunctionCallbacks(Callbacks):
+    """:class:`Callbacks` from separate functions, any of them left out."""
+
+    event: Callable[[LogEvent], bool | None] | None = None
+    step: Callable[[Trainer], None] | None = None
+    notice: Callable[[CharRNNError], None] | None = None
+
+    def on_step(self, trainer: Trainer) -> None:
+        if self.step is not None:
+            self.step(trainer)
+
+    def on_event(self, event: LogEvent) -> bool | None:
+        return self.event(event) if self.event is not None else None
+
+    def on_notice(self, notice: CharRNNError) -> None:
+        if self.notice is not None:
+            self.notice(notice)
+
+
+@dataclass
+class _Loop:
+    """The state of one :meth:`TrainingRun.train`: its clock, how it ends, what it has said."""
+
+    callbacks: Callbacks
+    stop: threading.Event | None
+    budget: float  # seconds of training time; inf without a time budget
+    save_every: int  # steps between saves of latest.npz
+    start: float  # perf_counter() at the run's zero of training time
+    aside: float = 0.0  # seconds spent in callbacks: not training time
+    reason: str = "done"  # "done", "patience", "time" or "stopped"
+    recent: list[float] = field(default_factory=list)  # last validations, to see a steady rise
+    said_rising: bool = False
+
+    def elapsed(self) -> float:
+        """Training time so far, resumes included, callbacks excluded."""
+        return time.perf_counter() - self.start - self.aside
+
+    def stop_requested(self) -> bool:
+        return self.stop is not None and self.stop.is_set()
+
+    def aside_call(self, fn: Callable[[Any], Any], arg: Any) -> Any:
+        """Call a callback; its time is set aside, not counted as training."""
+        t0 = time.perf_counter()
+        try:
+            return fn(arg)
+        finally:
+            self.aside += time.perf_counter() - t0
+
+
 class TrainingRun:
     """One training run, from a configuration and data to a trained model.
 
@@ -213,6 +290,7 @@ class TrainingRun:
             raise
         self._best: dict[str, np.ndarray] | None = None  # in memory, without a directory
         self._best_step: int | None = None  # known once this process validates, or from the log
+        self._loop: _Loop | None = None  # while train() runs
 
     def _set_up(
         self,
@@ -347,139 +425,152 @@ class TrainingRun:
 
     def train(
         self,
+        callbacks: Callbacks | None = None,
         *,
+        stop: threading.Event | None = None,
         on_event: Callable[[LogEvent], bool | None] | None = None,
         on_step: Callable[[Trainer], None] | None = None,
-        stop: threading.Event | None = None,
         on_notice: Callable[[CharRNNError], None] | None = None,
     ) -> RunResult:
         """Train until the step budget, the time budget, patience, or ``stop``.
 
         Parameters
         ----------
-        on_event : callable, optional
-            Called with every :class:`LogEvent` (progress lines); returning
-            ``True`` ends training after that step, as ``stop`` does (the run
-            saves and returns with reason "stopped").
-        on_step : callable, optional
-            Called with the trainer after every step (progress bars).
+        callbacks : Callbacks, optional
+            What the caller hears as the run trains: every step, every log
+            event (whose answer may stop training), every notice.
         stop : threading.Event, optional
             Set it (from a signal handler, another thread or a callback) to end
             training after the current step; the run saves and returns.
-        on_notice : callable, optional
-            Called with each notice the run gives while it trains, as it
-            happens (a validation loss that keeps rising), as a
-            :class:`CharRNNError` whose ``params`` name the settings it
-            mentions; every notice is also kept in :attr:`notices`.
+        on_event, on_step, on_notice : callable, optional
+            The same as ``callbacks``, one function at a time (see
+            :class:`Callbacks`); give these or ``callbacks``, not both.
 
         Returns
         -------
         RunResult
-            Time spent in ``on_event`` and ``on_step`` is not counted as training
-            time (the time budget and the logged wall time).
+            Time spent in the callbacks is not counted as training time (the
+            time budget and the logged wall time).
         """
-        cfg, tr, state = self.config, self.trainer, self.state
-        save_every = cfg.save_every or tr.eval_every
-        budget = cfg.time_budget * 60 if cfg.time_budget is not None else math.inf
-        clock = {"start": time.perf_counter() - state.elapsed, "aside": 0.0}
-        reason = ["done"]
-
-        def elapsed() -> float:
-            return time.perf_counter() - clock["start"] - clock["aside"]
-
-        def call(fn: Callable[..., Any] | None, arg: Any) -> Any:
-            if fn is None:
-                return None
-            t0 = time.perf_counter()
-            try:
-                return fn(arg)
-            finally:
-                clock["aside"] += time.perf_counter() - t0
-
-        def notice(exc: CharRNNError) -> None:
-            self.notices.append(exc)
-            call(on_notice, exc)
-
-        def step_done(trainer: Trainer) -> bool:
-            call(on_step, trainer)
-            state.elapsed = elapsed()
-            if self.comm.size > 1:
-                # Ranks stop together, on what they voted in this step's Allreduce:
-                # a signal on any rank, or rank 0's clock.
-                stopping, time_up = trainer.agreed_stop, trainer.agreed_time
-            else:
-                stopping = stop is not None and stop.is_set()
-                time_up = state.elapsed >= budget
-            if stopping:
-                reason[0] = "stopped"
-            elif time_up:
-                reason[0] = "time"
-            return reason[0] != "done"
-
-        def vote() -> tuple[bool, bool]:
-            stopping = stop is not None and stop.is_set()
-            return stopping, self.comm.is_root and elapsed() >= budget
-
-        tr.vote = vote
-
-        def save(trainer: Trainer) -> None:
-            # After the step's log event: the checkpoint's run state has counted
-            # its validation, and its clock is not behind the log it keeps.
-            if self.saves and trainer.step % save_every == 0:
-                state.elapsed = elapsed()
-                self._save(self.dir.save_latest if self.dir is not None else None)
-
-        def event_done(event: LogEvent) -> bool:
-            state.elapsed = event.elapsed = elapsed()  # the run's clock, across resumes
-            if self.dir is not None:
-                self.dir.log({**event.to_dict(), "wall_time": state.elapsed})
-            halt = False
-            if event.val_loss is not None:
-                if state.best_val is None or event.val_loss < state.best_val:
-                    state.best_val, state.bad_evals = event.val_loss, 0
-                    self._best_step = event.step
-                    if self.saves:
-                        self._save(self.dir.save_best if self.dir is not None else None)
-                    else:
-                        self._best = tr.host_params()
-                else:
-                    state.bad_evals += 1
-                    if cfg.patience is not None and state.bad_evals >= cfg.patience:
-                        reason[0] = "patience"
-                        self.notices.append(
-                            CharRNNError(
-                                f"early stop at step {event.step}: validation loss has not "
-                                f"improved for {cfg.patience} evaluations "
-                                f"(best {state.best_val:.4f})"
-                            )
-                        )
-                        halt = True
-            if event.val_loss is not None:
-                recent[:] = [*recent[-RISING_EVALS:], event.val_loss]
-                if not said_rising and rising(recent):
-                    said_rising.append(True)
-                    notice(rising_notice(cfg, event.step, recent, state.best_val, self.best_step()))
-            if call(on_event, event):
-                reason[0] = "stopped"
-                halt = True
-            return halt
-
-        recent: list[float] = []  # the last validation losses, to see a steady rise
-        said_rising: list[bool] = []  # once per run is enough
+        functions = (on_event, on_step, on_notice)
+        if callbacks is not None and any(f is not None for f in functions):
+            raise TypeError("give callbacks or on_event/on_step/on_notice, not both")
+        if callbacks is None:
+            callbacks = FunctionCallbacks(*functions)
+        cfg, tr = self.config, self.trainer
+        self._loop = loop = _Loop(
+            callbacks=callbacks,
+            stop=stop,
+            budget=cfg.time_budget * 60 if cfg.time_budget is not None else math.inf,
+            save_every=cfg.save_every or tr.eval_every,
+            start=time.perf_counter() - self.state.elapsed,  # the run's clock, across resumes
+        )
         events: list[LogEvent] = []
-        if not self.finished:
-            # Overflow shows up as a non-finite loss, which the trainer reports with
-            # advice; numpy's own warnings would only add noise.
-            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                events = tr.run(on_event=event_done, on_step=step_done, after_step=save)
-            state.elapsed = elapsed()
+        try:
+            if not self.finished:
+                # Overflow shows up as a non-finite loss, which the trainer reports
+                # with advice; numpy's own warnings would only add noise.
+                with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                    events = tr.run(
+                        on_event=self._event_done,
+                        on_step=self._step_done,
+                        after_step=self._save_on_cadence,
+                        vote=self._vote,
+                    )
+                self.state.elapsed = loop.elapsed()
+        finally:
+            self._loop = None
         if self.saves:
             self._save(self.dir.save_latest if self.dir is not None else None)
         if self.dir is not None and tr.val_batches is None:
             self.dir.copy_latest_to_best()
         # No rank leaves (and no launcher ends the job) before rank 0 has written.
         self.comm.barrier()
-        return RunResult(reason[0], tr.step, state.best_val, events)
+        return RunResult(loop.reason, tr.step, self.state.best_val, events)
+
+    # What the trainer calls during train(), in the order of a step: the step's
+    # Allreduce (vote), the step done, its log event, then the cadence's save.
+
+    def _vote(self) -> tuple[bool, bool]:
+        """This rank's (stop, time_up) for the step's Allreduce; rank 0's clock rules."""
+        loop = self._running()
+        return loop.stop_requested(), self.comm.is_root and loop.elapsed() >= loop.budget
+
+    def _step_done(self, trainer: Trainer) -> bool:
+        """After every step: tell the caller, then stop on a request or the time budget."""
+        loop = self._running()
+        loop.aside_call(loop.callbacks.on_step, trainer)
+        self.state.elapsed = loop.elapsed()
+        if self.comm.size > 1:
+            # Ranks stop together, on what they voted in this step's Allreduce:
+            # a signal on any rank, or rank 0's clock.
+            stopping, time_up = trainer.agreed_stop, trainer.agreed_time
+        else:
+            stopping, time_up = loop.stop_requested(), self.state.elapsed >= loop.budget
+        if stopping:
+            loop.reason = "stopped"
+        elif time_up:
+            loop.reason = "time"
+        return loop.reason != "done"
+
+    def _event_done(self, event: LogEvent) -> bool:
+        """A log event: log it, keep the best model, early-stop, notice a rise, tell the caller."""
+        loop, state = self._running(), self.state
+        state.elapsed = event.elapsed = loop.elapsed()  # the run's clock, across resumes
+        if self.dir is not None:
+            self.dir.log({**event.to_dict(), "wall_time": state.elapsed})
+        halt = False
+        if event.val_loss is not None:
+            halt = self._validated(event)
+            loop.recent = [*loop.recent[-RISING_EVALS:], event.val_loss]
+            if not loop.said_rising and rising(loop.recent):
+                loop.said_rising = True  # once per run is enough
+                notice = rising_notice(
+                    self.config, event.step, loop.recent, state.best_val, self.best_step()
+                )
+                self.notices.append(notice)
+                loop.aside_call(loop.callbacks.on_notice, notice)
+        if loop.aside_call(loop.callbacks.on_event, event):
+            loop.reason = "stopped"
+            halt = True
+        return halt
+
+    def _validated(self, event: LogEvent) -> bool:
+        """Keep a better model, or count one more validation without gain; True: patience is out."""
+        loop, state, cfg = self._running(), self.state, self.config
+        assert event.val_loss is not None
+        if state.best_val is None or event.val_loss < state.best_val:
+            state.best_val, state.bad_evals = event.val_loss, 0
+            self._best_step = event.step
+            if self.saves:
+                self._save(self.dir.save_best if self.dir is not None else None)
+            else:
+                self._best = self.trainer.host_params()
+            return False
+        state.bad_evals += 1
+        if cfg.patience is None or state.bad_evals < cfg.patience:
+            return False
+        loop.reason = "patience"
+        self.notices.append(
+            CharRNNError(
+                f"early stop at step {event.step}: validation loss has not "
+                f"improved for {cfg.patience} evaluations "
+                f"(best {state.best_val:.4f})"
+            )
+        )
+        return True
+
+    def _save_on_cadence(self, trainer: Trainer) -> None:
+        # After the step's log event: the checkpoint's run state has counted
+        # its validation, and its clock is not behind the log it keeps.
+        loop = self._running()
+        if self.saves and trainer.step % loop.save_every == 0:
+            self.state.elapsed = loop.elapsed()
+            self._save(self.dir.save_latest if self.dir is not None else None)
+
+    def _running(self) -> _Loop:
+        assert self._loop is not None, "only while train() runs"
+        return self._loop
 
     def _save(self, write: Callable[[Any], None] | None) -> None:
         # Every rank builds the checkpoint (its text states are gathered from them

@@ -14,6 +14,7 @@ except ImportError:  # pragma: no cover - Windows: no lock
 from typing import Any
 
 from ..common.errors import CharRNNError
+from ..common.files import atomic_write, write_atomic
 from . import checkpoint
 from .checkpoint import Checkpoint
 
@@ -147,9 +148,8 @@ class RunDir:
 
     def copy_latest_to_best(self) -> None:
         """Without validation data the latest model is also the best one."""
-        tmp = self.file(".best.tmp")
-        shutil.copyfile(self.file(LATEST), tmp)
-        os.replace(tmp, self.file(BEST))
+        with open(self.file(LATEST), "rb") as src, atomic_write(self.file(BEST)) as dst:
+            shutil.copyfileobj(src, dst)
 
     def log(self, record: dict[str, Any]) -> None:
         """Append one JSON line to the metrics log."""
@@ -175,17 +175,11 @@ class RunDir:
                 break  # a torn last line of a killed run
         if len(kept) == len(lines):
             return
-        tmp = self.file(".metrics.tmp")
-        with open(tmp, "w", encoding="utf-8") as f:
+        with atomic_write(path, "w") as f:
             f.writelines(kept)
-        os.replace(tmp, path)
 
     def write_config(self, config: dict[str, Any]) -> None:
-        tmp = self.file(".config.tmp")
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(config, f, indent=2)
-            f.write("\n")
-        os.replace(tmp, self.file(CONFIG))
+        write_atomic(self.file(CONFIG), json.dumps(config, indent=2) + "\n")
 
     def read_config(self) -> dict[str, Any]:
         """The run's ``config.json``, or an empty dict when it is missing or unreadable."""

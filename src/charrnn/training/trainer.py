@@ -37,6 +37,9 @@ from .checkpoint import Checkpoint, RunState
 from .evaluate import EVAL_STREAMS, EVAL_WORDS_BATCH, Loss, evaluate_text, evaluate_words
 from .parallel import SERIAL, RankError, SerialComm, shares
 
+Vote = Callable[[], tuple[bool, bool]]
+"""A rank's ``(stop, time_up)`` for the step's Allreduce (see :meth:`Trainer.run`)."""
+
 
 @dataclass
 class LogEvent:
@@ -206,8 +209,7 @@ class Trainer:
         self._order: list[np.ndarray] | None = None
         self.last_chars = 0
         self._columns: dict[int, np.ndarray] = {}  # arange(B) by B: one process's dropout keys
-        # What the ranks agreed after the last step's reduction (see vote).
-        self.vote: Callable[[], tuple[bool, bool]] | None = None
+        # What the ranks agreed in the last step's reduction (see run's `vote`).
         self.agreed_stop = self.agreed_time = False
 
     # ------------------------------------------------------------------ data-parallel
@@ -320,7 +322,7 @@ class Trainer:
             a = self._columns[n] = np.arange(n)
         return a
 
-    def train_step(self) -> tuple[float, int]:
+    def train_step(self, vote: Vote | None = None) -> tuple[float, int]:
         """One optimiser step; returns (summed loss in nats, predicted characters)."""
         cfg, be, xp = self.config, self.backend, self.backend.xp
         batch, n_targets, columns = self._next_batch()
@@ -365,7 +367,7 @@ class Trainer:
         if batch is not None:
             chars = batch.n_chars if batch.n_chars is not None else batch.n_targets
         if self.comm.size > 1:
-            loss, chars = self._reduce(loss, chars)
+            loss, chars = self._reduce(loss, chars, vote)
         self.last_chars = chars
         grads, params = self._flat_grads, self._flat_params
         # One BLAS dot gives both the finiteness check and the norm for clipping.
@@ -395,11 +397,11 @@ class Trainer:
             self.check_ranks_agree()
         return loss, n_targets
 
-    def _reduce(self, loss: float, chars: int) -> tuple[float, int]:
+    def _reduce(self, loss: float, chars: int, vote: Vote | None) -> tuple[float, int]:
         """Sum gradients, loss, shown characters and votes over the ranks (one Allreduce);
         the global loss and characters."""
         P, buf = self.flat.size, self.reduce_buf
-        stop, time_up = self.vote() if self.vote is not None else (False, False)
+        stop, time_up = vote() if vote is not None else (False, False)
         buf[P], buf[P + 1], buf[P + 2], buf[P + 3] = loss, float(stop), float(time_up), chars
         self.comm.sum_inplace(buf)
         self.agreed_stop, self.agreed_time = bool(buf[P + 1] > 0), bool(buf[P + 2] > 0)
@@ -454,9 +456,10 @@ class Trainer:
 
     def run(
         self,
-        on_event: Callable[[LogEvent], None] | None = None,
+        on_event: Callable[[LogEvent], bool | None] | None = None,
         on_step: Callable[[Trainer], bool | None] | None = None,
         after_step: Callable[[Trainer], None] | None = None,
+        vote: Vote | None = None,
     ) -> list[LogEvent]:
         """Train until ``total_steps`` (or until a callback asks to stop); return the log events.
 
@@ -472,6 +475,10 @@ class Trainer:
         after_step : callable, optional
             Called with the trainer at the very end of every step, after its log
             event (checkpoints: what they save has counted this step's validation).
+        vote : callable, optional
+            Data-parallel runs: called in every step, before its Allreduce, for
+            this rank's ``(stop, time_up)``; the ranks' agreement lands in
+            ``agreed_stop`` and ``agreed_time`` after the step.
         """
         events: list[LogEvent] = []
         start = time.perf_counter()
@@ -480,7 +487,7 @@ class Trainer:
         per_char = self.vocab.units.kind != "char"
         total = self.total_steps
         while self.step < total:
-            loss, n = self.train_step()
+            loss, n = self.train_step(vote)
             window_loss += loss
             window_chars += n
             window_text += self.last_chars

@@ -7,10 +7,11 @@ imported only here, with the non-interactive Agg backend.
 from __future__ import annotations
 
 import math
-import os
 from typing import Any
 
 from ..common.errors import CharRNNError
+from ..common.files import atomic_write
+from ..common.optional import pyplot
 
 
 def plot_metrics(
@@ -28,13 +29,7 @@ def plot_metrics(
     val_label : str
         Legend of the validation curve.
     """
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise CharRNNError("charrnn plot needs matplotlib: pip install 'charrnn[plot]'") from None
+    plt = pyplot(what="charrnn plot", extra="plot")
     if not records:
         raise CharRNNError(
             "the metrics log is empty: train for at least log_every steps", params=("log_every",)
@@ -75,11 +70,8 @@ def plot_metrics(
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    tmp = out_path + ".tmp.png"
     try:
-        fig.savefig(tmp, dpi=80)
-        os.replace(tmp, out_path)
+        with atomic_write(out_path) as f:
+            fig.savefig(f, format="png", dpi=80)
     finally:
         plt.close(fig)
-        if os.path.exists(tmp):
-            os.unlink(tmp)

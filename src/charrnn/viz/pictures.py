@@ -6,12 +6,13 @@ imported only here, with the non-interactive Agg backend.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import numpy as np
 
 from ..common.errors import CharRNNError
+from ..common.files import atomic_write
+from ..common.optional import pyplot
 from ..generation.views import influence, read
 
 MAX_DRAWN = 400  # characters a picture shows (the first ones)
@@ -29,13 +30,7 @@ def plot_views(model: Any, text: str, stem: str) -> list[str]:
     them (rows), how much each earlier character (columns) mattered to its
     prediction, as a lower-triangular matrix.
     """
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise CharRNNError("--png needs matplotlib: pip install 'charrnn[plot]'") from None
+    plt = pyplot(what="--png", extra="plot")
     mode = model.config_.mode
     r = read(model.params_, model.vocab_, text, mode=mode)
     n = min(len(r.text), MAX_DRAWN)
@@ -83,12 +78,9 @@ def plot_views(model: Any, text: str, stem: str) -> list[str]:
 
 
 def _save(fig: Any, plt: Any, path: str) -> None:
-    tmp = path + ".tmp.png"
     try:
         fig.tight_layout()
-        fig.savefig(tmp, dpi=80)
-        os.replace(tmp, path)
+        with atomic_write(path) as f:
+            fig.savefig(f, format="png", dpi=80)
     finally:
         plt.close(fig)
-        if os.path.exists(tmp):
-            os.unlink(tmp)

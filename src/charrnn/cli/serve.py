@@ -1,0 +1,41 @@
+"""``charrnn serve``: the learner's page for a model, on a local web server."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from .output import load_model, model_arg, say
+
+
+def add_parser(subparsers: Any) -> None:
+    """Add ``serve`` to the CLI's subparsers."""
+    sv = subparsers.add_parser(
+        "serve",
+        help="a local web page to look inside a model",
+        description="Serve the learner's page for RUN: probabilities and next characters as "
+        "you type, hidden units, influence of earlier characters, sampling, completions.",
+    )
+    model_arg(sv)
+    sv.add_argument("--port", type=int, default=8000, help="default 8000; 0 picks a free port")
+    sv.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1 (this machine only)")
+    sv.add_argument("--text", help="the text the page starts with (default: a sample)")
+    sv.add_argument("--verbose", action="store_true", help="log every request on stderr")
+    sv.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Serve until Ctrl-C."""
+    from ..viz.server import default_text, make_server
+
+    model = load_model(args.run)
+    first = default_text(model) if args.text is None else model.vocab_.clean(args.text)
+    server = make_server(model, args.host, args.port, first_text=first, quiet=not args.verbose)
+    print(f"serving {args.run} at {server.url} (Ctrl-C stops)", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        say("stopped")
+    finally:
+        server.server_close()
+    return 0

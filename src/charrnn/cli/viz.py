@@ -1,0 +1,57 @@
+"""``charrnn viz``: the learner's page for one text, as a self-contained HTML file."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any
+
+from ..common.errors import CharRNNError
+from ..common.files import write_atomic
+from ..data.files import read_text
+from .output import load_model, model_arg, unknown_arg
+
+
+def add_parser(subparsers: Any) -> None:
+    """Add ``viz`` to the CLI's subparsers."""
+    vz = subparsers.add_parser(
+        "viz",
+        help="the learner's page for one text, as a self-contained HTML file",
+        description="Write the page's views of TEXT to one HTML file that works from a file "
+        "URL (no server, no network); --png also draws the activations and influence "
+        "(needs matplotlib: pip install 'charrnn[plot]').",
+    )
+    model_arg(vz)
+    vz.add_argument("text", metavar="TEXT", nargs="?", help="the text to read")
+    vz.add_argument("--text-file", metavar="FILE", help="read the text from a file")
+    vz.add_argument("--encoding", default="utf-8", help="encoding of --text-file")
+    vz.add_argument("--out", required=True, metavar="HTML", help="the HTML file to write")
+    vz.add_argument(
+        "--png", action="store_true", help="also write OUT-activations.png and OUT-influence.png"
+    )
+    unknown_arg(vz)
+    vz.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Write the page (and the pictures), then print the paths written."""
+    from ..viz.page import payload, static_page
+
+    model = load_model(args.run)
+    if (args.text is None) == (args.text_file is None):
+        raise CharRNNError("give TEXT or --text-file (one of them)")
+    text = args.text if args.text is not None else read_text(args.text_file, args.encoding)
+    text = model.vocab_.clean(text, args.unknown)
+    data = payload(model, text, with_influence=True)
+    html = static_page(data)
+    if not os.path.isdir(os.path.dirname(os.path.abspath(args.out))):
+        raise CharRNNError(f"the folder of {args.out} does not exist")
+    written = [args.out]
+    if args.png:
+        from ..viz.pictures import plot_views
+
+        written += plot_views(model, text, os.path.splitext(args.out)[0])
+    write_atomic(args.out, html)
+    for path in written:
+        print(path)
+    return 0
