@@ -143,7 +143,7 @@ def test_score_and_trace_agree_with_the_api(runs, cell, units, mode):
     assert code == 0, err
     logprob = json.loads(out)["scores"][0]["logprob"]
     model = CharRNN.load(run)
-    assert math.isclose(logprob, model.score([text])[0].logprob, rel_tol=1e-12)
+    assert math.isclose(logprob, model.score_details([text])[0].logprob, rel_tol=1e-12)
     code, out, err = run_cli("trace", run, text)
     assert code == 0, err
     assert "Traceback" not in err and out.count("t=") >= len(text)

@@ -118,9 +118,16 @@ def backgrounds(driver):
     return out
 
 
-def test_typed_text_shows_the_probabilities_of_charrnn_score(browser, url, run):
+@pytest.fixture
+def live(browser, url):
+    """The browser on a freshly loaded live page, whichever test ran before on this worker."""
     browser.get(url)
     wait(browser, lambda d: len(tokens(d)) == 3)  # "an" and its end
+    return browser
+
+
+def test_typed_text_shows_the_probabilities_of_charrnn_score(live, run):
+    browser = live
     type_text(browser, "emma")
     wait(browser, lambda d: texts(d, "#tokens .tok .c") == ["e", "m", "m", "a", "\u23ce"])
     shown = [float(v) for v in texts(browser, "#tokens .tok .p")]
@@ -134,7 +141,8 @@ def test_typed_text_shows_the_probabilities_of_charrnn_score(browser, url, run):
     assert browser.find_element(By.ID, "error").text == ""
 
 
-def test_clicking_a_unit_colours_the_text_by_its_activation(browser, url):
+def test_clicking_a_unit_colours_the_text_by_its_activation(live):
+    browser = live
     before = backgrounds(browser)
     canvas = browser.find_element(By.ID, "heat")
     # Click the row of unit 3 (the canvas is scaled to rows of data-ch pixels).
@@ -157,7 +165,10 @@ def test_clicking_a_unit_colours_the_text_by_its_activation(browser, url):
     )
 
 
-def test_clicking_a_character_shades_what_its_prediction_depended_on(browser, url):
+def test_clicking_a_character_shades_what_its_prediction_depended_on(live):
+    browser = live
+    type_text(browser, "emma")
+    wait(browser, lambda d: len(tokens(d)) == 5)
     tokens(browser)[3].click()
     wait(
         browser,
@@ -171,7 +182,8 @@ def test_clicking_a_character_shades_what_its_prediction_depended_on(browser, ur
     assert bg[4] == (255, 255, 255)  # later characters have no say
 
 
-def test_completions_and_samples(browser, url, run):
+def test_completions_and_samples(live, run):
+    browser = live
     browser.find_element(By.ID, "c-prefix").send_keys("em")
     browser.find_element(By.ID, "c-go").click()
     wait(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#completions li")) == 10)
@@ -187,7 +199,8 @@ def test_completions_and_samples(browser, url, run):
     )
 
 
-def test_bad_input_shows_a_message_on_the_page(browser, url):
+def test_bad_input_shows_a_message_on_the_page(live):
+    browser = live
     type_text(browser, "em%")
     wait(browser, lambda d: "not in the model's vocabulary" in d.find_element(By.ID, "error").text)
     type_text(browser, "emma")
