@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
+import numpy.typing as npt
 
 from ..common.errors import CharRNNError
 
@@ -24,7 +25,8 @@ BOUNDARY = "\n"
 UnknownPolicy = Literal["error", "skip"]
 
 # No change, then the four Unicode normalisation forms: what a hint tries.
-_FORMS = ("", "NFC", "NFD", "NFKC", "NFKD")
+_Form = Literal["NFC", "NFD", "NFKC", "NFKD"]
+_FORMS: tuple[_Form | None, ...] = (None, "NFC", "NFD", "NFKC", "NFKD")
 
 UNITS = ("char", "jamo")
 NORMALIZATIONS = ("nfc", "none")
@@ -333,7 +335,9 @@ class Vocab:
 
     # ------------------------------------------------------------------ ids
 
-    def encode(self, text: str, dtype: type = np.int64, *, symbols: bool = False) -> np.ndarray:
+    def encode(
+        self, text: str, dtype: npt.DTypeLike = np.int64, *, symbols: bool = False
+    ) -> np.ndarray:
         """Encode ``text`` to an id array, vectorised (no per-character Python loop).
 
         Parameters

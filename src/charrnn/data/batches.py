@@ -84,7 +84,7 @@ class WordBatches:
         perm = rng.permutation(self.n)
         B = self.batch_size
         pool = B * self.POOL
-        batches = []
+        batches: list[np.ndarray] = []
         for s in range(0, self.n, pool):
             chunk = perm[s : s + pool]
             chunk = chunk[np.argsort(self.lengths[chunk], kind="stable")]

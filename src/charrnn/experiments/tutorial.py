@@ -58,6 +58,7 @@ def next_char_prob(params: Params, vocab: Vocab, context: str, char: str) -> flo
     logits = None
     for ix in vocab.encode("\n" + context):
         h, logits = step(params, np.array([ix]), h)
+    assert logits is not None  # the context starts with '\n': at least one step
     z = logits[0].astype(np.float64)
     p = np.exp(z - z.max())
     return float(p[vocab.stoi[char]] / p.sum())

@@ -163,6 +163,6 @@ def apply(logits: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
     allowed is left as it was, so generation never divides by zero."""
     if mask is None:
         return logits
-    usable = mask.any(axis=1)  # (n,)
+    usable = np.asarray(mask.any(axis=1))  # (n,)
     logits[~mask & usable[:, None]] = -np.inf
     return logits

@@ -37,7 +37,7 @@ class RunDir:
 
     def __init__(self, path: str | os.PathLike[str]):
         self.path = os.fspath(path)
-        self._release: weakref.finalize | None = None
+        self._release: weakref.finalize[[int], RunDir] | None = None
 
     def file(self, name: str) -> str:
         return os.path.join(self.path, name)

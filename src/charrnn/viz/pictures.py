@@ -58,7 +58,9 @@ def plot_views(model: Any, text: str, stem: str) -> list[str]:
 
     # Full-history influence for the drawn characters, as a lower-triangular matrix.
     window = min(n, 512)
-    m = influence(model.params_, model.vocab_, text, mode=mode, window=window, tokens=range(n))
+    m = influence(
+        model.params_, model.vocab_, text, mode=mode, window=window, tokens=list(range(n))
+    )
     full = np.full((n, n + 1), np.nan)  # row i: inputs 0..i ('\n' + text[:i])
     for i in range(n):
         k = min(i + 1, window)

@@ -65,6 +65,8 @@ class PageServer(ThreadingHTTPServer):
     @property
     def url(self) -> str:
         host, port = self.server_address[:2]
+        if isinstance(host, bytes):  # an AF_UNIX-style address; an IP server gives str
+            host = host.decode()
         return f"http://{host}:{port}/"
 
     def answer(self, route: str, body: dict[str, Any]) -> dict[str, Any]:
