@@ -8,6 +8,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from ..common.errors import CharRNNError
+from .cells import CELL_NAMES
 from .vocab import NORMALIZATIONS, UNITS, Units
 
 MODES = ("words", "text")
@@ -18,7 +19,7 @@ DTYPES = ("float32", "float64")
 INITS = ("normal", "scaled")
 REDUCTIONS = ("mean", "sum")
 SCHEDULES = ("constant", "cosine")
-CELLS = ("rnn", "gru", "lstm")  # model.CELL_NAMES
+CELLS = CELL_NAMES  # the cell registry's names, read live (a registered cell is a choice)
 
 # Sections of `charrnn train --help`, in the order they are shown.
 GROUPS = ("model", "data", "optimisation", "regularisation", "run")
@@ -77,10 +78,11 @@ class Config:
         Hidden size H (of every layer).
     layers : int
         Stacked RNN layers, L; layer 1 keeps the tutorial's parameter names.
-    cell : {"rnn", "gru", "lstm"}
-        The recurrence: the tutorial's tanh RNN, or PyTorch's GRU or LSTM
-        (gated cells, see :mod:`charrnn.gated`). Checkpoints saved before
-        there was a choice hold ``rnn`` models.
+    cell : str
+        The recurrence, by its name in the cell registry
+        (:mod:`charrnn.core.cells`): ``rnn``, the tutorial's tanh RNN, or
+        PyTorch's gated ``gru`` or ``lstm``. Checkpoints saved before there
+        was a choice hold ``rnn`` models.
     forget_bias : float
         The LSTM's forget-gate bias at initialisation (other biases start at
         0): 1 keeps most of the cell's memory from the first step on.

@@ -334,7 +334,7 @@ class Trainer:
             B = batch.inputs.shape[1]
             h0 = self.h
             if h0 is None:
-                h0 = zero_state(self.params, B, backend=be, ws=self.ws)
+                h0 = zero_state(self.params, B, backend=be, ws=self.ws, cell=cfg.cell)
             mask = be.asarray(batch.mask) if batch.mask is not None else None
             # Dropout masks are keyed by (seed, step, sequence's place in the global batch):
             # a resumed run, or K ranks, draw the masks of one unbroken process.
@@ -349,6 +349,7 @@ class Trainer:
                 rng=drop,
                 backend=be,
                 ws=self.ws,
+                cell=cfg.cell,  # the config names the cell: never guessed from the parameters
             )
             backward(
                 self.params,
@@ -358,6 +359,7 @@ class Trainer:
                 out=self.grads,
                 backend=be,
                 ws=self.ws,
+                cell=cfg.cell,
                 window=cfg.bptt_window,
             )
         # Characters of the shown text this step predicted (fewer than symbols in jamo units).
