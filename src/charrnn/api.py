@@ -296,7 +296,8 @@ class CharRNN:
         activations (``activations[l]``, (N, H)); see :func:`charrnn.views.read`.
         """
         self._check_fitted()
-        return read(self.params_, self.vocab_, text, mode=self.config_.mode, top=top)
+        cfg = self.config_
+        return read(self.params_, self.vocab_, text, mode=cfg.mode, top=top, cell=cfg.cell)
 
     def influence(
         self, text: str, *, window: int = 64, tokens: Sequence[int] | None = None
@@ -309,8 +310,15 @@ class CharRNN:
         :func:`charrnn.views.influence`.
         """
         self._check_fitted()
+        cfg = self.config_
         return influence(
-            self.params_, self.vocab_, text, mode=self.config_.mode, window=window, tokens=tokens
+            self.params_,
+            self.vocab_,
+            text,
+            mode=cfg.mode,
+            window=window,
+            tokens=tokens,
+            cell=cfg.cell,
         )
 
     def tracking_units(self, text: str, *, top: int = 8) -> dict[str, list[tuple[int, int, float]]]:
