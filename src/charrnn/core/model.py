@@ -186,16 +186,18 @@ def init_params(
         Standard deviation for ``normal``.
     dtype : str
     cell : str or cell
-        ``"rnn"`` (the tutorial's tanh cell), ``"gru"`` or ``"lstm"``.
+        A registered cell or its name: ``"rnn"`` (the tutorial's tanh cell),
+        ``"gru"``, ``"lstm"``, ...
     forget_bias : float
-        The LSTM's forget-gate bias at the start (see ``LSTMCell.init_biases``).
+        The LSTM's forget-gate bias at the start (see ``LSTMCell.initialise``).
 
     Returns
     -------
     dict
         Named as :func:`param_names`; for L=1 ``Wxh (H, V)``, ``Whh (H, H)``,
-        ``Why (V, H)``, ``bh (H,)``, ``by (V,)``. Biases start at zero (but
-        the LSTM's forget gate's).
+        ``Why (V, H)``, ``bh (H,)``, ``by (V,)``. Biases start at zero and weights
+        as drawn, but where the cell's ``initialise`` says otherwise (the LSTM's
+        forget gate).
     """
     if init not in ("normal", "scaled"):
         raise ValueError(f"unknown init {init!r}")
@@ -226,7 +228,7 @@ def init_params(
     params = {
         s.name: (drawn[s.name] if s.is_weight else np.zeros(s.shape)).astype(dtype) for s in specs
     }
-    cell.init_biases(params, layers, forget_bias)
+    cell.initialise(params, layers, forget_bias)  # the cell's own bias (and weight) init
     return params
 
 

@@ -170,8 +170,14 @@ class Cell(Protocol):
         """The part of a (B, S) state the next layer and the head read, (B, H): a view."""
         ...
 
-    def init_biases(self, params: Params, layers: int, forget_bias: float) -> None:
-        """Set the biases that do not start at zero, in place (``forget_bias``: the LSTM's)."""
+    def initialise(self, params: Params, layers: int, forget_bias: float) -> None:
+        """Set, in place, what does not start as :func:`~charrnn.core.model.init_params` drew it.
+
+        The bias init: biases start at zero unless a cell says otherwise here
+        (the LSTM's forget gate starts at ``forget_bias``, an argument only the
+        LSTM reads); a cell whose weights have an init of their own sets them
+        here too (an IRNN's identity recurrent matrix).
+        """
         ...
 
     def input_weight(self, params: Params, layer: int) -> Any:
@@ -300,8 +306,8 @@ class CellBase:
         """Layer ``layer``'s input weight, (G, n_in)."""
         return params[self.names(layer).input]
 
-    def init_biases(self, params: Params, layers: int, forget_bias: float) -> None:
-        """Biases start at zero (``forget_bias`` is the LSTM's)."""
+    def initialise(self, params: Params, layers: int, forget_bias: float) -> None:
+        """Biases start at zero and weights as drawn (``forget_bias`` is the LSTM's)."""
 
 
 class HiddenStateCell(CellBase):

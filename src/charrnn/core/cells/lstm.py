@@ -57,7 +57,7 @@ class LSTMCell(CellBase):
     """PyTorch's LSTM: input, forget, cell and output blocks (i, f, g, o); state [h | c].
 
     Parameters per layer: ``Wxifgo (4H, n_in)``, ``Whifgo (4H, H)``, ``bifgo (4H,)``.
-    The forget gate's bias starts at the ``forget_bias`` that :meth:`init_biases` takes.
+    The forget gate's bias starts at the ``forget_bias`` that :meth:`initialise` takes.
     """
 
     name = "lstm"
@@ -86,7 +86,7 @@ class LSTMCell(CellBase):
         """The part of a (B, 2H) state the next layer reads: h."""
         return state[:, : state.shape[1] // 2]
 
-    def init_biases(self, params: Params, layers: int, forget_bias: float) -> None:
+    def initialise(self, params: Params, layers: int, forget_bias: float) -> None:
         """Set every layer's forget-gate bias to ``forget_bias``.
 
         1 (Gers et al. 2000; Jozefowicz et al. 2015) starts the forget gate at
