@@ -191,7 +191,7 @@ class Trainer:
         )
         self._avg_tmp = backend.xp.empty_like(self.flat) if config.ema else None
         self.optimizer = make_optimizer(config.optimizer, config.lr)
-        # The step's large temporaries live here, reused every step (see model.Workspace);
+        # The step's large temporaries live here, reused every step (see core.workspace.Workspace);
         # validation has its own, sized for its batches.
         self.ws = Workspace(backend)
         self.eval_ws = Workspace(backend)

@@ -298,6 +298,10 @@ class CellBase:
     """Defaults of the contract that most cells share: no gates recorded, input weight by name."""
 
     gate_names: tuple[str, ...] = ()
+    # Optional, outside the contract: the torch.nn module that computes the same
+    # recurrence from the same parameters, which the tests use as an oracle when
+    # torch is installed. None: no such module, no torch oracle for the cell.
+    torch_module: str | None = None
 
     def names(self, layer: int) -> LayerNames:  # pragma: no cover - every cell names its own
         raise NotImplementedError

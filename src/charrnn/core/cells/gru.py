@@ -69,6 +69,7 @@ class GRUCell(HiddenStateCell):
 
     name = "gru"
     gates = 3
+    torch_module = "GRU"  # torch.nn.GRU computes the same: the tests' oracle
     gate_names = ("reset", "update")  # what trace shows
 
     def names(self, layer: int) -> LayerNames:

@@ -41,6 +41,7 @@ class TanhCell(HiddenStateCell):
 
     name = "rnn"
     gates = 1  # width of the input projection, in units of H
+    torch_module = "RNN"  # torch.nn.RNN computes the same: the tests' oracle
 
     def names(self, layer: int) -> LayerNames:
         """The tutorial's names for layer 0 (``Wxh, Whh, bh``), numbered from 2 after."""
