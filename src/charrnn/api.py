@@ -248,12 +248,14 @@ class CharRNN:
             max_len=max_len,
             rng=np.random.default_rng(random_state),
             allow_empty=allow_empty,
+            cell=self.config_.cell,
         )
 
     def score(self, texts: Sequence[str]) -> list[Score]:
         """Log-probability (nats) of each string; see :func:`charrnn.sample.score`."""
         self._check_fitted()
-        return score(self.params_, self.vocab_, list(texts), mode=self.config_.mode)
+        cfg = self.config_
+        return score(self.params_, self.vocab_, list(texts), mode=cfg.mode, cell=cfg.cell)
 
     def complete(
         self,
@@ -285,6 +287,7 @@ class CharRNN:
             beam=beam,
             constraints=constraints,
             allow_empty=allow_empty,
+            cell=self.config_.cell,
         )
 
     def read(self, text: str, *, top: int = 5) -> Reading:
