@@ -339,11 +339,13 @@ class CharRNN:
         if cfg.mode == "words":
             words = [data] if isinstance(data, str) else list(data)
             batches = make_batches(cfg, self.vocab_, words, eval_batch_size("words"))
-            return evaluate_words(self.params_, batches)
+            return evaluate_words(self.params_, batches, cell=cfg.cell)
         if not isinstance(data, np.ndarray):
             data = data if isinstance(data, str) else "\n".join(data)
         return evaluate_text(
-            self.params_, make_batches(cfg, self.vocab_, data, eval_batch_size("text"))
+            self.params_,
+            make_batches(cfg, self.vocab_, data, eval_batch_size("text")),
+            cell=cfg.cell,
         )
 
     # ------------------------------------------------------------------ files

@@ -12,6 +12,8 @@ so "reaches" means either half.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -73,7 +75,7 @@ def test_an_input_older_than_the_window_gets_no_gradient(cell):
     case = random_case(np.random.default_rng(4), V=9, T=8, B=1, ragged=False, cell=cell)
     Wx = get_cell(cell).names(0).input
     inputs = np.array([[1], [2], [3], [4], [5], [6], [7], [8]])  # each character once
-    case = type(case)(case.params, inputs, case.targets, None, case.h0)
+    case = dataclasses.replace(case, inputs=inputs, mask=None)
     mask = np.zeros((8, 1))
     mask[7] = 1  # the loss at the last step reads characters 8, 7, ... back to 1
     for window in (2, 5):

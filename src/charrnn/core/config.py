@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -31,7 +32,7 @@ def _field(
     group: str,
     *,
     metavar: str | None = None,
-    choices: tuple[str, ...] | None = None,
+    choices: Sequence[str] | None = None,
     default_help: str | None = None,
     resume_may_change: bool = False,
     fixes_shape: bool = False,

@@ -430,23 +430,27 @@ class Trainer:
             return None
         if self.comm.size > 1:
             return self._validate_share()
+        be, ws, cell = self.backend, self.eval_ws, self.config.cell
         if isinstance(self.val_batches, WordBatches):
-            return evaluate_words(
-                self.model_params, self.val_batches, backend=self.backend, ws=self.eval_ws
-            )
-        return evaluate_text(
-            self.model_params, self.val_batches, backend=self.backend, ws=self.eval_ws
-        )
+            return evaluate_words(self.model_params, self.val_batches, backend=be, ws=ws, cell=cell)
+        return evaluate_text(self.model_params, self.val_batches, backend=be, ws=ws, cell=cell)
 
     def _validate_share(self) -> Loss:
         # Each rank evaluates its share (words: every K-th batch; text: its streams).
         K, r, be = self.comm.size, self.comm.rank, self.backend
         if isinstance(self.val_batches, WordBatches):
             loss = evaluate_words(
-                self.model_params, self.val_batches, backend=be, ws=self.eval_ws, share=(r, K)
+                self.model_params,
+                self.val_batches,
+                backend=be,
+                ws=self.eval_ws,
+                share=(r, K),
+                cell=self.config.cell,
             )
         elif self.val_part.batch_size > 0:
-            loss = evaluate_text(self.model_params, self.val_part, backend=be, ws=self.eval_ws)
+            loss = evaluate_text(
+                self.model_params, self.val_part, backend=be, ws=self.eval_ws, cell=self.config.cell
+            )
         else:
             loss = Loss(0.0, 0)
         total, count, chars = self.comm.allreduce(

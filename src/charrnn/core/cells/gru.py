@@ -70,7 +70,7 @@ class GRUCell(HiddenStateCell):
     name = "gru"
     gates = 3
     torch_module = "GRU"  # torch.nn.GRU computes the same: the tests' oracle
-    gate_names = ("reset", "update")  # what trace shows
+    gate_names: tuple[str, ...] = ("reset", "update")  # what trace shows
 
     def names(self, layer: int) -> LayerNames:
         """``Wxrzn, Whrzn, brzn`` for layer 1, numbered from 2 after."""

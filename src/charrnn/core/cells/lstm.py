@@ -63,7 +63,7 @@ class LSTMCell(CellBase):
     name = "lstm"
     gates = 4
     torch_module = "LSTM"  # torch.nn.LSTM computes the same: the tests' oracle
-    gate_names = ("forget", "input", "output")  # what trace shows
+    gate_names: tuple[str, ...] = ("forget", "input", "output")  # what trace shows
 
     def names(self, layer: int) -> LayerNames:
         """``Wxifgo, Whifgo, bifgo`` for layer 1, numbered from 2 after."""
