@@ -290,7 +290,7 @@ class GatedCalls:
     """
 
     def __init__(self, gates: int, hs, pre, da, rng: np.random.Generator):
-        from charrnn.core.gated import GRU, LSTM
+        from charrnn.core.cells import GRU, LSTM
 
         T, B, G = pre.shape
         H = G // gates

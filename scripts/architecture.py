@@ -36,7 +36,8 @@ def summary(path: pathlib.Path) -> str:
 
 
 def layers() -> list[list[str]]:
-    """The layers contract's layers, top first; each a list of sibling packages."""
+    """The package's layers contract (the first in pyproject.toml), top first; each a list
+    of sibling packages."""
     text = PYPROJECT.read_text(encoding="utf-8")
     try:
         import tomllib
@@ -47,7 +48,8 @@ def layers() -> list[list[str]]:
         names = re.findall(r'"([^"]+)"', found.group(1))
     else:
         contracts = tomllib.loads(text)["tool"]["importlinter"]["contracts"]
-        [contract] = [c for c in contracts if c.get("type") == "layers"]
+        # The package's own layers; contracts inside a layer (charrnn.core) come after it.
+        [contract] = [c for c in contracts if c.get("containers") == ["charrnn"]]
         names = contract["layers"]
     return [[name.strip() for name in layer.split("|")] for layer in names]
 

@@ -12,6 +12,8 @@ import pytest
 
 from charrnn.cli import main
 
+from . import cells_fixture  # noqa: F401 (registers "irnn", a cell only the tests define)
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"
 

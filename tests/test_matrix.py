@@ -21,13 +21,13 @@ import pytest
 
 from charrnn import CharRNN
 from charrnn.cli import main
-from charrnn.core.model import CELL_NAMES
+from charrnn.core.cells import cell_names
 from charrnn.core.vocab import FINALS, INITIALS, MEDIALS
 from charrnn.viz.page import influence_row, payload
 
 UNITS = ("char", "jamo")
 MODES = ("words", "text")
-COMBOS = list(itertools.product(CELL_NAMES, UNITS, MODES))
+COMBOS = list(itertools.product(cell_names(), UNITS, MODES))  # with the suite's own cells
 IDS = [f"{c}-{u}-{m}" for c, u, m in COMBOS]
 
 EN_WORDS = "ada bo cyrus dee eli fay gus hal ivy jo kai lou max ned oda pia quin rex".split()
@@ -158,23 +158,7 @@ def test_eval_reads_a_file(runs, cell, units, mode):
     assert all(math.isfinite(v) for v in loss.values() if isinstance(v, float))
 
 
-# Influence still looks for a Wxh weight, which the gated cells do not have.
-view_combos = pytest.mark.parametrize(
-    ("cell", "units", "mode"),
-    [
-        pytest.param(
-            *combo,
-            marks=[pytest.mark.xfail(reason="influence assumes Wxh", strict=True)]
-            if combo[0] != "rnn"
-            else [],
-        )
-        for combo in COMBOS
-    ],
-    ids=IDS,
-)
-
-
-@view_combos
+@combos
 def test_the_pages_views(runs, cell, units, mode):
     run, _ = runs(cell, units, mode)
     model = CharRNN.load(run)
@@ -188,7 +172,7 @@ def test_the_pages_views(runs, cell, units, mode):
     assert len(model.read(text).probs) >= len(text)
 
 
-@view_combos
+@combos
 def test_viz_writes_the_page(runs, tmp_path, cell, units, mode):
     run, _ = runs(cell, units, mode)
     out = tmp_path / "page.html"
@@ -212,6 +196,8 @@ def test_mpi_ranks_train_the_model_one_process_trains(runs, mpi, tmp_path, cell,
     run, data = runs(cell, units, mode)
     ranks = tmp_path / "ranks"
     flags = train_flags(cell, units, mode)
-    r = mpi.launch(2, "train", data, "--out", ranks, "--steps", "6", *flags)
+    r = mpi.launch(
+        2, "train", data, "--out", ranks, "--steps", "6", *flags, module="tests.fixture_cli"
+    )
     assert r.returncode == 0, r.stderr
     mpi.assert_close(mpi.params(run), mpi.params(ranks), 1e-10)

@@ -21,7 +21,7 @@ MOVED = {
     "config": "core.config",
     "backend": "core.backend",
     "model": "core.model",
-    "gated": "core.gated",
+    "gated": "core.cells",
     "optim": "core.optim",
     "masks": "core.masks",
     "reference": "core.reference",

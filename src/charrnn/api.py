@@ -335,6 +335,7 @@ class CharRNN:
             rng=np.random.default_rng(random_state),
             allow_empty=allow_empty,
             on_step=on_step,
+            cell=self.config_.cell,
         )
 
     def training_words(self) -> set[str]:
@@ -421,6 +422,7 @@ class CharRNN:
             greedy=greedy,
             max_len=max_len,
             allow_empty=allow_empty,
+            cell=self.config_.cell,
         )
 
     def _check_words_mode(self, what: str) -> None:
@@ -491,7 +493,8 @@ class CharRNN:
                 "give a list of strings to score (a str alone would be scored character by "
                 f"character); for one string use [{X[:20]!r}]"
             )
-        return score(self.params_, self.vocab_, list(X), mode=self.config_.mode)
+        cfg = self.config_
+        return score(self.params_, self.vocab_, list(X), mode=cfg.mode, cell=cfg.cell)
 
     def __sklearn_tags__(self) -> Any:
         """scikit-learn's description of this estimator (imported only when asked).
@@ -544,6 +547,7 @@ class CharRNN:
             beam=beam,
             constraints=constraints,
             allow_empty=allow_empty,
+            cell=self.config_.cell,
         )
 
     def read(self, text: str, *, top: int = 5) -> Reading:
@@ -555,7 +559,8 @@ class CharRNN:
         activations (``activations[l]``, (N, H)); see :func:`charrnn.views.read`.
         """
         self._check_fitted()
-        return read(self.params_, self.vocab_, text, mode=self.config_.mode, top=top)
+        cfg = self.config_
+        return read(self.params_, self.vocab_, text, mode=cfg.mode, top=top, cell=cfg.cell)
 
     def trace(self, text: str, *, top: int = 3) -> list[TraceStep]:
         """The model walked through ``text`` step by step, as ``charrnn trace`` prints it.
@@ -577,7 +582,8 @@ class CharRNN:
             :func:`charrnn.generation.trace.trace`.
         """
         self._check_fitted()
-        return trace(self.params_, self.vocab_, text, mode=self.config_.mode, top=top)
+        cfg = self.config_
+        return trace(self.params_, self.vocab_, text, mode=cfg.mode, top=top, cell=cfg.cell)
 
     def influence(
         self, text: str, *, window: int = 64, tokens: Sequence[int] | None = None
@@ -590,8 +596,15 @@ class CharRNN:
         :func:`charrnn.views.influence`.
         """
         self._check_fitted()
+        cfg = self.config_
         return influence(
-            self.params_, self.vocab_, text, mode=self.config_.mode, window=window, tokens=tokens
+            self.params_,
+            self.vocab_,
+            text,
+            mode=cfg.mode,
+            window=window,
+            tokens=tokens,
+            cell=cfg.cell,
         )
 
     def tracking_units(self, text: str, *, top: int = 8) -> dict[str, list[tuple[int, int, float]]]:
@@ -609,11 +622,13 @@ class CharRNN:
         if cfg.mode == "words":
             words = [data] if isinstance(data, str) else list(data)
             batches = make_batches(cfg, self.vocab_, words, eval_batch_size("words"))
-            return evaluate_words(self.params_, batches)
+            return evaluate_words(self.params_, batches, cell=cfg.cell)
         if not isinstance(data, np.ndarray):
             data = data if isinstance(data, str) else "\n".join(data)
         return evaluate_text(
-            self.params_, make_batches(cfg, self.vocab_, data, eval_batch_size("text"))
+            self.params_,
+            make_batches(cfg, self.vocab_, data, eval_batch_size("text")),
+            cell=cfg.cell,
         )
 
     def evaluate_file(

@@ -5,21 +5,26 @@ t-W and to nothing before. So (1) a loss more than W steps after the initial
 state sends it no gradient, one within W steps sends it exactly full BPTT's;
 (2) the windowed gradient of the summed loss is the numerical gradient of
 ``sum_t L_t``, each ``L_t`` computed from the state W+1 steps before it held
-fixed; (3) the seed-style loop that sends each loss back on its own agrees (tanh cell).
-(1), (2) and the two limits hold for every cell: for the LSTM the state is
-``[h | c]``, so "reaches" means either half.
+fixed; (3) the per-character loop that sends each loss back on its own agrees.
+All of it runs for every registered cell: for the LSTM the state is ``[h | c]``,
+so "reaches" means either half.
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 import pytest
 
 from charrnn import CharRNNError, Config
+from charrnn.core.cells import cell_names
 from charrnn.core.gradcheck import random_case, relative_error
-from charrnn.core.model import CELL_NAMES, PARAM_NAMES, backward, cell_of, forward, get_cell
-from charrnn.core.reference import column_params, get_derivative
+from charrnn.core.model import backward, forward, get_cell
+from charrnn.core.reference import cell_get_derivative, column_params
 from charrnn.training.run import TrainingRun
+
+CELLS = cell_names()  # every registered cell, the test suite's own included
 
 
 def _grads(case, mask, **kw):
@@ -28,15 +33,20 @@ def _grads(case, mask, **kw):
     return {k: v.copy() for k, v in grads.items()}, dh0.copy()
 
 
-def _states(case, cache):
-    """Every state of the one layer, (T+1, B, S): ``[h | c]`` for the LSTM."""
-    hs = cache.hs[0]
-    if isinstance(hs, tuple):  # a gated cell's cache: (hs, ...) or the LSTM's (hs, cs, ...)
-        hs = np.concatenate(hs[:2], axis=-1) if cell_of(case.params).name == "lstm" else hs[0]
-    return np.concatenate([case.h0, hs[1:]])
+def _states(case):
+    """Every state of the one layer, (T+1, B, S): ``[h | c]`` for the LSTM.
+
+    The final state of a forward over each prefix: what any cell returns, whatever its cache.
+    """
+    T = case.inputs.shape[0]
+    states = [case.h0[0]]
+    for t in range(1, T + 1):
+        _, cache = forward(case.params, case.inputs[:t], case.targets[:t], case.h0, None)
+        states.append(cache.final_state[0].copy())
+    return np.stack(states)
 
 
-@pytest.mark.parametrize("cell", CELL_NAMES)
+@pytest.mark.parametrize("cell", CELLS)
 @pytest.mark.parametrize("window", [1, 2, 4])
 def test_a_loss_reaches_the_state_w_steps_back_and_no_further(window, cell):
     """One counted loss at step t: d loss / d initial state (the state before step 0).
@@ -59,13 +69,13 @@ def test_a_loss_reaches_the_state_w_steps_back_and_no_further(window, cell):
             np.testing.assert_allclose(dh0_win, dh0_full, rtol=0, atol=1e-13)
 
 
-@pytest.mark.parametrize("cell", CELL_NAMES)
+@pytest.mark.parametrize("cell", CELLS)
 def test_an_input_older_than_the_window_gets_no_gradient(cell):
     """A character read more than W steps before the only counted loss: its Wxh column is 0."""
     case = random_case(np.random.default_rng(4), V=9, T=8, B=1, ragged=False, cell=cell)
     Wx = get_cell(cell).names(0).input
     inputs = np.array([[1], [2], [3], [4], [5], [6], [7], [8]])  # each character once
-    case = type(case)(case.params, inputs, case.targets, None, case.h0)
+    case = dataclasses.replace(case, inputs=inputs, mask=None)
     mask = np.zeros((8, 1))
     mask[7] = 1  # the loss at the last step reads characters 8, 7, ... back to 1
     for window in (2, 5):
@@ -78,8 +88,7 @@ def test_an_input_older_than_the_window_gets_no_gradient(cell):
 
 def _truncated_loss(case, params, window):
     """sum_t L_t, each from the state W+1 steps before it as a constant (the definition)."""
-    _, cache = forward(case.params, case.inputs, case.targets, case.h0, None)
-    states = _states(case, cache)  # (T+1, B, S): states[s+1] is the state after step s
+    states = _states(case)  # (T+1, B, S): states[s+1] is the state after step s
     T = case.inputs.shape[0]
     total = 0.0
     for t in range(T):
@@ -97,7 +106,7 @@ def _truncated_loss(case, params, window):
     return total
 
 
-@pytest.mark.parametrize("cell", CELL_NAMES)
+@pytest.mark.parametrize("cell", CELLS)
 @pytest.mark.parametrize("window", [0, 1, 3])
 def test_windowed_gradient_is_the_numerical_gradient_of_the_truncated_loss(window, cell):
     case = random_case(
@@ -119,7 +128,7 @@ def test_windowed_gradient_is_the_numerical_gradient_of_the_truncated_loss(windo
         assert relative_error(grads[name], num) < 1e-6, name
 
 
-@pytest.mark.parametrize("cell", CELL_NAMES)
+@pytest.mark.parametrize("cell", CELLS)
 def test_window_zero_is_the_naive_rule_and_a_long_window_is_full_bptt(cell):
     case = random_case(np.random.default_rng(6), T=6, ragged=True, carried_state=True, cell=cell)
     naive, _ = _grads(case, case.mask, bptt="naive")
@@ -134,11 +143,19 @@ def test_window_zero_is_the_naive_rule_and_a_long_window_is_full_bptt(cell):
         np.testing.assert_allclose(zero[k], naive[k], rtol=0, atol=1e-12, err_msg=k)
 
 
+@pytest.mark.parametrize("cell", CELLS)
 @pytest.mark.parametrize("window", [1, 2, 5])
-def test_batched_window_matches_the_per_loss_reference_loop(window):
+def test_batched_window_matches_the_per_loss_reference_loop(window, cell):
     """Ragged batches: the ring of parts against each loss sent back on its own."""
     case = random_case(
-        np.random.default_rng(40 + window), V=8, H=7, T=9, B=5, ragged=True, carried_state=True
+        np.random.default_rng(40 + window),
+        V=8,
+        H=7,
+        T=9,
+        B=5,
+        ragged=True,
+        carried_state=True,
+        cell=cell,
     )
     grads, _ = _grads(case, case.mask, window=window)
     cp = column_params(case.params)
@@ -146,7 +163,8 @@ def test_batched_window_matches_the_per_loss_reference_loop(window):
     ref = {k: np.zeros_like(v) for k, v in case.params.items()}
     for b in range(5):
         n = int(lengths[b])
-        _, g, _ = get_derivative(
+        _, g, _ = cell_get_derivative(
+            cell,
             cp,
             case.inputs[:n, b].tolist(),
             case.targets[:n, b].tolist(),
@@ -155,7 +173,7 @@ def test_batched_window_matches_the_per_loss_reference_loop(window):
         )
         for k in ref:
             ref[k] += g[k].reshape(ref[k].shape)
-    for k in PARAM_NAMES:
+    for k in case.params:
         np.testing.assert_allclose(grads[k], ref[k], rtol=0, atol=1e-12, err_msg=k)
 
 
@@ -170,7 +188,7 @@ def test_window_config_is_checked():
         Config(bptt_window=3, layers=2)
 
 
-@pytest.mark.parametrize("cell", CELL_NAMES)
+@pytest.mark.parametrize("cell", CELLS)
 def test_a_training_run_uses_the_window(cell):
     """The window reaches the trainer: a run with W=1 differs from full BPTT, W=100 does not."""
     words = ["abcdefgh", "hgfedcba", "aceg", "bdfh"] * 4

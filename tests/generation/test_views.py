@@ -1,4 +1,5 @@
-"""The numbers behind the learner's page: probabilities, guesses, activations, influence."""
+"""The numbers behind the learner's page: probabilities, guesses, activations, influence,
+for every registered cell (the views read a cell through its contract only)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ import numpy as np
 import pytest
 
 from charrnn.common.errors import CharRNNError
-from charrnn.core.model import forward, init_params, zero_state
+from charrnn.core.cells import cell_names, get_cell
+from charrnn.core.model import forward, init_params, num_layers, param_specs, zero_state
+from charrnn.core.reference import column_params
 from charrnn.core.vocab import Vocab
 from charrnn.generation.sample import score
 from charrnn.generation.trace import trace
@@ -20,19 +23,31 @@ from charrnn.generation.views import (
 )
 
 
-@pytest.fixture(scope="module")
-def small():
+@pytest.fixture(scope="module", params=cell_names())
+def small(request):
+    """A two-layer float64 model of each registered cell, weights large enough to matter."""
     vocab = Vocab('ab c"()')
     params = init_params(
-        vocab.size, 6, np.random.default_rng(3), layers=2, init="scaled", dtype="float64"
+        vocab.size,
+        6,
+        np.random.default_rng(3),
+        layers=2,
+        init="scaled",
+        dtype="float64",
+        cell=request.param,
     )
-    return {k: 2 * v for k, v in params.items()}, vocab
+    # Doubled, but for the recurrent matrices: an orthogonal (or identity) one doubled
+    # makes an unbounded cell (a ReLU RNN) blow up within the text.
+    recurrent = {
+        s.name for s in param_specs(vocab.size, 6, 2, request.param) if s.kind == "recurrent"
+    }
+    return {k: v if k in recurrent else 2 * v for k, v in params.items()}, vocab, request.param
 
 
 def test_text_mode_probabilities_equal_score_and_guesses_equal_trace(small):
-    params, vocab = small
+    params, vocab, cell = small
     text = 'ab (c"a b")\nba'
-    r = read(params, vocab, text, mode="text", top=3)
+    r = read(params, vocab, text, mode="text", top=3, cell=cell)
     want = score(params, vocab, [text], mode="text")[0].char_nll
     np.testing.assert_allclose(-np.log(r.probs), want)
     steps = trace(params, vocab, text, mode="text", top=3)
@@ -42,14 +57,15 @@ def test_text_mode_probabilities_equal_score_and_guesses_equal_trace(small):
         np.testing.assert_allclose(r.top_probs[t - 1], [p for _, p in steps[t].top])
     # Activations: every layer's output after each character, as a plain forward gives them.
     ids = vocab.encode("\n" + text)[:, None]
-    _, cache = forward(params, ids, ids, zero_state(params, 1))
+    _, cache = forward(params, ids, ids, zero_state(params, 1, cell=cell), cell=cell)
     for l in range(2):
+        assert r.activations[l].shape == (len(text), 6)  # the output h, not the whole state
         np.testing.assert_allclose(r.activations[l], cache.outs[l][1:, 0])
 
 
 def test_words_mode_reads_every_word_afresh_and_shows_its_end(small):
-    params, vocab = small
-    r = read(params, vocab, "ab\nc\nbba", mode="words")
+    params, vocab, cell = small
+    r = read(params, vocab, "ab\nc\nbba", mode="words", cell=cell)
     assert r.text == "ab\nc\nbba\n"  # the last word's end is added
     nll = np.concatenate([s.char_nll for s in score(params, vocab, ["ab", "c", "bba"])])
     np.testing.assert_allclose(-np.log(r.probs), nll)
@@ -58,7 +74,7 @@ def test_words_mode_reads_every_word_afresh_and_shows_its_end(small):
     np.testing.assert_array_equal(r.top_ids[2], r.top_ids[4])
     np.testing.assert_allclose(r.activations[1][2], r.activations[1][8])
     # 'c' is read from a zero state: the same as reading "c" alone.
-    alone = read(params, vocab, "c", mode="words")
+    alone = read(params, vocab, "c", mode="words", cell=cell)
     np.testing.assert_allclose(alone.activations[0][0], r.activations[0][3])
 
 
@@ -71,17 +87,27 @@ def test_spaces_separate_words_when_the_vocabulary_has_none():
     assert a.text == "ab ca\n"
 
 
-def _numerical_influence(params, vocab, seq_ids, target, eps=1e-6):
-    """||d logit_target / d x_s|| for each one-hot input x_s, by central differences (tanh)."""
-    V = vocab.size
+def _numerical_influence(params, cell, vocab, seq_ids, target, eps=1e-6):
+    """||d logit_target / d x_s|| for each one-hot input x_s, by central differences.
+
+    The model is run by the cell's own per-character reference step, layer by
+    layer, with the one-hot inputs made continuous: nothing of the batched
+    engine or of the views' use of the input weight is in it.
+    """
+    c = get_cell(cell)
+    cp = column_params(params)
+    L, H, V = num_layers(params, c), params["Why"].shape[1], vocab.size
+    S = c.state_shape(1, H)[1]
     xs0 = np.eye(V)[seq_ids]  # (T, V) one-hot, made continuous
 
     def logit(xs):
-        h = [np.zeros(params["Whh"].shape[0]) for _ in range(2)]
+        states = [np.zeros((S, 1)) for _ in range(L)]
         for x in xs:
-            h[0] = np.tanh(params["Wxh"] @ x + params["Whh"] @ h[0] + params["bh"])
-            h[1] = np.tanh(params["Wxh2"] @ h[0] + params["Whh2"] @ h[1] + params["bh2"])
-        return (params["Why"] @ h[1] + params["by"])[target]
+            below = x[:, None]
+            for l in range(L):
+                states[l], _ = c.reference_step(cp, l, below, states[l])
+                below = c.output(states[l].T).T  # (H, 1)
+        return (cp["Why"] @ below + cp["by"])[target, 0]
 
     out = []
     for s in range(len(xs0)):
@@ -97,36 +123,64 @@ def _numerical_influence(params, vocab, seq_ids, target, eps=1e-6):
 
 @pytest.mark.parametrize("window", [3, 8, 40])
 def test_influence_is_the_gradient_norm_in_text_mode(small, window):
-    params, vocab = small
+    """Against central differences: a view that used the wrong block of a stacked input
+    weight (one gate's rows, or the tanh cell's names) would fail here."""
+    params, vocab, cell = small
     text = 'ab (c"a b")\nbab'
-    m = influence(params, vocab, text, mode="text", window=window)
+    m = influence(params, vocab, text, mode="text", window=window, cell=cell)
+    assert m.shape == (len(text), window)
     seq = vocab.encode("\n" + text)
     for i in (0, 4, 9, len(text) - 1):
-        want = _numerical_influence(params, vocab, seq[: i + 1], vocab.stoi[text[i]])
+        want = _numerical_influence(params, cell, vocab, seq[: i + 1], vocab.stoi[text[i]])
         n = min(i + 1, window)
         np.testing.assert_allclose(m[i, window - n :], want[-n:], rtol=1e-6, atol=1e-9)
         assert np.isnan(m[i, : window - n]).all()
 
 
 def test_influence_stays_inside_the_word_in_words_mode(small):
-    params, vocab = small
+    params, vocab, cell = small
     text = "abc\nba"
-    m = influence(params, vocab, text, mode="words", window=6)
-    r = read(params, vocab, text, mode="words")
+    m = influence(params, vocab, text, mode="words", window=6, cell=cell)
+    r = read(params, vocab, text, mode="words", cell=cell)
     seq = vocab.encode("\n" + text.replace(" ", "\n"))
     for i in range(len(r.text)):
         w = int(r.word_start[i])
         target = r.ids[i]
-        want = _numerical_influence(params, vocab, seq[w : i + 1], target)
+        want = _numerical_influence(params, cell, vocab, seq[w : i + 1], target)
         n = i - w + 1
         np.testing.assert_allclose(m[i, 6 - n :], want, rtol=1e-6, atol=1e-9)
         assert np.isnan(m[i, : 6 - n]).all()
-    part = influence(params, vocab, text, mode="words", window=6, tokens=[5])
+    part = influence(params, vocab, text, mode="words", window=6, tokens=[5], cell=cell)
     np.testing.assert_allclose(part[0], m[5], rtol=1e-12)
 
 
+def test_the_views_find_the_cell_without_being_told(small):
+    """Callers with parameters alone (no config) get the cell the parameters fit."""
+    params, vocab, cell = small
+    text = "ab\nc"
+    np.testing.assert_array_equal(
+        influence(params, vocab, text, window=4),
+        influence(params, vocab, text, window=4, cell=cell),
+    )
+    np.testing.assert_array_equal(
+        read(params, vocab, text).probs, read(params, vocab, text, cell=cell).probs
+    )
+
+
+def test_tracking_units_reads_a_model_of_every_cell(small):
+    params, vocab, cell = small
+    text = 'ab (c"a b")\nbab a" (ab)'
+    r = read(params, vocab, text, mode="text", cell=cell)
+    units = tracking_units(r, top=4)
+    assert set(units) == set(text_properties(text))
+    for found in units.values():
+        for layer, unit, corr in found:
+            assert 0 <= layer < 2 and 0 <= unit < 6 and -1 <= corr <= 1
+    assert units["position in word"]  # varies over the text: some unit follows it
+
+
 def test_bad_input_is_a_clear_error(small):
-    params, vocab = small
+    params, vocab, _ = small
     with pytest.raises(CharRNNError, match="vocabulary"):
         read(params, vocab, "abz", mode="text")
     with pytest.raises(CharRNNError, match="at most"):

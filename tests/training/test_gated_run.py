@@ -12,6 +12,7 @@ import pytest
 
 from charrnn import CharRNN
 from charrnn.common.errors import CharRNNError
+from charrnn.core.cells import cell_names
 from charrnn.core.config import Config
 from charrnn.core.model import cell_of, get_cell, param_specs
 from charrnn.core.vocab import Vocab
@@ -28,7 +29,7 @@ def _state(path):
     return arrays, meta
 
 
-@pytest.mark.parametrize("cell", ["gru", "lstm"])
+@pytest.mark.parametrize("cell", cell_names())  # every registered cell, by its name
 @pytest.mark.parametrize("mode", ["words", "text"])
 def test_resume_is_bit_identical(cli, tmp_path, cell, mode):
     data = tmp_path / "d.txt"
@@ -68,9 +69,8 @@ def test_resume_is_bit_identical(cli, tmp_path, cell, mode):
     a, meta_a = _state(one / "latest.npz")
     b, meta_b = _state(two / "latest.npz")
     assert meta_a["config"]["cell"] == cell and meta_a["step"] == meta_b["step"] == 15
-    if mode == "text":  # the LSTM carries [h | c]
-        S = 12 if cell == "lstm" else 6
-        assert a["state/h"].shape == (2, 5, S)
+    if mode == "text":  # the cell's whole state: the LSTM carries [h | c]
+        assert a["state/h"].shape == (2, *get_cell(cell).state_shape(5, 6))
     assert set(a) == set(b)
     for k in a:
         np.testing.assert_array_equal(a[k], b[k], err_msg=k)

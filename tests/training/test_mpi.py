@@ -24,6 +24,7 @@ import pytest
 
 from charrnn.training.checkpoint import load as load_checkpoint
 from charrnn.training.run import TrainingRun
+from tests.conftest import ROOT
 
 pytestmark = pytest.mark.slow
 
@@ -42,12 +43,17 @@ def _mpiexec() -> str | None:
     return str(beside) if beside.is_file() else shutil.which("mpiexec")
 
 
-def launch(n: int, *args: str, wait: bool = True, timeout: float = 120):
-    """``mpiexec -n n python -m mpi4py -m charrnn ARGS`` (or Popen when not waiting)."""
-    cmd = [_mpiexec(), "-n", str(n), sys.executable, "-m", "mpi4py", "-m", "charrnn"]
+def launch(n: int, *args: str, wait: bool = True, timeout: float = 120, module: str = "charrnn"):
+    """``mpiexec -n n python -m mpi4py -m MODULE ARGS`` (or Popen when not waiting).
+
+    ``module`` is ``charrnn``, or ``tests.fixture_cli`` for the test suite's own cells.
+    """
+    cmd = [_mpiexec(), "-n", str(n), sys.executable, "-m", "mpi4py", "-m", module]
     cmd += [str(a) for a in args]
     threads = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
     env = {**{k: v for k, v in os.environ.items() if k not in threads}, **MPI_ENV}
+    if module.startswith("tests."):
+        env["PYTHONPATH"] = os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
     if not wait:
         return subprocess.Popen(
             cmd,

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
 from ..common.errors import CharRNNError
+from .cells import CELL_NAMES
 from .vocab import NORMALIZATIONS, UNITS, Units
 
 MODES = ("words", "text")
@@ -18,7 +20,7 @@ DTYPES = ("float32", "float64")
 INITS = ("normal", "scaled")
 REDUCTIONS = ("mean", "sum")
 SCHEDULES = ("constant", "cosine")
-CELLS = ("rnn", "gru", "lstm")  # model.CELL_NAMES
+CELLS = CELL_NAMES  # the cell registry's names, read live (a registered cell is a choice)
 
 # Sections of `charrnn train --help`, in the order they are shown.
 GROUPS = ("model", "data", "optimisation", "regularisation", "run")
@@ -30,7 +32,7 @@ def _field(
     group: str,
     *,
     metavar: str | None = None,
-    choices: tuple[str, ...] | None = None,
+    choices: Sequence[str] | None = None,
     default_help: str | None = None,
     resume_may_change: bool = False,
     fixes_shape: bool = False,
@@ -77,10 +79,11 @@ class Config:
         Hidden size H (of every layer).
     layers : int
         Stacked RNN layers, L; layer 1 keeps the tutorial's parameter names.
-    cell : {"rnn", "gru", "lstm"}
-        The recurrence: the tutorial's tanh RNN, or PyTorch's GRU or LSTM
-        (gated cells, see :mod:`charrnn.gated`). Checkpoints saved before
-        there was a choice hold ``rnn`` models.
+    cell : str
+        The recurrence, by its name in the cell registry
+        (:mod:`charrnn.core.cells`): ``rnn``, the tutorial's tanh RNN, or
+        PyTorch's gated ``gru`` or ``lstm``. Checkpoints saved before there
+        was a choice hold ``rnn`` models.
     forget_bias : float
         The LSTM's forget-gate bias at initialisation (other biases start at
         0): 1 keeps most of the cell's memory from the first step on.

@@ -20,12 +20,20 @@ class GradCheckCase:
     h0: np.ndarray  # (L, B, S)
     dropout: float = 0.0
     drop_seed: int = 0  # every forward of the check draws the same dropout masks
+    cell: str | None = None  # the registered cell by name; None: cell_of(params)
 
     def forward(self, params: Params) -> tuple[float, object]:
         """The summed loss (and cache) at ``params``, with this case's fixed dropout masks."""
         rng = np.random.default_rng(self.drop_seed) if self.dropout else None
         return forward(
-            params, self.inputs, self.targets, self.h0, self.mask, dropout=self.dropout, rng=rng
+            params,
+            self.inputs,
+            self.targets,
+            self.h0,
+            self.mask,
+            dropout=self.dropout,
+            rng=rng,
+            cell=self.cell,
         )
 
 
@@ -47,7 +55,7 @@ def random_case(
     ``ragged`` pads sequences to different lengths (words mode); ``carried_state``
     starts from a non-zero initial state (text mode's truncated BPTT); ``layers``
     stacks RNNs; ``dropout`` checks the training-mode gradient with fixed masks;
-    ``cell`` is ``"rnn"``, ``"gru"`` or ``"lstm"``.
+    ``cell`` is a registered cell's name (``"rnn"``, ``"gru"``, ``"lstm"``, ...).
     """
     params = init_params(
         V, H, rng, layers=layers, init="normal", scale=0.5, dtype="float64", cell=cell
@@ -64,7 +72,8 @@ def random_case(
         mask = np.arange(T)[:, None] < lengths[None, :]
     shape = (layers, *get_cell(cell).state_shape(B, H))
     h0 = np.tanh(rng.standard_normal(shape)) if carried_state else np.zeros(shape)
-    return GradCheckCase(params, inputs, targets, mask, h0, dropout, int(rng.integers(2**31)))
+    drop_seed = int(rng.integers(2**31))
+    return GradCheckCase(params, inputs, targets, mask, h0, dropout, drop_seed, cell)
 
 
 def numerical_grads(case: GradCheckCase, eps: float = 1e-3) -> dict[str, np.ndarray]:
@@ -103,7 +112,7 @@ def numerical_grads(case: GradCheckCase, eps: float = 1e-3) -> dict[str, np.ndar
 def analytic_grads(case: GradCheckCase, bptt: str = "full") -> dict[str, np.ndarray]:
     """Gradient of the summed loss from :func:`backward`."""
     _, cache = case.forward(case.params)
-    grads, _ = backward(case.params, cache, scale=1.0, bptt=bptt)
+    grads, _ = backward(case.params, cache, scale=1.0, bptt=bptt, cell=case.cell)
     return grads
 
 

@@ -10,9 +10,15 @@ T (time), H (hidden), V (vocabulary), L (layers)::
 The model is split at one seam. What every recurrent cell shares lives here:
 the input projection ``pre_t = Wxh x_t + bh`` (a row gather for the one-hot
 first layer, one matmul over all steps for deeper ones), dropout, the output
-head and the loss. A **cell** (:class:`TanhCell`) owns only its recurrence:
-forward over T steps from an initial state, its backward (full or naive), one
-step for generation, its state's shape and its parameter specs.
+head and the loss. A **cell** (:mod:`charrnn.core.cells`, its contract
+:class:`~charrnn.core.cells.Cell`) owns only its recurrence: forward over T
+steps from an initial state, its backward (full, windowed or naive), one step
+for generation, its state's shape and its parameter specs.
+
+Every function that needs the cell takes it (an object or its registered
+name, as ``Config.cell`` records it); left out, it is
+:func:`~charrnn.core.cells.cell_of` the parameters, a fallback that refuses to
+guess when the parameters fit no cell or more than one.
 
 With ``layers > 1`` the layers stack: layer l (counted from 1) reads the
 output sequence of layer l-1 through ``Wxh<l> (H, H)`` and has its own
@@ -28,382 +34,58 @@ them in again); without one each call gets fresh arrays.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from .backend import NUMPY, Backend
+from .cells import (
+    CELL_NAMES,
+    PARAM_KINDS,
+    TANH,
+    Cell,
+    GradientWindow,
+    Grads,
+    LayerNames,
+    Params,
+    ParamSpec,
+    cell_of,
+    get_cell,
+)
+from .workspace import Workspace
 
-Params = dict[str, Any]
-Grads = dict[str, Any]
+# What callers import from here, though it lives in .cells and .workspace.
+__all__ = [
+    "CELL_NAMES",
+    "MAX_LAYERS",
+    "PARAM_KINDS",
+    "PARAM_NAMES",
+    "TANH",
+    "Cache",
+    "Cell",
+    "GradientWindow",
+    "Grads",
+    "LayerNames",
+    "ParamSpec",
+    "Params",
+    "Workspace",
+    "backward",
+    "cell_of",
+    "flat_buffer",
+    "forward",
+    "get_cell",
+    "hidden_size",
+    "init_params",
+    "num_layers",
+    "param_names",
+    "param_shapes",
+    "param_specs",
+    "step",
+    "zero_state",
+]
 
-PARAM_KINDS = ("input", "recurrent", "output", "bias")
 MAX_LAYERS = 16
-
-
-@dataclass(frozen=True)
-class ParamSpec:
-    """One parameter: its name, shape and kind.
-
-    ``kind`` is ``input`` (reads the layer below), ``recurrent`` (reads the
-    previous state), ``output`` (the head) or ``bias``. Initialisation, weight
-    decay, checkpoint checks and the flat buffer's layout go by kind, never by
-    the name.
-    """
-
-    name: str
-    shape: tuple[int, ...]
-    kind: str
-
-    def __post_init__(self) -> None:
-        if self.kind not in PARAM_KINDS:
-            raise ValueError(f"unknown parameter kind {self.kind!r}")
-
-    @property
-    def is_weight(self) -> bool:
-        """Weight matrices decay; biases do not."""
-        return self.kind != "bias"
-
-
-@dataclass(frozen=True)
-class LayerNames:
-    """The names of one layer's parameters: input weight, recurrent weight, input bias."""
-
-    input: str
-    recurrent: str
-    bias: str
-
-
-class Workspace:
-    """Named arrays reused from call to call.
-
-    Each name holds one buffer that grows to the largest size asked of it; a
-    request returns a view of its first elements in the shape asked for. So a
-    words-mode batch of any length reuses the buffers of the longest one seen.
-    Arrays a workspace hands out are overwritten by the next call that uses the
-    same workspace: a caller keeps what it needs by copying it.
-
-    Parameters
-    ----------
-    backend : Backend
-    """
-
-    def __init__(self, backend: Backend = NUMPY):
-        self.xp = backend.xp
-        self._buffers: dict[str, Any] = {}
-        self._ranges: dict[int, Any] = {}
-
-    def get(self, name: str, shape: tuple[int, ...], dtype: Any) -> Any:
-        """An uninitialised array of ``shape`` and ``dtype``, owned by the workspace."""
-        return self._view(name, shape, dtype, self.xp.empty)
-
-    def _view(self, name: str, shape: tuple[int, ...], dtype: Any, make: Any) -> Any:
-        # The named buffer, made anew by `make` only when it is too small or of another type.
-        n = math.prod(shape)
-        buf = self._buffers.get(name)
-        if buf is None or buf.size < n or buf.dtype != np.dtype(dtype):
-            buf = self._buffers[name] = make(n, dtype=dtype)
-        return buf[:n].reshape(shape)
-
-    def zeros(self, name: str, shape: tuple[int, ...], dtype: Any) -> Any:
-        """Like :meth:`get`, filled with zeros."""
-        a = self.get(name, shape, dtype)
-        a.fill(0)
-        return a
-
-    def clean(self, name: str, shape: tuple[int, ...], dtype: Any) -> Any:
-        """Like :meth:`get`, zeros when first made; the caller leaves it all zeros again.
-
-        For sparse scratch (a one-hot matrix): resetting the few entries it set
-        costs far less than clearing the whole array every call.
-        """
-        return self._view(name, shape, dtype, self.xp.zeros)
-
-    def other(self, name: str, shape: tuple[int, ...], dtype: Any, avoid: Any) -> Any:
-        """Like :meth:`get`, from one of two buffers: the one that does not hold ``avoid``.
-
-        For a loop that computes its next state from the current one.
-        """
-        a = self.get(name + "-0", shape, dtype)
-        return a if not self.xp.may_share_memory(a, avoid) else self.get(name + "-1", shape, dtype)
-
-    def arange(self, n: int) -> Any:
-        """``0 .. n-1`` as int64, computed once per length."""
-        r = self._ranges.get(n)
-        if r is None:
-            r = self._ranges[n] = self.xp.arange(n)
-        return r
-
-
-class GradientWindow:
-    """Sliding-window truncated BPTT, for any cell's backward loop.
-
-    With a window of W steps, the loss at step t sends gradient to the states
-    ``h_t, h_{t-1}, ..., h_{t-W}`` and no further: W hops back through the
-    recurrence. ``W = 0`` is the tutorial's naive rule, an unbounded W is full
-    BPTT. Unlike text mode's chunks of T (where the loss at a chunk's first
-    step reaches nothing before it and the last one reaches T steps back),
-    every loss gets the same reach.
-
-    Each loss's gradient travels its own way back, so the window keeps one
-    part per loss still inside it: ``parts`` (W+1, *shape), a ring in which
-    the loss at step t takes the slot of the loss at t+W+1, whose gradient
-    would otherwise go one hop too far. Every hop is linear in the gradient,
-    so all parts travel in one call (one (W+1)·B-row matmul for the tanh cell).
-
-    What a cell's backward loop over ``t = T-1, ..., 0`` must do, instead of
-    adding one carried gradient to ``dout[t]``:
-
-    1. ``d = window.arrive(t, dout[t])``: the loss at t enters the window;
-       ``d`` (written into ``dout[t]``) is the total gradient w.r.t. the state
-       at t from the losses that reach it. Use it for the parameter gradients
-       exactly as full BPTT uses its ``dout[t] + dhnext``.
-    2. Move every part one hop back, in place or into ``window.spare``,
-       and call ``window.moved(result)``: the hop is the cell's own linear map
-       from d loss / d state_t to d loss / d state_{t-1} (for the tanh cell
-       ``g -> (g * (1 - h_t^2)) @ Whh``), applied to an array with a leading
-       axis of W+1.
-
-    After the loop, :meth:`total` is the windowed gradient w.r.t. the initial state.
-
-    Parameters
-    ----------
-    window : int
-        W >= 0.
-    steps : int
-        T: no gradient goes further back than the initial state, T hops from
-        the last step, so a window of T or more keeps T+1 parts.
-    shape : tuple
-        Shape of the gradient w.r.t. one step's state, (B, H) for the tanh cell.
-    dtype
-    ws : Workspace
-    xp : module
-    """
-
-    def __init__(
-        self, window: int, steps: int, shape: tuple[int, ...], dtype: Any, ws: Workspace, xp: Any
-    ):
-        self.size = min(window, steps) + 1
-        self.parts = ws.zeros("window-parts-0", (self.size, *shape), dtype)  # (W+1, B, H)
-        self.spare = ws.get("window-parts-1", (self.size, *shape), dtype)  # (W+1, B, H)
-
-    def arrive(self, t: int, dout_t: Any) -> Any:
-        """The loss at step ``t`` enters; returns the windowed total, in ``dout_t``'s memory."""
-        self.parts[t % self.size] = dout_t  # evicts the loss at t+W+1, now W+1 hops back
-        return self.parts.sum(axis=0, out=dout_t)
-
-    def moved(self, parts: Any) -> None:
-        """Take ``parts`` (``self.parts`` or ``self.spare``) as the parts one step back."""
-        if parts is self.spare:
-            self.parts, self.spare = self.spare, self.parts
-
-    def total(self, out: Any) -> Any:
-        """After the loop, d loss / d initial state into ``out``."""
-        self.parts[-1 % self.size] = 0  # the loss at step W arrived W+1 hops back: out
-        return self.parts.sum(axis=0, out=out)
-
-
-class HiddenStateCell:
-    """What the cells whose state is the hidden vector alone (tanh, GRU) share."""
-
-    def state_shape(self, batch: int, hidden: int) -> tuple[int, ...]:
-        """One layer's state: the hidden vector of every sequence."""
-        return (batch, hidden)
-
-    def output(self, state: Any) -> Any:
-        """The part of a (B, S) state the next layer reads: all of it."""
-        return state
-
-    def init_biases(self, params: Params, layers: int, forget_bias: float) -> None:
-        """Biases start at zero (the forget-gate option is the LSTM's)."""
-
-
-class TanhCell(HiddenStateCell):
-    """The vanilla recurrence of the tutorial: ``h_t = tanh(pre_t + Whh h_{t-1})``.
-
-    ``pre_t = Wxh x_t + bh`` arrives from the shared input projection. The
-    state of a layer is its hidden vector, (B, H).
-    """
-
-    name = "tanh"
-    gates = 1  # width of the input projection, in units of H
-
-    def names(self, layer: int) -> LayerNames:
-        """The tutorial's names for layer 0 (``Wxh, Whh, bh``), numbered from 2 after."""
-        suffix = "" if layer == 0 else str(layer + 1)
-        return LayerNames(f"Wxh{suffix}", f"Whh{suffix}", f"bh{suffix}")
-
-    def specs(self, layer: int, n_in: int, hidden: int) -> list[ParamSpec]:
-        """The layer's parameters: input weight (H, n_in), recurrent (H, H), bias (H,)."""
-        n, H = self.names(layer), hidden
-        return [
-            ParamSpec(n.input, (self.gates * H, n_in), "input"),
-            ParamSpec(n.recurrent, (H, H), "recurrent"),
-            ParamSpec(n.bias, (self.gates * H,), "bias"),
-        ]
-
-    @staticmethod
-    def _recur(xp: Any, h_prev: Any, WhhT: Any, pre_t: Any, out: Any) -> None:
-        # The one recurrence step, shared by forward and step. np.dot costs
-        # less per call than np.matmul, which counts when B is small.
-        xp.dot(h_prev, WhhT, out=out)
-        out += pre_t
-        xp.tanh(out, out=out)
-
-    def forward(
-        self, params: Params, layer: int, pre: Any, h0: Any, ws: Workspace, xp: Any
-    ) -> tuple[Any, Any, Any]:
-        """Run the recurrence over all T steps.
-
-        Parameters
-        ----------
-        pre : array (T, B, H)
-            Input projections, bias included.
-        h0 : array (B, H)
-            Initial state.
-
-        Returns
-        -------
-        out : array (T, B, H)
-            The layer's output sequence (a view of ``cache``).
-        final : array (B, H)
-            The last state.
-        cache : array (T+1, B, H)
-            Every state, ``cache[0] = h0``: what :meth:`backward` needs.
-        """
-        T, B, H = pre.shape
-        Whh = params[self.names(layer).recurrent]
-        hs = ws.get(f"hs{layer}", (T + 1, B, H), Whh.dtype)  # (T+1, B, H)
-        hs[0] = h0
-        # A contiguous transpose lets BLAS run its fastest (no-transpose) kernel.
-        WhhT = ws.get(f"WhhT{layer}", (H, H), Whh.dtype)
-        WhhT[...] = Whh.T
-        for t in range(T):
-            self._recur(xp, hs[t], WhhT, pre[t], hs[t + 1])
-        return hs[1:], hs[T], hs
-
-    def backward(
-        self,
-        params: Params,
-        layer: int,
-        cache: Any,
-        dout: Any,
-        dh0: Any,
-        grads: Grads,
-        bptt: str,
-        ws: Workspace,
-        xp: Any,
-        window: int | None = None,
-    ) -> Any:
-        """Back through the recurrence.
-
-        Parameters
-        ----------
-        cache : array (T+1, B, H)
-            From :meth:`forward`.
-        dout : array (T, B, H)
-            d loss / d output sequence; overwritten.
-        dh0 : array (B, H)
-            Zeros on entry; receives d loss / d initial state (stays zero for ``naive``).
-        grads : dict
-            Receives the recurrent weight's gradient (``dWhh``).
-        window : int, optional
-            With ``bptt="full"``, send each loss's gradient at most ``window``
-            steps back (see :class:`GradientWindow`); ``None`` is no limit.
-
-        Returns
-        -------
-        dpre : array (T, B, H)
-            d loss / d input projection (``dhraw`` of the tutorial), in ``dout``'s memory.
-        """
-        hs = cache
-        T, B, H = dout.shape
-        n = self.names(layer)
-        # 1 - h^2 for all steps in one pass, in the buffer of the forward's input
-        # projections: spent by now, and reusing it keeps the step's working set small.
-        dtanh = ws.get("pre", (T, B, H), hs.dtype)
-        xp.multiply(hs[1:], hs[1:], out=dtanh)
-        xp.subtract(1, dtanh, out=dtanh)
-        dhraw = dout
-        if bptt == "full" and window is not None:
-            Whh = params[n.recurrent]
-            win = GradientWindow(window, T, (B, H), hs.dtype, ws, xp)
-            for t in range(T - 1, -1, -1):
-                d = win.arrive(t, dhraw[t])
-                d *= dtanh[t]
-                win.parts *= dtanh[t]  # every part through tanh'(h_t) ...
-                xp.dot(win.parts.reshape(-1, H), Whh, out=win.spare.reshape(-1, H))  # ... and Whh
-                win.moved(win.spare)
-            win.total(out=dh0)
-        elif bptt == "full":
-            Whh = params[n.recurrent]
-            dhnext = dh0
-            for t in range(T - 1, -1, -1):
-                d = dhraw[t]
-                d += dhnext
-                d *= dtanh[t]
-                xp.dot(d, Whh, out=dhnext)
-        else:
-            dhraw *= dtanh  # the tutorial's section 4: no dhnext
-        # dWhh (H, H)
-        xp.matmul(dhraw.reshape(T * B, H).T, hs[:-1].reshape(T * B, H), out=grads[n.recurrent])
-        return dhraw
-
-    def step(
-        self,
-        params: Params,
-        layer: int,
-        pre: Any,
-        h: Any,
-        out: Any,
-        xp: Any,
-        ws: Workspace | None = None,
-        record: list[dict[str, Any]] | None = None,
-    ) -> None:
-        """One step for generation: ``pre`` (B, H) with bias, state ``h`` (B, H) -> ``out``.
-
-        The tanh cell has no gates, so it adds nothing to ``record``.
-        """
-        self._recur(xp, h, params[self.names(layer).recurrent].T, pre, out)
-
-
-TANH = TanhCell()
-
-# A cell is TANH or one of the gated cells of charrnn.gated: any object with
-# TanhCell's methods (names, specs, state_shape, output, init_biases, forward,
-# backward, step).
-Cell = Any
-CELL_NAMES = ("rnn", "gru", "lstm")  # Config.cell's choices; "rnn" is the tutorial's tanh cell
-_CELLS: dict[str, Cell] = {}
-
-
-def get_cell(cell: str | Cell) -> Cell:
-    """The cell called ``cell`` (one of :data:`CELL_NAMES`); a cell object is returned as is."""
-    if not isinstance(cell, str):
-        return cell
-    if not _CELLS:
-        from .gated import GRU, LSTM  # they build on this module's seam, so import late
-
-        _CELLS.update(rnn=TANH, gru=GRU, lstm=LSTM)
-    if cell not in _CELLS:
-        raise ValueError(f"unknown cell {cell!r}; choose one of {', '.join(CELL_NAMES)}")
-    return _CELLS[cell]
-
-
-def cell_name(cell: Cell) -> str:
-    """The :data:`CELL_NAMES` name of a cell object."""
-    return next(k for k in CELL_NAMES if get_cell(k) is cell)
-
-
-def cell_of(params: Params) -> Cell:
-    """The cell whose parameters ``params`` holds, told by its first recurrent weight's name."""
-    for name in CELL_NAMES:
-        cell = get_cell(name)
-        if cell.names(0).recurrent in params:
-            return cell
-    raise ValueError("the parameters hold no recurrent weight of any cell")
 
 
 def param_specs(
@@ -438,9 +120,9 @@ def param_shapes(
     return {s.name: s.shape for s in param_specs(vocab_size, hidden, layers, cell)}
 
 
-def num_layers(params: Params) -> int:
-    """L: the number of layers whose parameters ``params`` holds."""
-    cell = cell_of(params)
+def num_layers(params: Params, cell: str | Cell | None = None) -> int:
+    """L: the number of layers whose parameters ``params`` holds (``cell``: the module notes)."""
+    cell = get_cell(cell) if cell is not None else cell_of(params)
     for L in range(1, MAX_LAYERS + 1):
         if cell.names(L).recurrent not in params:
             return L
@@ -453,7 +135,12 @@ def hidden_size(params: Params) -> int:
 
 
 def zero_state(
-    params: Params, batch: int, *, backend: Backend = NUMPY, ws: Workspace | None = None
+    params: Params,
+    batch: int,
+    *,
+    backend: Backend = NUMPY,
+    ws: Workspace | None = None,
+    cell: str | Cell | None = None,
 ) -> Any:
     """The state every fresh sequence starts from: zeros, (L, B, S).
 
@@ -461,8 +148,9 @@ def zero_state(
     LSTM (``[h | c]``). From ``ws`` when given (an array of the workspace), else
     a new array.
     """
-    L, H = num_layers(params), hidden_size(params)
-    shape = (L, *cell_of(params).state_shape(batch, H))
+    cell = get_cell(cell) if cell is not None else cell_of(params)
+    L, H = num_layers(params, cell), hidden_size(params)
+    shape = (L, *cell.state_shape(batch, H))
     if ws is not None:
         return ws.zeros("zero-state", shape, params["Why"].dtype)
     return backend.xp.zeros(shape, dtype=params["Why"].dtype)
@@ -498,16 +186,18 @@ def init_params(
         Standard deviation for ``normal``.
     dtype : str
     cell : str or cell
-        ``"rnn"`` (the tutorial's tanh cell), ``"gru"`` or ``"lstm"``.
+        A registered cell or its name: ``"rnn"`` (the tutorial's tanh cell),
+        ``"gru"``, ``"lstm"``, ...
     forget_bias : float
-        The LSTM's forget-gate bias at the start (see ``LSTMCell.init_biases``).
+        The LSTM's forget-gate bias at the start (see ``LSTMCell.initialise``).
 
     Returns
     -------
     dict
         Named as :func:`param_names`; for L=1 ``Wxh (H, V)``, ``Whh (H, H)``,
-        ``Why (V, H)``, ``bh (H,)``, ``by (V,)``. Biases start at zero (but
-        the LSTM's forget gate's).
+        ``Why (V, H)``, ``bh (H,)``, ``by (V,)``. Biases start at zero and weights
+        as drawn, but where the cell's ``initialise`` says otherwise (the LSTM's
+        forget gate).
     """
     if init not in ("normal", "scaled"):
         raise ValueError(f"unknown init {init!r}")
@@ -538,7 +228,7 @@ def init_params(
     params = {
         s.name: (drawn[s.name] if s.is_weight else np.zeros(s.shape)).astype(dtype) for s in specs
     }
-    cell.init_biases(params, layers, forget_bias)
+    cell.initialise(params, layers, forget_bias)  # the cell's own bias (and weight) init
     return params
 
 
@@ -593,7 +283,7 @@ def forward(
     rng: Any = None,
     backend: Backend = NUMPY,
     ws: Workspace | None = None,
-    cell: Cell | None = None,
+    cell: str | Cell | None = None,
 ) -> tuple[float, Cache]:
     """Run the RNN over a batch and return the summed cross-entropy.
 
@@ -615,8 +305,8 @@ def forward(
     ws : Workspace, optional
         Where the large temporaries live; the cache is made of its arrays, so it
         is valid until the next call with the same workspace. Fresh arrays if ``None``.
-    cell : cell, optional
-        The recurrence; ``None`` reads it off the parameters' names.
+    cell : cell or str, optional
+        The recurrence, or its registered name; ``None``: ``cell_of(params)``.
 
     Returns
     -------
@@ -626,9 +316,9 @@ def forward(
         Input to :func:`backward`; ``cache.final_state`` is (L, B, S).
     """
     xp = backend.xp
-    cell = cell if cell is not None else cell_of(params)
+    cell = get_cell(cell) if cell is not None else cell_of(params)
     ws = ws if ws is not None else Workspace(backend)
-    L = num_layers(params)
+    L = num_layers(params, cell)
     T, B = inputs.shape
     H = hidden_size(params)
     V = params["Why"].shape[0]
@@ -692,7 +382,7 @@ def backward(
     out: Grads | None = None,
     backend: Backend = NUMPY,
     ws: Workspace | None = None,
-    cell: Cell | None = None,
+    cell: str | Cell | None = None,
     window: int | None = None,
 ) -> tuple[Grads, Any]:
     """Gradients of ``scale * loss_sum`` with respect to every parameter.
@@ -714,8 +404,8 @@ def backward(
     backend : Backend
     ws : Workspace, optional
         Scratch space (the one the forward used is fine); fresh arrays if ``None``.
-    cell : cell, optional
-        The recurrence; ``None`` reads it off the parameters' names.
+    cell : cell or str, optional
+        The recurrence, or its registered name; ``None``: ``cell_of(params)``.
     window : int, optional
         Sliding-window truncation of full BPTT: the loss at step t sends
         gradient to the states at t, t-1, ..., t-window and no further (see
@@ -731,7 +421,7 @@ def backward(
         Gradient with respect to the initial states (zero for ``naive``); an
         array of ``ws``.
     """
-    cell = cell if cell is not None else cell_of(params)
+    cell = get_cell(cell) if cell is not None else cell_of(params)
     if bptt not in ("full", "naive"):
         raise ValueError(f"unknown bptt rule {bptt!r}")
     if window is not None and (bptt != "full" or window < 0 or len(cache.hs) != 1):
@@ -801,7 +491,7 @@ def step(
     h: Any,
     *,
     backend: Backend = NUMPY,
-    cell: Cell | None = None,
+    cell: str | Cell | None = None,
     ws: Workspace | None = None,
     record: list[dict[str, Any]] | None = None,
 ) -> tuple[Any, Any]:
@@ -811,8 +501,8 @@ def step(
     ----------
     x : int array (B,)
     h : array (L, B, S), or (B, S) for one layer
-    cell : cell, optional
-        The recurrence; ``None`` reads it off the parameters' names.
+    cell : cell or str, optional
+        The recurrence, or its registered name; ``None``: ``cell_of(params)``.
     ws : Workspace, optional
         Where the new state and the logits go; a generation loop passes the same
         one every step (the new state never overwrites ``h``). Fresh arrays if ``None``.
@@ -827,8 +517,8 @@ def step(
     """
     xp = backend.xp
     ws = ws if ws is not None else Workspace(backend)
-    cell = cell if cell is not None else cell_of(params)
-    L, H = num_layers(params), hidden_size(params)
+    cell = get_cell(cell) if cell is not None else cell_of(params)
+    L, H = num_layers(params, cell), hidden_size(params)
     B = x.shape[0]
     dtype = params["Why"].dtype
     S = cell.state_shape(B, H)[1]

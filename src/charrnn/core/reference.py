@@ -4,13 +4,17 @@ One sequence at a time, one-hot column vectors, dicts keyed by step, exactly
 the structure of the seed's ``get_derivative`` (section 5, and section 4 when
 ``bptt="naive"``). Slow on purpose: it is the definition the batched engine
 must agree with. Biases are (H, 1) and (V, 1) columns here, as in the seed.
-The gated cells have a loop each (:func:`gru_get_derivative`,
-:func:`lstm_get_derivative`) in the same style, gate by gate.
+Every registered cell runs through the same loop, :func:`cell_get_derivative`,
+with the cell's own per-character step (``Cell.reference_step``: the gated
+cells' is written gate by gate), so this module names no cell but the
+tutorial's.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from .cells import Cell, get_cell
 
 
 def column_params(params: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -143,6 +147,85 @@ def _head(Why: np.ndarray, by: np.ndarray, h: np.ndarray, target: int) -> tuple[
     return p, float(-np.log(p[target, 0]))
 
 
+def cell_get_derivative(
+    cell: str | Cell,
+    params: dict[str, np.ndarray],
+    inputs: list[int],
+    targets: list[int],
+    state: np.ndarray,
+    bptt: str = "full",
+    window: int | None = None,
+) -> tuple[float, dict[str, np.ndarray], np.ndarray]:
+    """:func:`get_derivative` for a one-layer model of any registered cell.
+
+    The loop is the seed's; each step is the cell's own
+    :meth:`~charrnn.core.cells.Cell.reference_step` (column vectors, written
+    apart from the batched engine), so a new cell brings its reference with it.
+
+    Parameters
+    ----------
+    cell : str or cell
+    params : dict
+        Seed-shaped parameters (see :func:`column_params`).
+    inputs, targets : list of int
+    state : array (S, 1)
+        The initial state (``[h; c]`` for the LSTM).
+    bptt : {"full", "naive"}
+        ``naive`` drops what each step sends to the step before.
+    window : int, optional
+        Truncated BPTT by its definition: each loss's gradient, on its own,
+        goes back through ``window`` steps and stops (with ``bptt="full"``).
+
+    Returns
+    -------
+    loss : float
+    grads : dict
+        Same keys and shapes as ``params``.
+    state : array (S, 1)
+        The last state.
+    """
+    c = get_cell(cell)
+    Why, by = params["Why"], params["by"]
+    V = Why.shape[0]
+    states, backs, hs, ps = {-1: np.copy(state)}, {}, {}, {}
+    loss = 0.0
+    for t in range(len(inputs)):
+        states[t], backs[t] = c.reference_step(params, 0, _onehot(inputs[t], V), states[t - 1])
+        hs[t] = c.output(states[t].T).T  # (H, 1): what the head reads
+        ps[t], l = _head(Why, by, hs[t], targets[t])
+        loss += l
+
+    grads = {k: np.zeros_like(v) for k, v in params.items()}
+
+    def d_state(t: int) -> np.ndarray:
+        """d loss_t / d state_t: the head's gradient in the state's output part."""
+        dy = np.copy(ps[t])
+        dy[targets[t]] -= 1
+        grads["Why"] += np.dot(dy, hs[t].T)
+        grads["by"] += dy
+        ds = np.zeros_like(states[t])
+        c.output(ds.T)[...] = np.dot(Why.T, dy).T  # a view: writes into ds
+        return ds
+
+    def add(g: dict[str, np.ndarray]) -> None:
+        for k, v in g.items():
+            grads[k] += v
+
+    if window is None:
+        dsnext = np.zeros_like(states[-1])
+        for t in reversed(range(len(inputs))):
+            dprev, g = backs[t](d_state(t) + dsnext)
+            add(g)
+            dsnext = dprev if bptt == "full" else np.zeros_like(dprev)
+    else:
+        for t in range(len(inputs)):  # every loss alone, back from step t to step t - window
+            ds = d_state(t)
+            for s in range(t, max(t - window, 0) - 1, -1):
+                ds, g = backs[s](ds)
+                add(g)
+    return float(loss), grads, states[len(inputs) - 1]
+
+
 def gru_get_derivative(
     params: dict[str, np.ndarray],
     inputs: list[int],
@@ -150,56 +233,13 @@ def gru_get_derivative(
     hprev: np.ndarray,
     bptt: str = "full",
 ) -> tuple[float, dict[str, np.ndarray], np.ndarray]:
-    """:func:`get_derivative` for a one-layer GRU (PyTorch's equations, gate by gate).
+    """:func:`cell_get_derivative` for a one-layer GRU (PyTorch's equations, gate by gate).
 
     ``params`` holds the engine's names as float64, biases as columns:
     ``Wxrzn (3H, V)``, ``Whrzn (3H, H)``, ``brzn (3H, 1)``, ``bhn (H, 1)``,
-    ``Why``, ``by (V, 1)``. Each gate's block is cut out and used on its own,
-    so the stacking of the engine is checked too. ``naive`` drops ``dhnext``.
+    ``Why``, ``by (V, 1)``.
     """
-    Wx, Wh, b, bhn = (params[k] for k in ("Wxrzn", "Whrzn", "brzn", "bhn"))
-    Why, by = params["Why"], params["by"]
-    H, V = Wh.shape[1], Wx.shape[1]
-    Wxr, Wxz, Wxn = Wx[:H], Wx[H : 2 * H], Wx[2 * H :]
-    Whr, Whz, Whn = Wh[:H], Wh[H : 2 * H], Wh[2 * H :]
-    br, bz, bn = b[:H], b[H : 2 * H], b[2 * H :]
-    xs, hs, rs, zs, ns, hns, ps = {}, {}, {}, {}, {}, {}, {}
-    hs[-1] = np.copy(hprev)
-    loss = 0.0
-    for t in range(len(inputs)):
-        xs[t] = _onehot(inputs[t], V)
-        rs[t] = _sigmoid(np.dot(Wxr, xs[t]) + br + np.dot(Whr, hs[t - 1]))
-        zs[t] = _sigmoid(np.dot(Wxz, xs[t]) + bz + np.dot(Whz, hs[t - 1]))
-        hns[t] = np.dot(Whn, hs[t - 1]) + bhn
-        ns[t] = np.tanh(np.dot(Wxn, xs[t]) + bn + rs[t] * hns[t])
-        hs[t] = (1 - zs[t]) * ns[t] + zs[t] * hs[t - 1]
-        ps[t], l = _head(Why, by, hs[t], targets[t])
-        loss += l
-
-    grads = {k: np.zeros_like(v) for k, v in params.items()}
-    dhnext = np.zeros_like(hs[0])
-    for t in reversed(range(len(inputs))):
-        dy = np.copy(ps[t])
-        dy[targets[t]] -= 1
-        grads["Why"] += np.dot(dy, hs[t].T)
-        grads["by"] += dy
-        dh = np.dot(Why.T, dy) + dhnext
-        dn = dh * (1 - zs[t])
-        dz = dh * (hs[t - 1] - ns[t])
-        dnraw = dn * (1 - ns[t] ** 2)
-        dr = dnraw * hns[t]
-        dhn = dnraw * rs[t]
-        drraw = dr * rs[t] * (1 - rs[t])
-        dzraw = dz * zs[t] * (1 - zs[t])
-        draw = np.concatenate([drraw, dzraw, dnraw])  # d of the input projection, (3H, 1)
-        dgh = np.concatenate([drraw, dzraw, dhn])  # d of the recurrent projection
-        grads["Wxrzn"] += np.dot(draw, xs[t].T)
-        grads["brzn"] += draw
-        grads["Whrzn"] += np.dot(dgh, hs[t - 1].T)
-        grads["bhn"] += dhn
-        dhprev = np.dot(Wh.T, dgh) + dh * zs[t]
-        dhnext = dhprev if bptt == "full" else np.zeros_like(dhprev)
-    return float(loss), grads, hs[len(inputs) - 1]
+    return cell_get_derivative("gru", params, inputs, targets, hprev, bptt)
 
 
 def lstm_get_derivative(
@@ -210,53 +250,13 @@ def lstm_get_derivative(
     cprev: np.ndarray,
     bptt: str = "full",
 ) -> tuple[float, dict[str, np.ndarray], np.ndarray, np.ndarray]:
-    """:func:`get_derivative` for a one-layer LSTM (PyTorch's gate order i, f, g, o).
+    """:func:`cell_get_derivative` for a one-layer LSTM (PyTorch's gate order i, f, g, o).
 
     ``params``: ``Wxifgo (4H, V)``, ``Whifgo (4H, H)``, ``bifgo (4H, 1)``, ``Why``,
     ``by (V, 1)``. Returns the loss, the gradients and the last ``h`` and ``c``.
-    ``naive`` drops ``dhnext`` and ``dcnext``.
     """
-    Wx, Wh, b = (params[k] for k in ("Wxifgo", "Whifgo", "bifgo"))
-    Why, by = params["Why"], params["by"]
-    H, V = Wh.shape[1], Wx.shape[1]
-
-    def block(k: int, a: np.ndarray) -> np.ndarray:
-        return a[k * H : (k + 1) * H]
-
-    xs, hs, cs, gates, ps = {}, {}, {}, {}, {}
-    hs[-1], cs[-1] = np.copy(hprev), np.copy(cprev)
-    loss = 0.0
-    for t in range(len(inputs)):
-        xs[t] = _onehot(inputs[t], V)
-        a = np.dot(Wx, xs[t]) + np.dot(Wh, hs[t - 1]) + b
-        i, f = _sigmoid(block(0, a)), _sigmoid(block(1, a))
-        g, o = np.tanh(block(2, a)), _sigmoid(block(3, a))
-        cs[t] = f * cs[t - 1] + i * g
-        hs[t] = o * np.tanh(cs[t])
-        gates[t] = (i, f, g, o)
-        ps[t], l = _head(Why, by, hs[t], targets[t])
-        loss += l
-
-    grads = {k: np.zeros_like(v) for k, v in params.items()}
-    dhnext, dcnext = np.zeros_like(hs[0]), np.zeros_like(cs[0])
-    for t in reversed(range(len(inputs))):
-        i, f, g, o = gates[t]
-        dy = np.copy(ps[t])
-        dy[targets[t]] -= 1
-        grads["Why"] += np.dot(dy, hs[t].T)
-        grads["by"] += dy
-        dh = np.dot(Why.T, dy) + dhnext
-        do = dh * np.tanh(cs[t])
-        dc = dcnext + dh * o * (1 - np.tanh(cs[t]) ** 2)
-        di, df, dg = dc * g, dc * cs[t - 1], dc * i
-        da = np.concatenate(
-            [di * i * (1 - i), df * f * (1 - f), dg * (1 - g**2), do * o * (1 - o)]
-        )  # (4H, 1)
-        grads["Wxifgo"] += np.dot(da, xs[t].T)
-        grads["Whifgo"] += np.dot(da, hs[t - 1].T)
-        grads["bifgo"] += da
-        full = bptt == "full"
-        dhnext = np.dot(Wh.T, da) if full else np.zeros_like(dh)
-        dcnext = dc * f if full else np.zeros_like(dc)
-    n = len(inputs)
-    return float(loss), grads, hs[n - 1], cs[n - 1]
+    H = hprev.shape[0]
+    loss, grads, s = cell_get_derivative(
+        "lstm", params, inputs, targets, np.concatenate([hprev, cprev]), bptt
+    )
+    return loss, grads, s[:H], s[H:]

@@ -39,7 +39,7 @@ import numpy as np
 from ..common.errors import CharRNNError
 from ..common.files import atomic_write
 from ..common.optional import optional, pyplot
-from ..core import model as model_module
+from ..core.cells import Cell, cell_names, get_cell
 from ..core.config import Config
 from ..core.model import Params, backward, forward, zero_state
 from ..core.vocab import Vocab
@@ -50,15 +50,15 @@ DEFAULT_GAPS = (1, 2, 4, 8, 16, 32, 64)
 
 
 def available_cells() -> tuple[str, ...]:
-    """The recurrent cells a :class:`Config` offers (``rnn`` is the tutorial's tanh cell)."""
-    return tuple(model_module.CELL_NAMES)
+    """The registered cells a :class:`Config` offers (``rnn`` is the tutorial's tanh cell)."""
+    return cell_names()
 
 
-def cell_object(name: str) -> Any:
-    """The model's cell object called ``name``, as ``forward`` and ``backward`` take it."""
-    if name not in model_module.CELL_NAMES:
+def _cell(name: str) -> Cell:
+    """The registered cell called ``name``, as ``forward`` and ``backward`` take it."""
+    if name not in cell_names():
         raise CharRNNError(f"no cell called {name!r}; known: {', '.join(available_cells())}")
-    return model_module.get_cell(name)
+    return get_cell(name)
 
 
 # ----------------------------------------------------------------------------- statistics
@@ -241,8 +241,9 @@ def query_accuracy(params: Params, vocab: Vocab, words: list[str], gap: int, cel
     """Share of ``words`` whose key is the model's likeliest character after the query."""
     inputs, targets = _batch(vocab, words)
     T, B = inputs.shape
-    h0 = zero_state(params, B)  # (1, B, S): S = 2H for the LSTM's [h | c]
-    _, cache = forward(params, inputs, targets, h0, cell=cell_object(cell))
+    c = _cell(cell)
+    h0 = zero_state(params, B, cell=c)  # (1, B, S): S = 2H for the LSTM's [h | c]
+    _, cache = forward(params, inputs, targets, h0, cell=c)
     q = query_step(gap)
     probs = cache.probs.reshape(T, B, -1)[q]  # (B, V)
     return float(np.mean(probs.argmax(axis=1) == targets[q]))
@@ -262,13 +263,13 @@ def gradient_norms(
     -------
     array (t + 1,)
     """
-    c = cell_object(cell)
+    c = _cell(cell)
     inputs, targets = _batch(vocab, words)
     T, B = inputs.shape
     t = query_step(gap)
     dtype = np.float64  # small gradients far back must not drown in rounding
     p64 = {k: v.astype(dtype) for k, v in params.items()}
-    h0 = zero_state(p64, B)  # (1, B, S)
+    h0 = zero_state(p64, B, cell=c)  # (1, B, S)
     _, cache = forward(p64, inputs, targets, h0, cell=c)
     # The states: a forward with carried state 0 returns them in the cache for the
     # tanh cell; any cell returns its final state, so collect them by prefixes.

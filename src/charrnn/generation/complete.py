@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..common.errors import CharRNNError
+from ..core.cells import Cell, cell_of, get_cell
 from ..core.model import Params, step, zero_state
 from ..core.vocab import Vocab
 from .constraints import Constraint, NoEmptyWord, allowed_mask, log_softmax, unit_constraints
@@ -80,13 +81,13 @@ class Completions:
 class _Stepper:
     """Grows many strings by one character at once, applying the constraints."""
 
-    def __init__(self, params: Params, vocab: Vocab, constraints: Sequence[Constraint]):
-        self.params, self.vocab, self.constraints = params, vocab, constraints
+    def __init__(self, params: Params, vocab: Vocab, constraints: Sequence[Constraint], cell: Cell):
+        self.params, self.vocab, self.constraints, self.cell = params, vocab, constraints, cell
         self.steps = 0
 
     def __call__(self, x: np.ndarray, h: np.ndarray, pos: int | np.ndarray) -> tuple:
         """Read ids ``x`` (n,) from states ``h`` (L, n, H): new states, log-probs (n, V)."""
-        h_new, logits = step(self.params, x, h)
+        h_new, logits = step(self.params, x, h, cell=self.cell)
         self.steps += len(x)
         masks = self._mask(x, pos)
         return h_new, log_softmax(logits, masks)
@@ -105,12 +106,13 @@ class _Stepper:
         return out
 
 
-def _start(params: Params, vocab: Vocab, prefix: str) -> tuple[np.ndarray, np.ndarray]:
-    """State (L, 1, H) after reading ``'\\n' + prefix`` minus its last id, and that id."""
-    ids = vocab.encode("\n" + prefix)
-    h = zero_state(params, 1)
+def _start(stepper: _Stepper, prefix: str) -> tuple[np.ndarray, np.ndarray]:
+    """State (L, 1, S) after reading ``'\\n' + prefix`` minus its last id, and that id."""
+    params, cell = stepper.params, stepper.cell
+    ids = stepper.vocab.encode("\n" + prefix)
+    h = zero_state(params, 1, cell=cell)
     for ix in ids[:-1]:
-        h, _ = step(params, np.array([ix]), h)
+        h, _ = step(params, np.array([ix]), h, cell=cell)
     return h, ids[-1:]
 
 
@@ -127,6 +129,7 @@ def complete(
     max_expansions: int = 50_000,
     constraints: Sequence[Constraint] = (),
     allow_empty: bool = False,
+    cell: str | Cell | None = None,
 ) -> Completions:
     """The ``k`` most likely completions of ``prefix``.
 
@@ -155,6 +158,8 @@ def complete(
         Words mode with an empty prefix: keep the empty word among the
         candidates. By default :class:`NoEmptyWord` masks it, as sampling does,
         and the probabilities are of that masked distribution.
+    cell : cell or str, optional
+        The model's cell (``Config.cell``); ``None``: ``cell_of(params)``, once.
 
     Returns
     -------
@@ -184,7 +189,8 @@ def complete(
     constraints = [*unit_constraints(vocab, max_len if mode == "text" else None), *constraints]
     if mode == "words" and not allow_empty:
         constraints.append(NoEmptyWord(vocab.size, vocab.boundary_id))
-    stepper = _Stepper(params, vocab, constraints)
+    cell = get_cell(cell) if cell is not None else cell_of(params)
+    stepper = _Stepper(params, vocab, constraints, cell)
     note = ""
     items = None
     if method == "exact" or (method == "auto" and mode == "words"):
@@ -206,9 +212,9 @@ def _best_first(
     stepper: _Stepper, prefix: str, k: int, mode: str, max_len: int, max_expansions: int
 ) -> list[Completion] | None:
     """Exact best-first search; ``None`` when it would take more than ``max_expansions`` steps."""
-    params, vocab = stepper.params, stepper.vocab
+    vocab = stepper.vocab
     end = vocab.boundary_id
-    h0, x0 = _start(params, vocab, prefix)
+    h0, x0 = _start(stepper, prefix)
     tie = itertools.count()
     # Frontier entries: (-logprob, tie, finished, ids added, parent states, row, id to read).
     # An unfinished entry's own step is taken when it is grown (lazily), so
@@ -266,9 +272,9 @@ def _beam(
     stepper: _Stepper, prefix: str, k: int, mode: str, max_len: int, width: int
 ) -> list[Completion]:
     """Beam search: the ``width`` most probable unfinished strings survive each length."""
-    params, vocab = stepper.params, stepper.vocab
+    vocab = stepper.vocab
     end = vocab.boundary_id
-    h, x = _start(params, vocab, prefix)  # (L, 1, H), (1,)
+    h, x = _start(stepper, prefix)  # (L, 1, S), (1,)
     logps = np.zeros(1)  # (n,) log-probability of each live string
     seqs = np.zeros((1, 0), dtype=np.int64)  # (n, length) ids added so far
     finished: list[Completion] = []

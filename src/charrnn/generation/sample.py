@@ -9,7 +9,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..common.errors import CharRNNError
-from ..core.model import Params, Workspace, cell_of, forward, step, zero_state
+from ..core.cells import Cell, cell_of, get_cell
+from ..core.model import Params, Workspace, forward, step, zero_state
 from ..core.vocab import Vocab
 from .constraints import Constraint, NoEmptyWord, allowed_mask, apply, unit_constraints
 
@@ -82,6 +83,7 @@ def sample(
     on_step: Callable[[list[str]], None] | None = None,
     allow_empty: bool = False,
     constraints: Sequence[Constraint] = (),
+    cell: str | Cell | None = None,
 ) -> list[str]:
     """Generate ``n`` samples in parallel, as one batch.
 
@@ -120,6 +122,8 @@ def sample(
         Further masks on the next symbol (see :mod:`charrnn.constraints`), on
         top of those the model's units impose (the jamo grammar); the samples
         come from the renormalised masked distribution.
+    cell : cell or str, optional
+        The model's cell (``Config.cell``); ``None``: ``cell_of(params)``, once.
 
     Returns
     -------
@@ -135,14 +139,16 @@ def sample(
     rng = rng if rng is not None else np.random.default_rng(0)
     # Contiguous transposes once, not per step.
     p = {k: np.ascontiguousarray(v) for k, v in params.items()}
-    first = cell_of(params).names(0)  # Wxh, Whh for the tanh cell
+    # Resolved once: every step of the loop below gets the cell, never a guess.
+    cell = get_cell(cell) if cell is not None else cell_of(params)
+    first = cell.names(0)  # Wxh, Whh for the tanh cell
     for k in (first.input, first.recurrent, "Why"):
         p[k] = np.ascontiguousarray(params[k].T).T
     # Every sample reads the same boundary and prefix: run them once, then copy.
-    h1 = zero_state(p, 1)
+    h1 = zero_state(p, 1, cell=cell)
     x1 = np.array([vocab.boundary_id])
     for ix in vocab.encode(prefix, symbols=True):
-        h1, _ = step(p, x1, h1)
+        h1, _ = step(p, x1, h1, cell=cell)
         x1 = np.array([ix])
     h = np.repeat(h1, n, axis=1)  # (L, n, S)
     x = np.repeat(x1, n)  # (n,)
@@ -153,7 +159,7 @@ def sample(
     if mode == "words" and not allow_empty:
         active_constraints.append(NoEmptyWord(vocab.size, vocab.boundary_id))
     for t in range(max_len):
-        h, logits = step(p, x, h, ws=ws)
+        h, logits = step(p, x, h, ws=ws, cell=cell)
         apply(logits, allowed_mask(active_constraints, x, t, vocab.size))
         x = _pick(logits, rng, temperature, top_k, greedy, ws)
         out[t, active] = x
@@ -212,14 +218,20 @@ class Score:
 
 
 def score(
-    params: Params, vocab: Vocab, texts: Sequence[str], *, mode: str = "words"
+    params: Params,
+    vocab: Vocab,
+    texts: Sequence[str],
+    *,
+    mode: str = "words",
+    cell: str | Cell | None = None,
 ) -> list[Score]:
     """Log-probabilities of ``texts``, all scored together in one padded batch.
 
     Each text is read from a zero state after ``'\\n'``; in words mode its
     closing ``'\\n'`` is predicted too (the probability that the word ends there).
     These are the model's own probabilities, the ones training lowers the loss
-    of: no sampling constraint is applied.
+    of: no sampling constraint is applied. ``cell``: the model's cell
+    (``Config.cell``), else ``cell_of(params)``.
     """
     if not texts:
         return []
@@ -243,7 +255,8 @@ def score(
         mask[: len(s) - 1, b] = True
     if T == 0:
         return [Score(t, 0.0, ()) for t in texts]
-    _, cache = forward(params, inputs, targets, zero_state(params, B), mask)
+    cell = get_cell(cell) if cell is not None else cell_of(params)
+    _, cache = forward(params, inputs, targets, zero_state(params, B, cell=cell), mask, cell=cell)
     p = cache.probs[np.arange(T * B), targets.reshape(-1)].reshape(T, B).astype(np.float64)
     nll = -np.log(p)  # (T, B)
     results = []

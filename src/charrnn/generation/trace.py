@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..core.model import Params, Workspace, cell_of, step, zero_state
+from ..core.cells import Cell, cell_of, get_cell
+from ..core.model import Params, Workspace, step, zero_state
 from ..core.vocab import Vocab
 
 
@@ -32,7 +33,13 @@ class TraceStep:
 
 
 def trace(
-    params: Params, vocab: Vocab, text: str, *, mode: str = "words", top: int = 3
+    params: Params,
+    vocab: Vocab,
+    text: str,
+    *,
+    mode: str = "words",
+    top: int = 3,
+    cell: str | Cell | None = None,
 ) -> list[TraceStep]:
     """Run ``'\\n' + text`` through the model, predicting ``text`` (+ ``'\\n'`` in words mode).
 
@@ -45,18 +52,20 @@ def trace(
     mode : {"words", "text"}
     top : int
         How many of the most likely next characters to report per step.
+    cell : cell or str, optional
+        The model's cell (``Config.cell``); ``None``: ``cell_of(params)``, once.
     """
     vocab.clean(text)
     # The model's symbols: in jamo units each step reads one jamo.
     seq = "\n" + vocab.to_symbols(text) + ("\n" if mode == "words" else "")
     ids = vocab.encode(seq, symbols=True)
-    cell = cell_of(params)
-    h = zero_state(params, 1)
+    cell = get_cell(cell) if cell is not None else cell_of(params)
+    h = zero_state(params, 1, cell=cell)
     ws = Workspace()
     steps, total = [], 0.0
     for t in range(len(ids) - 1):
         record: list[dict[str, np.ndarray]] = []
-        h, logits = step(params, ids[t : t + 1], h, ws=ws, record=record)
+        h, logits = step(params, ids[t : t + 1], h, ws=ws, record=record, cell=cell)
         z = logits[0].astype(np.float64)
         p = np.exp(z - z.max())
         p /= p.sum()

@@ -1,7 +1,10 @@
 """The numbers behind the learner's page: what a trained model does over a text.
 
 Pure functions, no I/O. Everything goes through the model's public
-``forward``, ``backward`` and ``zero_state``, so it works for any cell.
+``forward``, ``backward`` and ``zero_state`` and the cell's contract (its
+input-weight block, :meth:`~charrnn.core.cells.Cell.input_weight`), so it
+works for every registered cell. Each function takes the cell (or its name,
+``Config.cell``); left out, it is ``cell_of(params)``.
 
 A text is read as the model reads it. In text mode: ``'\\n' + text``, one
 running sequence. In words mode every word starts afresh from a zero state
@@ -17,8 +20,9 @@ Token ``i`` of a reading is one character of that text; for it we report
 - ``activations[l][i]``: layer l's output after reading it;
 - ``influence[i]``: how much each earlier input mattered to the prediction of
   token i: the norm of the gradient of the logit of the character that is
-  there with respect to each earlier one-hot input, ``||Wxh^T dpre_s||``
-  (Madsen, "Visualizing memorization in RNNs", Distill 2019).
+  there with respect to each earlier one-hot input, ``||Wx^T dpre_s||``, Wx
+  the first layer's input weight, all gates stacked (Madsen, "Visualizing
+  memorization in RNNs", Distill 2019).
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ import numpy as np
 
 from ..common.errors import CharRNNError
 from ..core.backend import Backend
+from ..core.cells import Cell, cell_of, get_cell
 from ..core.model import Params, backward, forward, zero_state
 from ..core.vocab import BOUNDARY, Vocab
 
@@ -114,7 +119,15 @@ def _words(ids: np.ndarray, boundary: int) -> list[tuple[int, int]]:
     return list(zip(starts.tolist(), ends.tolist(), strict=True))
 
 
-def read(params: Params, vocab: Vocab, text: str, *, mode: str = "words", top: int = 5) -> Reading:
+def read(
+    params: Params,
+    vocab: Vocab,
+    text: str,
+    *,
+    mode: str = "words",
+    top: int = 5,
+    cell: str | Cell | None = None,
+) -> Reading:
     """Read ``text`` with the model: probabilities, next-character guesses, activations.
 
     Parameters
@@ -126,11 +139,14 @@ def read(params: Params, vocab: Vocab, text: str, *, mode: str = "words", top: i
     mode : {"words", "text"}
     top : int
         How many next characters to keep per token.
+    cell : cell or str, optional
+        The model's cell; ``None``: ``cell_of(params)``.
 
     Returns
     -------
     Reading
     """
+    cell = get_cell(cell) if cell is not None else cell_of(params)
     text, ids = prepare(vocab, text, mode)
     N, V = len(ids), vocab.size
     top = max(1, min(int(top), V))
@@ -144,7 +160,7 @@ def read(params: Params, vocab: Vocab, text: str, *, mode: str = "words", top: i
     elif mode == "text":
         seq = np.concatenate([[b], ids])  # '\n' + text
         inputs, targets = seq[:, None], np.concatenate([ids, [b]])[:, None]  # (N+1, 1)
-        _, cache = forward(params, inputs, targets, zero_state(params, 1))
+        _, cache = forward(params, inputs, targets, zero_state(params, 1, cell=cell), cell=cell)
         p = cache.probs  # (N+1, V): row t predicts seq[t+1]
         probs = p[np.arange(N), ids].astype(np.float64)
         nxt = p[1:].astype(np.float64)
@@ -158,7 +174,7 @@ def read(params: Params, vocab: Vocab, text: str, *, mode: str = "words", top: i
         for col, (s, e) in enumerate(words):
             inputs[1 : e - s + 1, col] = ids[s:e]
             targets[: e - s, col] = ids[s:e]
-        _, cache = forward(params, inputs, targets, zero_state(params, B))
+        _, cache = forward(params, inputs, targets, zero_state(params, B, cell=cell), cell=cell)
         p = cache.probs.reshape(T, B, V)
         acts = [np.zeros((N, o.shape[2])) for o in cache.outs]
         for col, (s, e) in enumerate(words):
@@ -197,6 +213,7 @@ def influence(
     mode: str = "words",
     window: int = 64,
     tokens: np.ndarray | list[int] | None = None,
+    cell: str | Cell | None = None,
 ) -> np.ndarray:
     """How much each earlier input mattered to each prediction.
 
@@ -211,6 +228,8 @@ def influence(
     tokens : sequence of int, optional
         The tokens (of :func:`read`'s reading) whose predictions to explain;
         all by default.
+    cell : cell or str, optional
+        The model's cell; ``None``: ``cell_of(params)``.
 
     Returns
     -------
@@ -219,10 +238,11 @@ def influence(
         just before predicting it (the previous character, or the boundary
         that starts the text or word), column ``W-1-d`` the input d steps
         earlier. Entries before the start of the text (or of the word, in
-        words mode) are NaN. The value is ``||Wxh^T dpre_s||``: the norm of the
+        words mode) are NaN. The value is ``||Wx^T dpre_s||``: the norm of the
         gradient of the logit of the token's character with respect to the
-        one-hot input s.
+        one-hot input s, through the cell's first-layer input weight Wx (G, V).
     """
+    cell = get_cell(cell) if cell is not None else cell_of(params)
     if not 1 <= window <= MAX_WINDOW:
         raise CharRNNError(f"window must be between 1 and {MAX_WINDOW}; got {window}")
     text, ids = prepare(vocab, text, mode)
@@ -245,9 +265,9 @@ def influence(
         # least W inputs back, so the window is exact (what came before only
         # enters through that state).
         columns = [(max(0, (int(i) // window - 1) * window), int(i), None) for i in tokens]
-        states = _states_at(params, seq, sorted({c[0] for c in columns}))
+        states = _states_at(params, seq, sorted({c[0] for c in columns}), cell)
     out = np.full((len(tokens), window), np.nan)
-    Wxh = params[next(k for k in params if k.startswith("Wxh"))]  # (G, V) first layer
+    Wx = cell.input_weight(params, 0).astype(np.float64)  # (G, V): every gate's input block
     order = np.argsort([c[1] - c[0] for c in columns], kind="stable")  # similar lengths together
     for chunk in np.array_split(order, max(1, -(-len(order) // _COLUMNS))):
         if not len(chunk):
@@ -263,21 +283,21 @@ def influence(
             inputs[: i - s0 + 1, col] = seq[s0 : i + 1]
             targets[i - s0, col] = ids[i]
             mask[i - s0, col] = True
-            h0.append(states[s0] if s0 in states else zero_state(params, 1))
-        h0 = np.concatenate(h0, axis=1)  # (L, C, H)
-        _, cache = forward(params, inputs, targets, h0, mask)
+            h0.append(states[s0] if s0 in states else zero_state(params, 1, cell=cell))
+        h0 = np.concatenate(h0, axis=1)  # (L, C, S)
+        _, cache = forward(params, inputs, targets, h0, mask, cell=cell)
         # backward seeds dy = scale * (probs - onehot(target)) at the masked
         # position; with probs zeroed and scale -1 that is d(logit of the target).
         cache.probs[...] = 0
         keeper = _InputGradKeeper("numpy", np)
-        backward(params, cache, scale=-1.0, backend=keeper)
+        backward(params, cache, scale=-1.0, backend=keeper, cell=cell)
         if len(keeper.kept) != 1:  # the seam this relies on: say so rather than draw nonsense
             raise RuntimeError(
                 "model.backward must pass the first layer's input gradient "
                 "to backend.onehot_grad once; views.influence reads it there"
             )
         dpre = keeper.kept[0].reshape(T, C, -1)  # (T, C, G)
-        norms = np.linalg.norm(dpre.astype(np.float64) @ Wxh.astype(np.float64), axis=2)  # (T, C)
+        norms = np.linalg.norm(dpre.astype(np.float64) @ Wx, axis=2)  # (T, C)
         for col, r in enumerate(chunk):
             s0, i, _ = columns[r]
             n = min(i - s0 + 1, window)  # inputs s0..i, the last n of them shown
@@ -285,15 +305,15 @@ def influence(
     return out
 
 
-def _states_at(params: Params, seq: np.ndarray, starts: list[int]) -> dict[int, Any]:
-    """The carried state (L, 1, H) before reading ``seq[s]``, for every s in ``starts``."""
+def _states_at(params: Params, seq: np.ndarray, starts: list[int], cell: Cell) -> dict[int, Any]:
+    """The carried state (L, 1, S) before reading ``seq[s]``, for every s in ``starts``."""
     b = int(seq[0])
-    h = zero_state(params, 1)
+    h = zero_state(params, 1, cell=cell)
     states, done = {}, 0
     for s in starts:
         if s > done:
             chunk = seq[done:s, None]  # (s - done, 1)
-            _, cache = forward(params, chunk, np.full_like(chunk, b), h)
+            _, cache = forward(params, chunk, np.full_like(chunk, b), h, cell=cell)
             h = np.array(cache.final_state)
             done = s
         states[s] = h

@@ -38,8 +38,9 @@ import numpy.lib.format as npy
 
 from ..common.errors import CharRNNError
 from ..common.files import atomic_write
+from ..core.cells import get_cell
 from ..core.config import Config
-from ..core.model import get_cell, param_shapes
+from ..core.model import param_shapes
 from ..core.optim import OPTIMIZERS
 from ..core.vocab import Units, Vocab
 

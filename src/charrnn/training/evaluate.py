@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass
 
 from ..core.backend import NUMPY, Backend
+from ..core.cells import Cell
 from ..core.model import Params, Workspace, forward, zero_state
 from ..data.batches import TextBatches, WordBatches
 
@@ -68,13 +69,15 @@ def evaluate_words(
     backend: Backend = NUMPY,
     ws: Workspace | None = None,
     share: tuple[int, int] = (0, 1),
+    cell: str | Cell | None = None,
 ) -> Loss:
     """Mean loss over every word of ``batches``, each word from a zero state.
 
     ``ws`` (one is made if ``None``) serves every batch, so the loop allocates
     nothing large after the longest batch. ``share`` ``(r, K)`` evaluates only
     every K-th batch from the r-th (one data-parallel rank's share); a share
-    with no words has loss 0 over 0 characters.
+    with no words has loss 0 over 0 characters. ``cell``: the model's cell
+    (``Config.cell``); ``None`` leaves it to ``cell_of(params)``.
     """
     ws = ws if ws is not None else Workspace(backend)
     total, count, chars = 0.0, 0, 0
@@ -85,10 +88,11 @@ def evaluate_words(
             params,
             backend.asarray(b.inputs),
             backend.asarray(b.targets),
-            zero_state(params, b.inputs.shape[1], backend=backend, ws=ws),
+            zero_state(params, b.inputs.shape[1], backend=backend, ws=ws, cell=cell),
             backend.asarray(b.mask),
             backend=backend,
             ws=ws,
+            cell=cell,
         )
         total += loss
         count += b.n_targets
@@ -102,21 +106,21 @@ def evaluate_text(
     *,
     backend: Backend = NUMPY,
     ws: Workspace | None = None,
+    cell: str | Cell | None = None,
 ) -> Loss:
     """Mean loss over a text read as parallel streams with carried state.
 
     Each stream starts from a zero state, so its first few characters are
     predicted with little context; with few, long streams the effect is tiny.
-    ``ws`` as in :func:`evaluate_words`.
+    ``ws`` and ``cell`` as in :func:`evaluate_words`.
     """
     ws = ws if ws is not None else Workspace(backend)
-    h = zero_state(params, batches.batch_size, backend=backend)
+    h = zero_state(params, batches.batch_size, backend=backend, cell=cell)
     total, count, chars = 0.0, 0, 0
     for k in range(batches.batches_per_epoch):
         b = batches.make(k)
-        loss, cache = forward(
-            params, backend.asarray(b.inputs), backend.asarray(b.targets), h, backend=backend, ws=ws
-        )
+        inputs, targets = backend.asarray(b.inputs), backend.asarray(b.targets)
+        loss, cache = forward(params, inputs, targets, h, backend=backend, ws=ws, cell=cell)
         h[...] = cache.final_state  # the workspace's copy is overwritten by the next batch
         total += loss
         count += b.n_targets

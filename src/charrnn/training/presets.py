@@ -63,7 +63,7 @@ PRESETS: dict[str, dict[str, Any]] = {
             "log_every": 1000,
         },
     },
-    # The same corpora with the GRU (charrnn/gated.py): the same recipes, with H chosen
+    # The same corpora with the GRU (charrnn/core/cells/gru.py): the same recipes, with H chosen
     # so a run takes about as long as the tanh preset's. In short probes the GRU
     # learnt faster than an LSTM of about its size on both corpora.
     "names-gru": {

@@ -194,7 +194,7 @@ class Trainer:
         )
         self._avg_tmp = backend.xp.empty_like(self.flat) if config.ema else None
         self.optimizer = make_optimizer(config.optimizer, config.lr)
-        # The step's large temporaries live here, reused every step (see model.Workspace);
+        # The step's large temporaries live here, reused every step (see core.workspace.Workspace);
         # validation has its own, sized for its batches.
         self.ws = Workspace(backend)
         self.eval_ws = Workspace(backend)
@@ -336,7 +336,7 @@ class Trainer:
             B = batch.inputs.shape[1]
             h0 = self.h
             if h0 is None:
-                h0 = zero_state(self.params, B, backend=be, ws=self.ws)
+                h0 = zero_state(self.params, B, backend=be, ws=self.ws, cell=cfg.cell)
             mask = be.asarray(batch.mask) if batch.mask is not None else None
             # Dropout masks are keyed by (seed, step, sequence's place in the global batch):
             # a resumed run, or K ranks, draw the masks of one unbroken process.
@@ -351,6 +351,7 @@ class Trainer:
                 rng=drop,
                 backend=be,
                 ws=self.ws,
+                cell=cfg.cell,  # the config names the cell: never guessed from the parameters
             )
             backward(
                 self.params,
@@ -360,6 +361,7 @@ class Trainer:
                 out=self.grads,
                 backend=be,
                 ws=self.ws,
+                cell=cfg.cell,
                 window=cfg.bptt_window,
             )
         # Characters of the shown text this step predicted (fewer than symbols in jamo units).
@@ -430,23 +432,27 @@ class Trainer:
             return None
         if self.comm.size > 1:
             return self._validate_share()
+        be, ws, cell = self.backend, self.eval_ws, self.config.cell
         if isinstance(self.val_batches, WordBatches):
-            return evaluate_words(
-                self.model_params, self.val_batches, backend=self.backend, ws=self.eval_ws
-            )
-        return evaluate_text(
-            self.model_params, self.val_batches, backend=self.backend, ws=self.eval_ws
-        )
+            return evaluate_words(self.model_params, self.val_batches, backend=be, ws=ws, cell=cell)
+        return evaluate_text(self.model_params, self.val_batches, backend=be, ws=ws, cell=cell)
 
     def _validate_share(self) -> Loss:
         # Each rank evaluates its share (words: every K-th batch; text: its streams).
         K, r, be = self.comm.size, self.comm.rank, self.backend
         if isinstance(self.val_batches, WordBatches):
             loss = evaluate_words(
-                self.model_params, self.val_batches, backend=be, ws=self.eval_ws, share=(r, K)
+                self.model_params,
+                self.val_batches,
+                backend=be,
+                ws=self.eval_ws,
+                share=(r, K),
+                cell=self.config.cell,
             )
         elif self.val_part.batch_size > 0:
-            loss = evaluate_text(self.model_params, self.val_part, backend=be, ws=self.eval_ws)
+            loss = evaluate_text(
+                self.model_params, self.val_part, backend=be, ws=self.eval_ws, cell=self.config.cell
+            )
         else:
             loss = Loss(0.0, 0)
         total, count, chars = self.comm.allreduce(

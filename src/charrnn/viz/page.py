@@ -41,8 +41,8 @@ def payload(model: Any, text: str, *, with_influence: bool = False) -> dict[str,
     uint8 scaled to each row's largest value (255 marks no input).
     """
     t0 = time.perf_counter()
-    mode = model.config_.mode
-    r = read(model.params_, model.vocab_, text, mode=mode, top=TOP)
+    mode, cell = model.config_.mode, model.config_.cell  # the cell by its recorded name
+    r = read(model.params_, model.vocab_, text, mode=mode, top=TOP, cell=cell)
     itos = model.vocab_.itos
     data: dict[str, Any] = {
         "model": describe(model),
@@ -62,7 +62,7 @@ def payload(model: Any, text: str, *, with_influence: bool = False) -> dict[str,
         "influence": None,
     }
     if with_influence and len(r.text):
-        m = influence(model.params_, model.vocab_, text, mode=mode, window=WINDOW)  # (N, W)
+        m = influence(model.params_, model.vocab_, text, mode=mode, window=WINDOW, cell=cell)
         top = np.nanmax(np.where(np.isnan(m), -np.inf, m), axis=1, keepdims=True)
         scaled = np.round(254 * m / np.maximum(top, 1e-30))
         rows = np.where(np.isnan(m), 255, scaled).astype(np.uint8)

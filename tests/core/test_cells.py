@@ -1,5 +1,9 @@
-"""The GRU and LSTM cells: float64 gradient checks, the per-character reference loops,
-step-by-step generation, workspaces and initialisation."""
+"""Every registered cell: the contract, float64 gradient checks, the per-character
+reference loop (full, naive and windowed), step-by-step generation and workspaces; then
+what is particular to the gated cells (saturation, names, the LSTM's forget bias).
+
+The cell-generic tests run over the registry (``cell_names()``), so a cell registered
+by the test suite (``tests/cells_fixture.py``) is checked by them unchanged."""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ import warnings
 import numpy as np
 import pytest
 
+from charrnn.core.cells import Cell, cell_names
 from charrnn.core.gradcheck import (
     analytic_grads,
     check,
@@ -27,13 +32,30 @@ from charrnn.core.model import (
     step,
     zero_state,
 )
-from charrnn.core.reference import column_params, gru_get_derivative, lstm_get_derivative
+from charrnn.core.reference import cell_get_derivative, column_params
 
-GATED = ["gru", "lstm"]
+CELLS = cell_names()  # every registered cell, the test suite's own included
+GATED = ["gru", "lstm"]  # the tests of what only these two cells have
 MODES = {"words": (True, False), "text": (False, True), "both": (True, True)}
 
 
-@pytest.mark.parametrize("cell", GATED)
+@pytest.mark.parametrize("cell", CELLS)
+def test_a_cell_provides_the_contract(cell):
+    c = get_cell(cell)
+    assert isinstance(c, Cell) and c.name == cell and c.gates >= 1
+    H, V = 3, 5
+    specs = c.specs(0, V, H)
+    assert specs[0] == type(specs[0])(c.names(0).input, (c.gates * H, V), "input")
+    assert {c.names(0).recurrent, c.names(0).bias} <= {s.name for s in specs}
+    assert {s.name for s in c.specs(1, H, H)}.isdisjoint(s.name for s in specs)
+    state = np.zeros(c.state_shape(4, H))
+    out = c.output(state)
+    assert out.shape == (4, H) and np.shares_memory(out, state)  # a view, as the contract says
+    params = init_params(V, H, np.random.default_rng(0), cell=cell)
+    assert c.input_weight(params, 0) is params[c.names(0).input]
+
+
+@pytest.mark.parametrize("cell", CELLS)
 @pytest.mark.parametrize("layers", [1, 2, 3])
 @pytest.mark.parametrize("mode", sorted(MODES))
 def test_full_bptt_matches_numerical_gradient(cell, layers, mode):
@@ -56,7 +78,7 @@ def test_full_bptt_matches_numerical_gradient(cell, layers, mode):
         assert err < 1e-6, f"{cell} d{name}: relative error {err:.2e}"
 
 
-@pytest.mark.parametrize("cell", GATED)
+@pytest.mark.parametrize("cell", CELLS)
 @pytest.mark.parametrize("layers", [1, 2])
 def test_dropout_matches_numerical_gradient(cell, layers):
     case = random_case(np.random.default_rng(11), H=6, T=4, layers=layers, dropout=0.3, cell=cell)
@@ -66,7 +88,7 @@ def test_dropout_matches_numerical_gradient(cell, layers):
         assert err < 1e-6, f"{cell} d{name}: relative error {err:.2e}"
 
 
-@pytest.mark.parametrize("cell", GATED)
+@pytest.mark.parametrize("cell", CELLS)
 @pytest.mark.parametrize("layers", [1, 2])
 def test_initial_state_gradient_matches_numerical(cell, layers):
     """dh0 is a gradient of the whole state: h, and c for the LSTM."""
@@ -105,44 +127,39 @@ def test_gradcheck_detects_a_wrong_gated_backward(cell, monkeypatch):
     assert max(gc.check(case).values()) > 1e-2
 
 
-def _reference_sum(case, bptt, cell):
+def _reference_sum(case, bptt, cell, window=None):
     """The per-character loop summed over each (unpadded) sequence of a one-layer batch."""
     cp = column_params(case.params)
     T, B = case.inputs.shape
-    H = case.params["Why"].shape[1]
     lengths = case.mask.sum(0) if case.mask is not None else np.full(B, T)
     total = {k: np.zeros_like(v) for k, v in case.params.items()}
     loss, last = 0.0, []
     for b in range(B):
         n = int(lengths[b])
         seq = (case.inputs[:n, b].tolist(), case.targets[:n, b].tolist())
-        s0 = case.h0[0, b][:, None]
-        if cell == "gru":
-            l, g, h = gru_get_derivative(cp, *seq, s0, bptt=bptt)
-            state = h[:, 0]
-        else:
-            l, g, h, c = lstm_get_derivative(cp, *seq, s0[:H], s0[H:], bptt=bptt)
-            state = np.concatenate([h[:, 0], c[:, 0]])
+        s0 = case.h0[0, b][:, None]  # (S, 1)
+        l, g, state = cell_get_derivative(cell, cp, *seq, s0, bptt=bptt, window=window)
         loss += l
-        last.append(state)
+        last.append(state[:, 0])
         for k in total:
             total[k] += g[k].reshape(total[k].shape)
     return loss, total, np.array(last)
 
 
-@pytest.mark.parametrize("cell", GATED)
-@pytest.mark.parametrize("bptt", ["full", "naive"])
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("rule", ["full", "naive", "window 2"])
 @pytest.mark.parametrize("seed", range(3))
-def test_batched_engine_matches_reference_loop(cell, bptt, seed):
+def test_batched_engine_matches_reference_loop(cell, rule, seed):
     """Ragged batches with carried state, float64: loss, every gradient, final state to 1e-10."""
+    bptt, window = ("full", 2) if rule == "window 2" else (rule, None)
     rng = np.random.default_rng(200 + seed)
     case = random_case(
         rng, V=11, H=9, T=8, B=6, ragged=bool(seed != 1), carried_state=True, cell=cell
     )
     loss, cache = forward(case.params, case.inputs, case.targets, case.h0, case.mask)
     final = cache.final_state.copy()
-    grads, _ = backward(case.params, cache, bptt=bptt)
-    ref_loss, ref_grads, ref_last = _reference_sum(case, bptt, cell)
+    grads, _ = backward(case.params, cache, bptt=bptt, window=window)
+    ref_loss, ref_grads, ref_last = _reference_sum(case, bptt, cell, window)
     assert abs(loss - ref_loss) < 1e-10 * max(1.0, abs(ref_loss))
     for k in case.params:
         np.testing.assert_allclose(grads[k], ref_grads[k], rtol=0, atol=1e-10, err_msg=k)
@@ -185,7 +202,7 @@ def test_saturated_gates_take_their_limits_silently(cell, dtype):
             np.testing.assert_allclose(grads[k], ref_grads[k], rtol=0, atol=1e-10, err_msg=k)
 
 
-@pytest.mark.parametrize("cell", GATED)
+@pytest.mark.parametrize("cell", CELLS)
 def test_naive_rule_is_not_the_gradient(cell):
     """Dropping dhnext (and dcnext) leaves the head exact and the recurrence wrong."""
     case = random_case(np.random.default_rng(0), T=6, ragged=False, carried_state=False, cell=cell)
@@ -196,7 +213,7 @@ def test_naive_rule_is_not_the_gradient(cell):
     assert relative_error(naive[names.input], num[names.input]) > 1e-2
 
 
-@pytest.mark.parametrize("cell", GATED)
+@pytest.mark.parametrize("cell", CELLS)
 @pytest.mark.parametrize("layers", [1, 2, 3])
 def test_step_by_step_generation_equals_forward(cell, layers):
     rng = np.random.default_rng(layers)
@@ -217,14 +234,15 @@ def test_step_by_step_generation_equals_forward(cell, layers):
         np.testing.assert_allclose(
             z - np.log(np.exp(z).sum(1, keepdims=True)), logp[t], rtol=0, atol=1e-10
         )
-        np.testing.assert_allclose(h[-1, :, :H], cache.outs[-1][t], rtol=0, atol=1e-12)
+        out = get_cell(cell).output(h[-1])  # (B, H)
+        np.testing.assert_allclose(out, cache.outs[-1][t], rtol=0, atol=1e-12)
         assert len(record) == layers
         assert set(record[0]) == set(get_cell(cell).gate_names)
         assert all(((g > 0) & (g < 1)).all() for r in record for g in r.values())
     np.testing.assert_allclose(h, cache.final_state, rtol=0, atol=1e-12)
 
 
-@pytest.mark.parametrize("cell", GATED)
+@pytest.mark.parametrize("cell", CELLS)
 @pytest.mark.parametrize("dropout", [0.0, 0.3])
 def test_a_reused_workspace_gives_the_results_of_fresh_arrays(cell, dropout):
     rng = np.random.default_rng(5)
