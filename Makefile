@@ -22,11 +22,13 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/charrnn demo
 
-# The house's checks first (lint, the layer contract), then the suite on every core.
+# The house's checks first (lint, layout, the layer contracts, types), then the suite
+# on every core.
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports --no-cache
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q -n auto -m "not long"
 
 test-all: test test-long

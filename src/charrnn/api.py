@@ -24,6 +24,7 @@ import numpy as np
 from .common.errors import CharRNNError
 from .core.backend import get_backend
 from .core.config import Config
+from .data.batches import TextBatches, WordBatches
 from .data.corpus import heldout_split
 from .data.files import load_corpus
 from .data.textcache import encode_to_file, open_tokens
@@ -101,6 +102,10 @@ class CharRNN:
         best validation loss. :meth:`evaluate_heldout` and the novelty methods
         (:meth:`training_words`, :meth:`sample_new`) read the data again from it.
     """
+
+    # The hyperparameters that are not Config fields (those are set by name in __init__).
+    random_state: int
+    backend: str
 
     # The real signature is set below from Config's fields (see _init_signature),
     # so that Config stays the one list of hyperparameters.
@@ -603,7 +608,7 @@ class CharRNN:
             text,
             mode=cfg.mode,
             window=window,
-            tokens=tokens,
+            tokens=None if tokens is None else list(tokens),
             cell=cfg.cell,
         )
 
@@ -622,14 +627,13 @@ class CharRNN:
         if cfg.mode == "words":
             words = [data] if isinstance(data, str) else list(data)
             batches = make_batches(cfg, self.vocab_, words, eval_batch_size("words"))
+            assert isinstance(batches, WordBatches)  # words mode makes word batches
             return evaluate_words(self.params_, batches, cell=cfg.cell)
         if not isinstance(data, np.ndarray):
             data = data if isinstance(data, str) else "\n".join(data)
-        return evaluate_text(
-            self.params_,
-            make_batches(cfg, self.vocab_, data, eval_batch_size("text")),
-            cell=cfg.cell,
-        )
+        streams = make_batches(cfg, self.vocab_, data, eval_batch_size("text"))
+        assert isinstance(streams, TextBatches)
+        return evaluate_text(self.params_, streams, cell=cfg.cell)
 
     def evaluate_file(
         self,

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .model import Params, backward, forward, get_cell, init_params, param_specs
+from .model import Cache, Params, backward, forward, get_cell, init_params, param_specs
 
 
 @dataclass(frozen=True)
@@ -22,7 +22,7 @@ class GradCheckCase:
     drop_seed: int = 0  # every forward of the check draws the same dropout masks
     cell: str | None = None  # the registered cell by name; None: cell_of(params)
 
-    def forward(self, params: Params) -> tuple[float, object]:
+    def forward(self, params: Params) -> tuple[float, Cache]:
         """The summed loss (and cache) at ``params``, with this case's fixed dropout masks."""
         rng = np.random.default_rng(self.drop_seed) if self.dropout else None
         return forward(

@@ -327,7 +327,7 @@ def forward(
     h0 = h0.reshape(L, B, S)
     caches, drops, outs = [], [], []
     final = ws.get("final", (L, B, S), dtype)  # (L, B, S)
-    below = None  # (T, B, H) output of the layer below
+    below: Any = None  # (T, B, H) output of the layer below
     for l in range(L):
         n = cell.names(l)
         W, b = params[n.input], params[n.bias]
@@ -345,7 +345,7 @@ def forward(
         out, final[l], lcache = cell.forward(params, l, pre, h0[l], ws, xp)
         drop = None
         if dropout > 0:
-            out, drop = _dropout(out, dropout, rng, ws, l, backend)  # type: ignore[arg-type]
+            out, drop = _dropout(out, dropout, rng, ws, l, backend)
         caches.append(lcache)
         drops.append(drop)
         outs.append(out)

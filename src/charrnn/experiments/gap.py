@@ -329,6 +329,7 @@ def run_one(settings: GapSettings, cell: str, gap: int, rule: str, seed: int) ->
     accuracy = query_accuracy(params, vocab, test, gap, cell)
     norms_init = norms_trained = None
     if measure:
+        assert init is not None  # taken above whenever the norms are measured
         probe = test[:100]
         norms_init = tuple(gradient_norms(init, vocab, probe, gap, cell))
         norms_trained = tuple(gradient_norms(params, vocab, probe, gap, cell))
@@ -438,12 +439,12 @@ def format_table(settings: GapSettings, points: Sequence[Point]) -> str:
     for (cell, gap), cols in rows.items():
         parts = []
         for r in rules:
-            p = cols.get(r)
-            if p is None:
+            q = cols.get(r)
+            if q is None:
                 parts.append(f"{'-':<27}")
                 continue
             entry = (
-                f"{p.successes:>2}/{p.n:<2} [{p.low:.2f}, {p.high:.2f}] acc {p.mean_accuracy:.2f}"
+                f"{q.successes:>2}/{q.n:<2} [{q.low:.2f}, {q.high:.2f}] acc {q.mean_accuracy:.2f}"
             )
             parts.append(f"{entry:<27}")
         lines.append((f"{cell:<6} {gap:>3}  " + "  ".join(parts)).rstrip())
@@ -543,6 +544,8 @@ def plot_norms(settings: GapSettings, runs: Sequence[SeedRun], path: str) -> Non
     measured = [r for r in runs if r.norms_init is not None and r.norms_trained is not None]
     if not measured:
         raise CharRNNError("no gradient norms were measured (norm_gap is not in the grid)")
+    norm_gap = settings.norm_gap
+    assert norm_gap is not None  # runs measure norms only at the norm gap
     cells = [c for c in settings.cells if any(r.cell == c for r in measured)]
     fig, axes = plt.subplots(1, len(cells), figsize=(6.5 * len(cells), 4.4), squeeze=False)
     for ax, cell in zip(axes[0], cells, strict=True):
@@ -564,9 +567,9 @@ def plot_norms(settings: GapSettings, runs: Sequence[SeedRun], path: str) -> Non
         ax.set_yscale("log")
         ax.set_xlabel("j: steps back from the query")
         ax.set_ylabel("||dL_t / dh_{t-j}|| (mean over 100 words)")
-        ax.axvline(settings.norm_gap + 1, color="grey", lw=1, ls=":")
+        ax.axvline(norm_gap + 1, color="grey", lw=1, ls=":")
         ax.text(
-            settings.norm_gap + 1,
+            norm_gap + 1,
             ax.get_ylim()[0],
             " key read",
             color="grey",

@@ -27,6 +27,7 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -85,7 +86,9 @@ class _Stepper:
         self.params, self.vocab, self.constraints, self.cell = params, vocab, constraints, cell
         self.steps = 0
 
-    def __call__(self, x: np.ndarray, h: np.ndarray, pos: int | np.ndarray) -> tuple:
+    def __call__(
+        self, x: np.ndarray, h: np.ndarray, pos: int | np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Read ids ``x`` (n,) from states ``h`` (L, n, H): new states, log-probs (n, V)."""
         h_new, logits = step(self.params, x, h, cell=self.cell)
         self.steps += len(x)
@@ -219,7 +222,7 @@ def _best_first(
     # Frontier entries: (-logprob, tie, finished, ids added, parent states, row, id to read).
     # An unfinished entry's own step is taken when it is grown (lazily), so
     # strings that never reach the top cost nothing.
-    frontier: list[tuple] = [(0.0, next(tie), False, (), h0, 0, int(x0[0]))]
+    frontier: list[tuple[Any, ...]] = [(0.0, next(tie), False, (), h0, 0, int(x0[0]))]
     best_finished: list[float] = []  # min-heap of the k best finished log-probs pushed
     found: list[Completion] = []
     while frontier and len(found) < k:
@@ -229,7 +232,7 @@ def _best_first(
             continue
         if stepper.steps >= max_expansions:
             return None
-        batch = []
+        batch: list[tuple[Any, ...]] = []
         while frontier and not frontier[0][2] and len(batch) < BATCH:
             batch.append(heapq.heappop(frontier))
         h = np.concatenate([e[4][:, e[5] : e[5] + 1] for e in batch], axis=1)  # (L, n, H)

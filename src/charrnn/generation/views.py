@@ -198,7 +198,7 @@ def read(
 class _InputGradKeeper(Backend):
     """numpy, keeping the first layer's input-projection gradient (``dpre``) of a backward."""
 
-    kept: list = field(default_factory=list)
+    kept: list[Any] = field(default_factory=list)
 
     def onehot_grad(self, index: Any, values: Any, out: Any, ws: Any) -> None:
         # (T*B, G): d logit / d (Wxh x_s + bh) for every position; dWxh is not needed.
@@ -277,14 +277,14 @@ def influence(
         inputs = np.full((T, C), b, dtype=np.int64)  # (T, C)
         targets = np.full((T, C), b, dtype=np.int64)
         mask = np.zeros((T, C), dtype=bool)
-        h0 = []
+        first = []
         for col, r in enumerate(chunk):
             s0, i, _ = columns[r]
             inputs[: i - s0 + 1, col] = seq[s0 : i + 1]
             targets[i - s0, col] = ids[i]
             mask[i - s0, col] = True
-            h0.append(states[s0] if s0 in states else zero_state(params, 1, cell=cell))
-        h0 = np.concatenate(h0, axis=1)  # (L, C, S)
+            first.append(states[s0] if s0 in states else zero_state(params, 1, cell=cell))
+        h0 = np.concatenate(first, axis=1)  # (L, C, S)
         _, cache = forward(params, inputs, targets, h0, mask, cell=cell)
         # backward seeds dy = scale * (probs - onehot(target)) at the masked
         # position; with probs zeroed and scale -1 that is d(logit of the target).

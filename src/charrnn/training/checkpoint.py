@@ -190,7 +190,8 @@ def save(path: str | os.PathLike[str], ckpt: Checkpoint) -> None:
         arrays[f"train/{k}"] = np.asarray(v)
     # fsync: a checkpoint costs training time to remake, so it must survive a power cut.
     with atomic_write(path, "wb", fsync=True) as f:
-        np.savez(f, **arrays)
+        # The stub types **arrays as if a key might be savez's allow_pickle (none is).
+        np.savez(f, **arrays)  # type: ignore[arg-type]
 
 
 # ----------------------------------------------------------------------------- reading

@@ -189,9 +189,10 @@ class Trainer:
         n_weights = sum(math.prod(s.shape) for s in specs if s.is_weight)
         self.weights = self.flat[:n_weights]
         # The moving average of the parameters (Config.ema), laid out like `flat`.
-        self.avg_flat, self.avg_params = (
-            flat_buffer(self.params, backend=backend) if config.ema else (None, None)
-        )
+        self.avg_flat: Any | None = None
+        self.avg_params: Params | None = None
+        if config.ema:
+            self.avg_flat, self.avg_params = flat_buffer(self.params, backend=backend)
         self._avg_tmp = backend.xp.empty_like(self.flat) if config.ema else None
         self.optimizer = make_optimizer(config.optimizer, config.lr)
         # The step's large temporaries live here, reused every step (see core.workspace.Workspace);
@@ -295,6 +296,7 @@ class Trainer:
             if self._order is None:
                 self._order = self.batches.epoch_order(self.epoch)
             index = self._order[self.batch_pos]
+            batch: Batch | None
             if K == 1:
                 batch = self.batches.make(index)
                 n, columns = batch.n_targets, self._arange(len(index))
@@ -414,6 +416,7 @@ class Trainer:
         # initialisation within the first few dozen steps, not thousands.
         decay = min(self.config.ema, (1 + self.step) / (10 + self.step))
         tmp = self._avg_tmp
+        assert tmp is not None  # called only with a moving average on
         self.backend.xp.subtract(self.flat, self.avg_flat, out=tmp)
         tmp *= 1 - decay
         self.avg_flat += tmp  # avg = decay * avg + (1 - decay) * params
