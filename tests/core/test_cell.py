@@ -7,8 +7,6 @@ import numpy as np
 import pytest
 
 from charrnn.core.model import (
-    Workspace,
-    backward,
     forward,
     init_params,
     param_specs,
@@ -58,35 +56,3 @@ def test_specs_order_kinds_and_zero_state():
     assert zero_state(params, 4).shape == (2, 4, 3) and not zero_state(params, 4).any()
     assert all(not params[s.name].any() for s in specs if not s.is_weight)
     assert all(params[s.name].any() for s in specs if s.is_weight)
-
-
-@pytest.mark.parametrize("dropout", [0.0, 0.3])
-def test_a_reused_workspace_gives_the_results_of_fresh_arrays(dropout):
-    """Batches of different lengths through one workspace, as words mode does."""
-    rng = np.random.default_rng(5)
-    V, H, B, L = 6, 5, 3, 2
-    params = init_params(V, H, rng, layers=L, init="scaled", dtype="float64")
-    ws = Workspace()
-    for T in (4, 9, 2, 9):
-        inputs = rng.integers(0, V, size=(T, B))
-        targets = rng.integers(0, V, size=(T, B))
-        mask = rng.random((T, B)) < 0.8
-        results = []
-        for w in (None, ws):
-            loss, cache = forward(
-                params,
-                inputs,
-                targets,
-                zero_state(params, B),
-                mask,
-                dropout=dropout,
-                rng=np.random.default_rng(T),
-                ws=w,
-            )
-            grads, dh0 = backward(params, cache, bptt="full", ws=w)
-            results.append((loss, {k: g.copy() for k, g in grads.items()}, dh0.copy()))
-        (la, ga, ha), (lb, gb, hb) = results
-        assert la == lb
-        for k in ga:
-            np.testing.assert_array_equal(ga[k], gb[k])
-        np.testing.assert_array_equal(ha, hb)
