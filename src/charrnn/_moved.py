@@ -14,7 +14,8 @@ import sys
 import warnings
 from types import ModuleType
 
-# The old flat module -> where it lives now (under ``charrnn.``).
+# The old flat module -> where it lives now (under ``charrnn.``). ``charrnn.cli`` and
+# ``charrnn.data`` are packages now, under their old names, exporting what they exported.
 MOVED = {
     "errors": "common.errors",
     "vocab": "core.vocab",
@@ -48,7 +49,6 @@ MOVED = {
     "experiment": "experiments.tutorial",
     "gap": "experiments.gap",
     "demo": "experiments.demo",
-    "cli": "cli.main",
     "cli_experiment": "cli.experiment",
     "flags": "cli.flags",
 }
