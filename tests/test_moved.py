@@ -38,6 +38,19 @@ def test_old_paths_work_as_attributes_and_in_from_imports():
     assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr
 
 
+@pytest.mark.parametrize(
+    "line",
+    ["import charrnn.model", "import charrnn; charrnn.model.forward", "from charrnn import gap"],
+)
+def test_the_warning_names_the_line_that_used_the_old_path(tmp_path, line):
+    script = tmp_path / "old.py"
+    script.write_text(line + "\n")
+    # Python's default filters show a DeprecationWarning only when __main__ caused it.
+    r = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert f"{script}:1: DeprecationWarning: charrnn." in r.stderr, r.stderr
+
+
 def test_an_unknown_name_is_still_an_error():
     with pytest.raises(AttributeError, match="no attribute 'nothing'"):
         charrnn.nothing  # noqa: B018

@@ -54,6 +54,26 @@ MOVED = {
 }
 
 
+def _callers_level() -> int:
+    """The ``stacklevel`` that blames the code asking for an old path, not the import
+    machinery between (``import charrnn.model``, ``charrnn.model`` as an attribute,
+    ``from charrnn import gap``): the default filters show a DeprecationWarning only
+    where ``__main__`` or a test caused it."""
+    frame = sys._getframe(1)
+    level = 1
+    here = (__file__, __file__.replace("_moved.py", "__init__.py"))
+    while frame is not None:
+        name = frame.f_code.co_filename
+        if "importlib" in name and "_bootstrap" in name:
+            pass  # warnings skips the import system's frozen frames itself: not counted
+        elif name in here or frame.f_globals.get("__name__") == "importlib":
+            level += 1
+        else:
+            break
+        frame = frame.f_back  # type: ignore[assignment]
+    return level
+
+
 class _Alias(importlib.abc.Loader):
     def __init__(self, new: str):
         self.new = new
@@ -63,7 +83,7 @@ class _Alias(importlib.abc.Loader):
         warnings.warn(
             f"{spec.name} moved to {self.new}; import it from there",
             DeprecationWarning,
-            stacklevel=2,
+            stacklevel=_callers_level(),
         )
         module = importlib.import_module(self.new)
         self.spec = module.__spec__  # the import system overwrites it with the alias's
