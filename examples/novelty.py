@@ -49,7 +49,7 @@ def report(args: argparse.Namespace) -> None:
         sys.exit("novelty applies to words-mode models only")
     words, val = words_split(ckpt)
     train = set(words)
-    m = memorisation(model.params_, model.vocab_, train, val)
+    m = memorisation(model.params_, model.vocab_, train, val, cell=model.config_.cell)
     listed = collections.Counter(words)
     twice = np.array([listed[w] > 1 for w in m.seen])
     if not len(m.unseen_p):
@@ -83,7 +83,7 @@ def report(args: argparse.Namespace) -> None:
         f"(novelty of the data itself: {100 * (1 - seen.mean()):.1f}%)"
     )
     # Those held-out names reward memorising: split the held-out loss along them.
-    nats = -np.log(word_probabilities(model.params_, model.vocab_, val))
+    nats = -np.log(word_probabilities(model.params_, model.vocab_, val, cell=model.config_.cell))
     chars = np.array([len(w) + 1 for w in val])  # each name's letters and its end
     parts = [("all", np.ones_like(seen)), ("training names", seen), ("others", ~seen)]
     print(

@@ -80,7 +80,11 @@ def main() -> None:
             )
             if memorised:
                 m = memorisation(
-                    run.trainer.model_params, run.corpus.vocab, run.train_data, run.val_data
+                    run.trainer.model_params,
+                    run.corpus.vocab,
+                    run.train_data,
+                    run.val_data,
+                    cell=run.config.cell,
                 )
                 line += (
                     f"  training-set p {100 * m.training_p:.1f}% "

@@ -10,6 +10,7 @@ The cells come from the registry, so a newly registered cell joins the matrix un
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import io
 import itertools
 import json
@@ -201,3 +202,27 @@ def test_mpi_ranks_train_the_model_one_process_trains(runs, mpi, tmp_path, cell,
     )
     assert r.returncode == 0, r.stderr
     mpi.assert_close(mpi.params(run), mpi.params(ranks), 1e-10)
+
+
+def test_every_surface_takes_the_cell_from_the_config_not_the_weights(runs, monkeypatch, tmp_path):
+    """A second cell with the tanh cell's weight names makes guessing from weights fail
+    (cell_of refuses), so a surface that still guessed would raise here."""
+    from charrnn.core.cells import TanhCell, registry
+
+    class Twin(TanhCell):
+        name = "twin"
+
+    monkeypatch.setitem(registry._CELLS, "twin", Twin())
+    run, _ = runs("rnn", "char", "words")
+    model = CharRNN.load(run)
+    text = probe("char") * 2
+    payload(model, text, with_influence=True)
+    influence_row(model, text, 3)
+    assert model.score_details([text]) and model.sample(2) and model.complete("k", k=2)
+    assert model.trace(text) and math.isfinite(model.evaluate([text]).nats)
+    for args in (["viz", run, text, "--out", tmp_path / "p.html"], ["trace", run, text]):
+        code, _, err = run_cli(*args)
+        assert code == 0, err
+    if importlib.util.find_spec("matplotlib") is not None:
+        code, _, err = run_cli("viz", run, text, "--out", tmp_path / "q.html", "--png")
+        assert code == 0, err

@@ -101,7 +101,9 @@ def run_demo(seeds: int = 10, names_seconds: float = 15.0, cell: str = "rnn") ->
         run.train(on_event=show)
         params, vocab, known = run.best_params(), run.corpus.vocab, set(run.train_data)
     _out(f"best held-out loss {best['val']:.3f} nats/char at step {best['step']}")
-    samples = sample(params, vocab, n=20, mode="words", rng=np.random.default_rng(1))
+    samples = sample(
+        params, vocab, n=20, mode="words", rng=np.random.default_rng(1), cell=config.cell
+    )
     _out("samples (* = not in the training set):")
     _out("  " + "  ".join(s + ("*" if s not in known else "") for s in samples))
     _out()

@@ -54,10 +54,10 @@ def tutorial_config(
 
 def next_char_prob(params: Params, vocab: Vocab, context: str, char: str) -> float:
     """p(char | '\\n' + context) under the model."""
-    h = zero_state(params, 1)
+    h = zero_state(params, 1, cell="rnn")  # the tutorial's cell
     logits = None
     for ix in vocab.encode("\n" + context):
-        h, logits = step(params, np.array([ix]), h)
+        h, logits = step(params, np.array([ix]), h, cell="rnn")
     assert logits is not None  # the context starts with '\n': at least one step
     z = logits[0].astype(np.float64)
     p = np.exp(z - z.max())
@@ -93,7 +93,8 @@ def run_seed(
     with TrainingRun(config, words) as run:
         run.train()
         params, vocab = run.best_params(), run.corpus.vocab
-    samples = sample(params, vocab, n=10, prefix="v", mode="words", rng=np.random.default_rng(seed))
+    rng = np.random.default_rng(seed)
+    samples = sample(params, vocab, n=10, prefix="v", mode="words", rng=rng, cell="rnn")
     return SeedResult(bptt, seed, next_char_prob(params, vocab, "vecto", "r"), tuple(samples))
 
 

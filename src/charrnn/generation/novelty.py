@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from ..common.errors import CharRNNError
+from ..core.cells import Cell
 from ..core.model import Params
 from ..core.vocab import Vocab
 from ..data.files import load_corpus
@@ -48,7 +49,12 @@ def training_words(ckpt: Checkpoint) -> set[str]:
 
 
 def word_probabilities(
-    params: Params, vocab: Vocab, words: Sequence[str], *, chunk: int = 2048
+    params: Params,
+    vocab: Vocab,
+    words: Sequence[str],
+    *,
+    chunk: int = 2048,
+    cell: str | Cell | None = None,
 ) -> np.ndarray:
     """p(word) under a words model, its end included, for every word (float64, (N,)).
 
@@ -58,7 +64,7 @@ def word_probabilities(
     logp = [
         s.logprob
         for i in range(0, len(words), chunk)
-        for s in score(params, vocab, list(words[i : i + chunk]), mode="words")
+        for s in score(params, vocab, list(words[i : i + chunk]), mode="words", cell=cell)
     ]
     return np.exp(np.array(logp, dtype=np.float64))
 
@@ -99,15 +105,23 @@ class Memorisation:
 
 
 def memorisation(
-    params: Params, vocab: Vocab, train: Iterable[str], heldout: Iterable[str]
+    params: Params,
+    vocab: Vocab,
+    train: Iterable[str],
+    heldout: Iterable[str],
+    *,
+    cell: str | Cell | None = None,
 ) -> Memorisation:
-    """Score the distinct training words and the held-out words outside them."""
+    """Score the distinct training words and the held-out words outside them.
+
+    ``cell`` is the model's (``Config.cell``); ``None`` recognises it from ``params``.
+    """
     seen = sorted(set(train))
     unseen = sorted(set(heldout) - set(seen))
     return Memorisation(
         seen=seen,
-        seen_p=word_probabilities(params, vocab, seen),
-        unseen_p=word_probabilities(params, vocab, unseen),
+        seen_p=word_probabilities(params, vocab, seen, cell=cell),
+        unseen_p=word_probabilities(params, vocab, unseen, cell=cell),
     )
 
 

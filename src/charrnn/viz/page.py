@@ -26,7 +26,7 @@ TOP = 5  # next characters kept per character
 def describe(model: Any) -> str:
     """One line about the model, for the page's header."""
     cfg = model.config_
-    cell = getattr(cfg, "cell", "tanh")
+    cell = cfg.cell
     return (
         f"{cfg.mode}-mode model: {cfg.layers} layer(s) of {cfg.hidden} {cell} units, "
         f"{model.vocab_.size} characters"
@@ -73,8 +73,15 @@ def payload(model: Any, text: str, *, with_influence: bool = False) -> dict[str,
 
 def influence_row(model: Any, text: str, index: int) -> list[float | None]:
     """The influence of the inputs before token ``index`` on its prediction (None: no input)."""
+    cfg = model.config_
     row = influence(
-        model.params_, model.vocab_, text, mode=model.config_.mode, window=WINDOW, tokens=[index]
+        model.params_,
+        model.vocab_,
+        text,
+        mode=cfg.mode,
+        window=WINDOW,
+        tokens=[index],
+        cell=cfg.cell,
     )[0]
     return [None if np.isnan(v) else float(v) for v in row]
 

@@ -31,8 +31,8 @@ def plot_views(model: Any, text: str, stem: str) -> list[str]:
     prediction, as a lower-triangular matrix.
     """
     plt = pyplot(what="--png", extra="plot")
-    mode = model.config_.mode
-    r = read(model.params_, model.vocab_, text, mode=mode)
+    mode, cell = model.config_.mode, model.config_.cell
+    r = read(model.params_, model.vocab_, text, mode=mode, cell=cell)
     n = min(len(r.text), MAX_DRAWN)
     if n == 0:
         raise CharRNNError("the text is empty: there is nothing to draw")
@@ -59,7 +59,13 @@ def plot_views(model: Any, text: str, stem: str) -> list[str]:
     # Full-history influence for the drawn characters, as a lower-triangular matrix.
     window = min(n, 512)
     m = influence(
-        model.params_, model.vocab_, text, mode=mode, window=window, tokens=list(range(n))
+        model.params_,
+        model.vocab_,
+        text,
+        mode=mode,
+        window=window,
+        tokens=list(range(n)),
+        cell=cell,
     )
     full = np.full((n, n + 1), np.nan)  # row i: inputs 0..i ('\n' + text[:i])
     for i in range(n):
