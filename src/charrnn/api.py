@@ -176,7 +176,7 @@ class CharRNN:
     ) -> CharRNN:
         """Train on ``data`` (a file or a list of strings) or on ``text`` (a literal text).
 
-        The same run as ``charrnn train`` (:class:`charrnn.run.TrainingRun`):
+        The same run as ``charrnn train`` (:class:`charrnn.training.run.TrainingRun`):
         with ``out_dir`` it writes checkpoints, the best model and the metrics
         log there, and ``resume=True`` continues it exactly. Afterwards
         ``params_`` is the model :meth:`load` would give: the best validated
@@ -224,7 +224,7 @@ class CharRNN:
         CharRNNError
             If neither or both of ``data`` and ``text`` are given, if a ``str``
             ``data`` names no file (literal text goes in ``text``), or for any
-            error of :class:`charrnn.run.TrainingRun`.
+            error of :class:`charrnn.training.run.TrainingRun`.
         """
         _check_no_target(y)
         overrides = {
@@ -533,7 +533,7 @@ class CharRNN:
         constraints: Sequence[Constraint] = (),
         allow_empty: bool = False,
     ) -> Completions:
-        """The ``k`` most likely completions of ``prefix``; see :func:`charrnn.complete.complete`.
+        """The ``k`` most likely completions of ``prefix``: see :mod:`charrnn.generation.complete`.
 
         Words mode: whole words that start with ``prefix``, exactly when the
         search can prove it (``result.method == "exact"``), else by beam search;
@@ -558,10 +558,10 @@ class CharRNN:
     def read(self, text: str, *, top: int = 5) -> Reading:
         """What the model does at every character of ``text``: the numbers behind the page.
 
-        Returns a :class:`charrnn.views.Reading`: each character's probability
+        Returns a :class:`charrnn.generation.views.Reading`: each character's probability
         (``probs``), the ``top`` most likely next characters after it
         (``top_ids`` with ``vocab_.itos``, ``top_probs``) and every layer's
-        activations (``activations[l]``, (N, H)); see :func:`charrnn.views.read`.
+        activations (``activations[l]``, (N, H)); see :func:`charrnn.generation.views.read`.
         """
         self._check_fitted()
         cfg = self.config_
@@ -598,7 +598,7 @@ class CharRNN:
         Row i explains the prediction of character i of :meth:`read`'s text;
         column ``window - 1`` is the input just before it, ``window - 1 - d``
         the one d steps earlier (NaN: no such input). See
-        :func:`charrnn.views.influence`.
+        :func:`charrnn.generation.views.influence`.
         """
         self._check_fitted()
         cfg = self.config_
@@ -791,7 +791,7 @@ def _data_or_text(
     *,
     required: bool,
 ) -> Sequence[str] | str | os.PathLike[str] | None:
-    """What :func:`charrnn.corpus.read_corpus` takes, from ``fit``'s file-or-text pair.
+    """What :func:`charrnn.data.corpus.read_corpus` takes, from ``fit``'s file-or-text pair.
 
     A ``str`` in ``data`` is a file name and nothing else, so a path can never
     be trained on as if it were text; literal text comes only through ``text``.

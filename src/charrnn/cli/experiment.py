@@ -30,8 +30,7 @@ def add_parser(subparsers: Any) -> None:
     x = subparsers.add_parser(
         "experiment",
         help="experiments that measure what the model can learn",
-        description="Experiments beyond the tutorial's; see README, 'What the tutorial did "
-        "not show'.",
+        description="Experiments beyond the tutorial's; see docs/experiments.md.",
     )
     xs = x.add_subparsers(dest="experiment", required=True, metavar="EXPERIMENT")
     d = GapSettings()

@@ -41,7 +41,7 @@ def add_parser(subparsers: Any) -> None:
     run_group.add_argument(
         "--preset",
         choices=sorted(PRESETS),
-        help="a tuned recipe (see README, Results); other flags override it",
+        help="a tuned recipe (see docs/recipes.md); other flags override it",
     )
     run_group.add_argument(
         "--encoding", help="text encoding of DATA (default utf-8; a resume keeps the run's)"

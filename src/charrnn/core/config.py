@@ -155,7 +155,7 @@ class Config:
     units : {"char", "jamo"}
         The model's symbols: characters, or (``jamo``) every Hangul syllable as
         its initial, medial and optional final jamo, composed back into
-        syllables in everything a user sees (see :class:`charrnn.vocab.Units`).
+        syllables in everything a user sees (see :class:`charrnn.core.vocab.Units`).
     normalize : {"nfc", "none"}
         Read text as Unicode NFC (so a word stored decomposed is the word typed
         normally), or as it is (``none``, char units only).

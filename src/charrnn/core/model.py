@@ -253,7 +253,7 @@ def _dropout(
     xp = backend.xp
     keep = 1.0 - rate
     if not isinstance(rng, np.random.Generator):
-        # Keyed by position (charrnn.masks), so data-parallel ranks draw what one
+        # Keyed by position (charrnn.core.masks), so data-parallel ranks draw what one
         # process would; a (T, B, H) view of a (B, T, H) host block.
         host = ws.get("uniform-keyed", (out.size,), np.float32) if backend.name == "numpy" else None
         u32 = backend.asarray(rng.uniform(out.shape, layer, host))
@@ -298,9 +298,9 @@ def forward(
         1 where a target counts, 0 on padding. ``None`` counts everything.
     dropout : float
         Probability of zeroing a unit of each layer's output (training only).
-    rng : numpy.random.Generator or charrnn.masks.KeyedUniform
+    rng : numpy.random.Generator or charrnn.core.masks.KeyedUniform
         Draws the dropout masks; required when ``dropout > 0``. Training passes
-        a :class:`~charrnn.masks.KeyedUniform` (masks keyed by sequence position).
+        a :class:`~charrnn.core.masks.KeyedUniform` (masks keyed by sequence position).
     backend : Backend
     ws : Workspace, optional
         Where the large temporaries live; the cache is made of its arrays, so it

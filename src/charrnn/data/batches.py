@@ -129,7 +129,7 @@ class TextBatches:
         B and T.
     char_starts : bool array (N,), optional
         Where a symbol begins a character of the shown text
-        (:meth:`charrnn.vocab.Vocab.char_starts`), for units with several
+        (:meth:`charrnn.core.vocab.Vocab.char_starts`), for units with several
         symbols per character; batches then count the characters they predict.
     """
 

@@ -12,7 +12,7 @@ so a model that has not carried it is right by chance, 1 in ``len(keys)``.
 The distractors are drawn at random, so they cannot be predicted either.
 
 For every gap ``k``, learning rule and cell, many seeds are trained through
-:class:`charrnn.run.TrainingRun` with the same update budget; a seed succeeds
+:class:`charrnn.training.run.TrainingRun` with the same update budget; a seed succeeds
 when its accuracy at the query on fresh words reaches ``threshold``. The rules:
 
 - ``naive``: the tutorial's 1-hop rule (``bptt="naive"``);

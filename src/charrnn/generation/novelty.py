@@ -151,7 +151,7 @@ def sample_new(
         Give up after drawing this many samples (default ``100 * n``), so a
         model that only repeats ``known`` (or greedy decoding) cannot loop forever.
     **options
-        Passed to :func:`charrnn.sample.sample` (prefix, temperature, top_k, ...).
+        Passed to :func:`charrnn.generation.sample.sample` (prefix, temperature, top_k, ...).
 
     Returns
     -------

@@ -117,9 +117,9 @@ def sample(
     allow_empty : bool
         Words mode: let a sample without a prefix end at once (an empty
         word), as the raw model may. By default the boundary is masked at
-        the first step (:class:`charrnn.constraints.NoEmptyWord`).
+        the first step (:class:`charrnn.generation.constraints.NoEmptyWord`).
     constraints : sequence of Constraint
-        Further masks on the next symbol (see :mod:`charrnn.constraints`), on
+        Further masks on the next symbol (see :mod:`charrnn.generation.constraints`), on
         top of those the model's units impose (the jamo grammar); the samples
         come from the renormalised masked distribution.
     cell : cell or str, optional

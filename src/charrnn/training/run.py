@@ -1,6 +1,6 @@
 """One training run: data checks, vocabulary, run directory, resume, validation, best model.
 
-This is the only place that builds a :class:`charrnn.train.Trainer`. The CLI
+This is the only place that builds a :class:`charrnn.training.trainer.Trainer`. The CLI
 (``charrnn train``), the API (``CharRNN.fit``), the demo, the tutorial's
 experiment and the example scripts all train through :class:`TrainingRun`,
 so the same configuration and seed give the same model whichever door it
@@ -226,7 +226,7 @@ class TrainingRun:
         Held-out data given apart (see :func:`read_corpus`).
     backend : Backend
     comm : SerialComm, optional
-        The data-parallel ranks; by default :func:`charrnn.parallel.world` (every
+        The data-parallel ranks; by default :func:`charrnn.training.parallel.world` (every
         rank of an MPI job, else one process). Every rank reads the data and
         trains its share of each batch; only rank 0 writes the run directory.
         A check that fails on one rank fails on all, with that rank's message.

@@ -132,7 +132,7 @@ class Trainer:
         Start from these parameters instead of a fresh initialisation.
     backend : Backend
     comm : SerialComm
-        The data-parallel ranks (:func:`charrnn.parallel.world`). Each rank
+        The data-parallel ranks (:func:`charrnn.training.parallel.world`). Each rank
         reads its share of every global batch (words: every K-th word of it;
         text: a block of B/K streams); one Allreduce sums the gradients, and
         every rank takes the same optimiser step. Only the batch is split: the
