@@ -20,6 +20,7 @@ import itertools
 import numpy as np
 
 from charrnn import CharRNN
+from charrnn.core.cells import cell_names, get_cell
 from charrnn.generation.sample import sample, score
 from common import blas_report, names_source, out, paired, rounds, summary
 
@@ -129,7 +130,9 @@ def main() -> None:
     ap.add_argument("-n", type=int, default=10_000)
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--train-steps", type=int, default=600)
-    ap.add_argument("--cell", choices=("rnn", "gru", "lstm"), default="rnn")
+    # The cells with a torch twin to compare against (the registry says which).
+    twins = [c for c in cell_names() if getattr(get_cell(c), "torch_module", None)]
+    ap.add_argument("--cell", choices=twins, default="rnn")
     args = ap.parse_args()
     import torch
     from threadpoolctl import threadpool_info

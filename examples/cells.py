@@ -34,6 +34,7 @@ import pathlib
 import sys
 
 from charrnn import Config
+from charrnn.core.cells import cell_names
 from charrnn.core.model import param_specs
 from charrnn.training.run import TrainingRun
 from charrnn.training.trainer import LogEvent
@@ -48,8 +49,10 @@ CORPORA = {
         800_000,
     ),
 }
-CELLS = ("rnn", "gru", "lstm")
-COLOURS = {"rnn": "tab:red", "gru": "tab:blue", "lstm": "tab:green"}
+CELLS = cell_names()  # every registered cell
+COLOURS = {
+    c: ("tab:red", "tab:blue", "tab:green")[i] if i < 3 else f"C{i}" for i, c in enumerate(CELLS)
+}
 LAYERS = (1, 2)
 
 

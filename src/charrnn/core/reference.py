@@ -224,39 +224,3 @@ def cell_get_derivative(
                 ds, g = backs[s](ds)
                 add(g)
     return float(loss), grads, states[len(inputs) - 1]
-
-
-def gru_get_derivative(
-    params: dict[str, np.ndarray],
-    inputs: list[int],
-    targets: list[int],
-    hprev: np.ndarray,
-    bptt: str = "full",
-) -> tuple[float, dict[str, np.ndarray], np.ndarray]:
-    """:func:`cell_get_derivative` for a one-layer GRU (PyTorch's equations, gate by gate).
-
-    ``params`` holds the engine's names as float64, biases as columns:
-    ``Wxrzn (3H, V)``, ``Whrzn (3H, H)``, ``brzn (3H, 1)``, ``bhn (H, 1)``,
-    ``Why``, ``by (V, 1)``.
-    """
-    return cell_get_derivative("gru", params, inputs, targets, hprev, bptt)
-
-
-def lstm_get_derivative(
-    params: dict[str, np.ndarray],
-    inputs: list[int],
-    targets: list[int],
-    hprev: np.ndarray,
-    cprev: np.ndarray,
-    bptt: str = "full",
-) -> tuple[float, dict[str, np.ndarray], np.ndarray, np.ndarray]:
-    """:func:`cell_get_derivative` for a one-layer LSTM (PyTorch's gate order i, f, g, o).
-
-    ``params``: ``Wxifgo (4H, V)``, ``Whifgo (4H, H)``, ``bifgo (4H, 1)``, ``Why``,
-    ``by (V, 1)``. Returns the loss, the gradients and the last ``h`` and ``c``.
-    """
-    H = hprev.shape[0]
-    loss, grads, s = cell_get_derivative(
-        "lstm", params, inputs, targets, np.concatenate([hprev, cprev]), bptt
-    )
-    return loss, grads, s[:H], s[H:]

@@ -31,7 +31,7 @@ import math
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -226,8 +226,7 @@ def point_config(settings: GapSettings, cell: str, gap: int, rule: str, seed: in
         changes["bptt"] = "naive"
     elif rule == "window":
         changes["bptt_window"] = window_for(gap)
-    if any(f.name == "cell" for f in fields(Config)):
-        changes["cell"] = cell
+    changes["cell"] = cell
     return Config(**changes)
 
 

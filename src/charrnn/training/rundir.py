@@ -148,7 +148,7 @@ class RunDir:
 
     def copy_latest_to_best(self) -> None:
         """Without validation data the latest model is also the best one."""
-        with open(self.file(LATEST), "rb") as src, atomic_write(self.file(BEST)) as dst:
+        with open(self.file(LATEST), "rb") as src, atomic_write(self.file(BEST), fsync=True) as dst:
             shutil.copyfileobj(src, dst)
 
     def log(self, record: dict[str, Any]) -> None:
