@@ -10,6 +10,7 @@ the file, so it works from a file URL.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import time
 from importlib import resources
@@ -83,22 +84,64 @@ def _b64(a: np.ndarray) -> str:
     return base64.b64encode(np.ascontiguousarray(a).tobytes()).decode("ascii")
 
 
-def _template() -> str:
-    return resources.files("charrnn.viz").joinpath("web/page.html").read_text(encoding="utf-8")
+def asset(name: str) -> str:
+    """One file of ``web/`` (``page.html``, ``page.js``, ``page.css``) as text."""
+    return resources.files("charrnn.viz").joinpath(f"web/{name}").read_text(encoding="utf-8")
+
+
+# The live page's policy: nothing inline, nothing from elsewhere. Its script and style are
+# files the server serves itself (/page.js, /page.css), so an injected <script> or style
+# attribute could not run even if some text ever reached the markup unescaped.
+LIVE_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+    "img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
 
 
 def _script_json(data: Any) -> str:
-    # Inside <script>, "</" could end the element early: escape it (JSON allows "\/").
-    return json.dumps(data, ensure_ascii=False).replace("</", "<\\/")
+    # Inside <script>, "</script" would end the element early and "<!--" can make the parser
+    # swallow the real end tag: no "<" at all, as JSON's own escape (parsed back unchanged).
+    return json.dumps(data, ensure_ascii=False).replace("<", "\\u003c")
 
 
 def live_page(first_text: str = "") -> str:
-    """The page ``charrnn serve`` sends: it asks the server for every view."""
-    return _template().replace('/*FIRST*/""', _script_json(first_text))
+    """The page ``charrnn serve`` sends: it asks the server for every view.
+
+    Its script and style are links to ``/page.js`` and ``/page.css``; the first
+    text travels in a JSON data block (not code, so the policy's ``script-src
+    'self'`` does not apply to it).
+    """
+    return (
+        asset("page.html")
+        .replace("<!--CSP-->", "")  # the server sends the policy as a header
+        .replace("<!--STYLE-->", '<link rel="stylesheet" href="/page.css">')
+        .replace("<!--SCRIPT-->", '<script src="/page.js"></script>')
+        .replace('/*FIRST*/""', _script_json(first_text))
+    )
+
+
+def _sha256(text: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
 
 
 def static_page(data: dict[str, Any]) -> str:
-    """A self-contained page for one text (no server, no network)."""
+    """A self-contained page for one text (no server, no network).
+
+    One file must work from a file URL, so its script and style are inline;
+    a ``<meta>`` policy allows exactly those two blocks (by their SHA-256)
+    and no network at all, so the export cannot load or send anything even
+    when opened from a web server.
+    """
+    js = "\n" + asset("page.js").replace("/*STATIC*/false", "true")
+    css = "\n" + asset("page.css")
+    csp = (
+        f"default-src 'none'; script-src {_sha256(js)}; style-src {_sha256(css)}; "
+        "base-uri 'none'; form-action 'none'"
+    )
     return (
-        _template().replace("/*DATA*/null", _script_json(data)).replace("/*STATIC*/false", "true")
+        asset("page.html")
+        .replace("<!--CSP-->", f'<meta http-equiv="Content-Security-Policy" content="{csp}">')
+        .replace("<!--STYLE-->", f"<style>{css}</style>")
+        .replace("<!--SCRIPT-->", f"<script>{js}</script>")
+        .replace("/*DATA*/null", _script_json(data))
     )
