@@ -24,7 +24,7 @@ import pytest
 from charrnn import CharRNN
 from charrnn.cli import main
 from charrnn.viz.page import payload, static_page
-from charrnn.viz.server import make_server
+from charrnn.viz.server import LIMITS, make_server
 
 
 @pytest.fixture(scope="module")
@@ -413,6 +413,11 @@ def test_an_idle_connection_is_closed_and_connections_are_bounded(words_run, mon
             s.close()
         for s in idle[3:]:
             s.close()
+        # A body announced and not sent: 408 once the timeout passes, not a hang.
+        status, _, d = request(
+            srv, "POST", "/api/read", raw=b"{}", headers={"Content-Length": "10"}
+        )
+        assert status == 408 and "did not arrive" in d["error"]
     finally:
         srv.shutdown()
         srv.server_close()
@@ -449,3 +454,190 @@ def test_another_host_than_loopback_is_served_with_a_warning(words_run, cli, mon
     # --text takes --unknown skip, as the message about unknown characters suggests.
     code, _out, err = cli("serve", words_run, "--port", "0", "--text", "an%", "--unknown", "skip")
     assert code == 0
+
+
+# The fuzz test: random requests of every kind against every route. Our own seeded generator
+# (no dependency): each request's shape is recorded so the test reports how many kinds of
+# request it really tried.
+
+ROUTES = ["/api/read", "/api/influence", "/api/sample", "/api/complete"]
+NAMES = "emma anna bob olivia"  # in the names model's vocabulary
+
+
+def _random_string(rng, budget):
+    kind = rng.integers(7)
+    n = int(rng.choice([0, 1, 5, 40, 300, budget]))
+    if kind == 0:
+        return "".join(rng.choice(list(NAMES), n))  # in the vocabulary: real work
+    if kind == 1:
+        return "".join(chr(int(c)) for c in rng.integers(0x20, 0x3000, n))
+    if kind == 2:
+        return "\ud800" + "a" * min(n, 10)  # a lone surrogate
+    if kind == 3:
+        return "\n" * n
+    if kind == 4:
+        return "".join(chr(int(c)) for c in rng.integers(0, 0x110000, min(n, 50)) if c < 0xD800)
+    if kind == 5:
+        return "<script>" * min(n, 20)
+    return "e" * n
+
+
+def _random_value(rng, depth=0):
+    kind = rng.integers(12)
+    if kind <= 2:
+        return _random_string(rng, 21_000)
+    if kind <= 5:
+        return int(rng.choice([-1, 0, 1, 2, 5, 50, 51, 200, 2000, 2001, 2**31, 2**63, 10**20]))
+    if kind == 6:
+        return float(rng.choice([-0.5, 0.0, 0.3, 1.0, 1.5, 99.9, 1e300, -1e-300]))
+    if kind == 7:
+        return bool(rng.integers(2))
+    if kind == 8:
+        return None
+    if kind == 9 and depth < 12:
+        return [_random_value(rng, depth + 1) for _ in range(rng.integers(4))]
+    if kind == 10 and depth < 12:
+        return {f"k{i}": _random_value(rng, depth + 1) for i in range(rng.integers(4))}
+    return int(rng.integers(0, 20))
+
+
+def _valid_value(rng, kind, default, lo, hi):
+    """A value within a field's range (often its largest: the compute budget's corner)."""
+    if kind is str:
+        return "".join(rng.choice(list("emab"), int(rng.choice([0, 3, 20, hi or 0]))))
+    hi = 30 if hi is None else hi
+    if kind is int:
+        return int(rng.choice([lo, hi, rng.integers(lo, hi + 1)]))
+    return float(rng.uniform(lo, min(hi, 3.0)))
+
+
+def _random_request(rng, port):
+    """(method, path, headers, body bytes, shape): one random request and a summary of it."""
+    others = ["GET", "PUT", "OPTIONS", "HEAD", "DELETE", "X"]
+    method = "POST" if rng.random() < 0.85 else str(rng.choice(others))
+    strange = ["/", "/page.js", "/nope", "/api/read?x=1", "/" + "a" * 3000]
+    path = str(rng.choice(ROUTES)) if rng.random() < 0.85 else str(rng.choice(strange))
+    route = path if path in ROUTES else "/api/read"
+    fields = [*LIMITS[route], "extra", "text"]
+    shape_body: object
+    form = rng.integers(10)
+    if form < 7:  # an object of known (and sometimes unknown) fields
+        body = {}
+        all_valid = rng.random() < 0.4  # a well-formed request: the models' own work
+        names = list(LIMITS[route]) if all_valid else fields
+        for name in rng.choice(names, rng.integers(0, len(names) + 1), replace=False):
+            name = str(name)
+            valid = name in LIMITS[route] and (all_valid or rng.random() < 0.6)
+            body[name] = _valid_value(rng, *LIMITS[route][name]) if valid else _random_value(rng)
+        if route == "/api/influence" and "index" in body and rng.integers(2):
+            body["index"] = int(rng.integers(0, 30))  # often a valid index: real work
+        raw = json.dumps(body).encode()
+        shape_body = tuple(sorted((k, type(v).__name__) for k, v in body.items()))
+    elif form == 7:
+        raw = json.dumps(_random_value(rng)).encode()
+        shape_body = "any json"
+    elif form == 8:
+        raw = bytes(rng.integers(0, 256, int(rng.integers(0, 200))).tolist())
+        shape_body = "bytes"
+    else:
+        d = int(rng.choice([5, 9, 50, 100_000]))
+        raw = b'{"a":' * d + b"1" + b"}" * d
+        shape_body = f"depth {d}"
+    headers = {"Host": f"127.0.0.1:{port}", "Content-Type": "application/json"}
+    flags = []
+    for name, options in (
+        ("Host", [f"localhost:{port}", "evil.example", ""]),
+        ("Content-Type", ["text/plain", "application/json; charset=latin-1", None]),
+        ("Origin", [f"http://127.0.0.1:{port}", "http://evil.example", "null"]),
+        ("Sec-Fetch-Site", ["same-origin", "cross-site"]),
+        ("Content-Length", ["abc", "-1", "", str(len(raw) + 5), str(max(0, len(raw) - 1)), None]),
+    ):
+        if rng.random() < 0.08:
+            headers[name] = options[int(rng.integers(len(options)))]
+            flags.append(f"{name}={headers[name]!r}"[:40])
+    if "Content-Length" not in headers:
+        headers["Content-Length"] = str(len(raw))
+    return method, path, headers, raw, (method, path[:20], str(shape_body)[:200], tuple(flags))
+
+
+def _send(port, method, path, headers, raw, timeout):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
+        for k, v in headers.items():
+            if v is not None:
+                conn.putheader(k, v)
+        conn.endheaders(raw if method != "GET" else None)
+        r = conn.getresponse()
+        return r.status, r.getheader("Content-Type") or "", r.read()
+    finally:
+        conn.close()
+
+
+BUDGET = 20.0  # seconds the slowest answer may take (the compute budget, with room for a busy CI)
+
+
+def fuzz(words_run, count, seed):
+    """Send ``count`` random requests; return the figures the report gives."""
+    from charrnn.viz import server as server_module
+
+    saved = server_module._Handler.timeout
+    server_module._Handler.timeout = 1.0  # a body announced longer than sent: 408 after 1 s
+    srv = make_server(CharRNN.load(words_run), "127.0.0.1", 0)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    port = srv.server_address[1]
+    rng = np.random.default_rng(seed)
+    shapes, statuses, slowest, bad = set(), {}, 0.0, []
+    try:
+        for _ in range(count):
+            method, path, headers, raw, shape = _random_request(rng, port)
+            shapes.add(shape)
+            t0 = time.perf_counter()
+            status, ctype, answer = _send(port, method, path, headers, raw, BUDGET + 5)
+            slowest = max(slowest, time.perf_counter() - t0)
+            statuses[status] = statuses.get(status, 0) + 1
+            ok = 200 <= status < 500 and (answer or method == "HEAD" or status == 204)
+            if ok and method != "HEAD" and status != 204 and ctype.startswith("application/json"):
+                ok = isinstance(json.loads(answer), dict)
+            if not ok:
+                bad.append((status, shape, answer[:200]))
+        # Afterwards a normal request is answered as ever.
+        status, _, answer = _send(
+            port,
+            "POST",
+            "/api/read",
+            {
+                "Host": f"127.0.0.1:{port}",
+                "Content-Type": "application/json",
+                "Content-Length": "16",
+            },
+            b'{"text": "emma"}',
+            30,
+        )
+        assert status == 200 and json.loads(answer)["tokens"] == list("emma\n")
+    finally:
+        srv.shutdown()
+        srv.server_close()
+        server_module._Handler.timeout = saved
+    figures = {
+        "requests": count,
+        "distinct shapes": len(shapes),
+        "largest answer time (s)": round(slowest, 3),
+        "5xx": sum(n for s, n in statuses.items() if s >= 500),
+        "statuses": dict(sorted(statuses.items())),
+    }
+    print(figures)
+    assert bad == [], bad[:5]
+    assert slowest < BUDGET
+    return figures
+
+
+def test_fuzz_every_route_never_5xx(words_run):
+    figures = fuzz(words_run, 300, seed=0)
+    assert figures["5xx"] == 0 and figures["distinct shapes"] > 200
+
+
+@pytest.mark.long
+def test_fuzz_every_route_ten_thousand_requests(words_run):
+    figures = fuzz(words_run, 10_000, seed=1)
+    assert figures["5xx"] == 0

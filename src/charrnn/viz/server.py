@@ -348,7 +348,10 @@ class _Handler(BaseHTTPRequestHandler):
         if ctype != "application/json":
             # Checked after the length so that the body can be drained below.
             raise RequestError(415, "send the request as Content-Type: application/json")
-        raw = self.rfile.read(length)
+        try:
+            raw = self.rfile.read(length)
+        except TimeoutError:
+            raise RequestError(408, f"the body did not arrive within {self.timeout:g} s") from None
         if len(raw) < length:
             raise RequestError(400, "the request body is shorter than its Content-Length")
         return raw
