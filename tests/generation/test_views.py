@@ -15,8 +15,10 @@ from charrnn.generation.sample import score
 from charrnn.generation.trace import trace
 from charrnn.generation.views import (
     MAX_TEXT,
+    PROPERTIES,
     Reading,
     influence,
+    properties_for,
     read,
     text_properties,
     tracking_units,
@@ -199,6 +201,17 @@ def test_text_properties():
     assert p["inside brackets"][8:13].all() and not p["inside brackets"][13:].any()
     np.testing.assert_array_equal(np.flatnonzero(p["after a space"]), [4, 8, 11, 15])
     assert p["line length"][-1] == 2 and p["line length"][17] == 0
+
+
+def test_only_properties_that_can_vary_are_offered():
+    """A names model has no quotes, brackets or spaces; in words mode a line is one word."""
+    assert list(properties_for(Vocab("abcxyz"), "words")) == ["position in word"]
+    assert list(properties_for(Vocab('ab c"()'), "text")) == list(PROPERTIES)
+    assert list(properties_for(Vocab("ab c[]"), "words")) == [
+        "position in word",
+        "inside brackets",
+        "after a space",
+    ]
 
 
 def test_tracking_units_finds_a_unit_that_counts():

@@ -345,6 +345,34 @@ def text_properties(text: str) -> dict[str, np.ndarray]:
     return props
 
 
+def properties_for(vocab: Vocab, mode: str) -> dict[str, str]:
+    """The properties of :data:`PROPERTIES` that can vary in a text the model reads.
+
+    A names model has no quotes, brackets or spaces, so ranking units by
+    "inside quotes" would only ever find nothing; and in words mode every line
+    is one word, so "line length" repeats "position in word".
+
+    Parameters
+    ----------
+    vocab : Vocab
+    mode : {"words", "text"}
+
+    Returns
+    -------
+    dict
+        Name to description, in the order of :data:`PROPERTIES`.
+    """
+    has = set(vocab.itos)
+    can_vary = {
+        "position in word": True,
+        "inside quotes": '"' in has,
+        "inside brackets": bool(has & set("()[]{}")),
+        "after a space": " " in has,
+        "line length": mode == "text",
+    }
+    return {name: desc for name, desc in PROPERTIES.items() if can_vary[name]}
+
+
 def tracking_units(reading: Reading, *, top: int = 8) -> dict[str, list[tuple[int, int, float]]]:
     """Units whose activation follows each simple property of the text.
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ..generation.views import PROPERTIES, influence, read, tracking_units
+from ..generation.views import influence, properties_for, read, tracking_units
 
 WINDOW = 64  # earlier inputs shown for each prediction's influence
 TOP = 5  # next characters kept per character
@@ -45,10 +45,11 @@ def payload(model: Any, text: str, *, with_influence: bool = False) -> dict[str,
     mode, cell = model.config_.mode, model.config_.cell  # the cell by its recorded name
     r = read(model.params_, model.vocab_, text, mode=mode, top=TOP, cell=cell)
     itos = model.vocab_.itos
+    props = properties_for(model.vocab_, mode)  # only what can vary for this model
     data: dict[str, Any] = {
         "model": describe(model),
         "mode": mode,
-        "layers": len(r.activations),
+        "layers": model.config_.layers,  # from the model: an empty text has no activations
         "hidden": int(model.params_["Why"].shape[1]),
         "tokens": list(r.text),
         "probs": [float(p) for p in r.probs],
@@ -57,8 +58,8 @@ def payload(model: Any, text: str, *, with_influence: bool = False) -> dict[str,
             for ids, ps in zip(r.top_ids, r.top_probs, strict=True)
         ],
         "acts": [_b64(np.round(np.clip(a, -1, 1) * 127).astype(np.int8)) for a in r.activations],
-        "tracking": tracking_units(r),
-        "properties": PROPERTIES,
+        "tracking": {p: rows for p, rows in tracking_units(r).items() if p in props},
+        "properties": props,
         "window": WINDOW,
         "influence": None,
     }

@@ -275,11 +275,35 @@ class _Handler(BaseHTTPRequestHandler):
         body = json.dumps(data, ensure_ascii=False).encode("utf-8", "replace")
         self._send(status, body, "application/json; charset=utf-8", headers)
 
+    def _refuse(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+        """Answer before the body is read, then close: the body cannot be told from the next
+        request."""
+        self.close_connection = True
+        self.linger = True
+        self._json(status, {"error": message}, headers)
+
+    def finish(self) -> None:
+        super().finish()
+        if getattr(self, "linger", False):
+            # A lingering close: stop writing, then read and drop what the client is still
+            # sending (bounded in bytes and time). Closing at once would reset the connection
+            # under a client still writing its body, and it would never read the answer.
+            try:
+                self.connection.shutdown(socket.SHUT_WR)
+                self.connection.settimeout(1.0)
+                deadline, left = time.monotonic() + 5.0, 16 * MAX_BODY
+                while left > 0 and time.monotonic() < deadline:
+                    chunk = self.connection.recv(65536)
+                    if not chunk:
+                        break
+                    left -= len(chunk)
+            except OSError:
+                pass
+
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """The standard library's own refusals (a bad request line, headers too long), as JSON."""
-        self.close_connection = True
         try:
-            self._json(code, {"error": message or self.responses.get(code, ("error",))[0]})
+            self._refuse(code, message or self.responses.get(code, ("error",))[0])
         except OSError:
             pass  # the client is gone
 
@@ -291,22 +315,16 @@ class _Handler(BaseHTTPRequestHandler):
         raise AttributeError(name)
 
     def _not_allowed(self) -> None:
-        self.close_connection = True  # its body, if any, was never read
-        self._json(
-            405, {"error": f"method {self.command[:20]} is not allowed"}, {"Allow": "GET, POST"}
-        )
+        self._refuse(405, f"method {self.command[:20]} is not allowed", {"Allow": "GET, POST"})
 
     def _check_host(self) -> bool:
         host = (self.headers.get("Host") or "").strip().lower()
         if host in self.server.hosts:
             return True
-        self.close_connection = True
-        self._json(
+        self._refuse(
             421,
-            {
-                "error": "this server answers only requests to its own address "
-                f"({self.server.url.rstrip('/')}); not Host {host[:100]!r}"
-            },
+            "this server answers only requests to its own address "
+            f"({self.server.url.rstrip('/')}); not Host {host[:100]!r}",
         )
         return False
 
@@ -342,7 +360,7 @@ class _Handler(BaseHTTPRequestHandler):
             raise RequestError(411, "a POST needs a Content-Length")
         if len(set(given)) > 1 or not given[0].strip().isdigit() or len(given[0]) > 12:
             raise RequestError(400, "Content-Length must be one whole number of bytes")
-        length = self._length = int(given[0])
+        length = int(given[0])
         if length > MAX_BODY:
             raise RequestError(413, f"the request is larger than {MAX_BODY:,} bytes")
         if ctype != "application/json":
@@ -357,27 +375,12 @@ class _Handler(BaseHTTPRequestHandler):
         return raw
 
     def do_POST(self) -> None:
-        self._length = 0  # bytes of body announced (and valid); set by _body
         if not self._check_host():
             return
         try:
             raw = self._body()
         except RequestError as exc:
-            # The body was not read: the connection cannot carry another request. Read what
-            # was sent (up to a bound) before answering: a client still writing its body
-            # would otherwise see the connection reset, not the answer.
-            self.close_connection = True
-            left = self._length if self._length <= 16 * MAX_BODY else 0
-            self.connection.settimeout(1.0)  # a client that announced more than it sends
-            try:
-                while left > 0:
-                    chunk = self.rfile.read1(min(left, 65536))
-                    if not chunk:
-                        break
-                    left -= len(chunk)
-            except OSError:
-                pass
-            self._json(exc.status, {"error": str(exc)})
+            self._refuse(exc.status, str(exc))
             return
         try:
             body = parse_body(raw)

@@ -10,9 +10,9 @@ function decodeB64(s, Type) {
   for (let i = 0; i < bin.length; i++) buf[i] = bin.charCodeAt(i);
   return new Type(buf.buffer);
 }
-async function post(path, body) {
+async function post(path, body, signal) {
   const r = await fetch(path, {method: "POST", headers: {"Content-Type": "application/json"},
-                               body: JSON.stringify(body)});
+                               body: JSON.stringify(body), signal: signal});
   let j;
   try { j = await r.json(); } catch (e) { throw new Error("the server sent no answer (" + r.status + ")"); }
   if (!r.ok || j.error) throw new Error(j.error || ("status " + r.status));
@@ -32,6 +32,11 @@ function inflColour(v) {
   return "rgb(" + Math.round(255 - 200 * v) + "," + Math.round(255 - 150 * v) + ",255)";
 }
 function act(l, i, u) { return acts[l][i * D.hidden + u] / 127; }
+// A probability as the page prints it: three decimals, or the order of magnitude when that
+// would read ".000" (0.00028 is "3e-4").
+function fmtP(p) { return p >= 0.001 ? p.toFixed(3).replace(/^0\./, ".") : p.toExponential(0); }
+// A number field: empty means "the server's default", never 0.
+function numOrNull(id) { const v = $(id).value.trim(); return v === "" ? null : +v; }
 
 function render(data) {
   D = data; unit = null; selTok = null; colourMode = "prob";
@@ -44,14 +49,15 @@ function render(data) {
     const o = document.createElement("option"); o.value = l; o.textContent = "layer " + (l + 1);
     sel.appendChild(o);
   }
-  layer = Math.min(layer, D.layers - 1); sel.value = layer;
+  layer = Math.max(0, Math.min(layer, D.layers - 1)); sel.value = layer;
+  $("tokens").classList.remove("stale");
   const box = $("tokens"); box.innerHTML = "";
   const frag = document.createDocumentFragment();
   D.tokens.forEach((c, i) => {
     const t = document.createElement("span"); t.className = "tok"; t.dataset.i = i;
     t.dataset.p = D.probs[i];
     const cs = document.createElement("span"); cs.className = "c"; cs.textContent = shown(c);
-    const ps = document.createElement("span"); ps.className = "p"; ps.textContent = D.probs[i].toFixed(3).replace(/^0\./, ".");
+    const ps = document.createElement("span"); ps.className = "p"; ps.textContent = fmtP(D.probs[i]);
     const ns = document.createElement("span"); ns.className = "n";
     ns.textContent = D.top[i].slice(0, 3).map(x => shown(x[0])).join("\n");
     ns.title = D.top[i].map(x => JSON.stringify(x[0]) + " " + x[1].toFixed(3)).join("\n");
@@ -75,27 +81,44 @@ function colourText() {
   $("colouring").textContent = note;
 }
 
+// The heatmap's margins: unit numbers on the left, characters (or their index) on top.
+const LEFT = 34, TOP = 16;
 function drawHeat() {
   const N = D.tokens.length, H = D.hidden, cv = $("heat");
   const cw = Math.max(1, Math.min(24, Math.floor(1000 / Math.max(N, 1))));
-  const ch = Math.max(2, Math.min(10, Math.floor(600 / H)));
-  cv.width = Math.max(1, N * cw); cv.height = H * ch; cv.dataset.ch = ch;
+  // Rows at least 4 px: clickable at any H (the box scrolls when they do not fit).
+  const ch = Math.max(4, Math.min(10, Math.floor(600 / H)));
+  cv.width = LEFT + Math.max(1, N * cw); cv.height = TOP + H * ch;
+  Object.assign(cv.dataset, {ch: ch, cw: cw, top: TOP, left: LEFT});
   const g = cv.getContext("2d");
-  const img = g.createImageData(cv.width, cv.height), px = img.data;
+  g.fillStyle = "#fff"; g.fillRect(0, 0, cv.width, cv.height);
+  g.fillStyle = "#222"; g.font = "10px monospace"; g.textBaseline = "middle";
+  const ustep = [1, 2, 5, 10, 20, 50].find(s => s * ch >= 11) || 100;
+  g.textAlign = "right";
+  for (let u = 0; u < H; u += ustep) g.fillText(String(u), LEFT - 3, TOP + (u + 0.5) * ch);
+  g.textAlign = "center";
+  if (cw >= 7) D.tokens.forEach((c, i) => g.fillText(shown(c), LEFT + (i + 0.5) * cw, TOP / 2));
+  else {
+    const istep = [5, 10, 20, 50, 100, 200, 500, 1000].find(s => s * cw >= 40) || 2000;
+    for (let i = 0; i < N; i += istep) g.fillText(String(i), LEFT + i * cw, TOP / 2);
+  }
+  if (!N) return;
+  const img = g.createImageData(N * cw, H * ch), px = img.data;
   for (let u = 0; u < H; u++) for (let i = 0; i < N; i++) {
     const a = act(layer, i, u);
     const r = a >= 0 ? 255 : Math.round(255 + 200 * a), gb = a >= 0 ? Math.round(255 - 200 * a) : r;
     const b = a >= 0 ? gb : 255;
     for (let y = u * ch; y < (u + 1) * ch; y++) for (let x = i * cw; x < (i + 1) * cw; x++) {
-      const o = (y * cv.width + x) * 4; px[o] = r; px[o + 1] = gb; px[o + 2] = b; px[o + 3] = 255;
+      const o = (y * img.width + x) * 4; px[o] = r; px[o + 1] = gb; px[o + 2] = b; px[o + 3] = 255;
     }
   }
-  g.putImageData(img, 0, 0);
-  if (unit !== null) { g.strokeStyle = "#000"; g.strokeRect(0, unit * ch, cv.width, ch); }
+  g.putImageData(img, LEFT, TOP);
+  if (unit !== null) { g.strokeStyle = "#000"; g.strokeRect(LEFT, TOP + unit * ch, N * cw, ch); }
 }
 
 function chooseUnit(l, u) {
-  layer = l; unit = u; colourMode = "unit"; $("layer").value = l;
+  layer = l; unit = u; colourMode = "unit"; $("layer").value = l; selTok = null;
+  $("tokens").querySelectorAll(".tok.sel").forEach(t => t.classList.remove("sel"));
   $("unitinfo").textContent = "unit " + u + " of layer " + (l + 1);
   drawHeat(); colourText();
 }
@@ -128,6 +151,7 @@ async function showInfluence(i) {
       row = j.influence.map(v => v === null ? null : v / m);
     }
   } catch (e) { showError(e.message); return; }
+  showError("");
   const toks = $("tokens").querySelectorAll(".tok"), W = row.length;
   toks.forEach(t => t.classList.remove("sel"));
   toks[i].classList.add("sel"); selTok = i;
@@ -143,30 +167,40 @@ async function showInfluence(i) {
     " (yellow): darker blue mattered more. Click the heatmap or a unit to go back to activations.";
 }
 
-let pending = null, seq = 0;
+let pending = null, seq = 0, inflight = null;
 async function update() {
+  // A newer text supersedes the reading in flight: abort it (its answer is of no use).
   const my = ++seq, t0 = performance.now();
+  if (inflight) inflight.abort();
+  const ctl = inflight = new AbortController();
   try {
-    const data = await post("/api/read", {text: $("text").value});
+    const data = await post("/api/read", {text: $("text").value}, ctl.signal);
     if (my !== seq) return;
     showError(""); render(data);
     $("timing").textContent = D.tokens.length + " characters; page updated in " +
       Math.round(performance.now() - t0) + " ms (server " + Math.round(data.seconds * 1000) + " ms)";
-  } catch (e) { if (my === seq) showError(e.message); }
+  } catch (e) {
+    if (my !== seq || e.name === "AbortError") return;
+    // The reading shown is of an older text: say so, and dim it.
+    showError(e.message); $("tokens").classList.add("stale");
+  } finally { if (inflight === ctl) inflight = null; }
 }
 
 $("tokens").addEventListener("click", ev => {
   const t = ev.target.closest(".tok"); if (t) showInfluence(+t.dataset.i);
 });
+function heatCell(ev) {
+  // The unit and character under the mouse (the canvas is drawn at its own pixel size).
+  const cv = ev.target, r = cv.getBoundingClientRect();
+  return [Math.floor((ev.clientY - r.top - TOP) / +cv.dataset.ch),
+          Math.floor((ev.clientX - r.left - LEFT) / +cv.dataset.cw)];
+}
 $("heat").addEventListener("click", ev => {
-  const r = ev.target.getBoundingClientRect();
-  const u = Math.floor((ev.clientY - r.top) / +ev.target.dataset.ch);
+  const [u] = heatCell(ev);
   if (u >= 0 && u < D.hidden) chooseUnit(layer, u);
 });
 $("heat").addEventListener("mousemove", ev => {
-  const r = ev.target.getBoundingClientRect(), cv = ev.target;
-  const u = Math.floor((ev.clientY - r.top) / +cv.dataset.ch);
-  const i = Math.floor((ev.clientX - r.left) / (cv.width / Math.max(D.tokens.length, 1)));
+  const cv = ev.target, [u, i] = heatCell(ev);
   if (u >= 0 && u < D.hidden && i >= 0 && i < D.tokens.length)
     cv.title = "unit " + u + " after " + JSON.stringify(D.tokens[i]) + ": " + act(layer, i, u).toFixed(2);
 });
@@ -180,17 +214,17 @@ if (STATIC) {
   $("text").addEventListener("input", () => { clearTimeout(pending); pending = setTimeout(update, 200); });
   $("s-go").onclick = async () => {
     try {
-      const j = await post("/api/sample", {prefix: $("s-prefix").value, temperature: +$("s-temp").value,
-        top_k: +$("s-topk").value || null, n: +$("s-n").value,
-        max_len: +$("s-len").value || null});
+      const j = await post("/api/sample", {prefix: $("s-prefix").value, temperature: numOrNull("s-temp"),
+        top_k: numOrNull("s-topk") || null, n: numOrNull("s-n"),
+        max_len: numOrNull("s-len") || null});
       showError(""); const ul = $("samples"); ul.innerHTML = "";
       j.samples.forEach(s => { const li = document.createElement("li"); li.textContent = s; ul.appendChild(li); });
     } catch (e) { showError(e.message); }
   };
   $("c-go").onclick = async () => {
     try {
-      const j = await post("/api/complete", {prefix: $("c-prefix").value, k: +$("c-k").value,
-        max_len: +$("c-len").value || null});
+      const j = await post("/api/complete", {prefix: $("c-prefix").value, k: numOrNull("c-k"),
+        max_len: numOrNull("c-len") || null});
       showError(""); const ol = $("completions"); ol.innerHTML = "";
       $("c-method").textContent = (j.method === "exact" ? "exact: proved the most likely" : "beam search") +
         " (" + j.expanded + " steps, " + Math.round(j.seconds * 1000) + " ms)" + (j.note ? "; " + j.note : "");
