@@ -16,9 +16,11 @@ import threading
 import time
 import unicodedata
 
+import numpy as np
 import pytest
 
 from charrnn.cli import main
+from charrnn.core.cells import cell_names
 from tests.conftest import run_cli_process
 
 BROWSER = next(
@@ -523,3 +525,42 @@ def test_typing_supersedes_the_reading_in_flight(live):
     aborted = live.execute_script("return window.signals.map(s => s.aborted)")
     assert len(aborted) >= 3 and all(aborted[:-1]) and not aborted[-1]
     assert error_text(live) == ""
+
+
+@pytest.mark.parametrize("cell", cell_names())
+def test_the_reach_view_draws_the_gradient_against_distance(serve, runs, cell):
+    """Issue 24, item 1: ||d log p / d h_(t-j)|| against j for every layer, exact numbers."""
+    from charrnn import CharRNN
+    from charrnn.generation.views import reach
+
+    browser = serve(cell, first="olivia")
+    tokens(browser)[5].click()
+    wait(browser, lambda d: d.execute_script("return window.lastReach") is not None)
+    shown = browser.execute_script("return window.lastReach")
+    model = CharRNN.load(runs(cell))
+    want = reach(model.params_, model.vocab_, "olivia", 5, mode="words", cell=cell)
+    assert len(shown) == model.config_.layers and len(shown[0]) == 64
+    got = np.array([[np.nan if v is None else v for v in row] for row in shown])
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+    assert np.isfinite(got[:, :6]).all() and np.isnan(got[:, 6:]).all()  # the word's 6 steps
+    legend = browser.find_element(By.ID, "reach-legend").text
+    assert "layer 1" in legend and "1-hop rule" in legend
+    assert "BPTT" in browser.find_element(By.ID, "reach-help").text
+    assert "vanishing gradient" in browser.find_element(By.ID, "reach-help").text
+    assert error_text(browser) == "" and severe(browser) == []
+    # A new text clears the curve of the old one.
+    type_text(browser, "anna")
+    wait(browser, lambda d: d.execute_script("return window.lastReach") is None)
+
+
+def test_the_exported_page_has_the_reach_view(browser, run, tmp_path):
+    out = tmp_path / "page.html"
+    assert main(["viz", str(run), "anna\nbob", "--out", str(out)]) == 0
+    browser.get_log("browser")
+    browser.get(out.as_uri())
+    wait(browser, lambda d: len(tokens(d)) == 9)
+    tokens(browser)[7].click()
+    wait(browser, lambda d: d.execute_script("return window.lastReach") is not None)
+    shown = browser.execute_script("return window.lastReach")
+    assert [v is not None for v in shown[0][:4]] == [True, True, True, False]  # "bob": 3 steps
+    assert severe(browser) == []

@@ -460,7 +460,7 @@ def test_another_host_than_loopback_is_served_with_a_warning(words_run, cli, mon
 # (no dependency): each request's shape is recorded so the test reports how many kinds of
 # request it really tried.
 
-ROUTES = ["/api/read", "/api/influence", "/api/sample", "/api/complete"]
+ROUTES = ["/api/read", "/api/influence", "/api/reach", "/api/sample", "/api/complete"]
 NAMES = "emma anna bob olivia"  # in the names model's vocabulary
 
 

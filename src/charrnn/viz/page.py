@@ -18,9 +18,11 @@ from typing import Any
 
 import numpy as np
 
-from ..generation.views import influence, properties_for, read, tracking_units
+from ..generation.views import influence, properties_for, reach, read, tracking_units
 
 WINDOW = 64  # earlier inputs shown for each prediction's influence
+REACH_WINDOW = 64  # steps back the reach view differentiates
+STATIC_REACH = 300  # the export precomputes every character's reach up to this many
 TOP = 5  # next characters kept per character
 
 
@@ -69,8 +71,20 @@ def payload(model: Any, text: str, *, with_influence: bool = False) -> dict[str,
         scaled = np.round(254 * m / np.maximum(top, 1e-30))
         rows = np.where(np.isnan(m), 255, scaled).astype(np.uint8)
         data["influence"] = {"window": WINDOW, "rows": _b64(rows)}
+        if len(r.text) <= STATIC_REACH:  # the export has no server to ask: precomputed
+            data["reach"] = [reach_rows(model, text, i) for i in range(len(r.text))]
     data["seconds"] = time.perf_counter() - t0
     return data
+
+
+def reach_rows(model: Any, text: str, index: int) -> list[list[float | None]]:
+    """The reach view of token ``index``: per layer, ``||d log p / d h||`` j = 0, 1, ... steps
+    back (None: before the text or the word); see :func:`charrnn.generation.views.reach`."""
+    cfg = model.config_
+    r = reach(
+        model.params_, model.vocab_, text, index, mode=cfg.mode, window=REACH_WINDOW, cell=cfg.cell
+    )
+    return [[None if np.isnan(v) else float(v) for v in row] for row in r]
 
 
 def influence_row(model: Any, text: str, index: int) -> list[float | None]:

@@ -7,8 +7,8 @@ its own thread; the model's numbers are computed under a semaphore so that a
 burst of requests queues instead of multiplying memory.
 
 Routes: ``GET /`` the page, ``/page.js`` and ``/page.css`` its script and
-style; ``POST /api/read``, ``/api/influence``, ``/api/sample``,
-``/api/complete`` with a JSON body, answering JSON. A user's mistake (unknown
+style; ``POST /api/read``, ``/api/influence``, ``/api/reach``,
+``/api/sample``, ``/api/complete`` with a JSON body, answering JSON. A user's mistake (unknown
 characters, a huge text, a bad number) is a 4xx answer with ``{"error":
 message}``, which the page shows; nothing reaches the client as a traceback.
 
@@ -42,7 +42,7 @@ from typing import Any, cast
 from ..api import CharRNN
 from ..common.errors import CharRNNError
 from ..generation.views import MAX_TEXT
-from .page import LIVE_CSP, asset, influence_row, live_page, payload
+from .page import LIVE_CSP, REACH_WINDOW, asset, influence_row, live_page, payload, reach_rows
 
 MAX_BODY = 1_000_000  # bytes of a request body
 MAX_DEPTH = 8  # nesting of a request's JSON (every field is a scalar: 1 would do)
@@ -64,6 +64,7 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
 LIMITS: dict[str, dict[str, tuple[type, Any, Any, Any]]] = {
     "/api/read": {"text": (str, "", 0, MAX_TEXT)},
     "/api/influence": {"text": (str, "", 0, MAX_TEXT), "index": (int, 0, 0, MAX_TEXT)},
+    "/api/reach": {"text": (str, "", 0, MAX_TEXT), "index": (int, 0, 0, MAX_TEXT)},
     "/api/sample": {
         "prefix": (str, "", 0, MAX_PREFIX),
         "n": (int, 5, 1, MAX_SAMPLES),
@@ -214,6 +215,8 @@ class PageServer(ThreadingHTTPServer):
             return payload(m, f["text"])
         if route == "/api/influence":
             return {"influence": influence_row(m, f["text"], f["index"])}
+        if route == "/api/reach":
+            return {"reach": reach_rows(m, f["text"], f["index"]), "window": REACH_WINDOW}
         if route == "/api/sample":
             t0 = time.perf_counter()
             # Text mode: a paragraph, not sample()'s 500 characters, unless asked.

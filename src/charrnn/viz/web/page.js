@@ -65,7 +65,12 @@ function render(data) {
     if (c === "\n") { const b = document.createElement("span"); b.className = "brk"; frag.appendChild(b); }
   });
   box.appendChild(frag);
-  colourText(); drawHeat(); fillTracking();
+  colourText(); drawHeat(); fillTracking(); clearReach();
+}
+function clearReach() {
+  // A new reading: the curve of a character of the old text no longer applies.
+  const cv = $("reach"); cv.getContext("2d").clearRect(0, 0, cv.width, cv.height);
+  window.lastReach = null; $("reach-legend").textContent = "Click a character to see its reach.";
 }
 
 function colourText() {
@@ -167,6 +172,71 @@ async function showInfluence(i) {
     " (yellow): darker blue mattered more. Click the heatmap or a unit to go back to activations.";
 }
 
+const LAYER_COLOURS = ["#1f5fbf", "#d0671b", "#2a9d3a", "#8e3bb8", "#b8283b", "#666"];
+// The reach view: one curve per layer of ||d log p / d h_(t-j)|| against j, log scale.
+function drawReach(rows, i) {
+  window.lastReach = rows;  // what the curve draws, for the tests to compare with the API
+  const cv = $("reach"), g = cv.getContext("2d"), W = cv.width, Hc = cv.height;
+  const ML = 48, MR = 12, MT = 12, MB = 34;
+  g.fillStyle = "#fff"; g.fillRect(0, 0, W, Hc);
+  g.font = "11px sans-serif"; g.fillStyle = "#222";
+  const vals = rows.flat().filter(v => v !== null && v > 0);
+  if (!vals.length) {
+    g.fillText("No earlier state: this is the first step (of the text or of the word).", ML, Hc / 2);
+    $("reach-legend").textContent = ""; return;
+  }
+  let lo = Math.floor(Math.log10(Math.min(...vals))), hi = Math.ceil(Math.log10(Math.max(...vals)));
+  if (hi === lo) hi = lo + 1;
+  const J = rows[0].length;
+  const x = j => ML + (W - ML - MR) * j / Math.max(J - 1, 1);
+  const y = v => MT + (Hc - MT - MB) * (hi - Math.log10(v)) / (hi - lo);
+  const dstep = Math.max(1, Math.ceil((hi - lo) / 6));
+  g.textAlign = "right"; g.textBaseline = "middle";
+  for (let d = lo; d <= hi; d += dstep) {
+    g.strokeStyle = "#e4e4e4"; g.beginPath(); g.moveTo(ML, y(10 ** d)); g.lineTo(W - MR, y(10 ** d)); g.stroke();
+    g.fillText("1e" + d, ML - 4, y(10 ** d));
+  }
+  g.textAlign = "center"; g.textBaseline = "top";
+  for (let j = 0; j < J; j += 8) g.fillText(String(j), x(j), Hc - MB + 4);
+  g.fillText("j: steps back from the predicting step", (ML + W - MR) / 2, Hc - 14);
+  // The horizon of the 1-hop rule: it passes no gradient to any carried state (j >= 0).
+  g.strokeStyle = "#000"; g.setLineDash([4, 3]); g.beginPath();
+  g.moveTo(x(0), MT); g.lineTo(x(0), Hc - MB); g.stroke(); g.setLineDash([]);
+  rows.forEach((row, l) => {
+    g.strokeStyle = LAYER_COLOURS[l % LAYER_COLOURS.length]; g.lineWidth = 2; g.beginPath();
+    let pen = false;
+    row.forEach((v, j) => {
+      if (v === null || v <= 0) { pen = false; return; }
+      if (pen) g.lineTo(x(j), y(v)); else g.moveTo(x(j), y(v));
+      pen = true;
+    });
+    g.stroke(); g.lineWidth = 1;
+  });
+  const leg = $("reach-legend"); leg.textContent = "Character " + i + " (" + JSON.stringify(D.tokens[i]) + "):";
+  rows.forEach((row, l) => {
+    const sw = document.createElement("span"); sw.className = "swatch";
+    sw.style.background = LAYER_COLOURS[l % LAYER_COLOURS.length];
+    const last = row.filter(v => v !== null);
+    leg.append(sw, "layer " + (l + 1) + " (j = 0: " + fmtG(row[0]) + ", j = " + (last.length - 1) +
+               ": " + fmtG(last[last.length - 1]) + ")");
+  });
+  leg.append(". Dashed: where the 1-hop rule stops; everything drawn is gradient only BPTT carries.");
+}
+function fmtG(v) { return v === null || v === undefined ? "none" : v.toExponential(2); }
+
+async function showReach(i) {
+  try {
+    let rows;
+    if (STATIC) {
+      if (!D.reach) { $("reach-legend").textContent = "The reach of a text this long needs charrnn serve."; return; }
+      rows = D.reach[i];
+    } else {
+      rows = (await post("/api/reach", {text: $("text").value, index: i})).reach;
+    }
+    drawReach(rows, i);
+  } catch (e) { showError(e.message); }
+}
+
 let pending = null, seq = 0, inflight = null;
 async function update() {
   // A newer text supersedes the reading in flight: abort it (its answer is of no use).
@@ -187,7 +257,7 @@ async function update() {
 }
 
 $("tokens").addEventListener("click", ev => {
-  const t = ev.target.closest(".tok"); if (t) showInfluence(+t.dataset.i);
+  const t = ev.target.closest(".tok"); if (t) { showInfluence(+t.dataset.i); showReach(+t.dataset.i); }
 });
 function heatCell(ev) {
   // The unit and character under the mouse (the canvas is drawn at its own pixel size).
