@@ -564,3 +564,28 @@ def test_the_exported_page_has_the_reach_view(browser, run, tmp_path):
     shown = browser.execute_script("return window.lastReach")
     assert [v is not None for v in shown[0][:4]] == [True, True, True, False]  # "bob": 3 steps
     assert severe(browser) == []
+
+
+def test_influence_on_an_absolute_scale_with_a_legend(live, run):
+    """Issue 24, item 1: shades on one fixed log scale, 1e-3 to 10, with a legend."""
+    from charrnn import CharRNN
+
+    type_text(live, "emma")
+    wait(live, lambda d: len(tokens(d)) == 5)
+    live.find_element(By.ID, "infl-abs").click()
+    tokens(live)[3].click()
+    wait(live, lambda d: "absolute scale" in d.find_element(By.ID, "colouring").text)
+    legend = live.find_element(By.ID, "infl-legend").text
+    assert all(v in legend for v in ("0.001", "0.01", "0.1", "1", "10"))
+    want = CharRNN.load(run).influence("emma", tokens=[3])[0][-3:]  # inputs e, m, m
+    shade = np.clip((np.log10(want) + 3) / 4, 0, 1)
+    for got, s in zip(backgrounds(live)[:3], shade, strict=True):
+        expected = (255 - 200 * s, 255 - 150 * s, 255)
+        assert all(abs(a - b) <= 1 for a, b in zip(got, expected, strict=True)), (got, expected)
+    # Back to per-prediction shades: each value over this prediction's largest (which may
+    # be the boundary's, before the word).
+    absolute = backgrounds(live)[:3]
+    live.find_element(By.ID, "infl-abs").click()
+    wait(live, lambda d: "absolute" not in d.find_element(By.ID, "colouring").text)
+    assert backgrounds(live)[:3] != absolute
+    assert "largest in this prediction" in live.find_element(By.ID, "infl-legend").text

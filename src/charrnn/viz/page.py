@@ -41,7 +41,8 @@ def payload(model: Any, text: str, *, with_influence: bool = False) -> dict[str,
 
     Activations travel as base64 int8 (the value times 127: every cell's
     output lies in [-1, 1]); the influence rows, when asked for, as base64
-    uint8 scaled to each row's largest value (255 marks no input).
+    uint8 scaled to each row's largest value (255 marks no input), which travels beside
+    them (``scale``) so that the page can also shade on an absolute scale.
     """
     t0 = time.perf_counter()
     mode, cell = model.config_.mode, model.config_.cell  # the cell by its recorded name
@@ -70,7 +71,8 @@ def payload(model: Any, text: str, *, with_influence: bool = False) -> dict[str,
         top = np.nanmax(np.where(np.isnan(m), -np.inf, m), axis=1, keepdims=True)
         scaled = np.round(254 * m / np.maximum(top, 1e-30))
         rows = np.where(np.isnan(m), 255, scaled).astype(np.uint8)
-        data["influence"] = {"window": WINDOW, "rows": _b64(rows)}
+        scale = [float(v) if np.isfinite(v) else 0.0 for v in top[:, 0]]  # each row's largest
+        data["influence"] = {"window": WINDOW, "rows": _b64(rows), "scale": scale}
         if len(r.text) <= STATIC_REACH:  # the export has no server to ask: precomputed
             data["reach"] = [reach_rows(model, text, i) for i in range(len(r.text))]
     data["seconds"] = time.perf_counter() - t0

@@ -68,6 +68,7 @@ function render(data) {
   colourText(); drawHeat(); fillTracking(); clearReach();
 }
 function clearReach() {
+  raw = null; $("infl-legend").textContent = "";
   // A new reading: the curve of a character of the old text no longer applies.
   const cv = $("reach"); cv.getContext("2d").clearRect(0, 0, cv.width, cv.height);
   window.lastReach = null; $("reach-legend").textContent = "Click a character to see its reach.";
@@ -123,6 +124,7 @@ function drawHeat() {
 
 function chooseUnit(l, u) {
   layer = l; unit = u; colourMode = "unit"; $("layer").value = l; selTok = null;
+  $("infl-legend").textContent = "";
   $("tokens").querySelectorAll(".tok.sel").forEach(t => t.classList.remove("sel"));
   $("unitinfo").textContent = "unit " + u + " of layer " + (l + 1);
   drawHeat(); colourText();
@@ -145,18 +147,38 @@ function fillTracking() {
   });
 }
 
+// The absolute scale of influence: one fixed log scale for every prediction, 1e-3 to 10
+// (the gradient norm of a logit with respect to a one-hot input rarely leaves it).
+const ABS_LO = -3, ABS_HI = 1;
+function absShade(v) { return Math.max(0, Math.min(1, (Math.log10(Math.max(v, 1e-30)) - ABS_LO) / (ABS_HI - ABS_LO))); }
+function inflLegend(absolute, top) {
+  const leg = $("infl-legend"); leg.textContent = "";
+  const stops = absolute ? [ABS_LO, -2, -1, 0, ABS_HI].map(d => [absShade(10 ** d), String(10 ** d)])
+                         : [[0, "0"], [0.5, "half"], [1, "largest in this prediction (" + fmtG(top) + ")"]];
+  stops.forEach(([x, label]) => {
+    const sw = document.createElement("span"); sw.className = "swatch inflsw";
+    sw.style.background = inflColour(x); leg.append(sw, label);
+  });
+}
+let raw = null;  // the last clicked prediction: [i, raw gradient norms (null: no input)]
 async function showInfluence(i) {
-  let row = null;
   try {
-    if (infl) {
-      row = Array.from(infl.rows.subarray(i * infl.w, (i + 1) * infl.w), v => v === 255 ? null : v / 254);
+    if (infl) {  // the export: each row scaled to its largest value, which travels beside it
+      const top = D.influence.scale[i];
+      raw = [i, Array.from(infl.rows.subarray(i * infl.w, (i + 1) * infl.w), v => v === 255 ? null : v / 254 * top)];
     } else {
-      const j = await post("/api/influence", {text: $("text").value, index: i});
-      const m = Math.max(...j.influence.filter(v => v !== null), 1e-12);
-      row = j.influence.map(v => v === null ? null : v / m);
+      raw = [i, (await post("/api/influence", {text: $("text").value, index: i})).influence];
     }
   } catch (e) { showError(e.message); return; }
   showError("");
+  shadeInfluence();
+}
+function shadeInfluence() {
+  const [i, values] = raw, absolute = $("infl-abs").checked;
+  const top = Math.max(...values.filter(v => v !== null), 1e-12);
+  window.lastInfluence = values;
+  const row = values.map(v => v === null ? null : (absolute ? absShade(v) : v / top));
+  inflLegend(absolute, top);
   const toks = $("tokens").querySelectorAll(".tok"), W = row.length;
   toks.forEach(t => t.classList.remove("sel"));
   toks[i].classList.add("sel"); selTok = i;
@@ -169,7 +191,8 @@ async function showInfluence(i) {
   }
   toks[i].firstChild.style.background = "#ffe680";
   $("colouring").textContent = "Influence on the prediction of character " + i +
-    " (yellow): darker blue mattered more. Click the heatmap or a unit to go back to activations.";
+    " (yellow): darker blue mattered more" + (absolute ? " (absolute scale)" : "") +
+    ". Click the heatmap or a unit to go back to activations.";
 }
 
 const LAYER_COLOURS = ["#1f5fbf", "#d0671b", "#2a9d3a", "#8e3bb8", "#b8283b", "#666"];
@@ -276,6 +299,7 @@ $("heat").addEventListener("mousemove", ev => {
 });
 $("layer").addEventListener("change", () => { layer = +$("layer").value; drawHeat(); colourText(); });
 $("prop").addEventListener("change", fillTracking);
+$("infl-abs").addEventListener("change", () => { if (raw && selTok === raw[0]) shadeInfluence(); });
 
 if (STATIC) {
   $("input-box").hidden = true; $("live").hidden = true; $("static-note").hidden = false;
