@@ -401,7 +401,10 @@ def test_the_page_fits_a_phone(live):
         width = live.execute_script("return window.innerWidth")
         live.get(live.current_url)
         wait(live, lambda d: len(tokens(d)) == 3)
+        set_text(live, "emma\nolivia\nanna\n" * 3)  # a heatmap wider than the phone
+        wait(live, lambda d: len(tokens(d)) == 51)
         assert live.execute_script("return document.documentElement.scrollWidth") <= width
+        assert live.execute_script("return document.getElementById('heat').width") > width
     finally:
         live.set_window_size(size["width"], size["height"])
 
