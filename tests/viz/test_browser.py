@@ -592,3 +592,19 @@ def test_influence_on_an_absolute_scale_with_a_legend(live, run):
     wait(live, lambda d: "absolute" not in d.find_element(By.ID, "colouring").text)
     assert backgrounds(live)[:3] != absolute
     assert "largest in this prediction" in live.find_element(By.ID, "infl-legend").text
+
+
+def test_the_sample_controls_stay_on_one_line_at_1280_px(live):
+    """Issue 24, defect 10: the Sample controls wrapped at 1280 px."""
+    size = live.get_window_size()
+    try:
+        live.set_window_size(1280, 900)
+        tops = live.execute_script(
+            "return Array.from(document.querySelectorAll("
+            "'#live .panel label, #live .panel button'),"
+            " e => Math.round(e.getBoundingClientRect().top))"
+        )
+        # Sample: 5 fields and a button; completions: 3 fields and a button.
+        assert len(tops) == 10 and len(set(tops[:6])) == 1 and len(set(tops[6:])) == 1, tops
+    finally:
+        live.set_window_size(size["width"], size["height"])
