@@ -641,3 +641,37 @@ def test_fuzz_every_route_never_5xx(words_run):
 def test_fuzz_every_route_ten_thousand_requests(words_run):
     figures = fuzz(words_run, 10_000, seed=1)
     assert figures["5xx"] == 0
+
+
+SLOW_SERVER = """
+import sys, time
+from charrnn.viz import server
+answer = server.PageServer.answer
+def slow(self, route, body):
+    time.sleep(1.5)  # a request that is still computing when the signal comes
+    return answer(self, route, body)
+server.PageServer.answer = slow
+from charrnn.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.slow
+def test_a_request_in_flight_is_answered_before_the_server_stops(words_run):
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SLOW_SERVER, "serve", str(words_run), "--port", "0", "--text", "a"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    port = int(proc.stdout.readline().split(":")[-1].split("/")[0])
+    srv = type("S", (), {"server_address": ("127.0.0.1", port)})()
+    with ThreadPoolExecutor(1) as pool:
+        answer = pool.submit(request, srv, "POST", "/api/read", {"text": "emma"})
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGTERM)
+        status, _, d = answer.result(timeout=30)
+    _, err = proc.communicate(timeout=30)
+    assert status == 200 and d["tokens"] == list("emma\n")
+    assert proc.returncode == 0 and "stopped" in err

@@ -55,6 +55,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"serving {args.run} at {server.url} (Ctrl-C stops)", flush=True)
         server.serve_forever()
     except KeyboardInterrupt:
+        # Requests already computing finish and answer (their threads go on); new ones wait
+        # in the closed socket's queue and are refused when it closes.
+        server.wait_until_idle(10.0)
         say("stopped")
     finally:
         signal.signal(signal.SIGTERM, previous)

@@ -177,6 +177,8 @@ class PageServer(ThreadingHTTPServer):
         self.quiet = quiet
         self.slots = threading.BoundedSemaphore(COMPUTE_SLOTS)
         self.connections = threading.BoundedSemaphore(MAX_CONNECTIONS)
+        self.busy = 0  # requests computing now (see wait_until_idle)
+        self.idle = threading.Condition()
         port = self.server_address[1]
         names = {*LOOPBACK, str(address[0]).lower()}
         names |= {f"[{n}]" for n in names if ":" in n and not n.startswith("[")}
@@ -206,6 +208,15 @@ class PageServer(ThreadingHTTPServer):
             super().process_request_thread(request, client_address)
         finally:
             self.connections.release()
+
+    def wait_until_idle(self, timeout: float) -> bool:
+        """Wait (at most ``timeout`` s) until no request is computing; True when none is.
+
+        A stopping server calls it after ``serve_forever`` returns: requests already
+        computing finish and send their answer instead of being cut off.
+        """
+        with self.idle:
+            return self.idle.wait_for(lambda: self.busy == 0, timeout)
 
     def answer(self, route: str, body: dict[str, Any]) -> dict[str, Any]:
         """The JSON answer of one API route (``body`` already parsed; fields checked here)."""
@@ -378,6 +389,17 @@ class _Handler(BaseHTTPRequestHandler):
         return raw
 
     def do_POST(self) -> None:
+        # Counted busy until the answer is sent: a stopping server waits for it.
+        with self.server.idle:
+            self.server.busy += 1
+        try:
+            self._post()
+        finally:
+            with self.server.idle:
+                self.server.busy -= 1
+                self.server.idle.notify_all()
+
+    def _post(self) -> None:
         if not self._check_host():
             return
         try:
