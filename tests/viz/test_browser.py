@@ -608,3 +608,27 @@ def test_the_sample_controls_stay_on_one_line_at_1280_px(live):
         assert len(tops) == 10 and len(set(tops[:6])) == 1 and len(set(tops[6:])) == 1, tops
     finally:
         live.set_window_size(size["width"], size["height"])
+
+
+@pytest.mark.parametrize("cell", cell_names())
+def test_every_view_of_the_page_works_for_every_cell(serve, cell):
+    """The page's whole round, per cell: empty the text and type, influence and reach of a
+    click, a unit of the heatmap, samples and completions, with no error anywhere."""
+    browser = serve(cell)
+    box = browser.find_element(By.ID, "text")
+    box.send_keys(Keys.CONTROL, "a")
+    box.send_keys(Keys.DELETE)
+    wait(browser, lambda d: len(tokens(d)) <= 1)
+    box.send_keys("olivia")
+    wait(browser, lambda d: len(tokens(d)) == 7)
+    tokens(browser)[4].click()
+    wait(browser, lambda d: d.execute_script("return window.lastReach") is not None)
+    wait(browser, lambda d: "prediction of character 4" in d.find_element(By.ID, "colouring").text)
+    click_heat(browser, 5)
+    wait(browser, lambda d: "activation of unit 5 " in d.find_element(By.ID, "colouring").text)
+    browser.find_element(By.ID, "s-go").click()
+    wait(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#samples li")) == 5)
+    browser.find_element(By.ID, "c-prefix").send_keys("o")
+    browser.find_element(By.ID, "c-go").click()
+    wait(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#completions li")) > 0)
+    assert error_text(browser) == "" and severe(browser) == []
