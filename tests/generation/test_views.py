@@ -15,9 +15,13 @@ from charrnn.generation.sample import score
 from charrnn.generation.trace import trace
 from charrnn.generation.views import (
     MAX_TEXT,
+    PROPERTIES,
     Reading,
     influence,
+    properties_for,
+    reach,
     read,
+    state_gradients,
     text_properties,
     tracking_units,
 )
@@ -201,6 +205,17 @@ def test_text_properties():
     assert p["line length"][-1] == 2 and p["line length"][17] == 0
 
 
+def test_only_properties_that_can_vary_are_offered():
+    """A names model has no quotes, brackets or spaces; in words mode a line is one word."""
+    assert list(properties_for(Vocab("abcxyz"), "words")) == ["position in word"]
+    assert list(properties_for(Vocab('ab c"()'), "text")) == list(PROPERTIES)
+    assert list(properties_for(Vocab("ab c[]"), "words")) == [
+        "position in word",
+        "inside brackets",
+        "after a space",
+    ]
+
+
 def test_tracking_units_finds_a_unit_that_counts():
     text = "abc ab abcd a\nab"
     n = len(text)
@@ -221,3 +236,54 @@ def test_tracking_units_finds_a_unit_that_counts():
     assert best["position in word"][0][:2] == (1, 3)
     assert best["position in word"][0][2] == pytest.approx(-1.0)
     assert best["inside quotes"] == []  # no quotes: nothing to correlate with
+
+
+def _log_p(params, seq, k, index, target, h0, cell):
+    """log p(token index) from the state carried into step k (float64, no dropout)."""
+    inputs = np.asarray(seq[k : index + 1])[:, None]
+    targets = np.zeros_like(inputs)
+    targets[-1, 0] = target
+    mask = np.zeros(inputs.shape, dtype=bool)
+    mask[-1, 0] = True
+    loss, _ = forward(params, inputs, targets, h0, mask, cell=cell)
+    return -loss
+
+
+@pytest.mark.parametrize("j", [0, 1, 4])
+def test_reach_is_the_gradient_of_log_p_with_respect_to_the_carried_state(small, j):
+    """Central finite differences of log p, one state coordinate at a time, every cell."""
+    params, vocab, cell = small
+    text, index = "ab c(a)b", 7
+    g = state_gradients(params, vocab, text, index, mode="text", window=8, cell=cell)
+    ids = [vocab.stoi[c] for c in text]
+    seq = [vocab.boundary_id, *ids]
+    k = index - j  # the step whose carried state is differentiated
+    h = zero_state(params, 1, cell=cell)
+    if k > 0:
+        _, cache = forward(
+            params, np.asarray(seq[:k])[:, None], np.zeros((k, 1), int), h, cell=cell
+        )
+        h = np.array(cache.final_state)
+    want = np.zeros(h.shape)  # (L, 1, S)
+    eps = 1e-6
+    for idx in np.ndindex(h.shape):
+        up, down = h.copy(), h.copy()
+        up[idx] += eps
+        down[idx] -= eps
+        lp = _log_p(params, seq, k, index, ids[index], up, cell)
+        lm = _log_p(params, seq, k, index, ids[index], down, cell)
+        want[idx] = (lp - lm) / (2 * eps)
+    np.testing.assert_allclose(g[j], want[:, 0, :], rtol=1e-5, atol=1e-8)
+    r = reach(params, vocab, text, index, mode="text", window=8, cell=cell)
+    assert r.shape == (num_layers(params, cell), 8)
+    np.testing.assert_allclose(r[:, j], np.linalg.norm(want[:, 0, :], axis=1), rtol=1e-5)
+    assert np.isfinite(r).all()  # 8 steps back from token 7: the text's start, no further
+
+
+def test_reach_stays_inside_the_word_and_refuses_a_bad_index(small):
+    params, vocab, cell = small
+    r = reach(params, vocab, "ab\nca(b", 6, mode="words", window=10, cell=cell)
+    # Token 6 is the 4th letter of the word "ca(b": steps 3..6, then nothing.
+    assert np.isfinite(r[:, :4]).all() and np.isnan(r[:, 4:]).all()
+    with pytest.raises(CharRNNError, match="index must be between 0 and"):
+        reach(params, vocab, "ab", 5, mode="text", cell=cell)

@@ -4,9 +4,16 @@
 from __future__ import annotations
 
 import base64
+import http.client
 import json
 import math
+import os
+import signal
+import socket
+import subprocess
+import sys
 import threading
+import time
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
@@ -17,7 +24,7 @@ import pytest
 from charrnn import CharRNN
 from charrnn.cli import main
 from charrnn.viz.page import payload, static_page
-from charrnn.viz.server import make_server
+from charrnn.viz.server import LIMITS, make_server
 
 
 @pytest.fixture(scope="module")
@@ -124,7 +131,7 @@ def test_page_and_routes(server, words_run):
     [
         ("/api/read", {"text": "emma%"}, 400, "not in the model's vocabulary"),
         ("/api/read", {"text": "a" * 20_001}, 400, "at most"),
-        ("/api/read", {"text": 5}, 400, "text must be a str"),
+        ("/api/read", {"text": 5}, 400, "text must be a string"),
         ("/api/influence", {"text": "emma", "index": 9}, 400, "out of range"),
         ("/api/sample", {"temperature": -1}, 400, "temperature must be between"),
         ("/api/sample", {"n": 10_000}, 400, "n must be between"),
@@ -177,8 +184,9 @@ def test_text_model_payload_and_static_page(text_run):
 
 
 def test_embedded_text_cannot_close_the_script():
-    html = static_page({"tokens": ["</script><b>"], "x": "</script>"})
-    assert html.count("</script>") == 2  # the page's own two scripts only
+    html = static_page({"tokens": ["</script><b>"], "x": "<!--<script>"})
+    assert html.count("</script>") == 3  # the page's own three scripts only
+    assert "<!--<script" not in html
 
 
 def test_viz_writes_a_page_and_refuses_bad_input(words_run, tmp_path, cli):
@@ -216,3 +224,456 @@ def test_api_numbers_for_a_notebook(words_run):
     assert model.influence("emma", window=5).shape == (5, 5)
     units = model.tracking_units("emma anna")
     assert set(units) >= {"position in word", "line length"}
+
+
+# The server is safe to leave running (docs/page.md, "Safety"): each rule below, tested over
+# raw HTTP so that every header is the test's choice.
+
+
+def request(srv, method, path, body=None, headers=None, *, raw=None):
+    """One request on its own connection: (status, headers, JSON answer)."""
+    port = srv.server_address[1]
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    hdrs = {"Host": f"127.0.0.1:{port}"}
+    data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
+    if data is not None:
+        hdrs |= {"Content-Type": "application/json", "Content-Length": str(len(data))}
+    hdrs |= headers or {}
+    try:
+        conn.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
+        for k, v in hdrs.items():
+            if v is not None:
+                conn.putheader(k, v)
+        conn.endheaders(data)
+        r = conn.getresponse()
+        payload_ = r.read()
+        ctype = r.getheader("Content-Type", "")
+        is_json = ctype.startswith("application/json") and method != "HEAD"
+        answer = json.loads(payload_) if is_json else payload_
+        return r.status, r, answer
+    finally:
+        conn.close()
+
+
+def test_only_its_own_host_names_are_answered(server):
+    port = server.server_address[1]
+    for host in (f"127.0.0.1:{port}", f"localhost:{port}", f"LOCALHOST:{port}", f"[::1]:{port}"):
+        assert request(server, "GET", "/", headers={"Host": host})[0] == 200, host
+    for host in (f"evil.example:{port}", "127.0.0.1", f"127.0.0.1:{port + 1}", "", "a" * 5000):
+        status, _, d = request(server, "GET", "/", headers={"Host": host})
+        assert status == 421 and "its own address" in d["error"], host
+        status, _, d = request(server, "POST", "/api/read", {"text": "emma"}, {"Host": host})
+        assert status == 421, host
+    status, _, d = request(server, "GET", "/", headers={"Host": None})  # no Host at all
+    assert status == 421
+
+
+def test_posts_must_be_same_origin_json(server):
+    port = server.server_address[1]
+    body = {"text": "emma"}
+    assert request(server, "POST", "/api/read", body)[0] == 200  # no Origin: a script, curl
+    own = {"Origin": f"http://127.0.0.1:{port}", "Sec-Fetch-Site": "same-origin"}
+    status, r, _ = request(server, "POST", "/api/read", body, own)
+    assert status == 200 and r.getheader("Access-Control-Allow-Origin") is None
+    for headers in (
+        {"Origin": "http://evil.example"},
+        {"Origin": "null"},
+        {"Origin": f"http://localhost:{port}"},  # another origin than the page's own
+        {"Sec-Fetch-Site": "cross-site"},
+    ):
+        status, r, d = request(server, "POST", "/api/read", body, headers)
+        assert status == 403 and "refused" in d["error"], headers
+        assert r.getheader("Access-Control-Allow-Origin") is None
+    # A "simple" cross-site request (no preflight) is text/plain or a form: refused.
+    for ctype in ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data", None):
+        status, _, d = request(server, "POST", "/api/read", body, {"Content-Type": ctype})
+        assert status == 415 and "application/json" in d["error"], ctype
+    assert (
+        request(
+            server, "POST", "/api/read", body, {"Content-Type": "application/json; charset=utf-8"}
+        )[0]
+        == 200
+    )
+
+
+@pytest.mark.parametrize(
+    "path, body, message",
+    [
+        ("/api/read", {"text": "a" * 20_001}, "text may have at most 20,000 characters"),
+        ("/api/read", {"text": "em\ud800ma"}, "text is not valid Unicode"),
+        ("/api/read", {"txt": "emma"}, "unknown field 'txt'; /api/read takes text"),
+        ("/api/influence", {"text": "emma", "index": 10**20}, "index must be between 0 and 20000"),
+        ("/api/influence", {"text": "emma", "index": -1}, "index must be between 0 and 20000"),
+        ("/api/influence", {"text": "emma", "index": 1.5}, "index must be a whole number"),
+        ("/api/sample", {"prefix": "e" * 201}, "prefix may have at most 200 characters"),
+        ("/api/sample", {"n": 0}, "n must be between 1 and 50"),
+        ("/api/sample", {"n": "5"}, "n must be a whole number between 1 and 50"),
+        ("/api/sample", {"n": True}, "n must be a whole number"),
+        ("/api/sample", {"seed": -1}, "seed must be between 0 and 4294967295"),
+        ("/api/sample", {"seed": 2**64}, "seed must be between 0 and 4294967295"),
+        ("/api/sample", {"temperature": 1e300}, "temperature must be between 0.0 and 100.0"),
+        ("/api/sample", {"temperature": 101}, "temperature must be between 0.0 and 100.0"),
+        ("/api/sample", {"max_len": 2001}, "max_len must be between 1 and 2000"),
+        ("/api/sample", {"top_k": 10_000}, "top_k must be between 1 and"),
+        ("/api/complete", {"prefix": "e" * 201}, "prefix may have at most 200 characters"),
+        ("/api/complete", {"k": 101}, "k must be between 1 and 100"),
+        ("/api/complete", {"max_len": 201}, "max_len must be between 1 and 200"),
+        ("/api/complete", {"beam": 257}, "beam must be between 1 and 256"),
+        ("/api/complete", {"prefix": ["e"]}, "prefix must be a string"),
+    ],
+)
+def test_every_field_is_bounded_and_named(server, path, body, message):
+    status, _, d = request(server, "POST", path, body)
+    assert status == 400 and message in d["error"], d
+
+
+def test_json_constants_depth_and_content_length(server):
+    for raw in (
+        b'{"temperature": NaN}',
+        b'{"temperature": Infinity}',
+        b'{"n": 1' + b"0" * 5000 + b"}",
+    ):
+        status, _, d = request(server, "POST", "/api/sample", raw=raw)
+        assert status == 400 and "not a JSON object" in d["error"], raw[:30]
+    for deep in (b'{"a":' * 9 + b"1" + b"}" * 9, b"[" * 100_000 + b"]" * 100_000):
+        status, _, d = request(server, "POST", "/api/read", raw=deep)
+        assert status == 400 and "nests deeper" in d["error"]
+    for length in ("abc", "-5", "1e3", "", "5, 6", "99999999999999999999"):
+        status, _, d = request(
+            server, "POST", "/api/read", raw=b"{}", headers={"Content-Length": length}
+        )
+        assert status == 400 and "Content-Length" in d["error"], length
+    status, _, d = request(server, "POST", "/api/read", raw=b"{}", headers={"Content-Length": None})
+    assert status == 411 and "Content-Length" in d["error"]
+    status, _, d = request(
+        server, "POST", "/api/read", raw=b"{}", headers={"Content-Length": "2000000"}
+    )
+    assert status == 413 and "larger than 1,000,000 bytes" in d["error"]
+    assert request(server, "POST", "/api/read", {"text": "emma"})[0] == 200  # still answering
+
+
+def test_security_headers_on_every_answer_and_only_get_and_post(server):
+    answers = [
+        request(server, "GET", "/"),
+        request(server, "GET", "/page.js"),
+        request(server, "GET", "/page.css"),
+        request(server, "GET", "/nothing"),
+        request(server, "POST", "/api/read", {"text": "emma"}),
+        request(server, "POST", "/api/read", {"text": 5}),
+        request(server, "GET", "/", headers={"Host": "evil.example"}),
+    ]
+    for method in ("OPTIONS", "PUT", "DELETE", "PATCH", "HEAD", "TRACE", "BREW"):
+        status, r, d = request(server, method, "/api/read", raw=b"{}")
+        assert status == 405 and r.getheader("Allow") == "GET, POST", method
+        if method != "HEAD":
+            assert method in d["error"]
+        answers.append((status, r, d))
+    for _, r, _ in answers:
+        csp = r.getheader("Content-Security-Policy")
+        assert "frame-ancestors 'none'" in csp and "script-src 'self'" in csp
+        assert "unsafe-inline" not in csp
+        assert r.getheader("X-Frame-Options") == "DENY"
+        assert r.getheader("X-Content-Type-Options") == "nosniff"
+        assert r.getheader("Referrer-Policy") == "no-referrer"
+        assert r.getheader("Access-Control-Allow-Origin") is None
+    status, r, html = request(server, "GET", "/")
+    assert b"<script>" not in html and b"<style>" not in html and b" style=" not in html
+    assert b'<script src="/page.js">' in html and r.getheader("Content-Type").startswith(
+        "text/html"
+    )
+    assert (
+        request(server, "GET", "/page.js")[1]
+        .getheader("Content-Type")
+        .startswith("text/javascript")
+    )
+
+
+def test_an_idle_connection_is_closed_and_connections_are_bounded(words_run, monkeypatch):
+    from charrnn.viz import server as server_module
+
+    monkeypatch.setattr(server_module._Handler, "timeout", 0.5)
+    monkeypatch.setattr(server_module, "MAX_CONNECTIONS", 3)
+    srv = make_server(CharRNN.load(words_run), "127.0.0.1", 0)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        port = srv.server_address[1]
+        before = {t for t in threading.enumerate() if "process_request" in t.name}
+        idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(5)]
+        for s in idle[:3]:
+            s.sendall(b"POST /api/read HTTP/1.1\r\n")  # half a request, then silence
+        time.sleep(0.2)
+        handlers = {t for t in threading.enumerate() if "process_request" in t.name} - before
+        assert len(handlers) == 3  # 3 handler threads, not 5: the others wait in the queue
+        t0 = time.perf_counter()
+        # Dropped after the idle timeout: a normal request is answered, though 5 idle
+        # connections were open and only 3 may be served at once.
+        assert request(srv, "POST", "/api/read", {"text": "emma"})[0] == 200
+        assert time.perf_counter() - t0 < 5
+        for s in idle[:3]:
+            s.settimeout(5)
+            assert s.recv(100) == b""  # closed by the server, no answer to half a request
+            s.close()
+        for s in idle[3:]:
+            s.close()
+        # A body announced and not sent: 408 once the timeout passes, not a hang.
+        status, _, d = request(
+            srv, "POST", "/api/read", raw=b"{}", headers={"Content-Length": "10"}
+        )
+        assert status == 408 and "did not arrive" in d["error"]
+    finally:
+        srv.shutdown()
+        srv.server_close()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_sigterm_and_sigint_stop_the_server_cleanly(words_run, sig):
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "charrnn", "serve", str(words_run), "--port", "0", "--text", "an"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    line = proc.stdout.readline()
+    assert " at http://127.0.0.1:" in line
+    proc.send_signal(sig)
+    _out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0 and "stopped" in err and "Traceback" not in err
+
+
+def test_another_host_than_loopback_is_served_with_a_warning(words_run, cli, monkeypatch):
+    from charrnn.viz import server as server_module
+
+    def no_serving(self):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(server_module.PageServer, "serve_forever", no_serving)
+    code, _, err = cli("serve", words_run, "--port", "0", "--host", "0.0.0.0", "--text", "an")
+    assert code == 0 and "no authentication" in err and "anyone on that network" in err
+    code, _, err = cli("serve", words_run, "--port", "0", "--text", "an")
+    assert code == 0 and "warning" not in err and "stopped" in err
+    # --text takes --unknown skip, as the message about unknown characters suggests.
+    code, _out, err = cli("serve", words_run, "--port", "0", "--text", "an%", "--unknown", "skip")
+    assert code == 0
+
+
+# The fuzz test: random requests of every kind against every route. Our own seeded generator
+# (no dependency): each request's shape is recorded so the test reports how many kinds of
+# request it really tried.
+
+ROUTES = ["/api/read", "/api/influence", "/api/reach", "/api/sample", "/api/complete"]
+NAMES = "emma anna bob olivia"  # in the names model's vocabulary
+
+
+def _random_string(rng, budget):
+    kind = rng.integers(7)
+    n = int(rng.choice([0, 1, 5, 40, 300, budget]))
+    if kind == 0:
+        return "".join(rng.choice(list(NAMES), n))  # in the vocabulary: real work
+    if kind == 1:
+        return "".join(chr(int(c)) for c in rng.integers(0x20, 0x3000, n))
+    if kind == 2:
+        return "\ud800" + "a" * min(n, 10)  # a lone surrogate
+    if kind == 3:
+        return "\n" * n
+    if kind == 4:
+        return "".join(chr(int(c)) for c in rng.integers(0, 0x110000, min(n, 50)) if c < 0xD800)
+    if kind == 5:
+        return "<script>" * min(n, 20)
+    return "e" * n
+
+
+def _random_value(rng, depth=0):
+    kind = rng.integers(12)
+    if kind <= 2:
+        return _random_string(rng, 21_000)
+    if kind <= 5:
+        return int(rng.choice([-1, 0, 1, 2, 5, 50, 51, 200, 2000, 2001, 2**31, 2**63, 10**20]))
+    if kind == 6:
+        return float(rng.choice([-0.5, 0.0, 0.3, 1.0, 1.5, 99.9, 1e300, -1e-300]))
+    if kind == 7:
+        return bool(rng.integers(2))
+    if kind == 8:
+        return None
+    if kind == 9 and depth < 12:
+        return [_random_value(rng, depth + 1) for _ in range(rng.integers(4))]
+    if kind == 10 and depth < 12:
+        return {f"k{i}": _random_value(rng, depth + 1) for i in range(rng.integers(4))}
+    return int(rng.integers(0, 20))
+
+
+def _valid_value(rng, kind, default, lo, hi):
+    """A value within a field's range (often its largest: the compute budget's corner)."""
+    if kind is str:
+        return "".join(rng.choice(list("emab"), int(rng.choice([0, 3, 20, hi or 0]))))
+    hi = 30 if hi is None else hi
+    if kind is int:
+        return int(rng.choice([lo, hi, rng.integers(lo, hi + 1)]))
+    return float(rng.uniform(lo, min(hi, 3.0)))
+
+
+def _random_request(rng, port):
+    """(method, path, headers, body bytes, shape): one random request and a summary of it."""
+    others = ["GET", "PUT", "OPTIONS", "HEAD", "DELETE", "X"]
+    method = "POST" if rng.random() < 0.85 else str(rng.choice(others))
+    strange = ["/", "/page.js", "/nope", "/api/read?x=1", "/" + "a" * 3000]
+    path = str(rng.choice(ROUTES)) if rng.random() < 0.85 else str(rng.choice(strange))
+    route = path if path in ROUTES else "/api/read"
+    fields = [*LIMITS[route], "extra", "text"]
+    shape_body: object
+    form = rng.integers(10)
+    if form < 7:  # an object of known (and sometimes unknown) fields
+        body = {}
+        all_valid = rng.random() < 0.4  # a well-formed request: the models' own work
+        names = list(LIMITS[route]) if all_valid else fields
+        for name in rng.choice(names, rng.integers(0, len(names) + 1), replace=False):
+            name = str(name)
+            valid = name in LIMITS[route] and (all_valid or rng.random() < 0.6)
+            body[name] = _valid_value(rng, *LIMITS[route][name]) if valid else _random_value(rng)
+        if route == "/api/influence" and "index" in body and rng.integers(2):
+            body["index"] = int(rng.integers(0, 30))  # often a valid index: real work
+        raw = json.dumps(body).encode()
+        shape_body = tuple(sorted((k, type(v).__name__) for k, v in body.items()))
+    elif form == 7:
+        raw = json.dumps(_random_value(rng)).encode()
+        shape_body = "any json"
+    elif form == 8:
+        raw = bytes(rng.integers(0, 256, int(rng.integers(0, 200))).tolist())
+        shape_body = "bytes"
+    else:
+        d = int(rng.choice([5, 9, 50, 100_000]))
+        raw = b'{"a":' * d + b"1" + b"}" * d
+        shape_body = f"depth {d}"
+    headers = {"Host": f"127.0.0.1:{port}", "Content-Type": "application/json"}
+    flags = []
+    for name, options in (
+        ("Host", [f"localhost:{port}", "evil.example", ""]),
+        ("Content-Type", ["text/plain", "application/json; charset=latin-1", None]),
+        ("Origin", [f"http://127.0.0.1:{port}", "http://evil.example", "null"]),
+        ("Sec-Fetch-Site", ["same-origin", "cross-site"]),
+        ("Content-Length", ["abc", "-1", "", str(len(raw) + 5), str(max(0, len(raw) - 1)), None]),
+    ):
+        if rng.random() < 0.08:
+            headers[name] = options[int(rng.integers(len(options)))]
+            flags.append(f"{name}={headers[name]!r}"[:40])
+    if "Content-Length" not in headers:
+        headers["Content-Length"] = str(len(raw))
+    return method, path, headers, raw, (method, path[:20], str(shape_body)[:200], tuple(flags))
+
+
+def _send(port, method, path, headers, raw, timeout):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
+        for k, v in headers.items():
+            if v is not None:
+                conn.putheader(k, v)
+        conn.endheaders(raw if method != "GET" else None)
+        r = conn.getresponse()
+        return r.status, r.getheader("Content-Type") or "", r.read()
+    finally:
+        conn.close()
+
+
+BUDGET = 20.0  # seconds the slowest answer may take (the compute budget, with room for a busy CI)
+
+
+def fuzz(words_run, count, seed):
+    """Send ``count`` random requests; return the figures the report gives."""
+    from charrnn.viz import server as server_module
+
+    saved = server_module._Handler.timeout
+    server_module._Handler.timeout = 1.0  # a body announced longer than sent: 408 after 1 s
+    srv = make_server(CharRNN.load(words_run), "127.0.0.1", 0)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    port = srv.server_address[1]
+    rng = np.random.default_rng(seed)
+    shapes, statuses, slowest, bad = set(), {}, 0.0, []
+    try:
+        for _ in range(count):
+            method, path, headers, raw, shape = _random_request(rng, port)
+            shapes.add(shape)
+            t0 = time.perf_counter()
+            status, ctype, answer = _send(port, method, path, headers, raw, BUDGET + 5)
+            slowest = max(slowest, time.perf_counter() - t0)
+            statuses[status] = statuses.get(status, 0) + 1
+            ok = 200 <= status < 500 and (answer or method == "HEAD" or status == 204)
+            if ok and method != "HEAD" and status != 204 and ctype.startswith("application/json"):
+                ok = isinstance(json.loads(answer), dict)
+            if not ok:
+                bad.append((status, shape, answer[:200]))
+        # Afterwards a normal request is answered as ever.
+        status, _, answer = _send(
+            port,
+            "POST",
+            "/api/read",
+            {
+                "Host": f"127.0.0.1:{port}",
+                "Content-Type": "application/json",
+                "Content-Length": "16",
+            },
+            b'{"text": "emma"}',
+            30,
+        )
+        assert status == 200 and json.loads(answer)["tokens"] == list("emma\n")
+    finally:
+        srv.shutdown()
+        srv.server_close()
+        server_module._Handler.timeout = saved
+    figures = {
+        "requests": count,
+        "distinct shapes": len(shapes),
+        "largest answer time (s)": round(slowest, 3),
+        "5xx": sum(n for s, n in statuses.items() if s >= 500),
+        "statuses": dict(sorted(statuses.items())),
+    }
+    print(figures)
+    assert bad == [], bad[:5]
+    assert slowest < BUDGET
+    return figures
+
+
+def test_fuzz_every_route_never_5xx(words_run):
+    figures = fuzz(words_run, 300, seed=0)
+    assert figures["5xx"] == 0 and figures["distinct shapes"] > 200
+
+
+@pytest.mark.long
+def test_fuzz_every_route_ten_thousand_requests(words_run):
+    figures = fuzz(words_run, 10_000, seed=1)
+    assert figures["5xx"] == 0
+
+
+SLOW_SERVER = """
+import sys, time
+from charrnn.viz import server
+answer = server.PageServer.answer
+def slow(self, route, body):
+    time.sleep(1.5)  # a request that is still computing when the signal comes
+    return answer(self, route, body)
+server.PageServer.answer = slow
+from charrnn.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.slow
+def test_a_request_in_flight_is_answered_before_the_server_stops(words_run):
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SLOW_SERVER, "serve", str(words_run), "--port", "0", "--text", "a"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    port = int(proc.stdout.readline().split(":")[-1].split("/")[0])
+    srv = type("S", (), {"server_address": ("127.0.0.1", port)})()
+    with ThreadPoolExecutor(1) as pool:
+        answer = pool.submit(request, srv, "POST", "/api/read", {"text": "emma"})
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGTERM)
+        status, _, d = answer.result(timeout=30)
+    _, err = proc.communicate(timeout=30)
+    assert status == 200 and d["tokens"] == list("emma\n")
+    assert proc.returncode == 0 and "stopped" in err

@@ -305,6 +305,105 @@ def influence(
     return out
 
 
+def state_gradients(
+    params: Params,
+    vocab: Vocab,
+    text: str,
+    index: int,
+    *,
+    mode: str = "words",
+    window: int = 64,
+    cell: str | Cell | None = None,
+) -> np.ndarray:
+    """The gradient of the log-probability of token ``index`` with respect to the state the
+    model carried into each of the ``window`` steps before it (the reach view's vectors).
+
+    Parameters
+    ----------
+    params : dict
+    vocab : Vocab
+    text : str
+        Read as :func:`read` reads it.
+    index : int
+        The token (of the reading) whose prediction is differentiated.
+    mode : {"words", "text"}
+    window : int
+        Steps back, 1 to :data:`MAX_WINDOW`.
+    cell : cell or str, optional
+
+    Returns
+    -------
+    float64 array (window, L, S)
+        Row j is ``d log p(token index) / d state``, the state carried into the step
+        j steps before the predicting step (j = 0: the state that step starts from),
+        each layer's part (S: the cell's state, ``[h | c]`` for the LSTM), every other
+        state held fixed. NaN before the start of the text (or of the word, in words
+        mode). Exact: one batched forward and the model's own backward (its ``dh0``),
+        so it is the gradient full BPTT carries; the tutorial's 1-hop rule carries none
+        of it (its ``dh0`` is zero).
+    """
+    cell = get_cell(cell) if cell is not None else cell_of(params)
+    if not 1 <= window <= MAX_WINDOW:
+        raise CharRNNError(f"window must be between 1 and {MAX_WINDOW}; got {window}")
+    text, ids = prepare(vocab, text, mode)
+    N, b = len(ids), vocab.boundary_id
+    if not 0 <= index < N:
+        raise CharRNNError(f"index must be between 0 and {N - 1}: the text has {N} tokens")
+    seq = np.concatenate([[b], ids])  # step k reads seq[k]; step i predicts token i
+    start = 0
+    if mode == "words":
+        start = next(s for s, e in _words(ids, b) if s <= index <= e)  # the word's own steps
+    first = max(start, index - window + 1)
+    steps = list(range(first, index + 1))  # the steps whose carried state we differentiate
+    if mode == "words":
+        # A word starts from zero at its own first step: states within it, from there.
+        local = _states_at(params, seq[start:], [k - start for k in steps], cell)
+        states = {k: local[k - start] for k in steps}
+    else:
+        states = _states_at(params, seq, steps, cell)
+    C, T = len(steps), index - first + 1
+    inputs = np.full((T, C), b, dtype=np.int64)
+    targets = np.full((T, C), b, dtype=np.int64)
+    mask = np.zeros((T, C), dtype=bool)
+    for col, k in enumerate(steps):  # column col starts at step k and ends predicting index
+        n = index - k + 1
+        inputs[:n, col] = seq[k : index + 1]
+        targets[n - 1, col] = ids[index]
+        mask[n - 1, col] = True
+    h0 = np.concatenate([states[k] for k in steps], axis=1)  # (L, C, S)
+    _, cache = forward(params, inputs, targets, h0, mask, cell=cell)
+    _, dh0 = backward(params, cache, scale=-1.0, cell=cell)  # -d loss = d log p
+    grads = np.asarray(dh0, dtype=np.float64).transpose(1, 0, 2)  # (C, L, S)
+    out = np.full((window, *grads.shape[1:]), np.nan)
+    for col, k in enumerate(steps):
+        out[index - k] = grads[col]
+    return out
+
+
+def reach(
+    params: Params,
+    vocab: Vocab,
+    text: str,
+    index: int,
+    *,
+    mode: str = "words",
+    window: int = 64,
+    cell: str | Cell | None = None,
+) -> np.ndarray:
+    """How far back the prediction of token ``index`` reaches: gradient norms against distance.
+
+    ``reach[l, j] = || d log p(token index) / d h^l ||``, the norm of layer l's part of
+    :func:`state_gradients` j steps back: absolute, not normalised, so that a learner
+    sees the gradient vanish (or not) as j grows. NaN where there is no such state.
+
+    Returns
+    -------
+    float64 array (L, window)
+    """
+    g = state_gradients(params, vocab, text, index, mode=mode, window=window, cell=cell)
+    return np.linalg.norm(g, axis=2).T  # NaN rows stay NaN
+
+
 def _states_at(params: Params, seq: np.ndarray, starts: list[int], cell: Cell) -> dict[int, Any]:
     """The carried state (L, 1, S) before reading ``seq[s]``, for every s in ``starts``."""
     b = int(seq[0])
@@ -343,6 +442,34 @@ def text_properties(text: str) -> dict[str, np.ndarray]:
         props["line length"][i] = line
         prev = c
     return props
+
+
+def properties_for(vocab: Vocab, mode: str) -> dict[str, str]:
+    """The properties of :data:`PROPERTIES` that can vary in a text the model reads.
+
+    A names model has no quotes, brackets or spaces, so ranking units by
+    "inside quotes" would only ever find nothing; and in words mode every line
+    is one word, so "line length" repeats "position in word".
+
+    Parameters
+    ----------
+    vocab : Vocab
+    mode : {"words", "text"}
+
+    Returns
+    -------
+    dict
+        Name to description, in the order of :data:`PROPERTIES`.
+    """
+    has = set(vocab.itos)
+    can_vary = {
+        "position in word": True,
+        "inside quotes": '"' in has,
+        "inside brackets": bool(has & set("()[]{}")),
+        "after a space": " " in has,
+        "line length": mode == "text",
+    }
+    return {name: desc for name, desc in PROPERTIES.items() if can_vary[name]}
 
 
 def tracking_units(reading: Reading, *, top: int = 8) -> dict[str, list[tuple[int, int, float]]]:

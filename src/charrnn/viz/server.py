@@ -6,45 +6,160 @@ beyond numpy and cannot drift from the package. Each request is answered in
 its own thread; the model's numbers are computed under a semaphore so that a
 burst of requests queues instead of multiplying memory.
 
-Routes: ``GET /`` the page; ``POST /api/read``, ``/api/influence``,
-``/api/sample``, ``/api/complete`` with a JSON body, answering JSON. A user's
-mistake (unknown characters, a huge text, a bad number) is a 400 answer with
-``{"error": message}``, which the page shows; nothing reaches the client as
-a traceback.
+Routes: ``GET /`` the page, ``/page.js`` and ``/page.css`` its script and
+style; ``POST /api/read``, ``/api/influence``, ``/api/reach``,
+``/api/sample``, ``/api/complete`` with a JSON body, answering JSON. A user's mistake (unknown
+characters, a huge text, a bad number) is a 4xx answer with ``{"error":
+message}``, which the page shows; nothing reaches the client as a traceback.
+
+It is safe to leave running on a laptop (``docs/page.md``, "Safety"):
+
+- only Host headers naming the address it bound are answered (421 otherwise):
+  a page on another site whose name resolves to 127.0.0.1 (DNS rebinding)
+  cannot read the answers;
+- a POST must be ``application/json`` and come from the page's own origin
+  (403 otherwise), and no answer carries CORS headers, so another site can
+  neither read an answer nor spend the model's time with a "simple" request;
+- every field has a type and a range, the body a size and a nesting depth,
+  and each route a bound on its work (:data:`LIMITS`);
+- every answer carries a Content-Security-Policy (no inline code, nothing
+  from elsewhere, no framing), ``nosniff`` and ``no-referrer``;
+- an idle connection is closed after :data:`IDLE_TIMEOUT` seconds and at most
+  :data:`MAX_CONNECTIONS` are served at once.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import socket
 import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, cast
 
 from ..api import CharRNN
 from ..common.errors import CharRNNError
-from .page import influence_row, live_page, payload
+from ..generation.views import MAX_TEXT
+from .page import LIVE_CSP, REACH_WINDOW, asset, influence_row, live_page, payload, reach_rows
 
 MAX_BODY = 1_000_000  # bytes of a request body
+MAX_DEPTH = 8  # nesting of a request's JSON (every field is a scalar: 1 would do)
 MAX_SAMPLES = 50
+MAX_PREFIX = 200  # characters of a sampling or completion prefix
+MAX_SAMPLE_LEN = 2000
+MAX_BEAM = 256
+MAX_SEED = 2**32 - 1
 COMPUTE_SLOTS = 4  # requests computing at once
+MAX_CONNECTIONS = 32  # connections served at once; more wait in the kernel's queue
+IDLE_TIMEOUT = 15.0  # seconds a connection may stay silent
+LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
+
+# Each route's fields: (type, default, low, high). A bound of None is filled from the
+# model (top_k at most its vocabulary). Together they are the per-request compute budget:
+# a read or influence reads at most MAX_TEXT characters; a sample takes at most
+# MAX_SAMPLES x (MAX_PREFIX + MAX_SAMPLE_LEN) steps; a completion at most the library's
+# 50,000 exact-search steps (then a beam search), or 200 steps of MAX_BEAM in text mode.
+LIMITS: dict[str, dict[str, tuple[type, Any, Any, Any]]] = {
+    "/api/read": {"text": (str, "", 0, MAX_TEXT)},
+    "/api/influence": {"text": (str, "", 0, MAX_TEXT), "index": (int, 0, 0, MAX_TEXT)},
+    "/api/reach": {"text": (str, "", 0, MAX_TEXT), "index": (int, 0, 0, MAX_TEXT)},
+    "/api/sample": {
+        "prefix": (str, "", 0, MAX_PREFIX),
+        "n": (int, 5, 1, MAX_SAMPLES),
+        "temperature": (float, 1.0, 0.0, 100.0),
+        "top_k": (int, None, 1, None),
+        "max_len": (int, None, 1, MAX_SAMPLE_LEN),
+        "seed": (int, None, 0, MAX_SEED),
+    },
+    "/api/complete": {
+        "prefix": (str, "", 0, MAX_PREFIX),
+        "k": (int, 10, 1, 100),
+        "max_len": (int, None, 1, 200),
+        "beam": (int, None, 1, MAX_BEAM),
+    },
+}
 
 
-def _field(
-    body: dict[str, Any], name: str, kind: type, default: Any, lo: Any = None, hi: Any = None
-) -> Any:
-    """One field of a request, checked: a clear error names it."""
-    value = body.get(name, default)
-    if value is None:
-        return default
-    if kind is float and isinstance(value, int) and not isinstance(value, bool):
-        value = float(value)
-    if not isinstance(value, kind) or isinstance(value, bool):
-        raise CharRNNError(f"{name} must be a {kind.__name__}")
-    if (lo is not None and value < lo) or (hi is not None and value > hi):
-        raise CharRNNError(f"{name} must be between {lo} and {hi}; got {value}")
-    return value
+class RequestError(Exception):
+    """A request the server refuses: its HTTP status and a message for the client."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+
+
+def _depth(value: Any) -> int:
+    """How deeply ``value`` nests lists and objects (iteratively: no recursion limit)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        v, d = stack.pop()
+        if isinstance(v, dict | list):
+            deepest = max(deepest, d)
+            if d <= MAX_DEPTH:  # no need to look deeper than the limit
+                stack.extend((x, d + 1) for x in (v.values() if isinstance(v, dict) else v))
+    return deepest
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")  # NaN, Infinity: Python's json accepts them
+
+
+def parse_body(raw: bytes) -> dict[str, Any]:
+    """A request body as a JSON object, or a :class:`RequestError` (400) saying why."""
+    try:
+        body = json.loads(raw.decode("utf-8") or "{}", parse_constant=_no_constant)
+    except RecursionError:
+        raise RequestError(400, f"the request nests deeper than {MAX_DEPTH} levels") from None
+    except (ValueError, UnicodeDecodeError):
+        raise RequestError(400, "the request is not a JSON object (UTF-8)") from None
+    if not isinstance(body, dict):
+        raise RequestError(400, "the request is not a JSON object")
+    if _depth(body) > MAX_DEPTH:
+        raise RequestError(400, f"the request nests deeper than {MAX_DEPTH} levels")
+    return body
+
+
+def fields(route: str, body: dict[str, Any], vocab_size: int) -> dict[str, Any]:
+    """The fields of one request, each checked against :data:`LIMITS`.
+
+    A wrong one is a :class:`RequestError` (400) naming the field, what it
+    must be and its range; an unknown field is refused too (a typo would
+    otherwise be silently ignored).
+    """
+    limits = LIMITS[route]
+    unknown = sorted(set(body) - set(limits))
+    if unknown:
+        raise RequestError(
+            400, f"unknown field {unknown[0]!r}; {route} takes {', '.join(limits)}"[:300]
+        )
+    out = {}
+    for name, (kind, default, lo, hi) in limits.items():
+        hi = vocab_size if name == "top_k" else hi
+        value: Any = body.get(name)
+        if value is None:
+            out[name] = default
+            continue
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        what = {str: "a string", int: "a whole number", float: "a number"}[kind]
+        if not isinstance(value, kind) or isinstance(value, bool):
+            raise RequestError(400, f"{name} must be {what} between {lo} and {hi}")
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise RequestError(400, f"{name} is not valid Unicode (a lone surrogate)") from None
+            if len(value) > hi:
+                raise RequestError(
+                    400, f"{name} may have at most {hi:,} characters; got {len(value):,}"
+                )
+        elif not (math.isfinite(num := cast(float, value)) and lo <= num <= hi):
+            shown = num if abs(num) < 1e15 else f"{num:.3g}"
+            raise RequestError(400, f"{name} must be between {lo} and {hi}; got {shown}")
+        out[name] = value
+    return out
 
 
 class PageServer(ThreadingHTTPServer):
@@ -61,115 +176,257 @@ class PageServer(ThreadingHTTPServer):
         self.first_text = first_text
         self.quiet = quiet
         self.slots = threading.BoundedSemaphore(COMPUTE_SLOTS)
+        self.connections = threading.BoundedSemaphore(MAX_CONNECTIONS)
+        self.busy = 0  # requests computing now (see wait_until_idle)
+        self.idle = threading.Condition()
+        port = self.server_address[1]
+        names = {*LOOPBACK, str(address[0]).lower()}
+        names |= {f"[{n}]" for n in names if ":" in n and not n.startswith("[")}
+        # The Host headers answered: each name with the bound port (browsers always send it
+        # for a port other than 80).
+        self.hosts = {f"{n}:{port}" for n in names} | (names if port == 80 else set())
 
     @property
     def url(self) -> str:
         host, port = self.server_address[:2]
         if isinstance(host, bytes):  # an AF_UNIX-style address; an IP server gives str
             host = host.decode()
-        return f"http://{host}:{port}/"
+        return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        # At most MAX_CONNECTIONS handler threads: the accept loop waits for a free one, so
+        # further connections wait in the kernel's queue instead of each holding a thread.
+        self.connections.acquire()
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self.connections.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.connections.release()
+
+    def wait_until_idle(self, timeout: float) -> bool:
+        """Wait (at most ``timeout`` s) until no request is computing; True when none is.
+
+        A stopping server calls it after ``serve_forever`` returns: requests already
+        computing finish and send their answer instead of being cut off.
+        """
+        with self.idle:
+            return self.idle.wait_for(lambda: self.busy == 0, timeout)
 
     def answer(self, route: str, body: dict[str, Any]) -> dict[str, Any]:
-        """The JSON answer of one API route."""
+        """The JSON answer of one API route (``body`` already parsed; fields checked here)."""
         m = self.model
+        f = fields(route, body, m.vocab_.size)
         if route == "/api/read":
-            return payload(m, _field(body, "text", str, ""))
+            return payload(m, f["text"])
         if route == "/api/influence":
-            text = _field(body, "text", str, "")
-            index = _field(body, "index", int, 0, 0)
-            return {"influence": influence_row(m, text, index)}
+            return {"influence": influence_row(m, f["text"], f["index"])}
+        if route == "/api/reach":
+            return {"reach": reach_rows(m, f["text"], f["index"]), "window": REACH_WINDOW}
         if route == "/api/sample":
             t0 = time.perf_counter()
             # Text mode: a paragraph, not sample()'s 500 characters, unless asked.
             length = 200 if m.config_.mode == "text" else None
             samples = m.sample(
-                n=_field(body, "n", int, 5, 1, MAX_SAMPLES),
-                prefix=_field(body, "prefix", str, ""),
-                temperature=_field(body, "temperature", float, 1.0, 0.0, 100.0),
-                top_k=_field(body, "top_k", int, None, 1, m.vocab_.size),
-                max_len=_field(body, "max_len", int, length, 1, 2000),
-                random_state=_field(body, "seed", int, None),
+                n=f["n"],
+                prefix=f["prefix"],
+                temperature=f["temperature"],
+                top_k=f["top_k"],
+                max_len=f["max_len"] or length,
+                random_state=f["seed"],
             )
             return {"samples": samples, "seconds": time.perf_counter() - t0}
-        if route == "/api/complete":
-            r = m.complete(
-                _field(body, "prefix", str, ""),
-                _field(body, "k", int, 10, 1, 100),
-                max_len=_field(body, "max_len", int, None, 1, 200),
-            )
-            return r.to_dict()
-        raise KeyError(route)
+        r = m.complete(f["prefix"], f["k"], max_len=f["max_len"], beam=f["beam"])
+        return r.to_dict()
+
+
+def _page_message(exc: CharRNNError) -> str:
+    # The library's advice names API parameters; on the page there is no "unknown" to pass.
+    return str(exc).replace(" or pass unknown='skip' to drop them", "")
 
 
 class _Handler(BaseHTTPRequestHandler):
     server: PageServer
     protocol_version = "HTTP/1.1"
+    timeout = IDLE_TIMEOUT  # socketserver sets it on the connection: a silent client is dropped
+    # The standard library adds a version banner; a local page has no use for it.
+    server_version = "charrnn"
+    sys_version = ""
 
     def log_message(self, format: str, *args: Any) -> None:
         if not self.server.quiet:
             sys.stderr.write(f"{self.address_string()} {format % args}\n")
 
-    def _send(self, status: int, body: bytes, ctype: str) -> None:
+    def end_headers(self) -> None:
+        # On every answer, errors included: no framing, no sniffing, no referrer, no cache.
+        self.send_header("Content-Security-Policy", LIVE_CSP)
+        self.send_header("X-Frame-Options", "DENY")
+        self.send_header("X-Content-Type-Options", "nosniff")
+        self.send_header("Referrer-Policy", "no-referrer")
+        self.send_header("Cache-Control", "no-store")
+        super().end_headers()
+
+    def _send(
+        self, status: int, body: bytes, ctype: str, headers: dict[str, str] | None = None
+    ) -> None:
         self.send_response(status)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
-        self.send_header("Cache-Control", "no-store")
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        if self.close_connection:
+            self.send_header("Connection", "close")
         self.end_headers()
-        self.wfile.write(body)
+        if self.command != "HEAD":
+            self.wfile.write(body)
 
-    def _json(self, status: int, data: Any) -> None:
-        self._send(
-            status,
-            json.dumps(data, ensure_ascii=False).encode("utf-8"),
-            "application/json; charset=utf-8",
+    def _json(self, status: int, data: Any, headers: dict[str, str] | None = None) -> None:
+        body = json.dumps(data, ensure_ascii=False).encode("utf-8", "replace")
+        self._send(status, body, "application/json; charset=utf-8", headers)
+
+    def _refuse(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+        """Answer before the body is read, then close: the body cannot be told from the next
+        request."""
+        self.close_connection = True
+        self.linger = True
+        self._json(status, {"error": message}, headers)
+
+    def finish(self) -> None:
+        super().finish()
+        if getattr(self, "linger", False):
+            # A lingering close: stop writing, then read and drop what the client is still
+            # sending (bounded in bytes and time). Closing at once would reset the connection
+            # under a client still writing its body, and it would never read the answer.
+            try:
+                self.connection.shutdown(socket.SHUT_WR)
+                self.connection.settimeout(1.0)
+                deadline, left = time.monotonic() + 5.0, 16 * MAX_BODY
+                while left > 0 and time.monotonic() < deadline:
+                    chunk = self.connection.recv(65536)
+                    if not chunk:
+                        break
+                    left -= len(chunk)
+            except OSError:
+                pass
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """The standard library's own refusals (a bad request line, headers too long), as JSON."""
+        try:
+            self._refuse(code, message or self.responses.get(code, ("error",))[0])
+        except OSError:
+            pass  # the client is gone
+
+    def __getattr__(self, name: str) -> Any:
+        # Any method without a do_ handler (OPTIONS, PUT, DELETE, PATCH, ...) is a JSON 405,
+        # not the standard library's HTML 501 page.
+        if name.startswith("do_"):
+            return self._not_allowed
+        raise AttributeError(name)
+
+    def _not_allowed(self) -> None:
+        self._refuse(405, f"method {self.command[:20]} is not allowed", {"Allow": "GET, POST"})
+
+    def _check_host(self) -> bool:
+        host = (self.headers.get("Host") or "").strip().lower()
+        if host in self.server.hosts:
+            return True
+        self._refuse(
+            421,
+            "this server answers only requests to its own address "
+            f"({self.server.url.rstrip('/')}); not Host {host[:100]!r}",
         )
+        return False
 
     def do_GET(self) -> None:
-        if self.path in ("/", "/index.html"):
+        if not self._check_host():
+            return
+        path = self.path.split("?", 1)[0]
+        if path in ("/", "/index.html"):
             html = live_page(self.server.first_text).encode("utf-8")
             self._send(200, html, "text/html; charset=utf-8")
-        elif self.path == "/favicon.ico":
+        elif path == "/page.js":
+            self._send(200, asset("page.js").encode(), "text/javascript; charset=utf-8")
+        elif path == "/page.css":
+            self._send(200, asset("page.css").encode(), "text/css; charset=utf-8")
+        elif path == "/favicon.ico":
             self._send(204, b"", "text/plain")
         else:
-            self._json(404, {"error": f"no page {self.path}"})
+            self._json(404, {"error": f"no page {path[:200]}"})
+
+    def _body(self) -> bytes:
+        """The request's body, read only once its headers pass (else a RequestError)."""
+        ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        origin = self.headers.get("Origin")
+        own = "http://" + (self.headers.get("Host") or "").strip().lower()
+        if origin is not None and origin.lower() != own:
+            raise RequestError(403, f"requests from another origin ({origin[:100]}) are refused")
+        if self.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "none"):
+            raise RequestError(403, "requests from another site are refused")
+        if self.headers.get("Transfer-Encoding"):
+            raise RequestError(411, "send the body with a Content-Length, not chunked")
+        given = self.headers.get_all("Content-Length") or []
+        if not given:
+            raise RequestError(411, "a POST needs a Content-Length")
+        if len(set(given)) > 1 or not given[0].strip().isdigit() or len(given[0]) > 12:
+            raise RequestError(400, "Content-Length must be one whole number of bytes")
+        length = int(given[0])
+        if length > MAX_BODY:
+            raise RequestError(413, f"the request is larger than {MAX_BODY:,} bytes")
+        if ctype != "application/json":
+            # Checked after the length so that the body can be drained below.
+            raise RequestError(415, "send the request as Content-Type: application/json")
+        try:
+            raw = self.rfile.read(length)
+        except TimeoutError:
+            raise RequestError(408, f"the body did not arrive within {self.timeout:g} s") from None
+        if len(raw) < length:
+            raise RequestError(400, "the request body is shorter than its Content-Length")
+        return raw
 
     def do_POST(self) -> None:
+        # Counted busy until the answer is sent: a stopping server waits for it.
+        with self.server.idle:
+            self.server.busy += 1
         try:
-            length = int(self.headers.get("Content-Length") or 0)
-        except ValueError:
-            length = -1
-        if not 0 <= length <= MAX_BODY:
-            # Read what was sent (up to a bound) before answering: a client still
-            # writing its body would otherwise see the connection reset, not the answer.
-            left = length if 0 < length <= 16 * MAX_BODY else 0
-            while left > 0:
-                chunk = self.rfile.read(min(left, 65536))
-                if not chunk:
-                    break
-                left -= len(chunk)
-            self.close_connection = True
-            self._json(413, {"error": f"the request is larger than {MAX_BODY:,} bytes"})
-            return
-        raw = self.rfile.read(length)
-        try:
-            body = json.loads(raw.decode("utf-8") or "{}")
-            if not isinstance(body, dict):
-                raise ValueError("not an object")
-        except (ValueError, UnicodeDecodeError):
-            self._json(400, {"error": "the request is not a JSON object"})
+            self._post()
+        finally:
+            with self.server.idle:
+                self.server.busy -= 1
+                self.server.idle.notify_all()
+
+    def _post(self) -> None:
+        if not self._check_host():
             return
         try:
+            raw = self._body()
+        except RequestError as exc:
+            self._refuse(exc.status, str(exc))
+            return
+        try:
+            body = parse_body(raw)
+            if self.path not in LIMITS:
+                raise RequestError(404, f"no route {self.path[:200]}")
             with self.server.slots:
                 data = self.server.answer(self.path, body)
-        except KeyError:
-            self._json(404, {"error": f"no route {self.path}"})
+        except RequestError as exc:
+            self._json(exc.status, {"error": str(exc)})
         except CharRNNError as exc:
-            self._json(400, {"error": str(exc)})
+            self._json(400, {"error": _page_message(exc)})
         except Exception as exc:  # a bug: one line for the user and the log, no traceback out
             sys.stderr.write(f"charrnn serve: {self.path}: {type(exc).__name__}: {exc}\n")
             self._json(500, {"error": f"internal error ({type(exc).__name__}); see the server log"})
         else:
             self._json(200, data)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` names this machine only (nothing on the network can connect)."""
+    return host.lower() in LOOPBACK or host.startswith("127.")
 
 
 def make_server(
@@ -184,7 +441,14 @@ def make_server(
     if not 0 <= port <= 65535:
         raise CharRNNError(f"the port must be between 0 and 65535; got {port}")
     try:
-        return PageServer((host, port), model, first_text, quiet)
+        cls = PageServer
+        if ":" in host:  # an IPv6 address: the standard library's server binds IPv4 only
+
+            class _V6(PageServer):
+                address_family = socket.AF_INET6
+
+            cls = _V6
+        return cls((host, port), model, first_text, quiet)
     except OSError as exc:
         raise CharRNNError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
 
