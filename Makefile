@@ -9,7 +9,12 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-all test-long test-fast test-torch lint venv clean
+.PHONY: demo test test-all test-long test-fast test-torch lint venv clean kernels
+
+# The optional compiled kernels (src/charrnn/core/kernels/fused.c), built for this
+# machine in under a second; without a C compiler this prints nothing and charrnn runs
+# its numpy cells as before.
+KERNELS := src/charrnn/core/kernels/_fused.so
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,14 +22,20 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/python -m pip install --quiet -e '.[dev,progress,plot]'
 	touch $(STAMP)
 
+$(KERNELS): src/charrnn/core/kernels/fused.c src/charrnn/core/kernels/build.py | $(STAMP)
+	$(BIN)/python -m charrnn.core.kernels.build --quiet
+
+kernels: $(STAMP)
+	$(BIN)/python -m charrnn.core.kernels.build
+
 venv: $(STAMP)
 
-demo: $(STAMP)
+demo: $(STAMP) $(KERNELS)
 	$(BIN)/charrnn demo
 
 # The house's checks first (lint, layout, the layer contracts, types), then the suite
 # on every core.
-test: $(STAMP)
+test: $(STAMP) $(KERNELS)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports --no-cache
@@ -33,10 +44,10 @@ test: $(STAMP)
 
 test-all: test test-long
 
-test-long: $(STAMP)
+test-long: $(STAMP) $(KERNELS)
 	$(BIN)/python -m pytest -q -n auto -m long
 
-test-fast: $(STAMP)
+test-fast: $(STAMP) $(KERNELS)
 	$(BIN)/python -m pytest -q -n auto -m "not slow"
 
 test-torch: $(STAMP)
@@ -47,4 +58,4 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 clean:
-	rm -rf $(VENV) build src/*.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) build src/*.egg-info .pytest_cache .ruff_cache src/charrnn/core/kernels/_fused.*

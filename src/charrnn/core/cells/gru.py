@@ -42,6 +42,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import kernels
 from ..workspace import Workspace
 from .base import (
     GradientWindow,
@@ -144,11 +145,24 @@ class GRUCell(HiddenStateCell):
         acts = ws.get(f"acts{layer}", (T, B, G), dtype)  # (T, B, 3H): r, z, n
         hn = ws.get(f"hn{layer}", (T, B, H), dtype)  # (T, B, H)
         hs[0] = h0
+        g = ws.get("gru-g", (B, G), dtype)  # (B, 3H) recurrent projection of a step
+        WhT = ws.get(f"WhT{layer}", (H, G), dtype)  # (H, 3H), contiguous for BLAS
+        fused = kernels.active(xp)
+        if fused is not None and pre.flags.c_contiguous and bhn.flags.c_contiguous:
+            # The same recurrence, each step's (F1)-(F5) in one call of fused.c's
+            # gru_forward (what _recur does in eleven numpy calls), on unscaled inputs.
+            WhT[...] = Wh.T
+            fn, adr = fused.fn("gru_forward", dtype), kernels.address
+            p0, g0, b0, h0_, a0, hn0 = adr(pre), adr(g), adr(bhn), adr(hs), adr(acts), adr(hn)
+            bg, bh = B * G * dtype.itemsize, B * H * dtype.itemsize  # bytes per step
+            for t in range(T):
+                np.dot(hs[t], WhT, out=g)
+                h_t = h0_ + t * bh
+                fn(B, H, p0 + t * bg, g0, b0, h_t, H, a0 + t * bg, hn0 + t * bh, h_t + bh, H)
+            return hs[1:], hs[T], (hs, acts, hn)
         scale = self._scale(ws, H, dtype)
         pre *= scale
-        WhT = ws.get(f"WhT{layer}", (H, G), dtype)  # (H, 3H), contiguous for BLAS
         xp.multiply(Wh.T, scale, out=WhT)
-        g = ws.get("gru-g", (B, G), dtype)  # (B, 3H) recurrent projection of a step
         rz, n = acts[..., : 2 * H], acts[..., 2 * H :]
         with np.errstate(over="ignore", under="ignore"):  # e^-x = inf or 0: the limits
             for t in range(T):
@@ -343,13 +357,26 @@ class GRUCell(HiddenStateCell):
         dtype = h.dtype
         g = ws.get("step-gru-g", (B, 3 * H), dtype)
         xp.dot(h, params[self.names(layer).recurrent].T, out=g)
-        g[:, : 2 * H] *= -1
-        pre[:, : 2 * H] *= -1
-        rz = ws.get("step-gru-rz", (B, 2 * H), dtype)
+        bhn = params[self.candidate_bias(layer)]
         hn = ws.get("step-gru-hn", (B, H), dtype)
-        n = ws.get("step-gru-n", (B, H), dtype)
-        with np.errstate(over="ignore", under="ignore"):
-            self._recur(xp, pre, g, params[self.candidate_bias(layer)], rz, hn, n, h, out)
+        fused = kernels.active(xp)
+        ldh, ldo = kernels.row_stride(h), kernels.row_stride(out)
+        ok = pre.flags.c_contiguous and bhn.flags.c_contiguous
+        if fused is not None and ok and ldh is not None and ldo is not None:
+            # (F1)-(F5) in one call of fused.c's gru_forward, on unscaled inputs.
+            acts = ws.get("step-gru-acts", (B, 3 * H), dtype)  # (B, 3H): r, z, n
+            adr = kernels.address
+            fused.fn("gru_forward", dtype)(
+                B, H, adr(pre), adr(g), adr(bhn), adr(h), ldh, adr(acts), adr(hn), adr(out), ldo
+            )
+            rz = acts[:, : 2 * H]
+        else:
+            g[:, : 2 * H] *= -1
+            pre[:, : 2 * H] *= -1
+            rz = ws.get("step-gru-rz", (B, 2 * H), dtype)
+            n = ws.get("step-gru-n", (B, H), dtype)
+            with np.errstate(over="ignore", under="ignore"):
+                self._recur(xp, pre, g, bhn, rz, hn, n, h, out)
         if record is not None:
             record.append({"reset": rz[:, :H].copy(), "update": rz[:, H:].copy()})
 

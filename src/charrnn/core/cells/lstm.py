@@ -45,6 +45,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import kernels
 from ..workspace import Workspace
 from .base import CellBase, GradientWindow, Grads, LayerNames, Params, ParamSpec, layer_suffix
 
@@ -168,6 +169,30 @@ class LSTMCell(CellBase):
         acts = ws.get(f"acts{layer}", (T, B, G), dtype)  # (T, B, 4H): i, f, g, o
         tcs = ws.get(f"tcs{layer}", (T, B, H), dtype)  # (T, B, H): tanh(c_t)
         hs[0], cs[0] = h0[:, :H], h0[:, H:]
+        fused = kernels.active(xp)
+        if fused is not None and pre.flags.c_contiguous:
+            self._forward_compiled(fused, Wh, pre, hs, cs, acts, tcs, ws, layer)
+        else:
+            self._forward_numpy(Wh, pre, hs, cs, acts, tcs, ws, layer, xp)
+        final = ws.get(f"lstm-final{layer}", (B, 2 * H), dtype)  # (B, 2H)
+        final[:, :H], final[:, H:] = hs[T], cs[T]
+        return hs[1:], final, (hs, cs, acts, tcs)
+
+    def _forward_numpy(
+        self,
+        Wh: Any,
+        pre: Any,
+        hs: Any,
+        cs: Any,
+        acts: Any,
+        tcs: Any,
+        ws: Workspace,
+        layer: int,
+        xp: Any,
+    ) -> None:
+        T, B, G = pre.shape
+        H = G // 4
+        dtype = Wh.dtype
         scale, num = self._exp_scales(ws, H, dtype)
         pre *= scale
         WhT = ws.get(f"WhT{layer}", (H, G), dtype)  # (H, 4H), contiguous for BLAS
@@ -178,9 +203,34 @@ class LSTMCell(CellBase):
             for t in range(T):
                 xp.dot(hs[t], WhT, out=a)
                 self._recur(xp, pre[t], a, num, cs[t], acts[t], tcs[t], hs[t + 1], cs[t + 1], ig)
-        final = ws.get(f"lstm-final{layer}", (B, 2 * H), dtype)  # (B, 2H)
-        final[:, :H], final[:, H:] = hs[T], cs[T]
-        return hs[1:], final, (hs, cs, acts, tcs)
+
+    @staticmethod
+    def _forward_compiled(
+        fused: Any,
+        Wh: Any,
+        pre: Any,
+        hs: Any,
+        cs: Any,
+        acts: Any,
+        tcs: Any,
+        ws: Workspace,
+        layer: int,
+    ) -> None:
+        # The same recurrence, each step's (F1)-(F3) in one call of fused.c's
+        # lstm_forward (what _recur does in ten numpy calls), on unscaled inputs.
+        T, B, G = pre.shape
+        H = G // 4
+        dtype = Wh.dtype
+        WhT = ws.get(f"WhT{layer}", (H, G), dtype)  # (H, 4H), contiguous for BLAS
+        WhT[...] = Wh.T
+        a = ws.get("lstm-a", (B, G), dtype)  # (B, 4H): h Wh^T
+        fn, adr = fused.fn("lstm_forward", dtype), kernels.address
+        p0, a0, c0, act0, tc0, h0 = adr(pre), adr(a), adr(cs), adr(acts), adr(tcs), adr(hs)
+        bg, bh = B * G * dtype.itemsize, B * H * dtype.itemsize  # bytes per step
+        for t in range(T):
+            np.dot(hs[t], WhT, out=a)
+            c_t, h_t1 = c0 + t * bh, h0 + (t + 1) * bh
+            fn(B, H, p0 + t * bg, a0, c_t, H, act0 + t * bg, tc0 + t * bh, h_t1, H, c_t + bh, H)
 
     @staticmethod
     def _factors(xp: Any, act: Any, c: Any, tc: Any, fac: Any, fc: Any) -> None:
@@ -352,16 +402,26 @@ class LSTMCell(CellBase):
         B, S = h.shape
         H = S // 2
         dtype = h.dtype
-        scale, num = self._exp_scales(ws, H, dtype)
         a = ws.get("step-lstm-a", (B, 4 * H), dtype)
         xp.dot(h[:, :H], params[self.names(layer).recurrent].T, out=a)
-        a *= scale
-        pre *= scale
         act = ws.get("step-lstm-act", (B, 4 * H), dtype)
         tc = ws.get("step-lstm-tc", (B, H), dtype)
-        ig = ws.get("step-lstm-ig", (B, H), dtype)
-        with np.errstate(over="ignore", under="ignore"):
-            self._recur(xp, pre, a, num, h[:, H:], act, tc, out[:, :H], out[:, H:], ig)
+        fused = kernels.active(xp)
+        ldh, ldo = kernels.row_stride(h), kernels.row_stride(out)
+        if fused is not None and pre.flags.c_contiguous and ldh is not None and ldo is not None:
+            # (F1)-(F3) in one call of fused.c's lstm_forward, on unscaled inputs.
+            adr = kernels.address
+            fused.fn("lstm_forward", dtype)(
+                B, H, adr(pre), adr(a), adr(h[:, H:]), ldh, adr(act), adr(tc),
+                adr(out), ldo, adr(out[:, H:]), ldo,
+            )  # fmt: skip
+        else:
+            scale, num = self._exp_scales(ws, H, dtype)
+            a *= scale
+            pre *= scale
+            ig = ws.get("step-lstm-ig", (B, H), dtype)
+            with np.errstate(over="ignore", under="ignore"):
+                self._recur(xp, pre, a, num, h[:, H:], act, tc, out[:, :H], out[:, H:], ig)
         if record is not None:
             record.append(
                 {

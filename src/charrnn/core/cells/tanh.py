@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import kernels
 from ..workspace import Workspace
 from .base import (
     GradientWindow,
@@ -93,6 +94,16 @@ class TanhCell(HiddenStateCell):
         # A contiguous transpose lets BLAS run its fastest (no-transpose) kernel.
         WhhT = ws.get(f"WhhT{layer}", (H, H), Whh.dtype)
         WhhT[...] = Whh.T
+        fused = kernels.active(xp)
+        if fused is not None and pre.flags.c_contiguous:
+            # The same recurrence, each step's `out += pre_t; np.tanh(out)` of _recur
+            # (T1) in one call of fused.c's rnn_forward.
+            fn, adr = fused.fn("rnn_forward", Whh.dtype), kernels.address
+            p0, h0_, bh = adr(pre), adr(hs), B * H * Whh.dtype.itemsize  # bytes per step
+            for t in range(T):
+                np.dot(hs[t], WhhT, out=hs[t + 1])
+                fn(B, H, p0 + t * bh, h0_ + (t + 1) * bh, H)
+            return hs[1:], hs[T], hs
         for t in range(T):
             self._recur(xp, hs[t], WhhT, pre[t], hs[t + 1])
         return hs[1:], hs[T], hs
@@ -179,6 +190,13 @@ class TanhCell(HiddenStateCell):
 
         The tanh cell has no gates, so it adds nothing to ``record``.
         """
+        fused = kernels.active(xp)
+        ldo = kernels.row_stride(out)
+        if fused is not None and pre.flags.c_contiguous and ldo is not None:
+            xp.dot(h, params[self.names(layer).recurrent].T, out=out)
+            adr = kernels.address
+            fused.fn("rnn_forward", out.dtype)(out.shape[0], out.shape[1], adr(pre), adr(out), ldo)
+            return
         self._recur(xp, h, params[self.names(layer).recurrent].T, pre, out)
 
     def reference_step(self, params: Params, layer: int, x: Any, state: Any) -> tuple[Any, Any]:

@@ -1,0 +1,116 @@
+/* charrnn's fused kernels: everything between one step's matmuls, in one pass.
+ *
+ * The numpy cells (core/cells/tanh.py, gru.py, lstm.py) are the reference: each
+ * kernel below names the numpy lines and the equations (T1, F1.., B1..) it fuses,
+ * and tests/core/test_kernels.py proves it equal to them. Python does each step's
+ * matmul (numpy's BLAS) and then calls one of these once per step through ctypes.
+ *
+ * Vector math: glibc's libmvec. The redeclarations below with the `simd` attribute
+ * are what glibc's <bits/math-vector.h> declares under -ffast-math alone; declaring
+ * them here lets gcc -O3 -fopenmp-simd vectorise the loops into calls of the SIMD
+ * variants (_ZGVeN16v_expf on AVX-512, _ZGVdN8v_expf on AVX2) while keeping IEEE
+ * semantics: no -ffast-math, so e^-x may overflow to inf and 1 / (1 + inf) = 0 is
+ * the saturated gate's exact limit, as in the numpy cells.
+ *
+ * Every function comes twice, for float and double (the gradient checks' dtype):
+ * the macro KERNELS(T, SFX, EXP, TANH) writes one set.
+ */
+#include <math.h>
+#include <stddef.h>
+
+#ifndef CHARRNN_NO_MVEC /* the build's fallback where libmvec is missing: scalar calls */
+__attribute__((simd("notinbranch"))) float expf(float);
+__attribute__((simd("notinbranch"))) float tanhf(float);
+__attribute__((simd("notinbranch"))) double exp(double);
+__attribute__((simd("notinbranch"))) double tanh(double);
+#endif
+
+#define KERNELS(T, SFX, EXP, TANH)                                                        \
+                                                                                          \
+/* tanh cell, forward step (tanh.py TanhCell._recur after its np.dot):                    \
+ *     out += pre_t; np.tanh(out, out=out)                          (T1)                  \
+ * a (B, H) holds h_{t-1} Whh^T on entry, row stride lda; h_t is written over it. */      \
+void rnn_forward_##SFX(ptrdiff_t B, ptrdiff_t H, const T *restrict pre, T *restrict a,    \
+                       ptrdiff_t lda)                                                     \
+{                                                                                         \
+    for (ptrdiff_t b = 0; b < B; b++) {                                                   \
+        const T *restrict p = pre + b * H;                                                \
+        T *restrict o = a + b * lda;                                                      \
+        _Pragma("omp simd")                                                               \
+        for (ptrdiff_t j = 0; j < H; j++)                                                 \
+            o[j] = TANH(o[j] + p[j]);                                                     \
+    }                                                                                     \
+}                                                                                         \
+                                                                                          \
+/* GRU, forward step (gru.py GRUCell._recur after its np.dot), on unscaled inputs:       \
+ *     [r | z] = 1 / (1 + e^-(pre_rz + g_rz))                        (F1), (F2)           \
+ *     hn = g_n + bhn                                                (F3)                 \
+ *     n = tanh(pre_n + r * hn)                                      (F4)                 \
+ *     h' = n + z * (h - n)                                          (F5)                 \
+ * pre, g (B, 3H); acts (B, 3H) receives [r | z | n] and hn (B, H) the candidate's        \
+ * recurrent part, the numpy forward's cache; h (row stride ldh) -> out (ldo). */         \
+void gru_forward_##SFX(ptrdiff_t B, ptrdiff_t H, const T *restrict pre,                   \
+                       const T *restrict g, const T *restrict bhn, const T *h,            \
+                       ptrdiff_t ldh, T *restrict acts, T *restrict hn, T *out,           \
+                       ptrdiff_t ldo)                                                     \
+{                                                                                         \
+    for (ptrdiff_t b = 0; b < B; b++) {                                                   \
+        const T *restrict p = pre + b * 3 * H, *restrict gb = g + b * 3 * H;              \
+        const T *hb = h + b * ldh;                                                        \
+        T *restrict r = acts + b * 3 * H, *restrict z = r + H, *restrict n = r + 2 * H;   \
+        T *restrict hnb = hn + b * H;                                                     \
+        T *ob = out + b * ldo;                                                            \
+        _Pragma("omp simd")                                                               \
+        for (ptrdiff_t j = 0; j < 2 * H; j++)                                             \
+            r[j] = (T)1 / ((T)1 + EXP(-(p[j] + gb[j])));  /* r, z: e^-x = inf -> 0 */     \
+        _Pragma("omp simd")                                                               \
+        for (ptrdiff_t j = 0; j < H; j++) {                                               \
+            T hv = gb[2 * H + j] + bhn[j];                                                \
+            T nv = TANH(p[2 * H + j] + r[j] * hv);                                        \
+            hnb[j] = hv;                                                                  \
+            n[j] = nv;                                                                    \
+            ob[j] = nv + z[j] * (hb[j] - nv);                                             \
+        }                                                                                 \
+    }                                                                                     \
+}                                                                                         \
+                                                                                          \
+/* LSTM, forward step (lstm.py LSTMCell._recur after its np.dot), on unscaled inputs:    \
+ *     i, f, o = sigmoid(a_i), sigmoid(a_f), sigmoid(a_o); g = tanh(a_g)   (F1)           \
+ *     c' = f * c + i * g                                                  (F2)           \
+ *     h' = o * tanh(c')                                                   (F3)           \
+ * with a = pre + h Wh^T: pre, a (B, 4H); act (B, 4H) receives [i | f | g | o] and        \
+ * tc (B, H) tanh(c'), the numpy forward's cache; c (row stride ldc) -> c_out (ldco),     \
+ * h_out (ldh). The numpy cell's scaling of pre and Wh^T by -1, -2 (to feed one exp)      \
+ * is not needed here: each gate takes its own function. */                               \
+void lstm_forward_##SFX(ptrdiff_t B, ptrdiff_t H, const T *restrict pre,                  \
+                        const T *restrict a, const T *c, ptrdiff_t ldc,                   \
+                        T *restrict act, T *restrict tc, T *h_out, ptrdiff_t ldh,         \
+                        T *c_out, ptrdiff_t ldco)                                         \
+{                                                                                         \
+    for (ptrdiff_t b = 0; b < B; b++) {                                                   \
+        const T *restrict p = pre + b * 4 * H, *restrict ab = a + b * 4 * H;              \
+        const T *cb = c + b * ldc;                                                        \
+        T *restrict ac = act + b * 4 * H, *restrict tcb = tc + b * H;                     \
+        T *hb = h_out + b * ldh, *cob = c_out + b * ldco;                                 \
+        _Pragma("omp simd")                                                               \
+        for (ptrdiff_t j = 0; j < 2 * H; j++)     /* i, f */                              \
+            ac[j] = (T)1 / ((T)1 + EXP(-(p[j] + ab[j])));                                 \
+        _Pragma("omp simd")                                                               \
+        for (ptrdiff_t j = 2 * H; j < 3 * H; j++) /* g */                                 \
+            ac[j] = TANH(p[j] + ab[j]);                                                   \
+        _Pragma("omp simd")                                                               \
+        for (ptrdiff_t j = 3 * H; j < 4 * H; j++) /* o */                                 \
+            ac[j] = (T)1 / ((T)1 + EXP(-(p[j] + ab[j])));                                 \
+        _Pragma("omp simd")                                                               \
+        for (ptrdiff_t j = 0; j < H; j++) {                                               \
+            T cv = ac[H + j] * cb[j] + ac[j] * ac[2 * H + j];                             \
+            T t = TANH(cv);                                                               \
+            cob[j] = cv;                                                                  \
+            tcb[j] = t;                                                                   \
+            hb[j] = ac[3 * H + j] * t;                                                    \
+        }                                                                                 \
+    }                                                                                     \
+}
+
+KERNELS(float, f32, expf, tanhf)
+KERNELS(double, f64, exp, tanh)

@@ -1,0 +1,214 @@
+"""The compiled kernels (core/kernels/fused.c) against the numpy cells, the reference.
+
+Bounds: float32 results agree to 1e-5 relative (of each array's largest value;
+libmvec's exp and tanh are within 4 ulp, numpy's within a few, and BPTT sums
+T steps of them); float64 to 1e-12. A saturated gate takes its exact limit in
+both. Tests that need the built library skip, saying how to build it, where
+it is not built; the choice and its errors are tested everywhere.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from charrnn import CharRNN
+from charrnn.common.errors import CharRNNError
+from charrnn.core import kernels
+from charrnn.core.cells import get_cell
+from charrnn.core.config import Config
+from charrnn.core.model import backward, forward, init_params, step, zero_state
+from charrnn.core.vocab import Vocab
+from charrnn.core.workspace import Workspace
+from charrnn.training.trainer import Trainer
+
+BUILT, WHY = kernels.library()
+needs_library = pytest.mark.skipif(
+    BUILT is None, reason=f"the compiled kernels are {WHY}: `{kernels.BUILD_COMMAND}`"
+)
+CELLS = ["rnn", "gru", "lstm"]  # the cells fused.c has kernels for
+BOUND = {"float32": 1e-5, "float64": 1e-12}
+
+
+def _close(actual, expected, dtype, what=""):
+    scale = float(np.abs(expected).max()) or 1.0
+    np.testing.assert_allclose(
+        actual, expected, rtol=BOUND[dtype], atol=BOUND[dtype] * scale, err_msg=what
+    )
+
+
+def _run(kind, cell, dtype, layers, dropout, masked, carried, bptt="full", window=None):
+    rng = np.random.default_rng(0)
+    V, H, B, T = 11, 8, 5, 9
+    p = init_params(V, H, rng, layers=layers, cell=cell, dtype=dtype, init="scaled")
+    x, y = rng.integers(0, V, (T, B)), rng.integers(0, V, (T, B))
+    h0 = zero_state(p, B, cell=cell)
+    if carried:
+        h0 += rng.standard_normal(h0.shape).astype(dtype) * 0.5
+    mask = (rng.random((T, B)) < 0.7).astype(dtype) if masked else None
+    with kernels.using(kind):
+        loss, cache = forward(
+            p, x, y, h0, mask, dropout=dropout, rng=np.random.default_rng(1), cell=cell
+        )
+        final = cache.final_state.copy()
+        grads, dh0 = backward(p, cache, cell=cell, bptt=bptt, window=window)
+        h1, logits = step(p, x[0], h0, cell=cell)
+    return loss, final, {k: v.copy() for k, v in grads.items()}, dh0.copy(), h1, logits
+
+
+@needs_library
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize(
+    "layers, dropout, masked, carried",
+    [(1, 0.0, False, False), (2, 0.3, True, True), (3, 0.0, False, True), (1, 0.2, True, False)],
+)
+def test_compiled_forward_backward_and_step_equal_numpy(
+    cell, dtype, layers, dropout, masked, carried
+):
+    a = _run("numpy", cell, dtype, layers, dropout, masked, carried)
+    b = _run("compiled", cell, dtype, layers, dropout, masked, carried)
+    assert abs(b[0] - a[0]) <= BOUND[dtype] * abs(a[0])
+    _close(b[1], a[1], dtype, "final state")
+    for k in a[2]:
+        _close(b[2][k], a[2][k], dtype, f"d{k}")
+    _close(b[3], a[3], dtype, "dh0")
+    _close(b[4], a[4], dtype, "step state")
+    _close(b[5], a[5], dtype, "step logits")
+
+
+@needs_library
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("bptt, window", [("naive", None), ("full", 3)])
+def test_compiled_forward_feeds_every_backward_rule(cell, bptt, window):
+    a = _run("numpy", cell, "float64", 1, 0.0, True, True, bptt, window)
+    b = _run("compiled", cell, "float64", 1, 0.0, True, True, bptt, window)
+    for k in a[2]:
+        _close(b[2][k], a[2][k], "float64", f"d{k}")
+
+
+@needs_library
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_saturated_gates_take_their_limits_in_the_compiled_kernels(cell, dtype):
+    c = get_cell(cell)
+    H, B, T = 4, 3, 2
+    p = init_params(5, H, np.random.default_rng(0), cell=cell, dtype=dtype)
+    # Every pre-activation at +-1e4: e^-x overflows to inf or underflows to 0.
+    pre = np.resize(np.array([1e4, -1e4, -1e4], dtype), (T, B, c.gates * H))
+    h0 = np.zeros(c.state_shape(B, H), dtype)
+    runs = {}
+    for kind in ("numpy", "compiled"):
+        with np.errstate(all="raise"), kernels.using(kind):  # and no warning escapes
+            out, final, cache = c.forward(p, 0, pre.copy(), h0, Workspace(), np)
+        gates = {"rnn": cache, "gru": cache[1], "lstm": cache[2]}[cell]  # exactly 0 or +-1
+        runs[kind] = (out.copy(), final.copy(), gates.copy())
+    (out, final, gates), (out_np, final_np, gates_np) = runs["compiled"], runs["numpy"]
+    assert np.isfinite(out).all() and np.isfinite(final).all()
+    np.testing.assert_array_equal(gates, gates_np)
+    assert set(np.unique(gates)) <= {-1.0, 0.0, 1.0}
+    _close(out, out_np, dtype)
+    _close(final, final_np, dtype)
+
+
+WORDS = ["vector", "victor", "vera", "vendor", "ivory", "rover", "over", "cover"] * 4
+
+
+@needs_library
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("mode", ["words", "text"])
+def test_a_training_run_with_compiled_kernels_equals_the_numpy_one(cell, mode):
+    vocab = Vocab.from_text("\n".join(WORDS))
+    data: list[str] | str = WORDS if mode == "words" else "\n".join(WORDS)
+    losses = {}
+    for kind in ("numpy", "compiled"):
+        cfg = Config(
+            mode=mode, cell=cell, hidden=16, layers=2, batch_size=4, seq_len=8, steps=100,
+            dropout=0.1, kernels=kind, seed=3,
+        )  # fmt: skip
+        t = Trainer(cfg, vocab, data)
+        losses[kind] = np.array([t.train_step()[0] for _ in range(100)])
+        losses[kind + "-params"] = t.flat.copy()
+    # 100 Adam steps: float32 rounding differences grow through training, slowly.
+    np.testing.assert_allclose(losses["compiled"], losses["numpy"], rtol=1e-4)
+    np.testing.assert_allclose(
+        losses["compiled-params"], losses["numpy-params"], rtol=1e-3, atol=1e-4
+    )
+
+
+@needs_library
+@pytest.mark.parametrize("cell", CELLS)
+def test_checkpoints_are_interchangeable_between_kernels(tmp_path, cell):
+    for trained, other in (("compiled", "numpy"), ("numpy", "compiled")):
+        model = CharRNN(cell=cell, hidden=12, steps=30, kernels=trained, random_state=0)
+        model.fit(WORDS, out_dir=tmp_path / trained)
+        loaded = CharRNN.load(tmp_path / trained / "latest.npz")
+        samples = {}
+        for kind in (trained, other):
+            with kernels.using(kind):
+                samples[kind] = loaded.sample(5, random_state=1)
+                scores = loaded.score_samples(["vector", "cover"])
+                samples[kind + "-score"] = np.array(scores)
+        assert samples[trained] == samples[other]
+        _close(samples[other + "-score"], samples[trained + "-score"], "float32")
+
+
+@needs_library
+@pytest.mark.parametrize("cell", CELLS)
+def test_resume_is_bit_identical_with_compiled_kernels(cli, tmp_path, cell):
+    data = tmp_path / "d.txt"
+    data.write_text("\n".join(f"{a}{b}x{a}" for a in "abcdefg" for b in "hijklmn"))
+    flags = ["--mode", "text", "--cell", cell, "--layers", "2", "--hidden", "6"]
+    flags += ["--batch-size", "5", "--seq-len", "7", "--dropout", "0.2", "--quiet"]
+    flags += ["--schedule", "constant", "--kernels", "compiled"]
+    one, two = tmp_path / "one", tmp_path / "two"
+    assert cli("train", data, "--out", one, "--steps", "12", *flags)[0] == 0
+    assert cli("train", data, "--out", two, "--steps", "5", *flags)[0] == 0
+    assert cli("train", data, "--out", two, "--steps", "12", "--resume", *flags)[0] == 0
+    with np.load(one / "latest.npz") as za, np.load(two / "latest.npz") as zb:
+        assert json.loads(za["meta"].tobytes())["config"]["kernels"] == "compiled"
+        for k in za.files:
+            if k != "meta":
+                np.testing.assert_array_equal(za[k], zb[k], err_msg=k)
+
+
+def test_compiled_kernels_where_none_are_built_is_a_clear_error(monkeypatch):
+    monkeypatch.setattr(kernels, "_loaded", (None, "not built (build them with `x`)"))
+    with pytest.raises(CharRNNError, match="compiled kernels are not built"):
+        kernels.check("compiled")
+    vocab = Vocab.from_text("\n".join(WORDS))
+    with pytest.raises(CharRNNError, match="build"):
+        Trainer(Config(kernels="compiled", hidden=4), vocab, WORDS)
+    # auto falls back to numpy, silently; the line says why
+    assert kernels.active(np) is None
+    assert kernels.describe().startswith("kernels: numpy (the compiled kernels are not built")
+
+
+def test_an_unknown_choice_is_refused():
+    with pytest.raises(CharRNNError, match="kernels must be one of"):
+        Config(kernels="fast")
+    with pytest.raises(CharRNNError, match="kernels must be one of"), kernels.using("fast"):
+        pass
+
+
+def test_numpy_choice_and_other_backends_take_the_numpy_cells(monkeypatch):
+    with kernels.using("numpy"):
+        assert kernels.active(np) is None
+    assert kernels.active(object()) is None  # another array namespace: its own cells
+    monkeypatch.setenv("CHARRNN_KERNELS", "numpy")
+    assert kernels.choice() == "numpy" and kernels.active(np) is None
+
+
+def test_a_library_built_for_another_cpu_is_not_loaded(tmp_path, monkeypatch):
+    lib, stamp = tmp_path / "_fused.so", tmp_path / "_fused.cpu"
+    lib.write_bytes(b"not a library")
+    stamp.write_text("some other CPU")
+    monkeypatch.setattr(kernels, "LIBRARY", lib)
+    monkeypatch.setattr(kernels, "STAMP", stamp)
+    found, why = kernels._load()
+    assert found is None and "another CPU" in why
+    stamp.write_text(kernels.cpu_fingerprint())
+    found, why = kernels._load()
+    assert found is None and "does not load" in why
