@@ -199,6 +199,8 @@ def test_numpy_choice_and_other_backends_take_the_numpy_cells(monkeypatch):
     assert kernels.active(object()) is None  # another array namespace: its own cells
     monkeypatch.setenv("CHARRNN_KERNELS", "numpy")
     assert kernels.choice() == "numpy" and kernels.active(np) is None
+    with kernels.using("auto"):  # the environment's numpy turns auto into numpy everywhere
+        assert kernels.active(np) is None
 
 
 def test_a_library_built_for_another_cpu_is_not_loaded(tmp_path, monkeypatch):

@@ -17,7 +17,9 @@ Which kernels run is a setting, ``Config.kernels``:
 
 The cells ask :func:`active` at each forward and step; :func:`using` sets the
 choice for a block of code (the trainer wraps each step in it). Outside any
-block the choice is the environment's ``CHARRNN_KERNELS``, else ``auto``.
+block the choice is the environment's ``CHARRNN_KERNELS``, else ``auto``; and
+``CHARRNN_KERNELS=numpy`` makes ``auto`` mean numpy everywhere, training
+included (how the whole suite runs on the numpy path where the kernels are built).
 """
 
 from __future__ import annotations
@@ -172,7 +174,7 @@ def active(xp: Any) -> Fused | None:
     if xp is not np:
         return None
     kind = choice()
-    if kind == "numpy":
+    if kind == "numpy" or (kind == "auto" and default() == "numpy"):
         return None
     lib, _ = library()
     if lib is None and kind == "compiled":
@@ -184,7 +186,7 @@ def describe() -> str:
     """One line: which kernels run under the choice in force, and why."""
     kind = choice()
     lib, why = library()
-    if kind == "numpy":
+    if kind == "numpy" or (kind == "auto" and default() == "numpy"):
         return f"kernels: numpy (chosen by CHARRNN_KERNELS or kernels='numpy'; compiled: {why})"
     if lib is None:
         return f"kernels: numpy (the compiled kernels are {why})"
