@@ -175,6 +175,7 @@ def test_resume_is_bit_identical_with_compiled_kernels(cli, tmp_path, cell):
 
 
 def test_compiled_kernels_where_none_are_built_is_a_clear_error(monkeypatch):
+    monkeypatch.delenv("CHARRNN_KERNELS", raising=False)
     monkeypatch.setattr(kernels, "_loaded", (None, "not built (build them with `x`)"))
     with pytest.raises(CharRNNError, match="compiled kernels are not built"):
         kernels.check("compiled")

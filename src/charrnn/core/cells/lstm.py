@@ -312,7 +312,32 @@ class LSTMCell(CellBase):
         f = acts[..., H : 2 * H]
         dpre = ws.get(f"lstm-dpre{layer}", (T, B, G), dtype)  # (T, B, 4H)
         dpre4 = dpre.reshape(T, B, 4, H)  # the gate blocks as an axis, for one call on i, f, g
-        if bptt == "full" and window is None:
+        fused = kernels.active(xp) if bptt == "full" and window is None else None
+        if fused is not None and dout.flags.c_contiguous:
+            Wh = params[n_.recurrent]
+            # (B1)-(B5) of each step in one call of fused.c's lstm_backward (what the
+            # loop below does in _factors and _back_step), then (B6) here.
+            dhnext = ws.zeros("lstm-dhnext", (B, H), dtype)
+            dcnext = ws.zeros("lstm-dcnext", (B, H), dtype)
+            fn, adr = fused.fn("lstm_backward", dtype), kernels.address
+            do0, hn0, cn0, a0 = adr(dout), adr(dhnext), adr(dcnext), adr(acts)
+            c0, tc0, dp0 = adr(cs), adr(tcs), adr(dpre)
+            bg, bh = B * G * dtype.itemsize, B * H * dtype.itemsize  # bytes per step
+            for t in range(T - 1, -1, -1):
+                fn(
+                    B,
+                    H,
+                    do0 + t * bh,
+                    hn0,
+                    cn0,
+                    a0 + t * bg,
+                    c0 + t * bh,
+                    tc0 + t * bh,
+                    dp0 + t * bg,
+                )
+                np.dot(dpre[t], Wh, out=dhnext)  # (B6)
+            dh0[:, :H], dh0[:, H:] = dhnext, dcnext
+        elif bptt == "full" and window is None:
             Wh = params[n_.recurrent]
             # One step's factors, computed where that step's values are still in cache.
             fac = ws.get("lstm-fac", (B, G), dtype)  # (B, 4H)

@@ -85,6 +85,7 @@ def _declare(lib: Any) -> None:
         "rnn_forward": [n, n, p, p, n],
         "gru_forward": [n, n, p, p, p, p, n, p, p, p, n],
         "lstm_forward": [n, n, p, p, p, n, p, p, p, n, p, n],
+        "lstm_backward": [n, n, p, p, p, p, p, p, p],
     }
     for name, args in sigs.items():
         for sfx in ("f32", "f64"):

@@ -110,6 +110,39 @@ void lstm_forward_##SFX(ptrdiff_t B, ptrdiff_t H, const T *restrict pre,        
             hb[j] = ac[3 * H + j] * t;                                                    \
         }                                                                                 \
     }                                                                                     \
+}                                                                                         \
+                                                                                          \
+/* LSTM, one step of full BPTT before its matmul (lstm.py LSTMCell.backward's full loop:  \
+ * `dh = dout[t]; dh += dhnext`, _factors, and _back_step up to its np.dot):              \
+ *     dh     = dout_t + dhnext                                     (B1)                  \
+ *     dc     = dcnext + dh * o * (1 - tanh(c')^2)                  (B2)                  \
+ *     da_i = dc g i(1-i); da_f = dc c f(1-f); da_g = dc i (1-g^2)  (B3)                  \
+ *     da_o   = dh * tanh(c') * o (1 - o)                           (B4)                  \
+ *     dcnext = dc * f                                              (B5)                  \
+ * dout, dhnext, dcnext, c (the step's previous cell), tc (B, H); act, dpre (B, 4H).      \
+ * dcnext is updated in place; Python then does (B6) dhnext = dpre Wh. */                 \
+void lstm_backward_##SFX(ptrdiff_t B, ptrdiff_t H, const T *restrict dout,                \
+                         const T *restrict dhnext, T *restrict dcnext,                    \
+                         const T *restrict act, const T *restrict c,                      \
+                         const T *restrict tc, T *restrict dpre)                          \
+{                                                                                         \
+    for (ptrdiff_t b = 0; b < B; b++) {                                                   \
+        const T *restrict ac = act + b * 4 * H;                                           \
+        T *restrict d = dpre + b * 4 * H, *restrict dcn = dcnext + b * H;                 \
+        ptrdiff_t r = b * H;                                                              \
+        _Pragma("omp simd")                                                               \
+        for (ptrdiff_t j = 0; j < H; j++) {                                               \
+            T i = ac[j], f = ac[H + j], g = ac[2 * H + j], o = ac[3 * H + j];             \
+            T t = tc[r + j];                                                              \
+            T dh = dout[r + j] + dhnext[r + j];                                           \
+            T dc = dcn[j] + dh * (o * ((T)1 - t * t));                                    \
+            d[j] = dc * (g * (i * ((T)1 - i)));                                           \
+            d[H + j] = dc * (c[r + j] * (f * ((T)1 - f)));                                \
+            d[2 * H + j] = dc * (i * ((T)1 - g * g));                                     \
+            d[3 * H + j] = dh * (t * (o * ((T)1 - o)));                                   \
+            dcn[j] = dc * f;                                                              \
+        }                                                                                 \
+    }                                                                                     \
 }
 
 KERNELS(float, f32, expf, tanhf)
