@@ -19,6 +19,7 @@ from charrnn.common.errors import CharRNNError
 from charrnn.core import kernels
 from charrnn.core.cells import get_cell
 from charrnn.core.config import Config
+from charrnn.core.gradcheck import check, random_case
 from charrnn.core.model import backward, forward, init_params, step, zero_state
 from charrnn.core.vocab import Vocab
 from charrnn.core.workspace import Workspace
@@ -215,3 +216,14 @@ def test_a_library_built_for_another_cpu_is_not_loaded(tmp_path, monkeypatch):
     stamp.write_text(kernels.cpu_fingerprint())
     found, why = kernels._load()
     assert found is None and "does not load" in why
+
+
+@needs_library
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("ragged, carried", [(True, False), (False, True)], ids=["words", "text"])
+def test_the_compiled_path_passes_the_gradient_check(cell, ragged, carried):
+    case = random_case(np.random.default_rng(0), ragged=ragged, carried_state=carried, cell=cell)
+    with kernels.using("compiled"):
+        errors = check(case, "full")
+    for name, err in errors.items():
+        assert err < 1e-6, f"d{name}: relative error {err:.2e}"

@@ -251,6 +251,43 @@ class GRUCell(HiddenStateCell):
         dpre = ws.get(f"gru-dpre{layer}", (T, B, G), dtype)  # (T, B, 3H)
         dr, dz, dhn = dgh[..., :H], dgh[..., H : 2 * H], dgh[..., 2 * H :]
         dn = dpre[..., 2 * H :]
+        fused = kernels.active(xp) if bptt == "full" and window is None else None
+        if fused is not None and dout.flags.c_contiguous:
+            Wh = params[n_.recurrent]
+            # (B1)-(B5) and (B6)'s dh z of each step in one call of fused.c's
+            # gru_backward (what _factors and _back_step do), then (B6)'s matmul.
+            dhnext = ws.zeros("gru-dhnext", (B, H), dtype)  # (B, H): dgh Wh of the step after
+            carry = ws.zeros("gru-carry", (B, H), dtype)  # (B, H): dh z of the step after
+            fn, adr = fused.fn("gru_backward", dtype), kernels.address
+            do0, hn_, c0, a0, hn0, h0_ = (
+                adr(dout),
+                adr(dhnext),
+                adr(carry),
+                adr(acts),
+                adr(hn),
+                adr(hs),
+            )
+            dg0, dp0 = adr(dgh), adr(dpre)
+            bg, bh = B * G * dtype.itemsize, B * H * dtype.itemsize  # bytes per step
+            for t in range(T - 1, -1, -1):
+                fn(
+                    B,
+                    H,
+                    do0 + t * bh,
+                    hn_,
+                    c0,
+                    a0 + t * bg,
+                    hn0 + t * bh,
+                    h0_ + t * bh,
+                    dg0 + t * bg,
+                    dp0 + t * bg,
+                )
+                np.dot(dgh[t], Wh, out=dhnext)  # (B6)
+            xp.add(dhnext, carry, out=dh0)  # (B6) of the first step: d loss / d h0
+            flat = dgh.reshape(T * B, G)
+            xp.matmul(flat.T, hs[:-1].reshape(T * B, H), out=grads[n_.recurrent])  # (B7) dWh
+            flat[:, 2 * H :].sum(axis=0, out=grads[self.candidate_bias(layer)])  # (B7) dbhn
+            return dpre
         if bptt == "full" and window is None:
             Wh = params[n_.recurrent]
             # One step's factors, computed where that step's values are still in cache.

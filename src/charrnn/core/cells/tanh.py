@@ -145,6 +145,18 @@ class TanhCell(HiddenStateCell):
         hs = cache
         T, B, H = dout.shape
         n = self.names(layer)
+        fused = kernels.active(xp) if bptt == "full" and window is None else None
+        if fused is not None and dout.flags.c_contiguous and dh0.flags.c_contiguous:
+            # (B1), (B2) of each step in one call of fused.c's rnn_backward (the loop's
+            # `d += dhnext; d *= dtanh[t]` and the precomputed 1 - h^2 below), then (B3).
+            Whh = params[n.recurrent]
+            fn, adr = fused.fn("rnn_backward", hs.dtype), kernels.address
+            d0, dh0_, h0_, bh = adr(dout), adr(dh0), adr(hs), B * H * hs.dtype.itemsize
+            for t in range(T - 1, -1, -1):
+                fn(B, H, d0 + t * bh, dh0_, h0_ + (t + 1) * bh)
+                xp.dot(dout[t], Whh, out=dh0)  # (B3)
+            xp.matmul(dout.reshape(T * B, H).T, hs[:-1].reshape(T * B, H), out=grads[n.recurrent])
+            return dout
         # 1 - h^2 for all steps in one pass, in the buffer of the forward's input
         # projections: spent by now, and reusing it keeps the step's working set small.
         dtanh = ws.get("pre", (T, B, H), hs.dtype)

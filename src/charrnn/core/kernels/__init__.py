@@ -86,6 +86,8 @@ def _declare(lib: Any) -> None:
         "gru_forward": [n, n, p, p, p, p, n, p, p, p, n],
         "lstm_forward": [n, n, p, p, p, n, p, p, p, n, p, n],
         "lstm_backward": [n, n, p, p, p, p, p, p, p],
+        "rnn_backward": [n, n, p, p, p],
+        "gru_backward": [n, n, p, p, p, p, p, p, p, p],
     }
     for name, args in sigs.items():
         for sfx in ("f32", "f64"):

@@ -42,6 +42,58 @@ void rnn_forward_##SFX(ptrdiff_t B, ptrdiff_t H, const T *restrict pre, T *restr
     }                                                                                     \
 }                                                                                         \
                                                                                           \
+/* tanh cell, one step of full BPTT before its matmul (tanh.py TanhCell.backward's full    \
+ * loop: `d = dhraw[t]; d += dhnext; d *= dtanh[t]`, with dtanh = 1 - h^2 of the step):   \
+ *     dh    = dout_t + dhnext                                      (B1)                  \
+ *     dhraw = (1 - h_t^2) * dh                                     (B2)                  \
+ * d (B, H) holds dout_t on entry and dhraw on exit; Python then does (B3). */            \
+void rnn_backward_##SFX(ptrdiff_t B, ptrdiff_t H, T *restrict d,                          \
+                        const T *restrict dhnext, const T *restrict h)                    \
+{                                                                                         \
+    _Pragma("omp simd")                                                                   \
+    for (ptrdiff_t j = 0; j < B * H; j++)                                                 \
+        d[j] = (d[j] + dhnext[j]) * ((T)1 - h[j] * h[j]);                                 \
+}                                                                                         \
+                                                                                          \
+/* GRU, one step of full BPTT before its matmul (gru.py GRUCell.backward's full loop:     \
+ * `dh = dout[t]; dh += dhnext`, _factors, and _back_step but its np.dot):                \
+ *     dh     = dout_t + dhnext                                     (B1)                  \
+ *     dn_raw = dh * (1 - z) * (1 - n^2)                            (B2)                  \
+ *     dhn    = dn_raw * r                                          (B3)                  \
+ *     dr_raw = dn_raw * hn * r (1 - r)                             (B4)                  \
+ *     dz_raw = dh * (h - n) * z (1 - z)                            (B5)                  \
+ * and the `+ dh * z` of (B6), kept in carry (B, H) until the next step adds it to the    \
+ * matmul's part of dhnext (on entry: the step after's; on exit: this step's).            \
+ * acts (B, 3H) = [r | z | n], hn, h (the step's previous state), dout, dhnext (B, H);    \
+ * dgh (B, 3H) receives [dr_raw | dz_raw | dhn] and dpre (B, 3H) [dr_raw | dz_raw |       \
+ * dn_raw]. Python then does dhnext = dgh Wh. */                                          \
+void gru_backward_##SFX(ptrdiff_t B, ptrdiff_t H, const T *restrict dout,                 \
+                        const T *restrict dhnext, T *restrict carry,                      \
+                        const T *restrict acts, const T *restrict hn,                     \
+                        const T *restrict h, T *restrict dgh, T *restrict dpre)           \
+{                                                                                         \
+    for (ptrdiff_t b = 0; b < B; b++) {                                                   \
+        const T *restrict r = acts + b * 3 * H, *restrict z = r + H, *restrict n = r + 2 * H; \
+        T *restrict dg = dgh + b * 3 * H, *restrict dp = dpre + b * 3 * H;                \
+        ptrdiff_t o = b * H;                                                              \
+        _Pragma("omp simd")                                                               \
+        for (ptrdiff_t j = 0; j < H; j++) {                                               \
+            T rv = r[j], zv = z[j], nv = n[j];                                            \
+            T dh = dout[o + j] + dhnext[o + j] + carry[o + j];                            \
+            T dn = dh * ((T)1 - zv) * ((T)1 - nv * nv);                                   \
+            T dr = dn * (hn[o + j] * (rv * ((T)1 - rv)));                                 \
+            T dz = dh * (h[o + j] - nv) * (zv * ((T)1 - zv));                             \
+            dg[j] = dr;                                                                   \
+            dg[H + j] = dz;                                                               \
+            dg[2 * H + j] = dn * rv;                                                      \
+            dp[j] = dr;                                                                   \
+            dp[H + j] = dz;                                                               \
+            dp[2 * H + j] = dn;                                                           \
+            carry[o + j] = dh * zv;                                                       \
+        }                                                                                 \
+    }                                                                                     \
+}                                                                                         \
+                                                                                          \
 /* GRU, forward step (gru.py GRUCell._recur after its np.dot), on unscaled inputs:       \
  *     [r | z] = 1 / (1 + e^-(pre_rz + g_rz))                        (F1), (F2)           \
  *     hn = g_n + bhn                                                (F3)                 \
