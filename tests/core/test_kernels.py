@@ -227,3 +227,31 @@ def test_the_compiled_path_passes_the_gradient_check(cell, ragged, carried):
         errors = check(case, "full")
     for name, err in errors.items():
         assert err < 1e-6, f"d{name}: relative error {err:.2e}"
+
+
+def test_a_failed_build_leaves_the_numpy_cells_and_says_so(monkeypatch, capsys):
+    from charrnn.core.kernels import build
+
+    before = kernels.LIBRARY.stat().st_mtime_ns if kernels.LIBRARY.exists() else None
+    monkeypatch.setenv("CC", "false")  # a compiler that always fails
+    assert build.main([]) == 1
+    assert "the build failed, charrnn runs its numpy cells" in capsys.readouterr().err
+    assert build.main(["--quiet"]) == 0  # what make calls: never stops make
+    assert capsys.readouterr() == ("", "")
+    monkeypatch.setenv("CC", "/nonexistent/cc")
+    ok, msg = build.build()
+    assert not ok and "did not run" in msg
+    after = kernels.LIBRARY.stat().st_mtime_ns if kernels.LIBRARY.exists() else None
+    assert after == before  # a library already built stays as it was
+    assert not kernels.LIBRARY.with_suffix(".so.tmp").exists()
+
+
+@needs_library
+def test_a_run_trained_with_compiled_kernels_samples_where_none_are_built(tmp_path, monkeypatch):
+    CharRNN(cell="lstm", hidden=8, steps=5, kernels="compiled").fit(WORDS, out_dir=tmp_path)
+    with kernels.using("compiled"):
+        want = CharRNN.load(tmp_path / "latest.npz").sample(3, random_state=2)
+    monkeypatch.setattr(kernels, "_loaded", (None, "not built"))
+    model = CharRNN.load(tmp_path / "latest.npz")  # its config says compiled: still loads
+    assert model.config_.kernels == "compiled"
+    assert model.sample(3, random_state=2) == want  # auto: the numpy cells, same samples
