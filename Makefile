@@ -9,7 +9,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-all test-long test-fast test-torch lint venv clean kernels
+.PHONY: demo test test-all test-long test-fast test-numpy test-torch lint venv clean kernels
 
 # The optional compiled kernels (src/charrnn/core/kernels/fused.c), built for this
 # machine in under a second; without a C compiler this prints nothing and charrnn runs
@@ -49,6 +49,11 @@ test-long: $(STAMP) $(KERNELS)
 
 test-fast: $(STAMP) $(KERNELS)
 	$(BIN)/python -m pytest -q -n auto -m "not slow"
+
+# The suite on the numpy cells alone, as an install without a C compiler runs it
+# (CHARRNN_KERNELS=numpy makes kernels="auto" mean numpy); CI runs it after make test.
+test-numpy: $(STAMP)
+	CHARRNN_KERNELS=numpy $(BIN)/python -m pytest -q -n auto -m "not long"
 
 test-torch: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
