@@ -82,12 +82,18 @@ def test_compiled_forward_backward_and_step_equal_numpy(
 
 @needs_library
 @pytest.mark.parametrize("cell", CELLS)
-@pytest.mark.parametrize("bptt, window", [("naive", None), ("full", 3)])
-def test_compiled_forward_feeds_every_backward_rule(cell, bptt, window):
-    a = _run("numpy", cell, "float64", 1, 0.0, True, True, bptt, window)
-    b = _run("compiled", cell, "float64", 1, 0.0, True, True, bptt, window)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize(
+    "bptt, window", [("naive", None), ("full", 0), ("full", 3), ("full", 50)]
+)  # fmt: skip
+def test_every_backward_rule_equals_numpy_on_the_compiled_path(cell, dtype, bptt, window):
+    # The window's kernels (window 0: one part; 50 > T: every part reaches h0) and the
+    # naive rule, which runs numpy behind the compiled forward.
+    a = _run("numpy", cell, dtype, 1, 0.0, True, True, bptt, window)
+    b = _run("compiled", cell, dtype, 1, 0.0, True, True, bptt, window)
     for k in a[2]:
-        _close(b[2][k], a[2][k], "float64", f"d{k}")
+        _close(b[2][k], a[2][k], dtype, f"d{k}")
+    _close(b[3], a[3], dtype, "dh0")
 
 
 @needs_library
@@ -222,6 +228,8 @@ def test_a_library_built_for_another_cpu_is_not_loaded(tmp_path, monkeypatch):
 @pytest.mark.parametrize("cell", CELLS)
 @pytest.mark.parametrize("ragged, carried", [(True, False), (False, True)], ids=["words", "text"])
 def test_the_compiled_path_passes_the_gradient_check(cell, ragged, carried):
+    # The window's own checks (tests/core/test_window.py: the numerical gradient of the
+    # truncated loss) run on the compiled path with the rest of the suite where it is built.
     case = random_case(np.random.default_rng(0), ragged=ragged, carried_state=carried, cell=cell)
     with kernels.using("compiled"):
         errors = check(case, "full")

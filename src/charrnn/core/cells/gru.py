@@ -251,8 +251,32 @@ class GRUCell(HiddenStateCell):
         dpre = ws.get(f"gru-dpre{layer}", (T, B, G), dtype)  # (T, B, 3H)
         dr, dz, dhn = dgh[..., :H], dgh[..., H : 2 * H], dgh[..., 2 * H :]
         dn = dpre[..., 2 * H :]
-        fused = kernels.active(xp) if bptt == "full" and window is None else None
-        if fused is not None and dout.flags.c_contiguous:
+        fused = kernels.active(xp) if bptt == "full" else None
+        if fused is not None and window is not None and dout.flags.c_contiguous:
+            Wh = params[n_.recurrent]
+            # The window's loop below, each step's arrival, (B2)-(B5) on the total and
+            # on every part and (B6)'s dh z in one call of fused.c's gru_window.
+            win = GradientWindow(window, T, (B, H), dtype, ws, xp)
+            P = win.size
+            pg = ws.get("gru-win-g", (P, B, G), dtype)  # (W+1, B, 3H)
+            carry = ws.get("gru-win-carry", (P, B, H), dtype)  # (W+1, B, H): dh z
+            fn, adr = fused.fn("gru_window", dtype), kernels.address
+            do0, a0, hn0, h0_ = adr(dout), adr(acts), adr(hn), adr(hs)
+            dg0, dp0, pg0, ca0 = adr(dgh), adr(dpre), adr(pg), adr(carry)
+            bg, bh = B * G * dtype.itemsize, B * H * dtype.itemsize  # bytes per step
+            for t in range(T - 1, -1, -1):
+                fn(
+                    P, B, H, adr(win.parts), t % P, do0 + t * bh, a0 + t * bg, hn0 + t * bh,
+                    h0_ + t * bh, dg0 + t * bg, dp0 + t * bg, pg0, ca0,
+                )  # fmt: skip
+                spare = win.spare
+                xp.dot(pg.reshape(-1, G), Wh, out=spare.reshape(-1, H))  # (B6) ...
+                spare += carry  # ... + dh z
+                win.moved(spare)
+            win.total(out=dh0)
+            self._weight_grads(params, layer, dgh, hs, grads, xp)
+            return dpre
+        if fused is not None and window is None and dout.flags.c_contiguous:
             Wh = params[n_.recurrent]
             # (B1)-(B5) and (B6)'s dh z of each step in one call of fused.c's
             # gru_backward (what _factors and _back_step do), then (B6)'s matmul.
@@ -284,9 +308,7 @@ class GRUCell(HiddenStateCell):
                 )
                 np.dot(dgh[t], Wh, out=dhnext)  # (B6)
             xp.add(dhnext, carry, out=dh0)  # (B6) of the first step: d loss / d h0
-            flat = dgh.reshape(T * B, G)
-            xp.matmul(flat.T, hs[:-1].reshape(T * B, H), out=grads[n_.recurrent])  # (B7) dWh
-            flat[:, 2 * H :].sum(axis=0, out=grads[self.candidate_bias(layer)])  # (B7) dbhn
+            self._weight_grads(params, layer, dgh, hs, grads, xp)
             return dpre
         if bptt == "full" and window is None:
             Wh = params[n_.recurrent]
@@ -369,10 +391,18 @@ class GRUCell(HiddenStateCell):
             # The tutorial's section 4: (B1) with dhnext = 0 and no (B6), every step at once.
             self._back_step(xp, dout, fac, r, z, dn, dhn, dr, dz, None, None, None, None, None)
         dpre[..., : 2 * H] = dgh[..., : 2 * H]  # d pre_rz = d (Wh_rz h)
-        flat = dgh.reshape(T * B, G)
-        xp.matmul(flat.T, hs[:-1].reshape(T * B, H), out=grads[n_.recurrent])  # (B7) dWh (3H, H)
-        flat[:, 2 * H :].sum(axis=0, out=grads[self.candidate_bias(layer)])  # (B7) dbhn (H,)
+        self._weight_grads(params, layer, dgh, hs, grads, xp)
         return dpre
+
+    def _weight_grads(
+        self, params: Params, layer: int, dgh: Any, hs: Any, grads: Grads, xp: Any
+    ) -> None:
+        # (B7): dWh (3H, H) and dbhn (H,), all steps at once.
+        T, B, G = dgh.shape
+        H = G // 3
+        flat = dgh.reshape(T * B, G)
+        xp.matmul(flat.T, hs[:-1].reshape(T * B, H), out=grads[self.names(layer).recurrent])
+        flat[:, 2 * H :].sum(axis=0, out=grads[self.candidate_bias(layer)])
 
     def step(
         self,

@@ -312,8 +312,32 @@ class LSTMCell(CellBase):
         f = acts[..., H : 2 * H]
         dpre = ws.get(f"lstm-dpre{layer}", (T, B, G), dtype)  # (T, B, 4H)
         dpre4 = dpre.reshape(T, B, 4, H)  # the gate blocks as an axis, for one call on i, f, g
-        fused = kernels.active(xp) if bptt == "full" and window is None else None
-        if fused is not None and dout.flags.c_contiguous:
+        fused = kernels.active(xp) if bptt == "full" else None
+        compiled = fused is not None and dout.flags.c_contiguous
+        if fused is not None and compiled and window is not None:
+            Wh = params[n_.recurrent]
+            # The window's loop below, each step's arrival and (B2)-(B5) on the total
+            # and on every part in one call of fused.c's lstm_window, then (B6).
+            win = GradientWindow(window, T, (B, 2 * H), dtype, ws, xp)
+            P = win.size
+            pa = ws.get("lstm-win-a", (P, B, G), dtype)  # (W+1, B, 4H)
+            ph = ws.get("lstm-win-h", (P, B, H), dtype)  # (W+1, B, H)
+            total = ws.get("lstm-win-enter", (B, 2 * H), dtype)  # (B, 2H)
+            fn, adr = fused.fn("lstm_window", dtype), kernels.address
+            do0, a0, c0, tc0, dp0 = adr(dout), adr(acts), adr(cs), adr(tcs), adr(dpre)
+            pa0, tot0 = adr(pa), adr(total)
+            bg, bh = B * G * dtype.itemsize, B * H * dtype.itemsize  # bytes per step
+            for t in range(T - 1, -1, -1):
+                parts = win.parts
+                fn(
+                    P, B, H, adr(parts), t % P, do0 + t * bh, a0 + t * bg, c0 + t * bh,
+                    tc0 + t * bh, dp0 + t * bg, pa0, tot0,
+                )  # fmt: skip
+                xp.dot(pa.reshape(-1, G), Wh, out=ph.reshape(-1, H))  # (B6)
+                parts[..., :H] = ph
+                win.moved(parts)
+            win.total(out=dh0)
+        elif fused is not None and compiled:
             Wh = params[n_.recurrent]
             # (B1)-(B5) of each step in one call of fused.c's lstm_backward (what the
             # loop below does in _factors and _back_step), then (B6) here.
@@ -361,7 +385,7 @@ class LSTMCell(CellBase):
             fac3, fo = fac.reshape(T, B, 4, H)[:, :, :3], fac[..., 3 * H :]
             fc = ws.get(f"lstm-fc{layer}", (T, B, H), dtype)  # (T, B, H)
             self._factors(xp, acts, cs[:-1], tcs, fac, fc)
-        if bptt == "full" and window is not None:
+        if bptt == "full" and window is not None and not compiled:
             Wh = params[n_.recurrent]
             win = GradientWindow(window, T, (B, 2 * H), dtype, ws, xp)
             P = win.size

@@ -145,16 +145,28 @@ class TanhCell(HiddenStateCell):
         hs = cache
         T, B, H = dout.shape
         n = self.names(layer)
-        fused = kernels.active(xp) if bptt == "full" and window is None else None
+        fused = kernels.active(xp) if bptt == "full" else None
         if fused is not None and dout.flags.c_contiguous and dh0.flags.c_contiguous:
-            # (B1), (B2) of each step in one call of fused.c's rnn_backward (the loop's
-            # `d += dhnext; d *= dtanh[t]` and the precomputed 1 - h^2 below), then (B3).
             Whh = params[n.recurrent]
-            fn, adr = fused.fn("rnn_backward", hs.dtype), kernels.address
+            adr = kernels.address
             d0, dh0_, h0_, bh = adr(dout), adr(dh0), adr(hs), B * H * hs.dtype.itemsize
-            for t in range(T - 1, -1, -1):
-                fn(B, H, d0 + t * bh, dh0_, h0_ + (t + 1) * bh)
-                xp.dot(dout[t], Whh, out=dh0)  # (B3)
+            if window is None:
+                # (B1), (B2) of each step in one call of fused.c's rnn_backward (the loop's
+                # `d += dhnext; d *= dtanh[t]` and the precomputed 1 - h^2 below), then (B3).
+                fn = fused.fn("rnn_backward", hs.dtype)
+                for t in range(T - 1, -1, -1):
+                    fn(B, H, d0 + t * bh, dh0_, h0_ + (t + 1) * bh)
+                    xp.dot(dout[t], Whh, out=dh0)  # (B3)
+            else:
+                # The window's loop below, each step's arrival and (B2) on the total and
+                # on every part in one call of fused.c's rnn_window, then (B3) on the parts.
+                win = GradientWindow(window, T, (B, H), hs.dtype, ws, xp)
+                fn, P = fused.fn("rnn_window", hs.dtype), win.size
+                for t in range(T - 1, -1, -1):
+                    fn(P, B, H, adr(win.parts), t % P, d0 + t * bh, h0_ + (t + 1) * bh)
+                    xp.dot(win.parts.reshape(-1, H), Whh, out=win.spare.reshape(-1, H))  # (B3)
+                    win.moved(win.spare)
+                win.total(out=dh0)
             xp.matmul(dout.reshape(T * B, H).T, hs[:-1].reshape(T * B, H), out=grads[n.recurrent])
             return dout
         # 1 - h^2 for all steps in one pass, in the buffer of the forward's input

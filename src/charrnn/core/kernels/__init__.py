@@ -88,6 +88,9 @@ def _declare(lib: Any) -> None:
         "lstm_backward": [n, n, p, p, p, p, p, p, p],
         "rnn_backward": [n, n, p, p, p],
         "gru_backward": [n, n, p, p, p, p, p, p, p, p],
+        "rnn_window": [n, n, n, p, n, p, p],
+        "gru_window": [n, n, n, p, n, p, p, p, p, p, p, p],
+        "lstm_window": [n, n, n, p, n, p, p, p, p, p, p, p],
     }
     for name, args in sigs.items():
         for sfx in ("f32", "f64"):

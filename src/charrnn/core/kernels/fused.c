@@ -94,6 +94,132 @@ void gru_backward_##SFX(ptrdiff_t B, ptrdiff_t H, const T *restrict dout,       
     }                                                                                     \
 }                                                                                         \
                                                                                           \
+/* The sliding window (base.py GradientWindow): each cell's window kernel takes one step   \
+ * t of its backward loop, `win.arrive(t, ...)` included: the loss at t enters the ring   \
+ * `parts` (P, B, S) in slot `s` = t mod P, the total over the parts is the gradient at   \
+ * the step (B1) that the parameters see, and every part goes through the step's          \
+ * element-wise factors before the hop's matmul, which Python does on all parts at once. */ \
+                                                                                          \
+/* tanh cell (tanh.py TanhCell.backward's window loop: `d = win.arrive(t, dhraw[t]);       \
+ * d *= dtanh[t]; win.parts *= dtanh[t]`, before (B3)'s matmul on the parts):             \
+ * d (B, H) holds dout_t on entry and dhraw of the step (B2) on exit; h = h_t. */          \
+void rnn_window_##SFX(ptrdiff_t P, ptrdiff_t B, ptrdiff_t H, T *restrict parts,           \
+                      ptrdiff_t s, T *restrict d, const T *restrict h)                    \
+{                                                                                         \
+    ptrdiff_t N = B * H;                                                                  \
+    for (ptrdiff_t j = 0; j < N; j++)                                                     \
+        parts[s * N + j] = d[j];                                                          \
+    for (ptrdiff_t j = 0; j < N; j++)                                                     \
+        d[j] = 0;                                                                         \
+    for (ptrdiff_t p = 0; p < P; p++) {                                                   \
+        _Pragma("omp simd")                                                               \
+        for (ptrdiff_t j = 0; j < N; j++)                                                 \
+            d[j] += parts[p * N + j];                     /* (B1) over the window */      \
+    }                                                                                     \
+    for (ptrdiff_t p = 0; p < P; p++) {                                                   \
+        _Pragma("omp simd")                                                               \
+        for (ptrdiff_t j = 0; j < N; j++)                                                 \
+            parts[p * N + j] *= (T)1 - h[j] * h[j];      /* every part through (B2) */   \
+    }                                                                                     \
+    _Pragma("omp simd")                                                                   \
+    for (ptrdiff_t j = 0; j < N; j++)                                                     \
+        d[j] *= (T)1 - h[j] * h[j];                       /* (B2) */                      \
+}                                                                                         \
+                                                                                          \
+/* GRU (gru.py GRUCell.backward's window loop: `dh = win.arrive(t, dout[t])`, then         \
+ * _back_step without the hop on dh and with it on every part, but for the matmul and    \
+ * the `+ dh z` of (B6), which Python adds from carry): dout (B, H) holds dout_t on       \
+ * entry and the windowed total on exit; dgh, dpre (B, 3H) as gru_backward writes them;   \
+ * pg (P, B, 3H) each part's [dr_raw | dz_raw | dhn], carry (P, B, H) each part's dh z. */ \
+void gru_window_##SFX(ptrdiff_t P, ptrdiff_t B, ptrdiff_t H, T *restrict parts,           \
+                      ptrdiff_t s, T *restrict dout, const T *restrict acts,              \
+                      const T *restrict hn, const T *restrict h, T *restrict dgh,         \
+                      T *restrict dpre, T *restrict pg, T *restrict carry)                \
+{                                                                                         \
+    ptrdiff_t N = B * H;                                                                  \
+    for (ptrdiff_t j = 0; j < N; j++)                                                     \
+        parts[s * N + j] = dout[j];                                                       \
+    for (ptrdiff_t j = 0; j < N; j++)                                                     \
+        dout[j] = 0;                                                                      \
+    for (ptrdiff_t p = 0; p < P; p++) {                                                   \
+        _Pragma("omp simd")                                                               \
+        for (ptrdiff_t j = 0; j < N; j++)                                                 \
+            dout[j] += parts[p * N + j];                  /* (B1) over the window */      \
+    }                                                                                     \
+    for (ptrdiff_t q = -1; q < P; q++) {  /* q = -1: the total; q >= 0: part q */         \
+        const T *restrict src = q < 0 ? dout : parts + q * N;                             \
+        for (ptrdiff_t b = 0; b < B; b++) {                                               \
+            const T *restrict r = acts + b * 3 * H, *restrict z = r + H, *restrict n = r + 2 * H; \
+            T *restrict dg = (q < 0 ? dgh : pg + q * B * 3 * H) + b * 3 * H;              \
+            ptrdiff_t o = b * H;                                                          \
+            _Pragma("omp simd")                                                           \
+            for (ptrdiff_t j = 0; j < H; j++) {                                           \
+                T rv = r[j], zv = z[j], nv = n[j], dh = src[o + j];                       \
+                T dn = dh * ((T)1 - zv) * ((T)1 - nv * nv);          /* (B2) */           \
+                T dr = dn * (hn[o + j] * (rv * ((T)1 - rv)));        /* (B4) */           \
+                T dz = dh * (h[o + j] - nv) * (zv * ((T)1 - zv));    /* (B5) */           \
+                dg[j] = dr;                                                               \
+                dg[H + j] = dz;                                                           \
+                dg[2 * H + j] = dn * rv;                             /* (B3) */           \
+                if (q < 0) {                                                              \
+                    T *restrict dp = dpre + b * 3 * H;                                    \
+                    dp[j] = dr;                                                           \
+                    dp[H + j] = dz;                                                       \
+                    dp[2 * H + j] = dn;                                                   \
+                } else {                                                                  \
+                    carry[q * N + o + j] = dh * zv;                  /* (B6)'s dh z */    \
+                }                                                                         \
+            }                                                                             \
+        }                                                                                 \
+    }                                                                                     \
+}                                                                                         \
+                                                                                          \
+/* LSTM (lstm.py LSTMCell.backward's window loop: `enter = [dout_t | 0]; d =               \
+ * win.arrive(t, enter)`, then _back_step without the hop on d and with it on every       \
+ * part, but for (B6)'s matmul): parts (P, B, 2H) = [dh | dc] each; dout_t (B, H);        \
+ * dpre (B, 4H) the step's d pre from the total; pa (P, B, 4H) each part's d pre, for     \
+ * the hop; each part's dc leaves as its dcnext (B5). c = the step's previous cell. */    \
+void lstm_window_##SFX(ptrdiff_t P, ptrdiff_t B, ptrdiff_t H, T *restrict parts,          \
+                       ptrdiff_t s, const T *restrict dout, const T *restrict act,        \
+                       const T *restrict c, const T *restrict tc, T *restrict dpre,       \
+                       T *restrict pa, T *restrict total)                                 \
+{                                                                                         \
+    ptrdiff_t N = B * 2 * H;                                                              \
+    for (ptrdiff_t b = 0; b < B; b++)                                                     \
+        for (ptrdiff_t j = 0; j < H; j++) {                                               \
+            parts[s * N + b * 2 * H + j] = dout[b * H + j];  /* the loss reaches h_t */   \
+            parts[s * N + b * 2 * H + H + j] = 0;            /* only */                   \
+        }                                                                                 \
+    for (ptrdiff_t j = 0; j < N; j++)                                                     \
+        total[j] = 0;                                                                     \
+    for (ptrdiff_t p = 0; p < P; p++) {                                                   \
+        _Pragma("omp simd")                                                               \
+        for (ptrdiff_t j = 0; j < N; j++)                                                 \
+            total[j] += parts[p * N + j];                 /* (B1) over the window */      \
+    }                                                                                     \
+    for (ptrdiff_t q = -1; q < P; q++) {  /* q = -1: the total; q >= 0: part q */         \
+        T *restrict src = q < 0 ? total : parts + q * N;                                  \
+        T *restrict da = q < 0 ? dpre : pa + q * B * 4 * H;                               \
+        for (ptrdiff_t b = 0; b < B; b++) {                                               \
+            const T *restrict ac = act + b * 4 * H;                                       \
+            T *restrict dh = src + b * 2 * H, *restrict dcn = dh + H;                     \
+            T *restrict d = da + b * 4 * H;                                               \
+            ptrdiff_t r = b * H;                                                          \
+            _Pragma("omp simd")                                                           \
+            for (ptrdiff_t j = 0; j < H; j++) {                                           \
+                T i = ac[j], f = ac[H + j], g = ac[2 * H + j], o = ac[3 * H + j];         \
+                T t = tc[r + j], dhv = dh[j];                                             \
+                T dc = dcn[j] + dhv * (o * ((T)1 - t * t));                  /* (B2) */   \
+                d[j] = dc * (g * (i * ((T)1 - i)));                          /* (B3) */   \
+                d[H + j] = dc * (c[r + j] * (f * ((T)1 - f)));                            \
+                d[2 * H + j] = dc * (i * ((T)1 - g * g));                                 \
+                d[3 * H + j] = dhv * (t * (o * ((T)1 - o)));                 /* (B4) */   \
+                dcn[j] = dc * f;                                             /* (B5) */   \
+            }                                                                             \
+        }                                                                                 \
+    }                                                                                     \
+}                                                                                         \
+                                                                                          \
 /* GRU, forward step (gru.py GRUCell._recur after its np.dot), on unscaled inputs:       \
  *     [r | z] = 1 / (1 + e^-(pre_rz + g_rz))                        (F1), (F2)           \
  *     hn = g_n + bhn                                                (F3)                 \
