@@ -10,6 +10,7 @@ it is not built; the choice and its errors are tested everywhere.
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -263,3 +264,26 @@ def test_a_run_trained_with_compiled_kernels_samples_where_none_are_built(tmp_pa
     model = CharRNN.load(tmp_path / "latest.npz")  # its config says compiled: still loads
     assert model.config_.kernels == "compiled"
     assert model.sample(3, random_state=2) == want  # auto: the numpy cells, same samples
+
+
+@pytest.mark.skipif(not shutil.which("cc"), reason="no C compiler (cc) on this machine")
+def test_a_build_that_links_but_does_not_load_gives_way_to_the_scalar_one(tmp_path, monkeypatch):
+    from charrnn.core.kernels import build
+
+    monkeypatch.delenv("CC", raising=False)
+    monkeypatch.setattr(kernels, "_loaded", kernels._loaded)  # restored after the test
+    for module in (kernels, build):  # build into tmp_path, never over the package's library
+        monkeypatch.setattr(module, "LIBRARY", tmp_path / "_fused.so")
+        monkeypatch.setattr(module, "STAMP", tmp_path / "_fused.cpu")
+    tries = []
+
+    def declare(lib):  # the libmvec build loads without a vector function, as on old glibc
+        tries.append(lib)
+        if len(tries) == 1:
+            raise AttributeError("undefined symbol: _ZGVeN16v_tanhf")
+        kernels._declare(lib)
+
+    monkeypatch.setattr(build, "_declare", declare)
+    ok, msg = build.build()
+    assert ok and "without libmvec" in msg and len(tries) == 2
+    assert kernels.library()[0] is not None  # the scalar build, loaded

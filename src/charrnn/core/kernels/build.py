@@ -10,21 +10,25 @@ Flags: ``-O3 -fopenmp-simd -fno-math-errno`` vectorise the loops and their
 calls to exp and tanh; no ``-ffast-math``, which would let the compiler assume
 no inf, while a saturated gate takes its limit through ``1 / (1 + inf) = 0``.
 
-Never fails loudly: with no compiler, or a build that fails, it says so and
-exits with status 1, and charrnn runs its numpy cells as before. ``--quiet``
-prints nothing and always exits 0 (what ``make`` calls).
+Each build is loaded before it replaces the library, and a build with
+libmvec that links but does not load (a glibc whose libmvec lacks tanhf, before
+2.35) gives way to the scalar one. Never fails loudly: with no compiler, or a
+build that fails, it says so and exits with status 1, and charrnn runs its
+numpy cells as before. ``--quiet`` prints nothing and always exits 0 (what
+``make`` calls).
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
 import os
 import shutil
 import subprocess
 import sys
 import time
 
-from . import HERE, LIBRARY, STAMP, cpu_fingerprint, reload
+from . import HERE, LIBRARY, STAMP, _declare, cpu_fingerprint, reload
 
 FLAGS = ["-O3", "-fopenmp-simd", "-fno-math-errno", "-march=native", "-fPIC", "-shared"]
 
@@ -46,6 +50,11 @@ def build() -> tuple[bool, str]:
         except (OSError, subprocess.TimeoutExpired) as exc:
             return False, f"the compiler did not run ({exc}): charrnn runs its numpy cells"
         if r.returncode == 0:
+            try:  # a libmvec without every vector function links but does not load
+                _declare(ctypes.CDLL(str(tmp)))
+            except (OSError, AttributeError) as exc:
+                errors = f"{' '.join(cmd)}: built, but does not load: {exc}"
+                continue
             os.replace(tmp, LIBRARY)
             STAMP.write_text(cpu_fingerprint())
             lib, why = reload()
