@@ -283,29 +283,14 @@ class GRUCell(HiddenStateCell):
             dhnext = ws.zeros("gru-dhnext", (B, H), dtype)  # (B, H): dgh Wh of the step after
             carry = ws.zeros("gru-carry", (B, H), dtype)  # (B, H): dh z of the step after
             fn, adr = fused.fn("gru_backward", dtype), kernels.address
-            do0, hn_, c0, a0, hn0, h0_ = (
-                adr(dout),
-                adr(dhnext),
-                adr(carry),
-                adr(acts),
-                adr(hn),
-                adr(hs),
-            )
-            dg0, dp0 = adr(dgh), adr(dpre)
+            do0, dhn0, ca0 = adr(dout), adr(dhnext), adr(carry)
+            a0, hn0, h0_, dg0, dp0 = adr(acts), adr(hn), adr(hs), adr(dgh), adr(dpre)
             bg, bh = B * G * dtype.itemsize, B * H * dtype.itemsize  # bytes per step
             for t in range(T - 1, -1, -1):
                 fn(
-                    B,
-                    H,
-                    do0 + t * bh,
-                    hn_,
-                    c0,
-                    a0 + t * bg,
-                    hn0 + t * bh,
-                    h0_ + t * bh,
-                    dg0 + t * bg,
-                    dp0 + t * bg,
-                )
+                    B, H, do0 + t * bh, dhn0, ca0, a0 + t * bg, hn0 + t * bh, h0_ + t * bh,
+                    dg0 + t * bg, dp0 + t * bg,
+                )  # fmt: skip
                 np.dot(dgh[t], Wh, out=dhnext)  # (B6)
             xp.add(dhnext, carry, out=dh0)  # (B6) of the first step: d loss / d h0
             self._weight_grads(params, layer, dgh, hs, grads, xp)

@@ -349,16 +349,9 @@ class LSTMCell(CellBase):
             bg, bh = B * G * dtype.itemsize, B * H * dtype.itemsize  # bytes per step
             for t in range(T - 1, -1, -1):
                 fn(
-                    B,
-                    H,
-                    do0 + t * bh,
-                    hn0,
-                    cn0,
-                    a0 + t * bg,
-                    c0 + t * bh,
-                    tc0 + t * bh,
+                    B, H, do0 + t * bh, hn0, cn0, a0 + t * bg, c0 + t * bh, tc0 + t * bh,
                     dp0 + t * bg,
-                )
+                )  # fmt: skip
                 np.dot(dpre[t], Wh, out=dhnext)  # (B6)
             dh0[:, :H], dh0[:, H:] = dhnext, dcnext
         elif bptt == "full" and window is None:
