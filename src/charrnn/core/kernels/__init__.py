@@ -1,10 +1,11 @@
 """Optional compiled kernels: each step's element-wise work between its matmuls, fused.
 
 The numpy cells are the reference and the default where nothing is built. A
-small C file beside this module (``fused.c``) holds, per cell, one function
-that does everything of a forward step after its matmul (the gates'
-non-linearities, the cell update, the writing of the state into the cache) in
-one pass over data in cache, with glibc's vector math for exp and tanh.
+small C file beside this module (``fused.c``) holds, per cell, one function for
+everything of a forward step after its matmul (the gates' non-linearities, the
+cell update, the writing of the state into the cache), one for a full-BPTT
+backward step before its matmul, and one for a sliding-window step, each one
+pass over data in cache, with glibc's vector math for exp and tanh.
 ``python -m charrnn.core.kernels.build`` compiles it with the system C compiler
 for the machine it runs on (``make demo`` and ``make test`` do); where there is
 no compiler, or the build fails, nothing changes: the numpy cells run.

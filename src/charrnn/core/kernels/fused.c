@@ -3,7 +3,10 @@
  * The numpy cells (core/cells/tanh.py, gru.py, lstm.py) are the reference: each
  * kernel below names the numpy lines and the equations (T1, F1.., B1..) it fuses,
  * and tests/core/test_kernels.py proves it equal to them. Python does each step's
- * matmul (numpy's BLAS) and then calls one of these once per step through ctypes.
+ * matmul (numpy's BLAS) and calls one of these once per step through ctypes: per
+ * cell a forward step (after the matmul), a full-BPTT backward step and a sliding-
+ * window step (before the matmul). Arrays are C-contiguous unless a row stride
+ * (ld..) is given; sizes and strides count elements.
  *
  * Vector math: glibc's libmvec. The redeclarations below with the `simd` attribute
  * are what glibc's <bits/math-vector.h> declares under -ffast-math alone; declaring
