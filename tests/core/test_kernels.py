@@ -287,3 +287,30 @@ def test_a_build_that_links_but_does_not_load_gives_way_to_the_scalar_one(tmp_pa
     ok, msg = build.build()
     assert ok and "without libmvec" in msg and len(tries) == 2
     assert kernels.library()[0] is not None  # the scalar build, loaded
+
+
+@needs_library
+@pytest.mark.parametrize("cell", CELLS)
+def test_everything_that_steps_a_model_goes_through_the_kernels(cell, monkeypatch):
+    monkeypatch.delenv("CHARRNN_KERNELS", raising=False)  # auto: the compiled kernels
+    model = CharRNN(cell=cell, hidden=8, steps=3).fit(WORDS)
+    calls: list[str] = []
+    real = kernels.Fused.fn
+    monkeypatch.setattr(
+        kernels.Fused, "fn", lambda self, name, d: calls.append(name) or real(self, name, d)
+    )
+
+    def used(run):
+        calls.clear()
+        run()
+        return {name.split("_")[1] for name in calls}  # forward, backward, window
+
+    with kernels.using("auto"):
+        assert "forward" in used(lambda: model.sample(3))  # generation: the cell's step
+        assert "forward" in used(lambda: model.score_samples(["vera"]))
+        assert "forward" in used(lambda: model.trace("vera"))
+        assert "forward" in used(lambda: model.complete("ve"))
+        assert used(lambda: model.influence("vera")) >= {"forward", "backward"}  # the page's view
+        assert "forward" in used(lambda: model.evaluate(WORDS[:4]))
+    with kernels.using("numpy"):
+        assert used(lambda: model.sample(3)) == set()
