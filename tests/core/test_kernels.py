@@ -266,6 +266,7 @@ def test_a_run_trained_with_compiled_kernels_samples_where_none_are_built(tmp_pa
     assert model.sample(3, random_state=2) == want  # auto: the numpy cells, same samples
 
 
+@pytest.mark.slow  # two builds
 @pytest.mark.skipif(not shutil.which("cc"), reason="no C compiler (cc) on this machine")
 def test_a_build_that_links_but_does_not_load_gives_way_to_the_scalar_one(tmp_path, monkeypatch):
     from charrnn.core.kernels import build
