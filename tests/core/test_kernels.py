@@ -315,3 +315,21 @@ def test_everything_that_steps_a_model_goes_through_the_kernels(cell, monkeypatc
         assert "forward" in used(lambda: model.evaluate(WORDS[:4]))
     with kernels.using("numpy"):
         assert used(lambda: model.sample(3)) == set()
+
+
+@needs_library
+@pytest.mark.parametrize("cell", CELLS)
+def test_arrays_the_kernels_do_not_take_run_the_numpy_cells(cell):
+    # A dtype the kernels lack, or a mixed one, never reaches C: the numpy cell runs.
+    c, H, B, T = get_cell(cell), 4, 3, 2
+    p = init_params(5, H, np.random.default_rng(0), cell=cell, dtype="float16")
+    pre = np.random.default_rng(1).standard_normal((T, B, c.gates * H)).astype(np.float16)
+    h0 = np.zeros(c.state_shape(B, H), np.float16)
+    outs = []
+    for kind in ("numpy", "compiled"):
+        with kernels.using(kind), np.errstate(all="ignore"):
+            outs.append(c.forward(p, 0, pre.copy(), h0, Workspace(), np)[0].copy())
+    np.testing.assert_array_equal(outs[1], outs[0])
+    assert not kernels.fits(np.float32, np.zeros(3, np.float64))
+    assert not kernels.fits(np.float32, np.zeros((3, 4), np.float32)[:, ::2])
+    assert kernels.fits(np.float64, np.zeros((3, 4)))

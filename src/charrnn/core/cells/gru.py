@@ -148,7 +148,7 @@ class GRUCell(HiddenStateCell):
         g = ws.get("gru-g", (B, G), dtype)  # (B, 3H) recurrent projection of a step
         WhT = ws.get(f"WhT{layer}", (H, G), dtype)  # (H, 3H), contiguous for BLAS
         fused = kernels.active(xp)
-        if fused is not None and pre.flags.c_contiguous and bhn.flags.c_contiguous:
+        if fused is not None and kernels.fits(dtype, pre, bhn):
             # The same recurrence, each step's (F1)-(F5) in one call of fused.c's
             # gru_forward (what _recur does in eleven numpy calls), on unscaled inputs.
             WhT[...] = Wh.T
@@ -252,7 +252,7 @@ class GRUCell(HiddenStateCell):
         dr, dz, dhn = dgh[..., :H], dgh[..., H : 2 * H], dgh[..., 2 * H :]
         dn = dpre[..., 2 * H :]
         fused = kernels.active(xp) if bptt == "full" else None
-        if fused is not None and window is not None and dout.flags.c_contiguous:
+        if fused is not None and window is not None and kernels.fits(dtype, dout):
             Wh = params[n_.recurrent]
             # The window's loop below, each step's arrival, (B2)-(B5) on the total and
             # on every part and (B6)'s dh z in one call of fused.c's gru_window.
@@ -276,7 +276,7 @@ class GRUCell(HiddenStateCell):
             win.total(out=dh0)
             self._weight_grads(params, layer, dgh, hs, grads, xp)
             return dpre
-        if fused is not None and window is None and dout.flags.c_contiguous:
+        if fused is not None and window is None and kernels.fits(dtype, dout):
             Wh = params[n_.recurrent]
             # (B1)-(B5) and (B6)'s dh z of each step in one call of fused.c's
             # gru_backward (what _factors and _back_step do), then (B6)'s matmul.
@@ -413,7 +413,7 @@ class GRUCell(HiddenStateCell):
         hn = ws.get("step-gru-hn", (B, H), dtype)
         fused = kernels.active(xp)
         ldh, ldo = kernels.row_stride(h), kernels.row_stride(out)
-        ok = pre.flags.c_contiguous and bhn.flags.c_contiguous
+        ok = kernels.fits(dtype, pre, bhn) and out.dtype == dtype
         if fused is not None and ok and ldh is not None and ldo is not None:
             # (F1)-(F5) in one call of fused.c's gru_forward, on unscaled inputs.
             acts = ws.get("step-gru-acts", (B, 3 * H), dtype)  # (B, 3H): r, z, n

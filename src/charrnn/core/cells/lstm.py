@@ -170,7 +170,7 @@ class LSTMCell(CellBase):
         tcs = ws.get(f"tcs{layer}", (T, B, H), dtype)  # (T, B, H): tanh(c_t)
         hs[0], cs[0] = h0[:, :H], h0[:, H:]
         fused = kernels.active(xp)
-        if fused is not None and pre.flags.c_contiguous:
+        if fused is not None and kernels.fits(dtype, pre):
             self._forward_compiled(fused, Wh, pre, hs, cs, acts, tcs, ws, layer)
         else:
             self._forward_numpy(Wh, pre, hs, cs, acts, tcs, ws, layer, xp)
@@ -313,7 +313,7 @@ class LSTMCell(CellBase):
         dpre = ws.get(f"lstm-dpre{layer}", (T, B, G), dtype)  # (T, B, 4H)
         dpre4 = dpre.reshape(T, B, 4, H)  # the gate blocks as an axis, for one call on i, f, g
         fused = kernels.active(xp) if bptt == "full" else None
-        compiled = fused is not None and dout.flags.c_contiguous
+        compiled = fused is not None and kernels.fits(dtype, dout)
         if fused is not None and compiled and window is not None:
             Wh = params[n_.recurrent]
             # The window's loop below, each step's arrival and (B2)-(B5) on the total
@@ -450,7 +450,8 @@ class LSTMCell(CellBase):
         tc = ws.get("step-lstm-tc", (B, H), dtype)
         fused = kernels.active(xp)
         ldh, ldo = kernels.row_stride(h), kernels.row_stride(out)
-        if fused is not None and pre.flags.c_contiguous and ldh is not None and ldo is not None:
+        ok = kernels.fits(dtype, pre) and out.dtype == dtype
+        if fused is not None and ok and ldh is not None and ldo is not None:
             # (F1)-(F3) in one call of fused.c's lstm_forward, on unscaled inputs.
             adr = kernels.address
             fused.fn("lstm_forward", dtype)(

@@ -95,7 +95,7 @@ class TanhCell(HiddenStateCell):
         WhhT = ws.get(f"WhhT{layer}", (H, H), Whh.dtype)
         WhhT[...] = Whh.T
         fused = kernels.active(xp)
-        if fused is not None and pre.flags.c_contiguous:
+        if fused is not None and kernels.fits(Whh.dtype, pre):
             # The same recurrence, each step's `out += pre_t; np.tanh(out)` of _recur
             # (T1) in one call of fused.c's rnn_forward.
             fn, adr = fused.fn("rnn_forward", Whh.dtype), kernels.address
@@ -146,7 +146,7 @@ class TanhCell(HiddenStateCell):
         T, B, H = dout.shape
         n = self.names(layer)
         fused = kernels.active(xp) if bptt == "full" else None
-        if fused is not None and dout.flags.c_contiguous and dh0.flags.c_contiguous:
+        if fused is not None and kernels.fits(hs.dtype, dout, dh0):
             Whh = params[n.recurrent]
             adr = kernels.address
             d0, dh0_, h0_, bh = adr(dout), adr(dh0), adr(hs), B * H * hs.dtype.itemsize
@@ -216,7 +216,7 @@ class TanhCell(HiddenStateCell):
         """
         fused = kernels.active(xp)
         ldo = kernels.row_stride(out)
-        if fused is not None and pre.flags.c_contiguous and ldo is not None:
+        if fused is not None and kernels.fits(out.dtype, pre) and ldo is not None:
             xp.dot(h, params[self.names(layer).recurrent].T, out=out)
             adr = kernels.address
             fused.fn("rnn_forward", out.dtype)(out.shape[0], out.shape[1], adr(pre), adr(out), ldo)

@@ -210,3 +210,11 @@ def row_stride(a: Any) -> int | None:
     if a.ndim != 2 or a.strides[1] != a.itemsize or a.strides[0] % a.itemsize:
         return None
     return int(a.strides[0] // a.itemsize)
+
+
+def fits(dtype: Any, *arrays: Any) -> bool:
+    """Whether the kernels take these arrays: float32 or float64 alike, C-contiguous."""
+    dt = np.dtype(dtype)
+    if dt not in (np.float32, np.float64):
+        return False
+    return all(a.dtype == dt and a.flags.c_contiguous for a in arrays)
