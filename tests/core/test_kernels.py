@@ -133,16 +133,18 @@ def test_a_training_run_with_compiled_kernels_equals_the_numpy_one(cell, mode):
     losses = {}
     for kind in ("numpy", "compiled"):
         cfg = Config(
-            mode=mode, cell=cell, hidden=16, layers=2, batch_size=4, seq_len=8, steps=100,
+            mode=mode, cell=cell, hidden=16, layers=2, batch_size=4, seq_len=8, steps=200,
             dropout=0.1, kernels=kind, seed=3,
         )  # fmt: skip
         t = Trainer(cfg, vocab, data)
-        losses[kind] = np.array([t.train_step()[0] for _ in range(100)])
+        losses[kind] = np.array([t.train_step()[0] for _ in range(200)])
         losses[kind + "-params"] = t.flat.copy()
-    # 100 Adam steps: float32 rounding differences grow through training, slowly.
+    # 200 Adam steps: float32 rounding differences grow through training, slowly (on
+    # the development machine at most 4e-6 relative in a loss, 1.2e-4 in a parameter of
+    # size ~1, both the LSTM's in text mode; the tanh cell and the GRU stay under 3e-7).
     np.testing.assert_allclose(losses["compiled"], losses["numpy"], rtol=1e-4)
     np.testing.assert_allclose(
-        losses["compiled-params"], losses["numpy-params"], rtol=1e-3, atol=1e-4
+        losses["compiled-params"], losses["numpy-params"], rtol=1e-3, atol=5e-4
     )
 
 
