@@ -27,9 +27,7 @@ from charrnn.core.workspace import Workspace
 from charrnn.training.trainer import Trainer
 
 BUILT, WHY = kernels.library()
-needs_library = pytest.mark.skipif(
-    BUILT is None, reason=f"the compiled kernels are {WHY}: `{kernels.BUILD_COMMAND}`"
-)
+needs_library = pytest.mark.skipif(BUILT is None, reason=f"the compiled kernels are {WHY}")
 CELLS = ["rnn", "gru", "lstm"]  # the cells fused.c has kernels for
 BOUND = {"float32": 1e-5, "float64": 1e-12}
 
@@ -187,7 +185,7 @@ def test_resume_is_bit_identical_with_compiled_kernels(cli, tmp_path, cell):
 def test_compiled_kernels_where_none_are_built_is_a_clear_error(monkeypatch):
     monkeypatch.delenv("CHARRNN_KERNELS", raising=False)
     monkeypatch.setattr(kernels, "_loaded", (None, "not built (build them with `x`)"))
-    with pytest.raises(CharRNNError, match="compiled kernels are not built"):
+    with pytest.raises(CharRNNError, match="fused C library is not built"):
         kernels.check("compiled")
     vocab = Vocab.from_text("\n".join(WORDS))
     with pytest.raises(CharRNNError, match="build"):

@@ -102,7 +102,7 @@ def _declare(lib: Any) -> None:
 
 def _load() -> tuple[Fused | None, str]:
     if not LIBRARY.exists():
-        return None, f"not built (build them with `{BUILD_COMMAND}`, or `make test`)"
+        return None, f"not built (run `{BUILD_COMMAND}`, or `make test`)"
     try:
         built_for = STAMP.read_text()
     except OSError:
@@ -145,8 +145,8 @@ def check(kind: str) -> str:
         lib, why = library()
         if lib is None:
             raise CharRNNError(
-                f"kernels='compiled' but the compiled kernels are {why}; "
-                "or choose kernels='auto' (numpy where they are not built)",
+                f"kernels is 'compiled' but the fused C library is {why}; "
+                "or choose kernels 'auto' (numpy where it is not built)",
                 params=("kernels",),
             )
     return kind
