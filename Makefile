@@ -9,7 +9,12 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-all test-long test-fast test-torch lint venv clean
+.PHONY: demo test test-all test-long test-fast test-numpy test-torch lint venv clean kernels
+
+# The optional compiled kernels (src/charrnn/core/kernels/fused.c), built for this
+# machine in under a second; without a C compiler this prints nothing and charrnn runs
+# its numpy cells as before.
+KERNELS := src/charrnn/core/kernels/_fused.so
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,14 +22,20 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/python -m pip install --quiet -e '.[dev,progress,plot]'
 	touch $(STAMP)
 
+$(KERNELS): src/charrnn/core/kernels/fused.c src/charrnn/core/kernels/build.py | $(STAMP)
+	$(BIN)/python -m charrnn.core.kernels.build --quiet
+
+kernels: $(STAMP)
+	$(BIN)/python -m charrnn.core.kernels.build
+
 venv: $(STAMP)
 
-demo: $(STAMP)
+demo: $(STAMP) $(KERNELS)
 	$(BIN)/charrnn demo
 
 # The house's checks first (lint, layout, the layer contracts, types), then the suite
 # on every core.
-test: $(STAMP)
+test: $(STAMP) $(KERNELS)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports --no-cache
@@ -33,11 +44,16 @@ test: $(STAMP)
 
 test-all: test test-long
 
-test-long: $(STAMP)
+test-long: $(STAMP) $(KERNELS)
 	$(BIN)/python -m pytest -q -n auto -m long
 
-test-fast: $(STAMP)
+test-fast: $(STAMP) $(KERNELS)
 	$(BIN)/python -m pytest -q -n auto -m "not slow"
+
+# The suite on the numpy cells alone, as an install without a C compiler runs it
+# (CHARRNN_KERNELS=numpy makes kernels="auto" mean numpy); CI runs it after make test.
+test-numpy: $(STAMP)
+	CHARRNN_KERNELS=numpy $(BIN)/python -m pytest -q -n auto -m "not long"
 
 test-torch: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
@@ -47,4 +63,4 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 clean:
-	rm -rf $(VENV) build src/*.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) build src/*.egg-info .pytest_cache .ruff_cache src/charrnn/core/kernels/_fused.*

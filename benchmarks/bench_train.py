@@ -55,6 +55,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from charrnn.core import kernels
 from charrnn.core.config import Config
 from charrnn.core.optim import Adam
 from charrnn.core.vocab import Vocab
@@ -86,6 +87,7 @@ FLOORS = {
 }
 CLIP = 5.0
 CLI = "charrnn train (process)"
+NUMPY_ROW = "charrnn numpy kernels"  # beside compiled charrnn rows, in the same rounds
 TORCH_PROCESS = "torch (process)"
 # Each fresh-process engine and the in-process engine it is the fresh-process twin of.
 TWINS = {CLI: "charrnn", TORCH_PROCESS: "torch"}
@@ -571,8 +573,9 @@ def measure_memory(H: int, B: int, T: int, cell: str = "rnn") -> dict[str, dict[
 # ----------------------------------------------------------------------------- main
 
 
-def text_config(H: int, B: int, T: int, cell: str = "rnn") -> Config:
+def text_config(H: int, B: int, T: int, cell: str = "rnn", kind: str = "auto") -> Config:
     return Config(
+        kernels=kind,
         mode="text",
         hidden=H,
         batch_size=B,
@@ -589,8 +592,8 @@ def text_config(H: int, B: int, T: int, cell: str = "rnn") -> Config:
     )
 
 
-def words_config(H: int, B: int, cell: str = "rnn") -> Config:
-    return text_config(H, B, 1, cell).replace(mode="words")
+def words_config(H: int, B: int, cell: str = "rnn", kind: str = "auto") -> Config:
+    return text_config(H, B, 1, cell, kind).replace(mode="words")
 
 
 def main() -> None:
@@ -604,6 +607,13 @@ def main() -> None:
         choices=tuple(GATES),
         default="rnn",
         help="the recurrent cell, against torch.nn.RNN/GRU/LSTM (rnn)",
+    )
+    ap.add_argument(
+        "--kernels",
+        choices=kernels.KERNELS,
+        default="auto",
+        help="the charrnn rows' kernels (Config.kernels); where the compiled ones run, "
+        f"a '{NUMPY_ROW}' row runs beside them (auto)",
     )
     ap.add_argument("--memory-child", help=argparse.SUPPRESS)
     ap.add_argument("--process-child", help=argparse.SUPPRESS)
@@ -648,6 +658,11 @@ def main() -> None:
     vocab = Vocab.from_text(text)
     ids = vocab.encode(text)
     cell, gates = args.cell, GATES[args.cell]
+    with kernels.using(args.kernels):
+        compiled = kernels.active(np) is not None
+    out(f"charrnn kernels: {'compiled' if compiled else 'numpy'} (--kernels {args.kernels}; "
+        f"{kernels.library()[1]})")  # fmt: skip
+    kc = args.kernels
     out(f"cell: {cell}" + (f" ({gates} gates) vs torch.nn.{cell.upper()}" if gates > 1 else ""))
     out(
         f"text: {text_name}, {len(text):,} chars, V={vocab.size}; "
@@ -668,7 +683,9 @@ def main() -> None:
             continue
         engines = {}
         if mode == "text":
-            engines["charrnn"] = charrnn_engine(text_config(H, B, T, cell), [text])
+            engines["charrnn"] = charrnn_engine(text_config(H, B, T, cell, kc), [text])
+            if compiled:
+                engines[NUMPY_ROW] = charrnn_engine(text_config(H, B, T, cell, "numpy"), [text])
             if use_torch:
                 engines["torch"] = torch_engine(
                     vocab, H, TextBatches(ids, B, T), words=False, cell=cell
@@ -681,14 +698,16 @@ def main() -> None:
                 H, B, T, vocab.size, elementwise=True, rest=True, gates=gates
             )
             engines[CLI] = cli_engine(
-                text_config(H, B, T, cell),
+                text_config(H, B, T, cell, kc),
                 text_file,
                 window_steps(engines["charrnn"], args.seconds),
             )
         else:
             words = load_corpus(names_source(), "words")
             wv = Vocab.from_text("".join(words))
-            engines["charrnn"] = charrnn_engine(words_config(H, B, cell), words)
+            engines["charrnn"] = charrnn_engine(words_config(H, B, cell, kc), words)
+            if compiled:
+                engines[NUMPY_ROW] = charrnn_engine(words_config(H, B, cell, "numpy"), words)
             if use_torch:
                 engines["torch"] = torch_engine(
                     wv, H, WordBatches(words, wv, B, 0), words=True, cell=cell
@@ -696,7 +715,7 @@ def main() -> None:
             mean_len = round(float(np.mean([len(w) + 1 for w in words])))
             engines["bound"] = bound_engine(H, B, mean_len, wv.size, gates=gates)
             engines[CLI] = cli_engine(
-                words_config(H, B, cell),
+                words_config(H, B, cell, kc),
                 names_source(),
                 window_steps(engines["charrnn"], args.seconds),
             )
@@ -716,7 +735,7 @@ def main() -> None:
             if name == "bound" or name in FLOORS:
                 continue
             ratio = f"{paired(rates, name, 'torch'):.2f}x" if "torch" in rates else ""
-            bounded = name in ("charrnn", CLI)
+            bounded = name in ("charrnn", CLI, NUMPY_ROW)
             pct = f"{100 * paired(rates, name, 'bound'):.0f}%" if bounded else ""
             out(f"{label:<22}{name:<25}{summary(vals):>34}{ratio:>10}{pct:>12}")
         for line in process_lines(rates, engines):

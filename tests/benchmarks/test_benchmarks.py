@@ -311,3 +311,27 @@ def test_bench_scale_compares_ranks_with_threads_and_models_a_cluster():
     assert any(line.startswith("K=2 here: latency") for line in lines)
     model = [line for line in lines if line.startswith("H=100 B=32 T=64") and "strong" in line]
     assert len(model) == 2  # one per cluster link
+
+
+def test_bench_kernels_times_every_cell_under_each_choice():
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "bench_kernels.py"),
+            "--shape",
+            "16,2,4",
+            "--rounds",
+            "1",
+            "--number",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith("kernels: ")
+    for cell in ("rnn", "gru", "lstm"):
+        assert any(line.split()[:2] == [cell, "numpy"] for line in lines)
+        assert any(line.split()[:2] == [cell, "matmuls"] for line in lines)

@@ -17,7 +17,7 @@ from charrnn.generation.sample import check_sampling_args
 from charrnn.training.presets import PRESETS
 
 NAMES = [f.name for f in dataclasses.fields(Config)]
-RUN_FIELDS = ("log_every", "eval_every", "save_every", "patience", "time_budget")
+RUN_FIELDS = ("log_every", "eval_every", "save_every", "patience", "time_budget", "kernels")
 
 
 def _train_parser():

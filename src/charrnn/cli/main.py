@@ -22,6 +22,7 @@ from . import (
     demo,
     experiment,
     gradcheck,
+    info,
     plot,
     sample,
     score,
@@ -48,6 +49,7 @@ COMMANDS = (
     plot,
     demo,
     experiment,
+    info,
 )
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from ..common.errors import CharRNNError
 from .cells import CELL_NAMES
+from .kernels import KERNELS
 from .vocab import NORMALIZATIONS, UNITS, Units
 
 MODES = ("words", "text")
@@ -174,6 +175,11 @@ class Config:
     time_budget : float or None
         Minutes of training wall clock after which the run stops and saves;
         ``None`` is no limit.
+    kernels : {"auto", "numpy", "compiled"}
+        What runs each step's element-wise work between the matmuls: the
+        numpy cells, or the fused compiled kernels (:mod:`charrnn.core.kernels`,
+        built by ``make``). ``auto`` takes the compiled ones where built; both
+        give the same model to float32 rounding, so a resume may change it.
     """
 
     mode: str = _field(
@@ -345,6 +351,14 @@ class Config:
         "run",
         metavar="MINUTES",
         default_help="none: no limit",
+        resume_may_change=True,
+    )
+    kernels: str = _field(
+        "auto",
+        "the recurrence's element-wise work: compiled (fused C, built by `make`) or numpy",
+        "run",
+        choices=KERNELS,
+        default_help="auto: compiled where built, numpy otherwise",
         resume_may_change=True,
     )
 

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..common.errors import CharRNNError
+from ..core import kernels
 from ..core.backend import NUMPY, Backend
 from ..core.config import Config
 from ..core.masks import KeyedUniform
@@ -150,6 +151,7 @@ class Trainer:
         backend: Backend = NUMPY,
         comm: SerialComm = SERIAL,
     ):
+        kernels.check(config.kernels)  # kernels="compiled" where none are built: say how
         self.config = config
         self.vocab = vocab
         self.backend = backend
@@ -326,6 +328,10 @@ class Trainer:
 
     def train_step(self, vote: Vote | None = None) -> tuple[float, int]:
         """One optimiser step; returns (summed loss in nats, predicted characters)."""
+        with kernels.using(self.config.kernels):  # the cells' element-wise kernels
+            return self._train_step(vote)
+
+    def _train_step(self, vote: Vote | None = None) -> tuple[float, int]:
         cfg, be, xp = self.config, self.backend, self.backend.xp
         batch, n_targets, columns = self._next_batch()
         # The mean is over the global batch, so the ranks' gradients sum to its gradient.
@@ -431,6 +437,10 @@ class Trainer:
 
     def validate(self) -> Loss | None:
         """Loss on the held-out data, or ``None`` if there is none."""
+        with kernels.using(self.config.kernels):
+            return self._validate()
+
+    def _validate(self) -> Loss | None:
         if self.val_batches is None:
             return None
         if self.comm.size > 1:

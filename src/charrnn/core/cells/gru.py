@@ -42,6 +42,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import kernels
 from ..workspace import Workspace
 from .base import (
     GradientWindow,
@@ -144,11 +145,24 @@ class GRUCell(HiddenStateCell):
         acts = ws.get(f"acts{layer}", (T, B, G), dtype)  # (T, B, 3H): r, z, n
         hn = ws.get(f"hn{layer}", (T, B, H), dtype)  # (T, B, H)
         hs[0] = h0
+        g = ws.get("gru-g", (B, G), dtype)  # (B, 3H) recurrent projection of a step
+        WhT = ws.get(f"WhT{layer}", (H, G), dtype)  # (H, 3H), contiguous for BLAS
+        fused = kernels.active(xp)
+        if fused is not None and kernels.fits(dtype, pre, bhn):
+            # The same recurrence, each step's (F1)-(F5) in one call of fused.c's
+            # gru_forward (what _recur does in eleven numpy calls), on unscaled inputs.
+            WhT[...] = Wh.T
+            fn, adr = fused.fn("gru_forward", dtype), kernels.address
+            p0, g0, b0, h0_, a0, hn0 = adr(pre), adr(g), adr(bhn), adr(hs), adr(acts), adr(hn)
+            bg, bh = B * G * dtype.itemsize, B * H * dtype.itemsize  # bytes per step
+            for t in range(T):
+                np.dot(hs[t], WhT, out=g)
+                h_t = h0_ + t * bh
+                fn(B, H, p0 + t * bg, g0, b0, h_t, H, a0 + t * bg, hn0 + t * bh, h_t + bh, H)
+            return hs[1:], hs[T], (hs, acts, hn)
         scale = self._scale(ws, H, dtype)
         pre *= scale
-        WhT = ws.get(f"WhT{layer}", (H, G), dtype)  # (H, 3H), contiguous for BLAS
         xp.multiply(Wh.T, scale, out=WhT)
-        g = ws.get("gru-g", (B, G), dtype)  # (B, 3H) recurrent projection of a step
         rz, n = acts[..., : 2 * H], acts[..., 2 * H :]
         with np.errstate(over="ignore", under="ignore"):  # e^-x = inf or 0: the limits
             for t in range(T):
@@ -237,6 +251,50 @@ class GRUCell(HiddenStateCell):
         dpre = ws.get(f"gru-dpre{layer}", (T, B, G), dtype)  # (T, B, 3H)
         dr, dz, dhn = dgh[..., :H], dgh[..., H : 2 * H], dgh[..., 2 * H :]
         dn = dpre[..., 2 * H :]
+        fused = kernels.active(xp) if bptt == "full" else None
+        if fused is not None and window is not None and kernels.fits(dtype, dout):
+            Wh = params[n_.recurrent]
+            # The window's loop below, each step's arrival, (B2)-(B5) on the total and
+            # on every part and (B6)'s dh z in one call of fused.c's gru_window.
+            win = GradientWindow(window, T, (B, H), dtype, ws, xp)
+            P = win.size
+            pg = ws.get("gru-win-g", (P, B, G), dtype)  # (W+1, B, 3H)
+            carry = ws.get("gru-win-carry", (P, B, H), dtype)  # (W+1, B, H): dh z
+            fn, adr = fused.fn("gru_window", dtype), kernels.address
+            do0, a0, hn0, h0_ = adr(dout), adr(acts), adr(hn), adr(hs)
+            dg0, dp0, pg0, ca0 = adr(dgh), adr(dpre), adr(pg), adr(carry)
+            bg, bh = B * G * dtype.itemsize, B * H * dtype.itemsize  # bytes per step
+            for t in range(T - 1, -1, -1):
+                fn(
+                    P, B, H, adr(win.parts), t % P, do0 + t * bh, a0 + t * bg, hn0 + t * bh,
+                    h0_ + t * bh, dg0 + t * bg, dp0 + t * bg, pg0, ca0,
+                )  # fmt: skip
+                spare = win.spare
+                xp.dot(pg.reshape(-1, G), Wh, out=spare.reshape(-1, H))  # (B6) ...
+                spare += carry  # ... + dh z
+                win.moved(spare)
+            win.total(out=dh0)
+            self._weight_grads(params, layer, dgh, hs, grads, xp)
+            return dpre
+        if fused is not None and window is None and kernels.fits(dtype, dout):
+            Wh = params[n_.recurrent]
+            # (B1)-(B5) and (B6)'s dh z of each step in one call of fused.c's
+            # gru_backward (what _factors and _back_step do), then (B6)'s matmul.
+            dhnext = ws.zeros("gru-dhnext", (B, H), dtype)  # (B, H): dgh Wh of the step after
+            carry = ws.zeros("gru-carry", (B, H), dtype)  # (B, H): dh z of the step after
+            fn, adr = fused.fn("gru_backward", dtype), kernels.address
+            do0, dhn0, ca0 = adr(dout), adr(dhnext), adr(carry)
+            a0, hn0, h0_, dg0, dp0 = adr(acts), adr(hn), adr(hs), adr(dgh), adr(dpre)
+            bg, bh = B * G * dtype.itemsize, B * H * dtype.itemsize  # bytes per step
+            for t in range(T - 1, -1, -1):
+                fn(
+                    B, H, do0 + t * bh, dhn0, ca0, a0 + t * bg, hn0 + t * bh, h0_ + t * bh,
+                    dg0 + t * bg, dp0 + t * bg,
+                )  # fmt: skip
+                np.dot(dgh[t], Wh, out=dhnext)  # (B6)
+            xp.add(dhnext, carry, out=dh0)  # (B6) of the first step: d loss / d h0
+            self._weight_grads(params, layer, dgh, hs, grads, xp)
+            return dpre
         if bptt == "full" and window is None:
             Wh = params[n_.recurrent]
             # One step's factors, computed where that step's values are still in cache.
@@ -318,10 +376,18 @@ class GRUCell(HiddenStateCell):
             # The tutorial's section 4: (B1) with dhnext = 0 and no (B6), every step at once.
             self._back_step(xp, dout, fac, r, z, dn, dhn, dr, dz, None, None, None, None, None)
         dpre[..., : 2 * H] = dgh[..., : 2 * H]  # d pre_rz = d (Wh_rz h)
-        flat = dgh.reshape(T * B, G)
-        xp.matmul(flat.T, hs[:-1].reshape(T * B, H), out=grads[n_.recurrent])  # (B7) dWh (3H, H)
-        flat[:, 2 * H :].sum(axis=0, out=grads[self.candidate_bias(layer)])  # (B7) dbhn (H,)
+        self._weight_grads(params, layer, dgh, hs, grads, xp)
         return dpre
+
+    def _weight_grads(
+        self, params: Params, layer: int, dgh: Any, hs: Any, grads: Grads, xp: Any
+    ) -> None:
+        # (B7): dWh (3H, H) and dbhn (H,), all steps at once.
+        T, B, G = dgh.shape
+        H = G // 3
+        flat = dgh.reshape(T * B, G)
+        xp.matmul(flat.T, hs[:-1].reshape(T * B, H), out=grads[self.names(layer).recurrent])
+        flat[:, 2 * H :].sum(axis=0, out=grads[self.candidate_bias(layer)])
 
     def step(
         self,
@@ -343,13 +409,26 @@ class GRUCell(HiddenStateCell):
         dtype = h.dtype
         g = ws.get("step-gru-g", (B, 3 * H), dtype)
         xp.dot(h, params[self.names(layer).recurrent].T, out=g)
-        g[:, : 2 * H] *= -1
-        pre[:, : 2 * H] *= -1
-        rz = ws.get("step-gru-rz", (B, 2 * H), dtype)
+        bhn = params[self.candidate_bias(layer)]
         hn = ws.get("step-gru-hn", (B, H), dtype)
-        n = ws.get("step-gru-n", (B, H), dtype)
-        with np.errstate(over="ignore", under="ignore"):
-            self._recur(xp, pre, g, params[self.candidate_bias(layer)], rz, hn, n, h, out)
+        fused = kernels.active(xp)
+        ldh, ldo = kernels.row_stride(h), kernels.row_stride(out)
+        ok = kernels.fits(dtype, pre, bhn) and out.dtype == dtype
+        if fused is not None and ok and ldh is not None and ldo is not None:
+            # (F1)-(F5) in one call of fused.c's gru_forward, on unscaled inputs.
+            acts = ws.get("step-gru-acts", (B, 3 * H), dtype)  # (B, 3H): r, z, n
+            adr = kernels.address
+            fused.fn("gru_forward", dtype)(
+                B, H, adr(pre), adr(g), adr(bhn), adr(h), ldh, adr(acts), adr(hn), adr(out), ldo
+            )
+            rz = acts[:, : 2 * H]
+        else:
+            g[:, : 2 * H] *= -1
+            pre[:, : 2 * H] *= -1
+            rz = ws.get("step-gru-rz", (B, 2 * H), dtype)
+            n = ws.get("step-gru-n", (B, H), dtype)
+            with np.errstate(over="ignore", under="ignore"):
+                self._recur(xp, pre, g, bhn, rz, hn, n, h, out)
         if record is not None:
             record.append({"reset": rz[:, :H].copy(), "update": rz[:, H:].copy()})
 

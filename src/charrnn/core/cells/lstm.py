@@ -45,6 +45,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import kernels
 from ..workspace import Workspace
 from .base import CellBase, GradientWindow, Grads, LayerNames, Params, ParamSpec, layer_suffix
 
@@ -168,6 +169,30 @@ class LSTMCell(CellBase):
         acts = ws.get(f"acts{layer}", (T, B, G), dtype)  # (T, B, 4H): i, f, g, o
         tcs = ws.get(f"tcs{layer}", (T, B, H), dtype)  # (T, B, H): tanh(c_t)
         hs[0], cs[0] = h0[:, :H], h0[:, H:]
+        fused = kernels.active(xp)
+        if fused is not None and kernels.fits(dtype, pre):
+            self._forward_compiled(fused, Wh, pre, hs, cs, acts, tcs, ws, layer)
+        else:
+            self._forward_numpy(Wh, pre, hs, cs, acts, tcs, ws, layer, xp)
+        final = ws.get(f"lstm-final{layer}", (B, 2 * H), dtype)  # (B, 2H)
+        final[:, :H], final[:, H:] = hs[T], cs[T]
+        return hs[1:], final, (hs, cs, acts, tcs)
+
+    def _forward_numpy(
+        self,
+        Wh: Any,
+        pre: Any,
+        hs: Any,
+        cs: Any,
+        acts: Any,
+        tcs: Any,
+        ws: Workspace,
+        layer: int,
+        xp: Any,
+    ) -> None:
+        T, B, G = pre.shape
+        H = G // 4
+        dtype = Wh.dtype
         scale, num = self._exp_scales(ws, H, dtype)
         pre *= scale
         WhT = ws.get(f"WhT{layer}", (H, G), dtype)  # (H, 4H), contiguous for BLAS
@@ -178,9 +203,34 @@ class LSTMCell(CellBase):
             for t in range(T):
                 xp.dot(hs[t], WhT, out=a)
                 self._recur(xp, pre[t], a, num, cs[t], acts[t], tcs[t], hs[t + 1], cs[t + 1], ig)
-        final = ws.get(f"lstm-final{layer}", (B, 2 * H), dtype)  # (B, 2H)
-        final[:, :H], final[:, H:] = hs[T], cs[T]
-        return hs[1:], final, (hs, cs, acts, tcs)
+
+    @staticmethod
+    def _forward_compiled(
+        fused: Any,
+        Wh: Any,
+        pre: Any,
+        hs: Any,
+        cs: Any,
+        acts: Any,
+        tcs: Any,
+        ws: Workspace,
+        layer: int,
+    ) -> None:
+        # The same recurrence, each step's (F1)-(F3) in one call of fused.c's
+        # lstm_forward (what _recur does in ten numpy calls), on unscaled inputs.
+        T, B, G = pre.shape
+        H = G // 4
+        dtype = Wh.dtype
+        WhT = ws.get(f"WhT{layer}", (H, G), dtype)  # (H, 4H), contiguous for BLAS
+        WhT[...] = Wh.T
+        a = ws.get("lstm-a", (B, G), dtype)  # (B, 4H): h Wh^T
+        fn, adr = fused.fn("lstm_forward", dtype), kernels.address
+        p0, a0, c0, act0, tc0, h0 = adr(pre), adr(a), adr(cs), adr(acts), adr(tcs), adr(hs)
+        bg, bh = B * G * dtype.itemsize, B * H * dtype.itemsize  # bytes per step
+        for t in range(T):
+            np.dot(hs[t], WhT, out=a)
+            c_t, h_t1 = c0 + t * bh, h0 + (t + 1) * bh
+            fn(B, H, p0 + t * bg, a0, c_t, H, act0 + t * bg, tc0 + t * bh, h_t1, H, c_t + bh, H)
 
     @staticmethod
     def _factors(xp: Any, act: Any, c: Any, tc: Any, fac: Any, fc: Any) -> None:
@@ -262,7 +312,49 @@ class LSTMCell(CellBase):
         f = acts[..., H : 2 * H]
         dpre = ws.get(f"lstm-dpre{layer}", (T, B, G), dtype)  # (T, B, 4H)
         dpre4 = dpre.reshape(T, B, 4, H)  # the gate blocks as an axis, for one call on i, f, g
-        if bptt == "full" and window is None:
+        fused = kernels.active(xp) if bptt == "full" else None
+        compiled = fused is not None and kernels.fits(dtype, dout)
+        if fused is not None and compiled and window is not None:
+            Wh = params[n_.recurrent]
+            # The window's loop below, each step's arrival and (B2)-(B5) on the total
+            # and on every part in one call of fused.c's lstm_window, then (B6).
+            win = GradientWindow(window, T, (B, 2 * H), dtype, ws, xp)
+            P = win.size
+            pa = ws.get("lstm-win-a", (P, B, G), dtype)  # (W+1, B, 4H)
+            ph = ws.get("lstm-win-h", (P, B, H), dtype)  # (W+1, B, H)
+            total = ws.get("lstm-win-enter", (B, 2 * H), dtype)  # (B, 2H)
+            fn, adr = fused.fn("lstm_window", dtype), kernels.address
+            do0, a0, c0, tc0, dp0 = adr(dout), adr(acts), adr(cs), adr(tcs), adr(dpre)
+            pa0, tot0 = adr(pa), adr(total)
+            bg, bh = B * G * dtype.itemsize, B * H * dtype.itemsize  # bytes per step
+            for t in range(T - 1, -1, -1):
+                parts = win.parts
+                fn(
+                    P, B, H, adr(parts), t % P, do0 + t * bh, a0 + t * bg, c0 + t * bh,
+                    tc0 + t * bh, dp0 + t * bg, pa0, tot0,
+                )  # fmt: skip
+                xp.dot(pa.reshape(-1, G), Wh, out=ph.reshape(-1, H))  # (B6)
+                parts[..., :H] = ph
+                win.moved(parts)
+            win.total(out=dh0)
+        elif fused is not None and compiled:
+            Wh = params[n_.recurrent]
+            # (B1)-(B5) of each step in one call of fused.c's lstm_backward (what the
+            # loop below does in _factors and _back_step), then (B6) here.
+            dhnext = ws.zeros("lstm-dhnext", (B, H), dtype)
+            dcnext = ws.zeros("lstm-dcnext", (B, H), dtype)
+            fn, adr = fused.fn("lstm_backward", dtype), kernels.address
+            do0, hn0, cn0, a0 = adr(dout), adr(dhnext), adr(dcnext), adr(acts)
+            c0, tc0, dp0 = adr(cs), adr(tcs), adr(dpre)
+            bg, bh = B * G * dtype.itemsize, B * H * dtype.itemsize  # bytes per step
+            for t in range(T - 1, -1, -1):
+                fn(
+                    B, H, do0 + t * bh, hn0, cn0, a0 + t * bg, c0 + t * bh, tc0 + t * bh,
+                    dp0 + t * bg,
+                )  # fmt: skip
+                np.dot(dpre[t], Wh, out=dhnext)  # (B6)
+            dh0[:, :H], dh0[:, H:] = dhnext, dcnext
+        elif bptt == "full" and window is None:
             Wh = params[n_.recurrent]
             # One step's factors, computed where that step's values are still in cache.
             fac = ws.get("lstm-fac", (B, G), dtype)  # (B, 4H)
@@ -286,7 +378,7 @@ class LSTMCell(CellBase):
             fac3, fo = fac.reshape(T, B, 4, H)[:, :, :3], fac[..., 3 * H :]
             fc = ws.get(f"lstm-fc{layer}", (T, B, H), dtype)  # (T, B, H)
             self._factors(xp, acts, cs[:-1], tcs, fac, fc)
-        if bptt == "full" and window is not None:
+        if bptt == "full" and window is not None and not compiled:
             Wh = params[n_.recurrent]
             win = GradientWindow(window, T, (B, 2 * H), dtype, ws, xp)
             P = win.size
@@ -352,16 +444,27 @@ class LSTMCell(CellBase):
         B, S = h.shape
         H = S // 2
         dtype = h.dtype
-        scale, num = self._exp_scales(ws, H, dtype)
         a = ws.get("step-lstm-a", (B, 4 * H), dtype)
         xp.dot(h[:, :H], params[self.names(layer).recurrent].T, out=a)
-        a *= scale
-        pre *= scale
         act = ws.get("step-lstm-act", (B, 4 * H), dtype)
         tc = ws.get("step-lstm-tc", (B, H), dtype)
-        ig = ws.get("step-lstm-ig", (B, H), dtype)
-        with np.errstate(over="ignore", under="ignore"):
-            self._recur(xp, pre, a, num, h[:, H:], act, tc, out[:, :H], out[:, H:], ig)
+        fused = kernels.active(xp)
+        ldh, ldo = kernels.row_stride(h), kernels.row_stride(out)
+        ok = kernels.fits(dtype, pre) and out.dtype == dtype
+        if fused is not None and ok and ldh is not None and ldo is not None:
+            # (F1)-(F3) in one call of fused.c's lstm_forward, on unscaled inputs.
+            adr = kernels.address
+            fused.fn("lstm_forward", dtype)(
+                B, H, adr(pre), adr(a), adr(h[:, H:]), ldh, adr(act), adr(tc),
+                adr(out), ldo, adr(out[:, H:]), ldo,
+            )  # fmt: skip
+        else:
+            scale, num = self._exp_scales(ws, H, dtype)
+            a *= scale
+            pre *= scale
+            ig = ws.get("step-lstm-ig", (B, H), dtype)
+            with np.errstate(over="ignore", under="ignore"):
+                self._recur(xp, pre, a, num, h[:, H:], act, tc, out[:, :H], out[:, H:], ig)
         if record is not None:
             record.append(
                 {

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import kernels
 from ..workspace import Workspace
 from .base import (
     GradientWindow,
@@ -93,6 +94,16 @@ class TanhCell(HiddenStateCell):
         # A contiguous transpose lets BLAS run its fastest (no-transpose) kernel.
         WhhT = ws.get(f"WhhT{layer}", (H, H), Whh.dtype)
         WhhT[...] = Whh.T
+        fused = kernels.active(xp)
+        if fused is not None and kernels.fits(Whh.dtype, pre):
+            # The same recurrence, each step's `out += pre_t; np.tanh(out)` of _recur
+            # (T1) in one call of fused.c's rnn_forward.
+            fn, adr = fused.fn("rnn_forward", Whh.dtype), kernels.address
+            p0, h0_, bh = adr(pre), adr(hs), B * H * Whh.dtype.itemsize  # bytes per step
+            for t in range(T):
+                np.dot(hs[t], WhhT, out=hs[t + 1])
+                fn(B, H, p0 + t * bh, h0_ + (t + 1) * bh, H)
+            return hs[1:], hs[T], hs
         for t in range(T):
             self._recur(xp, hs[t], WhhT, pre[t], hs[t + 1])
         return hs[1:], hs[T], hs
@@ -134,6 +145,30 @@ class TanhCell(HiddenStateCell):
         hs = cache
         T, B, H = dout.shape
         n = self.names(layer)
+        fused = kernels.active(xp) if bptt == "full" else None
+        if fused is not None and kernels.fits(hs.dtype, dout, dh0):
+            Whh = params[n.recurrent]
+            adr = kernels.address
+            d0, dh0_, h0_, bh = adr(dout), adr(dh0), adr(hs), B * H * hs.dtype.itemsize
+            if window is None:
+                # (B1), (B2) of each step in one call of fused.c's rnn_backward (the loop's
+                # `d += dhnext; d *= dtanh[t]` and the precomputed 1 - h^2 below), then (B3).
+                fn = fused.fn("rnn_backward", hs.dtype)
+                for t in range(T - 1, -1, -1):
+                    fn(B, H, d0 + t * bh, dh0_, h0_ + (t + 1) * bh)
+                    xp.dot(dout[t], Whh, out=dh0)  # (B3)
+            else:
+                # The window's loop below, each step's arrival and (B2) on the total and
+                # on every part in one call of fused.c's rnn_window, then (B3) on the parts.
+                win = GradientWindow(window, T, (B, H), hs.dtype, ws, xp)
+                fn, P = fused.fn("rnn_window", hs.dtype), win.size
+                for t in range(T - 1, -1, -1):
+                    fn(P, B, H, adr(win.parts), t % P, d0 + t * bh, h0_ + (t + 1) * bh)
+                    xp.dot(win.parts.reshape(-1, H), Whh, out=win.spare.reshape(-1, H))  # (B3)
+                    win.moved(win.spare)
+                win.total(out=dh0)
+            xp.matmul(dout.reshape(T * B, H).T, hs[:-1].reshape(T * B, H), out=grads[n.recurrent])
+            return dout
         # 1 - h^2 for all steps in one pass, in the buffer of the forward's input
         # projections: spent by now, and reusing it keeps the step's working set small.
         dtanh = ws.get("pre", (T, B, H), hs.dtype)
@@ -179,6 +214,13 @@ class TanhCell(HiddenStateCell):
 
         The tanh cell has no gates, so it adds nothing to ``record``.
         """
+        fused = kernels.active(xp)
+        ldo = kernels.row_stride(out)
+        if fused is not None and kernels.fits(out.dtype, pre) and ldo is not None:
+            xp.dot(h, params[self.names(layer).recurrent].T, out=out)
+            adr = kernels.address
+            fused.fn("rnn_forward", out.dtype)(out.shape[0], out.shape[1], adr(pre), adr(out), ldo)
+            return
         self._recur(xp, h, params[self.names(layer).recurrent].T, pre, out)
 
     def reference_step(self, params: Params, layer: int, x: Any, state: Any) -> tuple[Any, Any]:

@@ -1,0 +1,220 @@
+"""Optional compiled kernels: each step's element-wise work between its matmuls, fused.
+
+The numpy cells are the reference and the default where nothing is built. A
+small C file beside this module (``fused.c``) holds, per cell, one function for
+everything of a forward step after its matmul (the gates' non-linearities, the
+cell update, the writing of the state into the cache), one for a full-BPTT
+backward step before its matmul, and one for a sliding-window step, each one
+pass over data in cache, with glibc's vector math for exp and tanh.
+``python -m charrnn.core.kernels.build`` compiles it with the system C compiler
+for the machine it runs on (``make demo`` and ``make test`` do); where there is
+no compiler, or the build fails, nothing changes: the numpy cells run.
+
+Which kernels run is a setting, ``Config.kernels``:
+
+- ``auto``: the compiled kernels when they are built and load, numpy otherwise;
+- ``numpy``: the numpy cells;
+- ``compiled``: the compiled kernels, or a :class:`CharRNNError` saying how to build them.
+
+The cells ask :func:`active` at each forward and step; :func:`using` sets the
+choice for a block of code (the trainer wraps each step in it). Outside any
+block the choice is the environment's ``CHARRNN_KERNELS``, else ``auto``; and
+``CHARRNN_KERNELS=numpy`` makes ``auto`` mean numpy everywhere, training
+included (how the whole suite runs on the numpy path where the kernels are built).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import ctypes
+import os
+import platform
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ...common.errors import CharRNNError
+
+KERNELS = ("auto", "numpy", "compiled")
+HERE = Path(__file__).resolve().parent
+LIBRARY = HERE / "_fused.so"  # what the build writes
+STAMP = HERE / "_fused.cpu"  # the CPU the library was built for
+BUILD_COMMAND = "python -m charrnn.core.kernels.build"
+
+_choice: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "charrnn_kernels", default=None
+)
+
+
+def cpu_fingerprint() -> str:
+    """What the build's ``-march=native`` depends on: the machine and its CPU's feature flags.
+
+    A library built on one CPU may use instructions another lacks, so it loads
+    only where this string equals the one stored at build time.
+    """
+    flags = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith(("flags", "Features")):
+                flags = " ".join(sorted(line.split(":", 1)[1].split()))
+                break
+    except OSError:
+        flags = platform.processor()
+    return f"{platform.system()} {platform.machine()} {flags}"
+
+
+@dataclass(frozen=True)
+class Fused:
+    """The loaded library's functions, one set per dtype (float32, float64)."""
+
+    lib: Any
+
+    def fn(self, name: str, dtype: Any) -> Any:
+        """The C function ``<name>_f32`` or ``<name>_f64`` for ``dtype``."""
+        return getattr(self.lib, f"{name}_{'f32' if np.dtype(dtype) == np.float32 else 'f64'}")
+
+
+def _declare(lib: Any) -> None:
+    # Sizes and strides as ssize_t, arrays as addresses (ints), for every function.
+    n = ctypes.c_ssize_t
+    p = ctypes.c_void_p
+    sigs = {
+        "rnn_forward": [n, n, p, p, n],
+        "gru_forward": [n, n, p, p, p, p, n, p, p, p, n],
+        "lstm_forward": [n, n, p, p, p, n, p, p, p, n, p, n],
+        "lstm_backward": [n, n, p, p, p, p, p, p, p],
+        "rnn_backward": [n, n, p, p, p],
+        "gru_backward": [n, n, p, p, p, p, p, p, p, p],
+        "rnn_window": [n, n, n, p, n, p, p],
+        "gru_window": [n, n, n, p, n, p, p, p, p, p, p, p],
+        "lstm_window": [n, n, n, p, n, p, p, p, p, p, p, p],
+    }
+    for name, args in sigs.items():
+        for sfx in ("f32", "f64"):
+            f = getattr(lib, f"{name}_{sfx}")
+            f.argtypes = args
+            f.restype = None
+
+
+def _load() -> tuple[Fused | None, str]:
+    if not LIBRARY.exists():
+        return None, f"not built (run `{BUILD_COMMAND}`, or `make test`)"
+    try:
+        built_for = STAMP.read_text()
+    except OSError:
+        return None, f"built without a CPU record; rebuild with `{BUILD_COMMAND}`"
+    if built_for != cpu_fingerprint():
+        return None, f"built for another CPU; rebuild on this machine with `{BUILD_COMMAND}`"
+    try:
+        lib = ctypes.CDLL(str(LIBRARY))
+        _declare(lib)
+    except (OSError, AttributeError) as exc:
+        return None, f"the built library does not load ({exc}); rebuild with `{BUILD_COMMAND}`"
+    return Fused(lib), f"{LIBRARY.name}, built for this CPU"
+
+
+_loaded: tuple[Fused | None, str] | None = None
+
+
+def library() -> tuple[Fused | None, str]:
+    """The compiled kernels (or ``None``) and why: loaded once per process."""
+    global _loaded
+    if _loaded is None:
+        _loaded = _load()
+    return _loaded
+
+
+def reload() -> tuple[Fused | None, str]:
+    """Forget what :func:`library` found and look again (after a build)."""
+    global _loaded
+    _loaded = None
+    return library()
+
+
+def check(kind: str) -> str:
+    """Raise :class:`CharRNNError` if ``kind`` is unknown or asks for kernels that are not here."""
+    if kind not in KERNELS:
+        raise CharRNNError(
+            f"kernels must be one of {', '.join(KERNELS)}; got {kind!r}", params=("kernels",)
+        )
+    if kind == "compiled":
+        lib, why = library()
+        if lib is None:
+            raise CharRNNError(
+                f"kernels is 'compiled' but the fused C library is {why}; "
+                "or choose kernels 'auto' (numpy where it is not built)",
+                params=("kernels",),
+            )
+    return kind
+
+
+def default() -> str:
+    """The choice outside any :func:`using` block: ``CHARRNN_KERNELS``, else ``auto``."""
+    return os.environ.get("CHARRNN_KERNELS", "auto") or "auto"
+
+
+@contextlib.contextmanager
+def using(kind: str) -> Iterator[None]:
+    """Run the block with ``kind`` (``auto``, ``numpy`` or ``compiled``) as the kernels' choice."""
+    token = _choice.set(check(kind))
+    try:
+        yield
+    finally:
+        _choice.reset(token)
+
+
+def choice() -> str:
+    """The choice in force here: the innermost :func:`using`, else :func:`default`."""
+    kind = _choice.get()
+    return kind if kind is not None else default()
+
+
+def active(xp: Any) -> Fused | None:
+    """The compiled kernels if the choice in force takes them for arrays of ``xp``, else ``None``.
+
+    Only numpy arrays on the host go through them (another backend runs its own cells).
+    """
+    if xp is not np:
+        return None
+    kind = choice()
+    if kind == "numpy" or (kind == "auto" and default() == "numpy"):
+        return None
+    lib, _ = library()
+    if lib is None and kind == "compiled":
+        check(kind)  # raises, saying how to build them
+    return lib
+
+
+def describe() -> str:
+    """One line: which kernels run under the choice in force, and why."""
+    kind = choice()
+    lib, why = library()
+    if kind == "numpy" or (kind == "auto" and default() == "numpy"):
+        return f"kernels: numpy (chosen by CHARRNN_KERNELS or kernels='numpy'; compiled: {why})"
+    if lib is None:
+        return f"kernels: numpy (the compiled kernels are {why})"
+    return f"kernels: compiled ({why}; kernels={kind!r})"
+
+
+def address(a: Any) -> int:
+    """The address of an array's first element, for a C call."""
+    return int(a.__array_interface__["data"][0])
+
+
+def row_stride(a: Any) -> int | None:
+    """A 2-D array's row stride in elements when its rows are contiguous, else ``None``."""
+    if a.ndim != 2 or a.strides[1] != a.itemsize or a.strides[0] % a.itemsize:
+        return None
+    return int(a.strides[0] // a.itemsize)
+
+
+def fits(dtype: Any, *arrays: Any) -> bool:
+    """Whether the kernels take these arrays: float32 or float64 alike, C-contiguous."""
+    dt = np.dtype(dtype)
+    if dt not in (np.float32, np.float64):
+        return False
+    return all(a.dtype == dt and a.flags.c_contiguous for a in arrays)

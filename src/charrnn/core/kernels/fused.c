@@ -1,0 +1,330 @@
+/* charrnn's fused kernels: everything between one step's matmuls, in one pass.
+ *
+ * The numpy cells (core/cells/tanh.py, gru.py, lstm.py) are the reference: each
+ * kernel below names the numpy lines and the equations (T1, F1.., B1..) it fuses,
+ * and tests/core/test_kernels.py proves it equal to them. Python does each step's
+ * matmul (numpy's BLAS) and calls one of these once per step through ctypes: per
+ * cell a forward step (after the matmul), a full-BPTT backward step and a sliding-
+ * window step (before the matmul). Arrays are C-contiguous unless a row stride
+ * (ld..) is given; sizes and strides count elements.
+ *
+ * Vector math: glibc's libmvec. The redeclarations below with the `simd` attribute
+ * are what glibc's <bits/math-vector.h> declares under -ffast-math alone; declaring
+ * them here lets gcc -O3 -fopenmp-simd vectorise the loops into calls of the SIMD
+ * variants (_ZGVeN16v_expf on AVX-512, _ZGVdN8v_expf on AVX2) while keeping IEEE
+ * semantics: no -ffast-math, so e^-x may overflow to inf and 1 / (1 + inf) = 0 is
+ * the saturated gate's exact limit, as in the numpy cells.
+ *
+ * Every function comes twice, for float and double (the gradient checks' dtype):
+ * the macro KERNELS(T, SFX, EXP, TANH) writes one set.
+ */
+#include <math.h>
+#include <stddef.h>
+
+#ifndef CHARRNN_NO_MVEC /* the build's fallback where libmvec is missing: scalar calls */
+__attribute__((simd("notinbranch"))) float expf(float);
+__attribute__((simd("notinbranch"))) float tanhf(float);
+__attribute__((simd("notinbranch"))) double exp(double);
+__attribute__((simd("notinbranch"))) double tanh(double);
+#endif
+
+#define KERNELS(T, SFX, EXP, TANH)                                                        \
+                                                                                          \
+/* tanh cell, forward step (tanh.py TanhCell._recur after its np.dot):                    \
+ *     out += pre_t; np.tanh(out, out=out)                          (T1)                  \
+ * a (B, H) holds h_{t-1} Whh^T on entry, row stride lda; h_t is written over it. */      \
+void rnn_forward_##SFX(ptrdiff_t B, ptrdiff_t H, const T *restrict pre, T *restrict a,    \
+                       ptrdiff_t lda)                                                     \
+{                                                                                         \
+    for (ptrdiff_t b = 0; b < B; b++) {                                                   \
+        const T *restrict p = pre + b * H;                                                \
+        T *restrict o = a + b * lda;                                                      \
+        _Pragma("omp simd")                                                               \
+        for (ptrdiff_t j = 0; j < H; j++)                                                 \
+            o[j] = TANH(o[j] + p[j]);                                                     \
+    }                                                                                     \
+}                                                                                         \
+                                                                                          \
+/* tanh cell, one step of full BPTT before its matmul (tanh.py TanhCell.backward's full    \
+ * loop: `d = dhraw[t]; d += dhnext; d *= dtanh[t]`, with dtanh = 1 - h^2 of the step):   \
+ *     dh    = dout_t + dhnext                                      (B1)                  \
+ *     dhraw = (1 - h_t^2) * dh                                     (B2)                  \
+ * d (B, H) holds dout_t on entry and dhraw on exit; Python then does (B3). */            \
+void rnn_backward_##SFX(ptrdiff_t B, ptrdiff_t H, T *restrict d,                          \
+                        const T *restrict dhnext, const T *restrict h)                    \
+{                                                                                         \
+    _Pragma("omp simd")                                                                   \
+    for (ptrdiff_t j = 0; j < B * H; j++)                                                 \
+        d[j] = (d[j] + dhnext[j]) * ((T)1 - h[j] * h[j]);                                 \
+}                                                                                         \
+                                                                                          \
+/* GRU, one step of full BPTT before its matmul (gru.py GRUCell.backward's full loop:     \
+ * `dh = dout[t]; dh += dhnext`, _factors, and _back_step but its np.dot):                \
+ *     dh     = dout_t + dhnext                                     (B1)                  \
+ *     dn_raw = dh * (1 - z) * (1 - n^2)                            (B2)                  \
+ *     dhn    = dn_raw * r                                          (B3)                  \
+ *     dr_raw = dn_raw * hn * r (1 - r)                             (B4)                  \
+ *     dz_raw = dh * (h - n) * z (1 - z)                            (B5)                  \
+ * and the `+ dh * z` of (B6), kept in carry (B, H) until the next step adds it to the    \
+ * matmul's part of dhnext (on entry: the step after's; on exit: this step's).            \
+ * acts (B, 3H) = [r | z | n], hn, h (the step's previous state), dout, dhnext (B, H);    \
+ * dgh (B, 3H) receives [dr_raw | dz_raw | dhn] and dpre (B, 3H) [dr_raw | dz_raw |       \
+ * dn_raw]. Python then does dhnext = dgh Wh. */                                          \
+void gru_backward_##SFX(ptrdiff_t B, ptrdiff_t H, const T *restrict dout,                 \
+                        const T *restrict dhnext, T *restrict carry,                      \
+                        const T *restrict acts, const T *restrict hn,                     \
+                        const T *restrict h, T *restrict dgh, T *restrict dpre)           \
+{                                                                                         \
+    for (ptrdiff_t b = 0; b < B; b++) {                                                   \
+        const T *restrict r = acts + b * 3 * H, *restrict z = r + H, *restrict n = r + 2 * H; \
+        T *restrict dg = dgh + b * 3 * H, *restrict dp = dpre + b * 3 * H;                \
+        ptrdiff_t o = b * H;                                                              \
+        _Pragma("omp simd")                                                               \
+        for (ptrdiff_t j = 0; j < H; j++) {                                               \
+            T rv = r[j], zv = z[j], nv = n[j];                                            \
+            T dh = dout[o + j] + dhnext[o + j] + carry[o + j];                            \
+            T dn = dh * ((T)1 - zv) * ((T)1 - nv * nv);                                   \
+            T dr = dn * (hn[o + j] * (rv * ((T)1 - rv)));                                 \
+            T dz = dh * (h[o + j] - nv) * (zv * ((T)1 - zv));                             \
+            dg[j] = dr;                                                                   \
+            dg[H + j] = dz;                                                               \
+            dg[2 * H + j] = dn * rv;                                                      \
+            dp[j] = dr;                                                                   \
+            dp[H + j] = dz;                                                               \
+            dp[2 * H + j] = dn;                                                           \
+            carry[o + j] = dh * zv;                                                       \
+        }                                                                                 \
+    }                                                                                     \
+}                                                                                         \
+                                                                                          \
+/* The sliding window (base.py GradientWindow): each cell's window kernel takes one step   \
+ * t of its backward loop, `win.arrive(t, ...)` included: the loss at t enters the ring   \
+ * `parts` (P, B, S) in slot `s` = t mod P, the total over the parts is the gradient at   \
+ * the step (B1) that the parameters see, and every part goes through the step's          \
+ * element-wise factors before the hop's matmul, which Python does on all parts at once. */ \
+                                                                                          \
+/* tanh cell (tanh.py TanhCell.backward's window loop: `d = win.arrive(t, dhraw[t]);       \
+ * d *= dtanh[t]; win.parts *= dtanh[t]`, before (B3)'s matmul on the parts):             \
+ * d (B, H) holds dout_t on entry and dhraw of the step (B2) on exit; h = h_t. */          \
+void rnn_window_##SFX(ptrdiff_t P, ptrdiff_t B, ptrdiff_t H, T *restrict parts,           \
+                      ptrdiff_t s, T *restrict d, const T *restrict h)                    \
+{                                                                                         \
+    ptrdiff_t N = B * H;                                                                  \
+    for (ptrdiff_t j = 0; j < N; j++)                                                     \
+        parts[s * N + j] = d[j];                                                          \
+    for (ptrdiff_t j = 0; j < N; j++)                                                     \
+        d[j] = 0;                                                                         \
+    for (ptrdiff_t p = 0; p < P; p++) {                                                   \
+        _Pragma("omp simd")                                                               \
+        for (ptrdiff_t j = 0; j < N; j++)                                                 \
+            d[j] += parts[p * N + j];                     /* (B1) over the window */      \
+    }                                                                                     \
+    for (ptrdiff_t p = 0; p < P; p++) {                                                   \
+        _Pragma("omp simd")                                                               \
+        for (ptrdiff_t j = 0; j < N; j++)                                                 \
+            parts[p * N + j] *= (T)1 - h[j] * h[j];      /* every part through (B2) */   \
+    }                                                                                     \
+    _Pragma("omp simd")                                                                   \
+    for (ptrdiff_t j = 0; j < N; j++)                                                     \
+        d[j] *= (T)1 - h[j] * h[j];                       /* (B2) */                      \
+}                                                                                         \
+                                                                                          \
+/* GRU (gru.py GRUCell.backward's window loop: `dh = win.arrive(t, dout[t])`, then         \
+ * _back_step without the hop on dh and with it on every part, but for the matmul and    \
+ * the `+ dh z` of (B6), which Python adds from carry): dout (B, H) holds dout_t on       \
+ * entry and the windowed total on exit; dgh, dpre (B, 3H) as gru_backward writes them;   \
+ * pg (P, B, 3H) each part's [dr_raw | dz_raw | dhn], carry (P, B, H) each part's dh z. */ \
+void gru_window_##SFX(ptrdiff_t P, ptrdiff_t B, ptrdiff_t H, T *restrict parts,           \
+                      ptrdiff_t s, T *restrict dout, const T *restrict acts,              \
+                      const T *restrict hn, const T *restrict h, T *restrict dgh,         \
+                      T *restrict dpre, T *restrict pg, T *restrict carry)                \
+{                                                                                         \
+    ptrdiff_t N = B * H;                                                                  \
+    for (ptrdiff_t j = 0; j < N; j++)                                                     \
+        parts[s * N + j] = dout[j];                                                       \
+    for (ptrdiff_t j = 0; j < N; j++)                                                     \
+        dout[j] = 0;                                                                      \
+    for (ptrdiff_t p = 0; p < P; p++) {                                                   \
+        _Pragma("omp simd")                                                               \
+        for (ptrdiff_t j = 0; j < N; j++)                                                 \
+            dout[j] += parts[p * N + j];                  /* (B1) over the window */      \
+    }                                                                                     \
+    for (ptrdiff_t q = -1; q < P; q++) {  /* q = -1: the total; q >= 0: part q */         \
+        const T *restrict src = q < 0 ? dout : parts + q * N;                             \
+        for (ptrdiff_t b = 0; b < B; b++) {                                               \
+            const T *restrict r = acts + b * 3 * H, *restrict z = r + H, *restrict n = r + 2 * H; \
+            T *restrict dg = (q < 0 ? dgh : pg + q * B * 3 * H) + b * 3 * H;              \
+            ptrdiff_t o = b * H;                                                          \
+            _Pragma("omp simd")                                                           \
+            for (ptrdiff_t j = 0; j < H; j++) {                                           \
+                T rv = r[j], zv = z[j], nv = n[j], dh = src[o + j];                       \
+                T dn = dh * ((T)1 - zv) * ((T)1 - nv * nv);          /* (B2) */           \
+                T dr = dn * (hn[o + j] * (rv * ((T)1 - rv)));        /* (B4) */           \
+                T dz = dh * (h[o + j] - nv) * (zv * ((T)1 - zv));    /* (B5) */           \
+                dg[j] = dr;                                                               \
+                dg[H + j] = dz;                                                           \
+                dg[2 * H + j] = dn * rv;                             /* (B3) */           \
+                if (q < 0) {                                                              \
+                    T *restrict dp = dpre + b * 3 * H;                                    \
+                    dp[j] = dr;                                                           \
+                    dp[H + j] = dz;                                                       \
+                    dp[2 * H + j] = dn;                                                   \
+                } else {                                                                  \
+                    carry[q * N + o + j] = dh * zv;                  /* (B6)'s dh z */    \
+                }                                                                         \
+            }                                                                             \
+        }                                                                                 \
+    }                                                                                     \
+}                                                                                         \
+                                                                                          \
+/* LSTM (lstm.py LSTMCell.backward's window loop: `enter = [dout_t | 0]; d =               \
+ * win.arrive(t, enter)`, then _back_step without the hop on d and with it on every       \
+ * part, but for (B6)'s matmul): parts (P, B, 2H) = [dh | dc] each; dout_t (B, H);        \
+ * dpre (B, 4H) the step's d pre from the total; pa (P, B, 4H) each part's d pre, for     \
+ * the hop; each part's dc leaves as its dcnext (B5). c = the step's previous cell. */    \
+void lstm_window_##SFX(ptrdiff_t P, ptrdiff_t B, ptrdiff_t H, T *restrict parts,          \
+                       ptrdiff_t s, const T *restrict dout, const T *restrict act,        \
+                       const T *restrict c, const T *restrict tc, T *restrict dpre,       \
+                       T *restrict pa, T *restrict total)                                 \
+{                                                                                         \
+    ptrdiff_t N = B * 2 * H;                                                              \
+    for (ptrdiff_t b = 0; b < B; b++)                                                     \
+        for (ptrdiff_t j = 0; j < H; j++) {                                               \
+            parts[s * N + b * 2 * H + j] = dout[b * H + j];  /* the loss reaches h_t */   \
+            parts[s * N + b * 2 * H + H + j] = 0;            /* only */                   \
+        }                                                                                 \
+    for (ptrdiff_t j = 0; j < N; j++)                                                     \
+        total[j] = 0;                                                                     \
+    for (ptrdiff_t p = 0; p < P; p++) {                                                   \
+        _Pragma("omp simd")                                                               \
+        for (ptrdiff_t j = 0; j < N; j++)                                                 \
+            total[j] += parts[p * N + j];                 /* (B1) over the window */      \
+    }                                                                                     \
+    for (ptrdiff_t q = -1; q < P; q++) {  /* q = -1: the total; q >= 0: part q */         \
+        T *restrict src = q < 0 ? total : parts + q * N;                                  \
+        T *restrict da = q < 0 ? dpre : pa + q * B * 4 * H;                               \
+        for (ptrdiff_t b = 0; b < B; b++) {                                               \
+            const T *restrict ac = act + b * 4 * H;                                       \
+            T *restrict dh = src + b * 2 * H, *restrict dcn = dh + H;                     \
+            T *restrict d = da + b * 4 * H;                                               \
+            ptrdiff_t r = b * H;                                                          \
+            _Pragma("omp simd")                                                           \
+            for (ptrdiff_t j = 0; j < H; j++) {                                           \
+                T i = ac[j], f = ac[H + j], g = ac[2 * H + j], o = ac[3 * H + j];         \
+                T t = tc[r + j], dhv = dh[j];                                             \
+                T dc = dcn[j] + dhv * (o * ((T)1 - t * t));                  /* (B2) */   \
+                d[j] = dc * (g * (i * ((T)1 - i)));                          /* (B3) */   \
+                d[H + j] = dc * (c[r + j] * (f * ((T)1 - f)));                            \
+                d[2 * H + j] = dc * (i * ((T)1 - g * g));                                 \
+                d[3 * H + j] = dhv * (t * (o * ((T)1 - o)));                 /* (B4) */   \
+                dcn[j] = dc * f;                                             /* (B5) */   \
+            }                                                                             \
+        }                                                                                 \
+    }                                                                                     \
+}                                                                                         \
+                                                                                          \
+/* GRU, forward step (gru.py GRUCell._recur after its np.dot), on unscaled inputs:       \
+ *     [r | z] = 1 / (1 + e^-(pre_rz + g_rz))                        (F1), (F2)           \
+ *     hn = g_n + bhn                                                (F3)                 \
+ *     n = tanh(pre_n + r * hn)                                      (F4)                 \
+ *     h' = n + z * (h - n)                                          (F5)                 \
+ * pre, g (B, 3H); acts (B, 3H) receives [r | z | n] and hn (B, H) the candidate's        \
+ * recurrent part, the numpy forward's cache; h (row stride ldh) -> out (ldo). */         \
+void gru_forward_##SFX(ptrdiff_t B, ptrdiff_t H, const T *restrict pre,                   \
+                       const T *restrict g, const T *restrict bhn, const T *h,            \
+                       ptrdiff_t ldh, T *restrict acts, T *restrict hn, T *out,           \
+                       ptrdiff_t ldo)                                                     \
+{                                                                                         \
+    for (ptrdiff_t b = 0; b < B; b++) {                                                   \
+        const T *restrict p = pre + b * 3 * H, *restrict gb = g + b * 3 * H;              \
+        const T *hb = h + b * ldh;                                                        \
+        T *restrict r = acts + b * 3 * H, *restrict z = r + H, *restrict n = r + 2 * H;   \
+        T *restrict hnb = hn + b * H;                                                     \
+        T *ob = out + b * ldo;                                                            \
+        _Pragma("omp simd")                                                               \
+        for (ptrdiff_t j = 0; j < 2 * H; j++)                                             \
+            r[j] = (T)1 / ((T)1 + EXP(-(p[j] + gb[j])));  /* r, z: e^-x = inf -> 0 */     \
+        _Pragma("omp simd")                                                               \
+        for (ptrdiff_t j = 0; j < H; j++) {                                               \
+            T hv = gb[2 * H + j] + bhn[j];                                                \
+            T nv = TANH(p[2 * H + j] + r[j] * hv);                                        \
+            hnb[j] = hv;                                                                  \
+            n[j] = nv;                                                                    \
+            ob[j] = nv + z[j] * (hb[j] - nv);                                             \
+        }                                                                                 \
+    }                                                                                     \
+}                                                                                         \
+                                                                                          \
+/* LSTM, forward step (lstm.py LSTMCell._recur after its np.dot), on unscaled inputs:    \
+ *     i, f, o = sigmoid(a_i), sigmoid(a_f), sigmoid(a_o); g = tanh(a_g)   (F1)           \
+ *     c' = f * c + i * g                                                  (F2)           \
+ *     h' = o * tanh(c')                                                   (F3)           \
+ * with a = pre + h Wh^T: pre, a (B, 4H); act (B, 4H) receives [i | f | g | o] and        \
+ * tc (B, H) tanh(c'), the numpy forward's cache; c (row stride ldc) -> c_out (ldco),     \
+ * h_out (ldh). The numpy cell's scaling of pre and Wh^T by -1, -2 (to feed one exp)      \
+ * is not needed here: each gate takes its own function. */                               \
+void lstm_forward_##SFX(ptrdiff_t B, ptrdiff_t H, const T *restrict pre,                  \
+                        const T *restrict a, const T *c, ptrdiff_t ldc,                   \
+                        T *restrict act, T *restrict tc, T *h_out, ptrdiff_t ldh,         \
+                        T *c_out, ptrdiff_t ldco)                                         \
+{                                                                                         \
+    for (ptrdiff_t b = 0; b < B; b++) {                                                   \
+        const T *restrict p = pre + b * 4 * H, *restrict ab = a + b * 4 * H;              \
+        const T *cb = c + b * ldc;                                                        \
+        T *restrict ac = act + b * 4 * H, *restrict tcb = tc + b * H;                     \
+        T *hb = h_out + b * ldh, *cob = c_out + b * ldco;                                 \
+        _Pragma("omp simd")                                                               \
+        for (ptrdiff_t j = 0; j < 2 * H; j++)     /* i, f */                              \
+            ac[j] = (T)1 / ((T)1 + EXP(-(p[j] + ab[j])));                                 \
+        _Pragma("omp simd")                                                               \
+        for (ptrdiff_t j = 2 * H; j < 3 * H; j++) /* g */                                 \
+            ac[j] = TANH(p[j] + ab[j]);                                                   \
+        _Pragma("omp simd")                                                               \
+        for (ptrdiff_t j = 3 * H; j < 4 * H; j++) /* o */                                 \
+            ac[j] = (T)1 / ((T)1 + EXP(-(p[j] + ab[j])));                                 \
+        _Pragma("omp simd")                                                               \
+        for (ptrdiff_t j = 0; j < H; j++) {                                               \
+            T cv = ac[H + j] * cb[j] + ac[j] * ac[2 * H + j];                             \
+            T t = TANH(cv);                                                               \
+            cob[j] = cv;                                                                  \
+            tcb[j] = t;                                                                   \
+            hb[j] = ac[3 * H + j] * t;                                                    \
+        }                                                                                 \
+    }                                                                                     \
+}                                                                                         \
+                                                                                          \
+/* LSTM, one step of full BPTT before its matmul (lstm.py LSTMCell.backward's full loop:  \
+ * `dh = dout[t]; dh += dhnext`, _factors, and _back_step up to its np.dot):              \
+ *     dh     = dout_t + dhnext                                     (B1)                  \
+ *     dc     = dcnext + dh * o * (1 - tanh(c')^2)                  (B2)                  \
+ *     da_i = dc g i(1-i); da_f = dc c f(1-f); da_g = dc i (1-g^2)  (B3)                  \
+ *     da_o   = dh * tanh(c') * o (1 - o)                           (B4)                  \
+ *     dcnext = dc * f                                              (B5)                  \
+ * dout, dhnext, dcnext, c (the step's previous cell), tc (B, H); act, dpre (B, 4H).      \
+ * dcnext is updated in place; Python then does (B6) dhnext = dpre Wh. */                 \
+void lstm_backward_##SFX(ptrdiff_t B, ptrdiff_t H, const T *restrict dout,                \
+                         const T *restrict dhnext, T *restrict dcnext,                    \
+                         const T *restrict act, const T *restrict c,                      \
+                         const T *restrict tc, T *restrict dpre)                          \
+{                                                                                         \
+    for (ptrdiff_t b = 0; b < B; b++) {                                                   \
+        const T *restrict ac = act + b * 4 * H;                                           \
+        T *restrict d = dpre + b * 4 * H, *restrict dcn = dcnext + b * H;                 \
+        ptrdiff_t r = b * H;                                                              \
+        _Pragma("omp simd")                                                               \
+        for (ptrdiff_t j = 0; j < H; j++) {                                               \
+            T i = ac[j], f = ac[H + j], g = ac[2 * H + j], o = ac[3 * H + j];             \
+            T t = tc[r + j];                                                              \
+            T dh = dout[r + j] + dhnext[r + j];                                           \
+            T dc = dcn[j] + dh * (o * ((T)1 - t * t));                                    \
+            d[j] = dc * (g * (i * ((T)1 - i)));                                           \
+            d[H + j] = dc * (c[r + j] * (f * ((T)1 - f)));                                \
+            d[2 * H + j] = dc * (i * ((T)1 - g * g));                                     \
+            d[3 * H + j] = dh * (t * (o * ((T)1 - o)));                                   \
+            dcn[j] = dc * f;                                                              \
+        }                                                                                 \
+    }                                                                                     \
+}
+
+KERNELS(float, f32, expf, tanhf)
+KERNELS(double, f64, exp, tanh)

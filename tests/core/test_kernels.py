@@ -1,0 +1,335 @@
+"""The compiled kernels (core/kernels/fused.c) against the numpy cells, the reference.
+
+Bounds: float32 results agree to 1e-5 relative (of each array's largest value;
+libmvec's exp and tanh are within 4 ulp, numpy's within a few, and BPTT sums
+T steps of them); float64 to 1e-12. A saturated gate takes its exact limit in
+both. Tests that need the built library skip, saying how to build it, where
+it is not built; the choice and its errors are tested everywhere.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from charrnn import CharRNN
+from charrnn.common.errors import CharRNNError
+from charrnn.core import kernels
+from charrnn.core.cells import get_cell
+from charrnn.core.config import Config
+from charrnn.core.gradcheck import check, random_case
+from charrnn.core.model import backward, forward, init_params, step, zero_state
+from charrnn.core.vocab import Vocab
+from charrnn.core.workspace import Workspace
+from charrnn.training.trainer import Trainer
+
+BUILT, WHY = kernels.library()
+needs_library = pytest.mark.skipif(BUILT is None, reason=f"the compiled kernels are {WHY}")
+CELLS = ["rnn", "gru", "lstm"]  # the cells fused.c has kernels for
+BOUND = {"float32": 1e-5, "float64": 1e-12}
+
+
+def _close(actual, expected, dtype, what=""):
+    scale = float(np.abs(expected).max()) or 1.0
+    np.testing.assert_allclose(
+        actual, expected, rtol=BOUND[dtype], atol=BOUND[dtype] * scale, err_msg=what
+    )
+
+
+def _run(kind, cell, dtype, layers, dropout, masked, carried, bptt="full", window=None):
+    rng = np.random.default_rng(0)
+    V, H, B, T = 11, 8, 5, 9
+    p = init_params(V, H, rng, layers=layers, cell=cell, dtype=dtype, init="scaled")
+    x, y = rng.integers(0, V, (T, B)), rng.integers(0, V, (T, B))
+    h0 = zero_state(p, B, cell=cell)
+    if carried:
+        h0 += rng.standard_normal(h0.shape).astype(dtype) * 0.5
+    mask = (rng.random((T, B)) < 0.7).astype(dtype) if masked else None
+    with kernels.using(kind):
+        loss, cache = forward(
+            p, x, y, h0, mask, dropout=dropout, rng=np.random.default_rng(1), cell=cell
+        )
+        final = cache.final_state.copy()
+        grads, dh0 = backward(p, cache, cell=cell, bptt=bptt, window=window)
+        h1, logits = step(p, x[0], h0, cell=cell)
+    return loss, final, {k: v.copy() for k, v in grads.items()}, dh0.copy(), h1, logits
+
+
+@needs_library
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize(
+    "layers, dropout, masked, carried",
+    [(1, 0.0, False, False), (2, 0.3, True, True), (3, 0.0, False, True), (1, 0.2, True, False)],
+)
+def test_compiled_forward_backward_and_step_equal_numpy(
+    cell, dtype, layers, dropout, masked, carried
+):
+    a = _run("numpy", cell, dtype, layers, dropout, masked, carried)
+    b = _run("compiled", cell, dtype, layers, dropout, masked, carried)
+    assert abs(b[0] - a[0]) <= BOUND[dtype] * abs(a[0])
+    _close(b[1], a[1], dtype, "final state")
+    for k in a[2]:
+        _close(b[2][k], a[2][k], dtype, f"d{k}")
+    _close(b[3], a[3], dtype, "dh0")
+    _close(b[4], a[4], dtype, "step state")
+    _close(b[5], a[5], dtype, "step logits")
+
+
+@needs_library
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize(
+    "bptt, window", [("naive", None), ("full", 0), ("full", 3), ("full", 50)]
+)  # fmt: skip
+def test_every_backward_rule_equals_numpy_on_the_compiled_path(cell, dtype, bptt, window):
+    # The window's kernels (window 0: one part; 50 > T: every part reaches h0) and the
+    # naive rule, which runs numpy behind the compiled forward.
+    a = _run("numpy", cell, dtype, 1, 0.0, True, True, bptt, window)
+    b = _run("compiled", cell, dtype, 1, 0.0, True, True, bptt, window)
+    for k in a[2]:
+        _close(b[2][k], a[2][k], dtype, f"d{k}")
+    _close(b[3], a[3], dtype, "dh0")
+
+
+@needs_library
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_saturated_gates_take_their_limits_in_the_compiled_kernels(cell, dtype):
+    c = get_cell(cell)
+    H, B, T = 4, 3, 2
+    p = init_params(5, H, np.random.default_rng(0), cell=cell, dtype=dtype)
+    # Every pre-activation at +-1e4: e^-x overflows to inf or underflows to 0.
+    pre = np.resize(np.array([1e4, -1e4, -1e4], dtype), (T, B, c.gates * H))
+    h0 = np.zeros(c.state_shape(B, H), dtype)
+    runs = {}
+    for kind in ("numpy", "compiled"):
+        with np.errstate(all="raise"), kernels.using(kind):  # and no warning escapes
+            out, final, cache = c.forward(p, 0, pre.copy(), h0, Workspace(), np)
+        gates = {"rnn": cache, "gru": cache[1], "lstm": cache[2]}[cell]  # exactly 0 or +-1
+        runs[kind] = (out.copy(), final.copy(), gates.copy())
+    (out, final, gates), (out_np, final_np, gates_np) = runs["compiled"], runs["numpy"]
+    assert np.isfinite(out).all() and np.isfinite(final).all()
+    np.testing.assert_array_equal(gates, gates_np)
+    assert set(np.unique(gates)) <= {-1.0, 0.0, 1.0}
+    _close(out, out_np, dtype)
+    _close(final, final_np, dtype)
+
+
+WORDS = ["vector", "victor", "vera", "vendor", "ivory", "rover", "over", "cover"] * 4
+
+
+@needs_library
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("mode", ["words", "text"])
+def test_a_training_run_with_compiled_kernels_equals_the_numpy_one(cell, mode):
+    vocab = Vocab.from_text("\n".join(WORDS))
+    data: list[str] | str = WORDS if mode == "words" else "\n".join(WORDS)
+    losses = {}
+    for kind in ("numpy", "compiled"):
+        cfg = Config(
+            mode=mode, cell=cell, hidden=16, layers=2, batch_size=4, seq_len=8, steps=200,
+            dropout=0.1, kernels=kind, seed=3,
+        )  # fmt: skip
+        t = Trainer(cfg, vocab, data)
+        losses[kind] = np.array([t.train_step()[0] for _ in range(200)])
+        losses[kind + "-params"] = t.flat.copy()
+    # 200 Adam steps: float32 rounding differences grow through training, slowly (on
+    # the development machine at most 4e-6 relative in a loss, 1.2e-4 in a parameter of
+    # size ~1, both the LSTM's in text mode; the tanh cell and the GRU stay under 3e-7).
+    np.testing.assert_allclose(losses["compiled"], losses["numpy"], rtol=1e-4)
+    np.testing.assert_allclose(
+        losses["compiled-params"], losses["numpy-params"], rtol=1e-3, atol=5e-4
+    )
+
+
+@needs_library
+@pytest.mark.parametrize("cell", CELLS)
+def test_checkpoints_are_interchangeable_between_kernels(tmp_path, cell):
+    for trained, other in (("compiled", "numpy"), ("numpy", "compiled")):
+        model = CharRNN(cell=cell, hidden=12, steps=30, kernels=trained, random_state=0)
+        model.fit(WORDS, out_dir=tmp_path / trained)
+        loaded = CharRNN.load(tmp_path / trained / "latest.npz")
+        samples = {}
+        for kind in (trained, other):
+            with kernels.using(kind):
+                samples[kind] = loaded.sample(5, random_state=1)
+                scores = loaded.score_samples(["vector", "cover"])
+                samples[kind + "-score"] = np.array(scores)
+        assert samples[trained] == samples[other]
+        _close(samples[other + "-score"], samples[trained + "-score"], "float32")
+
+
+@needs_library
+@pytest.mark.parametrize("cell", CELLS)
+def test_resume_is_bit_identical_with_compiled_kernels(cli, tmp_path, cell):
+    data = tmp_path / "d.txt"
+    data.write_text("\n".join(f"{a}{b}x{a}" for a in "abcdefg" for b in "hijklmn"))
+    flags = ["--mode", "text", "--cell", cell, "--layers", "2", "--hidden", "6"]
+    flags += ["--batch-size", "5", "--seq-len", "7", "--dropout", "0.2", "--quiet"]
+    flags += ["--schedule", "constant", "--kernels", "compiled"]
+    one, two = tmp_path / "one", tmp_path / "two"
+    assert cli("train", data, "--out", one, "--steps", "12", *flags)[0] == 0
+    assert cli("train", data, "--out", two, "--steps", "5", *flags)[0] == 0
+    assert cli("train", data, "--out", two, "--steps", "12", "--resume", *flags)[0] == 0
+    with np.load(one / "latest.npz") as za, np.load(two / "latest.npz") as zb:
+        assert json.loads(za["meta"].tobytes())["config"]["kernels"] == "compiled"
+        for k in za.files:
+            if k != "meta":
+                np.testing.assert_array_equal(za[k], zb[k], err_msg=k)
+
+
+def test_compiled_kernels_where_none_are_built_is_a_clear_error(monkeypatch):
+    monkeypatch.delenv("CHARRNN_KERNELS", raising=False)
+    monkeypatch.setattr(kernels, "_loaded", (None, "not built (build them with `x`)"))
+    with pytest.raises(CharRNNError, match="fused C library is not built"):
+        kernels.check("compiled")
+    vocab = Vocab.from_text("\n".join(WORDS))
+    with pytest.raises(CharRNNError, match="build"):
+        Trainer(Config(kernels="compiled", hidden=4), vocab, WORDS)
+    # auto falls back to numpy, silently; the line says why
+    assert kernels.active(np) is None
+    assert kernels.describe().startswith("kernels: numpy (the compiled kernels are not built")
+
+
+def test_an_unknown_choice_is_refused():
+    with pytest.raises(CharRNNError, match="kernels must be one of"):
+        Config(kernels="fast")
+    with pytest.raises(CharRNNError, match="kernels must be one of"), kernels.using("fast"):
+        pass
+
+
+def test_numpy_choice_and_other_backends_take_the_numpy_cells(monkeypatch):
+    with kernels.using("numpy"):
+        assert kernels.active(np) is None
+    assert kernels.active(object()) is None  # another array namespace: its own cells
+    monkeypatch.setenv("CHARRNN_KERNELS", "numpy")
+    assert kernels.choice() == "numpy" and kernels.active(np) is None
+    with kernels.using("auto"):  # the environment's numpy turns auto into numpy everywhere
+        assert kernels.active(np) is None
+
+
+def test_a_library_built_for_another_cpu_is_not_loaded(tmp_path, monkeypatch):
+    lib, stamp = tmp_path / "_fused.so", tmp_path / "_fused.cpu"
+    lib.write_bytes(b"not a library")
+    stamp.write_text("some other CPU")
+    monkeypatch.setattr(kernels, "LIBRARY", lib)
+    monkeypatch.setattr(kernels, "STAMP", stamp)
+    found, why = kernels._load()
+    assert found is None and "another CPU" in why
+    stamp.write_text(kernels.cpu_fingerprint())
+    found, why = kernels._load()
+    assert found is None and "does not load" in why
+
+
+@needs_library
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("ragged, carried", [(True, False), (False, True)], ids=["words", "text"])
+def test_the_compiled_path_passes_the_gradient_check(cell, ragged, carried):
+    # The window's own checks (tests/core/test_window.py: the numerical gradient of the
+    # truncated loss) run on the compiled path with the rest of the suite where it is built.
+    case = random_case(np.random.default_rng(0), ragged=ragged, carried_state=carried, cell=cell)
+    with kernels.using("compiled"):
+        errors = check(case, "full")
+    for name, err in errors.items():
+        assert err < 1e-6, f"d{name}: relative error {err:.2e}"
+
+
+def test_a_failed_build_leaves_the_numpy_cells_and_says_so(monkeypatch, capsys):
+    from charrnn.core.kernels import build
+
+    before = kernels.LIBRARY.stat().st_mtime_ns if kernels.LIBRARY.exists() else None
+    monkeypatch.setenv("CC", "false")  # a compiler that always fails
+    assert build.main([]) == 1
+    assert "the build failed, charrnn runs its numpy cells" in capsys.readouterr().err
+    assert build.main(["--quiet"]) == 0  # what make calls: never stops make
+    assert capsys.readouterr() == ("", "")
+    monkeypatch.setenv("CC", "/nonexistent/cc")
+    ok, msg = build.build()
+    assert not ok and "did not run" in msg
+    after = kernels.LIBRARY.stat().st_mtime_ns if kernels.LIBRARY.exists() else None
+    assert after == before  # a library already built stays as it was
+    assert not kernels.LIBRARY.with_suffix(".so.tmp").exists()
+
+
+@needs_library
+def test_a_run_trained_with_compiled_kernels_samples_where_none_are_built(tmp_path, monkeypatch):
+    CharRNN(cell="lstm", hidden=8, steps=5, kernels="compiled").fit(WORDS, out_dir=tmp_path)
+    with kernels.using("compiled"):
+        want = CharRNN.load(tmp_path / "latest.npz").sample(3, random_state=2)
+    monkeypatch.setattr(kernels, "_loaded", (None, "not built"))
+    model = CharRNN.load(tmp_path / "latest.npz")  # its config says compiled: still loads
+    assert model.config_.kernels == "compiled"
+    assert model.sample(3, random_state=2) == want  # auto: the numpy cells, same samples
+
+
+@pytest.mark.slow  # two builds
+@pytest.mark.skipif(not shutil.which("cc"), reason="no C compiler (cc) on this machine")
+def test_a_build_that_links_but_does_not_load_gives_way_to_the_scalar_one(tmp_path, monkeypatch):
+    from charrnn.core.kernels import build
+
+    monkeypatch.delenv("CC", raising=False)
+    monkeypatch.setattr(kernels, "_loaded", kernels._loaded)  # restored after the test
+    for module in (kernels, build):  # build into tmp_path, never over the package's library
+        monkeypatch.setattr(module, "LIBRARY", tmp_path / "_fused.so")
+        monkeypatch.setattr(module, "STAMP", tmp_path / "_fused.cpu")
+    tries = []
+
+    def declare(lib):  # the libmvec build loads without a vector function, as on old glibc
+        tries.append(lib)
+        if len(tries) == 1:
+            raise AttributeError("undefined symbol: _ZGVeN16v_tanhf")
+        kernels._declare(lib)
+
+    monkeypatch.setattr(build, "_declare", declare)
+    ok, msg = build.build()
+    assert ok and "without libmvec" in msg and len(tries) == 2
+    assert kernels.library()[0] is not None  # the scalar build, loaded
+
+
+@needs_library
+@pytest.mark.parametrize("cell", CELLS)
+def test_everything_that_steps_a_model_goes_through_the_kernels(cell, monkeypatch):
+    monkeypatch.delenv("CHARRNN_KERNELS", raising=False)  # auto: the compiled kernels
+    model = CharRNN(cell=cell, hidden=8, steps=3).fit(WORDS)
+    calls: list[str] = []
+    real = kernels.Fused.fn
+    monkeypatch.setattr(
+        kernels.Fused, "fn", lambda self, name, d: calls.append(name) or real(self, name, d)
+    )
+
+    def used(run):
+        calls.clear()
+        run()
+        return {name.split("_")[1] for name in calls}  # forward, backward, window
+
+    with kernels.using("auto"):
+        assert "forward" in used(lambda: model.sample(3))  # generation: the cell's step
+        assert "forward" in used(lambda: model.score_samples(["vera"]))
+        assert "forward" in used(lambda: model.trace("vera"))
+        assert "forward" in used(lambda: model.complete("ve"))
+        assert used(lambda: model.influence("vera")) >= {"forward", "backward"}  # the page's view
+        assert "forward" in used(lambda: model.evaluate(WORDS[:4]))
+    with kernels.using("numpy"):
+        assert used(lambda: model.sample(3)) == set()
+
+
+@needs_library
+@pytest.mark.parametrize("cell", CELLS)
+def test_arrays_the_kernels_do_not_take_run_the_numpy_cells(cell):
+    # A dtype the kernels lack, or a mixed one, never reaches C: the numpy cell runs.
+    c, H, B, T = get_cell(cell), 4, 3, 2
+    p = init_params(5, H, np.random.default_rng(0), cell=cell, dtype="float16")
+    pre = np.random.default_rng(1).standard_normal((T, B, c.gates * H)).astype(np.float16)
+    h0 = np.zeros(c.state_shape(B, H), np.float16)
+    outs = []
+    for kind in ("numpy", "compiled"):
+        with kernels.using(kind), np.errstate(all="ignore"):
+            outs.append(c.forward(p, 0, pre.copy(), h0, Workspace(), np)[0].copy())
+    np.testing.assert_array_equal(outs[1], outs[0])
+    assert not kernels.fits(np.float32, np.zeros(3, np.float64))
+    assert not kernels.fits(np.float32, np.zeros((3, 4), np.float32)[:, ::2])
+    assert kernels.fits(np.float64, np.zeros((3, 4)))
