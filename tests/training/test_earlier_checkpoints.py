@@ -75,8 +75,10 @@ def test_a_run_written_before_resumes_bit_identically(before, tmp_path, flags):
     common += ["--schedule", "constant", "--val-fraction", "0.2", "--log-every", "2", "--quiet"]
     old, new = tmp_path / "old", tmp_path / "new"
     assert quiet(before, ["train", data, "--out", old, "--steps", "3", *common]) == 0
-    assert quiet(main, ["train", data, "--out", old, "--steps", "6", "--resume", *common]) == 0
-    assert quiet(main, ["train", data, "--out", new, "--steps", "6", *common]) == 0
+    # The numpy cells, as then: compiled kernels agree only to float32 rounding.
+    here = [*common, "--kernels", "numpy"]
+    assert quiet(main, ["train", data, "--out", old, "--steps", "6", "--resume", *here]) == 0
+    assert quiet(main, ["train", data, "--out", new, "--steps", "6", *here]) == 0
     with np.load(old / "latest.npz") as a, np.load(new / "latest.npz") as b:
         assert set(a.files) == set(b.files)
         for k in set(a.files) - {"meta"}:  # meta holds the wall clock too
