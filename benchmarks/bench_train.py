@@ -660,8 +660,10 @@ def main() -> None:
     cell, gates = args.cell, GATES[args.cell]
     with kernels.using(args.kernels):
         compiled = kernels.active(np) is not None
-    out(f"charrnn kernels: {'compiled' if compiled else 'numpy'} (--kernels {args.kernels}; "
-        f"{kernels.library()[1]})")  # fmt: skip
+    out(
+        f"charrnn kernels: {'compiled' if compiled else 'numpy'} (--kernels {args.kernels}; "
+        f"{kernels.library()[1]})"
+    )
     kc = args.kernels
     out(f"cell: {cell}" + (f" ({gates} gates) vs torch.nn.{cell.upper()}" if gates > 1 else ""))
     out(

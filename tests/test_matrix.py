@@ -191,7 +191,8 @@ def mpi():
     return test_mpi
 
 
-@pytest.mark.slow  # two MPI processes per combination
+@pytest.mark.long  # two MPI processes per combination: 16 jobs, ~30 s; CI runs them
+@pytest.mark.slow
 @combos
 def test_mpi_ranks_train_the_model_one_process_trains(runs, mpi, tmp_path, cell, units, mode):
     run, data = runs(cell, units, mode)

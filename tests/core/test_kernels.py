@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -82,9 +83,7 @@ def test_compiled_forward_backward_and_step_equal_numpy(
 @needs_library
 @pytest.mark.parametrize("cell", CELLS)
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize(
-    "bptt, window", [("naive", None), ("full", 0), ("full", 3), ("full", 50)]
-)  # fmt: skip
+@pytest.mark.parametrize("bptt, window", [("naive", None), ("full", 0), ("full", 3), ("full", 50)])
 def test_every_backward_rule_equals_numpy_on_the_compiled_path(cell, dtype, bptt, window):
     # The window's kernels (window 0: one part; 50 > T: every part reaches h0) and the
     # naive rule, which runs numpy behind the compiled forward.
@@ -131,9 +130,17 @@ def test_a_training_run_with_compiled_kernels_equals_the_numpy_one(cell, mode):
     losses = {}
     for kind in ("numpy", "compiled"):
         cfg = Config(
-            mode=mode, cell=cell, hidden=16, layers=2, batch_size=4, seq_len=8, steps=200,
-            dropout=0.1, kernels=kind, seed=3,
-        )  # fmt: skip
+            mode=mode,
+            cell=cell,
+            hidden=16,
+            layers=2,
+            batch_size=4,
+            seq_len=8,
+            steps=200,
+            dropout=0.1,
+            kernels=kind,
+            seed=3,
+        )
         t = Trainer(cfg, vocab, data)
         losses[kind] = np.array([t.train_step()[0] for _ in range(200)])
         losses[kind + "-params"] = t.flat.copy()
@@ -333,3 +340,17 @@ def test_arrays_the_kernels_do_not_take_run_the_numpy_cells(cell):
     assert not kernels.fits(np.float32, np.zeros(3, np.float64))
     assert not kernels.fits(np.float32, np.zeros((3, 4), np.float32)[:, ::2])
     assert kernels.fits(np.float64, np.zeros((3, 4)))
+
+
+def test_every_c_function_is_declared_with_its_parameters():
+    """ctypes passes an undeclared argument as a 32-bit int, so a missing entry truncates
+    an address (gru_window once lost its last one and crashed now and then). Needs no
+    build: the table is checked against fused.c's own parameter lists."""
+    import re
+
+    source = (Path(kernels.__file__).parent / "fused.c").read_text(encoding="utf-8")
+    found = {}
+    for m in re.finditer(r"void (\w+)_##SFX\((.*?)\)", source, re.DOTALL):
+        params = [p for p in m.group(2).replace("\\", " ").split(",") if p.strip()]
+        found[m.group(1)] = "".join("p" if "*" in p else "n" for p in params)
+    assert found == kernels.SIGNATURES

@@ -266,9 +266,20 @@ class GRUCell(HiddenStateCell):
             bg, bh = B * G * dtype.itemsize, B * H * dtype.itemsize  # bytes per step
             for t in range(T - 1, -1, -1):
                 fn(
-                    P, B, H, adr(win.parts), t % P, do0 + t * bh, a0 + t * bg, hn0 + t * bh,
-                    h0_ + t * bh, dg0 + t * bg, dp0 + t * bg, pg0, ca0,
-                )  # fmt: skip
+                    P,
+                    B,
+                    H,
+                    adr(win.parts),
+                    t % P,
+                    do0 + t * bh,
+                    a0 + t * bg,
+                    hn0 + t * bh,
+                    h0_ + t * bh,
+                    dg0 + t * bg,
+                    dp0 + t * bg,
+                    pg0,
+                    ca0,
+                )
                 spare = win.spare
                 xp.dot(pg.reshape(-1, G), Wh, out=spare.reshape(-1, H))  # (B6) ...
                 spare += carry  # ... + dh z
@@ -288,9 +299,17 @@ class GRUCell(HiddenStateCell):
             bg, bh = B * G * dtype.itemsize, B * H * dtype.itemsize  # bytes per step
             for t in range(T - 1, -1, -1):
                 fn(
-                    B, H, do0 + t * bh, dhn0, ca0, a0 + t * bg, hn0 + t * bh, h0_ + t * bh,
-                    dg0 + t * bg, dp0 + t * bg,
-                )  # fmt: skip
+                    B,
+                    H,
+                    do0 + t * bh,
+                    dhn0,
+                    ca0,
+                    a0 + t * bg,
+                    hn0 + t * bh,
+                    h0_ + t * bh,
+                    dg0 + t * bg,
+                    dp0 + t * bg,
+                )
                 np.dot(dgh[t], Wh, out=dhnext)  # (B6)
             xp.add(dhnext, carry, out=dh0)  # (B6) of the first step: d loss / d h0
             self._weight_grads(params, layer, dgh, hs, grads, xp)

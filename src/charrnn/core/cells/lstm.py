@@ -330,9 +330,19 @@ class LSTMCell(CellBase):
             for t in range(T - 1, -1, -1):
                 parts = win.parts
                 fn(
-                    P, B, H, adr(parts), t % P, do0 + t * bh, a0 + t * bg, c0 + t * bh,
-                    tc0 + t * bh, dp0 + t * bg, pa0, tot0,
-                )  # fmt: skip
+                    P,
+                    B,
+                    H,
+                    adr(parts),
+                    t % P,
+                    do0 + t * bh,
+                    a0 + t * bg,
+                    c0 + t * bh,
+                    tc0 + t * bh,
+                    dp0 + t * bg,
+                    pa0,
+                    tot0,
+                )
                 xp.dot(pa.reshape(-1, G), Wh, out=ph.reshape(-1, H))  # (B6)
                 parts[..., :H] = ph
                 win.moved(parts)
@@ -349,9 +359,16 @@ class LSTMCell(CellBase):
             bg, bh = B * G * dtype.itemsize, B * H * dtype.itemsize  # bytes per step
             for t in range(T - 1, -1, -1):
                 fn(
-                    B, H, do0 + t * bh, hn0, cn0, a0 + t * bg, c0 + t * bh, tc0 + t * bh,
+                    B,
+                    H,
+                    do0 + t * bh,
+                    hn0,
+                    cn0,
+                    a0 + t * bg,
+                    c0 + t * bh,
+                    tc0 + t * bh,
                     dp0 + t * bg,
-                )  # fmt: skip
+                )
                 np.dot(dpre[t], Wh, out=dhnext)  # (B6)
             dh0[:, :H], dh0[:, H:] = dhnext, dcnext
         elif bptt == "full" and window is None:
@@ -455,9 +472,19 @@ class LSTMCell(CellBase):
             # (F1)-(F3) in one call of fused.c's lstm_forward, on unscaled inputs.
             adr = kernels.address
             fused.fn("lstm_forward", dtype)(
-                B, H, adr(pre), adr(a), adr(h[:, H:]), ldh, adr(act), adr(tc),
-                adr(out), ldo, adr(out[:, H:]), ldo,
-            )  # fmt: skip
+                B,
+                H,
+                adr(pre),
+                adr(a),
+                adr(h[:, H:]),
+                ldh,
+                adr(act),
+                adr(tc),
+                adr(out),
+                ldo,
+                adr(out[:, H:]),
+                ldo,
+            )
         else:
             scale, num = self._exp_scales(ws, H, dtype)
             a *= scale

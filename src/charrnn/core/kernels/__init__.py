@@ -78,22 +78,27 @@ class Fused:
         return getattr(self.lib, f"{name}_{'f32' if np.dtype(dtype) == np.float32 else 'f64'}")
 
 
+# Each C function's parameters in order: "n" a size or index (ssize_t), "p" an array's
+# address; the same for its _f32 and _f64 versions.
+SIGNATURES = {
+    "rnn_forward": "nnppn",
+    "gru_forward": "nnppppnpppn",
+    "lstm_forward": "nnpppnpppnpn",
+    "rnn_backward": "nnppp",
+    "gru_backward": "nnpppppppp",
+    "lstm_backward": "nnppppppp",
+    "rnn_window": "nnnpnpp",
+    "gru_window": "nnnpnpppppppp",
+    "lstm_window": "nnnpnppppppp",
+}
+
+
 def _declare(lib: Any) -> None:
-    # Sizes and strides as ssize_t, arrays as addresses (ints), for every function.
-    n = ctypes.c_ssize_t
-    p = ctypes.c_void_p
-    sigs = {
-        "rnn_forward": [n, n, p, p, n],
-        "gru_forward": [n, n, p, p, p, p, n, p, p, p, n],
-        "lstm_forward": [n, n, p, p, p, n, p, p, p, n, p, n],
-        "lstm_backward": [n, n, p, p, p, p, p, p, p],
-        "rnn_backward": [n, n, p, p, p],
-        "gru_backward": [n, n, p, p, p, p, p, p, p, p],
-        "rnn_window": [n, n, n, p, n, p, p],
-        "gru_window": [n, n, n, p, n, p, p, p, p, p, p, p],
-        "lstm_window": [n, n, n, p, n, p, p, p, p, p, p, p],
-    }
-    for name, args in sigs.items():
+    # Sizes and strides as ssize_t, arrays as addresses (ints), for every function. A
+    # missing entry would let ctypes pass that argument as a 32-bit int: a truncated
+    # address (tests/core/test_kernels.py checks this table against fused.c).
+    for name, kinds in SIGNATURES.items():
+        args = [ctypes.c_ssize_t if k == "n" else ctypes.c_void_p for k in kinds]
         for sfx in ("f32", "f64"):
             f = getattr(lib, f"{name}_{sfx}")
             f.argtypes = args
