@@ -281,6 +281,7 @@ def test_ab_process_compares_fresh_train_processes():
     assert proc.stdout.count("minor page faults per process") == 2
 
 
+@pytest.mark.long  # MPI jobs at several rank counts (5 s)
 def test_bench_scale_compares_ranks_with_threads_and_models_a_cluster():
     pytest.importorskip("mpi4py")
     proc = subprocess.run(

@@ -155,7 +155,8 @@ def test_builtin_corpus_then_sample_ten(cli, names_run):
     assert code == 0 and len(out.splitlines()) == 10
 
 
-@pytest.mark.slow  # the whole demo
+@pytest.mark.long  # the whole demo: the tutorial over 10 seeds and a names model (7 s)
+@pytest.mark.slow
 def test_demo_prints_both_rules_side_by_side(cli):
     code, out, _ = cli("demo", "--seeds", "1", "--names-seconds", "1")
     assert code == 0

@@ -104,7 +104,8 @@ def test_naive_rule_succeeds_in_clearly_fewer_seeds(experiment):
     assert naive < len(SEEDS)
 
 
-@pytest.mark.slow  # a 1000-pass CLI run
+@pytest.mark.long  # a 1000-pass CLI run
+@pytest.mark.slow
 def test_samples_follow_the_probability(cli, tmp_path):
     """From the CLI: BPTT's model ends 'vecto' with 'r' in its samples."""
     run = tmp_path / "full"
