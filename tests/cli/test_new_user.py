@@ -132,3 +132,19 @@ def test_trace_labels_the_loss_by_the_models_units(tmp_path, cli):
     code, out, _ = cli("train", "@vector", "--out", tmp_path / "v", *Q)
     code, out, _ = cli("trace", tmp_path / "v", "vector")
     assert code == 0 and "nats/char" in out
+
+
+def test_prose_in_words_mode_gets_a_hint_to_use_text_mode(cli, tmp_path):
+    prose = tmp_path / "story.txt"
+    line = "It was the best of times, it was the worst of times, it was the age of wisdom"
+    prose.write_text("\n".join(f"{line} {i}" for i in range(40)) + "\n")
+    code, _, err = cli("train", prose, "--out", tmp_path / "r", "--steps", "2", "--hidden", "4")
+    assert code == 0, err
+    assert "looks like running text" in err and "train with --mode text" in err
+    # Names, or text mode itself, get no such hint.
+    code, _, err = cli("train", "@names", "--out", tmp_path / "n", "--steps", "2", "--hidden", "4")
+    assert code == 0 and "running text" not in err
+    code, _, err = cli(
+        "train", prose, "--mode", "text", "--out", tmp_path / "t", "--steps", "2", "--hidden", "4"
+    )
+    assert code == 0 and "running text" not in err

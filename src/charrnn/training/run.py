@@ -81,6 +81,35 @@ def rising(recent: list[float]) -> bool:
     return len(tail) == RISING_EVALS + 1 and all(b > a for a, b in itertools.pairwise(tail))
 
 
+# A words-mode file whose lines look like running text: long, and mostly with spaces.
+PROSE_MEDIAN_CHARS = 30
+PROSE_SPACED_SHARE = 0.5
+
+
+def prose_notice(words: list[str]) -> CharRNNError | None:
+    """A notice when words-mode data looks like prose, else ``None``.
+
+    Words mode learns each line as one word (from a zero state, up to its
+    end), which suits names and word lists; running text wants text mode.
+    Lines whose median length is at least 30 characters, most of them with a
+    space, are prose rather than words (the built-in word lists have a median
+    under 10 and no spaces).
+    """
+    if not words:
+        return None
+    lengths = sorted(len(w) for w in words)
+    median = lengths[len(lengths) // 2]
+    spaced = sum(" " in w for w in words) / len(words)
+    if median < PROSE_MEDIAN_CHARS or spaced < PROSE_SPACED_SHARE:
+        return None
+    return CharRNNError(
+        f"notice: the data looks like running text ({len(words):,} lines of "
+        f"{median} characters at the median, {spaced:.0%} with spaces), but each line is "
+        "learnt as one word here; for prose, train with mode='text'",
+        params=("mode",),
+    )
+
+
 def rising_notice(
     cfg: Config, step: int, recent: list[float], best: float | None, best_step: int | None
 ) -> CharRNNError:
@@ -369,6 +398,10 @@ class TrainingRun:
                     params=("batch_size",),
                 )
             )
+        if self.config.mode == "words" and self.corpus.words is not None:
+            prose = prose_notice(self.corpus.words)
+            if prose is not None:
+                self.notices.append(prose)
         if ckpt is not None and self.dir is not None:
             self.dir.truncate_metrics(ckpt.step)  # a crash may have logged past the save
         self.trainer.check_ranks_agree()  # same seed, same data, same checkpoint: same model
