@@ -52,6 +52,7 @@ def test_bench_train_prints_engine_bound_and_floor():
     assert "x charrnn in-process" in cost and "minor page faults" in cost
 
 
+@pytest.mark.long  # bench_train for a gated cell, floors and all (5 s)
 def test_bench_train_gives_a_gated_cell_its_bound_and_floors():
     proc = subprocess.run(
         [
@@ -113,6 +114,7 @@ def test_the_gated_floor_makes_the_cells_own_calls(gates, monkeypatch):
     assert run(2) == 2 * B * T
 
 
+@pytest.mark.long  # CLI processes of bench_train in words mode (3 s)
 def test_bench_train_runs_the_cli_on_names_in_words_mode():
     proc = subprocess.run(
         [
