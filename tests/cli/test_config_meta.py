@@ -17,7 +17,15 @@ from charrnn.generation.sample import check_sampling_args
 from charrnn.training.presets import PRESETS
 
 NAMES = [f.name for f in dataclasses.fields(Config)]
-RUN_FIELDS = ("log_every", "eval_every", "save_every", "patience", "time_budget", "kernels")
+RUN_FIELDS = (
+    "log_every",
+    "eval_every",
+    "save_every",
+    "patience",
+    "time_budget",
+    "eval_minutes",
+    "kernels",
+)
 
 
 def _train_parser():
@@ -241,7 +249,7 @@ def test_charrnn_signature_is_config_less_seed_plus_random_state_and_backend():
 def test_get_params_round_trip_and_set_params():
     model = CharRNN(hidden=8, lr=0.01, patience=3, random_state=5)
     params = model.get_params()
-    assert params["hidden"] == 8 and params["random_state"] == 5 and params["steps"] == 1000
+    assert params["hidden"] == 8 and params["random_state"] == 5 and params["steps"] is None
     assert model.hidden == 8 and model.patience == 3  # stored as attributes, not validated
     assert CharRNN(**params).get_params() == params
     assert model.set_params(hidden=12, random_state=1) is model

@@ -355,7 +355,7 @@ def test_a_time_budgeted_log_line_shows_the_budget_as_time():
         chars_per_s=1e5,
         elapsed=4.93,
     )
-    assert e.format(time_budget=15).startswith("step 500   4.9/15 s  epoch 2.50")
+    assert e.format(time_budget=15).startswith("step 500 of 100,000   4.9/15 s  epoch 2.50")
     assert e.format().startswith("step    500/100000")
 
 

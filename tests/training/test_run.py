@@ -578,10 +578,10 @@ def test_time_budget_stops_the_cli_run_and_saves(cli, tmp_path):
         "--quiet",
     )
     assert code == 0, err
-    assert "time budget" in err
+    assert "plan:" in err or "time budget" in err
     latest = checkpoint.load(run / "latest.npz")
     assert 0 < latest.step < 100000000
-    assert latest.run.elapsed >= 0.01 * 60
+    assert latest.run.elapsed >= 0.5 * 0.01 * 60  # planned to fill the budget
     assert (run / "best.npz").is_file()
     assert _metrics(run)[-1]["step"] == latest.step
 
@@ -589,11 +589,13 @@ def test_time_budget_stops_the_cli_run_and_saves(cli, tmp_path):
 def test_time_budget_through_the_api_sets_stop_reason():
     """Catches the constructor's or fit()'s time_budget not reaching the run."""
     words = _random_words(2, 30)
+    # The budget plans the steps (done) or the clock ends them first (time): either way
+    # far fewer than the cap.
     m = CharRNN(hidden=8, steps=100000000, time_budget=0.005, val_fraction=0).fit(words)
-    assert m.stop_reason_ == "time"
+    assert m.stop_reason_ in ("done", "time") and m.history_[-1].step < 100000
     with pytest.warns(DeprecationWarning, match="set time_budget in the constructor"):
         m = CharRNN(hidden=8, steps=100000000, val_fraction=0).fit(words, time_budget=0.005)
-    assert m.stop_reason_ == "time" and m.config_.time_budget == 0.005  # still works
+    assert m.stop_reason_ in ("done", "time") and m.config_.time_budget == 0.005  # still works
 
 
 # ----------------------------------------------------------------------------- 8: data checks

@@ -60,7 +60,10 @@ def config_from_args(args: argparse.Namespace) -> dict[str, Any]:
     if "epochs" in given and "steps" not in given:
         given["steps"] = None  # --epochs alone means: budget by passes
     if args.preset is not None:
-        given = {**preset(args.preset)["config"], **given}
+        recipe = dict(preset(args.preset)["config"])
+        if "time_budget" in given and not {"steps", "epochs"} & given.keys():
+            recipe.pop("steps", None)  # the budget sets the step count
+        given = {**recipe, **given}
     return given
 
 
@@ -121,7 +124,8 @@ def run(args: argparse.Namespace) -> int:
         if training.resumed and training.finished:
             tell(
                 f"the run is already at step {training.trainer.step} of "
-                f"{training.trainer.total_steps}; raise --steps to train further"
+                f"{training.trainer.total_steps}; raise --steps (or start a new run with a "
+                "longer --time-budget) to train further"
             )
             return 0
         training.write_config()
@@ -134,14 +138,14 @@ def run(args: argparse.Namespace) -> int:
                 f"H={cfg.hidden}, V={training.corpus.vocab.size}, "
                 f"{training.n_params:,} parameters, "
                 f"{len(training.train_data):,} training {unit}, "
-                f"{len(training.val_data):,} held out; {tr.total_steps:,} steps"
+                f"{len(training.val_data):,} held out; {training.plan_line()}"
                 + (
                     f"; {comm.size} ranks × {_threads(training.blas_threads)}"
                     if comm.size > 1
                     else ""
                 )
             )
-        progress = Progress(tr, args.quiet or not comm.is_root)
+        progress = Progress(tr, args.quiet or not comm.is_root, cfg.time_budget)
         seen = len(training.notices)
         signals = _Signals(comm.size)
         try:
@@ -183,8 +187,10 @@ class Progress(Callbacks):
     stop, ``metrics.jsonl`` keeps every event, and one notice says so on stderr.
     """
 
-    def __init__(self, trainer: Trainer, quiet: bool):
+    def __init__(self, trainer: Trainer, quiet: bool, time_budget: float | None = None):
         self.quiet = quiet
+        # With a time budget the log lines show the clock against it (in seconds).
+        self.budget_s = time_budget * 60 if time_budget is not None else None
         self.said: set[str] = set()  # notices already shown while training
         # Without tqdm (charrnn[progress]) a terminal gets the log lines instead.
         tqdm = optional("tqdm") if not quiet and sys.stderr.isatty() else None
@@ -197,8 +203,11 @@ class Progress(Callbacks):
         )
 
     def on_step(self, trainer: Trainer) -> None:
-        """One step done: move the bar."""
+        """One step done: move the bar (whose total follows a time budget's plan)."""
         if self.bar is not None:
+            if self.bar.total != trainer.total_steps:
+                self.bar.total = trainer.total_steps
+                self.bar.refresh()
             self.bar.update(1)
 
     def on_event(self, event: LogEvent) -> bool:
@@ -211,7 +220,7 @@ class Progress(Callbacks):
             )
         elif not self.quiet:
             try:
-                print(event.format(), flush=True)
+                print(event.format(self.budget_s), flush=True)
             except BrokenPipeError:
                 os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
                 self.quiet = True

@@ -114,9 +114,17 @@ class Config:
     batch_size : int
         Sequences (words mode) or streams (text mode) per step, B.
     steps : int or None
-        Optimiser steps to run; ``None`` means use ``epochs``.
-    epochs : float
+        Optimiser steps to run. ``None``: ``epochs`` passes when given, else
+        as many as ``time_budget`` allows when given, else
+        :data:`DEFAULT_STEPS`. Given with a time budget, the run stops at
+        whichever comes first.
+    epochs : float or None
         Passes over the training data when ``steps`` is ``None``.
+    plan : str or None
+        Replay a time-budgeted run's plan, ``"STEP:TOTAL,..."`` (its
+        ``config.json`` gives it): from each STEP on the run has TOTAL steps,
+        and the schedule is laid over them exactly as in that run, so the rerun
+        takes the same steps at the same rates (see :mod:`charrnn.training.budget`).
     optimizer : {"sgd", "adagrad", "adam"}
         The update rule: the tutorial's SGD, min-char-rnn's Adagrad, or Adam.
     lr : float
@@ -173,8 +181,14 @@ class Config:
         Stop after this many validations in a row without a new best
         validation loss; ``None`` never stops early.
     time_budget : float or None
-        Minutes of training wall clock after which the run stops and saves;
-        ``None`` is no limit.
+        Minutes of training wall clock. Without ``steps`` the run measures its
+        speed, plans as many steps as fit, and lays the schedule over them
+        (:mod:`charrnn.training.budget`); it always stops and saves when the
+        budget is spent, after one last validation. ``None`` is no limit.
+    eval_minutes : float or None
+        Validate also whenever this many minutes of training have passed since
+        the last validation; ``None``: a tenth of ``time_budget`` when there is
+        one, else only on the ``eval_every`` step cadence.
     kernels : {"auto", "numpy", "compiled"}
         What runs each step's element-wise work between the matmuls: the
         numpy cells, or the fused compiled kernels (:mod:`charrnn.core.kernels`,
@@ -238,14 +252,28 @@ class Config:
     seq_len: int = _field(64, "text mode: characters per chunk", "data", metavar="T")
     batch_size: int = _field(32, "words or streams per step", "data", metavar="B")
     steps: int | None = _field(
-        1000, "total optimiser steps", "optimisation", metavar="N", resume_may_change=True
+        None,
+        "total optimiser steps; with --time-budget, whichever comes first",
+        "optimisation",
+        metavar="N",
+        default_help="1000, or as many as --time-budget allows",
+        resume_may_change=True,
     )
-    epochs: float = _field(
-        1.0,
+    epochs: float | None = _field(
+        None,
         "passes over the data, used when --steps is not given",
         "optimisation",
         metavar="E",
+        default_help="none",
         resume_may_change=True,
+    )
+    plan: str | None = _field(
+        None,
+        "replay a time-budgeted run's step plan, STEP:TOTAL,... as its config.json "
+        "gives it: the same steps at the same learning rates",
+        "optimisation",
+        metavar="PLAN",
+        default_help="none",
     )
     optimizer: str = _field(
         "adam",
@@ -353,6 +381,14 @@ class Config:
         default_help="none: no limit",
         resume_may_change=True,
     )
+    eval_minutes: float | None = _field(
+        None,
+        "validate also every MINUTES of training",
+        "run",
+        metavar="MINUTES",
+        default_help="a tenth of --time-budget, else none",
+        resume_may_change=True,
+    )
     kernels: str = _field(
         "auto",
         "the recurrence's element-wise work: compiled (fused C, built by `make`) or numpy",
@@ -386,8 +422,10 @@ class Config:
             raise CharRNNError(
                 f"steps must be a positive integer; got {self.steps!r}", params=("steps",)
             )
-        for name in ("lr", "init_scale", "epochs"):
+        for name in ("lr", "init_scale", "epochs", "eval_minutes"):
             v = getattr(self, name)
+            if v is None and name in ("epochs", "eval_minutes"):
+                continue
             if not _is_positive(v):
                 raise CharRNNError(f"{name} must be a positive number; got {v!r}", params=(name,))
         if self.clip_mode != "none" and not (math.isfinite(self.clip) and self.clip > 0):
@@ -457,6 +495,8 @@ class Config:
                     f"bptt='full' and layers=1 (got bptt={self.bptt!r}, layers={self.layers})",
                     params=("bptt_window", "bptt", "layers"),
                 )
+        if self.plan is not None:
+            plan_pairs(self.plan)
         if self.time_budget is not None and not _is_positive(self.time_budget):
             raise CharRNNError(
                 f"time_budget must be a positive number of minutes; got {self.time_budget!r}",
@@ -465,12 +505,16 @@ class Config:
 
     def lr_at(self, step: int, total: int) -> float:
         """The learning rate for optimiser step ``step`` (0-based) of ``total``."""
+        span = max(1, total - self.warmup)
+        return self.lr_for(step, min(1.0, max(0.0, (step - self.warmup) / span)))
+
+    def lr_for(self, step: int, progress: float) -> float:
+        """The learning rate for step ``step`` (0-based) at schedule ``progress``
+        (0 when warm-up ends, 1 at the end of the run)."""
         if step < self.warmup:
             return self.lr * (step + 1) / self.warmup
         if self.schedule == "constant":
             return self.lr
-        span = max(1, total - self.warmup)
-        progress = min(1.0, (step - self.warmup) / span)
         low = self.lr * self.lr_min_ratio
         return low + 0.5 * (self.lr - low) * (1 + math.cos(math.pi * progress))
 
@@ -492,6 +536,36 @@ class Config:
                 f"unknown config keys {sorted(extra)}: the file is from another version"
             )
         return cls(**d)
+
+
+DEFAULT_STEPS = 1000
+"""Steps of a run given neither ``steps``, ``epochs`` nor a time budget."""
+
+
+def plan_pairs(plan: Any) -> list[tuple[int, int]]:
+    """``Config.plan``'s ``"STEP:TOTAL,..."`` as ``(step, total)`` pairs.
+
+    Raises
+    ------
+    CharRNNError
+        Unless the steps increase and each total is past its step.
+    """
+    pairs: list[tuple[int, int]] = []
+    for part in plan.split(",") if isinstance(plan, str) and plan else [""]:
+        step_s, sep, total_s = part.strip().partition(":")
+        ok = bool(sep) and step_s.isdigit() and total_s.isdigit()
+        if ok:
+            step, total = int(step_s), int(total_s)
+            ok = total > step and (not pairs or step > pairs[-1][0])
+        if not ok:
+            raise CharRNNError(
+                "plan must be STEP:TOTAL pairs separated by commas, the steps increasing and "
+                "each total past its step, as a budgeted run's config.json gives it "
+                f"(e.g. '40:5200,1800:5600'); got {plan!r}",
+                params=("plan",),
+            )
+        pairs.append((step, total))
+    return pairs
 
 
 def _is_count(v: Any) -> bool:

@@ -21,18 +21,16 @@ def _out(line: str = "") -> None:
 def names_config(seed: int = 0) -> Config:
     """The demo's quick names model (a small, fast setting, not the best one).
 
-    Its budget is time, so the rate is constant: a schedule over the step cap
-    would hardly move in 15 s.
+    Its budget is time: the run measures its speed, plans the steps that fit,
+    and decays the rate over them (:mod:`charrnn.training.budget`).
     """
     return Config(
         mode="words",
         hidden=128,
         init="scaled",
         batch_size=32,
-        steps=100_000,
         optimizer="adam",
         lr=0.005,
-        schedule="constant",
         clip=5.0,
         clip_mode="norm",
         val_fraction=0.1,
@@ -92,7 +90,7 @@ def run_demo(seeds: int = 10, names_seconds: float = 15.0, cell: str = "rnn") ->
     best = {"val": float("inf"), "step": 0}
 
     def show(event: LogEvent) -> None:
-        # The step count is only a cap; the budget that ends this run is time.
+        # The budget plans the steps: the line shows the clock against it.
         _out("  " + event.format(time_budget=names_seconds))
         if event.val_loss is not None and event.val_loss < best["val"]:
             best.update(val=event.val_loss, step=event.step)

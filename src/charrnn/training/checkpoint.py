@@ -43,6 +43,7 @@ from ..core.config import Config
 from ..core.model import param_shapes
 from ..core.optim import OPTIMIZERS
 from ..core.vocab import Units, Vocab
+from .budget import PlanEntry
 
 FORMAT = "charrnn-checkpoint"
 VERSION = 2
@@ -69,6 +70,8 @@ class RunState:
     best_val: float | None = None  # lowest validation loss so far
     bad_evals: int = 0  # validations since it last improved
     elapsed: float = 0.0  # wall-clock seconds of training so far
+    # A time-budgeted run's plan: its decisions (charrnn.training.budget.PlanEntry) as dicts.
+    plan: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict for JSON."""
@@ -109,6 +112,10 @@ class RunState:
         elapsed = d.get("elapsed", 0.0)
         if not (_is_finite(elapsed) and elapsed >= 0):
             raise CharRNNError(f"run state elapsed must be seconds >= 0; got {_show(elapsed)}")
+        plan = d.get("plan", [])
+        if not isinstance(plan, list):
+            raise CharRNNError(f"run state plan must be a list; got {_show(plan)}")
+        entries = [PlanEntry.from_dict(e).to_dict() for e in plan]
         return cls(
             data=d.get("data"),
             encoding=encoding,
@@ -116,6 +123,7 @@ class RunState:
             best_val=None if best is None else float(best),
             bad_evals=bad,
             elapsed=float(elapsed),
+            plan=entries,
         )
 
     @classmethod
@@ -428,6 +436,7 @@ def _config(d: Any) -> Config:
             "float": _is_finite(value),
             "float | None": value is None or _is_finite(value),
             "str": isinstance(value, str),
+            "str | None": value is None or isinstance(value, str),
         }.get(kind)
         if ok is None:  # a field type this check does not know: Config grew one
             raise CharRNNError(f"config field {name} has a type ({kind}) this loader cannot check")

@@ -14,6 +14,7 @@ Without one, the best model is kept in memory.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 import os
@@ -33,10 +34,11 @@ from ..core.backend import NUMPY, Backend
 from ..core.config import MODEL_FIELDS, RESUME_MAY_CHANGE, Config
 from ..core.vocab import Units
 from ..data.corpus import Data, read_corpus
+from .budget import PlanEntry, Planner, format_plan
 from .checkpoint import RunState
 from .parallel import SerialComm, limit_threads, world
 from .rundir import RunDir
-from .trainer import LogEvent, Trainer
+from .trainer import Decision, LogEvent, Trainer
 
 # ----------------------------------------------------------------------------- config
 
@@ -208,6 +210,9 @@ class _Loop:
     budget: float  # seconds of training time; inf without a time budget
     save_every: int  # steps between saves of latest.npz
     start: float  # perf_counter() at the run's zero of training time
+    planner: Planner | None = None  # a time budget that plans the steps
+    cadence: float | None = None  # seconds of training between timed validations
+    last_val: float = 0.0  # training time of the last validation
     aside: float = 0.0  # seconds spent in callbacks: not training time
     reason: str = "done"  # "done", "patience", "time" or "stopped"
     recent: list[float] = field(default_factory=list)  # last validations, to see a steady rise
@@ -432,7 +437,29 @@ class TrainingRun:
     @property
     def finished(self) -> bool:
         """True when the step budget is already spent (a resume with nothing to do)."""
-        return self.trainer.step >= self.trainer.total_steps
+        total = self.trainer.total_steps
+        return total is not None and self.trainer.step >= total
+
+    def plan_line(self) -> str:
+        """How the run decides its length, for the first log line."""
+        cfg, tr = self.config, self.trainer
+        total, cap = tr.total_steps, tr.schedule.cap
+        if not tr.schedule.planned:
+            return f"{total:,} steps"
+        clock = (
+            f", or {cfg.time_budget:g} minutes, whichever comes first"
+            if cfg.time_budget is not None
+            else ""
+        )
+        if cfg.plan is not None:
+            return f"the steps of the given plan {cfg.plan}{clock}"
+        capped = f", at most {cap:,} steps (whichever comes first)" if cap is not None else ""
+        if total is not None:  # a resume
+            return f"{total:,} steps planned for {cfg.time_budget:g} minutes{capped}"
+        return (
+            f"as many steps as fit {cfg.time_budget:g} minutes{capped}, planned from "
+            "the speed of the first steps, the learning rate decaying over them"
+        )
 
     def best_params(self) -> dict[str, np.ndarray]:
         """The model a later load gives: the best validated one, else the latest."""
@@ -491,12 +518,23 @@ class TrainingRun:
         if callbacks is None:
             callbacks = FunctionCallbacks(*functions)
         cfg, tr = self.config, self.trainer
+        budget = cfg.time_budget * 60 if cfg.time_budget is not None else math.inf
+        planner = None
+        if cfg.time_budget is not None and tr.schedule.planned and cfg.plan is None:
+            planner = Planner(budget)
+            # A cap's provisional plan is not a measured one: a run with only that measures.
+            measured = any(e.why != "steps cap" for e in tr.schedule.entries)
+            planner.resume(tr.step, self.state.elapsed, planned=measured)
+        cadence = cfg.eval_minutes * 60 if cfg.eval_minutes is not None else budget / 10
         self._loop = loop = _Loop(
             callbacks=callbacks,
             stop=stop,
-            budget=cfg.time_budget * 60 if cfg.time_budget is not None else math.inf,
+            budget=budget,
             save_every=cfg.save_every or tr.eval_every,
             start=time.perf_counter() - self.state.elapsed,  # the run's clock, across resumes
+            planner=planner,
+            cadence=cadence if math.isfinite(cadence) else None,
+            last_val=self.state.elapsed,
         )
         events: list[LogEvent] = []
         try:
@@ -524,10 +562,45 @@ class TrainingRun:
     # What the trainer calls during train(), in the order of a step: the step's
     # Allreduce (vote), the step done, its log event, then the cadence's save.
 
-    def _vote(self) -> tuple[bool, bool]:
-        """This rank's (stop, time_up) for the step's Allreduce; rank 0's clock rules."""
+    def _vote(self) -> Decision:
+        """This rank's decision in a step (under MPI, for its Allreduce); rank 0's clock
+        rules the time budget, the plan and the timed validations."""
         loop = self._running()
-        return loop.stop_requested(), self.comm.is_root and loop.elapsed() >= loop.budget
+        if not self.comm.is_root:
+            return Decision(stop=loop.stop_requested())
+        elapsed, tr, total = loop.elapsed(), self.trainer, 0
+        if loop.planner is not None:
+            decided = loop.planner.decide(tr.step, elapsed, tr.schedule)
+            if decided is not None:
+                new, rate, why = decided
+                entry = tr.schedule.apply(tr.step, new, elapsed=elapsed, rate=rate, why=why)
+                total = entry.total
+                self._planned(entry)
+        return Decision(
+            stop=loop.stop_requested(),
+            time_up=elapsed >= loop.budget,
+            validate=loop.cadence is not None and elapsed - loop.last_val >= loop.cadence,
+            total=total,
+        )
+
+    def _planned(self, entry: PlanEntry) -> None:
+        """Say a plan decision, and record it in config.json (the checkpoints carry it too)."""
+        loop, cfg = self._running(), self.config
+        assert cfg.time_budget is not None
+        fit = f"fit {cfg.time_budget:g} minutes at {entry.rate:.3g} s a step"
+        if entry.why == "first plan":
+            what = f"plan: {entry.total:,} steps {fit}; the learning rate decays over them"
+        elif entry.why == "steps cap":
+            what = f"plan: {entry.total:,} steps, the cap given by steps (more would {fit})"
+        else:
+            what = (
+                f"re-plan at step {entry.step:,} ({entry.why} than planned): "
+                f"{entry.total:,} steps {fit}"
+            )
+        notice = CharRNNError(what, params=("time_budget",))
+        self.notices.append(notice)
+        loop.aside_call(loop.callbacks.on_notice, notice)
+        self.write_config()
 
     def _step_done(self, trainer: Trainer) -> bool:
         """After every step: tell the caller, then stop on a request or the time budget."""
@@ -544,6 +617,8 @@ class TrainingRun:
             loop.reason = "stopped"
         elif time_up:
             loop.reason = "time"
+            # A run that spent its budget ends validated: it has a held-out loss and best.npz.
+            trainer.decision = dataclasses.replace(trainer.decision, validate=True)
         return loop.reason != "done"
 
     def _event_done(self, event: LogEvent) -> bool:
@@ -554,6 +629,7 @@ class TrainingRun:
             self.dir.log({**event.to_dict(), "wall_time": state.elapsed})
         halt = False
         if event.val_loss is not None:
+            loop.last_val = state.elapsed
             halt = self._validated(event)
             loop.recent = [*loop.recent[-RISING_EVALS:], event.val_loss]
             if not loop.said_rising and rising(loop.recent):
@@ -624,5 +700,13 @@ class TrainingRun:
                 "data": self.corpus.source,
                 "encoding": self.corpus.encoding,
                 "charrnn_version": __version__,
+                # A time-budgeted run's plan: `plan` replays it (Config.plan / --plan).
+                **self._plan_record(),
             }
         )
+
+    def _plan_record(self) -> dict[str, Any]:
+        entries = self.trainer.schedule.entries
+        if not entries:
+            return {}
+        return {"plan": format_plan(entries), "plan_decisions": [e.to_dict() for e in entries]}

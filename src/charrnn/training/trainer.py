@@ -19,7 +19,7 @@ import numpy as np
 from ..common.errors import CharRNNError
 from ..core import kernels
 from ..core.backend import NUMPY, Backend
-from ..core.config import Config
+from ..core.config import DEFAULT_STEPS, Config
 from ..core.masks import KeyedUniform
 from ..core.model import (
     Params,
@@ -34,12 +34,36 @@ from ..core.model import (
 from ..core.optim import clip_grads, clip_norm, make_optimizer
 from ..core.vocab import Vocab
 from ..data.batches import Batch, TextBatches, WordBatches
+from .budget import PlanEntry, Schedule
 from .checkpoint import Checkpoint, RunState
 from .evaluate import EVAL_STREAMS, EVAL_WORDS_BATCH, Loss, evaluate_text, evaluate_words
 from .parallel import SERIAL, RankError, SerialComm, shares
 
-Vote = Callable[[], tuple[bool, bool]]
-"""A rank's ``(stop, time_up)`` for the step's Allreduce (see :meth:`Trainer.run`)."""
+
+@dataclass(frozen=True)
+class Decision:
+    """What the run decided in a step, from its clock; under MPI, what the ranks agreed.
+
+    Attributes
+    ----------
+    stop, time_up : bool
+        A stop was asked for; the time budget is spent.
+    validate : bool
+        Validate after this step (the time cadence).
+    total : int
+        A new planned step count from this step on (0: unchanged).
+    """
+
+    stop: bool = False
+    time_up: bool = False
+    validate: bool = False
+    total: int = 0
+
+
+NO_DECISION = Decision()
+
+Vote = Callable[[], Decision]
+"""The run's :class:`Decision` in each step, before its Allreduce (see :meth:`Trainer.run`)."""
 
 
 @dataclass
@@ -47,7 +71,7 @@ class LogEvent:
     """One line of training progress."""
 
     step: int
-    total_steps: int
+    total_steps: int | None  # None: a time-budgeted run not yet planned
     epoch: float
     train_loss: float  # mean nats/char since the previous event
     val_loss: float | None
@@ -57,11 +81,14 @@ class LogEvent:
     # character of the shown text, to compare with a char model. None otherwise.
     train_loss_per_char: float | None = None
     val_loss_per_char: float | None = None
+    lr: float | None = None  # the learning rate of the event's step
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         if self.train_loss_per_char is None:  # char units: the losses are already per char
             del d["train_loss_per_char"], d["val_loss_per_char"]
+        if self.lr is None:
+            del d["lr"]
         return d
 
     def format(self, time_budget: float | None = None) -> str:
@@ -69,7 +96,10 @@ class LogEvent:
         budget instead of a step count the run is not meant to reach."""
         val = f" val {self.val_loss:.4f}" if self.val_loss is not None else ""
         if time_budget is not None:
-            where = f"step {self.step}  {self.elapsed:4.1f}/{time_budget:g} s"
+            of = f" of {self.total_steps:,}" if self.total_steps is not None else ""
+            where = f"step {self.step}{of}  {self.elapsed:4.1f}/{time_budget:g} s"
+        elif self.total_steps is None:
+            where = f"step {self.step}"
         else:
             where = f"step {self.step:>{len(str(self.total_steps))}}/{self.total_steps}"
         per_char = ""
@@ -77,9 +107,10 @@ class LogEvent:
             per_char = f"  per char: train {self.train_loss_per_char:.4f}" + (
                 f" val {self.val_loss_per_char:.4f}" if self.val_loss_per_char is not None else ""
             )
+        lr = f"  lr {self.lr:.2g}" if self.lr is not None else ""
         return (
             f"{where}  epoch {self.epoch:.2f}  train {self.train_loss:.4f}{val}{per_char}"
-            f"  {self.chars_per_s:,.0f} {'symbols' if per_char else 'chars'}/s"
+            f"  {self.chars_per_s:,.0f} {'symbols' if per_char else 'chars'}/s{lr}"
         )
 
 
@@ -197,6 +228,7 @@ class Trainer:
             self.avg_flat, self.avg_params = flat_buffer(self.params, backend=backend)
         self._avg_tmp = backend.xp.empty_like(self.flat) if config.ema else None
         self.optimizer = make_optimizer(config.optimizer, config.lr)
+        self.schedule = self._schedule()
         # The step's large temporaries live here, reused every step (see core.workspace.Workspace);
         # validation has its own, sized for its batches.
         self.ws = Workspace(backend)
@@ -212,8 +244,8 @@ class Trainer:
         self._order: list[np.ndarray] | None = None
         self.last_chars = 0
         self._columns: dict[int, np.ndarray] = {}  # arange(B) by B: one process's dropout keys
-        # What the ranks agreed in the last step's reduction (see run's `vote`).
-        self.agreed_stop = self.agreed_time = False
+        # What the run decided in the last step (under MPI: what the ranks agreed).
+        self.decision = NO_DECISION
 
     # ------------------------------------------------------------------ data-parallel
 
@@ -233,10 +265,11 @@ class Trainer:
             if isinstance(self.val_batches, TextBatches):
                 counts = shares(self.val_batches.batch_size, K)
                 self.val_part = self.val_batches.part(sum(counts[:r]), counts[r])
-        # The gradients, then the summed loss, two votes (stop, time) and the shown
-        # characters: one Allreduce.
+        # The gradients, then the summed loss, the shown characters and the step's
+        # decision (stop, time, validate, planned total): one Allreduce. A float32
+        # buffer holds a planned total exactly up to 2**24 steps.
         P = self.flat.size
-        self.reduce_buf = xp.zeros(P + 4, dtype=self.flat.dtype)
+        self.reduce_buf = xp.zeros(P + 6, dtype=self.flat.dtype)
         self.flat_grad = self.reduce_buf[:P]
         offset = 0
         for k, v in self.params.items():
@@ -273,12 +306,33 @@ class Trainer:
         """The parameters that are the model: the moving average when ``config.ema`` is on."""
         return self.avg_params if self.avg_params is not None else self.params
 
+    def _schedule(self) -> Schedule:
+        """A fixed step count (``steps``, ``epochs``, or the default), or a plan
+        (``config.plan``, or a time budget), capped by ``steps``/``epochs`` if given."""
+        cfg = self.config
+        count: int | None = cfg.steps
+        if count is None and cfg.epochs is not None:
+            count = max(1, math.ceil(cfg.epochs * self.batches.batches_per_epoch))
+        if cfg.plan is not None or cfg.time_budget is not None:
+            schedule = Schedule(cfg, None, cap=count)
+            if count is not None and cfg.plan is None:
+                # Until the clock says fewer fit the budget, the steps given are the plan.
+                schedule.apply(0, count, why="steps cap")
+            return schedule
+        return Schedule(cfg, count if count is not None else DEFAULT_STEPS)
+
     @property
-    def total_steps(self) -> int:
-        """The step budget: ``config.steps`` or ``epochs`` passes."""
-        if self.config.steps is not None:
-            return self.config.steps
-        return max(1, math.ceil(self.config.epochs * self.batches.batches_per_epoch))
+    def total_steps(self) -> int | None:
+        """The run's step count; ``None`` while a time-budgeted run measures its speed."""
+        return self.schedule.total()
+
+    @property
+    def agreed_stop(self) -> bool:
+        return self.decision.stop
+
+    @property
+    def agreed_time(self) -> bool:
+        return self.decision.time_up
 
     @property
     def clamped_batch_size(self) -> int | None:
@@ -333,6 +387,7 @@ class Trainer:
 
     def _train_step(self, vote: Vote | None = None) -> tuple[float, int]:
         cfg, be, xp = self.config, self.backend, self.backend.xp
+        self.schedule.follow_given(self.step)  # a replayed plan's entry for this step
         batch, n_targets, columns = self._next_batch()
         # The mean is over the global batch, so the ranks' gradients sum to its gradient.
         scale = 1.0 / n_targets if cfg.reduction == "mean" else 1.0
@@ -376,8 +431,12 @@ class Trainer:
         chars = 0
         if batch is not None:
             chars = batch.n_chars if batch.n_chars is not None else batch.n_targets
+        decision = vote() if vote is not None else NO_DECISION
         if self.comm.size > 1:
-            loss, chars = self._reduce(loss, chars, vote)
+            loss, chars, decision = self._reduce(loss, chars, decision)
+            if decision.total and not self.comm.is_root:
+                self.schedule.apply(self.step, decision.total)  # rank 0 applied it in its vote
+        self.decision = decision
         self.last_chars = chars
         grads, params = self._flat_grads, self._flat_params
         # One BLAS dot gives both the finiteness check and the norm for clipping.
@@ -388,7 +447,7 @@ class Trainer:
             clip_norm(grads, cfg.clip, norm=norm)
         else:
             clip_grads(grads, cfg.clip_mode, cfg.clip)
-        lr = cfg.lr_at(self.step, self.total_steps)
+        lr = self.schedule.lr(self.step)
         self.optimizer.lr = lr
         self.optimizer.step(params, grads)
         if cfg.weight_decay:
@@ -407,15 +466,27 @@ class Trainer:
             self.check_ranks_agree()
         return loss, n_targets
 
-    def _reduce(self, loss: float, chars: int, vote: Vote | None) -> tuple[float, int]:
-        """Sum gradients, loss, shown characters and votes over the ranks (one Allreduce);
-        the global loss and characters."""
+    def _reduce(self, loss: float, chars: int, mine: Decision) -> tuple[float, int, Decision]:
+        """Sum gradients, loss, shown characters and decisions over the ranks (one
+        Allreduce); the global loss and characters, and what the ranks agreed (any
+        rank's stop; rank 0's clock, the only one that votes on time and plans)."""
         P, buf = self.flat.size, self.reduce_buf
-        stop, time_up = vote() if vote is not None else (False, False)
-        buf[P], buf[P + 1], buf[P + 2], buf[P + 3] = loss, float(stop), float(time_up), chars
+        buf[P : P + 6] = (
+            loss,
+            chars,
+            mine.stop,
+            mine.time_up,
+            mine.validate,
+            mine.total if self.comm.is_root else 0,
+        )
         self.comm.sum_inplace(buf)
-        self.agreed_stop, self.agreed_time = bool(buf[P + 1] > 0), bool(buf[P + 2] > 0)
-        return float(buf[P]), round(float(buf[P + 3]))
+        agreed = Decision(
+            stop=bool(buf[P + 2] > 0),
+            time_up=bool(buf[P + 3] > 0),
+            validate=bool(buf[P + 4] > 0),
+            total=round(float(buf[P + 5])),
+        )
+        return float(buf[P]), round(float(buf[P + 1])), agreed
 
     def _update_average(self) -> None:
         # The decay ramps up from 0.1 so the average forgets the random
@@ -482,6 +553,10 @@ class Trainer:
     ) -> list[LogEvent]:
         """Train until ``total_steps`` (or until a callback asks to stop); return the log events.
 
+        The last step validates, as do the steps on the ``eval_every`` cadence
+        and those whose :class:`Decision` says so (the run's time cadence, and
+        the step that spends its time budget).
+
         Parameters
         ----------
         on_event : callable, optional
@@ -495,29 +570,33 @@ class Trainer:
             Called with the trainer at the very end of every step, after its log
             event (checkpoints: what they save has counted this step's validation).
         vote : callable, optional
-            Data-parallel runs: called in every step, before its Allreduce, for
-            this rank's ``(stop, time_up)``; the ranks' agreement lands in
-            ``agreed_stop`` and ``agreed_time`` after the step.
+            Called in every step, before the optimiser update (and under MPI
+            before its Allreduce), for this rank's :class:`Decision`; what the
+            ranks agreed lands in ``decision`` after the step. A decision's new
+            total has been applied to ``schedule`` by rank 0's vote; the other
+            ranks apply it here.
         """
         events: list[LogEvent] = []
         start = time.perf_counter()
         window_loss, window_chars, window_start = 0.0, 0, start
         window_text = 0  # characters of the shown text, where units make them fewer
         per_char = self.vocab.units.kind != "char"
-        total = self.total_steps
-        while self.step < total:
+        while self.total_steps is None or self.step < self.total_steps:
             loss, n = self.train_step(vote)
             window_loss += loss
             window_chars += n
             window_text += self.last_chars
             stop = bool(on_step(self)) if on_step is not None else False
-            # A run that ends early still logs where it ends; it validates on its
-            # cadence only, so a resumed run validates where an unbroken one does.
+            # A run that ends early still logs where it ends; it validates there
+            # only when its decision says so (a spent time budget), not when asked
+            # to stop, so a resumed run validates where an unbroken one does.
+            total = self.total_steps
             last = self.step == total or stop
-            if self.step % self.log_every == 0 or last:
+            timed = self.decision.validate
+            if self.step % self.log_every == 0 or last or timed:
                 now = time.perf_counter()
                 val, val_per_char = None, None
-                if self.step % self.eval_every == 0 or self.step == total:
+                if self.step % self.eval_every == 0 or self.step == total or timed:
                     v = self.validate()
                     val = v.nats if v is not None else None
                     val_per_char = v.per_char if v is not None and per_char else None
@@ -531,6 +610,7 @@ class Trainer:
                     elapsed=now - start,
                     train_loss_per_char=(window_loss / max(window_text, 1) if per_char else None),
                     val_loss_per_char=val_per_char,
+                    lr=self.optimizer.lr,
                 )
                 events.append(event)
                 if on_event is not None:
@@ -563,7 +643,10 @@ class Trainer:
             },
             h=self._global_state(),
             # A copy: the caller goes on updating its run state after this save.
-            run=replace(run) if run is not None else RunState(),
+            run=replace(
+                run if run is not None else RunState(),
+                plan=[e.to_dict() for e in self.schedule.entries],
+            ),
             train_params=self._host(self.params) if self.avg_params is not None else None,
         )
 
@@ -584,6 +667,7 @@ class Trainer:
             {k: be.asarray(v) for k, v in ckpt.optimizer_state.items()}, ckpt.optimizer_t
         )
         self.step, self.epoch, self.batch_pos = ckpt.step, ckpt.epoch, ckpt.batch_pos
+        self.schedule.restore([PlanEntry.from_dict(e) for e in ckpt.run.plan])
         h = ckpt.h
         if h is not None and self.comm.size > 1:
             # The checkpoint holds every stream's state; this rank carries its own.

@@ -1,0 +1,310 @@
+"""A time budget that shapes the run (charrnn.training.budget and its use by the run).
+
+The schedule over a plan must stay continuous and end at its floor; the
+planner must fix a step count from measured speed and re-plan only when the
+clock drifts; a budgeted run must end validated, with its plan recorded, and
+a rerun or a resume given that plan must take bit-identical steps.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+
+import numpy as np
+import pytest
+
+from charrnn.common.errors import CharRNNError
+from charrnn.core.config import Config, plan_pairs
+from charrnn.training import checkpoint
+from charrnn.training.budget import CHECKPOINTS, PlanEntry, Planner, Schedule, format_plan
+from charrnn.training.run import FunctionCallbacks, TrainingRun
+
+# ----------------------------------------------------------------------------- the schedule
+
+
+def _cfg(**kw):
+    return Config(**{"lr": 0.01, "lr_min_ratio": 0.1, **kw})
+
+
+def test_a_fixed_schedule_is_the_configs_own():
+    """Catches a schedule object that drifts from Config.lr_at for a fixed step count."""
+    cfg = _cfg(warmup=5)
+    s = Schedule(cfg, 100)
+    assert [s.lr(i) for i in range(100)] == [cfg.lr_at(i, 100) for i in range(100)]
+
+
+def test_a_replan_keeps_the_rate_continuous_and_ends_at_the_floor():
+    """Catches a re-plan that makes the rate jump, or leaves it above its floor at the end."""
+    cfg = _cfg(warmup=3)
+    s = Schedule(cfg, None)
+    assert s.total() is None and s.lr(10) == pytest.approx(cfg.lr)  # measuring: the peak rate
+    s.apply(10, 200, why="first plan")
+    before = s.lr(80)
+    s.apply(80, 120, why="slower")
+    assert s.lr(80) == pytest.approx(before, rel=1e-12)  # no jump at the re-plan
+    assert s.lr(81) < s.lr(80)
+    assert s.lr(119) == pytest.approx(cfg.lr * cfg.lr_min_ratio, rel=0.01)
+    assert s.lr(119) > cfg.lr * cfg.lr_min_ratio  # the last step is just above the floor
+    assert s.progress(120) == 1.0
+    # A later re-plan to more steps also stays continuous.
+    before = s.lr(100)
+    s.apply(100, 400, why="faster")
+    assert s.lr(100) == pytest.approx(before, rel=1e-12)
+    rates = [s.lr(i) for i in range(100, 400)]
+    assert all(b <= a for a, b in itertools.pairwise(rates))
+
+
+def test_a_cap_bounds_the_plan():
+    """Catches --steps beside --time-budget being ignored ("whichever comes first")."""
+    s = Schedule(_cfg(), None, cap=50)
+    e = s.apply(5, 400, why="first plan")
+    assert (e.total, e.why) == (50, "steps cap")
+
+
+def test_a_given_plan_replays_the_same_rates():
+    """Catches a replayed plan whose rates differ from the run that recorded it."""
+    measured = Schedule(_cfg(warmup=2), None)
+    measured.apply(7, 300, elapsed=1.0, rate=0.01, why="first plan")
+    measured.apply(90, 260, elapsed=4.0, rate=0.012, why="slower")
+    cfg = _cfg(warmup=2, plan=format_plan(measured.entries))
+    replay = Schedule(cfg, None)
+    rates = []
+    for step in range(260):
+        replay.follow_given(step)
+        rates.append(replay.lr(step))
+    assert rates == [measured.lr(i) for i in range(260)]
+    assert [(e.step, e.total, e.progress) for e in replay.entries] == [
+        (e.step, e.total, e.progress) for e in measured.entries
+    ]
+
+
+@pytest.mark.parametrize("bad", ["", "7", "7:5", "7:300,5:400", "a:b", "7:300,7:400", "-1:4"])
+def test_a_malformed_plan_is_refused_with_its_form(bad):
+    with pytest.raises(CharRNNError, match="STEP:TOTAL"):
+        Config(plan=bad)
+
+
+def test_plan_pairs_parse():
+    assert plan_pairs("7:300, 90:260") == [(7, 300), (90, 260)]
+
+
+def test_a_plan_entry_round_trips_and_bad_ones_are_refused():
+    e = PlanEntry(4, 100, 0.25, 3.0, 0.01, "slower")
+    assert PlanEntry.from_dict(json.loads(json.dumps(e.to_dict()))) == e
+    for bad in ({**e.to_dict(), "total": 3}, {**e.to_dict(), "progress": 2.0}, {"step": 1}):
+        with pytest.raises(CharRNNError):
+            PlanEntry.from_dict(bad)
+
+
+# ----------------------------------------------------------------------------- the planner
+
+
+def _drive(planner, schedule, seconds_per_step, steps):
+    """Feed the planner a clock: step i starts after the sum of the earlier steps' times."""
+    elapsed, decisions = 0.0, []
+    for step in range(steps):
+        total = schedule.total()
+        if total is not None and step >= total:
+            break
+        d = planner.decide(step, elapsed, schedule)
+        if d is not None:
+            schedule.apply(step, d[0], elapsed=elapsed, rate=d[1], why=d[2])
+            decisions.append(d)
+        elapsed += seconds_per_step(step)
+    return decisions, elapsed
+
+
+def test_the_first_plan_fits_the_budget_at_the_measured_speed():
+    """Catches a plan that ignores the measured speed or the time already spent."""
+    schedule = Schedule(_cfg(), None)
+    # A slow first step (set-up), then 0.1 s a step; a 100-second budget.
+    decisions, elapsed = _drive(Planner(100.0), schedule, lambda i: 2.0 if i == 0 else 0.1, 5000)
+    assert decisions[0][2] == "first plan"
+    assert decisions[0][1] == pytest.approx(0.1)
+    assert len(decisions) == 1  # a steady clock needs no re-plan
+    assert elapsed == pytest.approx(100.0, abs=0.2)
+    assert schedule.total() == pytest.approx(2 + 980, abs=2)
+
+
+def test_a_slower_machine_re_plans_and_still_ends_at_the_budget():
+    """Catches a plan that never looks again: the run would stop on the clock with its rate
+    undecayed, or end far before its budget."""
+    schedule = Schedule(_cfg(), None)
+
+    def clock(i):  # twice as slow from step 300 on
+        return 0.1 if i < 300 else 0.2
+
+    decisions, elapsed = _drive(Planner(100.0), schedule, clock, 5000)
+    whys = [d[2] for d in decisions]
+    assert whys[0] == "first plan" and "slower" in whys
+    assert len(decisions) <= 1 + len(CHECKPOINTS)
+    assert abs(elapsed - 100.0) < 0.05 * 100  # ends within a few percent of the budget
+    last = schedule.total()
+    assert schedule.progress(last - 1) > 0.99  # the rate reaches its floor at the end
+
+
+def test_a_resumed_planner_does_not_look_twice_at_a_passed_checkpoint():
+    p = Planner(100.0)
+    p.resume(500, 60.0, planned=True)
+    assert p.next_check == 2  # 25 % and 50 % were passed before the resume
+
+
+# ----------------------------------------------------------------------------- the run
+
+
+def _words(seed=0, n=300):
+    rng = np.random.default_rng(seed)
+    syllables = ["ba", "ko", "ri", "ne", "ta", "mu"]
+    return ["".join(rng.choice(syllables, size=rng.integers(1, 4))) for _ in range(n)]
+
+
+SMALL = dict(mode="words", hidden=16, batch_size=16, log_every=1000, seed=3)
+
+
+def _budget_run(out, minutes, **kw):
+    cfg = {**SMALL, "time_budget": minutes, **kw}
+    said = []
+    with TrainingRun(cfg, _words(), out) as run:
+        run.write_config()
+        result = run.train(on_notice=said.append)
+        return run, result, said
+
+
+@pytest.mark.slow
+def test_a_budget_alone_plans_the_steps_decays_the_rate_and_ends_validated(tmp_path):
+    """Catches the default step count still ending a budgeted run, a schedule left at its
+    peak, no validation at the end (no best.npz, no held-out loss), or a plan not recorded."""
+    out = tmp_path / "run"
+    run, result, said = _budget_run(out, 0.05, eval_every=10**6)  # 3 s; no step cadence
+    assert result.reason in ("done", "time")
+    assert result.step > 50  # not a default count: a tiny model takes many steps in 3 s
+    saved = json.loads((out / "config.json").read_text())
+    assert saved["config"]["steps"] is None and saved["plan"] == format_plan(
+        run.trainer.schedule.entries
+    )
+    assert saved["plan_decisions"][0]["why"] == "first plan"
+    assert any(str(n).startswith("plan:") for n in said)
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    # Validated on the time cadence (a tenth of the budget), not only at the end.
+    assert sum(r["val_loss"] is not None for r in rows) >= 4
+    assert rows[-1]["step"] == result.step and rows[-1]["val_loss"] is not None
+    cfg = run.config
+    floor = cfg.lr * cfg.lr_min_ratio
+    # Decayed: the plan ends at its floor; a clock slowed by a busy machine after the
+    # last look may end it a little before.
+    assert rows[-1]["lr"] < floor * 2 < rows[0]["lr"]
+    best = checkpoint.load(out / "best.npz")
+    assert best.run.best_val == min(r["val_loss"] for r in rows if r["val_loss"] is not None)
+    latest = checkpoint.load(out / "latest.npz")
+    assert [PlanEntry.from_dict(e) for e in latest.run.plan] == run.trainer.schedule.entries
+    assert latest.run.elapsed < 0.05 * 60 * 1.5
+
+
+@pytest.mark.slow
+def test_a_rerun_given_the_recorded_plan_takes_the_same_steps(tmp_path):
+    """Catches a recorded plan that does not reproduce the run: the rates or the step
+    count would differ, and so would every parameter."""
+    _budget_run(tmp_path / "a", 0.03)
+    plan = json.loads((tmp_path / "a" / "config.json").read_text())["plan"]
+    a = checkpoint.load(tmp_path / "a" / "latest.npz")
+    stop = threading.Event()
+
+    def at_step(trainer):
+        if trainer.step >= a.step:
+            stop.set()
+
+    cfg = {**SMALL, "plan": plan}
+    with TrainingRun(cfg, _words(), tmp_path / "b") as rerun:
+        rerun.train(FunctionCallbacks(step=at_step), stop=stop)
+    b = checkpoint.load(tmp_path / "b" / "latest.npz")
+    assert b.step == a.step
+    for k in a.params:
+        np.testing.assert_array_equal(a.params[k], b.params[k], err_msg=k)
+    for k in a.optimizer_state:
+        np.testing.assert_array_equal(a.optimizer_state[k], b.optimizer_state[k], err_msg=k)
+
+
+@pytest.mark.slow
+def test_kill_and_resume_of_a_planned_run_is_bit_identical(tmp_path):
+    """Catches a resume that loses the plan (its rates would restart or be re-planned)."""
+    plan = "20:200,90:160"
+    cfg = {**SMALL, "plan": plan, "log_every": 25}
+    with TrainingRun(cfg, _words(), tmp_path / "whole") as run:
+        whole = run.train()
+    assert whole.step == 160
+    stop = threading.Event()
+
+    def at_step(trainer):
+        if trainer.step >= 60:
+            stop.set()
+
+    with TrainingRun(cfg, _words(), tmp_path / "cut") as run:
+        assert run.train(FunctionCallbacks(step=at_step), stop=stop).reason == "stopped"
+    mid = checkpoint.load(tmp_path / "cut" / "latest.npz")
+    assert mid.step == 60 and [e["step"] for e in mid.run.plan] == [20]
+    with TrainingRun({}, _words(), tmp_path / "cut", resume=True) as run:
+        assert run.train().step == 160
+    a = checkpoint.load(tmp_path / "whole" / "latest.npz")
+    b = checkpoint.load(tmp_path / "cut" / "latest.npz")
+    assert a.run.plan == b.run.plan and len(a.run.plan) == 2
+    for k in a.params:
+        np.testing.assert_array_equal(a.params[k], b.params[k], err_msg=k)
+
+
+@pytest.mark.slow
+def test_a_measured_budgeted_run_resumes_bit_identically_with_its_plan(tmp_path):
+    """Catches a killed budgeted run whose resume re-plans from scratch: it would follow
+    another schedule than the one its first part trained on."""
+    out = tmp_path / "run"
+    stop = threading.Event()
+
+    def after_plan(trainer):
+        if trainer.schedule.entries and trainer.step >= trainer.schedule.entries[0].step + 5:
+            stop.set()
+
+    cfg = {**SMALL, "time_budget": 0.05}
+    with TrainingRun(cfg, _words(), out) as run:
+        run.train(FunctionCallbacks(step=after_plan), stop=stop)
+    first = checkpoint.load(out / "latest.npz").run.plan
+    assert len(first) == 1
+    with TrainingRun({}, _words(), out, resume=True) as run:
+        result = run.train()
+        assert run.trainer.schedule.entries[0] == PlanEntry.from_dict(first[0])
+    assert result.reason in ("done", "time")
+    assert checkpoint.load(out / "best.npz").run.best_val is not None
+
+
+def test_steps_and_a_budget_together_say_whichever_comes_first(tmp_path):
+    with TrainingRun({**SMALL, "steps": 30, "time_budget": 5}, _words(), None) as run:
+        line = run.plan_line()
+        assert "at most 30 steps" in line and "whichever comes first" in line
+        result = run.train()
+    assert result.step == 30 and result.reason == "done"
+    assert run.trainer.schedule.entries[-1].why == "steps cap"
+
+
+def test_a_run_without_a_budget_says_its_step_count():
+    with TrainingRun({**SMALL, "steps": 30}, _words(), None) as run:
+        assert run.plan_line() == "30 steps"
+    with TrainingRun({**SMALL}, _words(), None) as run:
+        assert run.plan_line() == "1,000 steps"  # the default without a budget
+
+
+def test_the_cli_budget_drops_a_presets_step_count():
+    """Catches --preset X --time-budget M still stopping at the preset's tuned step count."""
+    from charrnn.cli.main import build_parser
+    from charrnn.cli.train import config_from_args
+
+    parse = build_parser().parse_args
+    given = config_from_args(parse(["train", "@names", "--out", "r", "--preset", "names"]))
+    assert given["steps"] == 40000
+    budget = ["--time-budget", "2"]
+    given = config_from_args(parse(["train", "@names", "--out", "r", "--preset", "names", *budget]))
+    assert "steps" not in given and given["time_budget"] == 2
+    more = ["--steps", "99"]
+    given = config_from_args(
+        parse(["train", "@names", "--out", "r", "--preset", "names", *budget, *more])
+    )
+    assert given["steps"] == 99
