@@ -19,6 +19,7 @@ from charrnn.common.errors import CharRNNError
 from charrnn.core.config import Config, plan_pairs
 from charrnn.training import checkpoint
 from charrnn.training.budget import CHECKPOINTS, PlanEntry, Planner, Schedule, format_plan
+from charrnn.training.presets import PRESETS
 from charrnn.training.run import FunctionCallbacks, TrainingRun
 
 # ----------------------------------------------------------------------------- the schedule
@@ -292,19 +293,18 @@ def test_a_run_without_a_budget_says_its_step_count():
         assert run.plan_line() == "1,000 steps"  # the default without a budget
 
 
-def test_the_cli_budget_drops_a_presets_step_count():
-    """Catches --preset X --time-budget M still stopping at the preset's tuned step count."""
+def test_a_preset_is_a_budget_the_flags_scale_or_cap():
+    """Catches --preset X stopping at a tuned step count whatever the clock says, or
+    --time-budget / --steps not reaching a preset's run."""
     from charrnn.cli.main import build_parser
     from charrnn.cli.train import config_from_args
 
-    parse = build_parser().parse_args
-    given = config_from_args(parse(["train", "@names", "--out", "r", "--preset", "names"]))
-    assert given["steps"] == 40000
-    budget = ["--time-budget", "2"]
-    given = config_from_args(parse(["train", "@names", "--out", "r", "--preset", "names", *budget]))
-    assert "steps" not in given and given["time_budget"] == 2
-    more = ["--steps", "99"]
-    given = config_from_args(
-        parse(["train", "@names", "--out", "r", "--preset", "names", *budget, *more])
-    )
-    assert given["steps"] == 99
+    def given(*flags):
+        args = build_parser().parse_args(["train", "@names", "--out", "r", "--preset", *flags])
+        return config_from_args(args)
+
+    for name in PRESETS:
+        assert "steps" not in given(name) and given(name)["time_budget"] > 0
+    assert given("names", "--time-budget", "2")["time_budget"] == 2
+    capped = given("names", "--steps", "99")
+    assert capped["steps"] == 99 and capped["time_budget"] == 10

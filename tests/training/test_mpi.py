@@ -314,3 +314,34 @@ def test_a_killed_rank_ends_the_job_with_the_last_checkpoint_intact(corpus, tmp_
     assert time.monotonic() - t0 < 30
     ckpt = load_checkpoint(out / "latest.npz")
     assert 0 < ckpt.step < 100000 and ckpt.step % 20 == 0
+
+
+@pytest.mark.long
+def test_ranks_share_one_time_budgeted_plan(corpus, tmp_path):
+    """Catches ranks that plan on their own clocks: their learning rates, and so their
+    models, would part (the drift check stops the job), or the plan would not be rank 0's."""
+    import json
+    import threading
+
+    from charrnn.training.run import FunctionCallbacks
+
+    words = ["--mode", "words", "--batch-size", "9", "--dtype", "float64", "--hidden", "12"]
+    out = tmp_path / "k2"
+    budget = ["--time-budget", "0.05", "--log-every", "50", "--quiet"]
+    r = launch(2, "train", corpus, "--out", out, *words, *budget)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.count("plan: ") == 1  # rank 0 alone plans and says so
+    plan = json.loads((out / "config.json").read_text())["plan"]
+    ranks = load_checkpoint(out / "latest.npz")
+    assert ranks.run.plan and ranks.step > 0
+    # One process replaying the ranks' plan to the same step trains the same model.
+    stop = threading.Event()
+
+    def at_step(trainer):
+        if trainer.step >= ranks.step:
+            stop.set()
+
+    given = {"mode": "words", "batch_size": 9, "dtype": "float64", "hidden": 12, "plan": plan}
+    with TrainingRun(given, str(corpus), tmp_path / "k1") as run:
+        run.train(FunctionCallbacks(step=at_step), stop=stop)
+    assert_close(params(out), params(tmp_path / "k1"), 1e-10)

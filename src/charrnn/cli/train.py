@@ -60,10 +60,7 @@ def config_from_args(args: argparse.Namespace) -> dict[str, Any]:
     if "epochs" in given and "steps" not in given:
         given["steps"] = None  # --epochs alone means: budget by passes
     if args.preset is not None:
-        recipe = dict(preset(args.preset)["config"])
-        if "time_budget" in given and not {"steps", "epochs"} & given.keys():
-            recipe.pop("steps", None)  # the budget sets the step count
-        given = {**recipe, **given}
+        given = {**preset(args.preset)["config"], **given}
     return given
 
 

@@ -1,8 +1,12 @@
 """Named training recipes (``charrnn train DATA --preset NAME``).
 
 Each preset is a set of :class:`charrnn.Config` fields (how often to log and
-validate among them); flags given on the command line override it. The figures each one
-reaches, and the commands that measure them, are in docs/recipes.md.
+validate among them); flags given on the command line override it. A preset is a
+recipe for a wall-clock budget, not a step count: it names its minutes
+(``time_budget``), and the run plans the steps that fit them on the machine at
+hand (:mod:`charrnn.training.budget`), so ``--time-budget M`` scales it to M
+minutes and ``--steps N`` caps it. The figures each one reaches, and the
+commands that measure them, are in docs/recipes.md.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ PRESETS: dict[str, dict[str, Any]] = {
             "dropout": 0.15,
             "init": "scaled",
             "batch_size": 128,
-            "steps": 40000,
+            "time_budget": 10,
             "optimizer": "adam",
             "lr": 0.004,
             "schedule": "cosine",
@@ -50,7 +54,7 @@ PRESETS: dict[str, dict[str, Any]] = {
             "init": "scaled",
             "batch_size": 32,
             "seq_len": 64,
-            "steps": 22000,
+            "time_budget": 30,
             "optimizer": "adam",
             "lr": 0.002,
             "schedule": "cosine",
@@ -75,7 +79,7 @@ PRESETS: dict[str, dict[str, Any]] = {
             "dropout": 0.15,
             "init": "scaled",
             "batch_size": 128,
-            "steps": 12000,
+            "time_budget": 10,
             "optimizer": "adam",
             "lr": 0.004,
             "schedule": "cosine",
@@ -99,7 +103,7 @@ PRESETS: dict[str, dict[str, Any]] = {
             "init": "scaled",
             "batch_size": 32,
             "seq_len": 64,
-            "steps": 11500,
+            "time_budget": 30,
             "optimizer": "adam",
             "lr": 0.002,
             "schedule": "cosine",
