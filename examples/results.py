@@ -1,15 +1,21 @@
-"""Train a preset and print its row of the presets table in docs/recipes.md.
+"""Train a preset for its time budget and record its result; regenerate the results table.
 
-    python examples/results.py names        # ../shared/data/names.txt, about 10 minutes
-    python examples/results.py shakespeare  # ../shared/data/tinyshakespeare.txt, about 30 minutes
-    python examples/results.py names-gru    # a gated preset: its corpus is the name's first word
+    python examples/results.py names                 # ../shared/data/names.txt, 10 minutes
+    python examples/results.py shakespeare           # ../shared/data/tinyshakespeare.txt, 30
+    python examples/results.py names-gru --minutes 5 # a preset at another budget
+    python examples/results.py --table               # the table and plot from every result
 
-Runs ``charrnn train DATA --preset NAME --out runs/NAME`` (add ``--force`` to
-start again), then reads the best checkpoint: parameters, held-out loss (the
-split the training never saw: names: 1,000 names by seeded permutation; text:
-the last 10% of the file), training wall time from the metrics log, samples
-and, for names, the share of 1,000 samples not in the training set. It also
-writes the loss curves to docs/NAME-loss.png.
+A run is ``charrnn train DATA --preset NAME [--time-budget M] --out runs/NAME-Mmin``
+(``--force`` starts it again). Afterwards the script reads the best checkpoint and
+the metrics log: parameters, held-out loss (the split training never saw: names:
+1,000 names by seeded permutation; text: the last 10% of the file), wall clock, the
+steps the budget allowed, and the machine (CPU model, cores, BLAS kernel), and
+writes them with the loss-against-minutes curve to ``runs/NAME-Mmin/result.json``.
+
+``--table`` reads every ``runs/*/result.json`` and prints the Markdown table of
+docs/recipes.md, and draws docs/results.png: held-out loss against minutes for
+every result on one plot, with the reference figures (makemore's Transformer on
+names, nanoGPT's baby GPT on Shakespeare, and the targets) as lines.
 """
 
 from __future__ import annotations
@@ -17,7 +23,9 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import pathlib
+import platform
 import subprocess
 import sys
 
@@ -25,11 +33,16 @@ from charrnn.training.presets import PRESETS
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 DATA = {"names": "names.txt", "shakespeare": "tinyshakespeare.txt"}
+# Figures this project compares itself with (held-out nats/char on the same splits).
+ANCHORS = {
+    "names": [("makemore Transformer, 10 min on 2 cores", 1.966), ("target", 1.86)],
+    "shakespeare": [("nanoGPT baby GPT (A100)", 1.4697), ("target", 1.42)],
+}
 
 
 def corpus_of(preset: str) -> str:
-    """The file a preset trains on: ``names-gru`` trains on names.txt like ``names``."""
-    return DATA[preset.split("-")[0]]
+    """The corpus a preset trains on: ``names-gru`` trains on names like ``names``."""
+    return preset.split("-")[0]
 
 
 def charrnn(*args: str, capture: bool = False) -> str:
@@ -38,64 +51,145 @@ def charrnn(*args: str, capture: bool = False) -> str:
     return p.stdout if capture else ""
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("preset", choices=sorted(PRESETS))
-    ap.add_argument("--force", action="store_true", help="retrain even if runs/PRESET exists")
-    args = ap.parse_args()
-    data = ROOT.parent / "shared" / "data" / corpus_of(args.preset)
+def machine() -> dict[str, object]:
+    """What ran it: CPU model, cores, and the BLAS kernel numpy uses."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    kernel = "unknown"
+    try:
+        from threadpoolctl import threadpool_info
+
+        blas = [i for i in threadpool_info() if i.get("user_api") == "blas"]
+        if blas:
+            kernel = f"{blas[0].get('internal_api')} {blas[0].get('architecture')}"
+    except ImportError:
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "blas": kernel}
+
+
+def train_and_record(
+    preset: str, minutes: float | None, force: bool, runs: pathlib.Path
+) -> pathlib.Path:
+    data = ROOT.parent / "shared" / "data" / DATA[corpus_of(preset)]
     if not data.is_file():
         sys.exit(f"{data} is absent: this script needs ../shared/data")
-    run = ROOT / "runs" / args.preset
-    if args.force or not (run / "latest.npz").is_file():
-        charrnn("train", str(data), "--preset", args.preset, "--out", str(run), "--force")
+    budget = minutes if minutes is not None else PRESETS[preset]["config"]["time_budget"]
+    run = runs / f"{preset}-{budget:g}min"
+    if force or not (run / "latest.npz").is_file():
+        flags = ["--time-budget", f"{budget:g}"]
+        charrnn("train", str(data), "--preset", preset, *flags, "--out", str(run), "--force")
 
     from charrnn import CharRNN
 
     metrics = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
-    best = min((m for m in metrics if m["val_loss"] is not None), key=lambda m: m["val_loss"])
-    minutes = metrics[-1]["wall_time"] / 60
+    validated = [m for m in metrics if m["val_loss"] is not None]
+    best = min(validated, key=lambda m: m["val_loss"])
     model = CharRNN.load(run)  # best.npz
-    n_params = sum(v.size for v in model.params_.values())
     cfg = model.config_
     shape = f"{cfg.layers}x{cfg.hidden}" if cfg.layers > 1 else f"H={cfg.hidden}"
-    if cfg.cell != "rnn":
-        shape = f"{cfg.cell.upper()} {shape}"
-    charrnn(
-        "plot",
-        str(run),
-        "--out",
-        str(ROOT / "docs" / f"{args.preset}-loss.png"),
-        "--title",
-        f"{args.preset} preset ({shape})",
-    )
-    nats = best["val_loss"]
-    print(
-        f"| {corpus_of(args.preset)} | `--preset {args.preset}` ({shape}) | {n_params:,} | "
-        f"{minutes:.1f} min | {nats:.3f} | {nats / math.log(2):.3f} |"
-    )
-    print(f"best at step {best['step']} of {metrics[-1]['step']}")
+    saved = json.loads((run / "config.json").read_text())
+    result = {
+        "preset": preset,
+        "corpus": corpus_of(preset),
+        "budget_minutes": budget,
+        "shape": f"{cfg.cell.upper()} {shape}",
+        "parameters": int(sum(v.size for v in model.params_.values())),
+        "minutes": metrics[-1]["wall_time"] / 60,
+        "steps": metrics[-1]["step"],
+        "plan": saved.get("plan"),
+        "best_val": best["val_loss"],
+        "best_step": best["step"],
+        "curve": [[m["wall_time"] / 60, m["val_loss"]] for m in validated],
+        "machine": machine(),
+    }
     if cfg.mode == "words":
         out = charrnn("sample", str(run), "-n", "1000", "--novelty", "--json", capture=True)
         d = json.loads(out)
-        print(f"novelty: {100 * d['new_share']:.1f}% of 1,000 samples are not in the training set")
-        print("samples:", " ".join(d["samples"][:15]))
+        result["new_share"] = d["new_share"]
+        result["samples"] = d["samples"][:15]
     else:
-        out = charrnn(
-            "sample",
-            str(run),
-            "--max-len",
-            "300",
-            "-n",
-            "1",
-            "--prefix",
-            "ROMEO:",
-            "--seed",
-            "1",
-            "--json",
-            capture=True,
-        )
-        print("sample:", json.loads(out)["samples"][0])
+        flags = ["--max-len", "300", "-n", "1", "--prefix", "ROMEO:", "--seed", "1", "--json"]
+        out = charrnn("sample", str(run), *flags, capture=True)
+        result["samples"] = json.loads(out)["samples"][:1]
+    (run / "result.json").write_text(json.dumps(result, indent=1) + "\n")
+    return run
+
+
+def row(r: dict) -> str:
+    nats = r["best_val"]
+    m = r["machine"]
+    return (
+        f"| {r['corpus']} | `--preset {r['preset']} --time-budget {r['budget_minutes']:g}` | "
+        f"{r['shape']} | {r['parameters']:,} | {r['minutes']:.1f} | {r['steps']:,} | "
+        f"{nats:.3f} | {nats / math.log(2):.3f} | {m['cpu']}, {m['cores']} cores, {m['blas']} |"
+    )
+
+
+def table(runs: pathlib.Path, plot: pathlib.Path) -> None:
+    results = sorted(
+        (json.loads(p.read_text()) for p in runs.glob("*/result.json")),
+        key=lambda r: (r["corpus"], r["preset"], r["budget_minutes"]),
+    )
+    if not results:
+        sys.exit(f"no {runs}/*/result.json yet: run `python examples/results.py PRESET` first")
+    print(
+        "| data | command | model | parameters | minutes | steps | held-out nats/char "
+        "| bits/char | machine |"
+    )
+    print("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | --- |")
+    for r in results:
+        print(row(r))
+    from charrnn.common.optional import pyplot
+
+    plt = pyplot(what="the results plot", extra="plot")
+    corpora = sorted({r["corpus"] for r in results})
+    fig, axes = plt.subplots(1, len(corpora), figsize=(6 * len(corpora), 4), squeeze=False)
+    for ax, corpus in zip(axes[0], corpora, strict=True):
+        for r in (r for r in results if r["corpus"] == corpus):
+            xs, ys = zip(*r["curve"], strict=True)
+            ax.plot(xs, ys, label=f"{r['preset']} ({r['budget_minutes']:g} min)", lw=1.3)
+        for i, (label, value) in enumerate(ANCHORS[corpus]):
+            ax.axhline(value, ls="--" if i == 0 else ":", color="gray", lw=1)
+            ax.annotate(label, (0, value), textcoords="offset points", xytext=(4, 3), fontsize=8)
+        ax.set_title(corpus)
+        ax.set_xlabel("minutes of training")
+        ax.set_ylabel("held-out loss (nats/char)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(plot, dpi=110)
+    print(f"wrote {plot}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("preset", nargs="?", choices=sorted(PRESETS))
+    ap.add_argument("--minutes", type=float, help="time budget (default: the preset's)")
+    ap.add_argument("--force", action="store_true", help="retrain even if the run exists")
+    ap.add_argument("--table", action="store_true", help="print the table of every result")
+    ap.add_argument("--runs", type=pathlib.Path, default=ROOT / "runs", help="where runs go")
+    ap.add_argument(
+        "--plot", type=pathlib.Path, default=ROOT / "docs" / "results.png", help="the plot"
+    )
+    args = ap.parse_args()
+    if args.preset is None and not args.table:
+        ap.error("name a preset, or give --table")
+    if args.preset is not None:
+        run = train_and_record(args.preset, args.minutes, args.force, args.runs)
+        r = json.loads((run / "result.json").read_text())
+        print(row(r))
+        print(f"best at step {r['best_step']:,} of {r['steps']:,}; plan {r['plan']}")
+        if "new_share" in r:
+            print(f"novelty: {100 * r['new_share']:.1f}% of 1,000 samples are new")
+        print("samples:", " ".join(r["samples"]))
+    if args.table:
+        table(args.runs, args.plot)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,37 @@
+"""examples/results.py: a preset's budgeted run recorded, and the table and plot made from it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT
+
+SCRIPT = ROOT / "examples" / "results.py"
+
+
+@pytest.mark.long
+def test_a_recorded_budgeted_preset_makes_its_table_row_and_plot(tmp_path):
+    """Catches a results row that does not come from the run: the steps its budget allowed,
+    its held-out loss, its machine."""
+    if not (ROOT.parent / "shared" / "data" / "names.txt").is_file():
+        pytest.skip("needs ../shared/data/names.txt")
+    runs, plot = tmp_path / "runs", tmp_path / "results.png"
+    common = ["--runs", str(runs), "--plot", str(plot)]
+    cmd = [sys.executable, str(SCRIPT), "names", "--minutes", "0.05", *common]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stderr
+    result = json.loads((runs / "names-0.05min" / "result.json").read_text())
+    metrics = (runs / "names-0.05min" / "metrics.jsonl").read_text().splitlines()
+    last = json.loads(metrics[-1])
+    assert result["steps"] == last["step"] and result["plan"]
+    assert result["best_val"] == min(v for _, v in result["curve"])
+    assert result["machine"]["cores"] and result["budget_minutes"] == 0.05
+    p = subprocess.run(
+        [sys.executable, str(SCRIPT), "--table", *common], capture_output=True, text=True
+    )
+    assert p.returncode == 0, p.stderr
+    assert f"| {result['best_val']:.3f} |" in p.stdout and plot.stat().st_size > 1000
