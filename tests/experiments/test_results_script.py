@@ -35,3 +35,23 @@ def test_a_recorded_budgeted_preset_makes_its_table_row_and_plot(tmp_path):
     )
     assert p.returncode == 0, p.stderr
     assert f"| {result['best_val']:.3f} |" in p.stdout and plot.stat().st_size > 1000
+
+
+@pytest.mark.long
+def test_successive_halving_keeps_every_trial_and_the_best_goes_on(tmp_path):
+    """Catches a search that drops trials' figures, keeps the wrong candidates, or does not
+    give the survivors a longer budget."""
+    if not (ROOT.parent / "shared" / "data" / "names.txt").is_file():
+        pytest.skip("needs ../shared/data/names.txt")
+    trials = tmp_path / "trials.jsonl"
+    candidates = '[{"hidden": 8}, {"hidden": 16}, {"hidden": 32}]'
+    cmd = [sys.executable, str(ROOT / "examples" / "sweep.py"), "names", candidates]
+    cmd += ["--seconds", "1.5", "--halving", "3", "--trials", str(trials), "--log-every", "200"]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stderr
+    rows = [json.loads(line) for line in trials.read_text().splitlines()]
+    assert [r["seconds"] for r in rows] == [1.5, 1.5, 1.5, 4.5]
+    first = min(rows[:3], key=lambda r: r["best_val"])
+    assert rows[3]["fields"]["hidden"] == first["fields"]["hidden"]
+    assert all(r["plan"] and r["steps"] > 0 for r in rows)
+    assert f"best: {rows[3]['best_val']:.4f}" in p.stdout
