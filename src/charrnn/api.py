@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import collections
 import difflib
+import html
 import inspect
 import os
 import tempfile
@@ -22,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from .common.errors import CharRNNError
+from .common.optional import require
 from .core.backend import get_backend
 from .core.config import Config
 from .data.batches import TextBatches, WordBatches
@@ -38,7 +40,7 @@ from .training import checkpoint
 from .training.checkpoint import RunState
 from .training.evaluate import Loss, evaluate_text, evaluate_words
 from .training.run import Callbacks, TrainingRun
-from .training.trainer import LogEvent, eval_batch_size, make_batches
+from .training.trainer import LogEvent, Trainer, eval_batch_size, make_batches
 
 
 @dataclass(frozen=True)
@@ -173,6 +175,7 @@ class CharRNN:
         verbose: bool = False,
         on_event: Callable[[LogEvent], bool | None] | None = None,
         stop: threading.Event | None = None,
+        progress: bool = False,
     ) -> CharRNN:
         """Train on ``data`` (a file or a list of strings) or on ``text`` (a literal text).
 
@@ -218,6 +221,11 @@ class CharRNN:
             setting ``stop`` does.
         stop : threading.Event, optional
             Set it to end training after the current step (the run saves first).
+        progress : bool
+            Show a progress bar (tqdm's auto mode: a notebook widget in Jupyter,
+            text on a terminal; needs ``charrnn[progress]``). Its total follows a
+            time budget's plan. For a live loss curve in a notebook, pass
+            ``on_event=charrnn.viz.notebook.LiveLoss()``.
 
         Raises
         ------
@@ -252,11 +260,14 @@ class CharRNN:
             backend=get_backend(self.backend),
         ) as run:
             run.write_config()
-            callbacks = _FitCallbacks(verbose, on_event)
+            callbacks = _FitCallbacks(verbose, on_event, progress)
             if verbose:
                 for notice in run.notices:
                     _verbose_print(str(notice))
-            result = run.train(callbacks, stop=stop)
+            try:
+                result = run.train(callbacks, stop=stop)
+            finally:
+                callbacks.close()
             self.config_ = run.config
             self.vocab_ = run.corpus.vocab
             self.params_ = run.best_params()
@@ -723,6 +734,46 @@ class CharRNN:
         assert run.data is not None  # heldout_split refuses a run without its data
         return Evaluation(loss, run.data, size, split="held-out")
 
+    # ------------------------------------------------------------------ notebooks
+
+    def _repr_html_(self) -> str:
+        """How Jupyter shows the model: its settings, size, held-out loss and a few samples."""
+        cfg = self.get_config() if not hasattr(self, "config_") else self.config_
+        rows = [
+            ("model", f"{cfg.mode}-mode {cfg.cell.upper()}, {cfg.layers} x {cfg.hidden}"),
+            ("units", cfg.units),
+        ]
+        if not hasattr(self, "params_"):
+            rows.append(("state", "not trained yet: call fit() or CharRNN.load()"))
+        else:
+            n = sum(int(v.size) for v in self.params_.values())
+            rows += [("parameters", f"{n:,}"), ("vocabulary", f"{self.vocab_.size} symbols")]
+            best = getattr(self, "run_", None) and self.run_.best_val
+            if best is not None:
+                rows.append(("held-out loss", f"{best:.4f} nats/{self.unit_name}"))
+            max_len = 60 if cfg.mode == "text" else None
+            shown = self.sample(3, random_state=0, max_len=max_len)
+            rows.append(("samples (seed 0)", " · ".join(repr(s) for s in shown)))
+        cells = "".join(
+            f"<tr><th style='text-align:left'>{html.escape(k)}</th>"
+            f"<td style='text-align:left'>{html.escape(v)}</td></tr>"
+            for k, v in rows
+        )
+        return f"<table><caption>CharRNN</caption>{cells}</table>"
+
+    def explain(self, text: str, *, unknown: str = "error", height: int = 720) -> Any:
+        """The learner's page for ``text``, shown inline in a notebook.
+
+        The same self-contained page ``charrnn viz`` writes (probabilities,
+        activations, reach and influence per character), in a frame; ``.save(path)``
+        writes it to a file. See :func:`charrnn.viz.notebook.explain`.
+        """
+        # The one call from the API up into the page layer, made at call time:
+        # the page builds on this class, so the module cannot import it at load.
+        from .viz.notebook import explain
+
+        return explain(self, text, unknown=unknown, height=height)
+
     # ------------------------------------------------------------------ files
 
     def save(self, path: str | os.PathLike[str]) -> None:
@@ -769,9 +820,29 @@ def _verbose_print(line: str) -> None:
 class _FitCallbacks(Callbacks):
     """What ``fit`` hears while it trains: printed with ``verbose``, passed to ``on_event``."""
 
-    def __init__(self, verbose: bool, on_event: Callable[[LogEvent], bool | None] | None):
+    def __init__(
+        self,
+        verbose: bool,
+        on_event: Callable[[LogEvent], bool | None] | None,
+        progress: bool = False,
+    ):
         self.verbose = verbose
         self.user_event = on_event
+        self.bar: Any = None
+        if progress:
+            tqdm = require("tqdm.auto", what="fit(progress=True)", extra="progress")
+            self.bar = tqdm.tqdm(total=None, unit="step")
+
+    def on_step(self, trainer: Trainer) -> None:
+        if self.bar is not None:
+            if self.bar.total != trainer.total_steps:
+                self.bar.total = trainer.total_steps
+                self.bar.refresh()
+            self.bar.update(1)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
 
     def on_event(self, event: LogEvent) -> bool:
         if self.verbose:
