@@ -43,6 +43,7 @@ from ..core.config import Config
 from ..core.model import param_shapes
 from ..core.optim import OPTIMIZERS
 from ..core.vocab import Units, Vocab
+from ..data.manifest import records_from
 
 FORMAT = "charrnn-checkpoint"
 VERSION = 2
@@ -63,12 +64,15 @@ _META_KEYS = {"format", "version", "config", "vocab", "step", "epoch", "batch_po
 class RunState:
     """What a training run knows besides the model and optimiser (saved in the JSON)."""
 
-    data: str | None = None  # the data's source: absolute path or "@builtin"
+    data: str | None = None  # the data's source: absolute path(s), "@builtin" or "-"
     encoding: str = "utf-8"
     data_fingerprint: str | None = None
     best_val: float | None = None  # lowest validation loss so far
     bad_evals: int = 0  # validations since it last improved
     elapsed: float = 0.0  # wall-clock seconds of training so far
+    # Each file read: {"path", "bytes", "sha256"[, "held_out"]} (MemberRecord.to_dict);
+    # None for data in memory, and in runs from before the list.
+    members: list[dict[str, Any]] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict for JSON."""
@@ -109,6 +113,7 @@ class RunState:
         elapsed = d.get("elapsed", 0.0)
         if not (_is_finite(elapsed) and elapsed >= 0):
             raise CharRNNError(f"run state elapsed must be seconds >= 0; got {_show(elapsed)}")
+        members = records_from(d.get("members"))
         return cls(
             data=d.get("data"),
             encoding=encoding,
@@ -116,6 +121,7 @@ class RunState:
             best_val=None if best is None else float(best),
             bad_evals=bad,
             elapsed=float(elapsed),
+            members=None if members is None else [r.to_dict() for r in members],
         )
 
     @classmethod
