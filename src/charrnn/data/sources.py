@@ -242,9 +242,10 @@ class Sources:
             return None
         shown = ", ".join(f"{name} ({why})" for name, why in self.skipped[:_SKIPS_SHOWN])
         more = len(self.skipped) - _SKIPS_SHOWN
+        n = len(self.skipped)
         return (
-            f"notice: skipped {len(self.skipped)} file{'s' if len(self.skipped) != 1 else ''} "
-            f"that are not text: {shown}" + (f" and {more} more" if more > 0 else "")
+            f"notice: skipped {n} file{'s that are' if n != 1 else ' that is'} not text: {shown}"
+            + (f" and {more} more" if more > 0 else "")
         )
 
     def close(self) -> None:
