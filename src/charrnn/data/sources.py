@@ -7,8 +7,9 @@ A DATA argument is one of:
 - a file (compressed with gzip, bzip2 or xz, told by its first bytes, or not);
 - a directory: every file under it, by relative path in code-point order (as
   ``find DIR -type f | LC_ALL=C sort`` lists them), leaving out hidden files and
-  folders (names starting with ``.``), and skipping files that are empty or
-  binary (a NUL byte in their first 8 KiB) with one notice;
+  folders (names starting with ``.``) and links to folders (not followed),
+  and skipping files that are empty or binary (a NUL byte in their first
+  8 KiB) with one notice;
 - a glob pattern (``*``, ``?``, ``[...]``, ``**`` for any depth) that names no
   existing file: the files it matches, in code-point order, skipped as in a
   directory; matched folders are left out.
