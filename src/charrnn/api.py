@@ -12,6 +12,7 @@ import difflib
 import html
 import inspect
 import os
+import shlex
 import tempfile
 import threading
 import typing
@@ -27,8 +28,10 @@ from .common.optional import require
 from .core.backend import get_backend
 from .core.config import Config
 from .data.batches import TextBatches, WordBatches
-from .data.corpus import heldout_split
-from .data.files import load_corpus
+from .data.corpus import Data, data_sources, heldout_split
+from .data.dataset import DataFiles
+from .data.manifest import records_from
+from .data.sources import is_glob
 from .data.textcache import encode_to_file, open_tokens
 from .generation import novelty
 from .generation.complete import Completions, complete
@@ -52,7 +55,9 @@ class Evaluation:
     loss : Loss
         Nats per character (``loss.per_char``), bits, perplexity; per symbol too.
     source : str
-        The file (or ``@builtin``) evaluated.
+        The data evaluated as it was given (a file, ``@builtin``, directory,
+        glob or ``-``; several shell-quoted and joined by spaces), or for the
+        held-out split the data the run recorded.
     size : int
         Words (words mode) or symbols (text mode) evaluated.
     skipped : dict of str to int
@@ -160,14 +165,14 @@ class CharRNN:
 
     def fit(
         self,
-        data: Sequence[str] | str | os.PathLike[str] | None = None,
+        data: Data | None = None,
         y: None = None,
         *,
         text: str | None = None,
         out_dir: str | os.PathLike[str] | None = None,
         resume: bool = False,
         force: bool = False,
-        val_data: Sequence[str] | str | os.PathLike[str] | None = None,
+        val_data: Data | None = None,
         val_text: str | None = None,
         encoding: str = "utf-8",
         patience: int | None = None,
@@ -187,11 +192,15 @@ class CharRNN:
 
         Parameters
         ----------
-        data : str, path or list of str, optional
-            A ``str`` or ``pathlib.Path`` is always a file (or ``@builtin``), in
-            both modes, as on the command line; a list holds the words (words
-            mode) or the lines of the text (text mode). Give either ``data``
-            or ``text``.
+        data : str, path, list of paths or list of str, optional
+            A ``str`` or ``pathlib.Path`` is always a file (gzip, bzip2 or xz
+            compressed or not), a directory, a glob pattern, ``-`` (standard
+            input) or ``@builtin``, in both modes, as on the command line; a
+            list of paths is several of those, read in order; a list of
+            ``str`` holds the words (words mode) or the lines of the text (text
+            mode). How files are found, ordered and joined is in
+            :func:`charrnn.data.corpus.read_corpus`. Give either ``data`` or
+            ``text``.
         text : str, optional
             The training text itself (text mode: running text; words mode: one
             word per line). A warning says so when it is the name of a file.
@@ -648,22 +657,25 @@ class CharRNN:
 
     def evaluate_file(
         self,
-        path: str | os.PathLike[str],
+        path: str | os.PathLike[str] | Sequence[os.PathLike[str]],
         *,
         encoding: str = "utf-8",
         unknown: str = "error",
     ) -> Evaluation:
-        """Mean loss per character over a corpus file (or ``@builtin``), as ``charrnn eval``.
+        """Mean loss per character over corpus files (or ``@builtin``), as ``charrnn eval``.
 
-        In text mode the file is streamed through a temporary token file, so a
+        In text mode the files are streamed through a temporary token file, so a
         large text never sits in memory; in words mode every line is a word.
 
         Parameters
         ----------
-        path : str or path
-            A file, or ``@name`` for a built-in corpus.
+        path : str, path or sequence of paths
+            What ``fit`` reads as data: a file (compressed or not), a
+            directory, a glob pattern, ``-`` (standard input) or ``@name``;
+            several as a list of paths, read in order (see
+            :func:`charrnn.data.corpus.read_corpus`).
         encoding : str
-            The file's text encoding.
+            The files' text encoding.
         unknown : {"error", "skip"}
             Characters the model never saw: an error, or left out (counted in
             ``Evaluation.skipped``; a word with nothing left is left out and
@@ -680,30 +692,40 @@ class CharRNN:
             ``unknown="error"``, or too little text to evaluate.
         """
         self._check_fitted()
-        source = os.fspath(path)
+        sources = data_sources(path)
+        if sources is None:
+            raise CharRNNError(
+                "evaluate_file reads files: give a path, or a list of paths; "
+                "evaluate() takes the data itself"
+            )
         vocab, mode = self.vocab_, self.config_.mode
         skipped: collections.Counter[str] = collections.Counter()
         dropped = 0
-        if mode == "text":
-            with tempfile.TemporaryDirectory(prefix="charrnn-") as tmp:
-                tokens = os.path.join(tmp, "tokens.bin")
-                encode_to_file(source, vocab, tokens, encoding, unknown, skipped=skipped)  # type: ignore[arg-type]
-                ids = open_tokens(tokens, vocab.size)
-                if len(ids) < 2:
-                    raise CharRNNError(f"{source} has too little text to evaluate")
-                size = len(ids)
-                loss = self.evaluate(ids)
-                del ids  # release the memory map before the folder goes
-        else:
-            words = load_corpus(source, mode, encoding)
-            if unknown == "skip":
-                skipped.update(c for w in words for c in w if c not in vocab.stoi)
-                cleaned = [vocab.clean(w, "skip") for w in words]
-                words = [w for w in cleaned if w]
-                dropped = len(cleaned) - len(words)
-            size = len(words)
-            loss = self.evaluate(words)
-        return Evaluation(loss, source, size, dict(skipped), dropped)
+        files = DataFiles(sources, encoding)
+        try:
+            if mode == "text":
+                with tempfile.TemporaryDirectory(prefix="charrnn-") as tmp:
+                    tokens = os.path.join(tmp, "tokens.bin")
+                    encode_to_file(files, vocab, tokens, encoding, unknown, skipped=skipped)  # type: ignore[arg-type]
+                    ids = open_tokens(tokens, vocab.size)
+                    if len(ids) < 2:
+                        raise CharRNNError(f"{' '.join(sources)} has too little text to evaluate")
+                    size = len(ids)
+                    loss = self.evaluate(ids)
+                    del ids  # release the memory map before the folder goes
+            else:
+                words = files.words()
+                if unknown == "skip":
+                    skipped.update(c for w in words for c in w if c not in vocab.stoi)
+                    cleaned = [vocab.clean(w, "skip") for w in words]
+                    words = [w for w in cleaned if w]
+                    dropped = len(cleaned) - len(words)
+                size = len(words)
+                loss = self.evaluate(words)
+        finally:
+            files.close()
+        shown = sources[0] if len(sources) == 1 else shlex.join(sources)
+        return Evaluation(loss, shown, size, dict(skipped), dropped)
 
     def evaluate_heldout(self) -> Evaluation:
         """Mean loss per character over the model's own held-out split, as ``charrnn eval RUN``.
@@ -727,7 +749,14 @@ class CharRNN:
         self._check_fitted()
         run = getattr(self, "run_", None) or RunState()
         with tempfile.TemporaryDirectory(prefix="charrnn-") as tmp:
-            val = heldout_split(run.data, run.encoding, run.data_fingerprint, self.config_, tmp)
+            val = heldout_split(
+                run.data,
+                run.encoding,
+                run.data_fingerprint,
+                self.config_,
+                tmp,
+                records_from(run.members),
+            )
             size = len(val)
             loss = self.evaluate(val)
             del val  # release a memory map before the folder goes
@@ -855,13 +884,13 @@ class _FitCallbacks(Callbacks):
 
 
 def _data_or_text(
-    data: Sequence[str] | str | os.PathLike[str] | None,
+    data: Data | None,
     text: str | None,
     data_name: str,
     text_name: str,
     *,
     required: bool,
-) -> Sequence[str] | str | os.PathLike[str] | None:
+) -> Data | None:
     """What :func:`charrnn.data.corpus.read_corpus` takes, from ``fit``'s file-or-text pair.
 
     A ``str`` in ``data`` is a file name and nothing else, so a path can never
@@ -895,11 +924,14 @@ def _data_or_text(
                 params=(data_name, text_name),
             )
         return None
-    if isinstance(data, str) and not data.startswith("@") and not os.path.exists(data):
+    if isinstance(data, str) and (
+        "\n" in data
+        or not (data == "-" or data.startswith("@") or is_glob(data) or os.path.exists(data))
+    ):
         shown = data if len(data) <= 60 else data[:57] + "..."
         raise CharRNNError(
-            f"{data_name} {shown!r} is not a file; a str {data_name} is a file name or "
-            f"@builtin. To train on a string itself, pass {text_name}=...",
+            f"{data_name} {shown!r} is not a file; a str {data_name} is a file, directory, "
+            f"glob pattern, - or @builtin. To train on a string itself, pass {text_name}=...",
             params=(data_name, text_name),
         )
     return data

@@ -338,3 +338,36 @@ def test_bench_kernels_times_every_cell_under_each_choice():
     for cell in ("rnn", "gru", "lstm"):
         assert any(line.split()[:2] == [cell, "numpy"] for line in lines)
         assert any(line.split()[:2] == [cell, "matmuls"] for line in lines)
+
+
+def test_bench_big_data_reports_peak_memory_and_deletes_what_it_wrote(tmp_path):
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "bench_big_data.py"),
+            "--mb",
+            "3",
+            "--small-mb",
+            "0.5",
+            "--files",
+            "3",
+            "--steps",
+            "3",
+            "--dir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    rows = {
+        line.split()[0]: line.split()
+        for line in lines
+        if line.split()[:1] in (["small"], ["large"])
+    }
+    assert float(rows["large"][1].replace(",", "")) == 3  # MB of text, as asked
+    assert float(rows["large"][3].replace(",", "")) > 10  # a peak RSS was read (MB)
+    assert any(line.startswith("peak RSS grows") for line in lines)
+    assert list(tmp_path.iterdir()) == []  # corpus and runs are gone

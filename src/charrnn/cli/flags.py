@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import math
+import pathlib
 import re
 import types
 import typing
@@ -42,7 +43,19 @@ PARAM_FLAGS: dict[str, str] = {
     "resume": "--resume",
     "force": "--force",
     "unknown": "--unknown",
+    "val_data": "--val-data",
 }
+
+DATA_HELP = (
+    "a text file (gzip/bzip2/xz too), a directory (its text files, by sorted path), "
+    "a quoted glob pattern, or - for standard input; several are read in order "
+    "(docs/cli.md#data)"
+)
+
+
+def data_paths(data: list[str]) -> list[pathlib.Path]:
+    """DATA arguments as the library takes them: paths (a list of ``str`` is the data itself)."""
+    return [pathlib.Path(d) for d in data]
 
 
 class Parser(argparse.ArgumentParser):

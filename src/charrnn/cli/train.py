@@ -18,7 +18,7 @@ from ..training.parallel import world
 from ..training.presets import PRESETS, preset
 from ..training.run import Callbacks, TrainingRun
 from ..training.trainer import LogEvent, Trainer
-from .flags import add_config_flags, cli_message
+from .flags import DATA_HELP, add_config_flags, cli_message, data_paths
 from .output import EXIT_INTERRUPTED, say, silent
 
 
@@ -33,7 +33,8 @@ def add_parser(subparsers: Any) -> None:
     t.add_argument(
         "data",
         metavar="DATA",
-        help="corpus file, or a built-in corpus: " + ", ".join("@" + n for n in builtin_names()),
+        nargs="+",
+        help=DATA_HELP + "; built-in corpora: " + ", ".join("@" + n for n in builtin_names()),
     )
     groups = add_config_flags(t)
     run_group = groups["run"]
@@ -45,6 +46,13 @@ def add_parser(subparsers: Any) -> None:
     )
     run_group.add_argument(
         "--encoding", help="text encoding of DATA (default utf-8; a resume keeps the run's)"
+    )
+    run_group.add_argument(
+        "--val-data",
+        action="append",
+        metavar="DATA",
+        help="held-out data given apart (any kind DATA takes; repeat for several); "
+        "then no share of DATA is held out",
     )
     run_group.add_argument(
         "--resume", action="store_true", help="continue RUN from its latest checkpoint"
@@ -109,11 +117,12 @@ def run(args: argparse.Namespace) -> int:
     tell = say if comm.is_root else silent
     with TrainingRun(
         config_from_args(args),
-        args.data,
+        data_paths(args.data),
         args.out,
         resume=args.resume,
         force=args.force,
         encoding=args.encoding,
+        val_data=data_paths(args.val_data) if args.val_data else None,
         comm=comm,
     ) as training:
         for notice in training.notices:
@@ -156,7 +165,7 @@ def run(args: argparse.Namespace) -> int:
     if result.reason == "stopped":
         tell(
             f"interrupted at step {result.step}; saved {os.path.join(args.out, 'latest.npz')}. "
-            f"Continue with: charrnn train {shlex.quote(args.data)} "
+            f"Continue with: charrnn train {shlex.join(args.data)} "
             f"--out {shlex.quote(args.out)} --resume"
         )
         return signals.exit_status()

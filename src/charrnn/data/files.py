@@ -1,55 +1,61 @@
-"""Reading a corpus as it comes: files, ``@builtin`` corpora, encodings, words or text."""
+"""Decoding a corpus file as text: encodings, BOM, line ends, binary or undecodable files."""
 
 from __future__ import annotations
 
 import codecs
-import io
 import os
 from collections.abc import Iterator
-from importlib import resources
 from typing import BinaryIO
 
 from ..common.errors import CharRNNError
+from .sources import SNIFF_BYTES, Member, builtin_names, content, open_raw
 from .split import split_words
 
-_SNIFF_BYTES = 8192
-
-
-def builtin_names() -> list[str]:
-    """Names of the corpora shipped inside the package (used as ``@name``)."""
-    root = resources.files("charrnn.data") / "corpora"
-    return sorted(p.name[:-4] for p in root.iterdir() if p.name.endswith(".txt"))
-
-
-def _builtin_bytes(name: str) -> bytes:
-    if name not in builtin_names():
-        raise CharRNNError(
-            f"no built-in corpus @{name}; built-in corpora: "
-            + ", ".join("@" + n for n in builtin_names())
-        )
-    return (resources.files("charrnn.data") / "corpora" / f"{name}.txt").read_bytes()
-
+__all__ = [
+    "CHUNK_BYTES",
+    "builtin_names",
+    "corpus_chars",
+    "decode",
+    "empty_text_error",
+    "is_wide",
+    "iter_text",
+    "load_corpus",
+    "read_text",
+]
 
 CHUNK_BYTES = 1 << 18  # read and encode large files 256 KiB at a time
 
 
-def _open_source(source: str) -> BinaryIO:
-    if source.startswith("@"):
-        return io.BytesIO(_builtin_bytes(source[1:]))
-    if not os.path.exists(source):
-        raise CharRNNError(f"no such file: {source}")
-    if os.path.isdir(source):
-        raise CharRNNError(f"{source} is a directory; give a text file")
+def _lines(text: str) -> int:
+    """Line ends in ``text``, CRLF, CR and LF each counting one."""
+    return text.count("\n") + text.count("\r") - text.count("\r\n")
+
+
+def _unknown_encoding(encoding: str) -> CharRNNError:
+    return CharRNNError(
+        f"encoding {encoding!r} is unknown; try encoding='latin-1'", params=("encoding",)
+    )
+
+
+def is_wide(encoding: str) -> bool:
+    """UTF-16 and UTF-32 text holds NUL bytes, so they do not mark it as binary.
+
+    Raises
+    ------
+    CharRNNError
+        If ``encoding`` names no codec.
+    """
     try:
-        return open(source, "rb")  # the caller closes it (with-statement)
-    except OSError as exc:
-        raise CharRNNError(f"cannot read {source}: {exc.strerror}") from None
+        name = codecs.lookup(encoding).name
+    except LookupError:
+        raise _unknown_encoding(encoding) from None
+    return name.replace("-", "").startswith(("utf16", "utf32"))
 
 
-def iter_text(
-    source: str | os.PathLike[str], encoding: str = "utf-8", chunk_bytes: int = CHUNK_BYTES
+def decode(
+    f: BinaryIO, shown: str, encoding: str = "utf-8", chunk_bytes: int = CHUNK_BYTES
 ) -> Iterator[str]:
-    """Yield the text of a file (or ``@builtin``) in chunks, with ``'\n'`` line ends.
+    """Yield the text of a byte stream in chunks, with ``'\n'`` line ends.
 
     A UTF-8 byte-order mark is dropped and CRLF / CR line ends become ``'\n'``,
     also where a CRLF straddles two chunks. Memory stays at one chunk.
@@ -57,47 +63,64 @@ def iter_text(
     Raises
     ------
     CharRNNError
-        If the file is missing, a directory, binary, or not decodable with ``encoding``.
+        Naming ``shown``: if the stream is binary (NUL bytes in its first
+        8 KiB) or not decodable with ``encoding`` (with the line and byte).
     """
-    source = os.fspath(source)
-    try:
-        decoder = codecs.getincrementaldecoder(encoding)()
-    except LookupError:
-        raise CharRNNError(
-            f"encoding {encoding!r} is unknown; try encoding='latin-1'", params=("encoding",)
-        ) from None
-    wide = codecs.lookup(encoding).name.replace("-", "").startswith(("utf16", "utf32"))
-    offset, first, held_cr = 0, True, False
-    with _open_source(source) as f:
-        while True:
-            raw = f.read(chunk_bytes)
-            final = not raw
-            if first and b"\x00" in raw[:_SNIFF_BYTES] and not wide:
-                raise CharRNNError(
-                    f"{source} looks like a binary file (it holds NUL bytes); "
-                    "give a plain text file"
-                )
-            try:
-                text = decoder.decode(raw, final)
-            except UnicodeDecodeError as exc:
-                raise CharRNNError(
-                    f"{source} is not valid {encoding} (byte {offset + exc.start}: {exc.reason}); "
-                    "set encoding to the file's own, e.g. encoding='latin-1' or encoding='cp1252'",
-                    params=("encoding",),
-                ) from None
-            offset += len(raw)
-            if first and text:
-                text = text.removeprefix("\ufeff")
-                first = False
-            if held_cr:
-                text, held_cr = "\r" + text, False
-            if text.endswith("\r") and not final:
-                text, held_cr = text[:-1], True  # its "\n" may start the next chunk
-            text = text.replace("\r\n", "\n").replace("\r", "\n")
-            if text:
-                yield text
-            if final:
-                return
+    wide = is_wide(encoding)
+    decoder = codecs.getincrementaldecoder(encoding)()
+    offset, first, held_cr, line = 0, True, False, 1
+    while True:
+        raw = f.read(chunk_bytes)
+        final = not raw
+        if first and b"\x00" in raw[:SNIFF_BYTES] and not wide:
+            raise CharRNNError(
+                f"{shown} looks like a binary file (it holds NUL bytes); give a plain text file"
+            )
+        try:
+            text = decoder.decode(raw, final)
+        except UnicodeDecodeError as exc:
+            # exc.object is what the decoder held over from the last chunk, then raw.
+            start = offset - (len(exc.object) - len(raw)) + exc.start
+            before = exc.object[: exc.start].decode(encoding, errors="replace")
+            at = line + _lines(("\r" if held_cr else "") + before)
+            raise CharRNNError(
+                f"{shown} is not valid {encoding} at line {at} (byte {start}: {exc.reason}); "
+                "set encoding to the file's own, e.g. encoding='latin-1' or encoding='cp1252'",
+                params=("encoding",),
+            ) from None
+        offset += len(raw)
+        if first and text:
+            text = text.removeprefix("\ufeff")
+            first = False
+        if held_cr:
+            text, held_cr = "\r" + text, False
+        if text.endswith("\r") and not final:
+            text, held_cr = text[:-1], True  # its "\n" may start the next chunk
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+        line += text.count("\n")
+        if text:
+            yield text
+        if final:
+            return
+
+
+def iter_text(
+    source: str | os.PathLike[str], encoding: str = "utf-8", chunk_bytes: int = CHUNK_BYTES
+) -> Iterator[str]:
+    """Yield the text of one file (or ``@builtin``) in chunks; see :func:`decode`.
+
+    A gzip, bzip2 or xz file is decompressed as it is read.
+
+    Raises
+    ------
+    CharRNNError
+        If the file is missing, a directory, unreadable, binary, or not
+        decodable with ``encoding``.
+    """
+    shown = os.fspath(source)
+    path = shown if shown.startswith("@") else os.path.abspath(shown)
+    with open_raw(Member(path, shown)) as raw, content(raw, shown) as f:
+        yield from decode(f, shown, encoding, chunk_bytes)
 
 
 def empty_text_error(source: str | os.PathLike[str]) -> CharRNNError:

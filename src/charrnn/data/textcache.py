@@ -1,7 +1,8 @@
 """Large text corpora as memory-mapped token files.
 
-A text is read twice in chunks: once to learn its characters (and a digest),
-once to write its ids as uint8 / uint16 to a cache file. Training then
+A text (one file, or the members of a run's data joined: :class:`DataFiles`)
+is read twice in chunks: once to learn its characters (and a digest), once to
+write its ids as uint8 / uint16 to a cache file. Training then
 indexes a memory map, so memory does not grow with the corpus, and encoding
 runs at numpy speed, not one character at a time in Python.
 """
@@ -15,9 +16,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..common.errors import CharRNNError
 from ..common.files import atomic_write
 from ..core.vocab import Units, UnknownPolicy, Vocab
-from .files import empty_text_error, iter_text
+from .dataset import DataFiles
+from .files import empty_text_error
+
+Source = str | os.PathLike[str] | DataFiles  # a file (or @builtin), or the members of DATA
+
+
+def _files(source: Source, encoding: str) -> DataFiles:
+    return source if isinstance(source, DataFiles) else DataFiles([os.fspath(source)], encoding)
 
 
 def token_dtype(vocab_size: int) -> np.dtype:
@@ -38,12 +47,12 @@ class TextScan:
     digest: str  # sha256 of the text as the model reads it (normalised), in UTF-8
 
 
-def scan_text(
-    source: str | os.PathLike[str], encoding: str = "utf-8", units: Units | None = None
-) -> TextScan:
+def scan_text(source: Source, encoding: str = "utf-8", units: Units | None = None) -> TextScan:
     """First pass: symbols, length and digest, one chunk in memory at a time.
 
-    The text is read in ``units`` (default: characters, NFC).
+    The text is read in ``units`` (default: characters, NFC); a
+    :class:`DataFiles` is read in its own encoding, and learns its members'
+    records (:attr:`DataFiles.records`).
 
     Raises
     ------
@@ -55,18 +64,19 @@ def scan_text(
     h = hashlib.sha256()
     n, blank = 0, True
     units = units if units is not None else Units()
-    for chunk in units.read_chunks(iter_text(source, encoding)):
+    files = _files(source, encoding)
+    for chunk in units.read_chunks(files.chunks()):
         chars.update(chunk)
         h.update(chunk.encode("utf-8"))
         n += len(chunk)
         blank = blank and chunk.isspace()
     if blank:
-        raise empty_text_error(source)
+        raise empty_text_error(files.description)
     return TextScan(frozenset(chars), n, h.hexdigest())
 
 
 def encode_to_file(
-    source: str | os.PathLike[str],
+    source: Source,
     vocab: Vocab,
     dest: str | os.PathLike[str],
     encoding: str = "utf-8",
@@ -82,7 +92,7 @@ def encode_to_file(
     dtype = token_dtype(vocab.size)
     n = 0
     with atomic_write(dest, "wb") as f:
-        for chunk in vocab.units.read_chunks(iter_text(source, encoding)):
+        for chunk in vocab.units.read_chunks(_files(source, encoding).chunks()):
             if unknown == "skip":
                 if skipped is not None:
                     skipped.update(c for c in chunk if c not in vocab.stoi)
@@ -102,7 +112,7 @@ def open_tokens(path: str | os.PathLike[str], vocab_size: int) -> np.ndarray:
 
 
 def cached_tokens(
-    source: str | os.PathLike[str],
+    source: Source,
     scan: TextScan,
     vocab: Vocab,
     cache_dir: str | os.PathLike[str],
@@ -116,5 +126,10 @@ def cached_tokens(
     path = os.path.join(os.fspath(cache_dir), f"tokens-{scan.digest[:16]}.bin")
     itemsize = token_dtype(vocab.size).itemsize
     if not (os.path.isfile(path) and os.path.getsize(path) == scan.n_chars * itemsize):
-        encode_to_file(source, vocab, path, encoding)
+        n = encode_to_file(source, vocab, path, encoding)
+        if n != scan.n_chars:  # a file grew or shrank between the two passes
+            os.remove(path)
+            raise CharRNNError(
+                "the data changed while it was read; start again once the files stay as they are"
+            )
     return open_tokens(path, vocab.size)

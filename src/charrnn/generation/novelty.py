@@ -13,7 +13,10 @@ from ..common.errors import CharRNNError
 from ..core.cells import Cell
 from ..core.model import Params
 from ..core.vocab import Vocab
+from ..data.dataset import DataFiles
 from ..data.files import load_corpus
+from ..data.manifest import records_from
+from ..data.sources import STDIN
 from ..data.split import split_corpus
 from ..training.checkpoint import Checkpoint
 from .sample import MAX_CHARS, MAX_SAMPLES, check_sampling_args, sample, score
@@ -30,8 +33,18 @@ def words_split(ckpt: Checkpoint) -> tuple[list[str], list[str]]:
     source = ckpt.run.data
     if not source:
         raise CharRNNError("this model does not record its training data, which novelty needs")
+    members = records_from(ckpt.run.members)
+    if members is not None and any(r.path == STDIN for r in members):
+        raise CharRNNError(
+            "novelty needs the training data, which came from standard input and cannot be "
+            "read again"
+        )
     try:
-        corpus = load_corpus(source, "words", ckpt.run.encoding)
+        if members is None:  # a run from before member lists read one file
+            corpus = load_corpus(source, "words", ckpt.run.encoding)
+        else:
+            files = DataFiles([r.path for r in members if not r.held_out], ckpt.run.encoding)
+            corpus = files.words()
     except CharRNNError as exc:
         raise CharRNNError(
             f"novelty needs the training data, which is gone: {exc}", params=exc.params

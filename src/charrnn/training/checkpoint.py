@@ -43,6 +43,7 @@ from ..core.config import Config
 from ..core.model import param_shapes
 from ..core.optim import OPTIMIZERS
 from ..core.vocab import Units, Vocab
+from ..data.manifest import records_from
 from .budget import PlanEntry
 
 FORMAT = "charrnn-checkpoint"
@@ -64,7 +65,7 @@ _META_KEYS = {"format", "version", "config", "vocab", "step", "epoch", "batch_po
 class RunState:
     """What a training run knows besides the model and optimiser (saved in the JSON)."""
 
-    data: str | None = None  # the data's source: absolute path or "@builtin"
+    data: str | None = None  # the data's source: absolute path(s), "@builtin" or "-"
     encoding: str = "utf-8"
     data_fingerprint: str | None = None
     best_val: float | None = None  # lowest validation loss so far
@@ -72,6 +73,9 @@ class RunState:
     elapsed: float = 0.0  # wall-clock seconds of training so far
     # A time-budgeted run's plan: its decisions (charrnn.training.budget.PlanEntry) as dicts.
     plan: list[dict[str, Any]] = field(default_factory=list)
+    # Each file read: {"path", "bytes", "sha256"[, "held_out"]} (MemberRecord.to_dict);
+    # None for data in memory, and in runs from before the list.
+    members: list[dict[str, Any]] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict for JSON."""
@@ -116,6 +120,7 @@ class RunState:
         if not isinstance(plan, list):
             raise CharRNNError(f"run state plan must be a list; got {_show(plan)}")
         entries = [PlanEntry.from_dict(e).to_dict() for e in plan]
+        members = records_from(d.get("members"))
         return cls(
             data=d.get("data"),
             encoding=encoding,
@@ -124,6 +129,7 @@ class RunState:
             bad_evals=bad,
             elapsed=float(elapsed),
             plan=entries,
+            members=None if members is None else [r.to_dict() for r in members],
         )
 
     @classmethod

@@ -34,6 +34,7 @@ from ..core.backend import NUMPY, Backend
 from ..core.config import MODEL_FIELDS, RESUME_MAY_CHANGE, Config
 from ..core.vocab import Units
 from ..data.corpus import Data, read_corpus
+from ..data.manifest import check_same_data, records_from
 from .budget import PlanEntry, Planner, format_plan
 from .checkpoint import RunState
 from .parallel import SerialComm, limit_threads, world
@@ -353,13 +354,13 @@ class TrainingRun:
             self.corpus = read_corpus(
                 data, self.config.mode, encoding, val_data, units=Units.of(self.config)
             )
-            if ckpt is not None and ckpt.run.data_fingerprint not in (
-                None,
-                self.corpus.fingerprint,
-            ):
-                raise CharRNNError(
-                    "this is not the data the run was trained on (its fingerprint differs); "
-                    "resume with the same data"
+            members = self.corpus.members
+            if ckpt is not None:
+                check_same_data(
+                    ckpt.run.data_fingerprint,
+                    records_from(ckpt.run.members),
+                    self.corpus.fingerprint,
+                    members,
                 )
             if self.dir is not None and not resume:
                 self._made_dir = not os.path.exists(self.dir.path)
@@ -384,6 +385,7 @@ class TrainingRun:
                 data=self.corpus.source,
                 encoding=encoding,
                 data_fingerprint=self.corpus.fingerprint,
+                members=None if members is None else [r.to_dict() for r in members],
             )
             if ckpt is not None:
                 self.trainer.restore(ckpt)
@@ -395,6 +397,7 @@ class TrainingRun:
         comm.agree(error)
         if self.dir is not None and force:
             self.dir.clear_run()  # only now that nothing can fail before training
+        self.notices += [CharRNNError(n) for n in self.corpus.notices]
         if self.trainer.clamped_batch_size is not None:
             self.notices.append(
                 CharRNNError(
@@ -698,6 +701,7 @@ class TrainingRun:
                 "vocab_size": self.corpus.vocab.size,
                 "train_chars_per_pass": self.trainer.batches.n_targets,
                 "data": self.corpus.source,
+                "members": self.state.members,
                 "encoding": self.corpus.encoding,
                 "charrnn_version": __version__,
                 # A time-budgeted run's plan: `plan` replays it (Config.plan / --plan).
