@@ -9,8 +9,7 @@ import pytest
 from charrnn.common.errors import CharRNNError
 from charrnn.export import export_model, scorer_path
 from tests.conftest import run_cli_process
-
-from .models import random_model
+from tests.export.models import random_model
 
 
 @pytest.fixture
