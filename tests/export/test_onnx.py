@@ -196,3 +196,21 @@ def test_a_trained_run_scores_in_onnx_runtime_as_charrnn_score_prints(cli, tmp_p
         {"tokens": padded(seqs, meta["boundary_id"]), "lengths": np.array([len(s) for s in seqs])},
     )
     assert np.abs(logprob - printed).max() < TOLERANCE
+
+
+def test_a_float64_model_exports_as_float32_and_still_agrees(tmp_path):
+    from charrnn.export import export_model
+
+    model = random_model("lstm", 2, "char", "words", dtype="float64")
+    step_path, scorer_path = export_model(model, tmp_path / "m.onnx", "onnx")
+    weights = onnx.load(step_path).graph.initializer
+    floats = [w for w in weights if w.data_type != onnx.TensorProto.INT64]
+    assert floats and all(w.data_type == onnx.TensorProto.FLOAT for w in floats)
+    meta = file_metadata(step_path)
+    texts = random_strings(model)
+    seqs = [encode(meta, "\n" + t + "\n") for t in texts]
+    [logprob] = session(scorer_path).run(
+        ["logprob"],
+        {"tokens": padded(seqs, meta["boundary_id"]), "lengths": np.array([len(s) for s in seqs])},
+    )
+    assert np.abs(logprob - model.score_samples(texts)).max() < TOLERANCE
