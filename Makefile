@@ -3,7 +3,8 @@
 # `make test-all` adds those, and CI runs both. `make test-fast` is the edit-test loop:
 # the tests not marked slow.
 # `make test-torch` installs the bench extra (PyTorch) and runs the oracle tests that
-# compare the RNN, GRU and LSTM with torch.nn's; without torch they are skipped.
+# compare the RNN, GRU and LSTM with torch.nn's, and the PyTorch export's tests (tests/export);
+# without torch they are skipped.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -57,7 +58,7 @@ test-numpy: $(STAMP)
 
 test-torch: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
-	$(BIN)/python -m pytest -q tests/core/test_torch_oracle.py
+	$(BIN)/python -m pytest -q tests/core/test_torch_oracle.py tests/export/test_torch.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
