@@ -55,3 +55,17 @@ def test_successive_halving_keeps_every_trial_and_the_best_goes_on(tmp_path):
     assert rows[3]["fields"]["hidden"] == first["fields"]["hidden"]
     assert all(r["plan"] and r["steps"] > 0 for r in rows)
     assert f"best: {rows[3]['best_val']:.4f}" in p.stdout
+
+
+@pytest.mark.long
+def test_budget_against_steps_runs_both_arms_and_compares_them():
+    if not (ROOT.parent / "shared" / "data" / "names.txt").is_file():
+        pytest.skip("needs ../shared/data/names.txt")
+    cmd = [sys.executable, str(ROOT / "examples" / "budget_vs_steps.py"), "names", "0.03"]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stderr
+    arms = [json.loads(line) for line in p.stdout.splitlines() if line.startswith("{")]
+    assert [a["arm"] for a in arms] == ["budget", "steps"]
+    assert all(a["steps"] > 0 and a["best_val"] == a["best_val"] for a in arms)
+    diff = arms[0]["best_val"] - arms[1]["best_val"]
+    assert f"budget - steps: {diff:+.4f}" in p.stdout
