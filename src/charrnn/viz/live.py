@@ -210,6 +210,7 @@ class RunWatcher:
                 "last": records[-1] if records else None,
                 "idle": max(0.0, time.time() - self.log.changed) if self.log.changed else None,
                 "model_step": self.model_step,
+                "mode": self.model.config_.mode if self.model is not None else None,
                 "temperature": temperature,
                 "temperatures": list(TEMPERATURES),
                 "checkpoints": [

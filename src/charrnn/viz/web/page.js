@@ -496,10 +496,11 @@ async function updateCompare() {
   try {
     const data = await post("/api/compare", {text: $("text").value}, ctl.signal);
     if (my !== cSeq) return;
+    $("columns").classList.remove("stale");
     renderCompare(data);
   } catch (e) {
     if (my !== cSeq || e.name === "AbortError") return;
-    showError(e.message);
+    showError(e.message); $("columns").classList.add("stale");
   } finally { if (cInflight === ctl) cInflight = null; }
 }
 async function completeEvery() {
@@ -545,7 +546,10 @@ function drawCurves(cv, ans) {
     g.fillText(v.toFixed(2), ML - 4, y(v));
   }
   g.textAlign = "center"; g.textBaseline = "top";
-  for (let k = 0; k <= 4; k++) g.fillText(String(Math.round(s0 + (s1 - s0) * k / 4)), x(s0 + (s1 - s0) * k / 4), Hc - MB + 4);
+  // Steps at round numbers: 1, 2 or 5 times a power of ten apart, about five of them.
+  const raw = (s1 - s0) / 5, mag = 10 ** Math.floor(Math.log10(Math.max(raw, 1)));
+  const tick = [1, 2, 5, 10].map(m => m * mag).find(t => t >= raw);
+  for (let s = Math.ceil(s0 / tick) * tick; s <= s1; s += tick) g.fillText(String(s), x(s), Hc - MB + 4);
   g.fillText("step (loss in nats per character)", (ML + W - MR) / 2, Hc - 14);
   [[ans.train, "#1f5fbf"], [ans.val, "#d0671b"]].forEach(([series, colour]) => {
     g.strokeStyle = colour; g.fillStyle = colour; g.lineWidth = 2; g.beginPath();
@@ -583,7 +587,7 @@ function renderLive(c, ans) {
     li.append(el("div", "ck-head", "step " + ck.step + " (" + ck.files.join(", ") + ", " +
                  Math.round(ck.elapsed) + " s of training)"));
     li.append(el("div", "ck-greedy", "greedy: " + ck.greedy));
-    const ul = el("ul", "ck-samples");
+    const ul = el("ul", "ck-samples" + (ans.mode === "words" ? " inline" : ""));
     ck.samples.forEach(s => ul.appendChild(el("li", "", s)));
     li.appendChild(ul); ol.appendChild(li);
   });
@@ -637,8 +641,11 @@ if (STATIC) {
   if (!MODELS.length) MODELS = [{name: "model", live: false}];
   if (comparing()) startCompare();
   $("text").addEventListener("input", () => {
+    // A pause before reading: a long text waits for a typing burst to end; a short one,
+    // cheap to read, hardly waits (a newer reading aborts the one in flight anyway).
     clearTimeout(pending);
-    pending = setTimeout(() => { update(); if (comparing()) updateCompare(); }, 200);
+    const pause = $("text").value.length > 2000 ? 200 : 50;
+    pending = setTimeout(() => { update(); if (comparing()) updateCompare(); }, pause);
   });
   $("s-go").onclick = async () => {
     try {
