@@ -210,3 +210,19 @@ def test_the_live_route(runs, tmp_path):
     finally:
         srv.shutdown()
         srv.server_close()
+
+
+def test_a_damaged_checkpoint_is_passed_over_until_it_changes(runs, tmp_path, monkeypatch):
+    run = tmp_path / "run"
+    shutil.copytree(runs("rnn"), run)
+    (run / "latest.npz").write_bytes(b"PK\x03\x04 not a whole archive")
+    (run / "best.npz").unlink()
+    loads = []
+    real = checkpoint.load
+    monkeypatch.setattr(live.checkpoint, "load", lambda p: loads.append(p) or real(p))
+    w = RunWatcher(str(run))
+    assert w.poll(1.0)["checkpoints"] == [] and w.poll(1.0)["checkpoints"] == []
+    assert len(loads) == 1  # not read again while it stays the same
+    shutil.copy(runs("rnn") / "latest.npz", run / "tmp.npz")
+    os.replace(run / "tmp.npz", run / "latest.npz")  # the trainer's next save
+    assert w.poll(1.0)["checkpoints"][0]["step"] == 30

@@ -146,11 +146,13 @@ class RunWatcher:
             sig = self._signature(name)
             if sig is None or self.seen.get(name) == sig:
                 continue
+            # Seen, loaded or not: a damaged file is not read again until it changes (a file
+            # replaced while it was opened has a new signature: it is read at the next poll).
+            self.seen[name] = sig
             try:
                 ckpt = checkpoint.load(os.path.join(self.path, name))
             except CharRNNError:
-                continue  # replaced while opening, or damaged: try again next poll
-            self.seen[name] = sig
+                continue
             model = CharRNN.from_checkpoint(ckpt)
             label = name.removesuffix(".npz")
             if name == BEST or not os.path.exists(os.path.join(self.path, BEST)):

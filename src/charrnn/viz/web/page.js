@@ -43,7 +43,12 @@ function actColour(a) {
 function inflColour(v) {
   return "rgb(" + Math.round(255 - 200 * v) + "," + Math.round(255 - 150 * v) + ",255)";
 }
-function act(l, i, u) { return acts[l][i * D.hidden + u] / 127; }
+// A layer's activations, decoded when first drawn (a long text's other layers may never be).
+function layerActs(l) {
+  if (acts[l] === null) acts[l] = decodeB64(D.acts[l], Int8Array);
+  return acts[l];
+}
+function act(l, i, u) { return layerActs(l)[i * D.hidden + u] / 127; }
 // A probability as the page prints it: three decimals, or the order of magnitude when that
 // would read ".000" (0.00028 is "3e-4").
 function fmtP(p) { return p >= 0.001 ? p.toFixed(3).replace(/^0\./, ".") : p.toExponential(0); }
@@ -64,7 +69,7 @@ function groupProb(g) {
 }
 function render(data) {
   D = data; unit = null; selTok = null; colourMode = "prob";
-  acts = D.acts.map(s => decodeB64(s, Int8Array));
+  acts = D.acts.map(() => null);
   infl = D.influence ? {w: D.influence.window, rows: decodeB64(D.influence.rows, Uint8Array)} : null;
   $("model").textContent = D.model;
   $("window").textContent = D.window;
@@ -111,7 +116,8 @@ function drawStrip() {
   groups.forEach(([a, b], g) => {
     for (let t = a; t < b; t++) tokGroup[t] = g;
     const text = D.tokens.slice(a, b).join("").normalize("NFC");
-    const s = el("span", "sc", text === "\n" ? "\u23ce" : text); s.dataset.g = g;
+    const s = el("span", "sc", text === "\n" ? "\u23ce" : text);
+    s.g = g;  // its group (a property, not an attribute: cheaper on 20,000 of them)
     line.appendChild(s); cells.push(s);
     if (text === "\n") { frag.appendChild(line); line = el("div", "sline"); }
   });
@@ -173,7 +179,7 @@ function drawHeat() {
   // One pixel per (unit, character), then scaled up without smoothing: the work is N x H
   // whatever the size of a cell.
   const small = document.createElement("canvas"); small.width = N; small.height = H;
-  const img = small.getContext("2d").createImageData(N, H), px = img.data, a8 = acts[layer];
+  const img = small.getContext("2d").createImageData(N, H), px = img.data, a8 = layerActs(layer);
   for (let i = 0; i < N; i++) for (let u = 0; u < H; u++) {
     const a = a8[i * H + u] / 127, o = (u * N + i) * 4;
     const r = a >= 0 ? 255 : Math.round(255 + 200 * a), gb = a >= 0 ? Math.round(255 - 200 * a) : r;
@@ -353,13 +359,13 @@ async function update() {
 $("tokens").addEventListener("click", ev => {
   const t = ev.target.closest(".tok, .sc");
   if (!t) return;
-  const i = t.classList.contains("tok") ? +t.dataset.i : groups[+t.dataset.g][0];
+  const i = t.classList.contains("tok") ? +t.dataset.i : groups[t.g][0];
   showInfluence(i); showReach(i);
 });
 // The strip's numbers are written on hover only: 20,000 titles would slow every redraw.
 $("tokens").addEventListener("mouseover", ev => {
   const t = ev.target.closest(".sc");
-  if (t && !t.title) t.title = stripTitle(+t.dataset.g);
+  if (t && !t.title) t.title = stripTitle(t.g);
 });
 function heatCell(ev) {
   // The unit and character under the mouse (the canvas is drawn at its own pixel size).
