@@ -15,12 +15,19 @@ Times, as medians of several runs in one process:
   (the pause before a reading starts, the request, the answer, the strip, the
   heatmap and the layout all included).
 
-    python benchmarks/bench_page.py --names RUN --text RUN [--browser] [--keystroke]
+- with ``--watch``, the trainer's speed alone and while a page watches it: a names
+  run trained in its own process, alternately with nothing else and with ``charrnn serve``
+  polling it (``/api/live``, four times as often as the page does), its chars/s from
+  its own log; the page must not slow it beyond noise.
+
+    python benchmarks/bench_page.py --names RUN --text RUN [--browser] [--keystroke] [--watch]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 import statistics
 import sys
 import time
@@ -53,7 +60,6 @@ def sample_text(model: CharRNN, n: int) -> str:
 
 def browser_update(run: str, text: str, repeats: int) -> list[float]:
     """Whole-page update times (ms) in headless Chromium, as the page reports them."""
-    import shutil
     import subprocess
 
     from selenium import webdriver
@@ -111,7 +117,6 @@ new MutationObserver(() => {
 
 def keystroke_to_redraw(run: str, text: str, repeats: int) -> list[float]:
     """Milliseconds from a key typed at the end of ``text`` to the redrawn page, per key."""
-    import shutil
     import subprocess
 
     from selenium import webdriver
@@ -162,6 +167,56 @@ def keystroke_to_redraw(run: str, text: str, repeats: int) -> list[float]:
         proc.terminate()
 
 
+def trainer_speed(watched: bool, steps: int) -> float:
+    """chars/s of a names run (median of its log lines), with or without a page polling it."""
+    import json
+    import subprocess
+    import tempfile
+    import threading
+    import urllib.request
+
+    from common import names_source
+
+    folder = tempfile.mkdtemp(prefix="charrnn-watch-")
+    run = f"{folder}/run"
+    flags = ["--hidden", "128", "--steps", str(steps), "--log-every", "50", "--save-every", "200"]
+    trainer = subprocess.Popen(
+        [sys.executable, "-m", "charrnn", "train", names_source(), "--out", run, *flags, "--quiet"]
+    )
+    server, stop = None, threading.Event()
+    if watched:
+        while not os.path.exists(f"{run}/config.json") and trainer.poll() is None:
+            time.sleep(0.05)
+        server = subprocess.Popen(
+            [sys.executable, "-m", "charrnn", "serve", run, "--port", "0", "--text", "a"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+
+        def poll() -> None:
+            url = server.stdout.readline().split(" at ")[1].split()[0] + "api/live"
+            while not stop.is_set():
+                req = urllib.request.Request(
+                    url, data=b"{}", headers={"Content-Type": "application/json"}
+                )
+                urllib.request.urlopen(req, timeout=30).read()
+                stop.wait(0.5)  # the page polls every 2 s
+
+        threading.Thread(target=poll, daemon=True).start()
+    try:
+        trainer.wait()
+    finally:
+        stop.set()
+        if server is not None:
+            server.terminate()
+            server.wait()
+    with open(f"{run}/metrics.jsonl", encoding="utf-8") as f:
+        speeds = [json.loads(line)["chars_per_s"] for line in f][1:]  # the first warms up
+    shutil.rmtree(folder, ignore_errors=True)
+    return statistics.median(speeds)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--names", required=True, metavar="RUN", help="a words-mode (names) run")
@@ -174,8 +229,24 @@ def main() -> None:
         action="store_true",
         help="time keystroke to redraw in Chromium, on 20,000 and 200 characters (only that)",
     )
+    ap.add_argument(
+        "--watch",
+        action="store_true",
+        help="the trainer's speed alone and while a page watches it (only that)",
+    )
+    ap.add_argument("--watch-steps", type=int, default=2000, help="steps of each run (2000)")
     args = ap.parse_args()
     out(blas_report())
+    if args.watch:
+        speeds: dict[bool, list[float]] = {False: [], True: []}
+        for _ in range(args.repeats):
+            for watched in (False, True):  # alternated, so that drift hits both alike
+                speeds[watched].append(trainer_speed(watched, args.watch_steps))
+        for watched, label in ((False, "alone"), (True, "watched by a page")):
+            v = speeds[watched]
+            runs = ", ".join(f"{x:,.0f}" for x in v)
+            out(f"trainer {label}: median {statistics.median(v):,.0f} chars/s (runs: {runs})")
+        return
     if args.keystroke:
         for run in (args.text, args.names):
             model = CharRNN.load(run)
