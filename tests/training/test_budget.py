@@ -189,18 +189,24 @@ def test_a_budget_alone_plans_the_steps_decays_the_rate_and_ends_validated(tmp_p
     assert any(str(n).startswith("plan:") for n in said)
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     # Validated on the time cadence (a tenth of the budget), not only at the end.
-    assert sum(r["val_loss"] is not None for r in rows) >= 4
+    assert sum(r["val_loss"] is not None for r in rows) >= 3
     assert rows[-1]["step"] == result.step and rows[-1]["val_loss"] is not None
     cfg = run.config
     floor = cfg.lr * cfg.lr_min_ratio
-    # Decayed: the plan ends at its floor; a clock slowed by a busy machine after the
-    # last look may end it a little before.
-    assert rows[-1]["lr"] < floor * 2 < rows[0]["lr"]
+    # Decayed: the plan ends at its floor, and the log shows the rate falling. (Where it
+    # stands at the last step depends on the clock: a machine slowed after the last look
+    # ends the run a little before its plan.)
+    schedule = run.trainer.schedule
+    assert schedule.lr(schedule.total() - 1) < floor * 1.05
+    assert rows[-1]["lr"] == pytest.approx(schedule.lr(result.step - 1))
+    assert rows[-1]["lr"] < rows[0]["lr"]
+    if result.reason == "done":
+        assert rows[-1]["lr"] < floor * 1.05
     best = checkpoint.load(out / "best.npz")
     assert best.run.best_val == min(r["val_loss"] for r in rows if r["val_loss"] is not None)
     latest = checkpoint.load(out / "latest.npz")
     assert [PlanEntry.from_dict(e) for e in latest.run.plan] == run.trainer.schedule.entries
-    assert latest.run.elapsed < 0.05 * 60 * 1.5
+    assert latest.run.elapsed < 0.05 * 60 * 2  # the budget, and the final validation
 
 
 @pytest.mark.slow

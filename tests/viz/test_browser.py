@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import shutil
 import subprocess
 import sys
 import threading
@@ -22,15 +21,11 @@ import pytest
 from charrnn.cli import main
 from charrnn.core.cells import cell_names
 from tests.conftest import run_cli_process
+from tests.viz.conftest import BROWSER, DRIVER
 
-BROWSER = next(
-    (p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None
-)
-DRIVER = shutil.which("chromedriver")
 try:
     from selenium import webdriver
     from selenium.common.exceptions import StaleElementReferenceException
-    from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.ui import WebDriverWait
@@ -71,23 +66,6 @@ def url(run):
     yield line.split(" at ")[1].split()[0]
     proc.terminate()
     proc.wait(timeout=10)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = BROWSER
-    for arg in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-dev-shm-usage",
-        "--window-size=1300,1400",
-    ):
-        opts.add_argument(arg)
-    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(options=opts, service=Service(DRIVER))
-    yield driver
-    driver.quit()
 
 
 def wait(driver, condition, timeout=20):
@@ -245,40 +223,6 @@ def test_exported_page_renders_from_a_file_url_without_errors(browser, run, tmp_
 # Korean jamo model. These pages are served in-process (the test-only "irnn" cell is
 # registered in this process alone).
 
-KO_WORDS = "사랑 사과 가방 강물 나무 노래 다리 바다 하늘 학교 한글 랑데부".split()
-
-
-def train(folder, name, *flags, data=None):
-    run = folder / name
-    args = ["train", "@names" if data is None else str(data), "--out", str(run), "--quiet"]
-    assert main([*args, "--hidden", "16", "--steps", "20", *flags]) == 0
-    return run
-
-
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory):
-    """Runs trained on first use, by name: a cell name, "jamo", "text" or "wide"."""
-    folder = tmp_path_factory.mktemp("cells")
-    made = {}
-
-    def get(name):
-        if name not in made:
-            if name == "jamo":
-                data = folder / "ko.txt"
-                data.write_text("\n".join(KO_WORDS * 3) + "\n", encoding="utf-8")
-                made[name] = train(folder, name, "--units", "jamo", data=data)
-            elif name == "text":
-                data = folder / "text.txt"
-                data.write_text('The cat sat (on the "mat").\nA dog ran.\n' * 40)
-                made[name] = train(folder, name, "--mode", "text", "--seq-len", "16", data=data)
-            elif name == "wide":
-                made[name] = train(folder, name, "--hidden", "300", "--steps", "2")
-            else:
-                made[name] = train(folder, name, "--cell", name)
-        return made[name]
-
-    return get
-
 
 @pytest.fixture
 def serve(browser, runs):
@@ -377,7 +321,14 @@ def test_a_long_text_scrolls_inside_its_own_box(live):
     """Issue 24, defect 4: at 10,000 characters the page grew 10,000 px wide."""
     text = ("emma\nolivia\n" * 900)[:10_000]
     set_text(live, text)
-    wait(live, lambda d: len(tokens(d)) >= 10_000, timeout=60)
+    # A long text is drawn as the compact strip: one span per character.
+    wait(
+        live,
+        lambda d: (
+            d.execute_script("return document.querySelectorAll('#tokens .sc').length") >= 10_000
+        ),
+        timeout=60,
+    )
     page = live.execute_script(
         "const w = document.getElementById('heatwrap');"
         "return [document.documentElement.scrollWidth, window.innerWidth,"
@@ -409,8 +360,8 @@ def test_the_page_fits_a_phone(live):
         live.set_window_size(size["width"], size["height"])
 
 
-def test_the_heatmap_has_axes_and_clickable_rows_at_300_units(serve):
-    """Issue 24, defect 6: no axis labels; at H >= 300 a row was 2 px tall."""
+def test_the_heatmap_has_axes_and_clickable_rows_at_512_units(serve):
+    """Issue 24, defect 6: no axis labels; at H >= 300 a row was 2 px tall (H = 512 here)."""
     browser = serve("wide", first="emma")
     canvas = browser.find_element(By.ID, "heat")
     ch, top, left = (int(canvas.get_attribute(f"data-{k}")) for k in ("ch", "top", "left"))
@@ -425,18 +376,19 @@ def test_the_heatmap_has_axes_and_clickable_rows_at_300_units(serve):
         left,
     )
     assert dark[0] > 0 and dark[1] > 0
-    # Unit 287: scroll the heatmap's own box to it, then click its row.
+    assert browser.execute_script("return document.getElementById('heat').height") >= top + 512 * 4
+    # Unit 511, the last: scroll the heatmap's own box to it, then click its row.
     browser.execute_script(
         "const c = document.getElementById('heat'), w = document.getElementById('heatwrap');"
         "c.scrollIntoView(); w.scrollTop = arguments[0] - 40;"
         "const r = c.getBoundingClientRect();"
         "c.dispatchEvent(new MouseEvent('click', {clientX: r.left + arguments[1] + 2,"
         " clientY: r.top + arguments[0] + arguments[2] / 2, bubbles: true}));",
-        top + 287 * ch,
+        top + 511 * ch,
         left,
         ch,
     )
-    wait(browser, lambda d: "activation of unit 287 " in d.find_element(By.ID, "colouring").text)
+    wait(browser, lambda d: "activation of unit 511 " in d.find_element(By.ID, "colouring").text)
 
 
 def test_stale_state_is_cleared(live):

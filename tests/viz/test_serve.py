@@ -23,6 +23,7 @@ import pytest
 
 from charrnn import CharRNN
 from charrnn.cli import main
+from charrnn.viz.live import TEMPERATURES
 from charrnn.viz.page import payload, static_page
 from charrnn.viz.server import LIMITS, make_server
 
@@ -185,7 +186,7 @@ def test_text_model_payload_and_static_page(text_run):
 
 def test_embedded_text_cannot_close_the_script():
     html = static_page({"tokens": ["</script><b>"], "x": "<!--<script>"})
-    assert html.count("</script>") == 3  # the page's own three scripts only
+    assert html.count("</script>") == 4  # the page's own four scripts only
     assert "<!--<script" not in html
 
 
@@ -462,7 +463,7 @@ def test_another_host_than_loopback_is_served_with_a_warning(words_run, cli, mon
 # (no dependency): each request's shape is recorded so the test reports how many kinds of
 # request it really tried.
 
-ROUTES = ["/api/read", "/api/influence", "/api/reach", "/api/sample", "/api/complete"]
+ROUTES = list(LIMITS)  # every route: read, influence, reach, sample, complete, compare, live
 NAMES = "emma anna bob olivia"  # in the names model's vocabulary
 
 
@@ -505,6 +506,8 @@ def _random_value(rng, depth=0):
 
 def _valid_value(rng, kind, default, lo, hi):
     """A value within a field's range (often its largest: the compute budget's corner)."""
+    if kind is bool:
+        return bool(rng.integers(2))
     if kind is str:
         return "".join(rng.choice(list("emab"), int(rng.choice([0, 3, 20, hi or 0]))))
     hi = 30 if hi is None else hi
@@ -533,6 +536,10 @@ def _random_request(rng, port):
             body[name] = _valid_value(rng, *LIMITS[route][name]) if valid else _random_value(rng)
         if route == "/api/influence" and "index" in body and rng.integers(2):
             body["index"] = int(rng.integers(0, 30))  # often a valid index: real work
+        if route == "/api/live" and "temperature" in body and rng.integers(2):
+            body["temperature"] = float(rng.choice(TEMPERATURES))  # the ones it samples at
+        if "model" in body and rng.integers(2):
+            body["model"] = int(rng.integers(0, 2))  # one of the two models
         raw = json.dumps(body).encode()
         shape_body = tuple(sorted((k, type(v).__name__) for k, v in body.items()))
     elif form == 7:
@@ -585,7 +592,9 @@ def fuzz(words_run, count, seed):
 
     saved = server_module._Handler.timeout
     server_module._Handler.timeout = 1.0  # a body announced longer than sent: 408 after 1 s
-    srv = make_server(CharRNN.load(words_run), "127.0.0.1", 0)
+    # Two models (compared side by side), the first a run directory that can be watched.
+    model = CharRNN.load(words_run)
+    srv = make_server([model, model], "127.0.0.1", 0, runs=[str(words_run), None])
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     port = srv.server_address[1]
     rng = np.random.default_rng(seed)
@@ -677,3 +686,209 @@ def test_a_request_in_flight_is_answered_before_the_server_stops(words_run):
     _, err = proc.communicate(timeout=30)
     assert status == 200 and d["tokens"] == list("emma\n")
     assert proc.returncode == 0 and "stopped" in err
+
+
+# Side by side: several models on one text, each reading it with its own vocabulary.
+
+
+@pytest.fixture(scope="module")
+def jamo_run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("runs")
+    data = folder / "ko.txt"
+    data.write_text(
+        "\n".join("사랑 사과 가방 강물 나무 노래 다리 바다 하늘 학교".split() * 3) + "\n"
+    )
+    run = folder / "jamo"
+    args = ["train", str(data), "--units", "jamo", "--out", str(run), "--hidden", "16"]
+    assert main([*args, "--steps", "20", "--quiet"]) == 0
+    return run
+
+
+@pytest.fixture(scope="module")
+def trio(words_run, text_run, jamo_run):
+    """A server of three models with three vocabularies: names, a text model, Korean jamo."""
+    models = [CharRNN.load(r) for r in (words_run, text_run, jamo_run)]
+    srv = make_server(models, "127.0.0.1", 0, names=["names", "text", "jamo"])
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    yield srv, models
+    srv.shutdown()
+    srv.server_close()
+
+
+def test_side_by_side_each_model_reads_what_it_can(trio):
+    from charrnn.generation.views import reach
+
+    srv, models = trio
+    text = "emma 사랑 The cat"
+    status, _, d = request(srv, "POST", "/api/compare", {"text": text})
+    assert (
+        status == 200
+        and d["text"] == text
+        and [c["name"] for c in d["columns"]]
+        == [
+            "names",
+            "text",
+            "jamo",
+        ]
+    )
+    for col, model in zip(d["columns"], models, strict=True):
+        # Each column reads the text without the characters its model cannot read...
+        readable = "".join(c for k, c in enumerate(text) if k not in col["unreadable"])
+        assert not any(model.vocab_.unknown(c) for c in readable if c not in " \n")
+        assert all(model.vocab_.unknown(text[k]) for k in col["unreadable"])
+        # ... and its numbers are the model's own reading of that text.
+        r = model.read(readable, top=3)
+        assert col["tokens"] == list(r.text)
+        np.testing.assert_allclose(col["probs"], r.probs, rtol=1e-5)
+        # Every token names the character of the shared text it belongs to.
+        assert len(col["src"]) == len(col["tokens"]) and col["src"] == sorted(col["src"])
+        for tok, k in zip(col["tokens"], col["src"], strict=True):
+            if k < len(text):
+                assert tok in model.vocab_.to_symbols(text[k]) or text[k] == " "
+    names, _, jamo = d["columns"]
+    assert [text[k] for k in names["unreadable"]] == ["사", "랑", "T"]  # no capitals in @names
+    assert jamo["src"].count(5) == 2 and jamo["src"].count(6) == 3  # 사 = 2 jamo, 랑 = 3
+    # The reach of one character in every column, at that character's first token.
+    status, _, d = request(srv, "POST", "/api/compare/reach", {"text": text, "at": 6})
+    cols = d["columns"]
+    assert status == 200 and cols[0]["reach"] is None and "cannot read" in cols[0]["why"]
+    m = models[2]
+    readable = "".join(c for k, c in enumerate(text) if k not in jamo["unreadable"])
+    want = reach(m.params_, m.vocab_, readable, cols[2]["index"], mode="words", cell=m.config_.cell)
+    assert jamo["src"][cols[2]["index"]] == 6 and jamo["tokens"][cols[2]["index"]] == "\u1105"
+    got = np.array([[np.nan if v is None else v for v in row] for row in cols[2]["reach"]])
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+
+
+def test_side_by_side_fields_are_bounded(trio):
+    srv, _ = trio
+    for path, body, message in (
+        ("/api/compare/reach", {"text": "emma", "at": 5}, "at must be between 0 and 4"),
+        ("/api/compare/reach", {"text": "emma", "at": -1}, "at must be between 0 and 20000"),
+        ("/api/compare", {"text": "a" * 20_001}, "text may have at most 20,000 characters"),
+        ("/api/read", {"text": "emma", "model": 3}, "model must be between 0 and 2"),
+        ("/api/read", {"text": "emma", "skip": 1}, "skip must be true or false"),
+        ("/api/sample", {"model": 2, "top_k": 30}, "top_k must be between 1 and"),
+    ):
+        status, _, d = request(srv, "POST", path, body)
+        assert status == 400 and message in d["error"], (path, d)
+    # One model's views of a shared text: what it cannot read is left out, as in its column.
+    status, _, d = request(
+        srv, "POST", "/api/read", {"text": "emma 사랑", "model": 2, "skip": True}
+    )
+    assert status == 200 and "".join(d["tokens"]) == " \u1109\u1161\u1105\u1161\u11bc\n"
+    assert d["starts"] == [0, 1, 3, 6]  # where each shown character begins: jamo composed
+    status, _, d = request(srv, "POST", "/api/read", {"text": "emma 사랑", "model": 2})
+    assert status == 400 and "vocabulary" in d["error"]
+
+
+def test_the_page_is_told_the_models(trio):
+    srv, _ = trio
+    _, _, html = request(srv, "GET", "/")
+    start = html.index(b'<script id="models" type="application/json">') + 44
+    models = json.loads(html[start : html.index(b"</script>", start)])
+    assert [m["name"] for m in models] == ["names", "text", "jamo"]
+    assert [m["live"] for m in models] == [False] * 3
+
+
+def test_three_models_at_most(words_run):
+    from charrnn.common.errors import CharRNNError
+
+    model = CharRNN.load(words_run)
+    with pytest.raises(CharRNNError, match="1 to 3 models"):
+        make_server([model] * 4, "127.0.0.1", 0)
+
+
+def test_serve_takes_several_runs(words_run, text_run, cli, monkeypatch):
+    from charrnn.viz import server as server_module
+
+    seen = {}
+
+    def no_serving(self):
+        seen["names"], seen["live"] = self.names, [w is not None for w in self.watchers]
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(server_module.PageServer, "serve_forever", no_serving)
+    best = words_run / "best.npz"
+    code, out, err = cli("serve", words_run, text_run, best, "--port", "0", "--text", "The É")
+    assert code == 0 and "stopped" in err and f"serving {words_run} and {text_run}" in out
+    assert seen["names"] == ["words", "text", "best.npz"]  # the runs' folder names
+    assert seen["live"] == [True, True, False]  # run directories can be watched
+    code, _, err = cli("serve", words_run, words_run, words_run, words_run, "--port", "0")
+    assert code == 2 and "at most 3 runs" in err
+
+
+def test_demo_page_serves_the_pair_side_by_side(words_run, cli, tmp_path, monkeypatch):
+    """``charrnn demo --page``'s wiring (the pair's training and its lesson are checked in the
+    browser test of the vector experiment)."""
+    from charrnn.experiments import demo
+    from charrnn.viz import server as server_module
+
+    seen = {}
+
+    def pair(out_dir, seeds, cell, say):
+        seen["out"], seen["seeds"], seen["cell"] = out_dir, list(seeds), cell
+        say("seed 4: naive rule p('r' | 'vecto') = 0.9500")
+        return demo.VectorPair(str(words_run), str(words_run), 4, 0.99, 0.95)
+
+    def no_serving(self):
+        seen["names"], seen["first"], seen["live"] = self.names, self.first_text, self.watchers
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(demo, "vector_pair", pair)
+    monkeypatch.setattr(server_module.PageServer, "serve_forever", no_serving)
+    code, out, err = cli("demo", "--page", "--out", tmp_path, "--port", "0", "--seeds", "5")
+    assert code == 0 and "serving" in out and "stopped" in err
+    assert seen["out"] == str(tmp_path) and seen["seeds"] == [0, 1, 2, 3, 4]
+    assert seen["names"] == ["full BPTT (seed 4)", "naive 1-hop rule (seed 4)"]
+    assert seen["first"] == "vector" and all(w is not None for w in seen["live"])
+    # A pair that does not show the lesson (the naive rule learnt it too) is said so.
+    assert "never failed" in err and "seed 4: naive rule" in err
+
+
+def test_serve_waits_for_a_training_runs_first_checkpoint(words_run, tmp_path, cli, monkeypatch):
+    from charrnn.cli import serve as serve_module
+    from charrnn.viz import server as server_module
+
+    monkeypatch.setattr(serve_module, "WAIT_POLL", 0.05)
+    monkeypatch.setattr(
+        server_module.PageServer,
+        "serve_forever",
+        lambda self: (_ for _ in ()).throw(KeyboardInterrupt),
+    )
+    run = tmp_path / "starting"
+    run.mkdir()
+    (run / "config.json").write_text("{}")  # a run that has saved no model yet
+
+    def first_save():
+        time.sleep(0.5)
+        CharRNN.load(words_run).save(run / "tmp.npz")
+        os.replace(run / "tmp.npz", run / "latest.npz")
+
+    thread = threading.Thread(target=first_save)
+    thread.start()
+    code, out, err = cli("serve", run, "--port", "0", "--text", "emma")
+    thread.join()
+    assert code == 0 and "waiting for the first checkpoint" in err and "serving" in out
+    code, _, err = cli("serve", tmp_path / "nothing", "--port", "0")  # not a run: an error
+    assert code == 2 and "nothing" in err
+
+
+@pytest.mark.parametrize("which", ["words", "text", "jamo"])
+def test_align_lines_every_token_up_with_a_character(which, words_run, text_run, jamo_run):
+    """Random texts over mixed alphabets: each model reads what it can, token by token."""
+    from charrnn.generation.views import align, read
+
+    model = CharRNN.load({"words": words_run, "text": text_run, "jamo": jamo_run}[which])
+    mode = model.config_.mode
+    rng = np.random.default_rng(0)
+    alphabet = [*'emab ÉT\n사랑과."', "e\u0301"]  # and a decomposed é
+    for _ in range(40):
+        text = "".join(rng.choice(alphabet, int(rng.integers(0, 30))))
+        a = align(model.vocab_, text, mode)
+        r = read(model.params_, model.vocab_, a.readable, mode=mode, cell=model.config_.cell)
+        assert len(a.src) == len(r.text)
+        kept = [k for k in range(len(a.shown)) if k not in a.unreadable]
+        assert sorted(set(a.src.tolist()) - {len(a.shown)}) == kept
+        for k in a.unreadable:
+            assert model.vocab_.unknown(a.shown[k])

@@ -1,8 +1,10 @@
-"""``charrnn demo``: the tutorial's experiment, then a names model."""
+"""``charrnn demo``: the tutorial's experiment, then a names model; with ``--page``, the
+tutorial's two rules side by side on the learner's page."""
 
 from __future__ import annotations
 
 import argparse
+import tempfile
 from typing import Any
 
 from ..core.config import CELLS
@@ -27,6 +29,21 @@ def add_parser(subparsers: Any) -> None:
         default="rnn",
         help="run it all with this cell (rnn: the tutorial's tanh RNN)",
     )
+    m.add_argument(
+        "--page",
+        action="store_true",
+        help="instead: train the tutorial's 'vector' experiment with full BPTT and with the "
+        "naive rule (a seed where the naive rule fails) and serve both side by side",
+    )
+    m.add_argument(
+        "--out",
+        metavar="DIR",
+        help="with --page: keep the two runs in DIR (default: a temp folder)",
+    )
+    m.add_argument(
+        "--port", type=int, default=8000, help="with --page: default 8000; 0: a free one"
+    )
+    m.add_argument("--host", default="127.0.0.1", help="with --page: default 127.0.0.1")
     m.set_defaults(func=run)
 
 
@@ -34,4 +51,31 @@ def run(args: argparse.Namespace) -> int:
     """Run the demo; its exit status."""
     from ..experiments.demo import run_demo
 
+    if args.page:
+        return page(args)
     return run_demo(seeds=args.seeds, names_seconds=args.names_seconds, cell=args.cell)
+
+
+def page(args: argparse.Namespace) -> int:
+    """Train the pair, then serve it side by side until Ctrl-C."""
+    from ..api import CharRNN
+    from ..experiments.demo import vector_pair
+    from ..viz.server import make_server
+    from .output import say
+    from .serve import serve_until_stopped
+
+    out = args.out or tempfile.mkdtemp(prefix="charrnn-vector-")
+    say(f"training the tutorial's 'vector' experiment with both rules into {out}")
+    pair = vector_pair(out, seeds=range(args.seeds), cell=args.cell, say=say)
+    if not pair.shows_the_lesson:
+        say(
+            f"note: in seeds 0 to {args.seeds - 1} the naive rule never failed here; "
+            "the page shows the last (try --seeds 20)"
+        )
+    models = [CharRNN.load(pair.full), CharRNN.load(pair.naive)]
+    names = [f"full BPTT (seed {pair.seed})", f"naive 1-hop rule (seed {pair.seed})"]
+    server = make_server(
+        models, args.host, args.port, first_text="vector", names=names, runs=[pair.full, pair.naive]
+    )
+    say("click the 'r' of 'vector': full BPTT expects it, the naive rule does not")
+    return serve_until_stopped(server, f"{pair.full} and {pair.naive}", args.host)

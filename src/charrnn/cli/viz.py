@@ -9,6 +9,7 @@ from typing import Any
 from ..common.errors import CharRNNError
 from ..common.files import write_atomic
 from ..data.files import read_text
+from ..generation.views import align
 from .output import load_model, model_arg, unknown_arg
 
 
@@ -29,20 +30,42 @@ def add_parser(subparsers: Any) -> None:
     vz.add_argument(
         "--png", action="store_true", help="also write OUT-activations.png and OUT-influence.png"
     )
+    vz.add_argument(
+        "--with",
+        dest="others",
+        metavar="RUN",
+        action="append",
+        default=[],
+        help="another model to show side by side with RUN (up to two); each reads the text "
+        "with its own vocabulary",
+    )
     unknown_arg(vz)
     vz.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Write the page (and the pictures), then print the paths written."""
+    from ..viz.compare import MAX_MODELS, static_compare
     from ..viz.page import payload, static_page
+    from .serve import model_names
 
+    if len(args.others) > MAX_MODELS - 1:
+        raise CharRNNError(f"give at most {MAX_MODELS - 1} runs with --with")
     model = load_model(args.run)
     if (args.text is None) == (args.text_file is None):
         raise CharRNNError("give TEXT or --text-file (one of them)")
     text = args.text if args.text is not None else read_text(args.text_file, args.encoding)
-    text = model.vocab_.clean(text, args.unknown)
+    shared = text
+    if args.others:
+        # Side by side, each column leaves out what its model cannot read; the views of the
+        # first model below read the same text without them.
+        text = align(model.vocab_, text, model.config_.mode).readable
+    else:
+        text = model.vocab_.clean(text, args.unknown)
     data = payload(model, text, with_influence=True)
+    if args.others:
+        models = [model, *(load_model(p) for p in args.others)]
+        data["compare"] = static_compare(models, model_names([args.run, *args.others]), shared)
     html = static_page(data)
     if not os.path.isdir(os.path.dirname(os.path.abspath(args.out))):
         raise CharRNNError(f"the folder of {args.out} does not exist")

@@ -28,6 +28,7 @@ Token ``i`` of a reading is one character of that text; for it we report
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -110,6 +111,68 @@ def prepare(vocab: Vocab, text: str, mode: str) -> tuple[str, np.ndarray]:
     else:
         ids = vocab.encode(text, symbols=True)
     return text, ids
+
+
+@dataclass(frozen=True)
+class Alignment:
+    """One model's view of a text that several models read side by side.
+
+    Attributes
+    ----------
+    shown : str
+        The text every model of a comparison shares: NFC, line breaks as ``'\\n'``.
+    readable : str
+        ``shown`` without the characters this model cannot read (what it reads).
+    src : int array (N,)
+        For each token of ``read(readable)``, the index in ``shown`` of the character it
+        belongs to (a jamo model has several tokens per syllable); the separator words
+        mode adds at the end has ``len(shown)``.
+    unreadable : list of int
+        Indexes in ``shown`` of the characters left out.
+    """
+
+    shown: str
+    readable: str
+    src: np.ndarray
+    unreadable: list[int]
+
+
+def align(vocab: Vocab, text: str, mode: str) -> Alignment:
+    """Line a text up with the tokens one model reads, leaving out what it cannot read.
+
+    Models with different vocabularies or units read one text side by side: each
+    character of the shared text becomes the model's own symbols (one, or a
+    syllable's jamo), and a character with a symbol outside the vocabulary is left
+    out, so the model reads the rest (a separator of words mode is always readable).
+
+    Parameters
+    ----------
+    vocab : Vocab
+    text : str
+        At most :data:`MAX_TEXT` characters.
+    mode : {"words", "text"}
+
+    Returns
+    -------
+    Alignment
+    """
+    if len(text) > MAX_TEXT:
+        raise CharRNNError(
+            f"the text has {len(text):,} characters; the views take at most {MAX_TEXT:,}"
+        )
+    shown = unicodedata.normalize("NFC", text.replace("\r\n", "\n"))
+    seps = _separators(vocab) if mode == "words" else ""
+    width: dict[str, int] = {}  # symbols per character (0: unreadable), once per character
+    for c in set(shown):
+        symbols = vocab.to_symbols(c)
+        ok = c in seps or all(s in vocab.stoi for s in symbols)
+        width[c] = len(symbols) if ok else 0
+    unreadable = [k for k, c in enumerate(shown) if not width[c]]
+    readable = "".join(c for c in shown if width[c])
+    src = np.repeat(np.arange(len(shown)), [width[c] for c in shown])
+    if mode == "words" and readable and readable[-1] not in seps:
+        src = np.append(src, len(shown))  # the word end read() adds
+    return Alignment(shown, readable, src.astype(np.int64), unreadable)
 
 
 def _words(ids: np.ndarray, boundary: int) -> list[tuple[int, int]]:

@@ -62,6 +62,12 @@ def payload(model: Any, text: str, *, with_influence: bool = False) -> dict[str,
         ],
         "acts": [_b64(np.round(np.clip(a, -1, 1) * 127).astype(np.int8)) for a in r.activations],
         "tracking": {p: rows for p, rows in tracking_units(r).items() if p in props},
+        # Jamo units: the tokens that start a syllable (the long-text strip composes them).
+        "starts": (
+            np.flatnonzero(model.vocab_.char_starts(r.ids)).tolist()
+            if model.vocab_.units.kind == "jamo"
+            else None
+        ),
         "properties": props,
         "window": WINDOW,
         "influence": None,
@@ -128,12 +134,13 @@ def _script_json(data: Any) -> str:
     return json.dumps(data, ensure_ascii=False).replace("<", "\\u003c")
 
 
-def live_page(first_text: str = "") -> str:
+def live_page(first_text: str = "", models: list[dict[str, Any]] | None = None) -> str:
     """The page ``charrnn serve`` sends: it asks the server for every view.
 
     Its script and style are links to ``/page.js`` and ``/page.css``; the first
-    text travels in a JSON data block (not code, so the policy's ``script-src
-    'self'`` does not apply to it).
+    text and the list of models (name, one line, whether its run can be watched)
+    travel in JSON data blocks (not code, so the policy's ``script-src 'self'``
+    does not apply to them).
     """
     return (
         asset("page.html")
@@ -141,6 +148,7 @@ def live_page(first_text: str = "") -> str:
         .replace("<!--STYLE-->", '<link rel="stylesheet" href="/page.css">')
         .replace("<!--SCRIPT-->", '<script src="/page.js"></script>')
         .replace('/*FIRST*/""', _script_json(first_text))
+        .replace("/*MODELS*/[]", _script_json(models or []))
     )
 
 

@@ -1,4 +1,5 @@
-"""``charrnn serve``: the learner's page for one model, on a local web server.
+"""``charrnn serve``: the learner's page for one model or several side by side, on a local
+web server.
 
 The standard library's ``ThreadingHTTPServer`` is enough: one user, a handful
 of small JSON requests, no templates or sessions; it needs nothing installed
@@ -8,9 +9,12 @@ burst of requests queues instead of multiplying memory.
 
 Routes: ``GET /`` the page, ``/page.js`` and ``/page.css`` its script and
 style; ``POST /api/read``, ``/api/influence``, ``/api/reach``,
-``/api/sample``, ``/api/complete`` with a JSON body, answering JSON. A user's mistake (unknown
-characters, a huge text, a bad number) is a 4xx answer with ``{"error":
-message}``, which the page shows; nothing reaches the client as a traceback.
+``/api/sample``, ``/api/complete`` (each for one of the models, ``model``),
+``/api/compare`` and ``/api/compare/reach`` (every model side by side) and
+``/api/live`` (a run as it trains) with a JSON body, answering JSON. A user's
+mistake (unknown characters, a huge text, a bad number) is a 4xx answer with
+``{"error": message}``, which the page shows; nothing reaches the client as a
+traceback.
 
 It is safe to leave running on a laptop (``docs/page.md``, "Safety"):
 
@@ -36,13 +40,25 @@ import socket
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, cast
 
 from ..api import CharRNN
 from ..common.errors import CharRNNError
-from ..generation.views import MAX_TEXT
-from .page import LIVE_CSP, REACH_WINDOW, asset, influence_row, live_page, payload, reach_rows
+from ..generation.views import MAX_TEXT, align
+from .compare import MAX_MODELS, compare, compare_reach
+from .live import RunWatcher
+from .page import (
+    LIVE_CSP,
+    REACH_WINDOW,
+    asset,
+    describe,
+    influence_row,
+    live_page,
+    payload,
+    reach_rows,
+)
 
 MAX_BODY = 1_000_000  # bytes of a request body
 MAX_DEPTH = 8  # nesting of a request's JSON (every field is a scalar: 1 would do)
@@ -57,15 +73,34 @@ IDLE_TIMEOUT = 15.0  # seconds a connection may stay silent
 LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
 
 # Each route's fields: (type, default, low, high). A bound of None is filled from the
-# model (top_k at most its vocabulary). Together they are the per-request compute budget:
-# a read or influence reads at most MAX_TEXT characters; a sample takes at most
+# server (model: one of its models; top_k: at most the model's vocabulary). Together they
+# are the per-request compute budget: a read or influence reads at most MAX_TEXT
+# characters (a comparison, with each of at most MAX_MODELS models); a sample takes at most
 # MAX_SAMPLES x (MAX_PREFIX + MAX_SAMPLE_LEN) steps; a completion at most the library's
-# 50,000 exact-search steps (then a beam search), or 200 steps of MAX_BEAM in text mode.
+# 50,000 exact-search steps (then a beam search), or 200 steps of MAX_BEAM in text mode;
+# a poll of a live run reads at most 8 MB of its log and samples at most two new
+# checkpoints.
+MODEL = (int, 0, 0, None)
+SKIP = (bool, False, False, True)  # leave out characters the model cannot read
 LIMITS: dict[str, dict[str, tuple[type, Any, Any, Any]]] = {
-    "/api/read": {"text": (str, "", 0, MAX_TEXT)},
-    "/api/influence": {"text": (str, "", 0, MAX_TEXT), "index": (int, 0, 0, MAX_TEXT)},
-    "/api/reach": {"text": (str, "", 0, MAX_TEXT), "index": (int, 0, 0, MAX_TEXT)},
+    "/api/read": {"text": (str, "", 0, MAX_TEXT), "model": MODEL, "skip": SKIP},
+    "/api/influence": {
+        "text": (str, "", 0, MAX_TEXT),
+        "index": (int, 0, 0, MAX_TEXT),
+        "model": MODEL,
+        "skip": SKIP,
+    },
+    "/api/reach": {
+        "text": (str, "", 0, MAX_TEXT),
+        "index": (int, 0, 0, MAX_TEXT),
+        "model": MODEL,
+        "skip": SKIP,
+    },
+    "/api/compare": {"text": (str, "", 0, MAX_TEXT)},
+    "/api/compare/reach": {"text": (str, "", 0, MAX_TEXT), "at": (int, 0, 0, MAX_TEXT)},
+    "/api/live": {"model": MODEL, "temperature": (float, 1.0, 0.0, 100.0)},
     "/api/sample": {
+        "model": MODEL,
         "prefix": (str, "", 0, MAX_PREFIX),
         "n": (int, 5, 1, MAX_SAMPLES),
         "temperature": (float, 1.0, 0.0, 100.0),
@@ -74,6 +109,7 @@ LIMITS: dict[str, dict[str, tuple[type, Any, Any, Any]]] = {
         "seed": (int, None, 0, MAX_SEED),
     },
     "/api/complete": {
+        "model": MODEL,
         "prefix": (str, "", 0, MAX_PREFIX),
         "k": (int, 10, 1, 100),
         "max_len": (int, None, 1, 200),
@@ -121,12 +157,13 @@ def parse_body(raw: bytes) -> dict[str, Any]:
     return body
 
 
-def fields(route: str, body: dict[str, Any], vocab_size: int) -> dict[str, Any]:
+def fields(route: str, body: dict[str, Any], highs: dict[str, int]) -> dict[str, Any]:
     """The fields of one request, each checked against :data:`LIMITS`.
 
-    A wrong one is a :class:`RequestError` (400) naming the field, what it
-    must be and its range; an unknown field is refused too (a typo would
-    otherwise be silently ignored).
+    ``highs`` fills the upper bounds that depend on the server (``model``,
+    ``top_k``). A wrong field is a :class:`RequestError` (400) naming the
+    field, what it must be and its range; an unknown field is refused too (a
+    typo would otherwise be silently ignored).
     """
     limits = LIMITS[route]
     unknown = sorted(set(body) - set(limits))
@@ -136,10 +173,15 @@ def fields(route: str, body: dict[str, Any], vocab_size: int) -> dict[str, Any]:
         )
     out = {}
     for name, (kind, default, lo, hi) in limits.items():
-        hi = vocab_size if name == "top_k" else hi
+        hi = highs[name] if hi is None else hi
         value: Any = body.get(name)
         if value is None:
             out[name] = default
+            continue
+        if kind is bool:
+            if not isinstance(value, bool):
+                raise RequestError(400, f"{name} must be true or false")
+            out[name] = value
             continue
         if kind is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
@@ -163,16 +205,31 @@ def fields(route: str, body: dict[str, Any], vocab_size: int) -> dict[str, Any]:
 
 
 class PageServer(ThreadingHTTPServer):
-    """The HTTP server of one model."""
+    """The HTTP server of one model, or of two or three side by side.
+
+    ``names`` label the models on the page; ``runs`` gives, for each model, the run
+    directory to watch as it trains (None: a checkpoint file, nothing to watch).
+    """
 
     daemon_threads = True
     request_queue_size = 128  # a burst of requests waits in the kernel's queue, not refused
 
     def __init__(
-        self, address: tuple[str, int], model: CharRNN, first_text: str = "", quiet: bool = True
+        self,
+        address: tuple[str, int],
+        models: Sequence[CharRNN],
+        first_text: str = "",
+        quiet: bool = True,
+        names: Sequence[str] | None = None,
+        runs: Sequence[str | None] | None = None,
     ):
         super().__init__(address, _Handler)
-        self.model = model
+        self.models = list(models)
+        self.names = (
+            list(names) if names is not None else [f"model {i + 1}" for i in range(len(models))]
+        )
+        runs = list(runs) if runs is not None else [None] * len(self.models)
+        self.watchers = [RunWatcher(r) if r is not None else None for r in runs]
         self.first_text = first_text
         self.quiet = quiet
         self.slots = threading.BoundedSemaphore(COMPUTE_SLOTS)
@@ -180,11 +237,23 @@ class PageServer(ThreadingHTTPServer):
         self.busy = 0  # requests computing now (see wait_until_idle)
         self.idle = threading.Condition()
         port = self.server_address[1]
-        names = {*LOOPBACK, str(address[0]).lower()}
-        names |= {f"[{n}]" for n in names if ":" in n and not n.startswith("[")}
+        hostnames = {*LOOPBACK, str(address[0]).lower()}
+        hostnames |= {f"[{n}]" for n in hostnames if ":" in n and not n.startswith("[")}
         # The Host headers answered: each name with the bound port (browsers always send it
         # for a port other than 80).
-        self.hosts = {f"{n}:{port}" for n in names} | (names if port == 80 else set())
+        self.hosts = {f"{n}:{port}" for n in hostnames} | (hostnames if port == 80 else set())
+
+    @property
+    def model(self) -> CharRNN:
+        """The first model (the only one, unless models are compared)."""
+        return self.models[0]
+
+    def page_models(self) -> list[dict[str, Any]]:
+        """What the page is told about the models: name, one line, whether it can be watched."""
+        return [
+            {"name": n, "model": describe(m), "live": w is not None}
+            for n, m, w in zip(self.names, self.models, self.watchers, strict=True)
+        ]
 
     @property
     def url(self) -> str:
@@ -220,14 +289,27 @@ class PageServer(ThreadingHTTPServer):
 
     def answer(self, route: str, body: dict[str, Any]) -> dict[str, Any]:
         """The JSON answer of one API route (``body`` already parsed; fields checked here)."""
-        m = self.model
-        f = fields(route, body, m.vocab_.size)
+        highs = {"model": len(self.models) - 1, "top_k": max(m.vocab_.size for m in self.models)}
+        f = fields(route, body, highs)
+        if route == "/api/compare":
+            return compare(self.models, self.names, f["text"])
+        if route == "/api/compare/reach":
+            cols = [compare_reach(m, f["text"], f["at"]) for m in self.models]
+            return {"columns": cols, "window": REACH_WINDOW}
+        m = self.models[f["model"]]
+        if route == "/api/live":
+            return self._live(f["model"], f["temperature"])
+        text = f.get("text", "")
+        if f.get("skip"):  # a comparison: the characters this model cannot read are left out
+            text = align(m.vocab_, text, m.config_.mode).readable
         if route == "/api/read":
-            return payload(m, f["text"])
+            return payload(m, text)
         if route == "/api/influence":
-            return {"influence": influence_row(m, f["text"], f["index"])}
+            return {"influence": influence_row(m, text, f["index"])}
         if route == "/api/reach":
-            return {"reach": reach_rows(m, f["text"], f["index"]), "window": REACH_WINDOW}
+            return {"reach": reach_rows(m, text, f["index"]), "window": REACH_WINDOW}
+        if f.get("top_k") is not None and f["top_k"] > m.vocab_.size:
+            raise RequestError(400, f"top_k must be between 1 and {m.vocab_.size}")
         if route == "/api/sample":
             t0 = time.perf_counter()
             # Text mode: a paragraph, not sample()'s 500 characters, unless asked.
@@ -243,6 +325,19 @@ class PageServer(ThreadingHTTPServer):
             return {"samples": samples, "seconds": time.perf_counter() - t0}
         r = m.complete(f["prefix"], f["k"], max_len=f["max_len"], beam=f["beam"])
         return r.to_dict()
+
+    def _live(self, index: int, temperature: float) -> dict[str, Any]:
+        watcher = self.watchers[index]
+        if watcher is None:
+            raise RequestError(
+                400, f"model {index} was loaded from a checkpoint file: there is no run to watch"
+            )
+        answer = watcher.poll(temperature)
+        if watcher.model is not None and watcher.model is not self.models[index]:
+            # The newest model a load of the run gives: the page's other views read it
+            # from now on (requests computing with the old one finish with it).
+            self.models[index] = watcher.model
+        return answer
 
 
 def _page_message(exc: CharRNNError) -> str:
@@ -347,7 +442,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         path = self.path.split("?", 1)[0]
         if path in ("/", "/index.html"):
-            html = live_page(self.server.first_text).encode("utf-8")
+            html = live_page(self.server.first_text, self.server.page_models()).encode("utf-8")
             self._send(200, html, "text/html; charset=utf-8")
         elif path == "/page.js":
             self._send(200, asset("page.js").encode(), "text/javascript; charset=utf-8")
@@ -430,14 +525,26 @@ def is_loopback(host: str) -> bool:
 
 
 def make_server(
-    model: CharRNN,
+    model: CharRNN | Sequence[CharRNN],
     host: str = "127.0.0.1",
     port: int = 8000,
     *,
     first_text: str = "",
     quiet: bool = True,
+    names: Sequence[str] | None = None,
+    runs: Sequence[str | None] | None = None,
 ) -> PageServer:
-    """A server for ``model``, bound but not yet serving (``port=0`` picks a free one)."""
+    """A server for ``model`` (or up to three models side by side), bound but not yet
+    serving (``port=0`` picks a free one); see :class:`PageServer` for ``names`` and ``runs``.
+    """
+    models = [model] if isinstance(model, CharRNN) else list(model)
+    if not 1 <= len(models) <= MAX_MODELS:
+        raise CharRNNError(
+            f"the page shows 1 to {MAX_MODELS} models side by side; got {len(models)}"
+        )
+    for given, what in ((names, "names"), (runs, "runs")):
+        if given is not None and len(given) != len(models):
+            raise CharRNNError(f"give one of {what} per model")
     if not 0 <= port <= 65535:
         raise CharRNNError(f"the port must be between 0 and 65535; got {port}")
     try:
@@ -448,7 +555,7 @@ def make_server(
                 address_family = socket.AF_INET6
 
             cls = _V6
-        return cls((host, port), model, first_text, quiet)
+        return cls((host, port), models, first_text, quiet, names, runs)
     except OSError as exc:
         raise CharRNNError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
 
