@@ -42,6 +42,7 @@ from .generation.views import Reading, influence, read, tracking_units
 from .training import checkpoint
 from .training.checkpoint import RunState
 from .training.evaluate import Loss, evaluate_text, evaluate_words
+from .training.pretrained import is_pretrained_ref, pretrained_path
 from .training.run import Callbacks, TrainingRun
 from .training.trainer import LogEvent, Trainer, eval_batch_size, make_batches
 
@@ -814,7 +815,9 @@ class CharRNN:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> CharRNN:
-        """Load a model from a ``.npz`` checkpoint or a run directory (its best model)."""
+        """Load a model from a ``.npz`` checkpoint, a run directory (its best model), or
+        ``"@name"``, a model shipped with the package (``"@names"``, ``"@shakespeare"``,
+        ``"@ko"``: :func:`charrnn.training.pretrained.pretrained_names` lists them)."""
         ckpt = checkpoint.load(resolve_model_path(path))
         return cls.from_checkpoint(ckpt)
 
@@ -976,7 +979,14 @@ CharRNN.__init__.__signature__ = _init_signature()  # type: ignore[attr-defined]
 
 
 def resolve_model_path(path: str | os.PathLike[str]) -> str:
-    """A run directory means its best model (or latest when there is no best)."""
+    """The checkpoint file a model argument names.
+
+    ``@name`` is a model shipped with the package (:mod:`charrnn.training.pretrained`),
+    a run directory means its best model (or latest when there is no best), and
+    anything else is the checkpoint file itself.
+    """
+    if is_pretrained_ref(path):
+        return pretrained_path(os.fspath(path))
     path = os.fspath(path)
     if os.path.isdir(path):
         for name in ("best.npz", "latest.npz"):

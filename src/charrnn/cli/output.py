@@ -16,6 +16,7 @@ from typing import Any
 from ..api import CharRNN
 from ..core.vocab import Vocab
 from ..training.evaluate import Loss
+from ..training.pretrained import pretrained_names
 
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
@@ -33,7 +34,12 @@ def silent(msg: str) -> None:
 
 def model_arg(parser: argparse.ArgumentParser) -> None:
     """The ``RUN`` argument of the commands that use a model."""
-    parser.add_argument("run", metavar="RUN", help="run directory or .npz checkpoint")
+    parser.add_argument(
+        "run",
+        metavar="RUN",
+        help="run directory, .npz checkpoint, or a pretrained model: "
+        + ", ".join("@" + n for n in pretrained_names()),
+    )
 
 
 def unknown_arg(parser: argparse.ArgumentParser) -> None:
@@ -47,7 +53,8 @@ def unknown_arg(parser: argparse.ArgumentParser) -> None:
 
 
 def load_model(path: str) -> CharRNN:
-    """The model of a run directory (its best) or of a ``.npz`` checkpoint."""
+    """The model of a run directory (its best), of a ``.npz`` checkpoint, or ``@name``
+    shipped with the package."""
     return CharRNN.load(path)
 
 
