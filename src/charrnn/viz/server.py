@@ -116,6 +116,17 @@ LIMITS: dict[str, dict[str, tuple[type, Any, Any, Any]]] = {
         "beam": (int, None, 1, MAX_BEAM),
     },
 }
+# The generation API for apps (docs/http.md): versioned paths whose fields, answers and
+# errors stay as documented while the page's own routes above may change with the page.
+API_VERSION = 1
+V1 = f"/api/v{API_VERSION}"
+LIMITS.update(
+    {
+        f"{V1}/sample": {**LIMITS["/api/sample"], "greedy": (bool, False, False, True)},
+        f"{V1}/complete": dict(LIMITS["/api/complete"]),
+        f"{V1}/score": {"model": MODEL, "text": (str, "", 1, MAX_TEXT)},
+    }
+)
 
 
 class RequestError(Exception):
@@ -310,7 +321,9 @@ class PageServer(ThreadingHTTPServer):
             return {"reach": reach_rows(m, text, f["index"]), "window": REACH_WINDOW}
         if f.get("top_k") is not None and f["top_k"] > m.vocab_.size:
             raise RequestError(400, f"top_k must be between 1 and {m.vocab_.size}")
-        if route == "/api/sample":
+        if route == f"{V1}/score":
+            return _score(m, f["text"])
+        if route in ("/api/sample", f"{V1}/sample"):
             t0 = time.perf_counter()
             # Text mode: a paragraph, not sample()'s 500 characters, unless asked.
             length = 200 if m.config_.mode == "text" else None
@@ -321,10 +334,35 @@ class PageServer(ThreadingHTTPServer):
                 top_k=f["top_k"],
                 max_len=f["max_len"] or length,
                 random_state=f["seed"],
+                greedy=f.get("greedy", False),
             )
             return {"samples": samples, "seconds": time.perf_counter() - t0}
         r = m.complete(f["prefix"], f["k"], max_len=f["max_len"], beam=f["beam"])
         return r.to_dict()
+
+    def describe_api(self) -> dict[str, Any]:
+        """``GET /api/v1``: the version, the models, and every route's fields with their
+        defaults and ranges, so an app can check a request before it sends it."""
+        highs = {"model": len(self.models) - 1, "top_k": max(m.vocab_.size for m in self.models)}
+        routes = {}
+        for route, limits in LIMITS.items():
+            if route.startswith(V1 + "/"):
+                routes[route] = {
+                    name: {
+                        "type": {str: "string", int: "integer", float: "number", bool: "boolean"}[
+                            kind
+                        ],
+                        "default": default,
+                        "min": lo,
+                        "max": highs[name] if hi is None else hi,
+                    }
+                    for name, (kind, default, lo, hi) in limits.items()
+                }
+        models = [
+            {"index": i, "name": n, "mode": m.config_.mode, "units": m.config_.units}
+            for i, (n, m) in enumerate(zip(self.names, self.models, strict=True))
+        ]
+        return {"version": API_VERSION, "models": models, "routes": routes}
 
     def _live(self, index: int, temperature: float) -> dict[str, Any]:
         watcher = self.watchers[index]
@@ -338,6 +376,22 @@ class PageServer(ThreadingHTTPServer):
             # from now on (requests computing with the old one finish with it).
             self.models[index] = watcher.model
         return answer
+
+
+def _score(model: CharRNN, text: str) -> dict[str, Any]:
+    """One text's log-probability under ``model`` (words mode: the text is one word)."""
+    if not text:
+        raise RequestError(400, "text must have at least 1 character")
+    if model.config_.mode == "words" and "\n" in text:
+        raise RequestError(400, "a words-mode model scores one word at a time: text has a newline")
+    s = model.score_details([text])[0]
+    return {
+        "text": s.text,
+        "logprob": s.logprob,
+        "nats_per_char": s.nats_per_char,
+        "symbol_nll": list(s.char_nll),
+        "unit": model.unit_name,
+    }
 
 
 def _page_message(exc: CharRNNError) -> str:
@@ -450,6 +504,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, asset("page.css").encode(), "text/css; charset=utf-8")
         elif path == "/favicon.ico":
             self._send(204, b"", "text/plain")
+        elif path == V1:
+            self._json(200, self.server.describe_api())
         else:
             self._json(404, {"error": f"no page {path[:200]}"})
 
