@@ -146,6 +146,22 @@ def test_a_slower_machine_re_plans_and_still_ends_at_the_budget():
     assert schedule.progress(last - 1) > 0.99  # the rate reaches its floor at the end
 
 
+def test_a_first_estimate_far_too_slow_is_caught_before_the_plan_ends():
+    """Catches a plan that ends the run in a fraction of its budget because its first steps
+    were slow (a busy machine, a cold cache): the look at a share of the plan's steps
+    re-plans long before a quarter of the budget has gone."""
+    schedule = Schedule(_cfg(), None)
+
+    def clock(i):  # the first steps 50 times slower than the rest
+        return 5.0 if i < 6 else 0.1
+
+    decisions, elapsed = _drive(Planner(100.0), schedule, clock, 5000)
+    assert decisions[0][2] == "first plan" and decisions[0][0] < 50
+    assert decisions[1][2] == "faster"
+    assert abs(elapsed - 100.0) < 0.05 * 100
+    assert schedule.progress(schedule.total() - 1) > 0.99
+
+
 def test_a_resumed_planner_does_not_look_twice_at_a_passed_checkpoint():
     p = Planner(100.0)
     p.resume(500, 60.0, planned=True)

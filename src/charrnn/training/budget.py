@@ -3,10 +3,11 @@
 A run given ``time_budget`` minutes and no step count measures its own speed
 over its first steps, fixes a step count that fits the budget, and lays the
 learning-rate schedule (warm-up, then cosine decay to its floor) over those
-steps. At a few fixed points of the budget (a quarter, half, three quarters and
-nine tenths of it) it looks again: if the steps left would end more than a few
-percent away from the budget, it re-plans the remaining steps, keeping the
-schedule continuous, so the rate still reaches its floor at the end.
+steps. At a few points (a quarter, half, three quarters and nine tenths of the
+budget, or of the plan's steps, whichever comes first) it looks again: if the
+steps left would end more than a few percent away from the budget, it re-plans
+the remaining steps, keeping the schedule continuous, so the rate still reaches
+its floor at the end.
 
 Every decision is a :class:`PlanEntry`; the list of them is the plan. It is
 saved in the run state (so a resume follows it bit-identically) and in
@@ -211,23 +212,25 @@ class Planner:
             return self._first(step, elapsed, schedule)
         if self.window is None:
             self.window = (step, elapsed)
-        if (
-            self.next_check >= len(CHECKPOINTS)
-            or elapsed < CHECKPOINTS[self.next_check] * self.budget
-        ):
+        total = schedule.total()
+        assert total is not None
+        # A look is due when the clock or the steps reach the next share: of the budget, or
+        # of the steps the plan in force has left (a first estimate far off either way is
+        # caught early, not only once a quarter of the budget has gone).
+        start = schedule.entries[-1].step
+
+        def passed(share: float) -> bool:
+            return elapsed >= share * self.budget or step - start >= share * (total - start)
+
+        if self.next_check >= len(CHECKPOINTS) or not passed(CHECKPOINTS[self.next_check]):
             return None
-        while (
-            self.next_check < len(CHECKPOINTS)
-            and elapsed >= CHECKPOINTS[self.next_check] * self.budget
-        ):
+        while self.next_check < len(CHECKPOINTS) and passed(CHECKPOINTS[self.next_check]):
             self.next_check += 1
         w_step, w_elapsed = self.window
         self.window = (step, elapsed)
         if step <= w_step:
             return None
         rate = (elapsed - w_elapsed) / (step - w_step)
-        total = schedule.total()
-        assert total is not None
         finish = elapsed + (total - step) * rate
         if abs(finish - self.budget) <= max(DRIFT * self.budget, MIN_DRIFT_S):
             return None
