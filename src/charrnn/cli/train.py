@@ -163,7 +163,7 @@ def run(args: argparse.Namespace) -> int:
     if result.reason == "time":
         tell(f"time budget of {cfg.time_budget:g} minutes reached at step {result.step}")
     if not args.quiet:
-        unit_name = "char" if cfg.units == "char" else "symbol"
+        unit_name = "symbol" if cfg.units == "jamo" else "char"
         best = result.best_val
         tell(
             f"done: {result.step} steps; model in {args.out}"
