@@ -78,8 +78,9 @@ def test_drawing_factor_by_factor_follows_the_enumerated_distribution():
         assert freq[p < 1e-9].sum() == 0
 
 
-@pytest.mark.parametrize("k", [1, 3, 40])
+@pytest.mark.parametrize("k", [1, 3, 40, syllables.SEARCH_K + 1])
 def test_top_k_is_exact_over_whole_syllables(k):
+    """By the bounded search, and past SEARCH_K by ranking the enumeration."""
     for seed in range(3):
         params, h = _peaked(seed)
         logp = jamo3.log_probs(params, h)
