@@ -1,21 +1,30 @@
-"""Char units against jamo units on Korean word lists, with the same step budget.
+"""Char, jamo and jamo3 units on Korean word lists, with the same wall-clock budget.
 
-    python examples/korean_units.py                       # @ko-words and @ko-nouns, 3000 steps
-    python examples/korean_units.py --steps 300 --data @ko-words   # a quick look
-    python examples/korean_units.py --data @ko-nouns --units jamo  # one corpus, one unit
+    python examples/korean_units.py                          # @ko-words and @ko-nouns, 2 minutes
+    python examples/korean_units.py --minutes 5 --data @ko-nouns
+    python examples/korean_units.py --units jamo jamo3 --minutes 1   # some units only
+    python examples/korean_units.py --steps 3000 --minutes 0         # a step budget instead
 
-For every corpus and both units it trains one words-mode model (runs/ko/<corpus>-<units>,
-the same recipe and seed), then prints:
+For every corpus and unit kind it trains one words-mode model (runs/ko/<corpus>-<units>,
+the same recipe and seed) for ``--minutes`` of training each (``Config.time_budget``: the
+run times its first steps and plans as many as fit), then prints:
 
-- V, the vocabulary size (syllables in char units, jamo in jamo units);
+- V, the vocabulary (syllables in char units, jamo in jamo units; in jamo3 units the
+  other characters and all 11,172 syllables, read and predicted as jamo), and the
+  model's parameters;
+- the steps the budget allowed, the seconds the whole fit took (validation and
+  checkpoints included), and the training speed in characters of the shown text per
+  second (a syllable counts once; jamo units predict about two symbols for each);
 - the held-out loss of the best model in nats per character of the shown text (a
   syllable counts once, as does the closing end of word) -- the figure that compares
-  the two units -- and, in jamo units, in nats per symbol too;
+  the units -- and, in jamo units, in nats per symbol too;
 - of ``-n`` samples at temperature 1: the share that are new words (not in the
-  training split) and the number that are malformed (hold a conjoining jamo outside
-  a syllable), and the training time (seconds of this machine, for orientation only).
+  training split) and the number that are malformed (hold a conjoining jamo outside a
+  syllable).
 
-A budget in steps, not in time, so the figures do not depend on the machine's load.
+Equal wall clock is the fair budget between units whose steps cost differently, but its
+figures depend on the machine and its load: run the units on one idle machine, one after
+another, and read the table as that machine's.
 """
 
 from __future__ import annotations
@@ -33,6 +42,7 @@ from charrnn.generation.sample import sample
 from charrnn.training.checkpoint import load as load_checkpoint
 
 LOOSE = re.compile("[\u1100-\u11ff]")
+UNITS = ("char", "jamo", "jamo3")
 
 # The names preset's recipe, one layer of 128: small enough for a laptop in minutes.
 RECIPE = dict(
@@ -55,12 +65,28 @@ RECIPE = dict(
 )
 
 
+def chars_per_second(model: CharRNN) -> float:
+    """Training speed in characters of the shown text per second, over the logged windows.
+
+    A log event's speed is in model symbols; in jamo units the per-character loss says
+    how many symbols each character took (``loss_per_char = loss * symbols / chars``).
+    """
+    speeds = []
+    for e in model.history_[1:] or model.history_:  # the first window holds the set-up
+        ratio = e.train_loss / e.train_loss_per_char if e.train_loss_per_char else 1.0
+        speeds.append(e.chars_per_s * ratio)
+    return float(np.median(speeds))
+
+
 def run(data: str, units: str, args: argparse.Namespace) -> dict[str, object]:
     out = os.path.join(args.out, f"{data.lstrip('@')}-{units}")
+    budget = dict(time_budget=args.minutes) if args.minutes else dict(steps=args.steps)
+    if args.minutes and args.steps:
+        budget["steps"] = args.steps  # a cap beside the budget
     t0 = time.perf_counter()
-    model = CharRNN(
-        **RECIPE, units=units, steps=args.steps, log_every=args.steps // 6, random_state=args.seed
-    ).fit(data, out_dir=out, force=True)
+    model = CharRNN(**RECIPE, **budget, units=units, log_every=50, random_state=args.seed).fit(
+        data, out_dir=out, force=True
+    )
     seconds = time.perf_counter() - t0
     best = model.params_
     ckpt = load_checkpoint(os.path.join(out, "best.npz"))
@@ -72,6 +98,9 @@ def run(data: str, units: str, args: argparse.Namespace) -> dict[str, object]:
         "data": data,
         "units": units,
         "V": model.vocab_.size,
+        "params": sum(p.size for p in best.values()),
+        "steps": model.history_[-1].step,
+        "chars_s": chars_per_second(model),
         "val_char": top.val_loss_per_char if top.val_loss_per_char is not None else top.val_loss,
         "val_symbol": top.val_loss,
         "new": float(np.mean([s not in known for s in drawn])),
@@ -83,25 +112,30 @@ def run(data: str, units: str, args: argparse.Namespace) -> dict[str, object]:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--data", nargs="+", default=["@ko-words", "@ko-nouns"])
-    p.add_argument("--units", nargs="+", default=["char", "jamo"], choices=["char", "jamo"])
-    p.add_argument("--steps", type=int, default=3000)
+    p.add_argument("--units", nargs="+", default=list(UNITS), choices=UNITS)
+    p.add_argument("--minutes", type=float, default=2.0, help="training minutes per run (2)")
+    p.add_argument("--steps", type=int, default=None, help="a step budget (with --minutes 0)")
     p.add_argument("-n", type=int, default=1000, help="samples per model (1000)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=os.path.join("runs", "ko"))
     args = p.parse_args()
-    print(f"{args.steps} steps each; held-out loss of the best model; {args.n} samples")
+    if not args.minutes and not args.steps:
+        p.error("give --minutes, or --minutes 0 and --steps")
+    budget = f"{args.minutes:g} minutes" if args.minutes else f"{args.steps} steps"
+    print(f"{budget} of training each; held-out loss of the best model; {args.n} samples")
     print(
-        "| corpus | units | V | held-out nats/char | nats/symbol | new words | malformed "
-        "| train s |"
+        "| corpus | units | V | parameters | steps | fit s | chars/s | held-out nats/char "
+        "| nats/symbol | new words | malformed |"
     )
-    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for data in args.data:
         for units in args.units:
             r = run(data, units, args)
             per_symbol = f"{r['val_symbol']:.3f}" if units == "jamo" else "="
             print(
-                f"| `{r['data']}` | {r['units']} | {r['V']} | {r['val_char']:.3f} | {per_symbol} "
-                f"| {r['new']:.1%} | {r['malformed']} of {args.n} | {r['seconds']:.0f} |",
+                f"| `{r['data']}` | {r['units']} | {r['V']:,} | {r['params']:,} | {r['steps']:,} "
+                f"| {r['seconds']:.0f} | {r['chars_s']:,.0f} | {r['val_char']:.3f} | {per_symbol} "
+                f"| {r['new']:.1%} | {r['malformed']} of {args.n} |",
                 flush=True,
             )
 

@@ -26,7 +26,7 @@ from charrnn.core.cells import cell_names
 from charrnn.core.vocab import FINALS, INITIALS, MEDIALS
 from charrnn.viz.page import influence_row, payload
 
-UNITS = ("char", "jamo")
+UNITS = ("char", "jamo", "jamo3")
 MODES = ("words", "text")
 COMBOS = list(itertools.product(cell_names(), UNITS, MODES))  # with the suite's own cells
 IDS = [f"{c}-{u}-{m}" for c, u, m in COMBOS]
@@ -39,7 +39,7 @@ LOOSE_JAMO = set(INITIALS) | set(MEDIALS) | set(FINALS)
 
 
 def corpus(units: str, mode: str) -> str:
-    words = KO_WORDS if units == "jamo" else EN_WORDS
+    words = EN_WORDS if units == "char" else KO_WORDS
     if mode == "words":
         return "\n".join(words * 2) + "\n"
     return " ".join(words * 6) + "\n"
@@ -49,8 +49,8 @@ def train_flags(cell: str, units: str, mode: str) -> list[str]:
     flags = ["--cell", cell, "--mode", mode, "--hidden", "8", "--seed", "3"]
     flags += ["--batch-size", "3", "--seq-len", "6", "--schedule", "constant"]
     flags += ["--val-fraction", "0.2", "--log-every", "2", "--dtype", "float64", "--quiet"]
-    if units == "jamo":
-        flags += ["--units", "jamo"]
+    if units != "char":
+        flags += ["--units", units]
     return flags
 
 
@@ -82,7 +82,7 @@ def runs(tmp_path_factory):
 
 
 def probe(units: str) -> str:
-    return "가방" if units == "jamo" else "kai"
+    return "kai" if units == "char" else "가방"
 
 
 combos = pytest.mark.parametrize(("cell", "units", "mode"), COMBOS, ids=IDS)
@@ -120,7 +120,7 @@ def test_sample_gives_whole_words(runs, cell, units, mode):
     assert code == 0, err
     if mode == "words":
         assert len(out.splitlines()) == 4 and all(out.splitlines())
-    if units == "jamo":  # the syllable grammar composes every jamo into a syllable
+    if units != "char":  # the grammar (jamo) or the factored head (jamo3): whole syllables
         assert not LOOSE_JAMO & set(out), out
 
 

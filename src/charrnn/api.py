@@ -288,11 +288,12 @@ class CharRNN:
 
     @property
     def unit_name(self) -> str:
-        """What one step of the model reads: ``"char"``, or ``"jamo"`` for jamo units.
+        """The model's units: ``"char"``, ``"jamo"`` or ``"jamo3"`` (``Config.units``).
 
-        Per-step losses (:meth:`read`, ``charrnn trace``) are nats per this
-        unit; :meth:`evaluate` and :meth:`score` report both per character and
-        per unit.
+        A step of a ``jamo`` model reads one jamo, and its per-step losses
+        (:meth:`read`, ``charrnn trace``) are nats per jamo; :meth:`evaluate`
+        and :meth:`score` report both per character and per jamo. A step of a
+        ``char`` or ``jamo3`` model reads one character.
         """
         self._check_fitted()
         return self.vocab_.units.kind

@@ -30,9 +30,16 @@ KB = 1024
 
 
 def script():
-    spec = importlib.util.spec_from_file_location("train_pretrained", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    # The script pins BLAS threads in os.environ as it loads (for a run of its own): keep
+    # that out of this test process, whose later subprocesses (MPI ranks) read it.
+    saved = dict(os.environ)
+    try:
+        spec = importlib.util.spec_from_file_location("train_pretrained", SCRIPT)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
     return module
 
 

@@ -16,6 +16,7 @@ pytestmark = pytest.mark.slow  # each runs a benchmark script
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.long  # bench_train end to end (4 s); its pieces are tested here
 def test_bench_train_prints_engine_bound_and_floor():
     proc = subprocess.run(
         [

@@ -200,8 +200,19 @@ def _pages(slow: bool):
 
 
 @pytest.mark.parametrize("page", _pages(slow=False))
-def test_the_pages_examples_run_and_print_what_they_show(page, tmp_path, monkeypatch, capsys):
+def test_the_pages_examples_run_and_print_what_they_show(
+    page, tmp_path, monkeypatch, capsys, request
+):
+    if _runs_slow_tests(request.config) and page in {p.values[0] for p in _pages(slow=True)}:
+        pytest.skip("the page's slow test runs all its blocks in this session")
     assert run_page(page, False, tmp_path, monkeypatch, capsys) > 0
+
+
+def _runs_slow_tests(config) -> bool:
+    """Whether this session selects slow tests too (make test does, make test-fast not):
+    then the fast blocks of a page with slow ones run once, in its slow test."""
+    expr = config.getoption("markexpr") or ""
+    return "not slow" not in expr and expr.strip() != "slow"
 
 
 @pytest.mark.slow

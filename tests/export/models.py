@@ -15,6 +15,7 @@ from __future__ import annotations
 import unicodedata
 
 import numpy as np
+import pytest
 
 from charrnn import CharRNN, Config
 from charrnn.core.model import init_params, param_specs
@@ -127,3 +128,20 @@ def greedy_mask(meta: dict, last: int, pos: int, max_len: int) -> np.ndarray:
         if pos == 0:
             ok &= cls != 2
     return ok
+
+
+def matrix(combos, ids):
+    """The combinations as pytest params: the whole matrix runs in ``make test-long``, and
+    ``make test`` runs one combination per cell, which between them take every layer
+    count, both units and both modes (the diagonal: cell i with layers ``LAYERS[i]`` and
+    alternating units and modes)."""
+    params = []
+    for combo, id_ in zip(combos, ids, strict=True):
+        i = CELLS.index(combo[0])
+        diagonal = {"layers": LAYERS[i % len(LAYERS)], "units": UNITS[i % len(UNITS)]}
+        keep = combo[1] == diagonal["layers"] and combo[2] == diagonal["units"]
+        if len(combo) > 3:  # with a mode: alternate it the other way round
+            keep = keep and combo[3] == MODES[(i + 1) % len(MODES)]
+        marks = () if keep else (pytest.mark.long,)
+        params.append(pytest.param(*combo, id=id_, marks=marks))
+    return params

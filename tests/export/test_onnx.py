@@ -25,6 +25,7 @@ from .models import (
     decode,
     encode,
     greedy_mask,
+    matrix,
     random_model,
     random_strings,
 )
@@ -108,7 +109,7 @@ def charrnn_logprobs(scores, T: int) -> np.ndarray:
     return out
 
 
-@pytest.mark.parametrize(("cell", "layers", "units", "mode"), COMBOS, ids=IDS)
+@pytest.mark.parametrize(("cell", "layers", "units", "mode"), matrix(COMBOS, IDS))
 def test_onnx_runtime_scores_as_charrnn_score(exported, cell, layers, units, mode):
     model, _, step_path, scorer_path = exported(cell, layers, units, mode)
     onnx.checker.check_model(onnx.load(str(step_path)), full_check=True)
@@ -157,7 +158,7 @@ def greedy(sess, meta, prefix: str, max_len: int) -> str:
     return prefix + decode(meta, out)
 
 
-@pytest.mark.parametrize(("cell", "layers", "units", "mode"), COMBOS, ids=IDS)
+@pytest.mark.parametrize(("cell", "layers", "units", "mode"), matrix(COMBOS, IDS))
 def test_greedy_decoding_in_onnx_runtime_gives_charrnn_sample_greedy(
     exported, cli, cell, layers, units, mode
 ):

@@ -13,7 +13,7 @@ import pytest
 
 from charrnn.export.pytorch import torch_model
 
-from .models import CELLS, LAYERS, UNITS, encode, random_model, random_strings
+from .models import CELLS, LAYERS, UNITS, encode, matrix, random_model, random_strings
 
 torch = pytest.importorskip("torch", reason="make test-torch installs torch")
 
@@ -45,7 +45,7 @@ def torch_logprobs(module, seqs: list[list[int]], boundary: int) -> np.ndarray:
     return torch.where(counted, logp, 0.0).numpy()
 
 
-@pytest.mark.parametrize(("cell", "layers", "units"), COMBOS, ids=IDS)
+@pytest.mark.parametrize(("cell", "layers", "units"), matrix(COMBOS, IDS))
 @pytest.mark.parametrize("mode", ["words", "text"])
 def test_torch_gives_charrnn_scores_in_float64(cli, tmp_path, cell, layers, units, mode):
     model = random_model(cell, layers, units, mode, dtype="float64")

@@ -50,7 +50,7 @@ def launch(n: int, *args: str, wait: bool = True, timeout: float = 120, module: 
     """
     cmd = [_mpiexec(), "-n", str(n), sys.executable, "-m", "mpi4py", "-m", module]
     cmd += [str(a) for a in args]
-    threads = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+    threads = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS")
     env = {**{k: v for k, v in os.environ.items() if k not in threads}, **MPI_ENV}
     if module.startswith("tests."):
         env["PYTHONPATH"] = os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
@@ -227,6 +227,7 @@ def test_resume_same_k_is_bit_identical_and_other_k_continues_the_run(corpus, tm
     assert_close(a, params(tmp_path / "serial"), 1e-10)
 
 
+@pytest.mark.long  # MPI's failure paths: make test-long
 def test_bad_input_on_one_rank_gives_one_message_and_no_rank_waits(corpus, tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a directory")
@@ -285,6 +286,7 @@ def _start_long_run(corpus: pathlib.Path, out: pathlib.Path):
     return job, _rank_pids(out)
 
 
+@pytest.mark.long  # MPI's failure paths: make test-long
 def test_sigterm_on_one_rank_saves_once_and_stops_every_rank(corpus, tmp_path):
     out = tmp_path / "run"
     job, ranks = _start_long_run(corpus, out)
@@ -300,6 +302,7 @@ def test_sigterm_on_one_rank_saves_once_and_stops_every_rank(corpus, tmp_path):
     assert load_checkpoint(out / "latest.npz").step == step < 100000
 
 
+@pytest.mark.long  # MPI's failure paths: make test-long
 def test_a_killed_rank_ends_the_job_with_the_last_checkpoint_intact(corpus, tmp_path):
     out = tmp_path / "run"
     job, ranks = _start_long_run(corpus, out)

@@ -182,6 +182,7 @@ def test_the_exported_comparison(browser, runs, tmp_path):
     assert severe(browser) == []
 
 
+@pytest.mark.long  # trains its runs as it goes: make test-long
 def test_the_vector_experiment_full_against_naive(browser, tmp_path):
     """``charrnn demo --page``'s pair: at the "r" of "vector", full BPTT expects it and the
     naive rule does not."""
@@ -225,6 +226,7 @@ def training(tmp_path_factory):
     proc.wait()
 
 
+@pytest.mark.long  # trains its runs as it goes: make test-long
 def test_watching_a_run_learn(browser, training):
     """Curves and samples grow on the page, without a reload, while the trainer writes."""
     from charrnn.viz.server import make_server

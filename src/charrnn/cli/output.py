@@ -95,6 +95,6 @@ def print_loss(model: CharRNN, loss: Loss, as_json: bool, **extra: Any) -> None:
 
 def per_symbol(model: CharRNN, nats: float, n: int) -> str:
     """Where the model's symbols are not characters, the loss per symbol beside."""
-    if model.unit_name == "char":
+    if not model.vocab_.units.splits_chars:
         return ""
     return f"  {nats:.4f} nats/symbol over {n:,} {model.unit_name} symbols"

@@ -100,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
         random_state=args.seed,
     )
     # Jamo units print whole syllables, so they are composed before printing, not streamed.
-    if mode == "text" and args.n == 1 and not args.json and model.unit_name == "char":
+    if mode == "text" and args.n == 1 and not args.json and not model.vocab_.units.splits_chars:
         _Stream(prefix).run(model, options)
         return 0
     known = model.training_words() if args.novelty else None

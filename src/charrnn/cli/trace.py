@@ -49,11 +49,20 @@ def run(args: argparse.Namespace) -> int:
             print(f"       gates: {format_gates(s.gates, H)}")
         print(f"       next: {tops}")
         # One step reads one of the model's symbols: a jamo, in jamo units.
+        per = "jamo" if model.vocab_.units.splits_chars else "char"
         print(
             f"       target {s.target_char!r} p={s.target_prob:.4f}  "
-            f"loss so far {s.running_loss:.4f} nats/{model.unit_name}"
+            f"loss so far {s.running_loss:.4f} nats/{per}"
         )
+        if s.factors:  # jamo3 units: the syllable's probability, factor by factor
+            print("       = " + " x ".join(_factor(*f) for f in s.factors))
     return 0
+
+
+def _factor(name: str, jamo: str, p: float) -> str:
+    """One factor of a jamo3 syllable, as ``p(initial ㄱ) 0.312``."""
+    what = f"{name} {jamo}" if jamo else "no final" if name == "final" else name
+    return f"p({what}) {p:.4f}"
 
 
 def format_gates(gates: dict[str, np.ndarray], H: int) -> str:

@@ -138,10 +138,14 @@ def run(args: argparse.Namespace) -> int:
         cfg, tr = training.config, training.trainer
         if not args.quiet:
             unit = "words" if cfg.mode == "words" else "characters"
+            vocab = training.corpus.vocab
+            V = f"V={vocab.size}"
+            if cfg.units == "jamo3":  # the other characters, then every syllable as its jamo
+                V = f"V={vocab.n_other}+{vocab.size - vocab.n_other} syllables"
             tell(
                 f"{'resuming' if training.resumed else 'training'} a {cfg.mode}-mode "
                 f"{cfg.cell.upper()}: "
-                f"H={cfg.hidden}, V={training.corpus.vocab.size}, "
+                f"H={cfg.hidden}, {V}, "
                 f"{training.n_params:,} parameters, "
                 f"{len(training.train_data):,} training {unit}, "
                 f"{len(training.val_data):,} held out; {training.plan_line()}"
@@ -172,7 +176,7 @@ def run(args: argparse.Namespace) -> int:
     if result.reason == "time":
         tell(f"time budget of {cfg.time_budget:g} minutes reached at step {result.step}")
     if not args.quiet:
-        unit_name = "char" if cfg.units == "char" else "symbol"
+        unit_name = "symbol" if cfg.units == "jamo" else "char"
         best = result.best_val
         tell(
             f"done: {result.step} steps; model in {args.out}"

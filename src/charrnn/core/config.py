@@ -161,10 +161,12 @@ class Config:
         mode); 0 is no cap. Validation runs on the whole held-out part, so a cap
         keeps it quick on a large corpus. With ``val_fraction=0.1`` and
         ``val_max=1000`` words mode uses makemore's split.
-    units : {"char", "jamo"}
+    units : {"char", "jamo", "jamo3"}
         The model's symbols: characters, or (``jamo``) every Hangul syllable as
         its initial, medial and optional final jamo, composed back into
-        syllables in everything a user sees (see :class:`charrnn.core.vocab.Units`).
+        syllables in everything a user sees, or (``jamo3``) one step per
+        character with every syllable read as the sum of its jamo and predicted
+        jamo by jamo (see :class:`charrnn.core.vocab.Units`).
     normalize : {"nfc", "none"}
         Read text as Unicode NFC (so a word stored decomposed is the word typed
         normally), or as it is (``none``, char units only).
@@ -332,7 +334,8 @@ class Config:
     units: str = _field(
         "char",
         "char: one symbol per character; jamo: each Hangul syllable as its "
-        "initial, medial and final jamo, composed back on output",
+        "initial, medial and final jamo, composed back on output; jamo3: one step per "
+        "character, each syllable read as the sum of its jamo and predicted jamo by jamo",
         "data",
         choices=UNITS,
         fixes_shape=True,

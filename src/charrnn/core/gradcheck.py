@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .model import Cache, Params, backward, forward, get_cell, init_params, param_specs
+from .vocab import S_COUNT, T_COUNT
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ def random_case(
     layers: int = 1,
     dropout: float = 0.0,
     cell: str = "rnn",
+    units: str = "char",
 ) -> GradCheckCase:
     """A float64 problem with weights large enough that tanh is not linear.
 
@@ -56,15 +58,26 @@ def random_case(
     starts from a non-zero initial state (text mode's truncated BPTT); ``layers``
     stacks RNNs; ``dropout`` checks the training-mode gradient with fixed masks;
     ``cell`` is a registered cell's name (``"rnn"``, ``"gru"``, ``"lstm"``, ...).
+    ``units="jamo3"`` checks the factored head and the three-hot input: V is then
+    the number of other characters, and every syllable follows them; ids are a
+    mix of other characters, open syllables and syllables with a final.
     """
+    n_ids = V + S_COUNT if units == "jamo3" else V
     params = init_params(
-        V, H, rng, layers=layers, init="normal", scale=0.5, dtype="float64", cell=cell
+        n_ids,
+        H,
+        rng,
+        layers=layers,
+        init="normal",
+        scale=0.5,
+        dtype="float64",
+        cell=cell,
+        units=units,
     )
-    for spec in param_specs(V, H, layers, cell):
+    for spec in param_specs(n_ids, H, layers, cell, units):
         if not spec.is_weight:  # non-zero biases, so a wrong bias gradient shows
             params[spec.name] = rng.standard_normal(spec.shape) * 0.1
-    inputs = rng.integers(0, V, size=(T, B))
-    targets = rng.integers(0, V, size=(T, B))
+    inputs, targets = (_ids(rng, V, units, (T, B)) for _ in range(2))
     mask = None
     if ragged:
         lengths = rng.integers(1, T + 1, size=B)
@@ -74,6 +87,15 @@ def random_case(
     h0 = np.tanh(rng.standard_normal(shape)) if carried_state else np.zeros(shape)
     drop_seed = int(rng.integers(2**31))
     return GradCheckCase(params, inputs, targets, mask, h0, dropout, drop_seed, cell)
+
+
+def _ids(rng: np.random.Generator, V: int, units: str, shape: tuple[int, int]) -> np.ndarray:
+    """Random ids; in jamo3 units a third other characters, the rest syllables, a third open."""
+    if units != "jamo3":
+        return rng.integers(0, V, size=shape)
+    syllables = rng.integers(0, S_COUNT, size=shape)
+    syllables -= (syllables % T_COUNT) * (rng.random(shape) < 1 / 3)  # no final
+    return np.where(rng.random(shape) < 1 / 3, rng.integers(0, V, size=shape), V + syllables)
 
 
 def numerical_grads(case: GradCheckCase, eps: float = 1e-3) -> dict[str, np.ndarray]:

@@ -26,6 +26,11 @@ output sequence of layer l-1 through ``Wxh<l> (H, H)`` and has its own
 reads the top layer. Dropout (inverted, training only) acts on every layer's
 output sequence: between layers and before the output layer.
 
+In ``jamo3`` units (:mod:`charrnn.core.jamo3`) the first layer reads a Hangul
+syllable as the sum of its jamo's input columns, and the head predicts it
+factor by factor (initial, medial, final) with two small heads beside ``Why``;
+the cells and the layers above the first are the same.
+
 Every large temporary comes from a :class:`Workspace`. A training loop passes
 the same one to every step, so in steady state a step allocates nothing large
 (and the allocator has no reason to hand pages back to the kernel and fault
@@ -39,6 +44,7 @@ from typing import Any
 
 import numpy as np
 
+from . import jamo3
 from .backend import NUMPY, Backend
 from .cells import (
     CELL_NAMES,
@@ -82,6 +88,8 @@ __all__ = [
     "param_shapes",
     "param_specs",
     "step",
+    "step_state",
+    "target_probs",
     "zero_state",
 ]
 
@@ -89,20 +97,33 @@ MAX_LAYERS = 16
 
 
 def param_specs(
-    vocab_size: int, hidden: int, layers: int = 1, cell: str | Cell = TANH
+    vocab_size: int,
+    hidden: int,
+    layers: int = 1,
+    cell: str | Cell = TANH,
+    units: str = "char",
 ) -> list[ParamSpec]:
     """Every parameter, weight matrices first, then biases.
 
     Keeping the matrices together lets weight decay act on one slice of the
     flat parameter buffer. Within each group: layer by layer, then the head.
-    ``cell`` is a cell or its name.
+    ``cell`` is a cell or its name. In ``jamo3`` units (``units``) the first
+    layer reads C input columns and ``Why`` has N + 19 rows (see
+    :class:`charrnn.core.jamo3.Layout`), and the medial and final heads follow.
     """
     V, H = vocab_size, hidden
+    V_in = V_out = V
+    head_weights: list[ParamSpec] = []
+    head_biases: list[ParamSpec] = []
+    if units == "jamo3":
+        layout = jamo3.Layout.for_ids(V)
+        V_in, V_out = layout.n_columns, layout.n_top
+        head_weights, head_biases = jamo3.head_specs(H)
     cell = get_cell(cell)
-    layer_specs = [s for l in range(layers) for s in cell.specs(l, V if l == 0 else H, H)]
-    weights = [s for s in layer_specs if s.is_weight] + [ParamSpec("Why", (V, H), "output")]
-    biases = [s for s in layer_specs if not s.is_weight] + [ParamSpec("by", (V,), "bias")]
-    return weights + biases
+    layer_specs = [s for l in range(layers) for s in cell.specs(l, V_in if l == 0 else H, H)]
+    weights = [s for s in layer_specs if s.is_weight] + [ParamSpec("Why", (V_out, H), "output")]
+    biases = [s for s in layer_specs if not s.is_weight] + [ParamSpec("by", (V_out,), "bias")]
+    return weights + head_weights + biases + head_biases
 
 
 def param_names(layers: int = 1) -> tuple[str, ...]:
@@ -114,10 +135,10 @@ PARAM_NAMES = param_names(1)  # ("Wxh", "Whh", "Why", "bh", "by")
 
 
 def param_shapes(
-    vocab_size: int, hidden: int, layers: int = 1, cell: str | Cell = TANH
+    vocab_size: int, hidden: int, layers: int = 1, cell: str | Cell = TANH, units: str = "char"
 ) -> dict[str, tuple[int, ...]]:
     """The shape of every parameter, in :func:`param_specs` order."""
-    return {s.name: s.shape for s in param_specs(vocab_size, hidden, layers, cell)}
+    return {s.name: s.shape for s in param_specs(vocab_size, hidden, layers, cell, units)}
 
 
 def num_layers(params: Params, cell: str | Cell | None = None) -> int:
@@ -167,6 +188,7 @@ def init_params(
     dtype: str = "float32",
     cell: str | Cell = TANH,
     forget_bias: float = 1.0,
+    units: str = "char",
 ) -> Params:
     """Draw fresh parameters.
 
@@ -190,6 +212,9 @@ def init_params(
         ``"gru"``, ``"lstm"``, ...
     forget_bias : float
         The LSTM's forget-gate bias at the start (see ``LSTMCell.initialise``).
+    units : str
+        The vocabulary's units: ``"jamo3"`` adds the medial and final heads
+        (see :func:`param_specs`); any other gives the tutorial's parameters.
 
     Returns
     -------
@@ -203,7 +228,7 @@ def init_params(
         raise ValueError(f"unknown init {init!r}")
     H = hidden
     cell = get_cell(cell)
-    specs = param_specs(vocab_size, hidden, layers, cell)
+    specs = param_specs(vocab_size, hidden, layers, cell, units)
 
     by_name = {s.name: s for s in specs}
 
@@ -221,9 +246,10 @@ def init_params(
         return rng.standard_normal(spec.shape) / np.sqrt(H)
 
     # Draw order: layer 1's weights, then the head, then deeper layers, so that
-    # a one-layer model draws exactly what it always drew.
+    # a one-layer model draws exactly what it always drew; jamo3's heads last.
     per_layer = [[s.name for s in cell.specs(l, 1, H) if s.is_weight] for l in range(layers)]
     order = per_layer[0] + ["Why"] + [name for names in per_layer[1:] for name in names]
+    order += [name for name in jamo3.HEAD_WEIGHTS if name in by_name]
     drawn = {name: draw(by_name[name]) for name in order}
     params = {
         s.name: (drawn[s.name] if s.is_weight else np.zeros(s.shape)).astype(dtype) for s in specs
@@ -242,8 +268,10 @@ class Cache:
     hs: list[Any]  # per layer, the cell's cache; the tanh cell's: states (T+1, B, H)
     drops: list[Any]  # per layer (T, B, H) dropout multipliers, or None
     outs: list[Any]  # per layer (T, B, H): output sequence after dropout
-    probs: Any  # (T*B, V) softmax outputs
+    probs: Any  # (T*B, V) softmax outputs; jamo3: the first factor's, (T*B, N + 19)
     final_state: Any  # (L, B, S) every layer's last state, to carry on
+    nll: Any = None  # (T*B,) float64 -log p(target) at every position, padding too
+    head: Any = None  # jamo3: the medial and final heads' HeadCache; None otherwise
 
 
 def _dropout(
@@ -325,6 +353,7 @@ def forward(
     dtype = params["Why"].dtype
     S = cell.state_shape(B, H)[1]
     h0 = h0.reshape(L, B, S)
+    layout = jamo3.Layout.of(params) if jamo3.is_jamo3(params) else None
     caches, drops, outs = [], [], []
     final = ws.get("final", (L, B, S), dtype)  # (L, B, S)
     below: Any = None  # (T, B, H) output of the layer below
@@ -333,7 +362,9 @@ def forward(
         W, b = params[n.input], params[n.bias]
         G = W.shape[0]  # gates * H
         pre = ws.get("pre", (T, B, G), dtype)  # (T, B, G)
-        if l == 0:
+        if l == 0 and layout is not None:
+            jamo3.gather_input(W, b, inputs, pre, layout, ws, xp)  # (I1)-(I2): jamo3's columns
+        elif l == 0:
             # Wxh @ onehot(x) + bh is row x of (Wxh^T + bh): a gather, never a matmul.
             table = ws.get("table", (W.shape[1], G), dtype)  # (V, G)
             xp.add(W.T, b, out=table)
@@ -356,6 +387,11 @@ def forward(
     logits += params["by"]
     logits -= logits.max(axis=1, keepdims=True)
     tflat = targets.reshape(-1)
+    head = None
+    if layout is not None:
+        # (O2)-(O3): the medial and final factors; the first is the softmax below (O1).
+        nll_jamo, head = jamo3.head_forward(params, hflat, tflat, layout, ws, xp)
+        tflat = head.c0
     rows = ws.arange(T * B)
     # log p[target] = z[target] - log sum exp z, taken before exp overwrites z:
     # a confident wrong guess costs a large finite loss, never log(0).
@@ -364,13 +400,15 @@ def forward(
     sums = probs.sum(axis=1)  # (T*B,)
     probs /= sums[:, None]
     nll = xp.log(sums.astype(xp.float64)) - z_target  # (T*B,) float64 for accuracy
+    if head is not None:
+        nll += nll_jamo  # (L): the whole syllable's loss
     if mask is None:
         weights = None
         loss_sum = float(nll.sum())
     else:
         weights = mask.reshape(-1).astype(dtype)
         loss_sum = float((nll * weights).sum())
-    return loss_sum, Cache(inputs, targets, weights, caches, drops, outs, probs, final)
+    return loss_sum, Cache(inputs, targets, weights, caches, drops, outs, probs, final, nll, head)
 
 
 def backward(
@@ -438,7 +476,8 @@ def backward(
     rows = ws.arange(T * B)
     # dy = p - onehot(target), weighted: padding contributes nothing.
     dy = cache.probs  # (T*B, V), reused in place
-    dy[rows, cache.targets.reshape(-1)] -= 1
+    head = cache.head
+    dy[rows, cache.targets.reshape(-1) if head is None else head.c0] -= 1
     if cache.weights is None:
         dy *= scale
     else:
@@ -448,6 +487,11 @@ def backward(
     dy.sum(axis=0, out=out["by"])  # dby (V,)
     dout = ws.get("dout0", (T, B, H), dtype)  # (T, B, H): d loss / d top output
     xp.dot(dy, params["Why"], out=dout.reshape(T * B, H))
+    if head is not None:  # (D2)-(D3): the medial and final heads add to d loss / d top output
+        coef = (
+            xp.full(T * B, scale, dtype=dtype) if cache.weights is None else cache.weights * scale
+        )
+        jamo3.head_backward(params, head, top, coef, out, dout.reshape(T * B, H), ws, xp)
     dh0 = ws.zeros("dh0", (L, *cell.state_shape(B, H)), dtype)  # (L, B, S)
     for l in range(L - 1, -1, -1):
         n = cell.names(l)
@@ -457,7 +501,10 @@ def backward(
         G = dpre.shape[2]
         dflat = dpre.reshape(T * B, G)  # (T*B, G)
         dflat.sum(axis=0, out=out[n.bias])  # dbh (G,)
-        if l == 0:
+        if l == 0 and head is not None:
+            layout = jamo3.Layout.of(params)
+            jamo3.input_grad(backend, inputs.reshape(-1), dflat, out[n.input], layout, ws)  # (D4)
+        elif l == 0:
             backend.onehot_grad(inputs.reshape(-1), dflat, out[n.input], ws)  # dWxh (G, V)
         else:
             below = cache.outs[l - 1].reshape(T * B, H)
@@ -483,6 +530,53 @@ def flat_buffer(arrays: Params, *, backend: Backend = NUMPY) -> tuple[Any, Param
         views[k][...] = a
         offset += a.size
     return flat, views
+
+
+def step_state(
+    params: Params,
+    x: Any,
+    h: Any,
+    *,
+    backend: Backend = NUMPY,
+    cell: str | Cell | None = None,
+    ws: Workspace | None = None,
+    record: list[dict[str, Any]] | None = None,
+) -> Any:
+    """One recurrence step for generation (no dropout): the new state alone, no head.
+
+    Parameters as :func:`step`; returns ``h_new``, shaped like ``h``.
+    """
+    xp = backend.xp
+    ws = ws if ws is not None else Workspace(backend)
+    cell = get_cell(cell) if cell is not None else cell_of(params)
+    L, H = num_layers(params, cell), hidden_size(params)
+    B = x.shape[0]
+    dtype = params["Why"].dtype
+    S = cell.state_shape(B, H)[1]
+    hl = h.reshape(L, B, S)
+    h_new = ws.other("step-h", (L, B, S), dtype, hl)  # (L, B, S)
+    below = None
+    for l in range(L):
+        n = cell.names(l)
+        W, b = params[n.input], params[n.bias]
+        pre = ws.get("step-pre", (B, W.shape[0]), dtype)  # (B, G), as forward's projection
+        if l == 0 and jamo3.is_jamo3(params):
+            pre[...] = jamo3.step_input(W, b, x, jamo3.Layout.of(params), xp)  # (I1)-(I2)
+            b = 0
+        elif l == 0:
+            if W.T.flags.c_contiguous:  # the sampler lays Wxh out so: a row gather
+                xp.take(W.T, x, axis=0, out=pre, mode="clip")
+            else:  # take would copy all of W.T first; this copies B columns
+                pre[...] = W[:, x].T
+        else:
+            xp.dot(below, W.T, out=pre)
+        pre += b
+        gates: list[dict[str, Any]] | None = [] if record is not None else None
+        cell.step(params, l, pre, hl[l], h_new[l], xp, ws, gates)
+        if record is not None:
+            record.append(gates[0] if gates else {})
+        below = cell.output(h_new[l])
+    return h_new.reshape(h.shape)
 
 
 def step(
@@ -514,35 +608,31 @@ def step(
     -------
     h_new : array shaped like ``h``
     logits : array (B, V)
+        In ``jamo3`` units, the log-probabilities of every character and syllable
+        (float64, :func:`charrnn.core.jamo3.log_probs`): logits whose softmax is the
+        factored distribution.
     """
-    xp = backend.xp
     ws = ws if ws is not None else Workspace(backend)
     cell = get_cell(cell) if cell is not None else cell_of(params)
+    h_new = step_state(params, x, h, backend=backend, cell=cell, ws=ws, record=record)
     L, H = num_layers(params, cell), hidden_size(params)
-    B = x.shape[0]
-    dtype = params["Why"].dtype
-    S = cell.state_shape(B, H)[1]
-    hl = h.reshape(L, B, S)
-    h_new = ws.other("step-h", (L, B, S), dtype, hl)  # (L, B, S)
-    below = None
-    for l in range(L):
-        n = cell.names(l)
-        W, b = params[n.input], params[n.bias]
-        pre = ws.get("step-pre", (B, W.shape[0]), dtype)  # (B, G), as forward's projection
-        if l == 0:
-            if W.T.flags.c_contiguous:  # the sampler lays Wxh out so: a row gather
-                xp.take(W.T, x, axis=0, out=pre, mode="clip")
-            else:  # take would copy all of W.T first; this copies B columns
-                pre[...] = W[:, x].T
-        else:
-            xp.dot(below, W.T, out=pre)
-        pre += b
-        gates: list[dict[str, Any]] | None = [] if record is not None else None
-        cell.step(params, l, pre, hl[l], h_new[l], xp, ws, gates)
-        if record is not None:
-            record.append(gates[0] if gates else {})
-        below = cell.output(h_new[l])
-    logits = ws.get("step-logits", (B, params["Why"].shape[0]), dtype)  # (B, V)
-    xp.dot(below, params["Why"].T, out=logits)
+    S = cell.state_shape(x.shape[0], H)[1]
+    below = cell.output(h_new.reshape(L, x.shape[0], S)[-1])  # (B, H) the top layer's output
+    if jamo3.is_jamo3(params):
+        return h_new, jamo3.log_probs(params, backend.asnumpy(below))
+    logits = ws.get("step-logits", (x.shape[0], params["Why"].shape[0]), params["Why"].dtype)
+    backend.xp.dot(below, params["Why"].T, out=logits)  # (B, V)
     logits += params["by"]
-    return h_new.reshape(h.shape), logits
+    return h_new, logits
+
+
+def target_probs(cache: Cache) -> Any:
+    """p(target) at every position of a forward, (T*B,) float64.
+
+    The softmax's own entry where there is one table of probabilities; in
+    ``jamo3`` units, the product of the target's factors.
+    """
+    if cache.head is not None:
+        return np.exp(-np.asarray(cache.nll))
+    T, B = cache.targets.shape
+    return cache.probs[np.arange(T * B), cache.targets.reshape(-1)].astype(np.float64)

@@ -7,10 +7,14 @@ must agree with. Biases are (H, 1) and (V, 1) columns here, as in the seed.
 Every registered cell runs through the same loop, :func:`cell_get_derivative`,
 with the cell's own per-character step (``Cell.reference_step``: the gated
 cells' is written gate by gate), so this module names no cell but the
-tutorial's.
+tutorial's. The same loop runs ``jamo3`` units (:mod:`charrnn.core.jamo3`)
+with their three-hot input column and their factored head, written here
+character by character with one-hot column vectors.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 
@@ -140,11 +144,105 @@ def _onehot(i: int, V: int) -> np.ndarray:
     return x
 
 
-def _head(Why: np.ndarray, by: np.ndarray, h: np.ndarray, target: int) -> tuple[np.ndarray, float]:
-    """The softmax output of one step and its loss, as the seed computes them."""
-    y = np.dot(Why, h) + by
-    p = np.exp(y - np.max(y)) / np.sum(np.exp(y - np.max(y)))
-    return p, float(-np.log(p[target, 0]))
+def _softmax(y: np.ndarray) -> np.ndarray:
+    return np.exp(y - np.max(y)) / np.sum(np.exp(y - np.max(y)))
+
+
+# One step's head: (params, h (H, 1), target, grads) -> (loss, back), where back()
+# adds the head's parameter gradients to grads and returns d loss / d h (H, 1).
+Head = Callable[
+    [dict[str, np.ndarray], np.ndarray, int, dict[str, np.ndarray]],
+    tuple[float, Callable[[], np.ndarray]],
+]
+
+
+def _softmax_head(
+    params: dict[str, np.ndarray], h: np.ndarray, target: int, grads: dict[str, np.ndarray]
+) -> tuple[float, Callable[[], np.ndarray]]:
+    """The seed's softmax output of one step, its loss and its backward."""
+    Why, by = params["Why"], params["by"]
+    p = _softmax(np.dot(Why, h) + by)
+
+    def back() -> np.ndarray:
+        dy = np.copy(p)
+        dy[target] -= 1
+        grads["Why"] += np.dot(dy, h.T)
+        grads["by"] += dy
+        return np.dot(Why.T, dy)
+
+    return float(-np.log(p[target, 0])), back
+
+
+def _jamo3_split(ix: int, n_other: int) -> tuple[int, int, int] | None:
+    """A jamo3 id as (initial, medial, final), or None for another character."""
+    if ix < n_other:
+        return None
+    l, rest = divmod(ix - n_other, 21 * 28)
+    v, t = divmod(rest, 28)
+    return l, v, t
+
+
+def _jamo3_input(params: dict[str, np.ndarray], ix: int, n_columns: int) -> np.ndarray:
+    """The input column of a character: one-hot, or its syllable's two or three jamo."""
+    N = params["Why"].shape[0] - 19
+    x = np.zeros((n_columns, 1))
+    jamo = _jamo3_split(ix, N)
+    if jamo is None:
+        x[ix] = 1
+    else:
+        l, v, t = jamo
+        x[N + l] = 1
+        x[N + 19 + v] = 1
+        if t:
+            x[N + 40 + t - 1] = 1
+    return x
+
+
+def _jamo3_head(
+    params: dict[str, np.ndarray], h: np.ndarray, target: int, grads: dict[str, np.ndarray]
+) -> tuple[float, Callable[[], np.ndarray]]:
+    """The factored head of one step: p(initial or character), p(medial), p(final)."""
+    N = params["Why"].shape[0] - 19
+    jamo = _jamo3_split(target, N)
+    c0 = target if jamo is None else N + jamo[0]
+    first_loss, first_back = _softmax_head(params, h, c0, grads)
+    if jamo is None:
+        return first_loss, first_back
+    l, v, t = jamo
+    el, ev = _onehot(l, 19), _onehot(v, 21)
+    u = np.tanh(np.dot(params["Wvh"], h) + np.dot(params["Wvl"], el) + params["bv"])
+    p1 = _softmax(np.dot(params["Wyv"], u) + params["byv"])
+    w = np.tanh(
+        np.dot(params["Wth"], h)
+        + np.dot(params["Wtl"], el)
+        + np.dot(params["Wtv"], ev)
+        + params["bt"]
+    )
+    p2 = _softmax(np.dot(params["Wyt"], w) + params["byt"])
+    loss = first_loss - float(np.log(p1[v, 0])) - float(np.log(p2[t, 0]))
+
+    def back() -> np.ndarray:
+        dh = first_back()
+        dy1 = np.copy(p1)
+        dy1[v] -= 1
+        grads["Wyv"] += np.dot(dy1, u.T)
+        grads["byv"] += dy1
+        du = (1 - u * u) * np.dot(params["Wyv"].T, dy1)
+        grads["Wvh"] += np.dot(du, h.T)
+        grads["Wvl"] += np.dot(du, el.T)
+        grads["bv"] += du
+        dy2 = np.copy(p2)
+        dy2[t] -= 1
+        grads["Wyt"] += np.dot(dy2, w.T)
+        grads["byt"] += dy2
+        dw = (1 - w * w) * np.dot(params["Wyt"].T, dy2)
+        grads["Wth"] += np.dot(dw, h.T)
+        grads["Wtl"] += np.dot(dw, el.T)
+        grads["Wtv"] += np.dot(dw, ev.T)
+        grads["bt"] += dw
+        return dh + np.dot(params["Wvh"].T, du) + np.dot(params["Wth"].T, dw)
+
+    return loss, back
 
 
 def cell_get_derivative(
@@ -155,6 +253,7 @@ def cell_get_derivative(
     state: np.ndarray,
     bptt: str = "full",
     window: int | None = None,
+    units: str = "char",
 ) -> tuple[float, dict[str, np.ndarray], np.ndarray]:
     """:func:`get_derivative` for a one-layer model of any registered cell.
 
@@ -175,6 +274,9 @@ def cell_get_derivative(
     window : int, optional
         Truncated BPTT by its definition: each loss's gradient, on its own,
         goes back through ``window`` steps and stops (with ``bptt="full"``).
+    units : str
+        ``"jamo3"``: the three-hot input and the factored head; otherwise the
+        seed's one-hot input and softmax.
 
     Returns
     -------
@@ -185,26 +287,27 @@ def cell_get_derivative(
         The last state.
     """
     c = get_cell(cell)
-    Why, by = params["Why"], params["by"]
-    V = Why.shape[0]
-    states, backs, hs, ps = {-1: np.copy(state)}, {}, {}, {}
-    loss = 0.0
-    for t in range(len(inputs)):
-        states[t], backs[t] = c.reference_step(params, 0, _onehot(inputs[t], V), states[t - 1])
-        hs[t] = c.output(states[t].T).T  # (H, 1): what the head reads
-        ps[t], l = _head(Why, by, hs[t], targets[t])
-        loss += l
+    n_in = params[c.names(0).input].shape[1]
+    head: Head = _jamo3_head if units == "jamo3" else _softmax_head
+
+    def x_of(ix: int) -> np.ndarray:
+        if units == "jamo3":
+            return _jamo3_input(params, ix, n_in)
+        return _onehot(ix, n_in)
 
     grads = {k: np.zeros_like(v) for k, v in params.items()}
+    states, backs, heads = {-1: np.copy(state)}, {}, {}
+    loss = 0.0
+    for t in range(len(inputs)):
+        states[t], backs[t] = c.reference_step(params, 0, x_of(inputs[t]), states[t - 1])
+        h = c.output(states[t].T).T  # (H, 1): what the head reads
+        l, heads[t] = head(params, h, targets[t], grads)
+        loss += l
 
     def d_state(t: int) -> np.ndarray:
         """d loss_t / d state_t: the head's gradient in the state's output part."""
-        dy = np.copy(ps[t])
-        dy[targets[t]] -= 1
-        grads["Why"] += np.dot(dy, hs[t].T)
-        grads["by"] += dy
         ds = np.zeros_like(states[t])
-        c.output(ds.T)[...] = np.dot(Why.T, dy).T  # a view: writes into ds
+        c.output(ds.T)[...] = heads[t]().T  # a view: writes into ds
         return ds
 
     def add(g: dict[str, np.ndarray]) -> None:

@@ -3,7 +3,10 @@
 The model's units are decided here and nowhere else (:class:`Units`): what a
 text becomes before it is encoded (Unicode NFC, and in ``jamo`` units every
 Hangul syllable split into its conjoining jamo), and how the model's symbols
-are composed back into the text a user sees.
+are composed back into the text a user sees. In ``jamo3`` units a symbol is a
+character again, and the vocabulary holds every Hangul syllable, after the
+other characters: the model (:mod:`charrnn.core.jamo3`) reads and writes each
+syllable as its jamo.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ UnknownPolicy = Literal["error", "skip"]
 _Form = Literal["NFC", "NFD", "NFKC", "NFKD"]
 _FORMS: tuple[_Form | None, ...] = (None, "NFC", "NFD", "NFKC", "NFKD")
 
-UNITS = ("char", "jamo")
+UNITS = ("char", "jamo", "jamo3")
 NORMALIZATIONS = ("nfc", "none")
 
 # Hangul syllables and conjoining jamo (The Unicode Standard, section 3.12): syllable
@@ -41,6 +44,12 @@ MEDIALS = "".join(chr(V_BASE + i) for i in range(V_COUNT))
 FINALS = "".join(chr(T_BASE + i) for i in range(1, T_COUNT))
 COMPAT_JAMO = range(0x3131, 0x318F)  # ㄱ..ㆎ: letters of their own, never part of a syllable
 _SYLLABLE = re.compile(f"([{INITIALS}])([{MEDIALS}])([{FINALS}])?")
+ALL_SYLLABLES = tuple(chr(S_BASE + s) for s in range(S_COUNT))
+
+
+def is_syllable(c: str) -> bool:
+    """Whether the character ``c`` is a precomposed Hangul syllable (U+AC00-U+D7A3)."""
+    return S_BASE <= ord(c) < S_BASE + S_COUNT
 
 
 def decompose_hangul(text: str) -> str:
@@ -83,11 +92,16 @@ class Units:
 
     Parameters
     ----------
-    kind : {"char", "jamo"}
+    kind : {"char", "jamo", "jamo3"}
         ``char``: one symbol per character (code point). ``jamo``: every Hangul
         syllable is read as its initial, medial and optional final conjoining
         jamo (U+1100-U+11FF), 19 + 21 + 27 symbols in place of up to 11,172
         syllables; every other character is one symbol as in ``char``.
+        ``jamo3``: one symbol per character, as in ``char``, with every one of
+        the 11,172 syllables in the vocabulary; the model reads a syllable as
+        the sum of its jamo's input columns and predicts it jamo by jamo
+        (:mod:`charrnn.core.jamo3`), so it steps once per syllable and shares
+        what it learns about a jamo across syllables.
     normalize : {"nfc", "none"}
         ``nfc`` composes text to Unicode NFC first, so a word stored decomposed
         (NFD or NFKD) and the same word typed normally are one string. ``none``
@@ -107,12 +121,20 @@ class Units:
                 f"normalize must be one of {', '.join(NORMALIZATIONS)}; got {self.normalize!r}",
                 params=("normalize",),
             )
-        if self.kind == "jamo" and self.normalize != "nfc":
+        if self.kind != "char" and self.normalize != "nfc":
             raise CharRNNError(
-                "units='jamo' reads text as NFC (a syllable typed as loose jamo is composed "
-                "first); normalize='none' applies to units='char' only",
+                f"units={self.kind!r} reads text as NFC (a syllable typed as loose jamo is "
+                "composed first); normalize='none' applies to units='char' only",
                 params=("units", "normalize"),
             )
+
+    @property
+    def splits_chars(self) -> bool:
+        """Whether a character may be several symbols (a syllable's jamo, in ``jamo`` units).
+
+        Where it is not (``char``, ``jamo3``), losses per symbol are losses per character.
+        """
+        return self.kind == "jamo"
 
     @classmethod
     def of(cls, config: object) -> Units:
@@ -179,6 +201,10 @@ class Vocab:
             if len(c) != 1:
                 raise CharRNNError(f"vocabulary entries must be single characters, got {c!r}")
         self.itos: list[str] = sorted(chars)
+        if self.units.kind == "jamo3":
+            # The other characters first, then every syllable in code-point order: a
+            # syllable's id is n_other + its index, whatever the corpus held.
+            self.itos = [c for c in self.itos if not is_syllable(c)] + list(ALL_SYLLABLES)
         self.stoi: dict[str, int] = {c: i for i, c in enumerate(self.itos)}
         # A code point -> id table encodes a whole text with one gather; -1 marks
         # characters outside the vocabulary.
@@ -186,7 +212,6 @@ class Vocab:
         self._lut = np.full(int(codepoints.max()) + 1, -1, dtype=np.int32)
         self._lut[codepoints] = np.arange(len(codepoints), dtype=np.int32)
 
-    @classmethod
     @classmethod
     def from_text(cls, text: str, units: Units | None = None) -> Vocab:
         """Build the vocabulary of every symbol of ``text`` read in ``units`` (plus ``'\\n'``)."""
@@ -207,6 +232,11 @@ class Vocab:
     def __repr__(self) -> str:
         units = "" if self.units == Units() else f", units={self.units.kind!r}"
         return f"Vocab(size={self.size}{units})"
+
+    @property
+    def n_other(self) -> int:
+        """Symbols that are not Hangul syllables, in ``jamo3`` units: they come first."""
+        return self.size - S_COUNT if self.units.kind == "jamo3" else self.size
 
     @property
     def boundary_id(self) -> int:
@@ -233,7 +263,7 @@ class Vocab:
         """
         ids = np.asarray(ids)
         starts = np.ones(ids.shape, dtype=bool)
-        if self.units.kind == "char" or ids.size == 0:
+        if not self.units.splits_chars or ids.size == 0:
             return starts
         is_l, is_v, is_t = (
             np.array([c in group for c in self.itos], dtype=bool)
@@ -378,7 +408,7 @@ class Vocab:
 
     @classmethod
     def from_json(cls, s: str, units: Units | None = None) -> Vocab:
-        """Inverse of :meth:`to_json`; refuses lists that are not sorted characters."""
+        """Inverse of :meth:`to_json`; refuses lists that are not the units' order of characters."""
         try:
             items = json.loads(s)
         except json.JSONDecodeError as exc:
@@ -386,8 +416,11 @@ class Vocab:
         if (
             not isinstance(items, list)
             or not all(isinstance(c, str) and len(c) == 1 for c in items)
-            or items != sorted(set(items))
+            or len(set(items)) != len(items)
             or BOUNDARY not in items
         ):
             raise CharRNNError("vocabulary must be a sorted JSON list of distinct characters")
-        return cls(items, units)
+        vocab = cls(items, units)
+        if vocab.itos != items:  # code-point order; in jamo3 units, every syllable after the rest
+            raise CharRNNError("vocabulary must be a sorted JSON list of distinct characters")
+        return vocab

@@ -63,7 +63,7 @@ class WordBatches:
         # Characters each word's targets spell (its end included), where units make them fewer.
         self.char_lengths = (
             np.array([vocab.text_length(w) + 1 for w in words], dtype=np.int64)
-            if vocab.units.kind != "char"
+            if vocab.units.splits_chars
             else None
         )
         self.starts = np.concatenate([[0], np.cumsum(self.lengths)[:-1]])

@@ -9,9 +9,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..common.errors import CharRNNError
+from ..core import jamo3
 from ..core.cells import Cell, cell_of, get_cell
-from ..core.model import Params, Workspace, forward, step, zero_state
+from ..core.model import Params, Workspace, forward, step, step_state, target_probs, zero_state
 from ..core.vocab import Vocab
+from . import syllables
 from .constraints import Constraint, NoEmptyWord, allowed_mask, apply, unit_constraints
 
 MAX_SAMPLES = 100_000
@@ -130,6 +132,12 @@ def sample(
     list of str
         ``prefix`` + the generated characters, one string per sample, as a user
         reads them (in jamo units, composed into syllables; ``max_len`` counts symbols).
+
+    Notes
+    -----
+    A ``jamo3`` model draws each character factor by factor, and greedy
+    decoding and top-k are over whole syllables, found exactly (see
+    :mod:`charrnn.generation.syllables`).
     """
     if max_len is None:
         max_len = 100 if mode == "words" else 500
@@ -148,7 +156,7 @@ def sample(
     h1 = zero_state(p, 1, cell=cell)
     x1 = np.array([vocab.boundary_id])
     for ix in vocab.encode(prefix, symbols=True):
-        h1, _ = step(p, x1, h1, cell=cell)
+        h1 = step_state(p, x1, h1, cell=cell)
         x1 = np.array([ix])
     h = np.repeat(h1, n, axis=1)  # (L, n, S)
     x = np.repeat(x1, n)  # (n,)
@@ -156,12 +164,21 @@ def sample(
     active = np.arange(n)  # samples still generating; finished words drop out of the batch
     ws = Workspace()  # every step's large arrays, reused
     active_constraints = [*unit_constraints(vocab, max_len), *constraints]
-    if mode == "words" and not allow_empty:
+    no_empty = mode == "words" and not allow_empty
+    factored = jamo3.is_jamo3(p)
+    if no_empty and not factored:
         active_constraints.append(NoEmptyWord(vocab.size, vocab.boundary_id))
     for t in range(max_len):
-        h, logits = step(p, x, h, ws=ws, cell=cell)
-        apply(logits, allowed_mask(active_constraints, x, t, vocab.size))
-        x = _pick(logits, rng, temperature, top_k, greedy, ws)
+        if factored:
+            h = step_state(p, x, h, ws=ws, cell=cell)
+            top = cell.output(h[-1])  # (n, H)
+            x = _pick_jamo3(
+                p, vocab, top, x, t, active_constraints, no_empty, rng, temperature, top_k, greedy
+            )
+        else:
+            h, logits = step(p, x, h, ws=ws, cell=cell)
+            apply(logits, allowed_mask(active_constraints, x, t, vocab.size))
+            x = _pick(logits, rng, temperature, top_k, greedy, ws)
         out[t, active] = x
         if on_step is not None:
             on_step([vocab.itos[i] for i in x])
@@ -179,6 +196,45 @@ def sample(
     else:
         ends = np.full(n, len(out))
     return [vocab.to_text(prefix + vocab.decode(out[: ends[b], b])) for b in range(n)]
+
+
+def _pick_jamo3(
+    params: Params,
+    vocab: Vocab,
+    top: np.ndarray,
+    last: np.ndarray,
+    pos: int,
+    constraints: Sequence[Constraint],
+    no_empty: bool,
+    rng: np.random.Generator,
+    temperature: float,
+    top_k: int | None,
+    greedy: bool,
+) -> np.ndarray:
+    """The next id of every sample of a jamo3 model, from its top layer's output (n, H).
+
+    No empty word is a mask on the first factor (the boundary is another
+    character); further constraints that leave every syllable allowed are one
+    too, and the others are applied to the whole, enumerated distribution.
+    """
+    n_top = jamo3.Layout.of(params).n_top
+    N = vocab.n_other
+    mask0 = None
+    if no_empty and pos == 0:
+        mask0 = np.ones((len(last), n_top), dtype=bool)
+        mask0[last == vocab.boundary_id, vocab.boundary_id] = False
+    mask = allowed_mask(constraints, last, pos, vocab.size)
+    if mask is not None and mask0 is not None:
+        mask[:, vocab.boundary_id] &= mask0[:, vocab.boundary_id]
+    if mask is not None and not mask[:, N:].all():
+        return syllables.draw_enumerated(
+            params, top, rng, mask, temperature=temperature, top=top_k, greedy=greedy
+        )
+    if mask is not None:
+        mask0 = np.concatenate([mask[:, :N], np.ones((len(last), n_top - N), dtype=bool)], axis=1)
+    return syllables.draw(
+        params, top, rng, temperature=temperature, top=top_k, greedy=greedy, mask0=mask0
+    )
 
 
 @dataclass(frozen=True)
@@ -242,7 +298,7 @@ def score(
     seqs = [vocab.encode("\n" + t + end, symbols=True) for t in symbols]
     # Characters as shown, where units make them fewer than symbols.
     n_chars = [
-        vocab.text_length(t) + len(end) if vocab.units.kind != "char" else None for t in symbols
+        vocab.text_length(t) + len(end) if vocab.units.splits_chars else None for t in symbols
     ]
     T = max(len(s) for s in seqs) - 1
     B = len(seqs)
@@ -257,8 +313,7 @@ def score(
         return [Score(t, 0.0, ()) for t in texts]
     cell = get_cell(cell) if cell is not None else cell_of(params)
     _, cache = forward(params, inputs, targets, zero_state(params, B, cell=cell), mask, cell=cell)
-    p = cache.probs[np.arange(T * B), targets.reshape(-1)].reshape(T, B).astype(np.float64)
-    nll = -np.log(p)  # (T, B)
+    nll = -np.log(target_probs(cache).reshape(T, B))  # (T, B)
     results = []
     for b, text in enumerate(texts):
         row = nll[mask[:, b], b]

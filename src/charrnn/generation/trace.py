@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..core import jamo3
 from ..core.cells import Cell, cell_of, get_cell
 from ..core.model import Params, Workspace, step, zero_state
 from ..core.vocab import Vocab
@@ -30,6 +31,9 @@ class TraceStep:
     # The top layer's gates, {name: (H,)}: the GRU's update and reset gates, the LSTM's
     # forget, input and output gates; empty for the tanh cell.
     gates: dict[str, np.ndarray] = field(default_factory=dict)
+    # jamo3 units: the target's probability as its factors, (factor, jamo, p) for the
+    # initial, the medial and the final (or none) of a syllable; empty otherwise.
+    factors: tuple[tuple[str, str, float], ...] = ()
 
 
 def trace(
@@ -72,17 +76,22 @@ def trace(
         best = np.argsort(-p, kind="stable")[:top]
         target = int(ids[t + 1])
         total += -float(np.log(p[target]))
+        top_state = cell.output(h[-1])  # (1, H)
+        factors: tuple[tuple[str, str, float], ...] = ()
+        if jamo3.is_jamo3(params) and target >= vocab.n_other:
+            factors = tuple(jamo3.factor_probs(params, top_state, np.array([target]))[0])
         steps.append(
             TraceStep(
                 t=t,
                 input_char=seq[t],
                 input_id=int(ids[t]),
-                hidden=cell.output(h[-1])[0].astype(np.float64).copy(),
+                hidden=top_state[0].astype(np.float64).copy(),
                 top=tuple((vocab.itos[i], float(p[i])) for i in best),
                 target_char=seq[t + 1],
                 target_prob=float(p[target]),
                 running_loss=total / (t + 1),
                 gates={k: v[0].astype(np.float64) for k, v in record[-1].items()},
+                factors=factors,
             )
         )
     return steps

@@ -37,8 +37,9 @@ import numpy as np
 from ..common.errors import CharRNNError
 from ..core.backend import Backend
 from ..core.cells import Cell, cell_of, get_cell
-from ..core.model import Params, backward, forward, zero_state
+from ..core.model import Cache, Params, backward, forward, target_probs, zero_state
 from ..core.vocab import BOUNDARY, Vocab
+from .syllables import top_k
 
 MAX_TEXT = 20_000  # characters a reading takes
 MAX_WINDOW = 512
@@ -215,7 +216,10 @@ def read(
     top = max(1, min(int(top), V))
     acts: list[np.ndarray] = []
     probs = np.zeros(N)
-    nxt = np.zeros((N, V))  # (N, V) next-character distribution after each token
+    # Each token's position in the forward's (T*B) rows: where it is predicted, and
+    # where the next one is (the rows of the next-character distribution after it).
+    at_token, after_token = np.zeros(N, dtype=np.int64), np.zeros(N, dtype=np.int64)
+    top_ids, top_probs = np.zeros((N, top), dtype=np.int64), np.zeros((N, top))
     word_start = np.zeros(N, dtype=np.int64)
     b = vocab.boundary_id
     if N == 0:
@@ -224,9 +228,7 @@ def read(
         seq = np.concatenate([[b], ids])  # '\n' + text
         inputs, targets = seq[:, None], np.concatenate([ids, [b]])[:, None]  # (N+1, 1)
         _, cache = forward(params, inputs, targets, zero_state(params, 1, cell=cell), cell=cell)
-        p = cache.probs  # (N+1, V): row t predicts seq[t+1]
-        probs = p[np.arange(N), ids].astype(np.float64)
-        nxt = p[1:].astype(np.float64)
+        at_token, after_token = np.arange(N), np.arange(1, N + 1)  # row t predicts seq[t+1]
         acts = [o[1:, 0].astype(np.float64) for o in cache.outs]
     else:
         words = _words(ids, b)
@@ -238,23 +240,37 @@ def read(
             inputs[1 : e - s + 1, col] = ids[s:e]
             targets[: e - s, col] = ids[s:e]
         _, cache = forward(params, inputs, targets, zero_state(params, B, cell=cell), cell=cell)
-        p = cache.probs.reshape(T, B, V)
         acts = [np.zeros((N, o.shape[2])) for o in cache.outs]
         for col, (s, e) in enumerate(words):
             n = e - s + 1  # tokens of the word, its end included
             rows = np.arange(n)
-            probs[s : e + 1] = p[rows, col, targets[:n, col]]
+            at_token[s : e + 1] = rows * B + col
             # After a word's letters: the next letter; after its end: a new word's first.
-            nxt[s:e] = p[1:n, col]
-            nxt[e] = p[0, col]
+            after_token[s:e] = rows[1:] * B + col
+            after_token[e] = col
             for l, o in enumerate(cache.outs):
                 acts[l][s:e] = o[1:n, col]
                 acts[l][e] = o[0, col]  # the state a new word starts from, after '\n'
             word_start[s : e + 1] = s
-    order = np.argsort(-nxt, axis=1, kind="stable")[:, :top]  # (N, k)
-    return Reading(
-        text, mode, ids, probs, order, np.take_along_axis(nxt, order, axis=1), acts, word_start
-    )
+    if N:
+        probs = target_probs(cache)[at_token]
+        top_ids, top_probs = _top_next(params, cache, after_token, top)
+    return Reading(text, mode, ids, probs, top_ids, top_probs, acts, word_start)
+
+
+def _top_next(params: Params, cache: Cache, rows: np.ndarray, top: int) -> tuple[Any, Any]:
+    """The ``top`` likeliest next characters at forward rows ``rows``: ids and probabilities.
+
+    A jamo3 model's are whole syllables, found exactly from its factors without
+    enumerating all 11,172 (:func:`charrnn.generation.syllables.top_k`).
+    """
+    if cache.head is None:
+        nxt = cache.probs[rows].astype(np.float64)  # (n, V) next-character distribution
+        order = np.argsort(-nxt, axis=1, kind="stable")[:, :top]  # (n, k)
+        return order, np.take_along_axis(nxt, order, axis=1)
+    out = np.asarray(cache.outs[-1])
+    ids, logp = top_k(params, out.reshape(-1, out.shape[2])[rows].astype(np.float64), top)
+    return ids, np.exp(logp)
 
 
 @dataclass(frozen=True)

@@ -401,7 +401,7 @@ def _build(meta: dict[str, Any], version: int, arrays: dict[str, np.ndarray]) ->
         if prefix not in groups or not name:
             raise CharRNNError(f"unexpected entry {key!r}")
         groups[prefix][name] = a
-    shapes = param_shapes(vocab.size, config.hidden, config.layers, config.cell)
+    shapes = param_shapes(vocab.size, config.hidden, config.layers, config.cell, config.units)
     dtype = np.dtype(config.dtype)
     params = _arrays("param", groups["param"], shapes, dtype)
     train = _arrays("train", groups["train"], shapes, dtype) if groups["train"] else None

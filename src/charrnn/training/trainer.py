@@ -145,7 +145,7 @@ def make_batches(
     if config.mode == "words":
         return WordBatches(list(data), vocab, B, config.seed)
     ids = data if isinstance(data, np.ndarray) else vocab.encode(str(data), dtype=np.int64)
-    starts = vocab.char_starts(ids) if vocab.units.kind != "char" else None
+    starts = vocab.char_starts(ids) if vocab.units.splits_chars else None
     return TextBatches(ids, B, config.seq_len, starts)
 
 
@@ -206,10 +206,11 @@ class Trainer:
                 dtype=config.dtype,
                 cell=config.cell,
                 forget_bias=config.forget_bias,
+                units=config.units,
             )
         # Parameters and gradients each live in one flat buffer; the dicts hold
         # views, so the optimiser and clipping touch one array, not five.
-        specs = param_specs(vocab.size, config.hidden, config.layers, config.cell)
+        specs = param_specs(vocab.size, config.hidden, config.layers, config.cell, config.units)
         self.flat, self.params = flat_buffer(
             {s.name: backend.asarray(params[s.name]) for s in specs}, backend=backend
         )
@@ -580,7 +581,7 @@ class Trainer:
         start = time.perf_counter()
         window_loss, window_chars, window_start = 0.0, 0, start
         window_text = 0  # characters of the shown text, where units make them fewer
-        per_char = self.vocab.units.kind != "char"
+        per_char = self.vocab.units.splits_chars
         while self.total_steps is None or self.step < self.total_steps:
             loss, n = self.train_step(vote)
             window_loss += loss
