@@ -892,3 +892,23 @@ def test_align_lines_every_token_up_with_a_character(which, words_run, text_run,
         assert sorted(set(a.src.tolist()) - {len(a.shown)}) == kept
         for k in a.unreadable:
             assert model.vocab_.unknown(a.shown[k])
+
+
+@pytest.mark.skipif(not hasattr(os, "getpriority"), reason="no process priorities here")
+def test_serving_a_run_directory_yields_the_cores_to_its_trainer(words_run):
+    """Catches a page that competes with the run it watches for the machine's cores (its
+    samples of each new checkpoint slowed a trainer on two cores by a fifth)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "charrnn", "serve", str(words_run), "--port", "0", "--text", "a"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout.readline().startswith("serving ")
+        assert os.getpriority(os.PRIO_PROCESS, proc.pid) == min(
+            19, os.getpriority(os.PRIO_PROCESS, 0) + 10
+        )
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

@@ -92,6 +92,10 @@ def run(args: argparse.Namespace) -> int:
     else:
         first = args.text  # side by side: each column leaves out what its model cannot read
     runs = [p if is_run_dir(p) else None for p in args.runs]
+    if any(r is not None for r in runs) and hasattr(os, "nice"):
+        # A run directory may be training on this machine's cores: the page, which only
+        # reads it, yields them to the trainer whenever both want them.
+        os.nice(10)
     server = make_server(
         models,
         args.host,
