@@ -43,7 +43,7 @@ from .training import checkpoint
 from .training.checkpoint import RunState
 from .training.evaluate import Loss, evaluate_text, evaluate_words
 from .training.pretrained import is_pretrained_ref, pretrained_path
-from .training.run import Callbacks, TrainingRun
+from .training.run import Callbacks, TrainingRun, advance_bar
 from .training.trainer import LogEvent, Trainer, eval_batch_size, make_batches
 
 
@@ -868,10 +868,7 @@ class _FitCallbacks(Callbacks):
 
     def on_step(self, trainer: Trainer) -> None:
         if self.bar is not None:
-            if self.bar.total != trainer.total_steps:
-                self.bar.total = trainer.total_steps
-                self.bar.refresh()
-            self.bar.update(1)
+            advance_bar(self.bar, trainer)
 
     def close(self) -> None:
         if self.bar is not None:

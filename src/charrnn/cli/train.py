@@ -16,7 +16,7 @@ from ..core.config import TRAIN_FIELDS
 from ..data.files import builtin_names
 from ..training.parallel import world
 from ..training.presets import PRESETS, preset
-from ..training.run import Callbacks, TrainingRun
+from ..training.run import Callbacks, TrainingRun, advance_bar
 from ..training.trainer import LogEvent, Trainer
 from .flags import DATA_HELP, add_config_flags, cli_message, data_paths
 from .output import EXIT_INTERRUPTED, say, silent
@@ -215,10 +215,7 @@ class Progress(Callbacks):
     def on_step(self, trainer: Trainer) -> None:
         """One step done: move the bar (whose total follows a time budget's plan)."""
         if self.bar is not None:
-            if self.bar.total != trainer.total_steps:
-                self.bar.total = trainer.total_steps
-                self.bar.refresh()
-            self.bar.update(1)
+            advance_bar(self.bar, trainer)
 
     def on_event(self, event: LogEvent) -> bool:
         """A log event: on the bar, or one line on stdout. Never asks to stop."""

@@ -182,6 +182,15 @@ class Callbacks:
         notice is also kept in :attr:`TrainingRun.notices`."""
 
 
+def advance_bar(bar: Any, trainer: Trainer) -> None:
+    """Move a tqdm progress bar one step; its total follows a time budget's plan (and
+    its ETA with it), ``None`` while the run still times its first steps."""
+    if bar.total != trainer.total_steps:
+        bar.total = trainer.total_steps
+        bar.refresh()
+    bar.update(1)
+
+
 @dataclass
 class FunctionCallbacks(Callbacks):
     """:class:`Callbacks` from separate functions, any of them left out."""
