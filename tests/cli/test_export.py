@@ -86,6 +86,25 @@ def test_a_cell_with_no_torch_twin_is_refused(cli, tmp_path, to):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.npz"]
 
 
+@pytest.mark.parametrize("to", ["onnx", "torch", "safetensors"])
+def test_a_jamo3_model_is_refused_and_nothing_is_written(cli, tmp_path, to):
+    """Catches an export that drops jamo3's factored head and writes a useless file."""
+    from charrnn import CharRNN
+
+    path = tmp_path / "m.npz"
+    CharRNN(units="jamo3", hidden=8, steps=3, val_fraction=0, random_state=0).fit(
+        ["사랑", "하늘"]
+    ).save(path)
+    code, _, err = cli("export", path, "--to", to, tmp_path / "out")
+    assert code == 2 and "jamo3 models cannot be exported" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.npz"]
+
+
+def test_a_folder_given_as_the_output_is_refused(cli, run):
+    code, _, err = cli("export", run, "--to", "safetensors", run.parent)
+    assert code == 2 and "is a folder" in err
+
+
 def test_an_untrained_model_is_refused():
     from charrnn import CharRNN
 

@@ -277,7 +277,7 @@ def test_kill_and_resume_of_a_planned_run_is_bit_identical(tmp_path):
 
 
 @pytest.mark.slow
-def test_a_measured_budgeted_run_resumes_bit_identically_with_its_plan(tmp_path):
+def test_a_measured_budgeted_run_resumes_on_its_saved_plan(tmp_path):
     """Catches a killed budgeted run whose resume re-plans from scratch: it would follow
     another schedule than the one its first part trained on."""
     out = tmp_path / "run"
@@ -330,3 +330,30 @@ def test_a_preset_is_a_budget_the_flags_scale_or_cap():
     assert given("names", "--time-budget", "2")["time_budget"] == 2
     capped = given("names", "--steps", "99")
     assert capped["steps"] == 99 and capped["time_budget"] == 10
+
+
+@pytest.mark.slow
+def test_a_resume_with_fewer_steps_ends_there_with_the_rate_at_its_floor(tmp_path):
+    """Catches a resumed budgeted run that keeps its saved plan past a lowered --steps."""
+    plan_run = {**SMALL, "plan": "0:400"}
+    stop = threading.Event()
+
+    def at_step(trainer):
+        if trainer.step >= 100:
+            stop.set()
+
+    with TrainingRun(plan_run, _words(), tmp_path / "r") as run:
+        run.train(FunctionCallbacks(step=at_step), stop=stop)
+    with TrainingRun({"steps": 150}, _words(), tmp_path / "r", resume=True) as run:
+        result = run.train()
+        schedule = run.trainer.schedule
+    assert result.step == 150 and schedule.entries[-1].why == "steps cap"
+    assert schedule.lr(149) < run.config.lr * run.config.lr_min_ratio * 1.05
+
+
+def test_nothing_held_out_makes_no_timed_validation():
+    """Catches a time cadence that, with nothing to validate, logs an event every step."""
+    cfg = {**SMALL, "time_budget": 0.01, "val_fraction": 0, "log_every": 10**6}
+    with TrainingRun(cfg, _words(), None) as run:
+        result = run.train()
+    assert len(result.events) == 1 and result.events[0].val_loss is None

@@ -57,7 +57,7 @@ def test_get_api_v1_describes_every_route_with_its_bounds(srv, model):
 @pytest.mark.parametrize(
     ("path", "body", "status", "message"),
     [
-        ("/api/v1/score", {"text": ""}, 400, "text"),
+        ("/api/v1/score", {"text": ""}, 400, "text must have at least 1 character"),
         ("/api/v1/score", {"text": "em\nma"}, 400, "one word at a time"),
         ("/api/v1/score", {"text": "emma!"}, 400, "!"),
         ("/api/v1/sample", {"n": 51}, 400, "n must be"),
@@ -82,3 +82,21 @@ def test_an_app_without_an_origin_is_served_and_another_origin_is_not(srv):
     assert code == 403 and "another origin" in got["error"]
     code, _, got = request(srv, "POST", "/api/v1/sample", {"n": 1}, {"Content-Type": "text/plain"})
     assert code == 415
+
+
+def test_a_jamo3_model_gets_tighter_bounds():
+    """Catches requests that make a jamo3 model enumerate its 11,172 syllables for minutes."""
+    m = CharRNN(units="jamo3", hidden=8, steps=3, val_fraction=0, random_state=0)
+    m.fit(["사랑", "하늘"])
+    server = make_server(m, "127.0.0.1", 0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        code, got = post(server, "/api/v1/sample", {"n": 1, "top_k": 100})
+        assert code == 400 and "top_k must be between 1 and 64 for a jamo3 model" in got["error"]
+        code, got = post(server, "/api/v1/complete", {"prefix": "사", "beam": 200})
+        assert code == 400 and "beam must be between 1 and 32" in got["error"]
+        code, got = post(server, "/api/v1/sample", {"n": 2, "top_k": 5, "max_len": 4})
+        assert code == 200 and len(got["samples"]) == 2
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -76,7 +76,9 @@ def test_only_whole_lines_of_the_log_are_read(tmp_path):
     assert w.poll(1.0)["train"] == [[10, 2.5], [15, 2.25]]
     # Lines that are not records (garbage, non-finite losses) are passed over.
     with open(log, "a") as f:
-        f.write('{"step": 16, "train_loss": NaN}\nnot json\n[1]\n')
+        f.write(
+            '{"step": 16, "train_loss": NaN}\nnot json\n[1]\n{"step": 1e999, "train_loss": 1}\n'
+        )
         f.write(line.replace("10", "30") + "\n")
     assert w.poll(1.0)["train"][-1] == [30, 2.5] and len(w.poll(1.0)["train"]) == 3
 

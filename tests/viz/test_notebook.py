@@ -81,7 +81,7 @@ def test_live_loss_keeps_the_curve_outside_a_notebook():
     assert [p[1] for p in live.points] == [e.train_loss for e in m.history_]
 
 
-def test_fit_shows_a_progress_bar_that_follows_the_plan(capsys):
+def test_fit_shows_a_progress_bar_of_its_steps(capsys):
     pytest.importorskip("tqdm")
     CharRNN(hidden=8, steps=25, val_fraction=0, random_state=0).fit(["ab", "ba"], progress=True)
     err = capsys.readouterr().err

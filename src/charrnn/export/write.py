@@ -47,6 +47,12 @@ def export_files(model: CharRNN, path: str | os.PathLike[str], to: str) -> dict[
     if not hasattr(model, "params_"):
         raise CharRNNError("this model is not trained yet: call fit() or CharRNN.load()")
     config, vocab, params = model.config_, model.vocab_, model.params_
+    if config.units == "jamo3":
+        raise CharRNNError(
+            "jamo3 models cannot be exported yet: their factored output head has no "
+            "torch.nn or ONNX twin here; export a char or jamo model",
+            params=("units",),
+        )
     meta = metadata(config, vocab, params)
     path = os.fspath(path)
     if to == "safetensors":
@@ -83,6 +89,11 @@ def export_model(model: CharRNN, path: str | os.PathLike[str], to: str) -> list[
         folder = os.path.dirname(os.path.abspath(out))
         if not os.path.isdir(folder):
             raise CharRNNError(f"the folder of {out} does not exist; create it first")
+        if os.path.isdir(out):
+            raise CharRNNError(f"{out} is a folder; give the file to write, e.g. {out}/model")
     for out, data in files.items():
-        write_atomic(out, data)
+        try:
+            write_atomic(out, data)
+        except OSError as exc:
+            raise CharRNNError(f"cannot write {out}: {exc.strerror or exc}") from None
     return list(files)

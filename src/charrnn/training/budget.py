@@ -172,9 +172,12 @@ class Schedule:
         self.entries.append(entry)
         return entry
 
-    def restore(self, entries: list[PlanEntry]) -> None:
-        """Continue a saved run's plan."""
+    def restore(self, entries: list[PlanEntry], step: int) -> None:
+        """Continue a saved run's plan from ``step``; a cap given to the resume (a lower
+        ``steps``) ends it sooner, the rate decaying to its floor by then."""
         self.entries = list(entries)
+        if self.cap is not None and self.entries and self.entries[-1].total > self.cap:
+            self.apply(step, self.cap, why="steps cap")
 
 
 class Planner:

@@ -185,6 +185,8 @@ class Callbacks:
 def advance_bar(bar: Any, trainer: Trainer) -> None:
     """Move a tqdm progress bar one step; its total follows a time budget's plan (and
     its ETA with it), ``None`` while the run still times its first steps."""
+    if bar.n < trainer.step - 1:  # a resumed run starts the bar where it stands
+        bar.n = trainer.step - 1
     if bar.total != trainer.total_steps:
         bar.total = trainer.total_steps
         bar.refresh()
@@ -538,6 +540,8 @@ class TrainingRun:
             measured = any(e.why != "steps cap" for e in tr.schedule.entries)
             planner.resume(tr.step, self.state.elapsed, planned=measured)
         cadence = cfg.eval_minutes * 60 if cfg.eval_minutes is not None else budget / 10
+        if tr.val_batches is None:
+            cadence = math.inf  # nothing held out: no timed validation to make
         self._loop = loop = _Loop(
             callbacks=callbacks,
             stop=stop,

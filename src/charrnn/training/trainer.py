@@ -668,7 +668,7 @@ class Trainer:
             {k: be.asarray(v) for k, v in ckpt.optimizer_state.items()}, ckpt.optimizer_t
         )
         self.step, self.epoch, self.batch_pos = ckpt.step, ckpt.epoch, ckpt.batch_pos
-        self.schedule.restore([PlanEntry.from_dict(e) for e in ckpt.run.plan])
+        self.schedule.restore([PlanEntry.from_dict(e) for e in ckpt.run.plan], ckpt.step)
         h = ckpt.h
         if h is not None and self.comm.size > 1:
             # The checkpoint holds every stream's state; this rank carries its own.

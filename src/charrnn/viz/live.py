@@ -97,7 +97,7 @@ def _record(line: bytes) -> dict[str, Any] | None:
         step, train = int(r["step"]), float(r["train_loss"])
         val = r.get("val_loss")
         val = None if val is None else float(val)
-    except (ValueError, KeyError, TypeError, RecursionError):
+    except (ValueError, KeyError, TypeError, OverflowError, RecursionError):
         return None
     finite = math.isfinite(train) and (val is None or math.isfinite(val))
     if not finite:

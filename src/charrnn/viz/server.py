@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import socket
 import sys
 import threading
@@ -321,6 +322,8 @@ class PageServer(ThreadingHTTPServer):
             return {"reach": reach_rows(m, text, f["index"]), "window": REACH_WINDOW}
         if f.get("top_k") is not None and f["top_k"] > m.vocab_.size:
             raise RequestError(400, f"top_k must be between 1 and {m.vocab_.size}")
+        if m.config_.units == "jamo3":
+            _jamo3_bounds(f)
         if route == f"{V1}/score":
             return _score(m, f["text"])
         if route in ("/api/sample", f"{V1}/sample"):
@@ -376,6 +379,17 @@ class PageServer(ThreadingHTTPServer):
             # from now on (requests computing with the old one finish with it).
             self.models[index] = watcher.model
         return answer
+
+
+# A jamo3 model's step enumerates its 11,172 syllables for completions, and a wide top-k
+# ranks them all: these bounds keep its requests within the others' compute budget.
+JAMO3_BOUNDS = {"top_k": 64, "beam": 32, "max_len": 200}
+
+
+def _jamo3_bounds(f: dict[str, Any]) -> None:
+    for name, high in JAMO3_BOUNDS.items():
+        if f.get(name) is not None and f[name] > high:
+            raise RequestError(400, f"{name} must be between 1 and {high} for a jamo3 model")
 
 
 def _score(model: CharRNN, text: str) -> dict[str, Any]:
@@ -523,7 +537,7 @@ class _Handler(BaseHTTPRequestHandler):
         given = self.headers.get_all("Content-Length") or []
         if not given:
             raise RequestError(411, "a POST needs a Content-Length")
-        if len(set(given)) > 1 or not given[0].strip().isdigit() or len(given[0]) > 12:
+        if len(set(given)) > 1 or not re.fullmatch(r"[0-9]{1,12}", given[0].strip()):
             raise RequestError(400, "Content-Length must be one whole number of bytes")
         length = int(given[0])
         if length > MAX_BODY:
