@@ -190,6 +190,14 @@ def test_embedded_text_cannot_close_the_script():
     assert "<!--<script" not in html
 
 
+def test_a_first_text_holding_a_marker_stays_the_text():
+    """Catches the models' list written into a first text that holds its marker."""
+    from charrnn.viz.page import live_page
+
+    html = live_page("/*MODELS*/[]", [{"name": "m", "model": "x", "live": False}])
+    assert '"/*MODELS*/[]"' in html and '"name": "m"' in html
+
+
 def test_viz_writes_a_page_and_refuses_bad_input(words_run, tmp_path, cli):
     out = tmp_path / "page.html"
     code, stdout, _ = cli("viz", words_run, "emma\nolivia", "--out", out)

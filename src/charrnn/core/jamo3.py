@@ -83,8 +83,6 @@ from .workspace import Workspace
 # medials, finals (27: "no final" has none).
 JAMO_COLUMNS = L_COUNT + V_COUNT + T_COUNT - 1
 HEAD_WEIGHTS = ("Wvh", "Wvl", "Wyv", "Wth", "Wtl", "Wtv", "Wyt")
-HEAD_BIASES = ("bv", "byv", "bt", "byt")
-FACTORS = ("initial", "medial", "final")
 
 
 def is_jamo3(params: Params) -> bool:

@@ -147,8 +147,9 @@ def live_page(first_text: str = "", models: list[dict[str, Any]] | None = None) 
         .replace("<!--CSP-->", "")  # the server sends the policy as a header
         .replace("<!--STYLE-->", '<link rel="stylesheet" href="/page.css">')
         .replace("<!--SCRIPT-->", '<script src="/page.js"></script>')
-        .replace('/*FIRST*/""', _script_json(first_text))
+        # The models first: the first text is the user's and may hold the other marker.
         .replace("/*MODELS*/[]", _script_json(models or []))
+        .replace('/*FIRST*/""', _script_json(first_text))
     )
 
 
