@@ -626,7 +626,7 @@ class TrainingRun:
         if self.comm.size > 1:
             # Ranks stop together, on what they voted in this step's Allreduce:
             # a signal on any rank, or rank 0's clock.
-            stopping, time_up = trainer.agreed_stop, trainer.agreed_time
+            stopping, time_up = trainer.decision.stop, trainer.decision.time_up
         else:
             stopping, time_up = loop.stop_requested(), self.state.elapsed >= loop.budget
         if stopping:

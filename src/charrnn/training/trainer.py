@@ -328,14 +328,6 @@ class Trainer:
         return self.schedule.total()
 
     @property
-    def agreed_stop(self) -> bool:
-        return self.decision.stop
-
-    @property
-    def agreed_time(self) -> bool:
-        return self.decision.time_up
-
-    @property
     def clamped_batch_size(self) -> int | None:
         """The batch size actually used, when the data forced it below the config's."""
         B = self.batches.batch_size

@@ -301,7 +301,7 @@ class PageServer(ThreadingHTTPServer):
 
     def answer(self, route: str, body: dict[str, Any]) -> dict[str, Any]:
         """The JSON answer of one API route (``body`` already parsed; fields checked here)."""
-        highs = {"model": len(self.models) - 1, "top_k": max(m.vocab_.size for m in self.models)}
+        highs = self.highs()
         f = fields(route, body, highs)
         if route == "/api/compare":
             return compare(self.models, self.names, f["text"])
@@ -343,10 +343,14 @@ class PageServer(ThreadingHTTPServer):
         r = m.complete(f["prefix"], f["k"], max_len=f["max_len"], beam=f["beam"])
         return r.to_dict()
 
+    def highs(self) -> dict[str, int]:
+        """The upper bounds :data:`LIMITS` leaves to the server: its models, their vocabulary."""
+        return {"model": len(self.models) - 1, "top_k": max(m.vocab_.size for m in self.models)}
+
     def describe_api(self) -> dict[str, Any]:
         """``GET /api/v1``: the version, the models, and every route's fields with their
         defaults and ranges, so an app can check a request before it sends it."""
-        highs = {"model": len(self.models) - 1, "top_k": max(m.vocab_.size for m in self.models)}
+        highs = self.highs()
         routes = {}
         for route, limits in LIMITS.items():
             if route.startswith(V1 + "/"):
