@@ -82,6 +82,19 @@ def package_at(rev: str, folder: str) -> ModuleType:
     return package
 
 
+def kernels_of(package: ModuleType, build: bool = False) -> str:
+    """Which kernels ``package`` runs (``auto``), after building its own where ``build``
+    and it has them: a revision's library is gitignored, so without a build of its own
+    a revision with compiled kernels would be timed on its numpy cells."""
+    try:
+        kernels = importlib.import_module(f"{package.__name__}.core.kernels")
+    except ModuleNotFoundError:
+        return "numpy (no compiled kernels at this revision)"
+    if build:
+        importlib.import_module(f"{package.__name__}.core.kernels.build").build()
+    return kernels.describe()
+
+
 # The modules an engine needs, by their path in the layer folders and in the flat
 # layout before them, so that either kind of revision can be the baseline.
 PARTS = {
@@ -159,8 +172,11 @@ def main() -> None:
     if args.cell != "rnn":  # revisions from before the gated cells know no such field
         fields["cell"] = args.cell
     with tempfile.TemporaryDirectory() as folder:
+        baseline = package_at(args.rev, folder)
+        out(f"{args.rev}: {kernels_of(baseline, build=True)}")
+        out(f"working tree: {kernels_of(charrnn)}")
         engines = {
-            args.rev: engine(package_at(args.rev, folder), fields, chars, corpus),
+            args.rev: engine(baseline, fields, chars, corpus),
             "working tree": engine(charrnn, fields, chars, corpus),
         }
         rates = rounds(engines, args.seconds, args.repeats)

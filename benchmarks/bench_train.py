@@ -39,6 +39,11 @@ kernel: this process has read the whole corpus into one string, and glibc,
 once such large blocks are freed, raises its thresholds and keeps a step's
 temporaries instead of returning them; the CLI streams and memory-maps its
 data, as a user's run does, and pays for them afresh.
+
+Under each text configuration comes a breakdown of one step of the charrnn
+rows (``step_parts.py``): each part's time per step, the time of its matmuls
+alone and what it spends above them, so each row says which part holds it
+back from the bound (``--no-parts`` skips it).
 """
 
 from __future__ import annotations
@@ -72,6 +77,7 @@ from common import (
     summary,
 )
 from fresh_process import WINDOWS, ProcessEngine, child_env, metrics_rates, printed_rates
+from step_parts import step_parts, table
 
 TEXT_CONFIGS = [(100, 1, 25), (100, 32, 64), (256, 32, 64), (512, 64, 128)]
 # The speed issue's targets: charrnn / torch at these shapes (the gated cells': ahead of
@@ -615,6 +621,12 @@ def main() -> None:
         help="the charrnn rows' kernels (Config.kernels); where the compiled ones run, "
         f"a '{NUMPY_ROW}' row runs beside them (auto)",
     )
+    ap.add_argument(
+        "--no-parts",
+        dest="parts",
+        action="store_false",
+        help="skip the per-part breakdown of a step under each text configuration",
+    )
     ap.add_argument("--memory-child", help=argparse.SUPPRESS)
     ap.add_argument("--process-child", help=argparse.SUPPRESS)
     ap.add_argument("--shape", help=argparse.SUPPRESS)
@@ -753,6 +765,13 @@ def main() -> None:
                     f"{'':<22}{what:<37}{summary(rates[name])} chars/s"
                     f" = {share:.0f}% of the bound{vs}"
                 )
+        if mode == "text" and args.parts:
+            for name, kind in (("charrnn", kc), (NUMPY_ROW, "numpy")):
+                if name in rates:
+                    out(f"{'':<22}where a step of '{name}' goes (medians, ms):")
+                    trainer = TrainingRun(text_config(H, B, T, cell, kind), [text]).trainer
+                    for line in table(step_parts(trainer), B * T):
+                        out(f"{'':<24}{line}")
         targets = TARGETS if cell == "rnn" else GATED_TARGETS
         target = targets.get((H, B, T)) if mode == "text" else None
         if target and "torch" in rates:

@@ -51,6 +51,13 @@ def test_bench_train_prints_engine_bound_and_floor():
     assert "charrnn train (process)" in cli and cli.rstrip().endswith("%")
     cost = next(line for line in lines if "charrnn train (process):" in line)
     assert "x charrnn in-process" in cost and "minor page faults" in cost
+    # Where a step goes: every part, the step's share of the bound, and the part that
+    # holds it back most.
+    start = next(i for i, line in enumerate(lines) if "where a step of 'charrnn' goes" in line)
+    parts = lines[start + 1 : start + 13]
+    for name in ("recurrence forward", "recurrence backward", "softmax", "optimiser", "clipping"):
+        assert any(line.strip().startswith(name) for line in parts), name
+    assert any("% of the step (the bound); most time above its matmuls:" in x for x in parts)
 
 
 @pytest.mark.long  # bench_train for a gated cell, floors and all (5 s)

@@ -9,6 +9,7 @@ it is not built; the choice and its errors are tested everywhere.
 
 from __future__ import annotations
 
+import ctypes
 import json
 import shutil
 from pathlib import Path
@@ -19,10 +20,12 @@ import pytest
 from charrnn import CharRNN
 from charrnn.common.errors import CharRNNError
 from charrnn.core import kernels
+from charrnn.core.backend import NUMPY
 from charrnn.core.cells import get_cell
 from charrnn.core.config import Config
 from charrnn.core.gradcheck import check, random_case
-from charrnn.core.model import backward, forward, init_params, step, zero_state
+from charrnn.core.model import _softmax_nll, backward, forward, init_params, step, zero_state
+from charrnn.core.optim import Adam
 from charrnn.core.vocab import Vocab
 from charrnn.core.workspace import Workspace
 from charrnn.training.trainer import Trainer
@@ -342,6 +345,75 @@ def test_arrays_the_kernels_do_not_take_run_the_numpy_cells(cell):
     assert kernels.fits(np.float64, np.zeros((3, 4)))
 
 
+@needs_library
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_the_fused_input_gradient_equals_the_one_hot_matmul_and_the_bias_sum(dtype):
+    rng = np.random.default_rng(0)
+    N, G, V = 300, 24, 17
+    index = rng.integers(0, V - 2, N)  # repeats, unsorted, and columns no row reaches
+    values = rng.standard_normal((N, G)).astype(dtype)
+    onehot = np.zeros((N, V), dtype)
+    onehot[np.arange(N), index] = 1
+    out, bias = np.full((G, V), np.nan, dtype), np.full(G, np.nan, dtype)
+    with kernels.using("compiled"):
+        NUMPY.onehot_grad(index.astype(np.int32), values, out, Workspace(), bias=bias)
+    _close(out, values.T @ onehot, dtype, "dWx")
+    _close(bias, values.sum(axis=0), dtype, "db")
+    assert not out[:, V - 2 :].any()  # columns of ids never seen are zeros
+    bad = index.copy()
+    bad[5] = V  # an id outside the vocabulary is an error, never a write past `out`
+    with kernels.using("compiled"), pytest.raises(IndexError, match="1 input ids outside"):
+        NUMPY.onehot_grad(bad, values, out, Workspace(), bias=bias)
+
+
+@needs_library
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_the_fused_softmax_and_loss_equal_numpy(dtype):
+    rng = np.random.default_rng(0)
+    N, V = 50, 13
+    logits = (rng.standard_normal((N, V)) * 4).astype(dtype)
+    logits[0] = 1e4  # a row far from 0: the max shift keeps it finite
+    logits[1, 3] = -np.inf  # a logit at its limit: probability exactly 0
+    by = rng.standard_normal(V).astype(dtype)
+    targets = rng.integers(0, V, N)
+    targets[1] = 4  # not the -inf logit's: every loss here is finite
+    runs = {}
+    for kind in ("numpy", "compiled"):
+        with kernels.using(kind), np.errstate(all="raise"):
+            probs, nll = _softmax_nll(logits.copy(), by, targets, Workspace(), np)
+        runs[kind] = probs.copy(), nll.copy()
+    (p_c, nll_c), (p_n, nll_n) = runs["compiled"], runs["numpy"]
+    _close(p_c, p_n, dtype, "probs")
+    _close(nll_c, nll_n, dtype, "nll")
+    assert nll_c.dtype == np.float64 and p_c[1, 3] == 0
+    np.testing.assert_allclose(p_c.sum(axis=1), 1, rtol=BOUND[dtype] * 10)
+    nan = logits.copy()
+    nan[2, 5] = np.nan  # a NaN logit makes its row's loss NaN, as numpy's does
+    with kernels.using("compiled"):
+        assert np.isnan(_softmax_nll(nan, by, targets, Workspace(), np)[1][2])
+        bad = targets.copy()
+        bad[7] = -1
+        with pytest.raises(IndexError, match="1 targets outside"):
+            _softmax_nll(logits.copy(), by, bad, Workspace(), np)
+
+
+@needs_library
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_the_fused_adam_step_equals_numpy(dtype):
+    rng = np.random.default_rng(0)
+    p0 = rng.standard_normal(1000).astype(dtype)
+    runs = {}
+    for kind in ("numpy", "compiled"):
+        opt, p = Adam(0.01), {"all": p0.copy()}
+        grads = np.random.default_rng(1)
+        with kernels.using(kind):
+            for _ in range(20):
+                opt.step(p, {"all": grads.standard_normal(1000).astype(dtype)})
+        runs[kind] = p["all"], opt.state["m"]["all"], opt.state["v"]["all"]
+    for what, c, n in zip(("p", "m", "v"), runs["compiled"], runs["numpy"], strict=True):
+        _close(c, n, dtype, what)
+
+
 def test_every_c_function_is_declared_with_its_parameters():
     """ctypes passes an undeclared argument as a 32-bit int, so a missing entry truncates
     an address (gru_window once lost its last one and crashed now and then). Needs no
@@ -350,7 +422,12 @@ def test_every_c_function_is_declared_with_its_parameters():
 
     source = (Path(kernels.__file__).parent / "fused.c").read_text(encoding="utf-8")
     found = {}
-    for m in re.finditer(r"void (\w+)_##SFX\((.*?)\)", source, re.DOTALL):
-        params = [p for p in m.group(2).replace("\\", " ").split(",") if p.strip()]
-        found[m.group(1)] = "".join("p" if "*" in p else "n" for p in params)
+    returns = {}
+    for m in re.finditer(r"(void|ptrdiff_t) (\w+)_##SFX\((.*?)\)", source, re.DOTALL):
+        params = [p for p in m.group(3).replace("\\", " ").split(",") if p.strip()]
+        kinds = ("p" if "*" in p else "f" if "double" in p else "n" for p in params)
+        found[m.group(2)] = "".join(kinds)
+        if m.group(1) != "void":
+            returns[m.group(2)] = ctypes.c_ssize_t
     assert found == kernels.SIGNATURES
+    assert returns == kernels.RETURNS

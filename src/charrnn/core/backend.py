@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from ..common.errors import CharRNNError
+from . import kernels
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,7 @@ class Backend:
     name: str
     xp: ModuleType
 
-    def onehot_grad(self, index: Any, values: Any, out: Any, ws: Any) -> None:
+    def onehot_grad(self, index: Any, values: Any, out: Any, ws: Any, bias: Any = None) -> None:
         """``out = values^T @ onehot(index)``: the input weight's gradient of a one-hot layer.
 
         Column ``v`` of ``out`` sums the rows ``values[i]`` with ``index[i] == v``.
@@ -44,7 +45,26 @@ class Backend:
         out : array (G, V)
         ws : Workspace
             Holds the (N, V) one-hot matrix between calls.
+        bias : array (G,), optional
+            Also receives ``values.sum(axis=0)``, the bias's gradient.
         """
+        fused = kernels.active(self.xp)
+        if fused is not None and bias is not None and kernels.fits(out.dtype, values, out, bias):
+            # fused.c's onehot_grad: a scatter-add of the N rows, not a matmul of
+            # mostly zeros, with the bias's sum from the V accumulated rows.
+            N, G = values.shape
+            V = out.shape[1]
+            idx = np.ascontiguousarray(index, dtype=np.intp)
+            acc = ws.get("onehot-acc", (V, G), out.dtype)  # (V, G)
+            adr = kernels.address
+            bad = fused.fn("onehot_grad", out.dtype)(
+                N, G, V, adr(idx), adr(values), adr(acc), adr(out), adr(bias)
+            )
+            if bad:
+                raise IndexError(f"{bad} input ids outside the vocabulary of {V}")
+            return
+        if bias is not None:
+            values.sum(axis=0, out=bias)
         # A one-hot matmul beats np.add.at by an order of magnitude for the sizes
         # we see (V <= a few hundred); it is also how a GPU would do it.
         N, V = index.shape[0], out.shape[1]

@@ -44,7 +44,7 @@ from typing import Any
 
 import numpy as np
 
-from . import jamo3
+from . import jamo3, kernels
 from .backend import NUMPY, Backend
 from .cells import (
     CELL_NAMES,
@@ -384,22 +384,13 @@ def forward(
     hflat = below.reshape(T * B, H)  # (T*B, H)
     logits = ws.get("logits", (T * B, V), dtype)  # (T*B, V)
     xp.dot(hflat, params["Why"].T, out=logits)
-    logits += params["by"]
-    logits -= logits.max(axis=1, keepdims=True)
     tflat = targets.reshape(-1)
     head = None
     if layout is not None:
         # (O2)-(O3): the medial and final factors; the first is the softmax below (O1).
         nll_jamo, head = jamo3.head_forward(params, hflat, tflat, layout, ws, xp)
         tflat = head.c0
-    rows = ws.arange(T * B)
-    # log p[target] = z[target] - log sum exp z, taken before exp overwrites z:
-    # a confident wrong guess costs a large finite loss, never log(0).
-    z_target = logits[rows, tflat].astype(xp.float64)  # (T*B,)
-    probs = xp.exp(logits, out=logits)
-    sums = probs.sum(axis=1)  # (T*B,)
-    probs /= sums[:, None]
-    nll = xp.log(sums.astype(xp.float64)) - z_target  # (T*B,) float64 for accuracy
+    probs, nll = _softmax_nll(logits, params["by"], tflat, ws, xp)  # (T*B, V), (T*B,)
     if head is not None:
         nll += nll_jamo  # (L): the whole syllable's loss
     if mask is None:
@@ -409,6 +400,32 @@ def forward(
         weights = mask.reshape(-1).astype(dtype)
         loss_sum = float((nll * weights).sum())
     return loss_sum, Cache(inputs, targets, weights, caches, drops, outs, probs, final, nll, head)
+
+
+def _softmax_nll(logits: Any, by: Any, targets: Any, ws: Workspace, xp: Any) -> tuple[Any, Any]:
+    """Softmax of ``logits + by`` in place, and each row's ``-log p[target]`` in float64."""
+    N, V = logits.shape
+    fused = kernels.active(xp)
+    if fused is not None and kernels.fits(logits.dtype, logits, by):
+        # fused.c's softmax_nll: the lines below, one row at a time while it is in cache.
+        idx = np.ascontiguousarray(targets, dtype=np.intp)
+        nll = ws.get("nll", (N,), np.float64)  # (T*B,)
+        adr = kernels.address
+        bad = fused.fn("softmax_nll", logits.dtype)(N, V, adr(logits), adr(by), adr(idx), adr(nll))
+        if bad:
+            raise IndexError(f"{bad} targets outside the vocabulary of {V}")
+        return logits, nll
+    logits += by
+    logits -= logits.max(axis=1, keepdims=True)
+    rows = ws.arange(N)
+    # log p[target] = z[target] - log sum exp z, taken before exp overwrites z:
+    # a confident wrong guess costs a large finite loss, never log(0).
+    z_target = logits[rows, targets].astype(xp.float64)  # (T*B,)
+    probs = xp.exp(logits, out=logits)
+    sums = probs.sum(axis=1)  # (T*B,)
+    probs /= sums[:, None]
+    nll = xp.log(sums.astype(xp.float64)) - z_target  # (T*B,) float64 for accuracy
+    return probs, nll
 
 
 def backward(
@@ -500,12 +517,13 @@ def backward(
         dpre = cell.backward(params, l, cache.hs[l], dout, dh0[l], out, bptt, ws, xp, window)
         G = dpre.shape[2]
         dflat = dpre.reshape(T * B, G)  # (T*B, G)
+        if l == 0 and head is None:  # dWxh (G, V) and dbh (G,)
+            backend.onehot_grad(inputs.reshape(-1), dflat, out[n.input], ws, bias=out[n.bias])
+            continue
         dflat.sum(axis=0, out=out[n.bias])  # dbh (G,)
-        if l == 0 and head is not None:
+        if l == 0:
             layout = jamo3.Layout.of(params)
             jamo3.input_grad(backend, inputs.reshape(-1), dflat, out[n.input], layout, ws)  # (D4)
-        elif l == 0:
-            backend.onehot_grad(inputs.reshape(-1), dflat, out[n.input], ws)  # dWxh (G, V)
         else:
             below = cache.outs[l - 1].reshape(T * B, H)
             xp.matmul(dflat.T, below, out=out[n.input])  # dWxh<l> (G, H)

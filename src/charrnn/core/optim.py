@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from ..common.errors import CharRNNError
+from . import kernels
 
 
 def clip_value(grads: dict[str, Any], bound: float) -> None:
@@ -130,7 +131,18 @@ class Adam(Optimizer):
         self.beta1, self.beta2, self.eps = beta1, beta2, eps
 
     def _update(self, name: str, p: Any, g: Any) -> None:
-        m, v, tmp = self.state["m"][name], self.state["v"][name], self.scratch(name, p)
+        m, v = self.state["m"][name], self.state["v"][name]
+        # Fold both bias corrections into one step size.
+        step = self.lr * math.sqrt(1 - self.beta2**self.t) / (1 - self.beta1**self.t)
+        fused = kernels.active(np) if isinstance(p, np.ndarray) else None
+        if fused is not None and kernels.fits(p.dtype, p, g, m, v):
+            # fused.c's adam: the lines below in one pass over the four arrays.
+            adr = kernels.address
+            fused.fn("adam", p.dtype)(
+                p.size, adr(p), adr(g), adr(m), adr(v), step, self.beta1, self.beta2, self.eps
+            )
+            return
+        tmp = self.scratch(name, p)
         m *= self.beta1
         np.multiply(g, 1 - self.beta1, out=tmp)
         m += tmp
@@ -138,8 +150,6 @@ class Adam(Optimizer):
         np.multiply(g, g, out=tmp)
         tmp *= 1 - self.beta2
         v += tmp
-        # Fold both bias corrections into one step size.
-        step = self.lr * math.sqrt(1 - self.beta2**self.t) / (1 - self.beta1**self.t)
         np.sqrt(v, out=tmp)
         tmp += self.eps
         np.divide(m, tmp, out=tmp)

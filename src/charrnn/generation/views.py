@@ -279,8 +279,8 @@ class _InputGradKeeper(Backend):
 
     kept: list[Any] = field(default_factory=list)
 
-    def onehot_grad(self, index: Any, values: Any, out: Any, ws: Any) -> None:
-        # (T*B, G): d logit / d (Wxh x_s + bh) for every position; dWxh is not needed.
+    def onehot_grad(self, index: Any, values: Any, out: Any, ws: Any, bias: Any = None) -> None:
+        # (T*B, G): d logit / d (Wxh x_s + bh) for every position; dWxh and dbh are not needed.
         self.kept.append(np.array(values))
 
 

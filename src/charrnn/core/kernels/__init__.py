@@ -79,7 +79,7 @@ class Fused:
 
 
 # Each C function's parameters in order: "n" a size or index (ssize_t), "p" an array's
-# address; the same for its _f32 and _f64 versions.
+# address, "f" a double; the same for its _f32 and _f64 versions.
 SIGNATURES = {
     "rnn_forward": "nnppn",
     "gru_forward": "nnppppnpppn",
@@ -90,7 +90,13 @@ SIGNATURES = {
     "rnn_window": "nnnpnpp",
     "gru_window": "nnnpnpppppppp",
     "lstm_window": "nnnpnppppppp",
+    "onehot_grad": "nnnppppp",
+    "softmax_nll": "nnpppp",
+    "adam": "nppppffff",
 }
+# The functions that return something: how many indices were out of range.
+RETURNS = {"onehot_grad": ctypes.c_ssize_t, "softmax_nll": ctypes.c_ssize_t}
+ARG_TYPES = {"n": ctypes.c_ssize_t, "p": ctypes.c_void_p, "f": ctypes.c_double}
 
 
 def _declare(lib: Any) -> None:
@@ -98,11 +104,11 @@ def _declare(lib: Any) -> None:
     # missing entry would let ctypes pass that argument as a 32-bit int: a truncated
     # address (tests/core/test_kernels.py checks this table against fused.c).
     for name, kinds in SIGNATURES.items():
-        args = [ctypes.c_ssize_t if k == "n" else ctypes.c_void_p for k in kinds]
+        args = [ARG_TYPES[k] for k in kinds]
         for sfx in ("f32", "f64"):
             f = getattr(lib, f"{name}_{sfx}")
             f.argtypes = args
-            f.restype = None
+            f.restype = RETURNS.get(name)
 
 
 def _load() -> tuple[Fused | None, str]:

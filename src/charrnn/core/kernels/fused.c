@@ -16,7 +16,7 @@
  * the saturated gate's exact limit, as in the numpy cells.
  *
  * Every function comes twice, for float and double (the gradient checks' dtype):
- * the macro KERNELS(T, SFX, EXP, TANH) writes one set.
+ * the macro KERNELS(T, SFX, EXP, TANH, SQRT) writes one set.
  */
 #include <math.h>
 #include <stddef.h>
@@ -28,7 +28,7 @@ __attribute__((simd("notinbranch"))) double exp(double);
 __attribute__((simd("notinbranch"))) double tanh(double);
 #endif
 
-#define KERNELS(T, SFX, EXP, TANH)                                                        \
+#define KERNELS(T, SFX, EXP, TANH, SQRT)                                                  \
                                                                                           \
 /* tanh cell, forward step (tanh.py TanhCell._recur after its np.dot):                    \
  *     out += pre_t; np.tanh(out, out=out)                          (T1)                  \
@@ -45,7 +45,7 @@ void rnn_forward_##SFX(ptrdiff_t B, ptrdiff_t H, const T *restrict pre, T *restr
     }                                                                                     \
 }                                                                                         \
                                                                                           \
-/* tanh cell, one step of full BPTT before its matmul (tanh.py TanhCell.backward's full    \
+/* tanh cell, one step of full BPTT before its matmul (tanh.py TanhCell.backward's full   \
  * loop: `d = dhraw[t]; d += dhnext; d *= dtanh[t]`, with dtanh = 1 - h^2 of the step):   \
  *     dh    = dout_t + dhnext                                      (B1)                  \
  *     dhraw = (1 - h_t^2) * dh                                     (B2)                  \
@@ -97,15 +97,15 @@ void gru_backward_##SFX(ptrdiff_t B, ptrdiff_t H, const T *restrict dout,       
     }                                                                                     \
 }                                                                                         \
                                                                                           \
-/* The sliding window (base.py GradientWindow): each cell's window kernel takes one step   \
+/* The sliding window (base.py GradientWindow): each cell's window kernel takes one step  \
  * t of its backward loop, `win.arrive(t, ...)` included: the loss at t enters the ring   \
  * `parts` (P, B, S) in slot `s` = t mod P, the total over the parts is the gradient at   \
  * the step (B1) that the parameters see, and every part goes through the step's          \
  * element-wise factors before the hop's matmul, which Python does on all parts at once. */ \
                                                                                           \
-/* tanh cell (tanh.py TanhCell.backward's window loop: `d = win.arrive(t, dhraw[t]);       \
+/* tanh cell (tanh.py TanhCell.backward's window loop: `d = win.arrive(t, dhraw[t]);      \
  * d *= dtanh[t]; win.parts *= dtanh[t]`, before (B3)'s matmul on the parts):             \
- * d (B, H) holds dout_t on entry and dhraw of the step (B2) on exit; h = h_t. */          \
+ * d (B, H) holds dout_t on entry and dhraw of the step (B2) on exit; h = h_t. */         \
 void rnn_window_##SFX(ptrdiff_t P, ptrdiff_t B, ptrdiff_t H, T *restrict parts,           \
                       ptrdiff_t s, T *restrict d, const T *restrict h)                    \
 {                                                                                         \
@@ -122,15 +122,15 @@ void rnn_window_##SFX(ptrdiff_t P, ptrdiff_t B, ptrdiff_t H, T *restrict parts, 
     for (ptrdiff_t p = 0; p < P; p++) {                                                   \
         _Pragma("omp simd")                                                               \
         for (ptrdiff_t j = 0; j < N; j++)                                                 \
-            parts[p * N + j] *= (T)1 - h[j] * h[j];      /* every part through (B2) */   \
+            parts[p * N + j] *= (T)1 - h[j] * h[j];      /* every part through (B2) */    \
     }                                                                                     \
     _Pragma("omp simd")                                                                   \
     for (ptrdiff_t j = 0; j < N; j++)                                                     \
         d[j] *= (T)1 - h[j] * h[j];                       /* (B2) */                      \
 }                                                                                         \
                                                                                           \
-/* GRU (gru.py GRUCell.backward's window loop: `dh = win.arrive(t, dout[t])`, then         \
- * _back_step without the hop on dh and with it on every part, but for the matmul and    \
+/* GRU (gru.py GRUCell.backward's window loop: `dh = win.arrive(t, dout[t])`, then        \
+ * _back_step without the hop on dh and with it on every part, but for the matmul and     \
  * the `+ dh z` of (B6), which Python adds from carry): dout (B, H) holds dout_t on       \
  * entry and the windowed total on exit; dgh, dpre (B, 3H) as gru_backward writes them;   \
  * pg (P, B, 3H) each part's [dr_raw | dz_raw | dhn], carry (P, B, H) each part's dh z. */ \
@@ -177,7 +177,7 @@ void gru_window_##SFX(ptrdiff_t P, ptrdiff_t B, ptrdiff_t H, T *restrict parts, 
     }                                                                                     \
 }                                                                                         \
                                                                                           \
-/* LSTM (lstm.py LSTMCell.backward's window loop: `enter = [dout_t | 0]; d =               \
+/* LSTM (lstm.py LSTMCell.backward's window loop: `enter = [dout_t | 0]; d =              \
  * win.arrive(t, enter)`, then _back_step without the hop on d and with it on every       \
  * part, but for (B6)'s matmul): parts (P, B, 2H) = [dh | dc] each; dout_t (B, H);        \
  * dpre (B, 4H) the step's d pre from the total; pa (P, B, 4H) each part's d pre, for     \
@@ -223,7 +223,7 @@ void lstm_window_##SFX(ptrdiff_t P, ptrdiff_t B, ptrdiff_t H, T *restrict parts,
     }                                                                                     \
 }                                                                                         \
                                                                                           \
-/* GRU, forward step (gru.py GRUCell._recur after its np.dot), on unscaled inputs:       \
+/* GRU, forward step (gru.py GRUCell._recur after its np.dot), on unscaled inputs:        \
  *     [r | z] = 1 / (1 + e^-(pre_rz + g_rz))                        (F1), (F2)           \
  *     hn = g_n + bhn                                                (F3)                 \
  *     n = tanh(pre_n + r * hn)                                      (F4)                 \
@@ -255,7 +255,7 @@ void gru_forward_##SFX(ptrdiff_t B, ptrdiff_t H, const T *restrict pre,         
     }                                                                                     \
 }                                                                                         \
                                                                                           \
-/* LSTM, forward step (lstm.py LSTMCell._recur after its np.dot), on unscaled inputs:    \
+/* LSTM, forward step (lstm.py LSTMCell._recur after its np.dot), on unscaled inputs:     \
  *     i, f, o = sigmoid(a_i), sigmoid(a_f), sigmoid(a_o); g = tanh(a_g)   (F1)           \
  *     c' = f * c + i * g                                                  (F2)           \
  *     h' = o * tanh(c')                                                   (F3)           \
@@ -324,7 +324,109 @@ void lstm_backward_##SFX(ptrdiff_t B, ptrdiff_t H, const T *restrict dout,      
             dcn[j] = dc * f;                                                              \
         }                                                                                 \
     }                                                                                     \
+}                                                                                         \
+                                                                                          \
+/* The input weight's gradient of a one-hot layer and its bias's, in one pass             \
+ * (model.backward's `dflat.sum(axis=0, out=dbh)` and backend.onehot_grad's               \
+ * `values.T @ onehot(index)`, a (G, N) x (N, V) matmul of mostly zeros):                 \
+ *     dWx[:, v] = sum of values[i] over the i with index[i] == v     (dWxh)              \
+ *     db        = sum of values[i] over all i                        (dbh)               \
+ * as a scatter-add of N rows into acc (V, G) (scratch), db from its V rows, and          \
+ * acc transposed into out (G, V). Returns how many index entries were outside            \
+ * [0, V) (skipped): the caller raises on any. */                                         \
+ptrdiff_t onehot_grad_##SFX(ptrdiff_t N, ptrdiff_t G, ptrdiff_t V,                        \
+                            const ptrdiff_t *restrict index, const T *restrict values,    \
+                            T *restrict acc, T *restrict out, T *restrict bias)           \
+{                                                                                         \
+    ptrdiff_t bad = 0;                                                                    \
+    for (ptrdiff_t k = 0; k < V * G; k++)                                                 \
+        acc[k] = 0;                                                                       \
+    for (ptrdiff_t i = 0; i < N; i++) {                                                   \
+        ptrdiff_t v = index[i];                                                           \
+        if (v < 0 || v >= V) {                                                            \
+            bad++;                                                                        \
+            continue;                                                                     \
+        }                                                                                 \
+        T *restrict row = acc + v * G;                                                    \
+        const T *restrict src = values + i * G;                                           \
+        _Pragma("omp simd")                                                               \
+        for (ptrdiff_t g = 0; g < G; g++)                                                 \
+            row[g] += src[g];                                                             \
+    }                                                                                     \
+    for (ptrdiff_t g = 0; g < G; g++)                                                     \
+        bias[g] = 0;                                                                      \
+    for (ptrdiff_t v = 0; v < V; v++) {                                                   \
+        const T *restrict row = acc + v * G;                                              \
+        _Pragma("omp simd")                                                               \
+        for (ptrdiff_t g = 0; g < G; g++)                                                 \
+            bias[g] += row[g];                                                            \
+    }                                                                                     \
+    for (ptrdiff_t g = 0; g < G; g++)                                                     \
+        for (ptrdiff_t v = 0; v < V; v++)                                                 \
+            out[g * V + v] = acc[v * G + g];                                              \
+    return bad;                                                                           \
+}                                                                                         \
+                                                                                          \
+/* Softmax and the loss of each position, one row at a time while it is in cache          \
+ * (model.forward's lines after its logits matmul):                                       \
+ *     z = logits + by; z -= max(z)                     (the shift changes nothing)       \
+ *     nll = log(sum(exp(z))) - z[target]               (in double, as numpy's)           \
+ *     probs = exp(z) / sum(exp(z))                                                       \
+ * z (N, V) holds the logits without the bias on entry and the probabilities on           \
+ * exit; nll (N,) is double. Returns how many targets were outside [0, V) (their          \
+ * nll is NaN): the caller raises on any. */                                              \
+ptrdiff_t softmax_nll_##SFX(ptrdiff_t N, ptrdiff_t V, T *restrict z,                      \
+                            const T *restrict by, const ptrdiff_t *restrict target,       \
+                            double *restrict nll)                                         \
+{                                                                                         \
+    ptrdiff_t bad = 0;                                                                    \
+    for (ptrdiff_t i = 0; i < N; i++) {                                                   \
+        T *restrict row = z + i * V;                                                      \
+        T m = -(T)INFINITY; /* a NaN logit is passed over here, and makes the sum NaN */  \
+        _Pragma("omp simd reduction(max:m)")                                              \
+        for (ptrdiff_t j = 0; j < V; j++) {                                               \
+            row[j] += by[j];                                                              \
+            m = row[j] > m ? row[j] : m;                                                  \
+        }                                                                                 \
+        ptrdiff_t t = target[i];                                                          \
+        double zt = NAN;                                                                  \
+        if (t >= 0 && t < V)                                                              \
+            zt = (double)(row[t] - m);                                                    \
+        else                                                                              \
+            bad++;                                                                        \
+        T s = 0;                                                                          \
+        _Pragma("omp simd reduction(+:s)")                                                \
+        for (ptrdiff_t j = 0; j < V; j++) {                                               \
+            row[j] = EXP(row[j] - m);                                                     \
+            s += row[j];                                                                  \
+        }                                                                                 \
+        _Pragma("omp simd")                                                               \
+        for (ptrdiff_t j = 0; j < V; j++)                                                 \
+            row[j] /= s;                                                                  \
+        nll[i] = log((double)s) - zt;                                                     \
+    }                                                                                     \
+    return bad;                                                                           \
+}                                                                                         \
+                                                                                          \
+/* One Adam step on n parameters (optim.Adam._update's eleven numpy calls):               \
+ *     m = beta1 m + (1 - beta1) g                                                        \
+ *     v = beta2 v + (1 - beta2) g^2                                                      \
+ *     p -= step m / (sqrt(v) + eps)    step: the rate with both bias corrections */      \
+void adam_##SFX(ptrdiff_t n, T *restrict p, const T *restrict g, T *restrict m,           \
+                T *restrict v, double step, double beta1, double beta2, double eps)       \
+{                                                                                         \
+    const T b1 = (T)beta1, c1 = (T)(1 - beta1), b2 = (T)beta2, c2 = (T)(1 - beta2);       \
+    const T s = (T)step, e = (T)eps;                                                      \
+    _Pragma("omp simd")                                                                   \
+    for (ptrdiff_t k = 0; k < n; k++) {                                                   \
+        T gk = g[k];                                                                      \
+        T mk = b1 * m[k] + c1 * gk;                                                       \
+        T vk = b2 * v[k] + c2 * (gk * gk);                                                \
+        m[k] = mk;                                                                        \
+        v[k] = vk;                                                                        \
+        p[k] -= s * (mk / (SQRT(vk) + e));                                                \
+    }                                                                                     \
 }
 
-KERNELS(float, f32, expf, tanhf)
-KERNELS(double, f64, exp, tanh)
+KERNELS(float, f32, expf, tanhf, sqrtf)
+KERNELS(double, f64, exp, tanh, sqrt)
