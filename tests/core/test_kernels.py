@@ -22,6 +22,7 @@ from charrnn.common.errors import CharRNNError
 from charrnn.core import kernels
 from charrnn.core.backend import NUMPY
 from charrnn.core.cells import get_cell
+from charrnn.core.cells import lstm as lstm_cell
 from charrnn.core.config import Config
 from charrnn.core.gradcheck import check, random_case
 from charrnn.core.model import _softmax_nll, backward, forward, init_params, step, zero_state
@@ -43,9 +44,9 @@ def _close(actual, expected, dtype, what=""):
     )
 
 
-def _run(kind, cell, dtype, layers, dropout, masked, carried, bptt="full", window=None):
+def _run(kind, cell, dtype, layers, dropout, masked, carried, bptt="full", window=None, B=5):
     rng = np.random.default_rng(0)
-    V, H, B, T = 11, 8, 5, 9
+    V, H, T = 11, 8, 9
     p = init_params(V, H, rng, layers=layers, cell=cell, dtype=dtype, init="scaled")
     x, y = rng.integers(0, V, (T, B)), rng.integers(0, V, (T, B))
     h0 = zero_state(p, B, cell=cell)
@@ -95,6 +96,32 @@ def test_every_backward_rule_equals_numpy_on_the_compiled_path(cell, dtype, bptt
     for k in a[2]:
         _close(b[2][k], a[2][k], dtype, f"d{k}")
     _close(b[3], a[3], dtype, "dh0")
+
+
+@needs_library
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("layers, carried", [(1, True), (2, False)])
+def test_the_lstm_forward_with_its_matmul_turned_round_equals_numpy(dtype, layers, carried):
+    # From lstm.COLUMNS_FROM rows of a batch up the compiled forward takes Wh h^T and
+    # transposes in C: a batch that wide, with the other tests' small one beside it.
+    B = lstm_cell.COLUMNS_FROM + 3
+    a = _run("numpy", "lstm", dtype, layers, 0.0, True, carried, B=B)
+    b = _run("compiled", "lstm", dtype, layers, 0.0, True, carried, B=B)
+    assert abs(b[0] - a[0]) <= BOUND[dtype] * abs(a[0])
+    _close(b[1], a[1], dtype, "final state")
+    for k in a[2]:
+        _close(b[2][k], a[2][k], dtype, f"d{k}")
+
+
+@needs_library
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("R, C, lds", [(1, 1, 1), (17, 33, 33), (40, 5, 9), (16, 16, 20)])
+def test_the_compiled_transpose_takes_any_size_and_row_stride(dtype, R, C, lds):
+    src = np.arange(R * lds, dtype=dtype).reshape(R, lds)
+    dst = np.full((C, R), -1, dtype)
+    fn = BUILT.fn("transpose", dtype)
+    fn(R, C, kernels.address(src), lds, kernels.address(dst))
+    np.testing.assert_array_equal(dst, src[:, :C].T)
 
 
 @needs_library

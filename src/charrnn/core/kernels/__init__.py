@@ -84,6 +84,8 @@ SIGNATURES = {
     "rnn_forward": "nnppn",
     "gru_forward": "nnppppnpppn",
     "lstm_forward": "nnpppnpppnpn",
+    "lstm_forward_cols": "nnppppnpppnpnp",
+    "transpose": "nnpnp",
     "rnn_backward": "nnppp",
     "gru_backward": "nnpppppppp",
     "lstm_backward": "nnppppppp",

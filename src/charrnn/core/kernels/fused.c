@@ -293,6 +293,33 @@ void lstm_forward_##SFX(ptrdiff_t B, ptrdiff_t H, const T *restrict pre,        
     }                                                                                     \
 }                                                                                         \
                                                                                           \
+/* dst (C, R) = src (R, C)^T, src rows lds apart, in 16 x 16 tiles that stay in cache. */ \
+void transpose_##SFX(ptrdiff_t R, ptrdiff_t C, const T *restrict src, ptrdiff_t lds,      \
+                     T *restrict dst)                                                     \
+{                                                                                         \
+    for (ptrdiff_t i0 = 0; i0 < R; i0 += 16)                                              \
+        for (ptrdiff_t j0 = 0; j0 < C; j0 += 16) {                                        \
+            ptrdiff_t i1 = i0 + 16 < R ? i0 + 16 : R, j1 = j0 + 16 < C ? j0 + 16 : C;     \
+            for (ptrdiff_t j = j0; j < j1; j++) /* dst's rows whole: no 4K-apart stores */ \
+                for (ptrdiff_t i = i0; i < i1; i++)                                       \
+                    dst[j * R + i] = src[i * lds + j];                                    \
+        }                                                                                 \
+}                                                                                         \
+                                                                                          \
+/* The LSTM forward step above, after the step's matmul taken the other way round:        \
+ * aT (4H, B) = Wh h^T, which numpy's BLAS runs up to 1.4x faster at B >= 32 than         \
+ * h Wh^T (benchmarks/step_parts.py). a (B, 4H) is scratch for aT transposed, and         \
+ * hT (H, B) receives h' transposed, the next step's matmul input. */                     \
+void lstm_forward_cols_##SFX(ptrdiff_t B, ptrdiff_t H, const T *restrict pre,             \
+                             const T *restrict aT, T *restrict a, const T *c,             \
+                             ptrdiff_t ldc, T *restrict act, T *restrict tc, T *h_out,    \
+                             ptrdiff_t ldh, T *c_out, ptrdiff_t ldco, T *restrict hT)     \
+{                                                                                         \
+    transpose_##SFX(4 * H, B, aT, B, a);                                                  \
+    lstm_forward_##SFX(B, H, pre, a, c, ldc, act, tc, h_out, ldh, c_out, ldco);           \
+    transpose_##SFX(B, H, h_out, ldh, hT);                                                \
+}                                                                                         \
+                                                                                          \
 /* LSTM, one step of full BPTT before its matmul (lstm.py LSTMCell.backward's full loop:  \
  * `dh = dout[t]; dh += dhnext`, _factors, and _back_step up to its np.dot):              \
  *     dh     = dout_t + dhnext                                     (B1)                  \
