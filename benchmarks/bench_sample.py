@@ -10,6 +10,9 @@ one-hot rows.
 
     python benchmarks/bench_sample.py
     python benchmarks/bench_sample.py --cell gru    # or lstm
+
+Where the compiled kernels are built, a "numpy cells" row samples with charrnn's
+numpy cells in the same rounds: the compiled kernels' gain, before and after.
 """
 
 from __future__ import annotations
@@ -20,9 +23,12 @@ import itertools
 import numpy as np
 
 from charrnn import CharRNN
+from charrnn.core import kernels
 from charrnn.core.cells import cell_names, get_cell
 from charrnn.generation.sample import sample, score
 from common import blas_report, names_source, out, paired, rounds, summary
+
+NUMPY_ROW = "numpy cells"  # charrnn on its numpy cells, where the compiled ones are built
 
 
 def decode_rows(ids: np.ndarray, vocab) -> list[str]:
@@ -181,15 +187,23 @@ def main() -> None:
 
         return run
 
-    rates = rounds(
-        {"charrnn": engine("charrnn", ours), "torch": engine("torch", theirs)},
-        seconds=1.0,
-        repeats=args.repeats,
-    )
+    engines = {"charrnn": engine("charrnn", ours), "torch": engine("torch", theirs)}
+    if kernels.active(np) is not None:  # the numpy cells beside the compiled ones, same rounds
+
+        def numpy_cells():
+            with kernels.using("numpy"):
+                return ours()
+
+        lengths[NUMPY_ROW] = []
+        engines[NUMPY_ROW] = engine(NUMPY_ROW, numpy_cells)
+    out(f"charrnn {kernels.describe()}")
+    rates = rounds(engines, seconds=1.0, repeats=args.repeats)
     out(f"{args.n:,} words per call; words/s median [min-max] over {args.repeats} rounds")
     for name, vals in rates.items():
-        out(f"  {name:<8}{summary(vals)}   mean word length {np.mean(lengths[name]):.2f}")
+        out(f"  {name:<14}{summary(vals)}   mean word length {np.mean(lengths[name]):.2f}")
     out(f"  charrnn / torch: {paired(rates, 'charrnn', 'torch'):.2f}x")
+    if NUMPY_ROW in rates:
+        out(f"  charrnn / {NUMPY_ROW}: {paired(rates, 'charrnn', NUMPY_ROW):.2f}x")
 
 
 if __name__ == "__main__":

@@ -85,6 +85,9 @@ TEXT_CONFIGS = [(100, 1, 25), (100, 32, 64), (256, 32, 64), (512, 64, 128)]
 TARGETS = {(100, 32, 64): 2.0, (256, 32, 64): 2.0, (512, 64, 128): 1.5}
 GATED_TARGETS = {(256, 32, 64): 1.3}
 GATES = {"rnn": 1, "gru": 3, "lstm": 4}
+# The bound takes the recurrent matmuls on transposed states from this batch size up
+# (the compiled LSTM forward's rule, lstm.COLUMNS_FROM: see bound_engine).
+COLUMNS_FROM = 16
 LR = 2e-3
 # The floor engines and what each adds to the one above it (see bound_engine).
 FLOORS = {
@@ -196,6 +199,11 @@ def bound_engine(
     6(H^2 + H*V) FLOPs per character. It runs in the same rounds as the engines,
     so the same machine noise hits it.
 
+    From :data:`COLUMNS_FROM` rows of a batch up, each recurrent matmul is taken
+    the other way round, (H,H)x(H,B) on transposed states: the same products,
+    which numpy's BLAS runs up to 1.4x faster there (``step_parts.py`` times
+    both), so the bound is the faster of the two, not the engine's choice.
+
     With ``elementwise`` it also makes the four element-wise numpy calls per
     time step that any engine stepping through time with numpy must make: the
     input term added and tanh after each forward matmul, ``dhnext`` added and
@@ -234,6 +242,11 @@ def bound_engine(
     buf = np.zeros((B, H), f32)  # dhnext in the backward
     pre = rng.standard_normal((T, B, G)).astype(f32)  # input terms of the forward
     cell = GatedCalls(gates, hs, pre, dgates.reshape(T, B, G), rng) if gates > 1 else None
+    cols = B >= COLUMNS_FROM  # the recurrent matmuls on transposed states (see above)
+    if cols:
+        W_g, hsT = np.ascontiguousarray(WT.T), np.ascontiguousarray(hs.transpose(0, 2, 1))
+        dgT = np.ascontiguousarray(dgates.reshape(T, B, G).transpose(0, 2, 1))  # (T, gH, B)
+        gated_T, buf_T = np.empty((G, B), f32), np.empty((H, B), f32)
     dout = rng.standard_normal((T, B, H)).astype(f32)  # output gradients of the backward
     dhraw = np.empty((T, B, H), f32)
     dtanh = (1 - hs[1:] ** 2).astype(f32)
@@ -243,14 +256,23 @@ def bound_engine(
             if rest:
                 np.take(table, inputs, axis=0, out=pre, mode="clip")
             for t in range(T if gates > 1 else 0):
+                if cols and not elementwise:
+                    np.dot(W_g, hsT[t], out=gated_T)  # (gH, H) x (H, B)
+                    continue
                 np.dot(hs[t], WT, out=gated_out)  # (B, H) x (H, gH)
                 if elementwise:
                     cell.forward(t, gated_out)
             for t in range(T - 1 if gates > 1 else -1, -1, -1):
+                if cols and not elementwise:
+                    np.dot(WT, dgT[t], out=buf_T)  # (H, gH) x (gH, B)
+                    continue
                 if elementwise:
                     cell.backward(t, buf)
                 np.dot(dgates[t * B : (t + 1) * B], WT.T, out=buf)  # (B, gH) x (gH, H)
             for t in range(T if gates == 1 else 0):
+                if cols and not elementwise:
+                    np.dot(W, hsT[t], out=buf_T)  # (H, H) x (H, B)
+                    continue
                 h = hs[t + 1]
                 np.dot(hs[t], W, out=h)
                 if elementwise:
@@ -263,6 +285,8 @@ def bound_engine(
                     np.add(dout[t], buf, out=d)
                     d *= dtanh[t]
                     np.dot(d, W, out=buf)
+                elif cols:
+                    np.dot(W, hsT[t + 1], out=buf_T)
                 else:
                     np.dot(hs[t + 1], W, out=buf)
             logits = flat @ Why.T

@@ -332,6 +332,41 @@ def test_a_preset_is_a_budget_the_flags_scale_or_cap():
     assert capped["steps"] == 99 and capped["time_budget"] == 10
 
 
+def test_a_preset_takes_the_recipe_of_its_budget_and_the_flags_still_win(monkeypatch):
+    """Catches a budget that scales the steps but never the recipe, a row taken for the
+    wrong budget, or a scale row overriding what the user gave."""
+    from charrnn.cli.main import build_parser
+    from charrnn.cli.train import config_from_args
+    from charrnn.training import presets
+
+    own = {"mode": "words", "hidden": 64, "dropout": 0.2, "time_budget": 10}
+    rows = [(3, {"hidden": 32, "dropout": 0.1}), (15, {}), (float("inf"), {"hidden": 96})]
+    monkeypatch.setitem(presets.PRESETS, "toy", {"config": own, "scale": rows})
+
+    def given(*flags):
+        args = build_parser().parse_args(["train", "@names", "--out", "r", *flags])
+        args.preset = "toy"  # the parser's choices were fixed before the toy preset
+        return config_from_args(args)
+
+    assert given()["hidden"] == 64 and given()["time_budget"] == 10  # its own budget
+    assert (given("--time-budget", "2")["hidden"], given("--time-budget", "2")["dropout"]) == (
+        32,
+        0.1,
+    )
+    assert given("--time-budget", "3")["hidden"] == 32  # "up to" includes the bound
+    assert given("--time-budget", "12")["hidden"] == 64
+    assert given("--time-budget", "60")["hidden"] == 96
+    assert given("--time-budget", "60")["dropout"] == 0.2  # a row changes only its fields
+    assert given("--time-budget", "2", "--hidden", "48")["hidden"] == 48  # flags win
+    assert presets.scale_line("toy", 2) == "preset toy for 2 minutes: hidden 32, dropout 0.1"
+    assert presets.scale_line("toy", 12) is None and presets.scale_line("toy", None) is None
+    for name, p in presets.PRESETS.items():  # every real preset's rows are in budget order
+        bounds = [up_to for up_to, _ in p.get("scale", ())]
+        assert bounds == sorted(bounds), name
+        for _, fields in p.get("scale", ()):
+            Config(**{**p["config"], **fields})
+
+
 @pytest.mark.slow
 def test_a_resume_with_fewer_steps_ends_there_with_the_rate_at_its_floor(tmp_path):
     """Catches a resumed budgeted run that keeps its saved plan past a lowered --steps."""

@@ -15,7 +15,7 @@ from ..common.optional import optional
 from ..core.config import TRAIN_FIELDS
 from ..data.files import builtin_names
 from ..training.parallel import world
-from ..training.presets import PRESETS, preset
+from ..training.presets import PRESETS, preset_config, scale_line
 from ..training.run import Callbacks, TrainingRun, advance_bar
 from ..training.trainer import LogEvent, Trainer
 from .flags import DATA_HELP, add_config_flags, cli_message, data_paths
@@ -68,7 +68,8 @@ def config_from_args(args: argparse.Namespace) -> dict[str, Any]:
     if "epochs" in given and "steps" not in given:
         given["steps"] = None  # --epochs alone means: budget by passes
     if args.preset is not None:
-        given = {**preset(args.preset)["config"], **given}
+        # The recipe for the budget given (a preset's scale rows), under the flags given.
+        given = {**preset_config(args.preset, given.get("time_budget")), **given}
     return given
 
 
@@ -137,6 +138,9 @@ def run(args: argparse.Namespace) -> int:
         training.write_config()
         cfg, tr = training.config, training.trainer
         if not args.quiet:
+            scaled = scale_line(args.preset, args.time_budget) if args.preset else None
+            if scaled and not training.resumed:
+                tell(scaled)
             unit = "words" if cfg.mode == "words" else "characters"
             vocab = training.corpus.vocab
             V = f"V={vocab.size}"
