@@ -15,6 +15,9 @@ import numpy as np
 
 from .backend import NUMPY, Backend
 
+LARGE = 64 * 1024  # bytes from which a buffer is placed in its own slot of a page
+PAGE, SLOT, SLOTS = 4096, 128, 32
+
 
 class Workspace:
     """Named arrays reused from call to call.
@@ -44,8 +47,22 @@ class Workspace:
         n = math.prod(shape)
         buf = self._buffers.get(name)
         if buf is None or buf.size < n or buf.dtype != np.dtype(dtype):
-            buf = self._buffers[name] = make(n, dtype=dtype)
+            buf = self._buffers[name] = self._placed(n, dtype, make)
         return buf[:n].reshape(shape)
+
+    def _placed(self, n: int, dtype: Any, make: Any) -> Any:
+        # A large buffer starts at its own offset within a 4 KB page (a 128-byte slot by
+        # the order buffers are made): the arrays a step reads and writes together then
+        # never share their addresses' low 12 bits, which makes the CPU mistake a load
+        # for a dependency on an older store (4K aliasing). Whether they did depended on
+        # the allocator's history, so a step's speed did too.
+        size = np.dtype(dtype).itemsize
+        if self.xp is not np or n * size < LARGE:
+            return make(n, dtype=dtype)
+        slot = len(self._buffers) % SLOTS
+        raw = make(n + (PAGE + slot * SLOT) // size + 1, dtype=dtype)
+        start = ((-raw.ctypes.data) % PAGE + slot * SLOT) // size
+        return raw[start : start + n]
 
     def zeros(self, name: str, shape: tuple[int, ...], dtype: Any) -> Any:
         """Like :meth:`get`, filled with zeros."""
