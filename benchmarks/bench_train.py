@@ -61,6 +61,7 @@ from collections.abc import Callable
 import numpy as np
 
 from charrnn.core import kernels
+from charrnn.core.cells.lstm import COLUMNS_FROM  # the bound turns its matmuls round from here
 from charrnn.core.config import Config
 from charrnn.core.optim import Adam
 from charrnn.core.vocab import Vocab
@@ -85,9 +86,6 @@ TEXT_CONFIGS = [(100, 1, 25), (100, 32, 64), (256, 32, 64), (512, 64, 128)]
 TARGETS = {(100, 32, 64): 2.0, (256, 32, 64): 2.0, (512, 64, 128): 1.5}
 GATED_TARGETS = {(256, 32, 64): 1.3}
 GATES = {"rnn": 1, "gru": 3, "lstm": 4}
-# The bound takes the recurrent matmuls on transposed states from this batch size up
-# (the compiled LSTM forward's rule, lstm.COLUMNS_FROM: see bound_engine).
-COLUMNS_FROM = 16
 LR = 2e-3
 # The floor engines and what each adds to the one above it (see bound_engine).
 FLOORS = {

@@ -264,3 +264,34 @@ def table(parts: list[Part], chars_per_step: int) -> list[str]:
         f"most time above its matmuls: {worst.name} ({1e3 * worst.above:.2f} ms)"
     )
     return lines
+
+
+def main() -> None:
+    """``python benchmarks/step_parts.py --cell lstm [--shape 256,32,64] [--kernels numpy]``:
+    the breakdown of one configuration alone, on tinyshakespeare (or the fallback text)."""
+    import argparse
+
+    from charrnn.training.run import TrainingRun
+    from common import blas_report, out, shakespeare_or_fallback
+
+    ap = argparse.ArgumentParser(description=main.__doc__)
+    ap.add_argument("--cell", default="rnn")
+    ap.add_argument("--shape", default="256,32,64", help="H,B,T in text mode")
+    ap.add_argument("--kernels", default="auto", choices=kernels.KERNELS)
+    args = ap.parse_args()
+    from bench_train import text_config  # the configuration bench_train times
+
+    H, B, T = map(int, args.shape.split(","))
+    text, _ = shakespeare_or_fallback()
+    trainer = TrainingRun(text_config(H, B, T, args.cell, args.kernels), [text]).trainer
+    for _ in range(5):  # warm: the workspace's buffers made, the library loaded
+        trainer.train_step()
+    out(blas_report())
+    with kernels.using(args.kernels):
+        out(kernels.describe())
+    for line in table(step_parts(trainer), B * T):
+        out(line)
+
+
+if __name__ == "__main__":
+    main()

@@ -379,3 +379,19 @@ def test_bench_big_data_reports_peak_memory_and_deletes_what_it_wrote(tmp_path):
     assert float(rows["large"][3].replace(",", "")) > 10  # a peak RSS was read (MB)
     assert any(line.startswith("peak RSS grows") for line in lines)
     assert list(tmp_path.iterdir()) == []  # corpus and runs are gone
+
+
+@pytest.mark.long  # the orientation table and one configuration's breakdown (about 30 s)
+def test_orientation_and_step_parts_scripts_print_their_tables():
+    def run(*args):
+        proc = subprocess.run(
+            [sys.executable, *map(str, args)], capture_output=True, text=True, timeout=300
+        )
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout.splitlines()
+
+    rows = run(ROOT / "benchmarks" / "bench_orientation.py")
+    assert sum(line.startswith("(32, 256, 4)") and line.count("x)") == 2 for line in rows) == 1
+    parts = run(ROOT / "benchmarks" / "step_parts.py", "--cell", "gru", "--shape", "32,8,16")
+    assert any(line.startswith("recurrence forward") for line in parts)
+    assert any("% of the step (the bound)" in line for line in parts)

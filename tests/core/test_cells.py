@@ -32,7 +32,8 @@ from charrnn.core.model import (
     step,
     zero_state,
 )
-from charrnn.core.reference import cell_get_derivative, column_params
+
+from .reference_sums import reference_sum
 
 CELLS = cell_names()  # every registered cell, the test suite's own included
 GATED = ["gru", "lstm"]  # the tests of what only these two cells have
@@ -127,25 +128,6 @@ def test_gradcheck_detects_a_wrong_gated_backward(cell, monkeypatch):
     assert max(gc.check(case).values()) > 1e-2
 
 
-def _reference_sum(case, bptt, cell, window=None):
-    """The per-character loop summed over each (unpadded) sequence of a one-layer batch."""
-    cp = column_params(case.params)
-    T, B = case.inputs.shape
-    lengths = case.mask.sum(0) if case.mask is not None else np.full(B, T)
-    total = {k: np.zeros_like(v) for k, v in case.params.items()}
-    loss, last = 0.0, []
-    for b in range(B):
-        n = int(lengths[b])
-        seq = (case.inputs[:n, b].tolist(), case.targets[:n, b].tolist())
-        s0 = case.h0[0, b][:, None]  # (S, 1)
-        l, g, state = cell_get_derivative(cell, cp, *seq, s0, bptt=bptt, window=window)
-        loss += l
-        last.append(state[:, 0])
-        for k in total:
-            total[k] += g[k].reshape(total[k].shape)
-    return loss, total, np.array(last)
-
-
 @pytest.mark.parametrize("cell", CELLS)
 @pytest.mark.parametrize("rule", ["full", "naive", "window 2"])
 @pytest.mark.parametrize("seed", range(3))
@@ -159,7 +141,7 @@ def test_batched_engine_matches_reference_loop(cell, rule, seed):
     loss, cache = forward(case.params, case.inputs, case.targets, case.h0, case.mask)
     final = cache.final_state.copy()
     grads, _ = backward(case.params, cache, bptt=bptt, window=window)
-    ref_loss, ref_grads, ref_last = _reference_sum(case, bptt, cell, window)
+    ref_loss, ref_grads, ref_last = reference_sum(case, bptt, cell, window)
     assert abs(loss - ref_loss) < 1e-10 * max(1.0, abs(ref_loss))
     for k in case.params:
         np.testing.assert_allclose(grads[k], ref_grads[k], rtol=0, atol=1e-10, err_msg=k)
@@ -195,7 +177,7 @@ def test_saturated_gates_take_their_limits_silently(cell, dtype):
     if dtype == "float64":  # the per-character loop, overflowing by itself, agrees
         case.params[names.bias][:] = bias
         with np.errstate(over="ignore"):
-            ref_loss, ref_grads, ref_last = _reference_sum(case, "full", cell)
+            ref_loss, ref_grads, ref_last = reference_sum(case, "full", cell)
         assert abs(loss - ref_loss) < 1e-10 * abs(ref_loss)
         np.testing.assert_allclose(cache.final_state[0], ref_last, rtol=0, atol=1e-12)
         for k in params:

@@ -24,7 +24,6 @@ from charrnn.core.model import (
     target_probs,
     zero_state,
 )
-from charrnn.core.reference import cell_get_derivative, column_params
 from charrnn.core.vocab import (
     ALL_SYLLABLES,
     FINALS,
@@ -35,6 +34,8 @@ from charrnn.core.vocab import (
     Vocab,
     decompose_hangul,
 )
+
+from .reference_sums import reference_sum
 
 CELLS = cell_names()  # every registered cell, the test suite's own included
 N = 4  # other characters of the random cases
@@ -125,27 +126,6 @@ def test_a_wrong_head_gradient_is_caught(monkeypatch):
     assert check(case)["Wtv"] > 1e-3
 
 
-def _reference_sum(case, bptt, cell, window=None):
-    """The per-character loop, summed over each (unpadded) sequence of the batch."""
-    cp = column_params(case.params)
-    T, B = case.inputs.shape
-    lengths = case.mask.sum(0) if case.mask is not None else np.full(B, T)
-    total = {k: np.zeros_like(v) for k, v in case.params.items()}
-    loss, last = 0.0, []
-    for b in range(B):
-        n = int(lengths[b])
-        seq = (case.inputs[:n, b].tolist(), case.targets[:n, b].tolist())
-        s0 = case.h0[0, b][:, None]
-        l, g, state = cell_get_derivative(
-            cell, cp, *seq, s0, bptt=bptt, window=window, units="jamo3"
-        )
-        loss += l
-        last.append(state[:, 0])
-        for k in total:
-            total[k] += g[k].reshape(total[k].shape)
-    return loss, total, np.array(last)
-
-
 @pytest.mark.parametrize("cell", CELLS)
 @pytest.mark.parametrize("rule", ["full", "naive", "window 2"])
 def test_batched_engine_matches_the_per_character_loop(cell, rule):
@@ -154,7 +134,7 @@ def test_batched_engine_matches_the_per_character_loop(cell, rule):
     case = _case(20, cell, H=6, T=7, B=5, carried_state=True)
     loss, cache = forward(case.params, case.inputs, case.targets, case.h0, case.mask, cell=cell)
     grads, _ = backward(case.params, cache, bptt=bptt, window=window, cell=cell)
-    ref_loss, ref_grads, _ = _reference_sum(case, bptt, cell, window)
+    ref_loss, ref_grads, _ = reference_sum(case, bptt, cell, window, units="jamo3")
     assert abs(loss - ref_loss) < 1e-10 * max(1.0, abs(ref_loss))
     for k in case.params:
         np.testing.assert_allclose(grads[k], ref_grads[k], rtol=0, atol=1e-10, err_msg=k)
@@ -163,7 +143,7 @@ def test_batched_engine_matches_the_per_character_loop(cell, rule):
 def test_the_unpadded_final_state_matches_the_loop():
     case = _case(21, "lstm", ragged=False, carried_state=True)
     _, cache = forward(case.params, case.inputs, case.targets, case.h0, cell="lstm")
-    _, _, ref_last = _reference_sum(case, "full", "lstm")
+    _, _, ref_last = reference_sum(case, "full", "lstm", units="jamo3")
     np.testing.assert_allclose(cache.final_state[0], ref_last, rtol=0, atol=1e-12)
 
 
