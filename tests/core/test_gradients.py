@@ -12,7 +12,7 @@ from charrnn.core.gradcheck import (
     random_case,
     relative_error,
 )
-from charrnn.core.model import PARAM_NAMES, backward, forward
+from charrnn.core.model import PARAM_NAMES, backward, forward, get_cell
 from charrnn.core.reference import column_params, get_derivative
 
 
@@ -177,6 +177,42 @@ def test_dropout_is_inverted_and_off_at_zero(rng):
     plain = random_case(rng, V=5, H=8, T=3, B=2)
     _, c = plain.forward(plain.params)
     assert c.drops == [None]
+
+
+@pytest.mark.parametrize("cell", ["rnn", "gru", "lstm"])
+@pytest.mark.parametrize("layers", [1, 2])
+def test_weight_drop_matches_numerical_gradient_in_training_mode(cell, layers):
+    # With dropout too, and a carried state: the two masks and the cell's own gradient meet.
+    case = random_case(
+        np.random.default_rng(20 + layers),
+        H=5,
+        T=4,
+        layers=layers,
+        cell=cell,
+        dropout=0.2,
+        weight_drop=0.4,
+    )
+    _, cache = case.forward(case.params)
+    assert len(cache.dropped) == layers
+    for l, (used, mult) in enumerate(cache.dropped):
+        name = get_cell(cell).names(l).recurrent
+        W = case.params[name]
+        assert (mult == 0).any() and (mult != 0).any()
+        np.testing.assert_allclose(used, W * mult)  # the cell ran on the dropped weight
+        grads, _ = backward(case.params, cache, cell=cell)
+        assert (grads[name][mult == 0] == 0).all()  # a dropped entry learns nothing this step
+    for name, err in check(case).items():
+        assert err < 1e-6, f"d{name}: relative error {err:.2e}"
+
+
+def test_weight_drop_is_inverted_and_changes_only_the_training_loss(rng):
+    case = random_case(rng, V=5, H=200, T=6, B=3, weight_drop=0.3, ragged=False)
+    loss, cache = case.forward(case.params)
+    _, mult = cache.dropped[0]
+    assert abs((mult == 0).mean() - 0.3) < 0.01
+    assert abs(mult.mean() - 1.0) < 0.02  # kept entries are scaled by 1/(1-p)
+    plain = forward(case.params, case.inputs, case.targets, case.h0, case.mask)
+    assert plain[1].dropped is None and plain[0] != loss
 
 
 def test_stacked_layers_train_and_sample_from_the_cli(cli, tmp_path):

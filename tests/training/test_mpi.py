@@ -119,7 +119,7 @@ WORDS = [
     "vic",
 ]
 
-# float64, two layers, dropout, clipping: everything that must survive the split.
+# float64, two layers, dropout, weight drop, clipping: everything that must survive the split.
 COMMON = [
     "--dtype",
     "float64",
@@ -129,6 +129,8 @@ COMMON = [
     "2",
     "--dropout",
     "0.3",
+    "--weight-drop",
+    "0.2",
     "--lr",
     "0.02",
     "--schedule",

@@ -91,6 +91,10 @@ class Config:
     dropout : float
         Probability of zeroing a unit of each layer's output during training
         (between layers and before the output layer); 0 turns it off.
+    weight_drop : float
+        Probability of zeroing an entry of each layer's recurrent weight ``Whh``
+        during a training step (DropConnect, as in AWD-LSTM), one draw for the
+        whole batch; 0 turns it off.
     init : {"normal", "scaled"}
         ``normal``: the tutorial's N(0, 1) * ``init_scale`` (0.01) for every weight.
         ``scaled``: N(0, 1/fan_in) for ``Wxh`` and ``Why`` and a random orthogonal
@@ -220,6 +224,12 @@ class Config:
     dropout: float = _field(
         0.0,
         "dropout between layers and before the output, training only",
+        "regularisation",
+        metavar="P",
+    )
+    weight_drop: float = _field(
+        0.0,
+        "drop entries of the recurrent weights for each step (DropConnect), training only",
         "regularisation",
         metavar="P",
     )
@@ -444,10 +454,10 @@ class Config:
                 f"forget_bias must be a finite number; got {self.forget_bias!r}",
                 params=("forget_bias",),
             )
-        if not (0.0 <= self.dropout < 1.0):
-            raise CharRNNError(
-                f"dropout must be in [0, 1); got {self.dropout!r}", params=("dropout",)
-            )
+        for name in ("dropout", "weight_drop"):
+            rate = getattr(self, name)
+            if not (isinstance(rate, int | float) and 0.0 <= rate < 1.0):
+                raise CharRNNError(f"{name} must be in [0, 1); got {rate!r}", params=(name,))
         if not (isinstance(self.warmup, int) and self.warmup >= 0):
             raise CharRNNError(
                 f"warmup must be a whole number of steps >= 0; got {self.warmup!r}",

@@ -21,11 +21,13 @@ class GradCheckCase:
     h0: np.ndarray  # (L, B, S)
     dropout: float = 0.0
     drop_seed: int = 0  # every forward of the check draws the same dropout masks
+    weight_drop: float = 0.0  # the same weight-drop masks too
     cell: str | None = None  # the registered cell by name; None: cell_of(params)
 
     def forward(self, params: Params) -> tuple[float, Cache]:
         """The summed loss (and cache) at ``params``, with this case's fixed dropout masks."""
-        rng = np.random.default_rng(self.drop_seed) if self.dropout else None
+        drawn = self.dropout or self.weight_drop
+        rng = np.random.default_rng(self.drop_seed) if drawn else None
         return forward(
             params,
             self.inputs,
@@ -35,6 +37,7 @@ class GradCheckCase:
             dropout=self.dropout,
             rng=rng,
             cell=self.cell,
+            weight_drop=self.weight_drop,
         )
 
 
@@ -51,12 +54,14 @@ def random_case(
     dropout: float = 0.0,
     cell: str = "rnn",
     units: str = "char",
+    weight_drop: float = 0.0,
 ) -> GradCheckCase:
     """A float64 problem with weights large enough that tanh is not linear.
 
     ``ragged`` pads sequences to different lengths (words mode); ``carried_state``
     starts from a non-zero initial state (text mode's truncated BPTT); ``layers``
-    stacks RNNs; ``dropout`` checks the training-mode gradient with fixed masks;
+    stacks RNNs; ``dropout`` and ``weight_drop`` check the training-mode
+    gradient with fixed masks;
     ``cell`` is a registered cell's name (``"rnn"``, ``"gru"``, ``"lstm"``, ...).
     ``units="jamo3"`` checks the factored head and the three-hot input: V is then
     the number of other characters, and every syllable follows them; ids are a
@@ -86,7 +91,7 @@ def random_case(
     shape = (layers, *get_cell(cell).state_shape(B, H))
     h0 = np.tanh(rng.standard_normal(shape)) if carried_state else np.zeros(shape)
     drop_seed = int(rng.integers(2**31))
-    return GradCheckCase(params, inputs, targets, mask, h0, dropout, drop_seed, cell)
+    return GradCheckCase(params, inputs, targets, mask, h0, dropout, drop_seed, weight_drop, cell)
 
 
 def _ids(rng: np.random.Generator, V: int, units: str, shape: tuple[int, int]) -> np.ndarray:

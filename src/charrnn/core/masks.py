@@ -7,7 +7,9 @@ uniform numbers behind the masks are a pure function of (seed, step, layer,
 global sequence index, time step, unit): one PCG64 stream per (seed, step,
 layer), and sequence ``c`` reads it from draw ``c * 2**64`` on (a jump, not a
 walk). A stream's draws come in time order, so a words-mode rank whose batch
-is shorter than the global one reads a prefix of the same numbers.
+is shorter than the global one reads a prefix of the same numbers. The
+weight-drop masks, one per layer for the whole batch, are keyed by (seed,
+step, layer) alone.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 import numpy as np
 
 _TAG = 0xD209  # keeps these streams apart from every other use of the seed
+_TAG_WEIGHTS = 0xD20C  # the weight-drop masks' streams, apart from the dropout's
 _STRIDE = 1 << 64  # draws reserved per sequence: far more than any (T, H) block
 
 
@@ -55,3 +58,14 @@ class KeyedUniform:
             bits.advance(c * _STRIDE)
             gen.random(dtype=np.float32, out=block[j])  # (T, H), time-major
         return block.transpose(1, 0, 2)
+
+    def weights(self, shape: tuple[int, int], layer: int, buf: Any = None) -> np.ndarray:
+        """Draws for one layer's weight-drop mask, (G, H): one stream per (seed, step, layer).
+
+        The mask is the whole batch's, so it depends on no sequence and every
+        rank draws the same one. ``buf``: a float32 array of ``shape`` to draw
+        into; a new one when ``None``.
+        """
+        seq = np.random.SeedSequence([self.seed, self.step, layer, _TAG_WEIGHTS])
+        gen = np.random.Generator(np.random.PCG64(seq))
+        return gen.random(shape, dtype=np.float32, out=buf)

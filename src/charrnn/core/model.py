@@ -24,7 +24,12 @@ With ``layers > 1`` the layers stack: layer l (counted from 1) reads the
 output sequence of layer l-1 through ``Wxh<l> (H, H)`` and has its own
 ``Whh<l>``, ``bh<l>``; the first layer keeps the tutorial's names and ``Why``
 reads the top layer. Dropout (inverted, training only) acts on every layer's
-output sequence: between layers and before the output layer.
+output sequence: between layers and before the output layer. Weight drop
+(DropConnect on the recurrent weights, as in AWD-LSTM; training only) zeroes a
+fraction of each layer's recurrent weight's entries for a whole step, the same
+for every sequence of the batch: the recurrence then runs on ``Whh * M`` with
+the multiplier ``M`` (0 or ``1/keep``), so ``dWhh = M * d(Whh * M)`` and
+every cell, compiled or not, runs unchanged.
 
 In ``jamo3`` units (:mod:`charrnn.core.jamo3`) the first layer reads a Hangul
 syllable as the sum of its jamo's input columns, and the head predicts it
@@ -272,6 +277,8 @@ class Cache:
     final_state: Any  # (L, B, S) every layer's last state, to carry on
     nll: Any = None  # (T*B,) float64 -log p(target) at every position, padding too
     head: Any = None  # jamo3: the medial and final heads' HeadCache; None otherwise
+    # Weight drop: per layer (recurrent weight as used, its multiplier), or None.
+    dropped: list[Any] | None = None
 
 
 def _dropout(
@@ -300,6 +307,26 @@ def _dropout(
     return dropped, drop
 
 
+def _weight_drop(
+    W: Any, rate: float, rng: Any, ws: Workspace, layer: int, backend: Backend
+) -> tuple[Any, Any]:
+    """DropConnect on a recurrent weight (G, H): returns (weight as used, multipliers)."""
+    xp = backend.xp
+    keep = 1.0 - rate
+    host = ws.get("wdrop-uniform", W.shape, np.float32) if backend.name == "numpy" else None
+    if isinstance(rng, np.random.Generator):
+        u32 = rng.random(W.shape, dtype=np.float32, out=host)
+    else:
+        u32 = rng.weights(W.shape, layer, host)  # keyed by (seed, step, layer): same on every rank
+    kept = ws.get("wkept", W.shape, bool)
+    xp.less(backend.asarray(u32), keep, out=kept)
+    mult = ws.get(f"wdrop{layer}", W.shape, W.dtype)  # (G, H)
+    xp.multiply(kept, 1.0 / keep, out=mult)  # E[mult] = 1
+    used = ws.get(f"wused{layer}", W.shape, W.dtype)  # (G, H)
+    xp.multiply(W, mult, out=used)
+    return used, mult
+
+
 def forward(
     params: Params,
     inputs: Any,
@@ -312,6 +339,7 @@ def forward(
     backend: Backend = NUMPY,
     ws: Workspace | None = None,
     cell: str | Cell | None = None,
+    weight_drop: float = 0.0,
 ) -> tuple[float, Cache]:
     """Run the RNN over a batch and return the summed cross-entropy.
 
@@ -327,14 +355,18 @@ def forward(
     dropout : float
         Probability of zeroing a unit of each layer's output (training only).
     rng : numpy.random.Generator or charrnn.core.masks.KeyedUniform
-        Draws the dropout masks; required when ``dropout > 0``. Training passes
-        a :class:`~charrnn.core.masks.KeyedUniform` (masks keyed by sequence position).
+        Draws the dropout and weight-drop masks; required when either is on.
+        Training passes a :class:`~charrnn.core.masks.KeyedUniform` (masks keyed
+        by step, layer and sequence position).
     backend : Backend
     ws : Workspace, optional
         Where the large temporaries live; the cache is made of its arrays, so it
         is valid until the next call with the same workspace. Fresh arrays if ``None``.
     cell : cell or str, optional
         The recurrence, or its registered name; ``None``: ``cell_of(params)``.
+    weight_drop : float
+        Probability of zeroing an entry of each layer's recurrent weight for
+        this call (training only), one draw for the whole batch.
 
     Returns
     -------
@@ -355,6 +387,8 @@ def forward(
     h0 = h0.reshape(L, B, S)
     layout = jamo3.Layout.of(params) if jamo3.is_jamo3(params) else None
     caches, drops, outs = [], [], []
+    dropped: list[Any] | None = [] if weight_drop > 0 else None
+    used = params
     final = ws.get("final", (L, B, S), dtype)  # (L, B, S)
     below: Any = None  # (T, B, H) output of the layer below
     for l in range(L):
@@ -373,7 +407,11 @@ def forward(
         else:
             xp.dot(below.reshape(T * B, H), W.T, out=pre.reshape(T * B, G))  # all steps at once
             pre += b
-        out, final[l], lcache = cell.forward(params, l, pre, h0[l], ws, xp)
+        if dropped is not None:
+            Wd, mult = _weight_drop(params[n.recurrent], weight_drop, rng, ws, l, backend)
+            used = {**used, n.recurrent: Wd}  # the cell reads the dropped weight
+            dropped.append((Wd, mult))
+        out, final[l], lcache = cell.forward(used, l, pre, h0[l], ws, xp)
         drop = None
         if dropout > 0:
             out, drop = _dropout(out, dropout, rng, ws, l, backend)
@@ -399,7 +437,9 @@ def forward(
     else:
         weights = mask.reshape(-1).astype(dtype)
         loss_sum = float((nll * weights).sum())
-    return loss_sum, Cache(inputs, targets, weights, caches, drops, outs, probs, final, nll, head)
+    return loss_sum, Cache(
+        inputs, targets, weights, caches, drops, outs, probs, final, nll, head, dropped
+    )
 
 
 def _softmax_nll(logits: Any, by: Any, targets: Any, ws: Workspace, xp: Any) -> tuple[Any, Any]:
@@ -514,7 +554,12 @@ def backward(
         n = cell.names(l)
         if cache.drops[l] is not None:
             dout *= cache.drops[l]  # through the dropout multiplier to the raw output
-        dpre = cell.backward(params, l, cache.hs[l], dout, dh0[l], out, bptt, ws, xp, window)
+        used = params
+        if cache.dropped is not None:
+            used = {**params, n.recurrent: cache.dropped[l][0]}  # what the forward ran
+        dpre = cell.backward(used, l, cache.hs[l], dout, dh0[l], out, bptt, ws, xp, window)
+        if cache.dropped is not None:
+            out[n.recurrent] *= cache.dropped[l][1]  # dWhh = M * d(Whh * M)
         G = dpre.shape[2]
         dflat = dpre.reshape(T * B, G)  # (T*B, G)
         if l == 0 and head is None:  # dWxh (G, V) and dbh (G,)

@@ -396,7 +396,8 @@ class Trainer:
             mask = be.asarray(batch.mask) if batch.mask is not None else None
             # Dropout masks are keyed by (seed, step, sequence's place in the global batch):
             # a resumed run, or K ranks, draw the masks of one unbroken process.
-            drop = KeyedUniform(cfg.seed, self.step, columns) if cfg.dropout else None
+            keyed = cfg.dropout or cfg.weight_drop
+            drop = KeyedUniform(cfg.seed, self.step, columns) if keyed else None
             loss, cache = forward(
                 self.params,
                 be.asarray(batch.inputs),
@@ -404,6 +405,7 @@ class Trainer:
                 h0,
                 mask,
                 dropout=cfg.dropout,
+                weight_drop=cfg.weight_drop,
                 rng=drop,
                 backend=be,
                 ws=self.ws,
