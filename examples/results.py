@@ -3,14 +3,20 @@
     python examples/results.py names                 # ../shared/data/names.txt, 10 minutes
     python examples/results.py shakespeare           # ../shared/data/tinyshakespeare.txt, 30
     python examples/results.py names-gru --minutes 5 # a preset at another budget
+    python examples/results.py names-gru --set weight_drop=0.3 --ranks 2  # an ablation row
     python examples/results.py --table               # the table and plot from every result
 
 A run is ``charrnn train DATA --preset NAME [--time-budget M] --out runs/NAME-Mmin``
-(``--force`` starts it again). Afterwards the script reads the best checkpoint and
-the metrics log: parameters, held-out loss (the split training never saw: names:
-1,000 names by seeded permutation; text: the last 10% of the file), wall clock, the
-steps the budget allowed, and the machine (CPU model, cores, BLAS kernel), and
-writes them with the loss-against-minutes curve to ``runs/NAME-Mmin/result.json``.
+(``--force`` starts it again). ``--set FIELD=VALUE`` (repeatable) adds the flag of a
+config field, and ``--ranks K`` trains on K MPI ranks (``mpiexec -n K``, the ``mpi``
+extra); such a variant runs in ``runs/NAME-Mmin-VARIANT`` and its table row shows the
+whole command, so the preset and its ablations sit side by side.
+
+Afterwards the script reads the best checkpoint and the metrics log: parameters,
+held-out loss (the split training never saw: names: 1,000 names by seeded
+permutation; text: the last 10% of the file), wall clock, the steps the budget
+allowed, and the machine (CPU model, cores, BLAS kernel), and writes them with
+the loss-against-minutes curve to ``runs/NAME-Mmin/result.json``.
 
 ``--table`` reads every ``runs/*/result.json`` and prints the Markdown table of
 docs/recipes.md, and draws docs/results.png: held-out loss against minutes for
@@ -26,6 +32,7 @@ import math
 import os
 import pathlib
 import platform
+import shutil
 import subprocess
 import sys
 
@@ -73,17 +80,58 @@ def machine() -> dict[str, object]:
     return {"cpu": cpu, "cores": os.cpu_count(), "blas": kernel}
 
 
+def variant_flags(sets: list[str]) -> list[str]:
+    """``["weight_drop=0.3"]`` -> ``["--weight-drop", "0.3"]``: config fields as train flags."""
+    flags = []
+    for item in sets:
+        field, eq, value = item.partition("=")
+        if not eq or not field:
+            sys.exit(f"--set takes FIELD=VALUE, e.g. weight_drop=0.3; got {item!r}")
+        flags += [f"--{field.replace('_', '-')}", value]
+    return flags
+
+
+def variant_name(sets: list[str], ranks: int) -> str:
+    """The run directory's suffix for a variant: ``-weight_drop0.3-2ranks``; empty for none."""
+    parts = [item.replace("=", "") for item in sets] + ([f"{ranks}ranks"] if ranks > 1 else [])
+    return "".join(f"-{p}" for p in parts)
+
+
+def launcher(ranks: int) -> tuple[list[str], dict[str, str] | None]:
+    """The command prefix and environment that run charrnn on ``ranks`` MPI ranks."""
+    if ranks <= 1:
+        return [], None
+    beside = pathlib.Path(sys.executable).parent / "mpiexec"
+    mpiexec = str(beside) if beside.is_file() else shutil.which("mpiexec")
+    if mpiexec is None:
+        sys.exit("--ranks needs mpiexec: pip install 'charrnn[mpi]'")
+    env = dict(os.environ)
+    if os.name == "posix" and os.geteuid() == 0:  # Open MPI refuses root unless told twice
+        env.update(OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
+    return [mpiexec, "-n", str(ranks), sys.executable, "-m", "mpi4py"], env
+
+
 def train_and_record(
-    preset: str, minutes: float | None, force: bool, runs: pathlib.Path
+    preset: str,
+    minutes: float | None,
+    force: bool,
+    runs: pathlib.Path,
+    sets: list[str] | None = None,
+    ranks: int = 1,
 ) -> pathlib.Path:
     data = ROOT.parent / "shared" / "data" / DATA[corpus_of(preset)]
     if not data.is_file():
         sys.exit(f"{data} is absent: this script needs ../shared/data")
+    sets = sets or []
     budget = minutes if minutes is not None else PRESETS[preset]["config"]["time_budget"]
-    run = runs / f"{preset}-{budget:g}min"
+    run = runs / f"{preset}-{budget:g}min{variant_name(sets, ranks)}"
+    extra = variant_flags(sets)
     if force or not (run / "latest.npz").is_file():
-        flags = ["--time-budget", f"{budget:g}"]
-        charrnn("train", str(data), "--preset", preset, *flags, "--out", str(run), "--force")
+        flags = ["--time-budget", f"{budget:g}", *extra]
+        prefix, env = launcher(ranks)
+        cmd = [*prefix, "-m", "charrnn"] if prefix else [sys.executable, "-m", "charrnn"]
+        cmd += ["train", str(data), "--preset", preset, *flags, "--out", str(run), "--force"]
+        subprocess.run(cmd, check=True, env=env)
 
     from charrnn import CharRNN
 
@@ -103,6 +151,8 @@ def train_and_record(
         "minutes": metrics[-1]["wall_time"] / 60,
         "steps": metrics[-1]["step"],
         "plan": saved.get("plan"),
+        "flags": extra,
+        "ranks": ranks,
         "best_val": best["val_loss"],
         "best_step": best["step"],
         "curve": [[m["wall_time"] / 60, m["val_loss"]] for m in validated],
@@ -124,8 +174,13 @@ def train_and_record(
 def row(r: dict) -> str:
     nats = r["best_val"]
     m = r["machine"]
+    ranks = r.get("ranks", 1)
+    command = " ".join(
+        [f"mpiexec -n {ranks}"] * (ranks > 1)
+        + [f"--preset {r['preset']} --time-budget {r['budget_minutes']:g}", *r.get("flags", [])]
+    )
     return (
-        f"| {r['corpus']} | `--preset {r['preset']} --time-budget {r['budget_minutes']:g}` | "
+        f"| {r['corpus']} | `{command}` | "
         f"{r['shape']} | {r['parameters']:,} | {r['minutes']:.1f} | {r['steps']:,} | "
         f"{nats:.3f} | {nats / math.log(2):.3f} | {m['cpu']}, {m['cores']} cores, {m['blas']} |"
     )
@@ -134,7 +189,13 @@ def row(r: dict) -> str:
 def table(runs: pathlib.Path, plot: pathlib.Path) -> None:
     results = sorted(
         (json.loads(p.read_text()) for p in runs.glob("*/result.json")),
-        key=lambda r: (r["corpus"], r["preset"], r["budget_minutes"]),
+        key=lambda r: (
+            r["corpus"],
+            r["preset"],
+            r["budget_minutes"],
+            r.get("flags", []),
+            r.get("ranks", 1),
+        ),
     )
     if not results:
         sys.exit(f"no {runs}/*/result.json yet: run `python examples/results.py PRESET` first")
@@ -153,7 +214,9 @@ def table(runs: pathlib.Path, plot: pathlib.Path) -> None:
     for ax, corpus in zip(axes[0], corpora, strict=True):
         for r in (r for r in results if r["corpus"] == corpus):
             xs, ys = zip(*r["curve"], strict=True)
-            ax.plot(xs, ys, label=f"{r['preset']} ({r['budget_minutes']:g} min)", lw=1.3)
+            label = " ".join([r["preset"], *r.get("flags", [])])
+            label += f" ×{r['ranks']} ranks" if r.get("ranks", 1) > 1 else ""
+            ax.plot(xs, ys, label=f"{label} ({r['budget_minutes']:g} min)", lw=1.3)
         for i, (label, value) in enumerate(ANCHORS[corpus]):
             ax.axhline(value, ls="--" if i == 0 else ":", color="gray", lw=1)
             ax.annotate(label, (0, value), textcoords="offset points", xytext=(4, 3), fontsize=8)
@@ -172,6 +235,14 @@ def main() -> None:
     ap.add_argument("preset", nargs="?", choices=sorted(PRESETS))
     ap.add_argument("--minutes", type=float, help="time budget (default: the preset's)")
     ap.add_argument("--force", action="store_true", help="retrain even if the run exists")
+    ap.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="a config field for a variant of the preset (repeatable), e.g. weight_drop=0.3",
+    )
+    ap.add_argument("--ranks", type=int, default=1, help="train on K MPI ranks (mpiexec -n K)")
     ap.add_argument("--table", action="store_true", help="print the table of every result")
     ap.add_argument("--runs", type=pathlib.Path, default=ROOT / "runs", help="where runs go")
     ap.add_argument(
@@ -181,7 +252,9 @@ def main() -> None:
     if args.preset is None and not args.table:
         ap.error("name a preset, or give --table")
     if args.preset is not None:
-        run = train_and_record(args.preset, args.minutes, args.force, args.runs)
+        run = train_and_record(
+            args.preset, args.minutes, args.force, args.runs, args.set, args.ranks
+        )
         r = json.loads((run / "result.json").read_text())
         print(row(r))
         print(f"best at step {r['best_step']:,} of {r['steps']:,}; plan {r['plan']}")

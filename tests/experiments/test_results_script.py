@@ -38,6 +38,35 @@ def test_a_recorded_budgeted_preset_makes_its_table_row_and_plot(tmp_path):
 
 
 @pytest.mark.long
+def test_a_variant_runs_with_its_flags_on_ranks_and_gets_its_own_row(tmp_path):
+    """Catches an ablation row whose run did not get its flags or its ranks, or whose
+    row cannot be told from the preset's."""
+    if not (ROOT.parent / "shared" / "data" / "names.txt").is_file():
+        pytest.skip("needs ../shared/data/names.txt")
+    from tests.training.test_mpi import skip_unless_mpi
+
+    skip_unless_mpi()
+    runs, plot = tmp_path / "runs", tmp_path / "results.png"
+    common = ["--runs", str(runs), "--plot", str(plot)]
+    variant = ["--set", "weight_drop=0.2", "--set", "hidden=16", "--ranks", "2"]
+    cmd = [sys.executable, str(SCRIPT), "names", "--minutes", "0.05", *variant, *common]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stderr
+    run = runs / "names-0.05min-weight_drop0.2-hidden16-2ranks"
+    result = json.loads((run / "result.json").read_text())
+    assert result["flags"] == ["--weight-drop", "0.2", "--hidden", "16"] and result["ranks"] == 2
+    config = json.loads((run / "config.json").read_text())["config"]
+    assert config["weight_drop"] == 0.2 and config["hidden"] == 16  # the run got its flags
+    assert "; 2 ranks ×" in p.stderr  # the training's first line, told by rank 0
+    p = subprocess.run(
+        [sys.executable, str(SCRIPT), "--table", *common], capture_output=True, text=True
+    )
+    assert p.returncode == 0, p.stderr
+    command = "mpiexec -n 2 --preset names --time-budget 0.05 --weight-drop 0.2 --hidden 16"
+    assert f"`{command}`" in p.stdout
+
+
+@pytest.mark.long
 def test_successive_halving_keeps_every_trial_and_the_best_goes_on(tmp_path):
     """Catches a search that drops trials' figures, keeps the wrong candidates, or does not
     give the survivors a longer budget."""
