@@ -4,6 +4,7 @@
     python examples/korean_units.py --minutes 5 --data @ko-nouns
     python examples/korean_units.py --units jamo jamo3 --minutes 1   # some units only
     python examples/korean_units.py --steps 3000 --minutes 0         # a step budget instead
+    python examples/korean_units.py --set cell=gru --set weight_drop=0.3  # another recipe
 
 For every corpus and unit kind it trains one words-mode model (runs/ko/<corpus>-<units>,
 the same recipe and seed) for ``--minutes`` of training each (``Config.time_budget``: the
@@ -30,6 +31,7 @@ another, and read the table as that machine's.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import time
@@ -84,7 +86,8 @@ def run(data: str, units: str, args: argparse.Namespace) -> dict[str, object]:
     if args.minutes and args.steps:
         budget["steps"] = args.steps  # a cap beside the budget
     t0 = time.perf_counter()
-    model = CharRNN(**RECIPE, **budget, units=units, log_every=50, random_state=args.seed).fit(
+    recipe = {**RECIPE, **args.recipe, **budget}
+    model = CharRNN(**recipe, units=units, log_every=50, random_state=args.seed).fit(
         data, out_dir=out, force=True
     )
     seconds = time.perf_counter() - t0
@@ -118,11 +121,28 @@ def main() -> None:
     p.add_argument("-n", type=int, default=1000, help="samples per model (1000)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=os.path.join("runs", "ko"))
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="change a field of the recipe for every unit (repeatable), e.g. dropout=0.3",
+    )
     args = p.parse_args()
+    args.recipe = {}
+    for item in args.set:
+        field, eq, value = item.partition("=")
+        if not eq:
+            p.error(f"--set takes FIELD=VALUE; got {item!r}")
+        try:
+            args.recipe[field] = json.loads(value)  # numbers, true/false, null
+        except ValueError:
+            args.recipe[field] = value  # a word: gru, cosine
     if not args.minutes and not args.steps:
         p.error("give --minutes, or --minutes 0 and --steps")
     budget = f"{args.minutes:g} minutes" if args.minutes else f"{args.steps} steps"
-    print(f"{budget} of training each; held-out loss of the best model; {args.n} samples")
+    changed = "".join(f", {k}={v}" for k, v in args.recipe.items())
+    print(f"{budget} of training each{changed}; held-out loss of the best model; {args.n} samples")
     print(
         "| corpus | units | V | parameters | steps | fit s | chars/s | held-out nats/char "
         "| nats/symbol | new words | malformed |"

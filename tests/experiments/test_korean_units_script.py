@@ -20,6 +20,7 @@ def test_the_table_rows_come_from_the_runs(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     cmd = [sys.executable, str(SCRIPT), "--data", "@ko-words", "--units", "jamo", "jamo3"]
     cmd += ["--minutes", "0", "--steps", "60", "-n", "50", "--out", str(tmp_path)]
+    cmd += ["--set", "cell=gru", "--set", "weight_drop=0.2"]  # the recipe's fields changed
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env, cwd=ROOT)
     assert p.returncode == 0, p.stderr
     rows = [line.split("|")[1:-1] for line in p.stdout.splitlines() if "`@ko-words`" in line]
@@ -35,3 +36,6 @@ def test_the_table_rows_come_from_the_runs(tmp_path):
         )
         assert row[7].strip() == f"{best:.3f}"
         assert row[10].strip() == "0 of 50"  # malformed: whole syllables in both units
+        config = json.loads((tmp_path / f"ko-words-{units}" / "config.json").read_text())
+        assert (config["config"]["cell"], config["config"]["weight_drop"]) == ("gru", 0.2)
+    assert "60 steps of training each, cell=gru, weight_drop=0.2" in p.stdout
