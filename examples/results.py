@@ -52,9 +52,10 @@ def corpus_of(preset: str) -> str:
     return preset.split("-")[0]
 
 
-def charrnn(*args: str, capture: bool = False) -> str:
-    cmd = [sys.executable, "-m", "charrnn", *args]
-    p = subprocess.run(cmd, check=True, text=True, capture_output=capture)
+def charrnn(*args: str, capture: bool = False, ranks: int = 1) -> str:
+    prefix, env = launcher(ranks)
+    cmd = [*(prefix or [sys.executable]), "-m", "charrnn", *args]
+    p = subprocess.run(cmd, check=True, text=True, capture_output=capture, env=env)
     return p.stdout if capture else ""
 
 
@@ -128,10 +129,8 @@ def train_and_record(
     extra = variant_flags(sets)
     if force or not (run / "latest.npz").is_file():
         flags = ["--time-budget", f"{budget:g}", *extra]
-        prefix, env = launcher(ranks)
-        cmd = [*prefix, "-m", "charrnn"] if prefix else [sys.executable, "-m", "charrnn"]
-        cmd += ["train", str(data), "--preset", preset, *flags, "--out", str(run), "--force"]
-        subprocess.run(cmd, check=True, env=env)
+        flags += ["--out", str(run), "--force"]
+        charrnn("train", str(data), "--preset", preset, *flags, ranks=ranks)
 
     from charrnn import CharRNN
 

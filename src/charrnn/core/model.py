@@ -298,13 +298,18 @@ def _dropout(
             rng.random(dtype=np.float32, out=u32)
         else:
             u32[...] = backend.asarray(rng.random(out.shape, dtype=np.float32))
-    kept = ws.get("kept", out.shape, bool)
-    xp.less(u32, keep, out=kept)
-    drop = ws.get(f"drop{layer}", out.shape, out.dtype)
-    xp.multiply(kept, 1.0 / keep, out=drop)  # E[drop] = 1
+    drop = _multiplier(u32, keep, ws.get(f"drop{layer}", out.shape, out.dtype), ws, xp)
     dropped = ws.get(f"dropped{layer}", out.shape, out.dtype)
     xp.multiply(out, drop, out=dropped)
     return dropped, drop
+
+
+def _multiplier(u32: Any, keep: float, out: Any, ws: Workspace, xp: Any) -> Any:
+    """Inverted-dropout multipliers into ``out``: 1/keep where ``u32 < keep``, else 0."""
+    kept = ws.get("kept", u32.shape, bool)
+    xp.less(u32, keep, out=kept)
+    xp.multiply(kept, 1.0 / keep, out=out)  # E[out] = 1
+    return out
 
 
 def _weight_drop(
@@ -318,10 +323,8 @@ def _weight_drop(
         u32 = rng.random(W.shape, dtype=np.float32, out=host)
     else:
         u32 = rng.weights(W.shape, layer, host)  # keyed by (seed, step, layer): same on every rank
-    kept = ws.get("wkept", W.shape, bool)
-    xp.less(backend.asarray(u32), keep, out=kept)
     mult = ws.get(f"wdrop{layer}", W.shape, W.dtype)  # (G, H)
-    xp.multiply(kept, 1.0 / keep, out=mult)  # E[mult] = 1
+    _multiplier(backend.asarray(u32), keep, mult, ws, xp)
     used = ws.get(f"wused{layer}", W.shape, W.dtype)  # (G, H)
     xp.multiply(W, mult, out=used)
     return used, mult
