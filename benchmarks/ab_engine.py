@@ -137,6 +137,8 @@ def main() -> None:
     ap.add_argument("--words", action="store_true", help="names in words mode, H=128, B=64")
     ap.add_argument("--layers", type=int, default=1)
     ap.add_argument("--cell", default="rnn", help="rnn, gru or lstm (REV must know it)")
+    ap.add_argument("--dropout", type=float, default=0.0, help="training's dropout rate")
+    ap.add_argument("--weight-drop", type=float, default=0.0, help="(REV must know it)")
     ap.add_argument("--seconds", type=float, default=0.5, help="per measurement")
     ap.add_argument("--repeats", type=int, default=9)
     args = ap.parse_args()
@@ -171,6 +173,10 @@ def main() -> None:
     )
     if args.cell != "rnn":  # revisions from before the gated cells know no such field
         fields["cell"] = args.cell
+    if args.dropout:
+        fields["dropout"] = args.dropout
+    if args.weight_drop:  # nor do revisions from before weight drop
+        fields["weight_drop"] = args.weight_drop
     with tempfile.TemporaryDirectory() as folder:
         baseline = package_at(args.rev, folder)
         out(f"{args.rev}: {kernels_of(baseline, build=True)}")
@@ -182,6 +188,8 @@ def main() -> None:
         rates = rounds(engines, args.seconds, args.repeats)
     label = f"{mode} H={H} B={B}" + (f" T={T}" if mode == "text" else "") + f" L={args.layers}"
     label += f" {args.cell}" if args.cell != "rnn" else ""
+    label += f" dropout {args.dropout}" if args.dropout else ""
+    label += f" weight drop {args.weight_drop}" if args.weight_drop else ""
     out(label)
     for name, vals in rates.items():
         out(f"  {name:<14} chars/s {summary(vals)}")

@@ -25,7 +25,17 @@ from charrnn.core.cells import get_cell
 from charrnn.core.cells import lstm as lstm_cell
 from charrnn.core.config import Config
 from charrnn.core.gradcheck import check, random_case
-from charrnn.core.model import _softmax_nll, backward, forward, init_params, step, zero_state
+from charrnn.core.masks import KeyedBits
+from charrnn.core.model import (
+    _dropout,
+    _softmax_nll,
+    _weight_drop,
+    backward,
+    forward,
+    init_params,
+    step,
+    zero_state,
+)
 from charrnn.core.optim import Adam
 from charrnn.core.vocab import Vocab
 from charrnn.core.workspace import Workspace
@@ -439,6 +449,27 @@ def test_the_fused_adam_step_equals_numpy(dtype):
         runs[kind] = p["all"], opt.state["m"]["all"], opt.state["v"]["all"]
     for what, c, n in zip(("p", "m", "v"), runs["compiled"], runs["numpy"], strict=True):
         _close(c, n, dtype, what)
+
+
+@needs_library
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_the_fused_dropout_masks_equal_numpy_exactly(dtype):
+    rng = np.random.default_rng(0)
+    out = rng.standard_normal((7, 5, 9)).astype(dtype)  # (T, B, H), H not a vector's width
+    W = rng.standard_normal((27, 9)).astype(dtype)  # a GRU's (3H, H)
+    runs = {}
+    for kind in ("numpy", "compiled"):
+        keyed = KeyedBits(3, 8, np.array([4, 0, 2, 1, 6]))
+        with kernels.using(kind):
+            dropped, drop = _dropout(out, 0.3, keyed, Workspace(), 1, NUMPY)
+            used, mult = _weight_drop(W, 0.4, keyed, Workspace(), 1, NUMPY)
+        runs[kind] = [a.copy() for a in (dropped, drop, used, mult)]
+    for what, c, n in zip(("dropped", "drop", "used", "mult"), *runs.values(), strict=True):
+        np.testing.assert_array_equal(c, n, err_msg=what)
+    dropped, drop, used, mult = runs["compiled"]
+    assert (drop == 0).any() and (drop != 0).any() and (mult == 0).any()
+    np.testing.assert_array_equal(dropped, out * drop)
+    np.testing.assert_array_equal(used, W * mult)
 
 
 def test_every_c_function_is_declared_with_its_parameters():

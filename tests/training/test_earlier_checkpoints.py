@@ -57,13 +57,16 @@ def quiet(run_main, args):
 @pytest.mark.parametrize(
     "flags",
     [
-        ["--cell", "rnn", "--layers", "2", "--dropout", "0.2"],
+        ["--cell", "rnn", "--layers", "2"],
         ["--cell", "gru", "--mode", "text", "--bptt-window", "3", "--ema", "0.9"],
         ["--cell", "lstm", "--mode", "text", "--bptt", "naive"],
         ["--cell", "gru", "--units", "jamo"],
     ],
     ids=["rnn-words", "gru-text-window-ema", "lstm-text-naive", "gru-jamo"],
 )
+# Dropout is not among them: its masks have been drawn as 16-bit integers since
+# (charrnn.core.masks), so a dropout run written before resumes (the test below) but
+# draws other masks than it would have, and ends elsewhere.
 def test_a_run_written_before_resumes_bit_identically(before, tmp_path, flags):
     data = tmp_path / "d.txt"
     jamo = "--units" in flags
@@ -83,3 +86,17 @@ def test_a_run_written_before_resumes_bit_identically(before, tmp_path, flags):
         assert set(a.files) == set(b.files)
         for k in set(a.files) - {"meta"}:  # meta holds the wall clock too
             np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+
+
+def test_a_dropout_run_written_before_resumes(before, tmp_path):
+    data = tmp_path / "d.txt"
+    data.write_text("\n".join("ada bo cyrus dee eli fay gus hal".split() * 3) + "\n")
+    common = ["--layers", "2", "--dropout", "0.2", "--hidden", "6"]
+    common += ["--batch-size", "3", "--seed", "2", "--val-fraction", "0.2", "--quiet"]
+    run = tmp_path / "old"
+    assert quiet(before, ["train", data, "--out", run, "--steps", "3", *common]) == 0
+    assert quiet(main, ["train", data, "--out", run, "--steps", "6", "--resume", *common]) == 0
+    with np.load(run / "latest.npz") as z:
+        params = [k for k in z.files if k.startswith("param/")]
+        assert len(params) == 8 and all(np.isfinite(z[k]).all() for k in params)
+    assert '"step": 6' in (run / "metrics.jsonl").read_text().splitlines()[-1]

@@ -9,20 +9,22 @@ import sys
 import numpy as np
 import pytest
 
-from charrnn.core.masks import KeyedUniform
+from charrnn.core.masks import KeyedBits
 from charrnn.training.parallel import SERIAL, RankError, SerialComm, shares, world
 from charrnn.training.run import TrainingRun
 
 
 def test_dropout_draws_do_not_depend_on_the_split():
-    whole = KeyedUniform(7, 3, np.arange(5)).uniform((6, 5, 4), layer=1)  # (T, B, H)
-    part = KeyedUniform(7, 3, np.array([1, 4])).uniform((4, 2, 4), layer=1)  # shorter words
+    whole = KeyedBits(7, 3, np.arange(5)).bits((6, 5, 4), layer=1)  # (T, B, H)
+    part = KeyedBits(7, 3, np.array([1, 4])).bits((4, 2, 4), layer=1)  # shorter words
     np.testing.assert_array_equal(part, whole[:4, [1, 4]])
-    other_step = KeyedUniform(7, 4, np.arange(5)).uniform((6, 5, 4), layer=1)
-    other_layer = KeyedUniform(7, 3, np.arange(5)).uniform((6, 5, 4), layer=0)
+    other_step = KeyedBits(7, 4, np.arange(5)).bits((6, 5, 4), layer=1)
+    other_layer = KeyedBits(7, 3, np.arange(5)).bits((6, 5, 4), layer=0)
     assert not np.array_equal(whole, other_step)
     assert not np.array_equal(whole, other_layer)
-    assert 0.45 < whole.mean() < 0.55 and whole.min() >= 0 and whole.max() < 1
+    weights = KeyedBits(7, 3, np.arange(5)).weight_bits((6, 4), layer=1)
+    np.testing.assert_array_equal(weights, KeyedBits(7, 3, np.array([2])).weight_bits((6, 4), 1))
+    assert not np.array_equal(weights, KeyedBits(7, 3, np.arange(5)).weight_bits((6, 4), 0))
 
 
 def test_shares_cover_every_item_once():

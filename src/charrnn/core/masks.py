@@ -3,13 +3,19 @@
 Training splits a batch across data-parallel ranks (MPI). For K ranks to
 train the model one process would, each sequence of the global batch must get
 the dropout mask one process would give it, whichever rank reads it. So the
-uniform numbers behind the masks are a pure function of (seed, step, layer,
-global sequence index, time step, unit): one PCG64 stream per (seed, step,
-layer), and sequence ``c`` reads it from draw ``c * 2**64`` on (a jump, not a
-walk). A stream's draws come in time order, so a words-mode rank whose batch
-is shorter than the global one reads a prefix of the same numbers. The
-weight-drop masks, one per layer for the whole batch, are keyed by (seed,
-step, layer) alone.
+random bits behind the masks are a pure function of (seed, step, layer, global
+sequence index, time step, unit): one PCG64 stream per (seed, step, layer), and
+sequence ``c`` reads it from draw ``c * 2**64`` on (a jump, not a walk). A
+stream's draws come in time order, so a words-mode rank whose batch is shorter
+than the global one reads a prefix of the same bits. The weight-drop masks, one
+per layer for the whole batch, are keyed by (seed, step, layer) alone.
+
+Each mask entry is one 16-bit integer, uniform on [0, 65536): four to a PCG64
+draw, taken raw. A float per entry (``Generator.random``) costs three times as
+much, and a keep-or-drop decision needs no more than 16 bits: :func:`threshold`
+turns a rate into the integer bound and the scale that keep the multipliers'
+mean exactly 1. (The bits are read in the machine's byte order; every platform
+numpy's wheels serve is little-endian.)
 """
 
 from __future__ import annotations
@@ -21,10 +27,28 @@ import numpy as np
 _TAG = 0xD209  # keeps these streams apart from every other use of the seed
 _TAG_WEIGHTS = 0xD20C  # the weight-drop masks' streams, apart from the dropout's
 _STRIDE = 1 << 64  # draws reserved per sequence: far more than any (T, H) block
+LEVELS = 1 << 16  # the values one mask entry's bits take
 
 
-class KeyedUniform:
-    """Uniform [0, 1) float32 draws for the dropout masks of one training step.
+def threshold(rate: float) -> tuple[int, float]:
+    """The integer bound and the multiplier for dropping at ``rate`` with 16-bit draws.
+
+    An entry is kept when its bits are below the bound, so the rate a run gets is
+    ``1 - bound / 65536``, within 1/131072 of ``rate``; kept entries are scaled by
+    ``65536 / bound``, the inverse of the realised keep rate, so every multiplier's
+    expectation is exactly 1.
+    """
+    bound = min(max(round((1.0 - rate) * LEVELS), 1), LEVELS)
+    return bound, LEVELS / bound
+
+
+def _raw(bits: np.random.PCG64, n: int) -> np.ndarray:
+    """The next ``n`` 16-bit draws of a stream: uint16 (n,), four to each 64-bit draw."""
+    return bits.random_raw(-(-n // 4)).view(np.uint16)[:n]
+
+
+class KeyedBits:
+    """Uniform 16-bit draws for the dropout and weight-drop masks of one training step.
 
     Parameters
     ----------
@@ -39,33 +63,30 @@ class KeyedUniform:
     def __init__(self, seed: int, step: int, columns: np.ndarray):
         self.seed, self.step, self.columns = seed, step, columns
 
-    def uniform(self, shape: tuple[int, int, int], layer: int, buf: Any = None) -> np.ndarray:
+    def bits(self, shape: tuple[int, int, int], layer: int, buf: Any = None) -> np.ndarray:
         """Draws for one layer's (T, B, H) output, as a (T, B, H) view of a (B, T, H) block.
 
-        ``buf`` is a float32 array of ``B*T*H`` elements or more to draw into
+        ``buf`` is a uint16 array of ``B*T*H`` elements or more to draw into
         (reused from step to step); a new one when ``None``.
         """
         T, B, H = shape
         if B != len(self.columns):
             raise ValueError(f"{B} sequences but {len(self.columns)} keys")
-        block = np.empty((B, T, H), np.float32) if buf is None else buf[: B * T * H]
-        block = block.reshape(B, T, H)
+        block = np.empty((B, T, H), np.uint16) if buf is None else buf[: B * T * H]
+        block = block.reshape(B, T * H)
         bits = np.random.PCG64(np.random.SeedSequence([self.seed, self.step, layer, _TAG]))
         start = bits.state
-        gen = np.random.Generator(bits)
         for j, c in enumerate(self.columns.tolist()):
-            bits.state = start  # advance() drops any half-used draw, so each jump is exact
+            bits.state = start  # each jump starts from the stream's beginning: exact
             bits.advance(c * _STRIDE)
-            gen.random(dtype=np.float32, out=block[j])  # (T, H), time-major
-        return block.transpose(1, 0, 2)
+            block[j] = _raw(bits, T * H)  # (T*H,), time-major
+        return block.reshape(B, T, H).transpose(1, 0, 2)
 
-    def weights(self, shape: tuple[int, int], layer: int, buf: Any = None) -> np.ndarray:
-        """Draws for one layer's weight-drop mask, (G, H): one stream per (seed, step, layer).
+    def weight_bits(self, shape: tuple[int, int], layer: int) -> np.ndarray:
+        """One layer's weight-drop draws, uint16 (G, H), from the stream of (seed, step, layer).
 
         The mask is the whole batch's, so it depends on no sequence and every
-        rank draws the same one. ``buf``: a float32 array of ``shape`` to draw
-        into; a new one when ``None``.
+        rank draws the same one.
         """
         seq = np.random.SeedSequence([self.seed, self.step, layer, _TAG_WEIGHTS])
-        gen = np.random.Generator(np.random.PCG64(seq))
-        return gen.random(shape, dtype=np.float32, out=buf)
+        return _raw(np.random.PCG64(seq), shape[0] * shape[1]).reshape(shape)

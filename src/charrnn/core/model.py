@@ -49,7 +49,7 @@ from typing import Any
 
 import numpy as np
 
-from . import jamo3, kernels
+from . import jamo3, kernels, masks
 from .backend import NUMPY, Backend
 from .cells import (
     CELL_NAMES,
@@ -286,29 +286,39 @@ def _dropout(
 ) -> tuple[Any, Any]:
     """Inverted dropout of ``out`` (T, B, H): returns (dropped output, multipliers)."""
     xp = backend.xp
-    keep = 1.0 - rate
-    if not isinstance(rng, np.random.Generator):
-        # Keyed by position (charrnn.core.masks), so data-parallel ranks draw what one
-        # process would; a (T, B, H) view of a (B, T, H) host block.
-        host = ws.get("uniform-keyed", (out.size,), np.float32) if backend.name == "numpy" else None
-        u32 = backend.asarray(rng.uniform(out.shape, layer, host))
-    else:
+    drop = ws.get(f"drop{layer}", out.shape, out.dtype)  # (T, B, H)
+    dropped = ws.get(f"dropped{layer}", out.shape, out.dtype)  # (T, B, H)
+    if isinstance(rng, np.random.Generator):
         u32 = ws.get("uniform", out.shape, np.float32)
         if backend.name == "numpy":
             rng.random(dtype=np.float32, out=u32)
         else:
             u32[...] = backend.asarray(rng.random(out.shape, dtype=np.float32))
-    drop = _multiplier(u32, keep, ws.get(f"drop{layer}", out.shape, out.dtype), ws, xp)
-    dropped = ws.get(f"dropped{layer}", out.shape, out.dtype)
+        _multiplier(u32, 1.0 - rate, 1.0 / (1.0 - rate), drop, ws, xp)
+    else:
+        # Keyed by position (charrnn.core.masks), so data-parallel ranks draw what one
+        # process would; a (T, B, H) view of a (B, T, H) host block of 16-bit draws.
+        bound, scale = masks.threshold(rate)
+        host = ws.get("mask-bits", (out.size,), np.uint16) if backend.name == "numpy" else None
+        bits = rng.bits(out.shape, layer, host)
+        fused = kernels.active(xp)
+        if fused is not None and kernels.fits(out.dtype, out, drop, dropped):
+            T, B, H = out.shape
+            adr = kernels.address  # bits: the block's start, element [0, 0, 0] of the view
+            fused.fn("dropout", out.dtype)(
+                T, B, H, adr(bits), bound, scale, adr(out), adr(drop), adr(dropped)
+            )
+            return dropped, drop
+        _multiplier(backend.asarray(bits), bound, scale, drop, ws, xp)
     xp.multiply(out, drop, out=dropped)
     return dropped, drop
 
 
-def _multiplier(u32: Any, keep: float, out: Any, ws: Workspace, xp: Any) -> Any:
-    """Inverted-dropout multipliers into ``out``: 1/keep where ``u32 < keep``, else 0."""
-    kept = ws.get("kept", u32.shape, bool)
-    xp.less(u32, keep, out=kept)
-    xp.multiply(kept, 1.0 / keep, out=out)  # E[out] = 1
+def _multiplier(u: Any, bound: Any, scale: float, out: Any, ws: Workspace, xp: Any) -> Any:
+    """Inverted-dropout multipliers into ``out``: ``scale`` where ``u < bound``, else 0."""
+    kept = ws.get("kept", u.shape, bool)
+    xp.less(u, bound, out=kept)
+    xp.multiply(kept, scale, out=out)  # E[out] = 1: scale is 1 / P(u < bound)
     return out
 
 
@@ -317,15 +327,23 @@ def _weight_drop(
 ) -> tuple[Any, Any]:
     """DropConnect on a recurrent weight (G, H): returns (weight as used, multipliers)."""
     xp = backend.xp
-    keep = 1.0 - rate
-    host = ws.get("wdrop-uniform", W.shape, np.float32) if backend.name == "numpy" else None
-    if isinstance(rng, np.random.Generator):
-        u32 = rng.random(W.shape, dtype=np.float32, out=host)
-    else:
-        u32 = rng.weights(W.shape, layer, host)  # keyed by (seed, step, layer): same on every rank
     mult = ws.get(f"wdrop{layer}", W.shape, W.dtype)  # (G, H)
-    _multiplier(backend.asarray(u32), keep, mult, ws, xp)
     used = ws.get(f"wused{layer}", W.shape, W.dtype)  # (G, H)
+    if isinstance(rng, np.random.Generator):
+        host = ws.get("wdrop-uniform", W.shape, np.float32) if backend.name == "numpy" else None
+        u32 = rng.random(W.shape, dtype=np.float32, out=host)
+        _multiplier(backend.asarray(u32), 1.0 - rate, 1.0 / (1.0 - rate), mult, ws, xp)
+    else:
+        bound, scale = masks.threshold(rate)
+        bits = rng.weight_bits(W.shape, layer)  # keyed by (seed, step, layer): same on every rank
+        fused = kernels.active(xp)
+        if fused is not None and kernels.fits(W.dtype, W, mult, used):
+            adr = kernels.address  # as one (1, 1, G*H) block: the same kernel as dropout's
+            fused.fn("dropout", W.dtype)(
+                1, 1, W.size, adr(bits), bound, scale, adr(W), adr(mult), adr(used)
+            )
+            return used, mult
+        _multiplier(backend.asarray(bits), bound, scale, mult, ws, xp)
     xp.multiply(W, mult, out=used)
     return used, mult
 
@@ -357,7 +375,7 @@ def forward(
         1 where a target counts, 0 on padding. ``None`` counts everything.
     dropout : float
         Probability of zeroing a unit of each layer's output (training only).
-    rng : numpy.random.Generator or charrnn.core.masks.KeyedUniform
+    rng : numpy.random.Generator or charrnn.core.masks.KeyedBits
         Draws the dropout and weight-drop masks; required when either is on.
         Training passes a :class:`~charrnn.core.masks.KeyedUniform` (masks keyed
         by step, layer and sequence position).

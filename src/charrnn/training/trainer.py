@@ -20,7 +20,7 @@ from ..common.errors import CharRNNError
 from ..core import kernels
 from ..core.backend import NUMPY, Backend
 from ..core.config import DEFAULT_STEPS, Config
-from ..core.masks import KeyedUniform
+from ..core.masks import KeyedBits
 from ..core.model import (
     Params,
     Workspace,
@@ -397,7 +397,7 @@ class Trainer:
             # Dropout masks are keyed by (seed, step, sequence's place in the global batch):
             # a resumed run, or K ranks, draw the masks of one unbroken process.
             keyed = cfg.dropout or cfg.weight_drop
-            drop = KeyedUniform(cfg.seed, self.step, columns) if keyed else None
+            drop = KeyedBits(cfg.seed, self.step, columns) if keyed else None
             loss, cache = forward(
                 self.params,
                 be.asarray(batch.inputs),

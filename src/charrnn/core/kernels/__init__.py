@@ -95,6 +95,7 @@ SIGNATURES = {
     "onehot_grad": "nnnppppp",
     "softmax_nll": "nnpppp",
     "adam": "nppppffff",
+    "dropout": "nnnpnfppp",
 }
 # The functions that return something: how many indices were out of range.
 RETURNS = {"onehot_grad": ctypes.c_ssize_t, "softmax_nll": ctypes.c_ssize_t}

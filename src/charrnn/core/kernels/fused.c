@@ -453,6 +453,30 @@ void adam_##SFX(ptrdiff_t n, T *restrict p, const T *restrict g, T *restrict m, 
         v[k] = vk;                                                                        \
         p[k] -= s * (mk / (SQRT(vk) + e));                                                \
     }                                                                                     \
+}                                                                                         \
+                                                                                          \
+/* Inverted dropout with its mask drawn as 16-bit integers (model.py _dropout's and       \
+ * _weight_drop's keyed branch: `np.less(bits, bound)`, `kept * scale`, `x * mult`):       \
+ *     mult = scale if bits < bound else 0                          (D1)                  \
+ *     out  = x * mult                                              (D2)                  \
+ * bits (B, T, H) uint16, sequence-major as charrnn.core.masks draws them; x, mult, out   \
+ * (T, B, H); a weight's mask is one (1, 1, G*H) block. T_ is T (the macro's T is the type). */\
+void dropout_##SFX(ptrdiff_t T_, ptrdiff_t B, ptrdiff_t H, const unsigned short *restrict bits, \
+                   ptrdiff_t bound, double scale, const T *restrict x, T *restrict mult,  \
+                   T *restrict out)                                                       \
+{                                                                                         \
+    const T s = (T)scale;                                                                 \
+    for (ptrdiff_t t = 0; t < T_; t++)                                                    \
+        for (ptrdiff_t b = 0; b < B; b++) {                                               \
+            const unsigned short *restrict u = bits + (b * T_ + t) * H;                   \
+            ptrdiff_t o = (t * B + b) * H;                                                \
+            _Pragma("omp simd")                                                           \
+            for (ptrdiff_t j = 0; j < H; j++) {                                           \
+                T m = (ptrdiff_t)u[j] < bound ? s : (T)0;                                 \
+                mult[o + j] = m;                                                          \
+                out[o + j] = x[o + j] * m;                                                \
+            }                                                                             \
+        }                                                                                 \
 }
 
 KERNELS(float, f32, expf, tanhf, sqrtf)
