@@ -85,7 +85,7 @@ def test_old_config_dicts_without_the_run_fields_still_load():
 
 def test_presets_carry_log_every_in_their_config():
     for name, p in PRESETS.items():
-        assert set(p) <= {"config", "scale"}, name  # the budget's rows: scale
+        assert set(p) <= {"config", "scale", "ranks"}, name  # the budget's rows: scale
         assert Config(**p["config"]).log_every == 1000
 
 

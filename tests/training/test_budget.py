@@ -367,6 +367,22 @@ def test_a_preset_takes_the_recipe_of_its_budget_and_the_flags_still_win(monkeyp
             Config(**{**p["config"], **fields})
 
 
+def test_a_preset_measured_on_ranks_says_so_to_a_single_process(cli, tmp_path):
+    """Catches a preset whose figures need two ranks run on one with no word about it."""
+    from charrnn.training import presets
+
+    assert "mpiexec -n 2" in presets.ranks_line("shakespeare-gru", 1)
+    assert presets.ranks_line("shakespeare-gru", 2) is None
+    assert presets.ranks_line("names", 1) is None  # asks for no ranks
+    data = tmp_path / "t.txt"
+    data.write_text("to be or not to be, that is the question\n" * 40)
+    common = ["--preset", "shakespeare-gru", "--hidden", "8", "--steps", "2", "--seq-len", "8"]
+    code, _, err = cli("train", data, "--out", tmp_path / "r", *common)
+    assert code == 0 and "measured on 2 MPI ranks" in err
+    code, _, err = cli("train", data, "--out", tmp_path / "r", *common, "--resume", "--steps", "3")
+    assert code == 0 and "MPI ranks" not in err  # said once, when the run starts
+
+
 @pytest.mark.slow
 def test_a_resume_with_fewer_steps_ends_there_with_the_rate_at_its_floor(tmp_path):
     """Catches a resumed budgeted run that keeps its saved plan past a lowered --steps."""

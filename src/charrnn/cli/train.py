@@ -15,7 +15,7 @@ from ..common.optional import optional
 from ..core.config import TRAIN_FIELDS
 from ..data.files import builtin_names
 from ..training.parallel import world
-from ..training.presets import PRESETS, preset_config, scale_line
+from ..training.presets import PRESETS, preset_config, ranks_line, scale_line
 from ..training.run import Callbacks, TrainingRun, advance_bar
 from ..training.trainer import LogEvent, Trainer
 from .flags import DATA_HELP, add_config_flags, cli_message, data_paths
@@ -138,9 +138,13 @@ def run(args: argparse.Namespace) -> int:
         training.write_config()
         cfg, tr = training.config, training.trainer
         if not args.quiet:
-            scaled = scale_line(args.preset, args.time_budget) if args.preset else None
-            if scaled and not training.resumed:
-                tell(scaled)
+            if args.preset and not training.resumed:
+                for line in (
+                    scale_line(args.preset, args.time_budget),
+                    ranks_line(args.preset, comm.size),
+                ):
+                    if line:
+                        tell(line)
             unit = "words" if cfg.mode == "words" else "characters"
             vocab = training.corpus.vocab
             V = f"V={vocab.size}"

@@ -101,9 +101,12 @@ PRESETS: dict[str, dict[str, Any]] = {
     },
     # At 30 minutes light weight drop keeps it improving to the end (1.438 against 1.448
     # without, docs/recipes.md); up to 5 minutes a run is short of steps, not overfitting,
-    # and weight drop would only slow its learning.
+    # and weight drop would only slow its learning. Still improving at the end of 30
+    # minutes, it is limited by steps: two MPI ranks, one per core, fit 1.37x as many
+    # (1.422 against 1.438), so it asks for them.
     "shakespeare-gru": {
         "scale": [(5, {"weight_drop": 0.0})],
+        "ranks": 2,
         "config": {
             "mode": "text",
             "cell": "gru",
@@ -164,6 +167,17 @@ def scale_line(name: str, minutes: float | None) -> str | None:
     if not changed:
         return None
     return f"preset {name} for {minutes:g} minutes: {', '.join(changed)}"
+
+
+def ranks_line(name: str, ranks: int) -> str | None:
+    """A hint when preset ``name`` was measured on more MPI ranks than the run has."""
+    want = preset(name).get("ranks", 1)
+    if ranks >= want:
+        return None
+    return (
+        f"preset {name} is measured on {want} MPI ranks, one per core, which fit more "
+        f"steps in its time: mpiexec -n {want} charrnn train ... (pip install 'charrnn[mpi]')"
+    )
 
 
 def preset(name: str) -> dict[str, Any]:
