@@ -18,7 +18,7 @@ def test_a_rate_becomes_a_bound_within_half_a_level_and_a_scale_of_mean_one(rate
     if 1 / LEVELS < rate < 1 - 1 / LEVELS:
         assert abs(realised - rate) <= 0.5 / LEVELS
     # Over every value the bits can take, the multipliers average exactly 1.
-    every = np.arange(LEVELS)
+    every = np.arange(LEVELS, dtype=np.uint16)  # the draws' own type: 65536 is no uint16
     mult = _multiplier(every, bound, scale, np.empty(LEVELS), Workspace(), np)
     assert mult.mean() == pytest.approx(1.0, abs=1e-12)
     assert (mult == 0).sum() == LEVELS - bound

@@ -377,7 +377,7 @@ def forward(
         Probability of zeroing a unit of each layer's output (training only).
     rng : numpy.random.Generator or charrnn.core.masks.KeyedBits
         Draws the dropout and weight-drop masks; required when either is on.
-        Training passes a :class:`~charrnn.core.masks.KeyedUniform` (masks keyed
+        Training passes a :class:`~charrnn.core.masks.KeyedBits` (masks keyed
         by step, layer and sequence position).
     backend : Backend
     ws : Workspace, optional
