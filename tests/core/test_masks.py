@@ -35,3 +35,5 @@ def test_the_keyed_bits_are_uniform_and_their_masks_drop_the_rate():
     assert abs((bits >= bound).mean() - 0.3) < 0.006  # 5 standard errors
     # Neighbouring sequences and steps are not copies of each other.
     assert (bits[:, 0] == bits[:, 1]).mean() < 0.01
+    after = KeyedBits(0, 12, np.arange(64)).bits((50, 64, 40), layer=0)
+    assert (bits == after).mean() < 0.01

@@ -34,7 +34,8 @@ def threshold(rate: float) -> tuple[int, float]:
     """The integer bound and the multiplier for dropping at ``rate`` with 16-bit draws.
 
     An entry is kept when its bits are below the bound, so the rate a run gets is
-    ``1 - bound / 65536``, within 1/131072 of ``rate``; kept entries are scaled by
+    ``1 - bound / 65536``, within 1/131072 of ``rate`` (a rate within 1/65536 of 0 or 1
+    takes the nearest level a mask can hold); kept entries are scaled by
     ``65536 / bound``, the inverse of the realised keep rate, so every multiplier's
     expectation is exactly 1.
     """

@@ -28,7 +28,7 @@ output sequence: between layers and before the output layer. Weight drop
 (DropConnect on the recurrent weights, as in AWD-LSTM; training only) zeroes a
 fraction of each layer's recurrent weight's entries for a whole step, the same
 for every sequence of the batch: the recurrence then runs on ``Whh * M`` with
-the multiplier ``M`` (0 or ``1/keep``), so ``dWhh = M * d(Whh * M)`` and
+the multiplier ``M`` (0, or the inverse of the kept fraction), so ``dWhh = M * d(Whh * M)`` and
 every cell, compiled or not, runs unchanged.
 
 In ``jamo3`` units (:mod:`charrnn.core.jamo3`) the first layer reads a Hangul
