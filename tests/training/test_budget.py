@@ -374,6 +374,8 @@ def test_a_preset_measured_on_ranks_says_so_to_a_single_process(cli, tmp_path):
     assert "mpiexec -n 2" in presets.ranks_line("shakespeare-gru", 1)
     assert presets.ranks_line("shakespeare-gru", 2) is None
     assert presets.ranks_line("names", 1) is None  # asks for no ranks
+    assert "mpiexec" in presets.ranks_line("shakespeare-gru", 1, 30)
+    assert presets.ranks_line("shakespeare-gru", 1, 5) is None  # a scale row's recipe
     data = tmp_path / "t.txt"
     data.write_text("to be or not to be, that is the question\n" * 40)
     common = ["--preset", "shakespeare-gru", "--hidden", "8", "--steps", "2", "--seq-len", "8"]

@@ -141,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
             if args.preset and not training.resumed:
                 for line in (
                     scale_line(args.preset, args.time_budget),
-                    ranks_line(args.preset, comm.size),
+                    ranks_line(args.preset, comm.size, args.time_budget),
                 ):
                     if line:
                         tell(line)

@@ -170,10 +170,16 @@ def scale_line(name: str, minutes: float | None) -> str | None:
     return f"preset {name} for {minutes:g} minutes: {', '.join(changed)}"
 
 
-def ranks_line(name: str, ranks: int) -> str | None:
-    """A hint when preset ``name`` was measured on more MPI ranks than the run has."""
-    want = preset(name).get("ranks", 1)
-    if ranks >= want:
+def ranks_line(name: str, ranks: int, minutes: float | None = None) -> str | None:
+    """A hint when preset ``name`` was measured on more MPI ranks than the run has.
+
+    The ranks belong to the preset's own recipe: a budget that one of its scale
+    rows covers (``minutes`` at or under the row's bound) gets no hint.
+    """
+    p = preset(name)
+    want = p.get("ranks", 1)
+    scaled = minutes is not None and any(minutes <= up_to for up_to, _ in p.get("scale", ()))
+    if ranks >= want or scaled:
         return None
     return (
         f"preset {name} is measured on {want} MPI ranks, one per core, which fit more "
