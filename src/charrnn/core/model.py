@@ -28,8 +28,8 @@ output sequence: between layers and before the output layer. Weight drop
 (DropConnect on the recurrent weights, as in AWD-LSTM; training only) zeroes a
 fraction of each layer's recurrent weight's entries for a whole step, the same
 for every sequence of the batch: the recurrence then runs on ``Whh * M`` with
-the multiplier ``M`` (0, or the inverse of the kept fraction), so ``dWhh = M * d(Whh * M)`` and
-every cell, compiled or not, runs unchanged.
+the multiplier ``M`` (0, or the inverse of the kept fraction), so
+``dWhh = M * d(Whh * M)`` and every cell, compiled or not, runs unchanged.
 
 In ``jamo3`` units (:mod:`charrnn.core.jamo3`) the first layer reads a Hangul
 syllable as the sum of its jamo's input columns, and the head predicts it
@@ -298,20 +298,37 @@ def _dropout(
     else:
         # Keyed by position (charrnn.core.masks), so data-parallel ranks draw what one
         # process would; a (T, B, H) view of a (B, T, H) host block of 16-bit draws.
-        bound, scale = masks.threshold(rate)
         host = ws.get("mask-bits", (out.size,), np.uint16) if backend.name == "numpy" else None
         bits = rng.bits(out.shape, layer, host)
-        fused = kernels.active(xp)
-        if fused is not None and kernels.fits(out.dtype, out, drop, dropped):
-            T, B, H = out.shape
-            adr = kernels.address  # bits: the block's start, element [0, 0, 0] of the view
-            fused.fn("dropout", out.dtype)(
-                T, B, H, adr(bits), bound, scale, adr(out), adr(drop), adr(dropped)
-            )
-            return dropped, drop
-        _multiplier(backend.asarray(bits), bound, scale, drop, ws, xp)
+        return _apply_keyed_mask(out, bits, out.shape, rate, drop, dropped, ws, backend), drop
     xp.multiply(out, drop, out=dropped)
     return dropped, drop
+
+
+def _apply_keyed_mask(
+    x: Any,
+    bits: Any,
+    dims: tuple[int, int, int],
+    rate: float,
+    mult: Any,
+    out: Any,
+    ws: Workspace,
+    backend: Backend,
+) -> Any:
+    """``mult`` from 16-bit draws at ``rate``, and ``out = x * mult``: returns ``out``.
+
+    ``dims`` (T, B, H) is how the compiled kernel reads ``bits``: a (B, T, H) block
+    under x's (T, B, H) (a layer's output), or one (1, 1, size) block (a weight).
+    """
+    bound, scale = masks.threshold(rate)
+    fused = kernels.active(backend.xp)
+    if fused is not None and kernels.fits(x.dtype, x, mult, out):
+        adr = kernels.address  # bits: the block's start, element [0, 0, 0] of any view
+        fused.fn("dropout", x.dtype)(*dims, adr(bits), bound, scale, adr(x), adr(mult), adr(out))
+        return out
+    _multiplier(backend.asarray(bits), bound, scale, mult, ws, backend.xp)
+    backend.xp.multiply(x, mult, out=out)
+    return out
 
 
 def _multiplier(u: Any, bound: Any, scale: float, out: Any, ws: Workspace, xp: Any) -> Any:
@@ -334,16 +351,8 @@ def _weight_drop(
         u32 = rng.random(W.shape, dtype=np.float32, out=host)
         _multiplier(backend.asarray(u32), 1.0 - rate, 1.0 / (1.0 - rate), mult, ws, xp)
     else:
-        bound, scale = masks.threshold(rate)
         bits = rng.weight_bits(W.shape, layer)  # keyed by (seed, step, layer): same on every rank
-        fused = kernels.active(xp)
-        if fused is not None and kernels.fits(W.dtype, W, mult, used):
-            adr = kernels.address  # as one (1, 1, G*H) block: the same kernel as dropout's
-            fused.fn("dropout", W.dtype)(
-                1, 1, W.size, adr(bits), bound, scale, adr(W), adr(mult), adr(used)
-            )
-            return used, mult
-        _multiplier(backend.asarray(bits), bound, scale, mult, ws, xp)
+        return _apply_keyed_mask(W, bits, (1, 1, W.size), rate, mult, used, ws, backend), mult
     xp.multiply(W, mult, out=used)
     return used, mult
 
