@@ -22,7 +22,6 @@ from charrnn.common.errors import CharRNNError
 from charrnn.core import kernels
 from charrnn.core.backend import NUMPY
 from charrnn.core.cells import get_cell
-from charrnn.core.cells import lstm as lstm_cell
 from charrnn.core.config import Config
 from charrnn.core.gradcheck import check, random_case
 from charrnn.core.masks import KeyedBits
@@ -100,7 +99,7 @@ def test_compiled_forward_backward_and_step_equal_numpy(
 @pytest.mark.parametrize("bptt, window", [("naive", None), ("full", 0), ("full", 3), ("full", 50)])
 def test_every_backward_rule_equals_numpy_on_the_compiled_path(cell, dtype, bptt, window):
     # The window's kernels (window 0: one part; 50 > T: every part reaches h0) and the
-    # naive rule, which runs numpy behind the compiled forward.
+    # naive rule (all T steps in one call of the full rule's kernel, nothing carried).
     a = _run("numpy", cell, dtype, 1, 0.0, True, True, bptt, window)
     b = _run("compiled", cell, dtype, 1, 0.0, True, True, bptt, window)
     for k in a[2]:
@@ -108,19 +107,53 @@ def test_every_backward_rule_equals_numpy_on_the_compiled_path(cell, dtype, bptt
     _close(b[3], a[3], dtype, "dh0")
 
 
+def _spy(monkeypatch) -> list[str]:
+    """The names of the C functions the code asks for from here on."""
+    calls: list[str] = []
+    real = kernels.Fused.fn
+    monkeypatch.setattr(
+        kernels.Fused, "fn", lambda self, name, d: calls.append(name) or real(self, name, d)
+    )
+    return calls
+
+
 @needs_library
+@pytest.mark.parametrize("cell", CELLS)
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("layers, carried", [(1, True), (2, False)])
-def test_the_lstm_forward_with_its_matmul_turned_round_equals_numpy(dtype, layers, carried):
-    # From lstm.COLUMNS_FROM rows of a batch up the compiled forward takes Wh h^T and
-    # transposes in C: a batch that wide, with the other tests' small one beside it.
-    B = lstm_cell.COLUMNS_FROM + 3
-    a = _run("numpy", "lstm", dtype, layers, 0.0, True, carried, B=B)
-    b = _run("compiled", "lstm", dtype, layers, 0.0, True, carried, B=B)
+@pytest.mark.parametrize(
+    "layers, carried, bptt, window",
+    [
+        (1, True, "full", None),
+        (2, False, "full", None),
+        (1, True, "naive", None),
+        (1, True, "full", 3),
+    ],
+)
+def test_the_matmuls_turned_round_equal_numpy(
+    cell, dtype, layers, carried, bptt, window, monkeypatch
+):
+    # From kernels.COLUMNS_FROM rows of a batch up the gated cells' compiled steps take
+    # Wh h^T (the GRU's and LSTM's forward) and Wh^T d^T (their full-BPTT backward) and
+    # transpose in C: a batch that wide, with the other tests' small one beside it. The
+    # spy shows which kernels ran; the tanh cell keeps its rows.
+    B = kernels.COLUMNS_FROM + 3
+    a = _run("numpy", cell, dtype, layers, 0.0, True, carried, bptt, window, B=B)
+    calls = _spy(monkeypatch)
+    b = _run("compiled", cell, dtype, layers, 0.0, True, carried, bptt, window, B=B)
     assert abs(b[0] - a[0]) <= BOUND[dtype] * abs(a[0])
     _close(b[1], a[1], dtype, "final state")
     for k in a[2]:
         _close(b[2][k], a[2][k], dtype, f"d{k}")
+    _close(b[3], a[3], dtype, "dh0")
+    cols = "" if cell == "rnn" else "_cols"
+    assert f"{cell}_forward{cols}" in calls
+    backward_kernel = {
+        ("full", None): f"{cell}_backward{cols}",
+        ("full", 3): f"{cell}_window",
+        ("naive", None): f"{cell}_backward",
+    }[bptt, window]
+    assert backward_kernel in calls
+    assert bptt == "full" or f"{cell}_backward_cols" not in calls  # naive: one call, rows
 
 
 @needs_library

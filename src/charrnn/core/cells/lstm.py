@@ -49,11 +49,6 @@ from .. import kernels
 from ..workspace import Workspace
 from .base import CellBase, GradientWindow, Grads, LayerNames, Params, ParamSpec, layer_suffix
 
-# The compiled forward takes each step's matmul as Wh h^T from this many rows of a batch
-# up: measured 1.2-1.4x faster than h Wh^T at B = 32 and 64 with OpenBLAS (Zen, AVX-512),
-# about equal below (docs/performance.md). A fixed rule, so a resumed run takes the same.
-COLUMNS_FROM = 16
-
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
@@ -230,7 +225,7 @@ class LSTMCell(CellBase):
         adr = kernels.address
         p0, a0, c0, act0, tc0, h0 = adr(pre), adr(a), adr(cs), adr(acts), adr(tcs), adr(hs)
         bg, bh = B * G * dtype.itemsize, B * H * dtype.itemsize  # bytes per step
-        if B >= COLUMNS_FROM and Wh.flags.c_contiguous:
+        if kernels.columns(B, Wh):
             # The same product as Wh h^T, the orientation numpy's BLAS runs faster for
             # a batch of rows; lstm_forward_cols transposes it in and h' out.
             aT = ws.get("lstm-aT", (G, B), dtype)  # (4H, B)
@@ -330,9 +325,16 @@ class LSTMCell(CellBase):
         f = acts[..., H : 2 * H]
         dpre = ws.get(f"lstm-dpre{layer}", (T, B, G), dtype)  # (T, B, 4H)
         dpre4 = dpre.reshape(T, B, 4, H)  # the gate blocks as an axis, for one call on i, f, g
-        fused = kernels.active(xp) if bptt == "full" else None
+        fused = kernels.active(xp)
         compiled = fused is not None and kernels.fits(dtype, dout)
-        if fused is not None and compiled and window is not None:
+        if fused is not None and compiled and bptt == "naive":
+            # The naive rule below, (B1)-(B4) with dhnext = dcnext = 0 and no hop, over
+            # all T steps in one call of fused.c's lstm_backward.
+            adr = kernels.address
+            fused.fn("lstm_backward", dtype)(
+                T * B, H, adr(dout), None, None, adr(acts), adr(cs), adr(tcs), adr(dpre)
+            )
+        elif fused is not None and compiled and window is not None:
             Wh = params[n_.recurrent]
             # The window's loop below, each step's arrival and (B2)-(B5) on the total
             # and on every part in one call of fused.c's lstm_window, then (B6).
@@ -375,7 +377,30 @@ class LSTMCell(CellBase):
             do0, hn0, cn0, a0 = adr(dout), adr(dhnext), adr(dcnext), adr(acts)
             c0, tc0, dp0 = adr(cs), adr(tcs), adr(dpre)
             bg, bh = B * G * dtype.itemsize, B * H * dtype.itemsize  # bytes per step
+            cols = kernels.columns(B, Wh)
+            if cols:
+                # The same loop with (B6) as Wh^T dpre^T (see forward):
+                # lstm_backward_cols transposes its dhnext into rows.
+                WhT = ws.get(f"WhT{layer}", (H, G), dtype)
+                WhT[...] = Wh.T  # (H, 4H), contiguous for BLAS
+                dnT = ws.zeros("lstm-dhnextT", (H, B), dtype)  # (H, B): dhnext^T
+                fn, dnT0 = fused.fn("lstm_backward_cols", dtype), adr(dnT)
             for t in range(T - 1, -1, -1):
+                if cols:
+                    fn(
+                        B,
+                        H,
+                        do0 + t * bh,
+                        dnT0,
+                        hn0,
+                        cn0,
+                        a0 + t * bg,
+                        c0 + t * bh,
+                        tc0 + t * bh,
+                        dp0 + t * bg,
+                    )
+                    np.dot(WhT, dpre[t].T, out=dnT)  # (B6)
+                    continue
                 fn(
                     B,
                     H,
@@ -388,7 +413,7 @@ class LSTMCell(CellBase):
                     dp0 + t * bg,
                 )
                 np.dot(dpre[t], Wh, out=dhnext)  # (B6)
-            dh0[:, :H], dh0[:, H:] = dhnext, dcnext
+            dh0[:, :H], dh0[:, H:] = dnT.T if cols else dhnext, dcnext
         elif bptt == "full" and window is None:
             Wh = params[n_.recurrent]
             # One step's factors, computed where that step's values are still in cache.
@@ -449,7 +474,7 @@ class LSTMCell(CellBase):
                 parts[..., :H] = ph
                 win.moved(parts)
             win.total(out=dh0)
-        elif bptt == "naive":
+        elif bptt == "naive" and not compiled:
             # The tutorial's section 4: (B1), (B2) with dhnext = dcnext = 0, no hop, all steps.
             dc = ws.zeros("lstm-dcs", (T, B, H), dtype)
             # dh fc waits in the da_o block, which (B4) writes after (B2) has read it.

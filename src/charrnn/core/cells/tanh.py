@@ -145,12 +145,15 @@ class TanhCell(HiddenStateCell):
         hs = cache
         T, B, H = dout.shape
         n = self.names(layer)
-        fused = kernels.active(xp) if bptt == "full" else None
+        fused = kernels.active(xp)
         if fused is not None and kernels.fits(hs.dtype, dout, dh0):
             Whh = params[n.recurrent]
             adr = kernels.address
             d0, dh0_, h0_, bh = adr(dout), adr(dh0), adr(hs), B * H * hs.dtype.itemsize
-            if window is None:
+            if bptt == "naive":
+                # (B2) with (B1)'s dhnext = 0 over all T steps in one call of rnn_backward.
+                fused.fn("rnn_backward", hs.dtype)(T * B, H, d0, None, h0_ + bh)
+            elif window is None:
                 # (B1), (B2) of each step in one call of fused.c's rnn_backward (the loop's
                 # `d += dhnext; d *= dtanh[t]` and the precomputed 1 - h^2 below), then (B3).
                 fn = fused.fn("rnn_backward", hs.dtype)

@@ -49,10 +49,17 @@ void rnn_forward_##SFX(ptrdiff_t B, ptrdiff_t H, const T *restrict pre, T *restr
  * loop: `d = dhraw[t]; d += dhnext; d *= dtanh[t]`, with dtanh = 1 - h^2 of the step):   \
  *     dh    = dout_t + dhnext                                      (B1)                  \
  *     dhraw = (1 - h_t^2) * dh                                     (B2)                  \
- * d (B, H) holds dout_t on entry and dhraw on exit; Python then does (B3). */            \
+ * d (B, H) holds dout_t on entry and dhraw on exit; Python then does (B3). dhnext NULL   \
+ * is the naive rule's dhnext = 0 (`dhraw *= dtanh`), over all T steps as B = T*B rows. */ \
 void rnn_backward_##SFX(ptrdiff_t B, ptrdiff_t H, T *restrict d,                          \
                         const T *restrict dhnext, const T *restrict h)                    \
 {                                                                                         \
+    if (!dhnext) {                                                                        \
+        _Pragma("omp simd")                                                               \
+        for (ptrdiff_t j = 0; j < B * H; j++)                                             \
+            d[j] *= (T)1 - h[j] * h[j];                                                   \
+        return;                                                                           \
+    }                                                                                     \
     _Pragma("omp simd")                                                                   \
     for (ptrdiff_t j = 0; j < B * H; j++)                                                 \
         d[j] = (d[j] + dhnext[j]) * ((T)1 - h[j] * h[j]);                                 \
@@ -69,12 +76,14 @@ void rnn_backward_##SFX(ptrdiff_t B, ptrdiff_t H, T *restrict d,                
  * matmul's part of dhnext (on entry: the step after's; on exit: this step's).            \
  * acts (B, 3H) = [r | z | n], hn, h (the step's previous state), dout, dhnext (B, H);    \
  * dgh (B, 3H) receives [dr_raw | dz_raw | dhn] and dpre (B, 3H) [dr_raw | dz_raw |       \
- * dn_raw]. Python then does dhnext = dgh Wh. */                                          \
+ * dn_raw]. Python then does dhnext = dgh Wh. dhnext and carry NULL: the naive rule      \
+ * (nothing from the step after, no (B6)), over all T steps at once as B = T*B rows. */   \
 void gru_backward_##SFX(ptrdiff_t B, ptrdiff_t H, const T *restrict dout,                 \
                         const T *restrict dhnext, T *restrict carry,                      \
                         const T *restrict acts, const T *restrict hn,                     \
                         const T *restrict h, T *restrict dgh, T *restrict dpre)           \
 {                                                                                         \
+    const int full = dhnext != NULL; /* the test moves out of the loop (-O3 unswitches) */ \
     for (ptrdiff_t b = 0; b < B; b++) {                                                   \
         const T *restrict r = acts + b * 3 * H, *restrict z = r + H, *restrict n = r + 2 * H; \
         T *restrict dg = dgh + b * 3 * H, *restrict dp = dpre + b * 3 * H;                \
@@ -82,7 +91,7 @@ void gru_backward_##SFX(ptrdiff_t B, ptrdiff_t H, const T *restrict dout,       
         _Pragma("omp simd")                                                               \
         for (ptrdiff_t j = 0; j < H; j++) {                                               \
             T rv = r[j], zv = z[j], nv = n[j];                                            \
-            T dh = dout[o + j] + dhnext[o + j] + carry[o + j];                            \
+            T dh = dout[o + j] + (full ? dhnext[o + j] + carry[o + j] : (T)0);            \
             T dn = dh * ((T)1 - zv) * ((T)1 - nv * nv);                                   \
             T dr = dn * (hn[o + j] * (rv * ((T)1 - rv)));                                 \
             T dz = dh * (h[o + j] - nv) * (zv * ((T)1 - zv));                             \
@@ -92,7 +101,8 @@ void gru_backward_##SFX(ptrdiff_t B, ptrdiff_t H, const T *restrict dout,       
             dp[j] = dr;                                                                   \
             dp[H + j] = dz;                                                               \
             dp[2 * H + j] = dn;                                                           \
-            carry[o + j] = dh * zv;                                                       \
+            if (full)                                                                     \
+                carry[o + j] = dh * zv;                                                   \
         }                                                                                 \
     }                                                                                     \
 }                                                                                         \
@@ -328,27 +338,30 @@ void lstm_forward_cols_##SFX(ptrdiff_t B, ptrdiff_t H, const T *restrict pre,   
  *     da_o   = dh * tanh(c') * o (1 - o)                           (B4)                  \
  *     dcnext = dc * f                                              (B5)                  \
  * dout, dhnext, dcnext, c (the step's previous cell), tc (B, H); act, dpre (B, 4H).      \
- * dcnext is updated in place; Python then does (B6) dhnext = dpre Wh. */                 \
+ * dcnext is updated in place; Python then does (B6) dhnext = dpre Wh. dhnext and dcnext   \
+ * NULL: the naive rule (no (B5), (B6)), over all T steps at once as B = T*B rows. */     \
 void lstm_backward_##SFX(ptrdiff_t B, ptrdiff_t H, const T *restrict dout,                \
                          const T *restrict dhnext, T *restrict dcnext,                    \
                          const T *restrict act, const T *restrict c,                      \
                          const T *restrict tc, T *restrict dpre)                          \
 {                                                                                         \
+    const int full = dhnext != NULL; /* the test moves out of the loop (-O3 unswitches) */ \
     for (ptrdiff_t b = 0; b < B; b++) {                                                   \
         const T *restrict ac = act + b * 4 * H;                                           \
-        T *restrict d = dpre + b * 4 * H, *restrict dcn = dcnext + b * H;                 \
+        T *restrict d = dpre + b * 4 * H, *restrict dcn = full ? dcnext + b * H : NULL;   \
         ptrdiff_t r = b * H;                                                              \
         _Pragma("omp simd")                                                               \
         for (ptrdiff_t j = 0; j < H; j++) {                                               \
             T i = ac[j], f = ac[H + j], g = ac[2 * H + j], o = ac[3 * H + j];             \
             T t = tc[r + j];                                                              \
-            T dh = dout[r + j] + dhnext[r + j];                                           \
-            T dc = dcn[j] + dh * (o * ((T)1 - t * t));                                    \
+            T dh = dout[r + j] + (full ? dhnext[r + j] : (T)0);                           \
+            T dc = (full ? dcn[j] : (T)0) + dh * (o * ((T)1 - t * t));                    \
             d[j] = dc * (g * (i * ((T)1 - i)));                                           \
             d[H + j] = dc * (c[r + j] * (f * ((T)1 - f)));                                \
             d[2 * H + j] = dc * (i * ((T)1 - g * g));                                     \
             d[3 * H + j] = dh * (t * (o * ((T)1 - o)));                                   \
-            dcn[j] = dc * f;                                                              \
+            if (full)                                                                     \
+                dcn[j] = dc * f;                                                          \
         }                                                                                 \
     }                                                                                     \
 }                                                                                         \
@@ -477,6 +490,41 @@ void dropout_##SFX(ptrdiff_t T_, ptrdiff_t B, ptrdiff_t H, const unsigned short 
                 out[o + j] = x[o + j] * m;                                                \
             }                                                                             \
         }                                                                                 \
+}                                                                                         \
+                                                                                          \
+/* The GRU's steps and the LSTM's backward with their matmul taken the other way round,   \
+ * as for lstm_forward_cols: Python multiplies on transposed states, Wh h^T forward and   \
+ * Wh^T d^T backward, with h^T and d^T as views of the rows (BLAS reads them transposed), \
+ * so only the product, a (.., B) array, is transposed here into rows (scratch g, dhnext) \
+ * before the step above that each wrapper names. The tanh cell has none: its (H, H)      \
+ * matmul ran no faster turned round (docs/performance.md). */                            \
+void gru_forward_cols_##SFX(ptrdiff_t B, ptrdiff_t H, const T *restrict pre,              \
+                            const T *restrict gT, T *restrict g, const T *restrict bhn,   \
+                            const T *h, ptrdiff_t ldh, T *restrict acts, T *restrict hn,  \
+                            T *out, ptrdiff_t ldo)                                        \
+{                                                                                         \
+    transpose_##SFX(3 * H, B, gT, B, g);                                                  \
+    gru_forward_##SFX(B, H, pre, g, bhn, h, ldh, acts, hn, out, ldo);                     \
+}                                                                                         \
+                                                                                          \
+/* dhnextT (H, B) is the matmul's Wh^T d^T of the step after. */                          \
+void gru_backward_cols_##SFX(ptrdiff_t B, ptrdiff_t H, const T *restrict dout,            \
+                             const T *restrict dhnextT, T *restrict dhnext,               \
+                             T *restrict carry, const T *restrict acts,                   \
+                             const T *restrict hn, const T *restrict h, T *restrict dgh,  \
+                             T *restrict dpre)                                            \
+{                                                                                         \
+    transpose_##SFX(H, B, dhnextT, B, dhnext);                                            \
+    gru_backward_##SFX(B, H, dout, dhnext, carry, acts, hn, h, dgh, dpre);                \
+}                                                                                         \
+                                                                                          \
+void lstm_backward_cols_##SFX(ptrdiff_t B, ptrdiff_t H, const T *restrict dout,           \
+                              const T *restrict dhnextT, T *restrict dhnext,              \
+                              T *restrict dcnext, const T *restrict act,                  \
+                              const T *restrict c, const T *restrict tc, T *restrict dpre)\
+{                                                                                         \
+    transpose_##SFX(H, B, dhnextT, B, dhnext);                                            \
+    lstm_backward_##SFX(B, H, dout, dhnext, dcnext, act, c, tc, dpre);                    \
 }
 
 KERNELS(float, f32, expf, tanhf, sqrtf)
