@@ -1,7 +1,7 @@
 """One recurrent matmul both ways round: h Wh^T on (B, H) rows, or Wh h^T on transposed states.
 
 The same products; numpy's BLAS may run one faster than the other, which is why
-the compiled cells turn their matmuls round from ``kernels.COLUMNS_FROM`` rows
+the compiled LSTM forward turns its matmul round from ``lstm.COLUMNS_FROM`` rows
 up and why ``bench_train.py``'s bound takes the faster. Microseconds per call,
 best of 5 runs of 1,500 calls, with torch's ``mm`` beside them where it is installed.
 

@@ -61,8 +61,8 @@ from collections.abc import Callable
 import numpy as np
 
 from charrnn.core import kernels
+from charrnn.core.cells.lstm import COLUMNS_FROM  # the bound turns its matmuls round from here
 from charrnn.core.config import Config
-from charrnn.core.kernels import COLUMNS_FROM  # the bound turns its matmuls round from here
 from charrnn.core.optim import Adam
 from charrnn.core.vocab import Vocab
 from charrnn.data.files import load_corpus

@@ -22,6 +22,7 @@ from charrnn.common.errors import CharRNNError
 from charrnn.core import kernels
 from charrnn.core.backend import NUMPY
 from charrnn.core.cells import get_cell
+from charrnn.core.cells import lstm as lstm_cell
 from charrnn.core.config import Config
 from charrnn.core.gradcheck import check, random_case
 from charrnn.core.masks import KeyedBits
@@ -118,7 +119,6 @@ def _spy(monkeypatch) -> list[str]:
 
 
 @needs_library
-@pytest.mark.parametrize("cell", CELLS)
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize(
     "layers, carried, bptt, window",
@@ -129,31 +129,37 @@ def _spy(monkeypatch) -> list[str]:
         (1, True, "full", 3),
     ],
 )
-def test_the_matmuls_turned_round_equal_numpy(
-    cell, dtype, layers, carried, bptt, window, monkeypatch
+def test_the_lstm_forward_with_its_matmul_turned_round_equals_numpy(
+    dtype, layers, carried, bptt, window, monkeypatch
 ):
-    # From kernels.COLUMNS_FROM rows of a batch up the gated cells' compiled steps take
-    # Wh h^T (the GRU's and LSTM's forward) and Wh^T d^T (their full-BPTT backward) and
-    # transpose in C: a batch that wide, with the other tests' small one beside it. The
-    # spy shows which kernels ran; the tanh cell keeps its rows.
-    B = kernels.COLUMNS_FROM + 3
-    a = _run("numpy", cell, dtype, layers, 0.0, True, carried, bptt, window, B=B)
+    # From lstm.COLUMNS_FROM rows of a batch up the compiled forward takes Wh h^T and
+    # transposes in C: a batch that wide, with the other tests' small one beside it,
+    # under every backward rule. The spy shows which kernels ran.
+    B = lstm_cell.COLUMNS_FROM + 3
+    a = _run("numpy", "lstm", dtype, layers, 0.0, True, carried, bptt, window, B=B)
     calls = _spy(monkeypatch)
-    b = _run("compiled", cell, dtype, layers, 0.0, True, carried, bptt, window, B=B)
+    b = _run("compiled", "lstm", dtype, layers, 0.0, True, carried, bptt, window, B=B)
     assert abs(b[0] - a[0]) <= BOUND[dtype] * abs(a[0])
     _close(b[1], a[1], dtype, "final state")
     for k in a[2]:
         _close(b[2][k], a[2][k], dtype, f"d{k}")
     _close(b[3], a[3], dtype, "dh0")
-    cols = "" if cell == "rnn" else "_cols"
-    assert f"{cell}_forward{cols}" in calls
-    backward_kernel = {
-        ("full", None): f"{cell}_backward{cols}",
-        ("full", 3): f"{cell}_window",
-        ("naive", None): f"{cell}_backward",
-    }[bptt, window]
-    assert backward_kernel in calls
-    assert bptt == "full" or f"{cell}_backward_cols" not in calls  # naive: one call, rows
+    assert "lstm_forward_cols" in calls
+    assert ("lstm_window" if window is not None else "lstm_backward") in calls
+
+
+@needs_library
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_the_naive_rule_takes_one_kernel_call_per_layer(cell, dtype, monkeypatch):
+    # The naive rule has no loop over time: its backward is the full rule's kernel,
+    # called once over all T*B rows with nothing from the step after.
+    a = _run("numpy", cell, dtype, 2, 0.0, True, True, "naive")
+    calls = _spy(monkeypatch)
+    b = _run("compiled", cell, dtype, 2, 0.0, True, True, "naive")
+    for k in a[2]:
+        _close(b[2][k], a[2][k], dtype, f"d{k}")
+    assert calls.count(f"{cell}_backward") == 2  # one per layer
 
 
 @needs_library

@@ -151,35 +151,10 @@ class GRUCell(HiddenStateCell):
         if fused is not None and kernels.fits(dtype, pre, bhn):
             # The same recurrence, each step's (F1)-(F5) in one call of fused.c's
             # gru_forward (what _recur does in eleven numpy calls), on unscaled inputs.
-            adr = kernels.address
+            WhT[...] = Wh.T
+            fn, adr = fused.fn("gru_forward", dtype), kernels.address
             p0, g0, b0, h0_, a0, hn0 = adr(pre), adr(g), adr(bhn), adr(hs), adr(acts), adr(hn)
             bg, bh = B * G * dtype.itemsize, B * H * dtype.itemsize  # bytes per step
-            if kernels.columns(B, Wh):
-                # The same product as Wh h^T, the orientation numpy's BLAS runs faster
-                # for a batch of rows (h^T a view: BLAS reads it transposed);
-                # gru_forward_cols transposes the product into g's rows.
-                gT = ws.get("gru-gT", (G, B), dtype)  # (3H, B): Wh h^T
-                fn, gT0 = fused.fn("gru_forward_cols", dtype), adr(gT)
-                for t in range(T):
-                    np.dot(Wh, hs[t].T, out=gT)
-                    h_t = h0_ + t * bh
-                    fn(
-                        B,
-                        H,
-                        p0 + t * bg,
-                        gT0,
-                        g0,
-                        b0,
-                        h_t,
-                        H,
-                        a0 + t * bg,
-                        hn0 + t * bh,
-                        h_t + bh,
-                        H,
-                    )
-                return hs[1:], hs[T], (hs, acts, hn)
-            WhT[...] = Wh.T
-            fn = fused.fn("gru_forward", dtype)
             for t in range(T):
                 np.dot(hs[t], WhT, out=g)
                 h_t = h0_ + t * bh
@@ -331,31 +306,6 @@ class GRUCell(HiddenStateCell):
             do0, dhn0, ca0 = adr(dout), adr(dhnext), adr(carry)
             a0, hn0, h0_, dg0, dp0 = adr(acts), adr(hn), adr(hs), adr(dgh), adr(dpre)
             bg, bh = B * G * dtype.itemsize, B * H * dtype.itemsize  # bytes per step
-            if kernels.columns(B, Wh):
-                # The same loop with (B6) as Wh^T dgh^T (see forward): gru_backward_cols
-                # transposes its dhnext into rows.
-                WhT = ws.get(f"WhT{layer}", (H, G), dtype)
-                WhT[...] = Wh.T  # (H, 3H), contiguous for BLAS
-                dnT = ws.zeros("gru-dhnextT", (H, B), dtype)  # (H, B): dhnext^T
-                fn, dnT0 = fused.fn("gru_backward_cols", dtype), adr(dnT)
-                for t in range(T - 1, -1, -1):
-                    fn(
-                        B,
-                        H,
-                        do0 + t * bh,
-                        dnT0,
-                        dhn0,
-                        ca0,
-                        a0 + t * bg,
-                        hn0 + t * bh,
-                        h0_ + t * bh,
-                        dg0 + t * bg,
-                        dp0 + t * bg,
-                    )
-                    np.dot(WhT, dgh[t].T, out=dnT)  # (B6)
-                xp.add(dnT.T, carry, out=dh0)  # (B6) of the first step: d loss / d h0
-                self._weight_grads(params, layer, dgh, hs, grads, xp)
-                return dpre
             for t in range(T - 1, -1, -1):
                 fn(
                     B,

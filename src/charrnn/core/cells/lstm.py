@@ -49,6 +49,11 @@ from .. import kernels
 from ..workspace import Workspace
 from .base import CellBase, GradientWindow, Grads, LayerNames, Params, ParamSpec, layer_suffix
 
+# The compiled forward takes each step's matmul as Wh h^T from this many rows of a batch
+# up: measured 1.2-1.4x faster than h Wh^T at B = 32 and 64 with OpenBLAS (Zen, AVX-512),
+# about equal below (docs/performance.md). A fixed rule, so a resumed run takes the same.
+COLUMNS_FROM = 16
+
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
@@ -225,7 +230,7 @@ class LSTMCell(CellBase):
         adr = kernels.address
         p0, a0, c0, act0, tc0, h0 = adr(pre), adr(a), adr(cs), adr(acts), adr(tcs), adr(hs)
         bg, bh = B * G * dtype.itemsize, B * H * dtype.itemsize  # bytes per step
-        if kernels.columns(B, Wh):
+        if B >= COLUMNS_FROM and Wh.flags.c_contiguous:
             # The same product as Wh h^T, the orientation numpy's BLAS runs faster for
             # a batch of rows; lstm_forward_cols transposes it in and h' out.
             aT = ws.get("lstm-aT", (G, B), dtype)  # (4H, B)
@@ -377,30 +382,7 @@ class LSTMCell(CellBase):
             do0, hn0, cn0, a0 = adr(dout), adr(dhnext), adr(dcnext), adr(acts)
             c0, tc0, dp0 = adr(cs), adr(tcs), adr(dpre)
             bg, bh = B * G * dtype.itemsize, B * H * dtype.itemsize  # bytes per step
-            cols = kernels.columns(B, Wh)
-            if cols:
-                # The same loop with (B6) as Wh^T dpre^T (see forward):
-                # lstm_backward_cols transposes its dhnext into rows.
-                WhT = ws.get(f"WhT{layer}", (H, G), dtype)
-                WhT[...] = Wh.T  # (H, 4H), contiguous for BLAS
-                dnT = ws.zeros("lstm-dhnextT", (H, B), dtype)  # (H, B): dhnext^T
-                fn, dnT0 = fused.fn("lstm_backward_cols", dtype), adr(dnT)
             for t in range(T - 1, -1, -1):
-                if cols:
-                    fn(
-                        B,
-                        H,
-                        do0 + t * bh,
-                        dnT0,
-                        hn0,
-                        cn0,
-                        a0 + t * bg,
-                        c0 + t * bh,
-                        tc0 + t * bh,
-                        dp0 + t * bg,
-                    )
-                    np.dot(WhT, dpre[t].T, out=dnT)  # (B6)
-                    continue
                 fn(
                     B,
                     H,
@@ -413,7 +395,7 @@ class LSTMCell(CellBase):
                     dp0 + t * bg,
                 )
                 np.dot(dpre[t], Wh, out=dhnext)  # (B6)
-            dh0[:, :H], dh0[:, H:] = dnT.T if cols else dhnext, dcnext
+            dh0[:, :H], dh0[:, H:] = dhnext, dcnext
         elif bptt == "full" and window is None:
             Wh = params[n_.recurrent]
             # One step's factors, computed where that step's values are still in cache.

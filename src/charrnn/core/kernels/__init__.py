@@ -45,13 +45,6 @@ LIBRARY = HERE / "_fused.so"  # what the build writes
 STAMP = HERE / "_fused.cpu"  # the CPU the library was built for
 BUILD_COMMAND = "python -m charrnn.core.kernels.build"
 
-# The compiled cells take each step's recurrent matmul on transposed states (Wh h^T
-# forward, Wh^T d^T backward) from this many rows of a batch up: numpy's BLAS runs that
-# orientation faster than h Wh^T and d Wh there (1.1-1.5x at B = 16 to 64 with OpenBLAS
-# on Zen with AVX-512), about equal below (docs/performance.md). A fixed rule of the
-# shapes alone, so a resumed run takes the same path.
-COLUMNS_FROM = 16
-
 _choice: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "charrnn_kernels", default=None
 )
@@ -103,9 +96,6 @@ SIGNATURES = {
     "softmax_nll": "nnpppp",
     "adam": "nppppffff",
     "dropout": "nnnpnfppp",
-    "gru_forward_cols": "nnpppppnpppn",
-    "gru_backward_cols": "nnppppppppp",
-    "lstm_backward_cols": "nnpppppppp",
 }
 # The functions that return something: how many indices were out of range.
 RETURNS = {"onehot_grad": ctypes.c_ssize_t, "softmax_nll": ctypes.c_ssize_t}
@@ -234,14 +224,6 @@ def row_stride(a: Any) -> int | None:
     if a.ndim != 2 or a.strides[1] != a.itemsize or a.strides[0] % a.itemsize:
         return None
     return int(a.strides[0] // a.itemsize)
-
-
-def columns(B: int, W: Any) -> bool:
-    """Whether a compiled recurrence over a batch of ``B`` rows turns its matmuls round.
-
-    From :data:`COLUMNS_FROM` rows up, with the recurrent weight ``W`` C-contiguous.
-    """
-    return B >= COLUMNS_FROM and bool(W.flags.c_contiguous)
 
 
 def fits(dtype: Any, *arrays: Any) -> bool:

@@ -78,12 +78,12 @@ void rnn_backward_##SFX(ptrdiff_t B, ptrdiff_t H, T *restrict d,                
  * dgh (B, 3H) receives [dr_raw | dz_raw | dhn] and dpre (B, 3H) [dr_raw | dz_raw |       \
  * dn_raw]. Python then does dhnext = dgh Wh. dhnext and carry NULL: the naive rule      \
  * (nothing from the step after, no (B6)), over all T steps at once as B = T*B rows. */   \
-void gru_backward_##SFX(ptrdiff_t B, ptrdiff_t H, const T *restrict dout,                 \
-                        const T *restrict dhnext, T *restrict carry,                      \
-                        const T *restrict acts, const T *restrict hn,                     \
-                        const T *restrict h, T *restrict dgh, T *restrict dpre)           \
+static inline __attribute__((always_inline)) void                                         \
+gru_back_rows_##SFX(ptrdiff_t B, ptrdiff_t H, const T *restrict dout,                     \
+                    const T *restrict dhnext, T *restrict carry, const T *restrict acts,  \
+                    const T *restrict hn, const T *restrict h, T *restrict dgh,           \
+                    T *restrict dpre, const int full)                                     \
 {                                                                                         \
-    const int full = dhnext != NULL; /* the test moves out of the loop (-O3 unswitches) */ \
     for (ptrdiff_t b = 0; b < B; b++) {                                                   \
         const T *restrict r = acts + b * 3 * H, *restrict z = r + H, *restrict n = r + 2 * H; \
         T *restrict dg = dgh + b * 3 * H, *restrict dp = dpre + b * 3 * H;                \
@@ -105,6 +105,17 @@ void gru_backward_##SFX(ptrdiff_t B, ptrdiff_t H, const T *restrict dout,       
                 carry[o + j] = dh * zv;                                                   \
         }                                                                                 \
     }                                                                                     \
+}                                                                                         \
+                                                                                          \
+void gru_backward_##SFX(ptrdiff_t B, ptrdiff_t H, const T *restrict dout,                 \
+                        const T *restrict dhnext, T *restrict carry,                      \
+                        const T *restrict acts, const T *restrict hn,                     \
+                        const T *restrict h, T *restrict dgh, T *restrict dpre)           \
+{ /* one loop specialised for each rule: nothing tested per element */                    \
+    if (dhnext)                                                                           \
+        gru_back_rows_##SFX(B, H, dout, dhnext, carry, acts, hn, h, dgh, dpre, 1);        \
+    else                                                                                  \
+        gru_back_rows_##SFX(B, H, dout, NULL, NULL, acts, hn, h, dgh, dpre, 0);           \
 }                                                                                         \
                                                                                           \
 /* The sliding window (base.py GradientWindow): each cell's window kernel takes one step  \
@@ -340,12 +351,12 @@ void lstm_forward_cols_##SFX(ptrdiff_t B, ptrdiff_t H, const T *restrict pre,   
  * dout, dhnext, dcnext, c (the step's previous cell), tc (B, H); act, dpre (B, 4H).      \
  * dcnext is updated in place; Python then does (B6) dhnext = dpre Wh. dhnext and dcnext   \
  * NULL: the naive rule (no (B5), (B6)), over all T steps at once as B = T*B rows. */     \
-void lstm_backward_##SFX(ptrdiff_t B, ptrdiff_t H, const T *restrict dout,                \
-                         const T *restrict dhnext, T *restrict dcnext,                    \
-                         const T *restrict act, const T *restrict c,                      \
-                         const T *restrict tc, T *restrict dpre)                          \
+static inline __attribute__((always_inline)) void                                         \
+lstm_back_rows_##SFX(ptrdiff_t B, ptrdiff_t H, const T *restrict dout,                    \
+                     const T *restrict dhnext, T *restrict dcnext, const T *restrict act, \
+                     const T *restrict c, const T *restrict tc, T *restrict dpre,         \
+                     const int full)                                                      \
 {                                                                                         \
-    const int full = dhnext != NULL; /* the test moves out of the loop (-O3 unswitches) */ \
     for (ptrdiff_t b = 0; b < B; b++) {                                                   \
         const T *restrict ac = act + b * 4 * H;                                           \
         T *restrict d = dpre + b * 4 * H, *restrict dcn = full ? dcnext + b * H : NULL;   \
@@ -364,6 +375,17 @@ void lstm_backward_##SFX(ptrdiff_t B, ptrdiff_t H, const T *restrict dout,      
                 dcn[j] = dc * f;                                                          \
         }                                                                                 \
     }                                                                                     \
+}                                                                                         \
+                                                                                          \
+void lstm_backward_##SFX(ptrdiff_t B, ptrdiff_t H, const T *restrict dout,                \
+                         const T *restrict dhnext, T *restrict dcnext,                    \
+                         const T *restrict act, const T *restrict c,                      \
+                         const T *restrict tc, T *restrict dpre)                          \
+{ /* one loop specialised for each rule: nothing tested per element */                    \
+    if (dhnext)                                                                           \
+        lstm_back_rows_##SFX(B, H, dout, dhnext, dcnext, act, c, tc, dpre, 1);            \
+    else                                                                                  \
+        lstm_back_rows_##SFX(B, H, dout, NULL, NULL, act, c, tc, dpre, 0);                \
 }                                                                                         \
                                                                                           \
 /* The input weight's gradient of a one-hot layer and its bias's, in one pass             \
@@ -490,41 +512,6 @@ void dropout_##SFX(ptrdiff_t T_, ptrdiff_t B, ptrdiff_t H, const unsigned short 
                 out[o + j] = x[o + j] * m;                                                \
             }                                                                             \
         }                                                                                 \
-}                                                                                         \
-                                                                                          \
-/* The GRU's steps and the LSTM's backward with their matmul taken the other way round,   \
- * as for lstm_forward_cols: Python multiplies on transposed states, Wh h^T forward and   \
- * Wh^T d^T backward, with h^T and d^T as views of the rows (BLAS reads them transposed), \
- * so only the product, a (.., B) array, is transposed here into rows (scratch g, dhnext) \
- * before the step above that each wrapper names. The tanh cell has none: its (H, H)      \
- * matmul ran no faster turned round (docs/performance.md). */                            \
-void gru_forward_cols_##SFX(ptrdiff_t B, ptrdiff_t H, const T *restrict pre,              \
-                            const T *restrict gT, T *restrict g, const T *restrict bhn,   \
-                            const T *h, ptrdiff_t ldh, T *restrict acts, T *restrict hn,  \
-                            T *out, ptrdiff_t ldo)                                        \
-{                                                                                         \
-    transpose_##SFX(3 * H, B, gT, B, g);                                                  \
-    gru_forward_##SFX(B, H, pre, g, bhn, h, ldh, acts, hn, out, ldo);                     \
-}                                                                                         \
-                                                                                          \
-/* dhnextT (H, B) is the matmul's Wh^T d^T of the step after. */                          \
-void gru_backward_cols_##SFX(ptrdiff_t B, ptrdiff_t H, const T *restrict dout,            \
-                             const T *restrict dhnextT, T *restrict dhnext,               \
-                             T *restrict carry, const T *restrict acts,                   \
-                             const T *restrict hn, const T *restrict h, T *restrict dgh,  \
-                             T *restrict dpre)                                            \
-{                                                                                         \
-    transpose_##SFX(H, B, dhnextT, B, dhnext);                                            \
-    gru_backward_##SFX(B, H, dout, dhnext, carry, acts, hn, h, dgh, dpre);                \
-}                                                                                         \
-                                                                                          \
-void lstm_backward_cols_##SFX(ptrdiff_t B, ptrdiff_t H, const T *restrict dout,           \
-                              const T *restrict dhnextT, T *restrict dhnext,              \
-                              T *restrict dcnext, const T *restrict act,                  \
-                              const T *restrict c, const T *restrict tc, T *restrict dpre)\
-{                                                                                         \
-    transpose_##SFX(H, B, dhnextT, B, dhnext);                                            \
-    lstm_backward_##SFX(B, H, dout, dhnext, dcnext, act, c, tc, dpre);                    \
 }
 
 KERNELS(float, f32, expf, tanhf, sqrtf)
