@@ -6,7 +6,8 @@
     python examples/korean_units.py --steps 3000 --minutes 0         # a step budget instead
     python examples/korean_units.py --set cell=gru --set weight_drop=0.3  # another recipe
 
-For every corpus and unit kind it trains one words-mode model (runs/ko/<corpus>-<units>,
+For every corpus (a built-in ``@NAME`` or a file of words, named by its file name without
+the extension) and unit kind it trains one words-mode model (runs/ko/<corpus>-<units>,
 the same recipe and seed) for ``--minutes`` of training each (``Config.time_budget``: the
 run times its first steps and plans as many as fit), then prints:
 
@@ -81,7 +82,11 @@ def chars_per_second(model: CharRNN) -> float:
 
 
 def run(data: str, units: str, args: argparse.Namespace) -> dict[str, object]:
-    out = os.path.join(args.out, f"{data.lstrip('@')}-{units}")
+    """Train one unit kind on one corpus for the budget; its row's figures."""
+    # A file's name without its folder or extension: os.path.join drops --out before
+    # an absolute path, which would put the runs beside the data.
+    name = os.path.splitext(os.path.basename(data.lstrip("@")))[0]
+    out = os.path.join(args.out, f"{name}-{units}")
     budget = dict(time_budget=args.minutes) if args.minutes else dict(steps=args.steps)
     if args.minutes and args.steps:
         budget["steps"] = args.steps  # a cap beside the budget

@@ -253,8 +253,9 @@ class GRUCell(HiddenStateCell):
         dn = dpre[..., 2 * H :]
         fused = kernels.active(xp)
         if fused is not None and bptt == "naive" and kernels.fits(dtype, dout):
-            # The naive rule below, (B2)-(B5) with dhnext = 0 and no (B6), over all T
-            # steps in one call of fused.c's gru_backward.
+            # The naive rule below, (B1)-(B5) with dhnext = 0 and no (B6), over all T
+            # steps in one call of fused.c's gru_backward (hs from row 0: each step's
+            # previous state, as the full rule reads it).
             adr = kernels.address
             fused.fn("gru_backward", dtype)(
                 T * B, H, adr(dout), None, None, adr(acts), adr(hn), adr(hs), adr(dgh), adr(dpre)

@@ -151,7 +151,8 @@ class TanhCell(HiddenStateCell):
             adr = kernels.address
             d0, dh0_, h0_, bh = adr(dout), adr(dh0), adr(hs), B * H * hs.dtype.itemsize
             if bptt == "naive":
-                # (B2) with (B1)'s dhnext = 0 over all T steps in one call of rnn_backward.
+                # (B2) with (B1)'s dhnext = 0 over all T steps in one call of rnn_backward;
+                # its 1 - h^2 is of each step's own output, h_1..h_T: hs from row 1.
                 fused.fn("rnn_backward", hs.dtype)(T * B, H, d0, None, h0_ + bh)
             elif window is None:
                 # (B1), (B2) of each step in one call of fused.c's rnn_backward (the loop's

@@ -4,8 +4,9 @@ The numpy cells are the reference and the default where nothing is built. A
 small C file beside this module (``fused.c``) holds, per cell, one function for
 everything of a forward step after its matmul (the gates' non-linearities, the
 cell update, the writing of the state into the cache), one for a full-BPTT
-backward step before its matmul, and one for a sliding-window step, each one
-pass over data in cache, with glibc's vector math for exp and tanh.
+backward step before its matmul (called once over all steps for the naive rule,
+which carries nothing from step to step), and one for a sliding-window step, each
+one pass over data in cache, with glibc's vector math for exp and tanh.
 ``python -m charrnn.core.kernels.build`` compiles it with the system C compiler
 for the machine it runs on (``make demo`` and ``make test`` do); where there is
 no compiler, or the build fails, nothing changes: the numpy cells run.

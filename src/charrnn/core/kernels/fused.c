@@ -5,8 +5,9 @@
  * and tests/core/test_kernels.py proves it equal to them. Python does each step's
  * matmul (numpy's BLAS) and calls one of these once per step through ctypes: per
  * cell a forward step (after the matmul), a full-BPTT backward step and a sliding-
- * window step (before the matmul). Arrays are C-contiguous unless a row stride
- * (ld..) is given; sizes and strides count elements.
+ * window step (before the matmul); the naive rule, with nothing carried from step
+ * to step, calls the backward step once per layer over all T*B rows. Arrays are
+ * C-contiguous unless a row stride (ld..) is given; sizes and strides count elements.
  *
  * Vector math: glibc's libmvec. The redeclarations below with the `simd` attribute
  * are what glibc's <bits/math-vector.h> declares under -ffast-math alone; declaring
@@ -50,7 +51,7 @@ void rnn_forward_##SFX(ptrdiff_t B, ptrdiff_t H, const T *restrict pre, T *restr
  *     dh    = dout_t + dhnext                                      (B1)                  \
  *     dhraw = (1 - h_t^2) * dh                                     (B2)                  \
  * d (B, H) holds dout_t on entry and dhraw on exit; Python then does (B3). dhnext NULL   \
- * is the naive rule's dhnext = 0 (`dhraw *= dtanh`), over all T steps as B = T*B rows. */ \
+ * is the naive rule's dhnext = 0 (`dhraw *= dtanh`): all T steps at once, T*B rows. */   \
 void rnn_backward_##SFX(ptrdiff_t B, ptrdiff_t H, T *restrict d,                          \
                         const T *restrict dhnext, const T *restrict h)                    \
 {                                                                                         \
@@ -76,7 +77,7 @@ void rnn_backward_##SFX(ptrdiff_t B, ptrdiff_t H, T *restrict d,                
  * matmul's part of dhnext (on entry: the step after's; on exit: this step's).            \
  * acts (B, 3H) = [r | z | n], hn, h (the step's previous state), dout, dhnext (B, H);    \
  * dgh (B, 3H) receives [dr_raw | dz_raw | dhn] and dpre (B, 3H) [dr_raw | dz_raw |       \
- * dn_raw]. Python then does dhnext = dgh Wh. dhnext and carry NULL: the naive rule      \
+ * dn_raw]. Python then does dhnext = dgh Wh. dhnext and carry NULL: the naive rule       \
  * (nothing from the step after, no (B6)), over all T steps at once as B = T*B rows. */   \
 static inline __attribute__((always_inline)) void                                         \
 gru_back_rows_##SFX(ptrdiff_t B, ptrdiff_t H, const T *restrict dout,                     \
@@ -349,7 +350,7 @@ void lstm_forward_cols_##SFX(ptrdiff_t B, ptrdiff_t H, const T *restrict pre,   
  *     da_o   = dh * tanh(c') * o (1 - o)                           (B4)                  \
  *     dcnext = dc * f                                              (B5)                  \
  * dout, dhnext, dcnext, c (the step's previous cell), tc (B, H); act, dpre (B, 4H).      \
- * dcnext is updated in place; Python then does (B6) dhnext = dpre Wh. dhnext and dcnext   \
+ * dcnext is updated in place; Python then does (B6) dhnext = dpre Wh. dhnext and dcnext  \
  * NULL: the naive rule (no (B5), (B6)), over all T steps at once as B = T*B rows. */     \
 static inline __attribute__((always_inline)) void                                         \
 lstm_back_rows_##SFX(ptrdiff_t B, ptrdiff_t H, const T *restrict dout,                    \
