@@ -151,12 +151,16 @@ def preset_config(name: str, minutes: float | None = None) -> dict[str, Any]:
     config = dict(p["config"])
     if minutes is None:
         return config
-    for up_to, fields in p.get("scale", ()):
-        if minutes <= up_to:
-            config.update(fields)
-            break
+    config.update(_scale_row(p, minutes) or {})
     config["time_budget"] = minutes
     return config
+
+
+def _scale_row(p: dict[str, Any], minutes: float | None) -> dict[str, Any] | None:
+    """The fields of the first of preset ``p``'s scale rows that covers ``minutes``, if any."""
+    if minutes is None:
+        return None
+    return next((fields for up_to, fields in p.get("scale", ()) if minutes <= up_to), None)
 
 
 def scale_line(name: str, minutes: float | None) -> str | None:
@@ -178,8 +182,7 @@ def ranks_line(name: str, ranks: int, minutes: float | None = None) -> str | Non
     """
     p = preset(name)
     want = p.get("ranks", 1)
-    scaled = minutes is not None and any(minutes <= up_to for up_to, _ in p.get("scale", ()))
-    if ranks >= want or scaled:
+    if ranks >= want or _scale_row(p, minutes) is not None:
         return None
     return (
         f"preset {name} is measured on {want} MPI ranks, one per core, which fit more "
