@@ -48,6 +48,17 @@ CELLS = ["rnn", "gru", "lstm"]  # the cells fused.c has kernels for
 BOUND = {"float32": 1e-5, "float64": 1e-12}
 
 
+@pytest.fixture(params=["c", "python"])
+def loop(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Where the compiled path loops over time: in C, each step's matmul through numpy's
+    own BLAS gemm (``*_seq``); or in Python, each through np.dot, as where no BLAS is found."""
+    if request.param == "python":
+        monkeypatch.setattr(kernels.Fused, "seq", lambda self, dtype: None)
+    elif BUILT is not None and BUILT.gemm is None:
+        pytest.skip("numpy's BLAS gemm was not found here: the loops run in Python")
+    return str(request.param)
+
+
 def _close(actual, expected, dtype, what=""):
     scale = float(np.abs(expected).max()) or 1.0
     np.testing.assert_allclose(
@@ -82,7 +93,7 @@ def _run(kind, cell, dtype, layers, dropout, masked, carried, bptt="full", windo
     [(1, 0.0, False, False), (2, 0.3, True, True), (3, 0.0, False, True), (1, 0.2, True, False)],
 )
 def test_compiled_forward_backward_and_step_equal_numpy(
-    cell, dtype, layers, dropout, masked, carried
+    cell, dtype, layers, dropout, masked, carried, loop
 ):
     a = _run("numpy", cell, dtype, layers, dropout, masked, carried)
     b = _run("compiled", cell, dtype, layers, dropout, masked, carried)
@@ -99,7 +110,7 @@ def test_compiled_forward_backward_and_step_equal_numpy(
 @pytest.mark.parametrize("cell", CELLS)
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("bptt, window", [("naive", None), ("full", 0), ("full", 3), ("full", 50)])
-def test_every_backward_rule_equals_numpy_on_the_compiled_path(cell, dtype, bptt, window):
+def test_every_backward_rule_equals_numpy_on_the_compiled_path(cell, dtype, bptt, window, loop):
     # The window's kernels (window 0: one part; 50 > T: every part reaches h0) and the
     # naive rule (all T steps in one call of the full rule's kernel, nothing carried).
     a = _run("numpy", cell, dtype, 1, 0.0, True, True, bptt, window)
@@ -134,7 +145,7 @@ def _spy(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     ],
 )
 def test_the_lstm_forward_with_its_matmul_turned_round_equals_numpy(
-    dtype, layers, carried, bptt, window, monkeypatch
+    dtype, layers, carried, bptt, window, monkeypatch, loop
 ):
     # From lstm.COLUMNS_FROM rows of a batch up the compiled forward takes Wh h^T and
     # transposes in C: a batch that wide, with the other tests' small one beside it,
@@ -148,8 +159,29 @@ def test_the_lstm_forward_with_its_matmul_turned_round_equals_numpy(
     for k in a[2]:
         _close(b[2][k], a[2][k], dtype, f"d{k}")
     _close(b[3], a[3], dtype, "dh0")
-    assert "lstm_forward_cols" in calls
-    assert ("lstm_window" if window is not None else "lstm_backward") in calls
+    seq = "_seq" if loop == "c" else ""
+    assert f"lstm_forward_cols{seq}" in calls
+    rule = "lstm_window" if window is not None else "lstm_backward"
+    assert rule + (seq if bptt == "full" and window is None else "") in calls
+
+
+@needs_library
+@pytest.mark.parametrize("cell", CELLS)
+def test_the_loops_over_time_run_in_c_once_per_layer(cell, monkeypatch):
+    # Where numpy's BLAS was found, full BPTT's forward and backward never come back to
+    # Python between steps: one call of each *_seq function per layer, no step kernel.
+    if BUILT is None or BUILT.gemm is None:
+        pytest.skip("numpy's BLAS gemm was not found here: the loops run in Python")
+    rng = np.random.default_rng(0)
+    p = init_params(11, 8, rng, layers=2, cell=cell, dtype="float32", init="scaled")
+    x, y = rng.integers(0, 11, (9, 5)), rng.integers(0, 11, (9, 5))
+    calls = _spy(monkeypatch)
+    with kernels.using("compiled"):
+        _, cache = forward(p, x, y, zero_state(p, 5, cell=cell), None, cell=cell)
+        backward(p, cache, cell=cell, bptt="full")
+    assert calls.count(f"{cell}_forward_seq") == 2, calls
+    assert calls.count(f"{cell}_backward_seq") == 2, calls
+    assert f"{cell}_forward" not in calls and f"{cell}_backward" not in calls
 
 
 @needs_library
@@ -319,7 +351,7 @@ def test_a_library_built_for_another_cpu_is_not_loaded(tmp_path, monkeypatch):
 @needs_library
 @pytest.mark.parametrize("cell", CELLS)
 @pytest.mark.parametrize("ragged, carried", [(True, False), (False, True)], ids=["words", "text"])
-def test_the_compiled_path_passes_the_gradient_check(cell, ragged, carried):
+def test_the_compiled_path_passes_the_gradient_check(cell, ragged, carried, loop):
     # The window's own checks (tests/core/test_window.py: the numerical gradient of the
     # truncated loss) run on the compiled path with the rest of the suite where it is built.
     case = random_case(np.random.default_rng(0), ragged=ragged, carried_state=carried, cell=cell)

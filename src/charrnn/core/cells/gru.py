@@ -154,6 +154,11 @@ class GRUCell(HiddenStateCell):
             WhT[...] = Wh.T
             fn, adr = fused.fn("gru_forward", dtype), kernels.address
             p0, g0, b0, h0_, a0, hn0 = adr(pre), adr(g), adr(bhn), adr(hs), adr(acts), adr(hn)
+            seq = fused.seq(dtype)
+            if seq is not None:  # the loop below in C, each np.dot through BLAS's gemm
+                fn = fused.fn("gru_forward_seq", dtype)
+                fn(*seq, T, B, H, p0, adr(WhT), b0, g0, h0_, a0, hn0)
+                return hs[1:], hs[T], (hs, acts, hn)
             bg, bh = B * G * dtype.itemsize, B * H * dtype.itemsize  # bytes per step
             for t in range(T):
                 np.dot(hs[t], WhT, out=g)
@@ -307,20 +312,25 @@ class GRUCell(HiddenStateCell):
             do0, dhn0, ca0 = adr(dout), adr(dhnext), adr(carry)
             a0, hn0, h0_, dg0, dp0 = adr(acts), adr(hn), adr(hs), adr(dgh), adr(dpre)
             bg, bh = B * G * dtype.itemsize, B * H * dtype.itemsize  # bytes per step
-            for t in range(T - 1, -1, -1):
-                fn(
-                    B,
-                    H,
-                    do0 + t * bh,
-                    dhn0,
-                    ca0,
-                    a0 + t * bg,
-                    hn0 + t * bh,
-                    h0_ + t * bh,
-                    dg0 + t * bg,
-                    dp0 + t * bg,
-                )
-                np.dot(dgh[t], Wh, out=dhnext)  # (B6)
+            seq = fused.seq(dtype) if kernels.fits(dtype, Wh) else None
+            if seq is not None:  # the loop below in C, each np.dot through BLAS's gemm
+                fn = fused.fn("gru_backward_seq", dtype)
+                fn(*seq, T, B, H, do0, dhn0, ca0, a0, hn0, h0_, dg0, dp0, adr(Wh))
+            else:
+                for t in range(T - 1, -1, -1):
+                    fn(
+                        B,
+                        H,
+                        do0 + t * bh,
+                        dhn0,
+                        ca0,
+                        a0 + t * bg,
+                        hn0 + t * bh,
+                        h0_ + t * bh,
+                        dg0 + t * bg,
+                        dp0 + t * bg,
+                    )
+                    np.dot(dgh[t], Wh, out=dhnext)  # (B6)
             xp.add(dhnext, carry, out=dh0)  # (B6) of the first step: d loss / d h0
             self._weight_grads(params, layer, dgh, hs, grads, xp)
             return dpre

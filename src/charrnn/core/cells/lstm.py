@@ -237,6 +237,11 @@ class LSTMCell(CellBase):
             hT = ws.get("lstm-hT", (H, B), dtype)  # (H, B)
             hT[...] = hs[0].T
             fn, aT0, hT0 = fused.fn("lstm_forward_cols", dtype), adr(aT), adr(hT)
+            seq = fused.seq(dtype)
+            if seq is not None:  # the loop below in C, each np.dot through BLAS's gemm
+                fn = fused.fn("lstm_forward_cols_seq", dtype)
+                fn(*seq, T, B, H, p0, adr(Wh), aT0, a0, hT0, h0, c0, act0, tc0)
+                return
             for t in range(T):
                 np.dot(Wh, hT, out=aT)
                 c_t, h_t1, p_t, act_t = c0 + t * bh, h0 + (t + 1) * bh, p0 + t * bg, act0 + t * bg
@@ -244,6 +249,10 @@ class LSTMCell(CellBase):
             return
         WhT = ws.get(f"WhT{layer}", (H, G), dtype)  # (H, 4H), contiguous for BLAS
         WhT[...] = Wh.T
+        seq = fused.seq(dtype)
+        if seq is not None:  # the loop below in C, each np.dot through BLAS's gemm
+            fused.fn("lstm_forward_seq", dtype)(*seq, T, B, H, p0, adr(WhT), a0, h0, c0, act0, tc0)
+            return
         fn = fused.fn("lstm_forward", dtype)
         for t in range(T):
             np.dot(hs[t], WhT, out=a)
@@ -382,19 +391,24 @@ class LSTMCell(CellBase):
             do0, hn0, cn0, a0 = adr(dout), adr(dhnext), adr(dcnext), adr(acts)
             c0, tc0, dp0 = adr(cs), adr(tcs), adr(dpre)
             bg, bh = B * G * dtype.itemsize, B * H * dtype.itemsize  # bytes per step
-            for t in range(T - 1, -1, -1):
-                fn(
-                    B,
-                    H,
-                    do0 + t * bh,
-                    hn0,
-                    cn0,
-                    a0 + t * bg,
-                    c0 + t * bh,
-                    tc0 + t * bh,
-                    dp0 + t * bg,
-                )
-                np.dot(dpre[t], Wh, out=dhnext)  # (B6)
+            seq = fused.seq(dtype) if kernels.fits(dtype, Wh) else None
+            if seq is not None:  # the loop below in C, each np.dot through BLAS's gemm
+                fn = fused.fn("lstm_backward_seq", dtype)
+                fn(*seq, T, B, H, do0, hn0, cn0, a0, c0, tc0, dp0, adr(Wh))
+            else:
+                for t in range(T - 1, -1, -1):
+                    fn(
+                        B,
+                        H,
+                        do0 + t * bh,
+                        hn0,
+                        cn0,
+                        a0 + t * bg,
+                        c0 + t * bh,
+                        tc0 + t * bh,
+                        dp0 + t * bg,
+                    )
+                    np.dot(dpre[t], Wh, out=dhnext)  # (B6)
             dh0[:, :H], dh0[:, H:] = dhnext, dcnext
         elif bptt == "full" and window is None:
             Wh = params[n_.recurrent]

@@ -99,6 +99,10 @@ class TanhCell(HiddenStateCell):
             # The same recurrence, each step's `out += pre_t; np.tanh(out)` of _recur
             # (T1) in one call of fused.c's rnn_forward.
             fn, adr = fused.fn("rnn_forward", Whh.dtype), kernels.address
+            seq = fused.seq(Whh.dtype)
+            if seq is not None:  # the loop below in C, each np.dot through BLAS's gemm
+                fused.fn("rnn_forward_seq", Whh.dtype)(*seq, T, B, H, adr(pre), adr(WhhT), adr(hs))
+                return hs[1:], hs[T], hs
             p0, h0_, bh = adr(pre), adr(hs), B * H * Whh.dtype.itemsize  # bytes per step
             for t in range(T):
                 np.dot(hs[t], WhhT, out=hs[t + 1])
@@ -154,6 +158,10 @@ class TanhCell(HiddenStateCell):
                 # (B2) with (B1)'s dhnext = 0 over all T steps in one call of rnn_backward;
                 # its 1 - h^2 is of each step's own output, h_1..h_T: hs from row 1.
                 fused.fn("rnn_backward", hs.dtype)(T * B, H, d0, None, h0_ + bh)
+            elif window is None and (seq := fused.seq(hs.dtype)) and kernels.fits(hs.dtype, Whh):
+                # The loop below in C, each np.dot through BLAS's gemm.
+                fn = fused.fn("rnn_backward_seq", hs.dtype)
+                fn(*seq, T, B, H, d0, dh0_, h0_, adr(Whh))
             elif window is None:
                 # (B1), (B2) of each step in one call of fused.c's rnn_backward (the loop's
                 # `d += dhnext; d *= dtanh[t]` and the precomputed 1 - h^2 below), then (B3).

@@ -69,14 +69,35 @@ def cpu_fingerprint() -> str:
 
 
 @dataclass(frozen=True)
+class Gemm:
+    """numpy's own BLAS matrix products, for the loops over time that run in C."""
+
+    sgemm: int  # the address of cblas_sgemm (float32)
+    dgemm: int  # of cblas_dgemm (float64)
+    ilp64: int  # 1: 64-bit integer sizes (numpy's wheels); 0: 32-bit
+    path: str  # the library they come from
+
+
+@dataclass(frozen=True)
 class Fused:
     """The loaded library's functions, one set per dtype (float32, float64)."""
 
     lib: Any
+    gemm: Gemm | None = None  # None: each step's matmul goes through numpy
 
     def fn(self, name: str, dtype: Any) -> Any:
         """The C function ``<name>_f32`` or ``<name>_f64`` for ``dtype``."""
         return getattr(self.lib, f"{name}_{'f32' if np.dtype(dtype) == np.float32 else 'f64'}")
+
+    def seq(self, dtype: Any) -> tuple[int, int] | None:
+        """The first two arguments of a ``*_seq`` loop over time: gemm's address, ilp64.
+
+        ``None`` where numpy's BLAS was not found: the cells then loop in Python.
+        """
+        if self.gemm is None:
+            return None
+        g = self.gemm
+        return (g.sgemm if np.dtype(dtype) == np.float32 else g.dgemm), g.ilp64
 
 
 # Each C function's parameters in order: "n" a size or index (ssize_t), "p" an array's
@@ -97,6 +118,14 @@ SIGNATURES = {
     "softmax_nll": "nnpppp",
     "adam": "nppppffff",
     "dropout": "nnnpnfppp",
+    # The loops over time: gemm's address and integer width, T, B, H, then arrays.
+    "rnn_forward_seq": "pnnnnppp",
+    "rnn_backward_seq": "pnnnnpppp",
+    "gru_forward_seq": "pnnnnppppppp",
+    "gru_backward_seq": "pnnnnppppppppp",
+    "lstm_forward_seq": "pnnnnppppppp",
+    "lstm_forward_cols_seq": "pnnnnppppppppp",
+    "lstm_backward_seq": "pnnnnpppppppp",
 }
 # The functions that return something: how many indices were out of range.
 RETURNS = {"onehot_grad": ctypes.c_ssize_t, "softmax_nll": ctypes.c_ssize_t}
@@ -115,6 +144,60 @@ def _declare(lib: Any) -> None:
             f.restype = RETURNS.get(name)
 
 
+# CBLAS's gemm under the names BLAS libraries give it, with their integer width:
+# numpy's wheels bundle OpenBLAS built for 64-bit sizes with a symbol suffix.
+GEMM_NAMES = (
+    ("scipy_cblas_sgemm64_", "scipy_cblas_dgemm64_", 1),
+    ("cblas_sgemm64_", "cblas_dgemm64_", 1),
+    ("scipy_cblas_sgemm", "scipy_cblas_dgemm", 0),
+    ("cblas_sgemm", "cblas_dgemm", 0),
+)
+
+
+def _loaded_blas() -> list[str]:
+    """The shared libraries in this process that look like BLAS, numpy's own first."""
+    try:
+        maps = Path("/proc/self/maps").read_text()
+    except OSError:  # not Linux: the loops over time stay in Python
+        return []
+    fields = (line.split(None, 5) for line in maps.splitlines())
+    paths = {f[5].strip() for f in fields if len(f) == 6 and f[5].startswith("/")}
+    found = [p for p in paths if "blas" in Path(p).name.lower() and ".so" in Path(p).name]
+    return sorted(found, key=lambda p: ("numpy" not in p, p))
+
+
+def _gemm_works(fn: Any, dtype: Any, ilp64: int) -> bool:
+    # One small product through the function as the C loops call it, against numpy:
+    # a library whose integer width is not what its name says gives a wrong answer.
+    n = ctypes.c_int64 if ilp64 else ctypes.c_int
+    t = ctypes.c_float if np.dtype(dtype) == np.float32 else ctypes.c_double
+    p = ctypes.c_void_p
+    fn.argtypes = [ctypes.c_int] * 3 + [n] * 3 + [t, p, n, p, n, t, p, n]
+    fn.restype = None
+    a = np.arange(6, dtype=dtype).reshape(2, 3) - 2
+    b = np.arange(12, dtype=dtype).reshape(3, 4) / 4
+    c = np.full((2, 4), np.nan, dtype=dtype)
+    fn(101, 111, 111, 2, 4, 3, 1.0, address(a), 3, address(b), 4, 0.0, address(c), 4)
+    return bool(np.array_equal(c, a @ b))
+
+
+def _find_gemm() -> Gemm | None:
+    """numpy's BLAS gemm for the loops over time in C, or ``None`` where not found."""
+    for path in _loaded_blas():
+        try:
+            blas = ctypes.CDLL(path)  # already loaded: the same library numpy calls
+        except OSError:
+            continue
+        for s_name, d_name, ilp64 in GEMM_NAMES:
+            s_fn, d_fn = getattr(blas, s_name, None), getattr(blas, d_name, None)
+            if s_fn is None or d_fn is None:
+                continue
+            if _gemm_works(s_fn, np.float32, ilp64) and _gemm_works(d_fn, np.float64, ilp64):
+                adr = [ctypes.cast(f, ctypes.c_void_p).value or 0 for f in (s_fn, d_fn)]
+                return Gemm(adr[0], adr[1], ilp64, path)
+    return None
+
+
 def _load() -> tuple[Fused | None, str]:
     if not LIBRARY.exists():
         return None, f"not built (run `{BUILD_COMMAND}`, or `make test`)"
@@ -129,7 +212,16 @@ def _load() -> tuple[Fused | None, str]:
         _declare(lib)
     except (OSError, AttributeError) as exc:
         return None, f"the built library does not load ({exc}); rebuild with `{BUILD_COMMAND}`"
-    return Fused(lib), f"{LIBRARY.name}, built for this CPU"
+    try:
+        gemm = _find_gemm()
+    except Exception:  # an optional speed-up: whatever goes wrong, the loops stay in Python
+        gemm = None
+    loops = (
+        f"loops over time in C with {Path(gemm.path).name}"
+        if gemm
+        else ("loops over time in Python (numpy's BLAS not found)")
+    )
+    return Fused(lib, gemm), f"{LIBRARY.name}, built for this CPU; {loops}"
 
 
 _loaded: tuple[Fused | None, str] | None = None

@@ -21,6 +21,7 @@
  */
 #include <math.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #ifndef CHARRNN_NO_MVEC /* the build's fallback where libmvec is missing: scalar calls */
 __attribute__((simd("notinbranch"))) float expf(float);
@@ -517,3 +518,128 @@ void dropout_##SFX(ptrdiff_t T_, ptrdiff_t B, ptrdiff_t H, const unsigned short 
 
 KERNELS(float, f32, expf, tanhf, sqrtf)
 KERNELS(double, f64, exp, tanh, sqrt)
+
+/* CBLAS's constants: the values every CBLAS uses for these enums. */
+enum { ROW_MAJOR = 101, NO_TRANS = 111 };
+
+#define SEQUENCES(T, SFX)                                                                 \
+                                                                                          \
+/* BLAS's gemm, C = A B for row-major A (M, K) and B (K, N), no transposes: the           \
+ * library numpy itself loaded, found at run time (kernels/__init__.py's                  \
+ * _find_gemm), with 64-bit (ilp64 != 0) or 32-bit integers. */                           \
+typedef void (*gemm64_##SFX##_t)(int, int, int, int64_t, int64_t, int64_t, T, const T *,  \
+                                 int64_t, const T *, int64_t, T, T *, int64_t);           \
+typedef void (*gemm32_##SFX##_t)(int, int, int, int, int, int, T, const T *, int,         \
+                                 const T *, int, T, T *, int);                            \
+static inline void                                                                        \
+gemm_##SFX(const void *g, ptrdiff_t ilp64, ptrdiff_t M, ptrdiff_t N, ptrdiff_t K,         \
+           const T *A, const T *Bm, T *C)                                                 \
+{                                                                                         \
+    if (ilp64)                                                                            \
+        ((gemm64_##SFX##_t)g)(ROW_MAJOR, NO_TRANS, NO_TRANS, M, N, K, (T)1, A, K, Bm, N,  \
+                              (T)0, C, N);                                                \
+    else                                                                                  \
+        ((gemm32_##SFX##_t)g)(ROW_MAJOR, NO_TRANS, NO_TRANS, (int)M, (int)N, (int)K,      \
+                              (T)1, A, (int)K, Bm, (int)N, (T)0, C, (int)N);              \
+}                                                                                         \
+                                                                                          \
+/* The loops over time of tanh.py, gru.py and lstm.py's compiled paths, here so that no   \
+ * step returns to Python: each step's matmul through gemm, then its kernel above.   */   \
+                                                                                          \
+/* tanh.py TanhCell.forward: hs (T+1, B, H) with hs[0] = h0 on entry. */                  \
+void rnn_forward_seq_##SFX(const void *g, ptrdiff_t ilp64, ptrdiff_t T_, ptrdiff_t B,     \
+                           ptrdiff_t H, const T *pre, const T *WhhT, T *hs)               \
+{                                                                                         \
+    for (ptrdiff_t t = 0; t < T_; t++) {                                                  \
+        gemm_##SFX(g, ilp64, B, H, H, hs + t * B * H, WhhT, hs + (t + 1) * B * H);        \
+        rnn_forward_##SFX(B, H, pre + t * B * H, hs + (t + 1) * B * H, H);                \
+    }                                                                                     \
+}                                                                                         \
+                                                                                          \
+/* tanh.py TanhCell.backward, full BPTT: dout (T, B, H) becomes dhraw; dh0 zeros on       \
+ * entry and d loss / d h0 on exit. */                                                    \
+void rnn_backward_seq_##SFX(const void *g, ptrdiff_t ilp64, ptrdiff_t T_, ptrdiff_t B,    \
+                            ptrdiff_t H, T *dout, T *dh0, const T *hs, const T *Whh)      \
+{                                                                                         \
+    for (ptrdiff_t t = T_ - 1; t >= 0; t--) {                                             \
+        rnn_backward_##SFX(B, H, dout + t * B * H, dh0, hs + (t + 1) * B * H);            \
+        gemm_##SFX(g, ilp64, B, H, H, dout + t * B * H, Whh, dh0); /* (B3) */             \
+    }                                                                                     \
+}                                                                                         \
+                                                                                          \
+/* gru.py GRUCell.forward: gb (B, 3H) holds each step's h Wh^T. */                        \
+void gru_forward_seq_##SFX(const void *g, ptrdiff_t ilp64, ptrdiff_t T_, ptrdiff_t B,     \
+                           ptrdiff_t H, const T *pre, const T *WhT, const T *bhn, T *gb,  \
+                           T *hs, T *acts, T *hn)                                         \
+{                                                                                         \
+    ptrdiff_t G = 3 * H;                                                                  \
+    for (ptrdiff_t t = 0; t < T_; t++) {                                                  \
+        T *h = hs + t * B * H;                                                            \
+        gemm_##SFX(g, ilp64, B, G, H, h, WhT, gb);                                        \
+        gru_forward_##SFX(B, H, pre + t * B * G, gb, bhn, h, H, acts + t * B * G,         \
+                          hn + t * B * H, h + B * H, H);                                  \
+    }                                                                                     \
+}                                                                                         \
+                                                                                          \
+/* gru.py GRUCell.backward, full BPTT: dhnext and carry zeros on entry; on exit their     \
+ * sum is d loss / d h0. */                                                               \
+void gru_backward_seq_##SFX(const void *g, ptrdiff_t ilp64, ptrdiff_t T_, ptrdiff_t B,    \
+                            ptrdiff_t H, const T *dout, T *dhnext, T *carry,              \
+                            const T *acts, const T *hn, const T *hs, T *dgh, T *dpre,     \
+                            const T *Wh)                                                  \
+{                                                                                         \
+    ptrdiff_t G = 3 * H;                                                                  \
+    for (ptrdiff_t t = T_ - 1; t >= 0; t--) {                                             \
+        gru_backward_##SFX(B, H, dout + t * B * H, dhnext, carry, acts + t * B * G,       \
+                           hn + t * B * H, hs + t * B * H, dgh + t * B * G,               \
+                           dpre + t * B * G);                                             \
+        gemm_##SFX(g, ilp64, B, H, G, dgh + t * B * G, Wh, dhnext); /* (B6) */            \
+    }                                                                                     \
+}                                                                                         \
+                                                                                          \
+/* lstm.py LSTMCell._forward_compiled on rows: a (B, 4H) holds each step's h Wh^T. */     \
+void lstm_forward_seq_##SFX(const void *g, ptrdiff_t ilp64, ptrdiff_t T_, ptrdiff_t B,    \
+                            ptrdiff_t H, const T *pre, const T *WhT, T *a, T *hs, T *cs,  \
+                            T *acts, T *tcs)                                              \
+{                                                                                         \
+    ptrdiff_t G = 4 * H;                                                                  \
+    for (ptrdiff_t t = 0; t < T_; t++) {                                                  \
+        T *c = cs + t * B * H, *h = hs + t * B * H;                                       \
+        gemm_##SFX(g, ilp64, B, G, H, h, WhT, a);                                         \
+        lstm_forward_##SFX(B, H, pre + t * B * G, a, c, H, acts + t * B * G,              \
+                           tcs + t * B * H, h + B * H, H, c + B * H, H);                  \
+    }                                                                                     \
+}                                                                                         \
+                                                                                          \
+/* lstm.py LSTMCell._forward_compiled on columns: aT (4H, B) = Wh h^T, hT (H, B) h_0^T    \
+ * on entry; a (B, 4H) is the kernel's scratch. */                                        \
+void lstm_forward_cols_seq_##SFX(const void *g, ptrdiff_t ilp64, ptrdiff_t T_,            \
+                                 ptrdiff_t B, ptrdiff_t H, const T *pre, const T *Wh,     \
+                                 T *aT, T *a, T *hT, T *hs, T *cs, T *acts, T *tcs)       \
+{                                                                                         \
+    ptrdiff_t G = 4 * H;                                                                  \
+    for (ptrdiff_t t = 0; t < T_; t++) {                                                  \
+        T *c = cs + t * B * H, *h = hs + (t + 1) * B * H;                                 \
+        gemm_##SFX(g, ilp64, G, B, H, Wh, hT, aT);                                        \
+        lstm_forward_cols_##SFX(B, H, pre + t * B * G, aT, a, c, H, acts + t * B * G,     \
+                                tcs + t * B * H, h, H, c + B * H, H, hT);                 \
+    }                                                                                     \
+}                                                                                         \
+                                                                                          \
+/* lstm.py LSTMCell.backward, full BPTT: dhnext, dcnext zeros on entry, d loss / d h0     \
+ * and d c0 on exit. */                                                                   \
+void lstm_backward_seq_##SFX(const void *g, ptrdiff_t ilp64, ptrdiff_t T_, ptrdiff_t B,   \
+                             ptrdiff_t H, const T *dout, T *dhnext, T *dcnext,            \
+                             const T *acts, const T *cs, const T *tcs, T *dpre,           \
+                             const T *Wh)                                                 \
+{                                                                                         \
+    ptrdiff_t G = 4 * H;                                                                  \
+    for (ptrdiff_t t = T_ - 1; t >= 0; t--) {                                             \
+        lstm_backward_##SFX(B, H, dout + t * B * H, dhnext, dcnext, acts + t * B * G,     \
+                            cs + t * B * H, tcs + t * B * H, dpre + t * B * G);           \
+        gemm_##SFX(g, ilp64, B, H, G, dpre + t * B * G, Wh, dhnext); /* (B6) */           \
+    }                                                                                     \
+}
+
+SEQUENCES(float, f32)
+SEQUENCES(double, f64)
