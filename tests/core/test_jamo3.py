@@ -87,7 +87,7 @@ def test_the_vocabulary_holds_every_syllable_after_the_other_characters():
     assert vocab.char_starts(ids).all() and not units.splits_chars
     specs = {s.name: s.shape for s in param_specs(vocab.size, 8, 1, "rnn", "jamo3")}
     assert specs["Wxh"] == (8, vocab.n_other + 67) and specs["Why"] == (vocab.n_other + 19, 8)
-    assert {"Wvh", "Wyv", "Wth", "Wyt", "bv", "byt"} <= specs.keys()
+    assert {"Wvh", "Wyv", "Wtu", "Wyt", "bv", "byt"} <= specs.keys()
 
 
 # ----------------------------------------------------------------------------- gradients
@@ -98,11 +98,9 @@ def test_the_vocabulary_holds_every_syllable_after_the_other_characters():
 def test_every_parameter_matches_the_numerical_gradient(cell, ragged):
     # As in test_cells: the measure is per entry, and a ReLU cell's kink or an entry of
     # ~1e-7 fails 1e-6 though backward is right; these seeds have neither.
-    case = _case(12 + ragged, cell, ragged=ragged, carried_state=not ragged)
+    case = _case(14 + ragged, cell, ragged=ragged, carried_state=not ragged)
     errors = check(case)
-    assert {"Wvh", "Wvl", "Wyv", "Wth", "Wtl", "Wtv", "Wyt", "bv", "byv", "bt", "byt"} <= set(
-        errors
-    )
+    assert {"Wvh", "Wvl", "Wyv", "Wtu", "Wtv", "Wyt", "bv", "byv", "bt", "byt"} <= set(errors)
     for name, err in errors.items():
         assert err < 1e-6, f"d{name}: relative error {err:.2e}"
 

@@ -481,6 +481,25 @@ def test_compressed_or_missing_entries_are_refused(tmp_path, text_run_arrays):
         checkpoint.load(tmp_path / "m.npz")
 
 
+def test_a_jamo3_model_with_the_first_final_head_is_named_not_called_damaged(tmp_path):
+    # The final head once read h, the initial and the medial side by side (Wth, Wtl);
+    # it is now a chain through the medial head (Wtu). Such a checkpoint is whole.
+    from charrnn import CharRNN
+
+    CharRNN(hidden=4, steps=1, val_fraction=0, units="jamo3").fit(["가나", "다람"]).save(
+        tmp_path / "new.npz"
+    )
+    with np.load(tmp_path / "new.npz", allow_pickle=False) as f:
+        arrays = {k: f[k] for k in f.files}
+    H = arrays["param/Wtu"].shape[0]
+    arrays["param/Wth"] = arrays.pop("param/Wtu")
+    arrays["param/Wtl"] = np.zeros((H, 19), arrays["param/Wth"].dtype)
+    np.savez(tmp_path / "old.npz", **arrays)
+    with pytest.raises(CharRNNError, match="first final head") as err:
+        checkpoint.load(tmp_path / "old.npz")
+    assert "damaged" not in str(err.value) and "retrain" in str(err.value)
+
+
 # ----------------------------------------------------------------------------- file mode
 
 

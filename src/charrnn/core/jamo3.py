@@ -25,19 +25,21 @@ columns: the other characters, the initials, the medials, the finals)::
 
     (O1)  y0 = Why h + by              (N + 19,)  the other characters, then the initials
           p0 = softmax(y0)
-    (O2)  u  = tanh(Wvh h + Wvl[:, l] + bv)          (H,)   the initial chosen, as input
+    (O2)  u  = tanh(Wvh h + Wvl[:, l] + bv)          (H,)   h after the initial
           y1 = Wyv u + byv             (21,)
           p1 = softmax(y1)                            p(medial | initial, h)
-    (O3)  w  = tanh(Wth h + Wtl[:, l] + Wtv[:, v] + bt)     (H,)   initial and medial chosen
+    (O3)  w  = tanh(Wtu u + Wtv[:, v] + bt)           (H,)   u after the medial
           y2 = Wyt w + byt             (28,)  index 0: no final
           p2 = softmax(y2)                            p(final or none | initial, medial, h)
 
     p(o | h) = p0[o]                 p(syllable l, v, t | h) = p0[N + l] p1[v] p2[t]
 
 These sum to 1 over the N characters and the 11,172 syllables: the initials'
-share of p0 is split exactly among their syllables. The heads' ``tanh`` layers
-let the chosen jamo change how h is read (without them, the medial's logits
-would be h's plus a constant per initial). The loss of a step is the exact
+share of p0 is split exactly among their syllables. The heads are a chain, as
+a jamo model's recurrence is: u reads h with the initial, w reads u with the
+medial, each through a ``tanh`` layer, so the final's head sees h through two
+layers (an earlier head read h, l and v side by side in one layer, and
+generalised less). The loss of a step is the exact
 negative log-likelihood of its character::
 
     (L)   loss = -log p0[c0] - [syllable] (log p1[v] + log p2[t])
@@ -48,16 +50,17 @@ with ``c0 = o`` or ``N + l``.
 its mask)::
 
     (D1)  dy0 = p0 - onehot(c0)      dWhy += dy0 h^T   dby += dy0    dh  = Why^T dy0
-    (D2)  dy1 = p1 - onehot(v)       dWyv += dy1 u^T   dbyv += dy1
-          du  = (1 - u^2) * (Wyv^T dy1)
-          dWvh += du h^T   dWvl[:, l] += du   dbv += du              dh += Wvh^T du
     (D3)  dy2 = p2 - onehot(t)       dWyt += dy2 w^T   dbyt += dy2
           dw  = (1 - w^2) * (Wyt^T dy2)
-          dWth += dw h^T   dWtl[:, l] += dw   dWtv[:, v] += dw   dbt += dw   dh += Wth^T dw
+          dWtu += dw u^T   dWtv[:, v] += dw   dbt += dw
+    (D2)  dy1 = p1 - onehot(v)       dWyv += dy1 u^T   dbyv += dy1
+          du  = (1 - u^2) * (Wyv^T dy1 + Wtu^T dw)
+          dWvh += du h^T   dWvl[:, l] += du   dbv += du              dh += Wvh^T du
     (D4)  dWxh[:, c] += dpre  for each column c of x in (I1)
 
-(D2) and (D3) apply to syllables only. A logit of the whole distribution is
-``z(o) = y0[o]`` and ``z(s) = y0[N + l] + log p1[v] + log p2[t]``
+(D3) comes first: it sends part of du. (D2) and (D3) apply to syllables only.
+A logit of the whole distribution is ``z(o) = y0[o]`` and
+``z(s) = y0[N + l] + log p1[v] + log p2[t]``
 (``softmax(z)`` is the distribution above), so seeding (D1) with ``-onehot(c0)``
 and (D2), (D3) as they are gives the gradient of a character's logit, which is
 what the learner's influence view asks of :func:`charrnn.core.model.backward`.
@@ -82,7 +85,7 @@ from .workspace import Workspace
 # Columns of the first layer's input weight after the other characters: initials,
 # medials, finals (27: "no final" has none).
 JAMO_COLUMNS = L_COUNT + V_COUNT + T_COUNT - 1
-HEAD_WEIGHTS = ("Wvh", "Wvl", "Wyv", "Wth", "Wtl", "Wtv", "Wyt")
+HEAD_WEIGHTS = ("Wvh", "Wvl", "Wyv", "Wtu", "Wtv", "Wyt")
 
 
 def is_jamo3(params: Params) -> bool:
@@ -97,8 +100,7 @@ def head_specs(hidden: int) -> tuple[list[ParamSpec], list[ParamSpec]]:
         ParamSpec("Wvh", (H, H), "output"),
         ParamSpec("Wvl", (H, L_COUNT), "output"),
         ParamSpec("Wyv", (V_COUNT, H), "output"),
-        ParamSpec("Wth", (H, H), "output"),
-        ParamSpec("Wtl", (H, L_COUNT), "output"),
+        ParamSpec("Wtu", (H, H), "output"),
         ParamSpec("Wtv", (H, V_COUNT), "output"),
         ParamSpec("Wyt", (T_COUNT, H), "output"),
     ]
@@ -276,10 +278,9 @@ def medial_hidden(params: Params, h: Any, l: Any, out: Any, xp: Any) -> Any:
     return xp.tanh(out, out=out)
 
 
-def final_hidden(params: Params, h: Any, l: Any, v: Any, out: Any, xp: Any) -> Any:
-    """(O3)'s tanh layer, ``w`` (n, H) into ``out``, for initials l and medials v (n,)."""
-    xp.dot(h, params["Wth"].T, out=out)
-    out += _gathered(params["Wtl"], l, xp)
+def final_hidden(params: Params, u: Any, v: Any, out: Any, xp: Any) -> Any:
+    """(O3)'s tanh layer, ``w`` (n, H) into ``out``, from (O2)'s u (n, H) and medials v (n,)."""
+    xp.dot(u, params["Wtu"].T, out=out)
     out += _gathered(params["Wtv"], v, xp)
     out += params["bt"]
     return xp.tanh(out, out=out)
@@ -311,7 +312,7 @@ def head_forward(
     xp.dot(u, params["Wyv"].T, out=p1)
     p1 += params["byv"]
     nll = _softmax_nll(p1, v, rows, xp)
-    w = final_hidden(params, h, l, v, ws.get("j3-w", (M, H), dtype), xp)  # (M, H)
+    w = final_hidden(params, u, v, ws.get("j3-w", (M, H), dtype), xp)  # (M, H)
     p2 = ws.get("j3-p2", (M, T_COUNT), dtype)  # (M, 28)
     xp.dot(w, params["Wyt"].T, out=p2)
     p2 += params["byt"]
@@ -350,26 +351,33 @@ def head_backward(
     M, H = h.shape
     rows = ws.arange(M)
     coef = coef * cache.syllable  # (M,)
-    dW = ws.get("j3-dhid", (M, H), h.dtype)  # (M, H): du, then dw
-    for hid, p, target, Wy, by_, Wh, bh_ in (
-        (cache.u, cache.p1, cache.v, "Wyv", "byv", "Wvh", "bv"),
-        (cache.w, cache.p2, cache.t, "Wyt", "byt", "Wth", "bt"),
-    ):
-        dy = p  # (M, K), in place: dy = p - onehot(target), weighted
-        dy[rows, target] -= 1
-        dy *= coef[:, None]
-        xp.matmul(dy.T, hid, out=grads[Wy])  # dWyv / dWyt (K, H)
-        dy.sum(axis=0, out=grads[by_])
-        xp.dot(dy, params[Wy], out=dW)
-        dW *= 1 - hid * hid  # du / dw: through tanh
-        xp.matmul(dW.T, h, out=grads[Wh])  # dWvh / dWth (H, H)
-        dW.sum(axis=0, out=grads[bh_])
-        dh += xp.dot(dW, params[Wh])
-        if Wy == "Wyv":
-            _onehot_cols(cache.l, dW, grads["Wvl"], ws, "j3-hot-l", xp)  # dWvl (H, 19)
-        else:
-            _onehot_cols(cache.l, dW, grads["Wtl"], ws, "j3-hot-l", xp)  # dWtl (H, 19)
-            _onehot_cols(cache.v, dW, grads["Wtv"], ws, "j3-hot-v", xp)  # dWtv (H, 21)
+    u, w = cache.u, cache.w
+    # (D3) first: the final's head sends part of du back through Wtu.
+    dy2 = cache.p2  # (M, 28), in place: dy2 = p2 - onehot(t), weighted
+    dy2[rows, cache.t] -= 1
+    dy2 *= coef[:, None]
+    xp.matmul(dy2.T, w, out=grads["Wyt"])  # dWyt (28, H)
+    dy2.sum(axis=0, out=grads["byt"])
+    dw = ws.get("j3-dw", (M, H), h.dtype)  # (M, H)
+    xp.dot(dy2, params["Wyt"], out=dw)
+    dw *= 1 - w * w  # through tanh
+    xp.matmul(dw.T, u, out=grads["Wtu"])  # dWtu (H, H)
+    dw.sum(axis=0, out=grads["bt"])
+    _onehot_cols(cache.v, dw, grads["Wtv"], ws, "j3-hot-v", xp)  # dWtv (H, 21)
+    # (D2): du from the medial's own loss and from the final's head.
+    dy1 = cache.p1  # (M, 21), in place
+    dy1[rows, cache.v] -= 1
+    dy1 *= coef[:, None]
+    xp.matmul(dy1.T, u, out=grads["Wyv"])  # dWyv (21, H)
+    dy1.sum(axis=0, out=grads["byv"])
+    du = ws.get("j3-du", (M, H), h.dtype)  # (M, H)
+    xp.dot(dy1, params["Wyv"], out=du)
+    du += xp.dot(dw, params["Wtu"])
+    du *= 1 - u * u  # through tanh
+    xp.matmul(du.T, h, out=grads["Wvh"])  # dWvh (H, H)
+    du.sum(axis=0, out=grads["bv"])
+    _onehot_cols(cache.l, du, grads["Wvl"], ws, "j3-hot-l", xp)  # dWvl (H, 19)
+    dh += xp.dot(du, params["Wvh"])
 
 
 # ----------------------------------------------------------------------------- generation
@@ -395,7 +403,8 @@ def medial_logits(params: Params, h: np.ndarray, l: np.ndarray) -> np.ndarray:
 
 def final_logits(params: Params, h: np.ndarray, l: np.ndarray, v: np.ndarray) -> np.ndarray:
     """(O3)'s ``y2`` for states h (n, H) after initials l and medials v (n,): (n, 28)."""
-    w = final_hidden(params, h, l, v, np.empty(h.shape, dtype=h.dtype), np)
+    u = medial_hidden(params, h, l, np.empty(h.shape, dtype=h.dtype), np)
+    w = final_hidden(params, u, v, np.empty(h.shape, dtype=h.dtype), np)
     return w @ params["Wyt"].T + params["byt"]
 
 
@@ -420,9 +429,8 @@ def log_probs(params: Params, h: np.ndarray, temperature: float = 1.0) -> np.nda
         a1 = hb @ params["Wvh"].T + params["bv"]  # (n, H): the part of (O2) h gives
         u = np.tanh(a1[None] + params["Wvl"].T[:, None, :])  # (19, n, H)
         lp1 = _log_softmax(u @ params["Wyv"].T + params["byv"], temperature)  # (19, n, 21)
-        a2 = hb @ params["Wth"].T + params["bt"]  # (n, H)
-        pair = params["Wtl"].T[:, None, :] + params["Wtv"].T[None, :, :]  # (19, 21, H)
-        w = np.tanh(a2[None, None] + pair[:, :, None, :])  # (19, 21, n, H)
+        a2 = u @ params["Wtu"].T + params["bt"]  # (19, n, H): the part of (O3) u gives
+        w = np.tanh(a2[:, None] + params["Wtv"].T[None, :, None, :])  # (19, 21, n, H)
         lp2 = _log_softmax(w @ params["Wyt"].T + params["byt"], temperature)  # (19, 21, n, 28)
         syl = (
             lp0[:, N:, None, None]  # (n, 19, 1, 1)

@@ -212,35 +212,29 @@ def _jamo3_head(
     el, ev = _onehot(l, 19), _onehot(v, 21)
     u = np.tanh(np.dot(params["Wvh"], h) + np.dot(params["Wvl"], el) + params["bv"])
     p1 = _softmax(np.dot(params["Wyv"], u) + params["byv"])
-    w = np.tanh(
-        np.dot(params["Wth"], h)
-        + np.dot(params["Wtl"], el)
-        + np.dot(params["Wtv"], ev)
-        + params["bt"]
-    )
+    w = np.tanh(np.dot(params["Wtu"], u) + np.dot(params["Wtv"], ev) + params["bt"])
     p2 = _softmax(np.dot(params["Wyt"], w) + params["byt"])
     loss = first_loss - float(np.log(p1[v, 0])) - float(np.log(p2[t, 0]))
 
     def back() -> np.ndarray:
         dh = first_back()
-        dy1 = np.copy(p1)
-        dy1[v] -= 1
-        grads["Wyv"] += np.dot(dy1, u.T)
-        grads["byv"] += dy1
-        du = (1 - u * u) * np.dot(params["Wyv"].T, dy1)
-        grads["Wvh"] += np.dot(du, h.T)
-        grads["Wvl"] += np.dot(du, el.T)
-        grads["bv"] += du
         dy2 = np.copy(p2)
         dy2[t] -= 1
         grads["Wyt"] += np.dot(dy2, w.T)
         grads["byt"] += dy2
         dw = (1 - w * w) * np.dot(params["Wyt"].T, dy2)
-        grads["Wth"] += np.dot(dw, h.T)
-        grads["Wtl"] += np.dot(dw, el.T)
+        grads["Wtu"] += np.dot(dw, u.T)
         grads["Wtv"] += np.dot(dw, ev.T)
         grads["bt"] += dw
-        return dh + np.dot(params["Wvh"].T, du) + np.dot(params["Wth"].T, dw)
+        dy1 = np.copy(p1)
+        dy1[v] -= 1
+        grads["Wyv"] += np.dot(dy1, u.T)
+        grads["byv"] += dy1
+        du = (1 - u * u) * (np.dot(params["Wyv"].T, dy1) + np.dot(params["Wtu"].T, dw))
+        grads["Wvh"] += np.dot(du, h.T)
+        grads["Wvl"] += np.dot(du, el.T)
+        grads["bv"] += du
+        return dh + np.dot(params["Wvh"].T, du)
 
     return loss, back
 

@@ -279,8 +279,14 @@ def load(path: str | os.PathLike[str]) -> Checkpoint:
         )
     try:
         return _build(meta, version, arrays)
+    except _Superseded as exc:
+        raise CharRNNError(f"{path} {exc}") from None
     except CharRNNError as exc:
         raise CharRNNError(f"{path} is damaged: {exc}; {_ADVICE}") from None
+
+
+class _Superseded(CharRNNError):
+    """A checkpoint, not damaged, of a model whose parameters this version no longer has."""
 
 
 def _read_archive(path: str) -> dict[str, np.ndarray]:
@@ -403,6 +409,11 @@ def _build(meta: dict[str, Any], version: int, arrays: dict[str, np.ndarray]) ->
         groups[prefix][name] = a
     shapes = param_shapes(vocab.size, config.hidden, config.layers, config.cell, config.units)
     dtype = np.dtype(config.dtype)
+    if config.units == "jamo3" and "Wth" in groups["param"] and "Wtu" not in groups["param"]:
+        raise _Superseded(
+            "holds a jamo3 model with the first final head (Wth, Wtl), which this version "
+            "replaced by a chain through the medial head (Wtu); retrain it with --units jamo3"
+        )
     params = _arrays("param", groups["param"], shapes, dtype)
     train = _arrays("train", groups["train"], shapes, dtype) if groups["train"] else None
     optim = _optimizer_state(groups["optim"], shapes, OPTIMIZERS[config.optimizer].slots, dtype)
