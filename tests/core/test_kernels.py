@@ -200,6 +200,75 @@ def test_the_naive_rule_takes_one_kernel_call_per_layer(cell, dtype, monkeypatch
 
 
 @needs_library
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="finds the BLAS in /proc")
+def test_numpys_own_openblas_gemm_is_found_where_numpy_reports_one():
+    # Were the search to break, every C-loop test would skip and the suite stay green.
+    if kernels._numpy_openblas() is None:
+        pytest.skip("numpy here is built on another BLAS: the loops run in Python")
+    assert BUILT is not None and BUILT.gemm is not None, WHY
+    assert "numpy" in BUILT.gemm.path and BUILT.gemm.ilp64 == kernels._numpy_openblas()[1]
+    assert "loops over time in C" in WHY
+
+
+def test_the_openblas_libraries_of_a_process_are_found_in_its_mappings_numpys_first():
+    maps = "\n".join(
+        [
+            "7f00-7f01 r-xp 00000000 08:01 12 /usr/lib/libopenblasp-r0.3.so.0",
+            "7f02-7f03 r-xp 00000000 08:01 13 /site/numpy.libs/libscipy_openblas64_-ab.so",
+            "7f04-7f05 r-xp 00000000 08:01 14 /site/scipy.libs/libscipy_openblas-cd.so",
+            "7f06-7f07 rw-p 00000000 00:00 0 ",  # anonymous: no path
+            "7f08-7f09 r-xp 00000000 08:01 15 /site/numpy/_core/_multiarray_umath.so",
+            "7f0a-7f0b r-xp 00000000 08:01 16 /a dir/libopenblas.so (deleted)",
+        ]
+    )
+    assert kernels._loaded_libraries(maps) == [
+        "/site/numpy.libs/libscipy_openblas64_-ab.so",
+        "/a dir/libopenblas.so (deleted)",
+        "/site/scipy.libs/libscipy_openblas-cd.so",
+        "/usr/lib/libopenblasp-r0.3.so.0",
+    ]
+    assert kernels._gemm_in("/a dir/libopenblas.so (deleted)", "0.3.31", True) is None
+
+
+def _other_openblas() -> tuple[str, str]:
+    """An OpenBLAS with 32-bit sizes beside numpy's (scipy's wheel bundles one), or skip."""
+    scipy = pytest.importorskip("scipy")
+    libs = sorted((Path(scipy.__file__).parent.parent / "scipy.libs").glob("*openblas*.so*"))
+    if not libs:
+        pytest.skip("no OpenBLAS of scipy's beside numpy's")
+    lib = ctypes.CDLL(str(libs[0]))
+    name = next((n for n in kernels.CONFIG_NAMES[False] if hasattr(lib, n)), None)
+    if name is None:
+        pytest.skip("scipy's OpenBLAS does not name its build")
+    getattr(lib, name).restype = ctypes.c_char_p
+    return str(libs[0]), getattr(lib, name)().decode().split()[1]  # "OpenBLAS 0.3.x ..."
+
+
+@needs_library
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_a_loop_over_time_runs_on_an_openblas_with_32_bit_sizes(dtype):
+    # The C loops' other integer width, which numpy's own 64-bit build never takes: a
+    # library of one width is never taken for the other, and the loop equals numpy's.
+    path, version = _other_openblas()
+    assert kernels._gemm_in(path, version, True) is None  # no 64-bit names there
+    gemm = kernels._gemm_in(path, version, False)
+    assert gemm is not None and gemm.ilp64 == 0
+    rng = np.random.default_rng(0)
+    T, B, H = 5, 3, 7
+    pre = rng.standard_normal((T, B, H)).astype(dtype)
+    WhhT = rng.standard_normal((H, H)).astype(dtype) / 3
+    hs = np.zeros((T + 1, B, H), dtype)
+    hs[0] = rng.standard_normal((B, H))
+    want = hs.copy()
+    for t in range(T):
+        want[t + 1] = np.tanh(want[t] @ WhhT + pre[t])
+    address = gemm.sgemm if dtype == "float32" else gemm.dgemm
+    adr = kernels.address
+    BUILT.fn("rnn_forward_seq", dtype)(address, 0, T, B, H, adr(pre), adr(WhhT), adr(hs))
+    _close(hs, want, dtype, "h")
+
+
+@needs_library
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("R, C, lds", [(1, 1, 1), (17, 33, 33), (40, 5, 9), (16, 16, 20)])
 def test_the_compiled_transpose_takes_any_size_and_row_stride(dtype, R, C, lds):

@@ -6,7 +6,11 @@ everything of a forward step after its matmul (the gates' non-linearities, the
 cell update, the writing of the state into the cache), one for a full-BPTT
 backward step before its matmul (called once over all steps for the naive rule,
 which carries nothing from step to step), and one for a sliding-window step, each
-one pass over data in cache, with glibc's vector math for exp and tanh.
+one pass over data in cache, with glibc's vector math for exp and tanh; and per
+cell the loops over time of forward and full BPTT, which call BLAS's gemm for each
+step's matmul: the gemm of the BLAS numpy loaded, found in this process at load
+time (:class:`Gemm`), so nothing is linked at build time. Where it is not found
+the cells loop in Python, each step's matmul through np.dot.
 ``python -m charrnn.core.kernels.build`` compiles it with the system C compiler
 for the machine it runs on (``make demo`` and ``make test`` do); where there is
 no compiler, or the build fails, nothing changes: the numpy cells run.
@@ -144,31 +148,49 @@ def _declare(lib: Any) -> None:
             f.restype = RETURNS.get(name)
 
 
-# CBLAS's gemm under the names BLAS libraries give it, with their integer width:
-# numpy's wheels bundle OpenBLAS built for 64-bit sizes with a symbol suffix.
-GEMM_NAMES = (
-    ("scipy_cblas_sgemm64_", "scipy_cblas_dgemm64_", 1),
-    ("cblas_sgemm64_", "cblas_dgemm64_", 1),
-    ("scipy_cblas_sgemm", "scipy_cblas_dgemm", 0),
-    ("cblas_sgemm", "cblas_dgemm", 0),
-)
+# OpenBLAS's names for its build string and for CBLAS's gemm: numpy's wheels bundle it
+# with a "scipy_" prefix, and with a "64_" suffix where it takes 64-bit sizes.
+CONFIG_NAMES = {
+    True: ("scipy_openblas_get_config64_", "openblas_get_config64_"),
+    False: ("scipy_openblas_get_config", "openblas_get_config"),
+}
+GEMM_NAMES = {
+    True: (("scipy_cblas_sgemm64_", "scipy_cblas_dgemm64_"), ("cblas_sgemm64_", "cblas_dgemm64_")),
+    False: (("scipy_cblas_sgemm", "scipy_cblas_dgemm"), ("cblas_sgemm", "cblas_dgemm")),
+}
 
 
-def _loaded_blas() -> list[str]:
-    """The shared libraries in this process that look like BLAS, numpy's own first."""
+def _numpy_openblas() -> tuple[str, bool] | None:
+    """The OpenBLAS numpy was built with, as (version, 64-bit sizes), or ``None``.
+
+    From numpy's own build record (numpy 1.26 and later); ``None`` for another
+    BLAS (Accelerate, MKL, BLIS), whose gemm the loops over time do not call.
+    """
     try:
-        maps = Path("/proc/self/maps").read_text()
-    except OSError:  # not Linux: the loops over time stay in Python
-        return []
+        blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+    except (TypeError, KeyError):  # numpy before 1.26 has no such record
+        return None
+    config = str(blas.get("openblas configuration", ""))
+    if "openblas" not in str(blas.get("name", "")).lower() or not blas.get("version"):
+        return None
+    return str(blas["version"]), "USE64BITINT" in config.split()
+
+
+def _loaded_libraries(maps: str) -> list[str]:
+    """The OpenBLAS libraries among a process's mappings (/proc/self/maps' text).
+
+    numpy's own (in its package's folder) come first: another package may bundle
+    an OpenBLAS of its own, with its own threads.
+    """
     fields = (line.split(None, 5) for line in maps.splitlines())
     paths = {f[5].strip() for f in fields if len(f) == 6 and f[5].startswith("/")}
-    found = [p for p in paths if "blas" in Path(p).name.lower() and ".so" in Path(p).name]
+    found = [p for p in paths if "openblas" in Path(p).name.lower() and ".so" in Path(p).name]
     return sorted(found, key=lambda p: ("numpy" not in p, p))
 
 
-def _gemm_works(fn: Any, dtype: Any, ilp64: int) -> bool:
+def _gemm_works(fn: Any, dtype: Any, ilp64: bool) -> bool:
     # One small product through the function as the C loops call it, against numpy:
-    # a library whose integer width is not what its name says gives a wrong answer.
+    # a last check of the symbols found (the integer width comes from the build string).
     n = ctypes.c_int64 if ilp64 else ctypes.c_int
     t = ctypes.c_float if np.dtype(dtype) == np.float32 else ctypes.c_double
     p = ctypes.c_void_p
@@ -181,21 +203,45 @@ def _gemm_works(fn: Any, dtype: Any, ilp64: int) -> bool:
     return bool(np.array_equal(c, a @ b))
 
 
-def _find_gemm() -> Gemm | None:
-    """numpy's BLAS gemm for the loops over time in C, or ``None`` where not found."""
-    for path in _loaded_blas():
-        try:
-            blas = ctypes.CDLL(path)  # already loaded: the same library numpy calls
-        except OSError:
+def _gemm_in(path: str, version: str, ilp64: bool) -> Gemm | None:
+    """The gemm of the library at ``path`` if it is the OpenBLAS build numpy reports."""
+    try:
+        blas = ctypes.CDLL(path)  # already loaded: the same library, not a second copy
+    except OSError:
+        return None
+    for name in CONFIG_NAMES[ilp64]:  # a build of the other width lacks these names
+        get_config = getattr(blas, name, None)
+        if get_config is not None:
+            get_config.restype = ctypes.c_char_p
+            built = (get_config() or b"").decode(errors="replace").split()
+            if version in built and ("USE64BITINT" in built) == ilp64:
+                break
+    else:
+        return None
+    for s_name, d_name in GEMM_NAMES[ilp64]:
+        s_fn, d_fn = getattr(blas, s_name, None), getattr(blas, d_name, None)
+        if s_fn is None or d_fn is None:
             continue
-        for s_name, d_name, ilp64 in GEMM_NAMES:
-            s_fn, d_fn = getattr(blas, s_name, None), getattr(blas, d_name, None)
-            if s_fn is None or d_fn is None:
-                continue
-            if _gemm_works(s_fn, np.float32, ilp64) and _gemm_works(d_fn, np.float64, ilp64):
-                adr = [ctypes.cast(f, ctypes.c_void_p).value or 0 for f in (s_fn, d_fn)]
-                return Gemm(adr[0], adr[1], ilp64, path)
+        if _gemm_works(s_fn, np.float32, ilp64) and _gemm_works(d_fn, np.float64, ilp64):
+            adr = [ctypes.cast(f, ctypes.c_void_p).value or 0 for f in (s_fn, d_fn)]
+            return Gemm(adr[0], adr[1], int(ilp64), path)
     return None
+
+
+def _find_gemm() -> tuple[Gemm | None, str]:
+    """numpy's own OpenBLAS gemm for the loops over time in C, or ``None`` and why not."""
+    numpy_blas = _numpy_openblas()
+    if numpy_blas is None:
+        return None, "numpy's BLAS is not an OpenBLAS it names"
+    try:
+        maps = Path("/proc/self/maps").read_text()
+    except OSError:
+        return None, "no /proc/self/maps to find numpy's OpenBLAS in"
+    for path in _loaded_libraries(maps):
+        gemm = _gemm_in(path, *numpy_blas)
+        if gemm is not None:
+            return gemm, f"with {Path(path).name}"
+    return None, "numpy's OpenBLAS not found among the loaded libraries"
 
 
 def _load() -> tuple[Fused | None, str]:
@@ -213,14 +259,10 @@ def _load() -> tuple[Fused | None, str]:
     except (OSError, AttributeError) as exc:
         return None, f"the built library does not load ({exc}); rebuild with `{BUILD_COMMAND}`"
     try:
-        gemm = _find_gemm()
-    except Exception:  # an optional speed-up: whatever goes wrong, the loops stay in Python
-        gemm = None
-    loops = (
-        f"loops over time in C with {Path(gemm.path).name}"
-        if gemm
-        else ("loops over time in Python (numpy's BLAS not found)")
-    )
+        gemm, found = _find_gemm()
+    except Exception as exc:  # an optional speed-up: whatever goes wrong, loop in Python
+        gemm, found = None, f"looking for numpy's OpenBLAS failed: {exc!r}"
+    loops = f"loops over time in C {found}" if gemm else f"loops over time in Python ({found})"
     return Fused(lib, gemm), f"{LIBRARY.name}, built for this CPU; {loops}"
 
 

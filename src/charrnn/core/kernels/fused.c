@@ -2,12 +2,15 @@
  *
  * The numpy cells (core/cells/tanh.py, gru.py, lstm.py) are the reference: each
  * kernel below names the numpy lines and the equations (T1, F1.., B1..) it fuses,
- * and tests/core/test_kernels.py proves it equal to them. Python does each step's
- * matmul (numpy's BLAS) and calls one of these once per step through ctypes: per
- * cell a forward step (after the matmul), a full-BPTT backward step and a sliding-
- * window step (before the matmul); the naive rule, with nothing carried from step
- * to step, calls the backward step once per layer over all T*B rows. Arrays are
- * C-contiguous unless a row stride (ld..) is given; sizes and strides count elements.
+ * and tests/core/test_kernels.py proves it equal to them. Per cell: a forward step
+ * (after the step's matmul), a full-BPTT backward step and a sliding-window step
+ * (before the matmul); the naive rule, with nothing carried from step to step,
+ * calls the backward step once per layer over all T*B rows. The loops over time
+ * (SEQUENCES, at the end) run forward and full BPTT's backward over all T steps in
+ * one call, each step's matmul through the gemm of numpy's own BLAS, whose address
+ * Python passes in; where it is not found, Python loops, calling np.dot and the step
+ * functions through ctypes. Arrays are C-contiguous unless a row stride (ld..) is
+ * given; sizes and strides count elements.
  *
  * Vector math: glibc's libmvec. The redeclarations below with the `simd` attribute
  * are what glibc's <bits/math-vector.h> declares under -ffast-math alone; declaring
