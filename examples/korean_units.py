@@ -24,6 +24,10 @@ run times its first steps and plans as many as fit), then prints:
   training split) and the number that are malformed (hold a conjoining jamo outside a
   syllable).
 
+``--curves FILE.png`` also draws each run's held-out loss (nats per character) against
+minutes of training, one line per unit and corpus, from the runs' ``metrics.jsonl``;
+with ``--replot`` it trains nothing and draws the runs already in ``--out``.
+
 Equal wall clock is the fair budget between units whose steps cost differently, but its
 figures depend on the machine and its load: run the units on one idle machine, one after
 another, and read the table as that machine's.
@@ -35,6 +39,7 @@ import argparse
 import json
 import os
 import re
+import sys
 import time
 
 import numpy as np
@@ -81,12 +86,62 @@ def chars_per_second(model: CharRNN) -> float:
     return float(np.median(speeds))
 
 
-def run(data: str, units: str, args: argparse.Namespace) -> dict[str, object]:
-    """Train one unit kind on one corpus for the budget; its row's figures."""
+def run_dir(data: str, units: str, out: str) -> str:
+    """Where one unit kind's run on one corpus lives: ``<out>/<corpus>-<units>``."""
     # A file's name without its folder or extension: os.path.join drops --out before
     # an absolute path, which would put the runs beside the data.
     name = os.path.splitext(os.path.basename(data.lstrip("@")))[0]
-    out = os.path.join(args.out, f"{name}-{units}")
+    return os.path.join(out, f"{name}-{units}")
+
+
+def curve(folder: str) -> list[tuple[float, float]]:
+    """A run's held-out loss in nats per character against minutes, from its metrics."""
+    points = []
+    with open(os.path.join(folder, "metrics.jsonl"), encoding="utf-8") as f:
+        for line in f:
+            try:
+                e = json.loads(line)
+            except ValueError:  # a line cut short by a run stopped mid-write
+                continue
+            val = e.get("val_loss_per_char", e.get("val_loss"))
+            if val is not None and "elapsed" in e:
+                points.append((e["elapsed"] / 60, val))
+    return points
+
+
+def draw_curves(args: argparse.Namespace) -> None:
+    """One panel per corpus: every unit's held-out loss against minutes of training."""
+    from charrnn.common.optional import pyplot
+
+    plt = pyplot(what="the curves", extra="plot")
+    fig, axes = plt.subplots(1, len(args.data), figsize=(6 * len(args.data), 4), squeeze=False)
+    for ax, data in zip(axes[0], args.data, strict=True):
+        lowest = float("inf")
+        for units in args.units:
+            folder = run_dir(data, units, args.out)
+            try:
+                points = curve(folder)
+            except OSError:
+                sys.exit(f"no run in {folder}: train it first (leave out --replot)")
+            if not points:
+                sys.exit(f"the run in {folder} holds no held-out loss to draw")
+            xs, ys = zip(*points, strict=True)
+            ax.plot(xs, ys, label=f"{units} (best {min(ys):.3f})", lw=1.3)
+            lowest = min(lowest, *ys)
+        ax.set_ylim(lowest - 0.03, lowest + 0.4)  # the first minutes' losses flatten the rest
+        ax.set_title(os.path.basename(data))
+        ax.set_xlabel("minutes of training")
+        ax.set_ylabel("held-out loss (nats/char)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(args.curves, dpi=110)
+    print(f"wrote {args.curves}")
+
+
+def run(data: str, units: str, args: argparse.Namespace) -> dict[str, object]:
+    """Train one unit kind on one corpus for the budget; its row's figures."""
+    out = run_dir(data, units, args.out)
     budget = dict(time_budget=args.minutes) if args.minutes else dict(steps=args.steps)
     if args.minutes and args.steps:
         budget["steps"] = args.steps  # a cap beside the budget
@@ -133,7 +188,14 @@ def main() -> None:
         metavar="FIELD=VALUE",
         help="change a field of the recipe for every unit (repeatable), e.g. dropout=0.3",
     )
+    p.add_argument("--curves", metavar="PNG", help="draw held-out loss against minutes here")
+    p.add_argument("--replot", action="store_true", help="train nothing: draw --out's runs")
     args = p.parse_args()
+    if args.replot:
+        if not args.curves:
+            p.error("--replot draws the curves: give --curves FILE.png")
+        draw_curves(args)
+        return
     args.recipe = {}
     for item in args.set:
         field, eq, value = item.partition("=")
@@ -163,6 +225,8 @@ def main() -> None:
                 f"| {r['new']:.1%} | {r['malformed']} of {args.n} |",
                 flush=True,
             )
+    if args.curves:
+        draw_curves(args)
 
 
 if __name__ == "__main__":

@@ -97,7 +97,9 @@ def test_the_vocabulary_holds_every_syllable_after_the_other_characters():
 @pytest.mark.parametrize("ragged", [True, False])
 def test_every_parameter_matches_the_numerical_gradient(cell, ragged):
     # As in test_cells: the measure is per entry, and a ReLU cell's kink or an entry of
-    # ~1e-7 fails 1e-6 though backward is right; these seeds have neither.
+    # ~1e-7 fails 1e-6 though backward is right; these seeds have neither. (12 and 13
+    # did, until the chained final head changed the draws: 13's LSTM then had an input
+    # weight entry at 1.3e-6, in the cell, not the heads; seeds 14-17 all pass < 3e-7.)
     case = _case(14 + ragged, cell, ragged=ragged, carried_state=not ragged)
     errors = check(case)
     assert {"Wvh", "Wvl", "Wyv", "Wtu", "Wtv", "Wyt", "bv", "byv", "bt", "byt"} <= set(errors)

@@ -21,6 +21,7 @@ def test_the_table_rows_come_from_the_runs(tmp_path):
     cmd = [sys.executable, str(SCRIPT), "--data", "@ko-words", "--units", "jamo", "jamo3"]
     cmd += ["--minutes", "0", "--steps", "60", "-n", "50", "--out", str(tmp_path)]
     cmd += ["--set", "cell=gru", "--set", "weight_drop=0.2"]  # the recipe's fields changed
+    cmd += ["--curves", str(tmp_path / "curves.png")]
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env, cwd=ROOT)
     assert p.returncode == 0, p.stderr
     rows = [line.split("|")[1:-1] for line in p.stdout.splitlines() if "`@ko-words`" in line]
@@ -39,3 +40,15 @@ def test_the_table_rows_come_from_the_runs(tmp_path):
         config = json.loads((tmp_path / f"ko-words-{units}" / "config.json").read_text())
         assert (config["config"]["cell"], config["config"]["weight_drop"]) == ("gru", 0.2)
     assert "60 steps of training each, cell=gru, weight_drop=0.2" in p.stdout
+    assert (tmp_path / "curves.png").read_bytes().startswith(b"\x89PNG")
+    # --replot draws the runs already there and trains nothing; with no runs it says so.
+    (tmp_path / "curves.png").unlink()
+    replot = [sys.executable, str(SCRIPT), "--data", "@ko-words", "--units", "jamo", "jamo3"]
+    replot += ["--out", str(tmp_path), "--replot", "--curves", str(tmp_path / "curves.png")]
+    p = subprocess.run(replot, capture_output=True, text=True, timeout=120, env=env, cwd=ROOT)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.strip() == f"wrote {tmp_path / 'curves.png'}"
+    assert (tmp_path / "curves.png").read_bytes().startswith(b"\x89PNG")
+    replot[replot.index("--out") + 1] = str(tmp_path / "none")
+    p = subprocess.run(replot, capture_output=True, text=True, timeout=120, env=env, cwd=ROOT)
+    assert p.returncode == 1 and "no run in" in p.stderr and "Traceback" not in p.stderr

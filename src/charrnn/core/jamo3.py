@@ -341,8 +341,8 @@ def head_backward(
     ws: Workspace,
     xp: Any,
 ) -> None:
-    """(D2), (D3): the heads' gradients into ``grads``, and their part of d loss / d h added
-    to ``dh`` (M, H).
+    """(D3), then (D2): the heads' gradients into ``grads``, and their part of d loss / d h
+    added to ``dh`` (M, H).
 
     ``coef`` (M,) is each position's weight in the loss (its mask times the
     loss's scale); other characters' positions get none. ``cache.p1`` and
@@ -372,7 +372,8 @@ def head_backward(
     dy1.sum(axis=0, out=grads["byv"])
     du = ws.get("j3-du", (M, H), h.dtype)  # (M, H)
     xp.dot(dy1, params["Wyv"], out=du)
-    du += xp.dot(dw, params["Wtu"])
+    # dw is spent once dWtu, dbt and dWtv are taken: it receives Wtu^T dw, for du.
+    du += xp.dot(dw, params["Wtu"], out=ws.get("j3-dwu", (M, H), h.dtype))
     du *= 1 - u * u  # through tanh
     xp.matmul(du.T, h, out=grads["Wvh"])  # dWvh (H, H)
     du.sum(axis=0, out=grads["bv"])
