@@ -331,6 +331,31 @@ def _onehot_cols(index: Any, values: Any, out: Any, ws: Workspace, name: str, xp
     hot[rows, index] = 0
 
 
+def _factor_back(
+    params: Params,
+    grads: Grads,
+    factor: tuple[Any, Any, Any],
+    names: tuple[str, str],
+    rows: Any,
+    coef: Any,
+    out: Any,
+    xp: Any,
+) -> None:
+    """One factor's softmax back to its tanh layer's output: (D2)'s or (D3)'s first line.
+
+    ``factor`` is (p (M, K), target (M,), the tanh layer's output (M, H)); ``p``
+    becomes ``dy = (p - onehot(target)) * coef`` in place. The output weight's and
+    bias's gradients go into ``grads[names]``, and ``out`` (M, H) receives ``dy Wy``:
+    d loss / d the layer's output, before its tanh's derivative.
+    """
+    (dy, target, hid), (Wy, by_) = factor, names
+    dy[rows, target] -= 1
+    dy *= coef[:, None]
+    xp.matmul(dy.T, hid, out=grads[Wy])  # dWyv / dWyt (K, H)
+    dy.sum(axis=0, out=grads[by_])
+    xp.dot(dy, params[Wy], out=out)
+
+
 def head_backward(
     params: Params,
     cache: HeadCache,
@@ -353,27 +378,16 @@ def head_backward(
     coef = coef * cache.syllable  # (M,)
     u, w = cache.u, cache.w
     # (D3) first: the final's head sends part of du back through Wtu.
-    dy2 = cache.p2  # (M, 28), in place: dy2 = p2 - onehot(t), weighted
-    dy2[rows, cache.t] -= 1
-    dy2 *= coef[:, None]
-    xp.matmul(dy2.T, w, out=grads["Wyt"])  # dWyt (28, H)
-    dy2.sum(axis=0, out=grads["byt"])
     dw = ws.get("j3-dw", (M, H), h.dtype)  # (M, H)
-    xp.dot(dy2, params["Wyt"], out=dw)
+    _factor_back(params, grads, (cache.p2, cache.t, w), ("Wyt", "byt"), rows, coef, dw, xp)
     dw *= 1 - w * w  # through tanh
     xp.matmul(dw.T, u, out=grads["Wtu"])  # dWtu (H, H)
     dw.sum(axis=0, out=grads["bt"])
     _onehot_cols(cache.v, dw, grads["Wtv"], ws, "j3-hot-v", xp)  # dWtv (H, 21)
     # (D2): du from the medial's own loss and from the final's head.
-    dy1 = cache.p1  # (M, 21), in place
-    dy1[rows, cache.v] -= 1
-    dy1 *= coef[:, None]
-    xp.matmul(dy1.T, u, out=grads["Wyv"])  # dWyv (21, H)
-    dy1.sum(axis=0, out=grads["byv"])
     du = ws.get("j3-du", (M, H), h.dtype)  # (M, H)
-    xp.dot(dy1, params["Wyv"], out=du)
-    # dw is spent once dWtu, dbt and dWtv are taken: it receives Wtu^T dw, for du.
-    du += xp.dot(dw, params["Wtu"], out=ws.get("j3-dwu", (M, H), h.dtype))
+    _factor_back(params, grads, (cache.p1, cache.v, u), ("Wyv", "byv"), rows, coef, du, xp)
+    du += xp.dot(dw, params["Wtu"], out=ws.get("j3-dwu", (M, H), h.dtype))  # Wtu^T dw
     du *= 1 - u * u  # through tanh
     xp.matmul(du.T, h, out=grads["Wvh"])  # dWvh (H, H)
     du.sum(axis=0, out=grads["bv"])
