@@ -54,8 +54,9 @@ void rnn_forward_##SFX(ptrdiff_t B, ptrdiff_t H, const T *restrict pre, T *restr
  * loop: `d = dhraw[t]; d += dhnext; d *= dtanh[t]`, with dtanh = 1 - h^2 of the step):   \
  *     dh    = dout_t + dhnext                                      (B1)                  \
  *     dhraw = (1 - h_t^2) * dh                                     (B2)                  \
- * d (B, H) holds dout_t on entry and dhraw on exit; Python then does (B3). dhnext NULL   \
- * is the naive rule's dhnext = 0 (`dhraw *= dtanh`): all T steps at once, T*B rows. */   \
+ * d (B, H) holds dout_t on entry and dhraw on exit; (B3) follows, in rnn_backward_seq    \
+ * (or Python's loop). dhnext NULL is the naive rule's dhnext = 0 (`dhraw *= dtanh`):     \
+ * all T steps at once, T*B rows. */                                                      \
 void rnn_backward_##SFX(ptrdiff_t B, ptrdiff_t H, T *restrict d,                          \
                         const T *restrict dhnext, const T *restrict h)                    \
 {                                                                                         \
@@ -81,8 +82,9 @@ void rnn_backward_##SFX(ptrdiff_t B, ptrdiff_t H, T *restrict d,                
  * matmul's part of dhnext (on entry: the step after's; on exit: this step's).            \
  * acts (B, 3H) = [r | z | n], hn, h (the step's previous state), dout, dhnext (B, H);    \
  * dgh (B, 3H) receives [dr_raw | dz_raw | dhn] and dpre (B, 3H) [dr_raw | dz_raw |       \
- * dn_raw]. Python then does dhnext = dgh Wh. dhnext and carry NULL: the naive rule       \
- * (nothing from the step after, no (B6)), over all T steps at once as B = T*B rows. */   \
+ * dn_raw]. dhnext = dgh Wh follows, in gru_backward_seq (or Python's loop). dhnext and   \
+ * carry NULL: the naive rule (nothing from the step after, no (B6)), over all T steps    \
+ * at once as B = T*B rows. */                                                            \
 static inline __attribute__((always_inline)) void                                         \
 gru_back_rows_##SFX(ptrdiff_t B, ptrdiff_t H, const T *restrict dout,                     \
                     const T *restrict dhnext, T *restrict carry, const T *restrict acts,  \
@@ -354,8 +356,9 @@ void lstm_forward_cols_##SFX(ptrdiff_t B, ptrdiff_t H, const T *restrict pre,   
  *     da_o   = dh * tanh(c') * o (1 - o)                           (B4)                  \
  *     dcnext = dc * f                                              (B5)                  \
  * dout, dhnext, dcnext, c (the step's previous cell), tc (B, H); act, dpre (B, 4H).      \
- * dcnext is updated in place; Python then does (B6) dhnext = dpre Wh. dhnext and dcnext  \
- * NULL: the naive rule (no (B5), (B6)), over all T steps at once as B = T*B rows. */     \
+ * dcnext is updated in place; (B6) dhnext = dpre Wh follows, in lstm_backward_seq (or    \
+ * Python's loop). dhnext and dcnext NULL: the naive rule (no (B5), (B6)), over all T     \
+ * steps at once as B = T*B rows. */                                                      \
 static inline __attribute__((always_inline)) void                                         \
 lstm_back_rows_##SFX(ptrdiff_t B, ptrdiff_t H, const T *restrict dout,                    \
                      const T *restrict dhnext, T *restrict dcnext, const T *restrict act, \
