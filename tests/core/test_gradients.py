@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -205,6 +207,29 @@ def test_weight_drop_matches_numerical_gradient_in_training_mode(cell, layers):
         assert (grads[name][mult == 0] == 0).all()  # a dropped entry learns nothing this step
     for name, err in check(case).items():
         assert err < 1e-6, f"d{name}: relative error {err:.2e}"
+
+
+@pytest.mark.parametrize("cell", ["rnn", "gru", "lstm"])
+def test_a_dropout_mask_per_sequence_matches_numerical_gradient(cell):
+    # Ragged and carried, two layers: the mask held over time meets padding and a state.
+    case = random_case(np.random.default_rng(31), H=5, T=4, layers=2, cell=cell, dropout=0.3)
+    case = dataclasses.replace(case, dropout_masks="sequence")
+    _, cache = case.forward(case.params)
+    for d in cache.drops:
+        assert (d == d[:1]).all()  # (T, B, H): one mask for all T steps
+        assert (d == 0).any() and (d != 0).any()
+    for name, err in check(case).items():
+        assert err < 1e-6, f"d{name}: relative error {err:.2e}"
+
+
+def test_a_dropout_mask_per_sequence_drops_the_rate_and_varies_by_sequence(rng):
+    case = random_case(rng, V=5, H=200, T=30, B=8, dropout=0.25, ragged=False)
+    _, cache = dataclasses.replace(case, dropout_masks="sequence").forward(case.params)
+    d = cache.drops[0]  # (T, B, H)
+    assert (d == d[:1]).all()
+    assert abs((d[0] == 0).mean() - 0.25) < 0.04  # 1,600 draws: 4 standard errors
+    assert abs(d.mean() - 1.0) < 0.06
+    assert (d[0, 0] != d[0, 1]).any()
 
 
 def test_weight_drop_is_inverted_and_changes_only_the_training_loss(rng):

@@ -37,3 +37,16 @@ def test_the_keyed_bits_are_uniform_and_their_masks_drop_the_rate():
     assert (bits[:, 0] == bits[:, 1]).mean() < 0.01
     after = KeyedBits(0, 12, np.arange(64)).bits((50, 64, 40), layer=0)
     assert (bits == after).mean() < 0.01
+
+
+def test_a_mask_per_sequence_is_the_first_draws_of_the_sequences_stream():
+    columns = np.array([5, 0, 3])
+    keyed = KeyedBits(2, 7, columns)
+    step = keyed.bits((9, 3, 11), layer=1)  # (T, B, H)
+    held = keyed.bits((9, 3, 11), layer=1, per_sequence=True)
+    assert (held == held[:1]).all()  # the same at every step
+    np.testing.assert_array_equal(held[0], step[0])  # the stream's first H draws
+    assert (held[0, 0] != held[0, 1]).any()  # each sequence has its own
+    # A rank whose batch has fewer steps, or only some of the sequences, reads the same.
+    short = KeyedBits(2, 7, columns[1:]).bits((4, 2, 11), layer=1, per_sequence=True)
+    np.testing.assert_array_equal(short[0], held[0, 1:])

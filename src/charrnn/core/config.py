@@ -21,6 +21,7 @@ DTYPES = ("float32", "float64")
 INITS = ("normal", "scaled")
 REDUCTIONS = ("mean", "sum")
 SCHEDULES = ("constant", "cosine")
+DROPOUT_MASKS = ("step", "sequence")
 CELLS = CELL_NAMES  # the cell registry's names, read live (a registered cell is a choice)
 
 # Sections of `charrnn train --help`, in the order they are shown.
@@ -91,6 +92,11 @@ class Config:
     dropout : float
         Probability of zeroing a unit of each layer's output during training
         (between layers and before the output layer); 0 turns it off.
+    dropout_masks : {"step", "sequence"}
+        ``step``: a fresh dropout mask at every time step. ``sequence``: one
+        mask per sequence and layer, the same at every step of the batch
+        (variational dropout, Gal & Ghahramani 2016; AWD-LSTM's locked dropout):
+        a unit dropped is dropped for the whole sequence.
     weight_drop : float
         Probability of zeroing an entry of each layer's recurrent weight ``Whh``
         during a training step (DropConnect, as in AWD-LSTM), one draw for the
@@ -226,6 +232,13 @@ class Config:
         "dropout between layers and before the output, training only",
         "regularisation",
         metavar="P",
+    )
+    dropout_masks: str = _field(
+        "step",
+        "step: a fresh dropout mask at every time step; sequence: one per sequence "
+        "(variational dropout)",
+        "regularisation",
+        choices=DROPOUT_MASKS,
     )
     weight_drop: float = _field(
         0.0,

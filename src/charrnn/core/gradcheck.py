@@ -23,6 +23,7 @@ class GradCheckCase:
     drop_seed: int = 0  # every forward of the check draws the same dropout masks
     weight_drop: float = 0.0  # the same weight-drop masks too
     cell: str | None = None  # the registered cell by name; None: cell_of(params)
+    dropout_masks: str = "step"  # a mask per time step, or one per sequence
 
     def forward(self, params: Params) -> tuple[float, Cache]:
         """The summed loss (and cache) at ``params``, with this case's fixed dropout masks."""
@@ -38,6 +39,7 @@ class GradCheckCase:
             rng=rng,
             cell=self.cell,
             weight_drop=self.weight_drop,
+            dropout_masks=self.dropout_masks,
         )
 
 

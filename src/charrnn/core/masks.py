@@ -7,7 +7,8 @@ random bits behind the masks are a pure function of (seed, step, layer, global
 sequence index, time step, unit): one PCG64 stream per (seed, step, layer), and
 sequence ``c`` reads it from draw ``c * 2**64`` on (a jump, not a walk). A
 stream's draws come in time order, so a words-mode rank whose batch is shorter
-than the global one reads a prefix of the same bits. The weight-drop masks, one
+than the global one reads a prefix of the same bits, and a mask kept for the
+whole sequence (variational dropout) is the stream's first H draws. The weight-drop masks, one
 per layer for the whole batch, are keyed by (seed, step, layer) alone.
 
 Each mask entry is one 16-bit integer, uniform on [0, 65536): four to a PCG64
@@ -64,11 +65,16 @@ class KeyedBits:
     def __init__(self, seed: int, step: int, columns: np.ndarray):
         self.seed, self.step, self.columns = seed, step, columns
 
-    def bits(self, shape: tuple[int, int, int], layer: int, buf: Any = None) -> np.ndarray:
+    def bits(
+        self, shape: tuple[int, int, int], layer: int, buf: Any = None, per_sequence: bool = False
+    ) -> np.ndarray:
         """Draws for one layer's (T, B, H) output, as a (T, B, H) view of a (B, T, H) block.
 
         ``buf`` is a uint16 array of ``B*T*H`` elements or more to draw into
-        (reused from step to step); a new one when ``None``.
+        (reused from step to step); a new one when ``None``. ``per_sequence``:
+        one (H,) draw per sequence, the same at every time step (variational
+        dropout); they are the first H draws of the sequence's stream, so a
+        rank with fewer time steps still reads the same ones.
         """
         T, B, H = shape
         if B != len(self.columns):
@@ -80,7 +86,10 @@ class KeyedBits:
         for j, c in enumerate(self.columns.tolist()):
             bits.state = start  # each jump starts from the stream's beginning: exact
             bits.advance(c * _STRIDE)
-            block[j] = _raw(bits, T * H)  # (T*H,), time-major
+            if per_sequence:
+                block[j].reshape(T, H)[:] = _raw(bits, H)  # (H,) at every step
+            else:
+                block[j] = _raw(bits, T * H)  # (T*H,), time-major
         return block.reshape(B, T, H).transpose(1, 0, 2)
 
     def weight_bits(self, shape: tuple[int, int], layer: int) -> np.ndarray:

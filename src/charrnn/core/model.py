@@ -282,24 +282,34 @@ class Cache:
 
 
 def _dropout(
-    out: Any, rate: float, rng: Any, ws: Workspace, layer: int, backend: Backend
+    out: Any,
+    rate: float,
+    rng: Any,
+    ws: Workspace,
+    layer: int,
+    backend: Backend,
+    per_sequence: bool = False,
 ) -> tuple[Any, Any]:
-    """Inverted dropout of ``out`` (T, B, H): returns (dropped output, multipliers)."""
+    """Inverted dropout of ``out`` (T, B, H): returns (dropped output, multipliers).
+
+    ``per_sequence``: one mask per sequence, the same at every time step.
+    """
     xp = backend.xp
     drop = ws.get(f"drop{layer}", out.shape, out.dtype)  # (T, B, H)
     dropped = ws.get(f"dropped{layer}", out.shape, out.dtype)  # (T, B, H)
     if isinstance(rng, np.random.Generator):
-        u32 = ws.get("uniform", out.shape, np.float32)
-        if backend.name == "numpy":
+        u32 = ws.get("uniform", out.shape, np.float32)  # (T, B, H)
+        if backend.name == "numpy" and not per_sequence:
             rng.random(dtype=np.float32, out=u32)
         else:
-            u32[...] = backend.asarray(rng.random(out.shape, dtype=np.float32))
+            draw = out.shape[1:] if per_sequence else out.shape  # (B, H) or (T, B, H)
+            u32[...] = backend.asarray(rng.random(draw, dtype=np.float32))
         _multiplier(u32, 1.0 - rate, 1.0 / (1.0 - rate), drop, ws, xp)
     else:
         # Keyed by position (charrnn.core.masks), so data-parallel ranks draw what one
         # process would; a (T, B, H) view of a (B, T, H) host block of 16-bit draws.
         host = ws.get("mask-bits", (out.size,), np.uint16) if backend.name == "numpy" else None
-        bits = rng.bits(out.shape, layer, host)
+        bits = rng.bits(out.shape, layer, host, per_sequence)
         return _apply_keyed_mask(out, bits, out.shape, rate, drop, dropped, ws, backend), drop
     xp.multiply(out, drop, out=dropped)
     return dropped, drop
@@ -370,6 +380,7 @@ def forward(
     ws: Workspace | None = None,
     cell: str | Cell | None = None,
     weight_drop: float = 0.0,
+    dropout_masks: str = "step",
 ) -> tuple[float, Cache]:
     """Run the RNN over a batch and return the summed cross-entropy.
 
@@ -397,6 +408,9 @@ def forward(
     weight_drop : float
         Probability of zeroing an entry of each layer's recurrent weight for
         this call (training only), one draw for the whole batch.
+    dropout_masks : {"step", "sequence"}
+        A fresh dropout mask at every time step, or one per sequence kept for
+        all T steps (variational dropout).
 
     Returns
     -------
@@ -444,7 +458,8 @@ def forward(
         out, final[l], lcache = cell.forward(used, l, pre, h0[l], ws, xp)
         drop = None
         if dropout > 0:
-            out, drop = _dropout(out, dropout, rng, ws, l, backend)
+            per_sequence = dropout_masks == "sequence"
+            out, drop = _dropout(out, dropout, rng, ws, l, backend, per_sequence)
         caches.append(lcache)
         drops.append(drop)
         outs.append(out)

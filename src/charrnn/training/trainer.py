@@ -406,6 +406,7 @@ class Trainer:
                 mask,
                 dropout=cfg.dropout,
                 weight_drop=cfg.weight_drop,
+                dropout_masks=cfg.dropout_masks,
                 rng=drop,
                 backend=be,
                 ws=self.ws,
