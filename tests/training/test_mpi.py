@@ -143,9 +143,6 @@ CASES = {
     # 20 training words in batches of 9: every third batch holds 2, so at K=3 one
     # rank has no word in it (and still joins the Allreduce).
     "words": ["--mode", "words", "--batch-size", "9", "--clip-mode", "norm", "--clip", "0.5"],
-    # Each rank's batch is as long as its own longest word: one mask per sequence must
-    # not depend on how many steps the rank's batch has.
-    "words-variational": ["--mode", "words", "--batch-size", "9", "--dropout-masks", "sequence"],
     "text": [
         "--mode",
         "text",
@@ -194,7 +191,7 @@ def assert_close(a: dict[str, np.ndarray], b: dict[str, np.ndarray], rtol: float
         assert err <= rtol, f"{k}: relative difference {err:.2e}"
 
 
-@pytest.mark.parametrize("mode", list(CASES))
+@pytest.mark.parametrize("mode", ["words", "text"])
 def test_ranks_train_the_model_one_process_trains(mode, corpus, tmp_path, cli):
     one_process(corpus, tmp_path / "k1", args_for(mode, 9))
     reference = params(tmp_path / "k1")

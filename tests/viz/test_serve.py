@@ -443,6 +443,10 @@ def test_sigterm_and_sigint_stop_the_server_cleanly(words_run, sig):
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        # A test run started in the background (nohup, `make test &`) hands its children
+        # SIGINT ignored, and Python keeps an inherited SIG_IGN: give the server the
+        # default a terminal gives it, which Python turns into KeyboardInterrupt.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     line = proc.stdout.readline()
     assert " at http://127.0.0.1:" in line
