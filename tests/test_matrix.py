@@ -50,6 +50,7 @@ def train_flags(cell: str, units: str, mode: str) -> list[str]:
     flags += ["--batch-size", "3", "--seq-len", "6", "--schedule", "constant"]
     flags += ["--val-fraction", "0.2", "--log-every", "2", "--dtype", "float64", "--quiet"]
     flags += ["--weight-drop", "0.25"]  # its masks too must survive a resume and the ranks
+    flags += ["--dropout", "0.2", "--dropout-masks", "sequence"]  # and one mask per sequence
     if units != "char":
         flags += ["--units", units]
     return flags

@@ -597,8 +597,9 @@ def test_the_fused_adam_step_equals_numpy(dtype):
 
 
 @needs_library
+@pytest.mark.parametrize("per_sequence", [False, True], ids=["step", "sequence"])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_the_fused_dropout_masks_equal_numpy_exactly(dtype):
+def test_the_fused_dropout_masks_equal_numpy_exactly(dtype, per_sequence):
     rng = np.random.default_rng(0)
     out = rng.standard_normal((7, 5, 9)).astype(dtype)  # (T, B, H), H not a vector's width
     W = rng.standard_normal((27, 9)).astype(dtype)  # a GRU's (3H, H)
@@ -607,7 +608,7 @@ def test_the_fused_dropout_masks_equal_numpy_exactly(dtype):
     for kind in ("numpy", "compiled"):
         keyed = KeyedBits(3, 8, np.array([4, 0, 2, 1, 6]))
         with kernels.using(kind):
-            dropped, drop = _dropout(out, 0.3, keyed, Workspace(), 1, NUMPY)
+            dropped, drop = _dropout(out, 0.3, keyed, Workspace(), 1, NUMPY, per_sequence)
             used, mult = _weight_drop(W, 0.4, keyed, Workspace(), 1, NUMPY)
         runs[kind] = [a.copy() for a in (dropped, drop, used, mult)]
     for what, c, n in zip(("dropped", "drop", "used", "mult"), *runs.values(), strict=True):
@@ -616,6 +617,7 @@ def test_the_fused_dropout_masks_equal_numpy_exactly(dtype):
     assert (drop == 0).any() and (drop != 0).any() and (mult == 0).any()
     np.testing.assert_array_equal(dropped, out * drop)
     np.testing.assert_array_equal(used, W * mult)
+    assert (drop == drop[:1]).all() == per_sequence  # one mask for all T steps, or T of them
 
 
 def test_every_c_function_is_declared_with_its_parameters():

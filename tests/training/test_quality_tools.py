@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from charrnn import CharRNN, Config
-from charrnn.core.model import init_params
+from charrnn.core.model import forward, init_params
 from charrnn.core.vocab import Vocab
 from charrnn.data.split import split_train_val
 from charrnn.training import checkpoint
@@ -210,3 +210,25 @@ def test_plot_names_the_averaged_validation_curve(cli, tmp_path, monkeypatch, fl
     assert code == 0, err
     assert cli("plot", run)[0] == 0
     assert seen["val_label"] == label
+
+
+@pytest.mark.parametrize("masks", ["step", "sequence"])
+def test_training_draws_the_dropout_masks_its_config_names(monkeypatch, masks):
+    """Catches a trainer that drops the config's dropout_masks on the way to the model:
+    ranks and one process would then agree on the wrong masks."""
+    from charrnn.training import trainer as trainer_module
+
+    seen = []
+
+    def spy(*args, **kwargs):
+        loss, cache = forward(*args, **kwargs)
+        seen.extend(d.copy() for d in cache.drops)
+        return loss, cache
+
+    monkeypatch.setattr(trainer_module, "forward", spy)
+    config = Config(hidden=16, layers=2, dropout=0.3, dropout_masks=masks, steps=2)
+    Trainer(config, Vocab.from_text("abcdefgh"), ["abcdefgh", "hgfedcba"] * 4).run()
+    assert len(seen) == 4  # two steps of two layers
+    for d in seen:  # (T, B, H)
+        assert d.shape[0] > 1 and (d == 0).any()
+        assert (d == d[:1]).all() == (masks == "sequence")

@@ -11,6 +11,7 @@ from typing import Any
 from ..common.errors import CharRNNError
 from .cells import CELL_NAMES
 from .kernels import KERNELS
+from .masks import DROPOUT_MASKS
 from .vocab import NORMALIZATIONS, UNITS, Units
 
 MODES = ("words", "text")
@@ -21,7 +22,6 @@ DTYPES = ("float32", "float64")
 INITS = ("normal", "scaled")
 REDUCTIONS = ("mean", "sum")
 SCHEDULES = ("constant", "cosine")
-DROPOUT_MASKS = ("step", "sequence")
 CELLS = CELL_NAMES  # the cell registry's names, read live (a registered cell is a choice)
 
 # Sections of `charrnn train --help`, in the order they are shown.

@@ -29,6 +29,7 @@ _TAG = 0xD209  # keeps these streams apart from every other use of the seed
 _TAG_WEIGHTS = 0xD20C  # the weight-drop masks' streams, apart from the dropout's
 _STRIDE = 1 << 64  # draws reserved per sequence: far more than any (T, H) block
 LEVELS = 1 << 16  # the values one mask entry's bits take
+DROPOUT_MASKS = ("step", "sequence")  # a fresh dropout mask per time step, or one per sequence
 
 
 def threshold(rate: float) -> tuple[int, float]:

@@ -419,6 +419,8 @@ def forward(
     cache : Cache
         Input to :func:`backward`; ``cache.final_state`` is (L, B, S).
     """
+    if dropout_masks not in masks.DROPOUT_MASKS:
+        raise ValueError(f"unknown dropout_masks {dropout_masks!r}; use {masks.DROPOUT_MASKS}")
     xp = backend.xp
     cell = get_cell(cell) if cell is not None else cell_of(params)
     ws = ws if ws is not None else Workspace(backend)
