@@ -3,20 +3,23 @@
     python examples/results.py names                 # ../shared/data/names.txt, 10 minutes
     python examples/results.py shakespeare           # ../shared/data/tinyshakespeare.txt, 30
     python examples/results.py names-gru --minutes 5 # a preset at another budget
+    python examples/results.py korean                # built-in @ko-nouns, 5 minutes
     python examples/results.py names-gru --set weight_drop=0.3 --ranks 2  # an ablation row
     python examples/results.py --table               # the table and plot from every result
 
 A run is ``charrnn train DATA --preset NAME [--time-budget M] --out runs/NAME-Mmin``
 (``--force`` starts it again). ``--set FIELD=VALUE`` (repeatable) adds the flag of a
 config field, and ``--ranks K`` trains on K MPI ranks (``mpiexec -n K``, the ``mpi``
-extra); such a variant runs in ``runs/NAME-Mmin-VARIANT`` and its table row shows the
-whole command, so the preset and its ablations sit side by side.
+extra; by default the ranks the preset asks for, ``shakespeare-gru``'s two past its
+5-minute row); such a variant runs in ``runs/NAME-Mmin-VARIANT`` and its table row
+shows the whole command, so the preset and its ablations sit side by side.
 
 Afterwards the script reads the best checkpoint and the metrics log: parameters,
-held-out loss (the split training never saw: names: 1,000 names by seeded
-permutation; text: the last 10% of the file), wall clock, the steps the budget
-allowed, and the machine (CPU model, cores, BLAS kernel), and writes them with
-the loss-against-minutes curve to ``runs/NAME-Mmin/result.json``.
+held-out loss per character of text whatever the units (on the split training never
+saw: names and Korean nouns: 1,000 words by seeded permutation; text: the last 10% of
+the file), wall clock, the steps the budget allowed, and the machine (CPU model,
+cores, BLAS kernel), and writes them with the loss-against-minutes curve to
+``runs/NAME-Mmin/result.json``.
 
 ``--table`` reads every ``runs/*/result.json`` and prints the Markdown table of
 docs/recipes.md, and draws docs/results.png: held-out loss against minutes for
@@ -36,10 +39,11 @@ import shutil
 import subprocess
 import sys
 
-from charrnn.training.presets import PRESETS
+from charrnn.training.presets import PRESETS, ranks_line
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-DATA = {"names": "names.txt", "shakespeare": "tinyshakespeare.txt"}
+# Each corpus's data: a file of ../shared/data, or a built-in corpus (@name).
+DATA = {"names": "names.txt", "shakespeare": "tinyshakespeare.txt", "korean": "@ko-nouns"}
 # Figures this project compares itself with (held-out nats/char on the same splits).
 ANCHORS = {
     "names": [("makemore Transformer, 10 min on 2 cores", 1.966), ("target", 1.86)],
@@ -98,6 +102,18 @@ def variant_name(sets: list[str], ranks: int) -> str:
     return "".join(f"-{p}" for p in parts)
 
 
+def ranks_for(preset: str, minutes: float | None, given: int | None) -> int:
+    """The MPI ranks a run of ``preset`` gets: ``given``, else the ranks its recipe asks for.
+
+    A budget one of the preset's scale rows covers is a recipe of its own, measured on
+    one process (``charrnn.training.presets.ranks_line`` says the same to a user).
+    """
+    if given is not None:
+        return given
+    asks = ranks_line(preset, 1, minutes) is not None  # what a one-process run is told
+    return PRESETS[preset].get("ranks", 1) if asks else 1
+
+
 def launcher(ranks: int) -> tuple[list[str], dict[str, str] | None]:
     """The command prefix and environment that run charrnn on ``ranks`` MPI ranks."""
     if ranks <= 1:
@@ -120,9 +136,11 @@ def train_and_record(
     sets: list[str] | None = None,
     ranks: int = 1,
 ) -> pathlib.Path:
-    data = ROOT.parent / "shared" / "data" / DATA[corpus_of(preset)]
-    if not data.is_file():
-        sys.exit(f"{data} is absent: this script needs ../shared/data")
+    data = DATA[corpus_of(preset)]
+    if not data.startswith("@"):
+        data = str(ROOT.parent / "shared" / "data" / data)
+        if not pathlib.Path(data).is_file():
+            sys.exit(f"{data} is absent: this script needs ../shared/data")
     sets = sets or []
     budget = minutes if minutes is not None else PRESETS[preset]["config"]["time_budget"]
     run = runs / f"{preset}-{budget:g}min{variant_name(sets, ranks)}"
@@ -130,12 +148,12 @@ def train_and_record(
     if force or not (run / "latest.npz").is_file():
         flags = ["--time-budget", f"{budget:g}", *extra]
         flags += ["--out", str(run), "--force"]
-        charrnn("train", str(data), "--preset", preset, *flags, ranks=ranks)
+        charrnn("train", data, "--preset", preset, *flags, ranks=ranks)
 
     from charrnn import CharRNN
 
     metrics = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
-    validated = [m for m in metrics if m["val_loss"] is not None]
+    validated = validations(metrics)
     best = min(validated, key=lambda m: m["val_loss"])
     model = CharRNN.load(run)  # best.npz
     cfg = model.config_
@@ -168,6 +186,19 @@ def train_and_record(
         result["samples"] = json.loads(out)["samples"][:1]
     (run / "result.json").write_text(json.dumps(result, indent=1) + "\n")
     return run
+
+
+def validations(metrics: list[dict]) -> list[dict]:
+    """The metrics log's validated rows, each ``val_loss`` in nats per character of text.
+
+    Jamo units log their loss per jamo (``val_loss``) and per character of the composed
+    text (``val_loss_per_char``); the table compares units, so it takes the second.
+    """
+    rows = [dict(m) for m in metrics if m["val_loss"] is not None]
+    for m in rows:
+        if m.get("val_loss_per_char") is not None:
+            m["val_loss"] = m["val_loss_per_char"]
+    return rows
 
 
 def row(r: dict) -> str:
@@ -216,7 +247,7 @@ def table(runs: pathlib.Path, plot: pathlib.Path) -> None:
             label = " ".join([r["preset"], *r.get("flags", [])])
             label += f" ×{r['ranks']} ranks" if r.get("ranks", 1) > 1 else ""
             ax.plot(xs, ys, label=f"{label} ({r['budget_minutes']:g} min)", lw=1.3)
-        for i, (label, value) in enumerate(ANCHORS[corpus]):
+        for i, (label, value) in enumerate(ANCHORS.get(corpus, ())):
             ax.axhline(value, ls="--" if i == 0 else ":", color="gray", lw=1)
             ax.annotate(label, (0, value), textcoords="offset points", xytext=(4, 3), fontsize=8)
         ax.set_title(corpus)
@@ -241,7 +272,11 @@ def main() -> None:
         metavar="FIELD=VALUE",
         help="a config field for a variant of the preset (repeatable), e.g. weight_drop=0.3",
     )
-    ap.add_argument("--ranks", type=int, default=1, help="train on K MPI ranks (mpiexec -n K)")
+    ap.add_argument(
+        "--ranks",
+        type=int,
+        help="train on K MPI ranks (mpiexec -n K; default: the ranks the preset asks for)",
+    )
     ap.add_argument("--table", action="store_true", help="print the table of every result")
     ap.add_argument("--runs", type=pathlib.Path, default=ROOT / "runs", help="where runs go")
     ap.add_argument(
@@ -251,9 +286,8 @@ def main() -> None:
     if args.preset is None and not args.table:
         ap.error("name a preset, or give --table")
     if args.preset is not None:
-        run = train_and_record(
-            args.preset, args.minutes, args.force, args.runs, args.set, args.ranks
-        )
+        ranks = ranks_for(args.preset, args.minutes, args.ranks)
+        run = train_and_record(args.preset, args.minutes, args.force, args.runs, args.set, ranks)
         r = json.loads((run / "result.json").read_text())
         print(row(r))
         print(f"best at step {r['best_step']:,} of {r['steps']:,}; plan {r['plan']}")

@@ -98,3 +98,49 @@ def test_budget_against_steps_runs_both_arms_and_compares_them():
     assert all(a["steps"] > 0 and a["best_val"] == a["best_val"] for a in arms)
     diff = arms[0]["best_val"] - arms[1]["best_val"]
     assert f"budget - steps: {diff:+.4f}" in p.stdout
+
+
+def test_every_preset_has_its_corpus_and_the_built_in_ones_exist():
+    """Catches a preset results.py cannot run (no data for its corpus), and a built-in
+    corpus looked for in ../shared/data."""
+    from charrnn.data.sources import builtin_names
+    from charrnn.training.presets import PRESETS
+
+    results = _script()
+    for name in PRESETS:
+        assert results.corpus_of(name) in results.DATA, name
+    built_in = [d for d in results.DATA.values() if d.startswith("@")]
+    assert built_in and all(d[1:] in builtin_names() for d in built_in)
+
+
+def test_a_run_gets_the_ranks_its_preset_asks_for_unless_told():
+    """Catches `results.py shakespeare-gru` recording a one-process run as the preset's
+    row when the preset is a two-rank recipe."""
+    results = _script()
+    assert results.ranks_for("shakespeare-gru", None, None) == 2
+    assert results.ranks_for("shakespeare-gru", 30, None) == 2
+    assert results.ranks_for("shakespeare-gru", 5, None) == 1  # its 5-minute row: one process
+    assert results.ranks_for("shakespeare-gru", None, 1) == 1  # told
+    assert results.ranks_for("names-gru", None, None) == 1
+
+
+def test_the_table_compares_units_per_character_of_text():
+    """Catches jamo units' runs recorded in nats per jamo, half their loss per character."""
+    metrics = [
+        {"step": 1, "val_loss": None},
+        {"step": 2, "val_loss": 2.1, "val_loss_per_char": 4.4},  # jamo units
+        {"step": 3, "val_loss": 1.9},  # character units log one figure
+    ]
+    got = _script().validations(metrics)
+    assert [(m["step"], m["val_loss"]) for m in got] == [(2, 4.4), (3, 1.9)]
+    assert metrics[1]["val_loss"] == 2.1  # the log's rows are left as they were
+
+
+def _script():
+    """examples/results.py as a module, for its pure functions."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("results", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
