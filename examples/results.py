@@ -39,7 +39,7 @@ import shutil
 import subprocess
 import sys
 
-from charrnn.training.presets import PRESETS, ranks_line
+from charrnn.training.presets import PRESETS, preset_ranks
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 # Each corpus's data: a file of ../shared/data, or a built-in corpus (@name).
@@ -103,15 +103,9 @@ def variant_name(sets: list[str], ranks: int) -> str:
 
 
 def ranks_for(preset: str, minutes: float | None, given: int | None) -> int:
-    """The MPI ranks a run of ``preset`` gets: ``given``, else the ranks its recipe asks for.
-
-    A budget one of the preset's scale rows covers is a recipe of its own, measured on
-    one process (``charrnn.training.presets.ranks_line`` says the same to a user).
-    """
-    if given is not None:
-        return given
-    asks = ranks_line(preset, 1, minutes) is not None  # what a one-process run is told
-    return PRESETS[preset].get("ranks", 1) if asks else 1
+    """The MPI ranks a run of ``preset`` gets: ``given``, else the ranks its recipe asks for
+    (one process for a budget one of its scale rows covers)."""
+    return given if given is not None else preset_ranks(preset, minutes)
 
 
 def launcher(ranks: int) -> tuple[list[str], dict[str, str] | None]:
@@ -121,7 +115,10 @@ def launcher(ranks: int) -> tuple[list[str], dict[str, str] | None]:
     beside = pathlib.Path(sys.executable).parent / "mpiexec"
     mpiexec = str(beside) if beside.is_file() else shutil.which("mpiexec")
     if mpiexec is None:
-        sys.exit("--ranks needs mpiexec: pip install 'charrnn[mpi]'")
+        sys.exit(
+            f"{ranks} MPI ranks (the preset's, or --ranks) need mpiexec: "
+            "pip install 'charrnn[mpi]', or give --ranks 1 to run on one process"
+        )
     env = dict(os.environ)
     if os.name == "posix" and os.geteuid() == 0:  # Open MPI refuses root unless told twice
         env.update(OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")

@@ -95,8 +95,8 @@ class Config:
     dropout_masks : {"step", "sequence"}
         ``step``: a fresh dropout mask at every time step. ``sequence``: one
         mask per sequence and layer, the same at every step of the batch
-        (variational dropout, Gal & Ghahramani 2016; AWD-LSTM's locked dropout):
-        a unit dropped is dropped for the whole sequence.
+        (AWD-LSTM's locked dropout, after Gal & Ghahramani's variational dropout,
+        on the layers' outputs only): a unit dropped is dropped for the whole sequence.
     weight_drop : float
         Probability of zeroing an entry of each layer's recurrent weight ``Whh``
         during a training step (DropConnect, as in AWD-LSTM), one draw for the
@@ -236,7 +236,7 @@ class Config:
     dropout_masks: str = _field(
         "step",
         "step: a fresh dropout mask at every time step; sequence: one per sequence "
-        "(variational dropout)",
+        "(locked dropout)",
         "regularisation",
         choices=DROPOUT_MASKS,
     )

@@ -131,19 +131,21 @@ PRESETS: dict[str, dict[str, Any]] = {
             "log_every": 1000,
         },
     },
-    # @ko-nouns (20,000 Korean nouns, 1,000 held out): jamo units, which beat
-    # character units (and jamo3) on every Korean list and budget measured
-    # (docs/korean.md), in names-gru's 5-minute shape. Its 19,000 training nouns are
-    # memorised within a minute under names-gru's regularisers, so these are stronger.
+    # @ko-nouns (20,000 Korean nouns, 1,000 held out) in names-gru's 5-minute shape.
+    # Its 19,000 training nouns are memorised about a minute in under names-gru's
+    # regularisers, so these are stronger; so regularised, jamo3 units (one step per
+    # syllable) reach a lower held-out loss than jamo and char units at 2 and 5 minutes
+    # (level with jamo at 10; docs/korean.md), where lightly regularised they memorised
+    # first.
     "korean": {
         "config": {
             "mode": "words",
-            "units": "jamo",
+            "units": "jamo3",
             "cell": "gru",
             "hidden": 192,
             "layers": 2,
-            "dropout": 0.3,
-            "weight_drop": 0.5,
+            "dropout": 0.4,
+            "weight_drop": 0.6,
             "init": "scaled",
             "batch_size": 128,
             "time_budget": 5,
@@ -203,15 +205,21 @@ def scale_line(name: str, minutes: float | None) -> str | None:
     return f"preset {name} for {minutes:g} minutes: {', '.join(changed)}"
 
 
-def ranks_line(name: str, ranks: int, minutes: float | None = None) -> str | None:
-    """A hint when preset ``name`` was measured on more MPI ranks than the run has.
+def preset_ranks(name: str, minutes: float | None = None) -> int:
+    """The MPI ranks preset ``name``'s recipe for ``minutes`` was measured on.
 
     The ranks belong to the preset's own recipe: a budget that one of its scale
-    rows covers (``minutes`` at or under the row's bound) gets no hint.
+    rows covers (``minutes`` at or under the row's bound) is a recipe of its own,
+    measured on one process.
     """
     p = preset(name)
-    want = p.get("ranks", 1)
-    if ranks >= want or _scale_row(p, minutes) is not None:
+    return 1 if _scale_row(p, minutes) is not None else p.get("ranks", 1)
+
+
+def ranks_line(name: str, ranks: int, minutes: float | None = None) -> str | None:
+    """A hint when preset ``name`` was measured on more MPI ranks than the run has."""
+    want = preset_ranks(name, minutes)
+    if ranks >= want:
         return None
     return (
         f"preset {name} is measured on {want} MPI ranks, one per core, which fit more "
