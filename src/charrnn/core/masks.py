@@ -8,8 +8,8 @@ sequence index, time step, unit): one PCG64 stream per (seed, step, layer), and
 sequence ``c`` reads it from draw ``c * 2**64`` on (a jump, not a walk). A
 stream's draws come in time order, so a words-mode rank whose batch is shorter
 than the global one reads a prefix of the same bits, and a mask kept for the
-whole sequence (variational dropout) is the stream's first H draws. The weight-drop masks, one
-per layer for the whole batch, are keyed by (seed, step, layer) alone.
+whole sequence (locked dropout) is the stream's first H draws. The weight-drop
+masks, one per layer for the whole batch, are keyed by (seed, step, layer) alone.
 
 Each mask entry is one 16-bit integer, uniform on [0, 65536): four to a PCG64
 draw, taken raw. A float per entry (``Generator.random``) costs three times as
@@ -73,7 +73,7 @@ class KeyedBits:
 
         ``buf`` is a uint16 array of ``B*T*H`` elements or more to draw into
         (reused from step to step); a new one when ``None``. ``per_sequence``:
-        one (H,) draw per sequence, the same at every time step (variational
+        one (H,) draw per sequence, the same at every time step (locked
         dropout); they are the first H draws of the sequence's stream, so a
         rank with fewer time steps still reads the same ones.
         """

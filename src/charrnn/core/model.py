@@ -410,7 +410,7 @@ def forward(
         this call (training only), one draw for the whole batch.
     dropout_masks : {"step", "sequence"}
         A fresh dropout mask at every time step, or one per sequence kept for
-        all T steps (variational dropout).
+        all T steps (locked dropout).
 
     Returns
     -------
