@@ -410,16 +410,19 @@ def top_logits(params: Params, h: np.ndarray) -> np.ndarray:
     return h @ params["Why"].T + params["by"]
 
 
-def medial_logits(params: Params, h: np.ndarray, l: np.ndarray) -> np.ndarray:
-    """(O2)'s ``y1`` for states h (n, H) after initials l (n,): (n, 21)."""
-    u = medial_hidden(params, h, l, np.empty(h.shape, dtype=h.dtype), np)
+def medial_state(params: Params, h: np.ndarray, l: np.ndarray) -> np.ndarray:
+    """(O2)'s ``u`` for states h (n, H) after initials l (n,): (n, H), both heads' input."""
+    return medial_hidden(params, h, l, np.empty(h.shape, dtype=h.dtype), np)
+
+
+def medial_logits(params: Params, u: np.ndarray) -> np.ndarray:
+    """(O2)'s ``y1`` from :func:`medial_state`'s u (n, H): (n, 21)."""
     return u @ params["Wyv"].T + params["byv"]
 
 
-def final_logits(params: Params, h: np.ndarray, l: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """(O3)'s ``y2`` for states h (n, H) after initials l and medials v (n,): (n, 28)."""
-    u = medial_hidden(params, h, l, np.empty(h.shape, dtype=h.dtype), np)
-    w = final_hidden(params, u, v, np.empty(h.shape, dtype=h.dtype), np)
+def final_logits(params: Params, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """(O3)'s ``y2`` from :func:`medial_state`'s u (n, H) and medials v (n,): (n, 28)."""
+    w = final_hidden(params, u, v, np.empty(u.shape, dtype=u.dtype), np)
     return w @ params["Wyt"].T + params["byt"]
 
 
@@ -471,8 +474,9 @@ def factor_probs(
     c0, syllable, l, v, t = layout.split(np.asarray(ids))
     rows = np.arange(len(h))
     p0 = np.exp(_log_softmax(top_logits(params, h)))[rows, c0]
-    p1 = np.exp(_log_softmax(medial_logits(params, h, l)))[rows, v]
-    p2 = np.exp(_log_softmax(final_logits(params, h, l, v)))[rows, t]
+    u = medial_state(params, h, l)  # (n, H): read by both heads
+    p1 = np.exp(_log_softmax(medial_logits(params, u)))[rows, v]
+    p2 = np.exp(_log_softmax(final_logits(params, u, v)))[rows, t]
     return [
         [
             ("initial", INITIALS[l[i]], float(p0[i])),

@@ -79,8 +79,9 @@ def sample_factors(
     rows = np.flatnonzero(first >= N)  # the draws that began a syllable
     if len(rows):
         hs, l = h[rows], first[rows] - N
-        v = _draw(_masked(jamo3.medial_logits(params, hs, l), None, temperature), rng)
-        t = _draw(_masked(jamo3.final_logits(params, hs, l, v), None, temperature), rng)
+        u = jamo3.medial_state(params, hs, l)  # (r, H): read by both heads
+        v = _draw(_masked(jamo3.medial_logits(params, u), None, temperature), rng)
+        t = _draw(_masked(jamo3.final_logits(params, u, v), None, temperature), rng)
         out[rows] = layout.syllable_id(l, v, t)
     return out
 
@@ -118,13 +119,15 @@ def top_k(
         rows = np.flatnonzero(grow & (best_l >= best_p))  # grow an initial: its medials
         if len(rows):
             l = initials[rows].argmax(axis=1)
-            lp1 = _masked(jamo3.medial_logits(params, h[rows], l), None)  # (r, 21)
+            u = jamo3.medial_state(params, h[rows], l)  # (r, H)
+            lp1 = _masked(jamo3.medial_logits(params, u), None)  # (r, 21)
             pairs[rows, l] = initials[rows, l][:, None] + lp1
             initials[rows, l] = -np.inf
         rows = np.flatnonzero(grow & (best_l < best_p))  # grow a pair: its finals, whole
         if len(rows):
             l, v = np.divmod(pairs[rows].reshape(len(rows), -1).argmax(axis=1), V_COUNT)
-            lp2 = _masked(jamo3.final_logits(params, h[rows], l, v), None)  # (r, 28)
+            u = jamo3.medial_state(params, h[rows], l)  # (r, H)
+            lp2 = _masked(jamo3.final_logits(params, u, v), None)  # (r, 28)
             leaves = pairs[rows, l, v][:, None] + lp2
             ids = layout.syllable_id(l, v, 0)[:, None] + np.arange(T_COUNT)
             pairs[rows, l, v] = -np.inf
