@@ -11,6 +11,8 @@ import sys
 import numpy as np
 import pytest
 
+from charrnn.core import kernels
+
 pytestmark = pytest.mark.slow  # each runs a benchmark script
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -335,6 +337,8 @@ def test_bench_kernels_times_every_cell_under_each_choice():
             "1",
             "--number",
             "1",
+            "--threads",
+            "1",
         ],
         capture_output=True,
         text=True,
@@ -343,9 +347,13 @@ def test_bench_kernels_times_every_cell_under_each_choice():
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     assert lines[0].startswith("kernels: ")
+    assert any(line.startswith("BLAS: ") and "threads 1" in line for line in lines)
+    built = kernels.library()[0] is not None
     for cell in ("rnn", "gru", "lstm"):
         assert any(line.split()[:2] == [cell, "numpy"] for line in lines)
         assert any(line.split()[:2] == [cell, "matmuls"] for line in lines)
+        # The step kernel alone, where the kernels are built (and only there).
+        assert any(line.split()[:2] == [cell, "kernel"] for line in lines) == built
 
 
 def test_bench_big_data_reports_peak_memory_and_deletes_what_it_wrote(tmp_path):
