@@ -6,6 +6,7 @@
     python examples/results.py korean                # built-in @ko-nouns, 5 minutes
     python examples/results.py names-gru --set weight_drop=0.3 --ranks 2  # an ablation row
     python examples/results.py --table               # the table and plot from every result
+    python examples/results.py --table --runs runs/ko10 --plot ko10.png --ylim 4.38,4.5
 
 A run is ``charrnn train DATA --preset NAME [--time-budget M] --out runs/NAME-Mmin``
 (``--force`` starts it again). ``--set FIELD=VALUE`` (repeatable) adds the flag of a
@@ -213,7 +214,7 @@ def row(r: dict) -> str:
     )
 
 
-def table(runs: pathlib.Path, plot: pathlib.Path) -> None:
+def table(runs: pathlib.Path, plot: pathlib.Path, ylim: tuple[float, float] | None = None) -> None:
     results = sorted(
         (json.loads(p.read_text()) for p in runs.glob("*/result.json")),
         key=lambda r: (
@@ -248,6 +249,8 @@ def table(runs: pathlib.Path, plot: pathlib.Path) -> None:
             ax.axhline(value, ls="--" if i == 0 else ":", color="gray", lw=1)
             ax.annotate(label, (0, value), textcoords="offset points", xytext=(4, 3), fontsize=8)
         ax.set_title(corpus)
+        if ylim:
+            ax.set_ylim(*ylim)
         ax.set_xlabel("minutes of training")
         ax.set_ylabel("held-out loss (nats/char)")
         ax.grid(alpha=0.3)
@@ -279,7 +282,15 @@ def main() -> None:
     ap.add_argument(
         "--plot", type=pathlib.Path, default=ROOT / "docs" / "results.png", help="the plot"
     )
+    ap.add_argument(
+        "--ylim",
+        type=lambda s: tuple(float(v) for v in s.split(",")),
+        metavar="LOW,HIGH",
+        help="the plot's held-out loss axis, to see differences of thousandths",
+    )
     args = ap.parse_args()
+    if args.ylim is not None and len(args.ylim) != 2:
+        ap.error("--ylim takes two numbers: LOW,HIGH")
     if args.preset is None and not args.table:
         ap.error("name a preset, or give --table")
     if args.preset is not None:
@@ -292,7 +303,7 @@ def main() -> None:
             print(f"novelty: {100 * r['new_share']:.1f}% of 1,000 samples are new")
         print("samples:", " ".join(r["samples"]))
     if args.table:
-        table(args.runs, args.plot)
+        table(args.runs, args.plot, args.ylim)
 
 
 if __name__ == "__main__":

@@ -30,11 +30,12 @@ def test_a_recorded_budgeted_preset_makes_its_table_row_and_plot(tmp_path):
     assert result["steps"] == last["step"] and result["plan"]
     assert result["best_val"] == min(v for _, v in result["curve"])
     assert result["machine"]["cores"] and result["budget_minutes"] == 0.05
-    p = subprocess.run(
-        [sys.executable, str(SCRIPT), "--table", *common], capture_output=True, text=True
-    )
+    table = [sys.executable, str(SCRIPT), "--table", *common]
+    p = subprocess.run([*table, "--ylim", "0,9"], capture_output=True, text=True)
     assert p.returncode == 0, p.stderr
     assert f"| {result['best_val']:.3f} |" in p.stdout and plot.stat().st_size > 1000
+    p = subprocess.run([*table, "--ylim", "4.4"], capture_output=True, text=True)
+    assert p.returncode == 2 and "--ylim takes two numbers" in p.stderr
 
 
 @pytest.mark.long
