@@ -191,7 +191,7 @@ def assert_close(a: dict[str, np.ndarray], b: dict[str, np.ndarray], rtol: float
         assert err <= rtol, f"{k}: relative difference {err:.2e}"
 
 
-@pytest.mark.parametrize("mode", ["words", "text"])
+@pytest.mark.parametrize("mode", list(CASES))
 def test_ranks_train_the_model_one_process_trains(mode, corpus, tmp_path, cli):
     one_process(corpus, tmp_path / "k1", args_for(mode, 9))
     reference = params(tmp_path / "k1")
