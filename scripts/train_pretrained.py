@@ -7,8 +7,12 @@ Each model is a fixed recipe (:data:`RECIPES`): a fixed number of steps, not a t
 budget, a fixed seed, the numpy kernels and one BLAS thread. Training in charrnn has no
 stateful randomness (batch order and dropout masks are functions of the seed and the
 step), so a rerun on the same machine, numpy and BLAS writes the same weights bit for bit
-(``tests/training/test_pretrained.py`` checks it for ``@names``); another BLAS may round
-differently and end a little apart.
+(``tests/api/test_pretrained.py`` checks it for ``@names``); another BLAS may round
+differently and end a little apart. So the script records beside the models, in
+``made_with.json``, what decides their last bits besides the recipe: numpy's version and
+the SIMD extensions it found, and the BLAS with the kernel it chose (threadpoolctl's
+``architecture``, which ``OPENBLAS_CORETYPE`` overrides). The test asks for equal bits
+only where those match, and for weights a rounding apart elsewhere.
 
 - ``names``: the built-in ``@names`` (words mode).
 - ``ko``: the built-in ``@ko-nouns`` read as Hangul jamo (words mode, ``units="jamo"``).
@@ -37,9 +41,13 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS
 
 import argparse  # noqa: E402
 import dataclasses  # noqa: E402
+import json  # noqa: E402
 import pathlib  # noqa: E402
+import platform  # noqa: E402
 import sys  # noqa: E402
 from typing import Any  # noqa: E402
+
+import numpy as np  # noqa: E402
 
 from charrnn import CharRNN  # noqa: E402
 from charrnn.training import checkpoint  # noqa: E402
@@ -134,6 +142,44 @@ def train(name: str, data: str) -> tuple[CharRNN, checkpoint.Checkpoint]:
     return model, checkpoint.Checkpoint(model.config_, model.vocab_, model.params_, run=run)
 
 
+def made_with() -> dict[str, str]:
+    """What decides a model's last bits besides its recipe, on this machine.
+
+    numpy's version and the SIMD extensions it dispatches to (its element-wise loops
+    round differently on different vector widths), and the BLAS, its version and the
+    kernel it runs (each kernel sums a product's terms in its own order).
+    """
+    simd = np.__config__.CONFIG.get("SIMD Extensions", {}).get("found", [])
+    blas = "unknown (install threadpoolctl to see it)"
+    try:
+        import threadpoolctl
+    except ImportError:
+        pass
+    else:
+        for info in threadpoolctl.threadpool_info():
+            if info.get("user_api") == "blas":
+                blas = " ".join(
+                    str(info.get(k)) for k in ("internal_api", "version", "architecture")
+                )
+                break
+    return {
+        "numpy": np.__version__,
+        "simd": " ".join(simd),
+        "blas": blas,
+        "machine": platform.machine(),
+    }
+
+
+def record(out: pathlib.Path, names: list[str]) -> None:
+    """Add ``names``' entries to ``out/made_with.json``, keeping the other models'."""
+    path = out / "made_with.json"
+    entries = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    entries.update({name: made_with() for name in names})
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(dict(sorted(entries.items())), indent=2) + "\n", encoding="utf-8")
+    tmp.replace(path)
+
+
 def report(name: str, model: CharRNN, path: pathlib.Path) -> None:
     """Size, held-out loss (the split training held out) and samples of one model."""
     n = sum(int(v.size) for v in model.params_.values())
@@ -179,6 +225,7 @@ def main(argv: list[str] | None = None) -> int:
         model, ckpt = train(name, data)
         path = args.out / f"{name}.npz"
         checkpoint.save(path, ckpt)
+        record(args.out, [name])
         report(name, model, path)
     return 0
 
