@@ -45,7 +45,7 @@ def cli(capsys):
 
 def run_cli_process(*args: str, **kwargs) -> subprocess.CompletedProcess:
     """Run ``charrnn`` as a separate process (exit codes, tracebacks, signals)."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **kwargs.pop("env", {})}
     return subprocess.run(
         [sys.executable, "-m", "charrnn", *map(str, args)],
         capture_output=True,

@@ -648,6 +648,11 @@ class CharRNN:
         cfg = self.config_
         if cfg.mode == "words":
             words = [data] if isinstance(data, str) else list(data)
+            if not words:
+                raise CharRNNError(
+                    "no words to score: the list is empty (or every word was left out); "
+                    "give at least one word"
+                )
             batches = make_batches(cfg, self.vocab_, words, eval_batch_size("words"))
             assert isinstance(batches, WordBatches)  # words mode makes word batches
             return evaluate_words(self.params_, batches, cell=cfg.cell)

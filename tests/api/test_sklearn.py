@@ -123,3 +123,16 @@ def test_model_selection_works_end_to_end():
     )
     search.fit(WORDS)
     assert search.best_params_["hidden"] in (4, 8) and np.isfinite(search.best_score_)
+
+
+def test_numpy_scalars_from_a_grid_are_plain_numbers_in_the_config():
+    m = CharRNN(hidden=np.int64(8), steps=np.int64(3), lr=np.float32(0.01), random_state=0)
+    m.fit(["anna", "bob", "carl"] * 4)
+    assert type(m.config_.hidden) is int and type(m.config_.lr) is float
+    assert m.config_.hidden == 8 and m.config_.lr == pytest.approx(0.01)
+
+
+def test_evaluating_no_words_says_so():
+    m = CharRNN(hidden=4, steps=2, random_state=0).fit(["anna", "bob"] * 4)
+    with pytest.raises(CharRNNError, match="no words to score"):
+        m.evaluate([])

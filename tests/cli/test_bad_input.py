@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import errno
+import os
+import stat
+import subprocess
+import sys
+import time
+
 import numpy as np
 import pytest
 
@@ -200,3 +207,210 @@ def test_novelty_when_the_training_data_is_gone(cli, tmp_path):
     data.unlink()
     expect_error(cli, "sample", run, "--novelty", match="needs the training data, which is gone")
     assert cli("sample", run, "-n", "3")[0] == 0  # sampling without --novelty still works
+
+
+# ----------------------------------------------------------------------------- outputs
+
+
+def test_an_output_that_is_not_a_regular_file_is_left_alone(cli, run, tmp_path):
+    # The write renames a temporary file over its target: over a device or a pipe that
+    # would replace it (as root, /dev/null) with a regular file.
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    for args in (
+        ("export", run, "--to", "safetensors", fifo),
+        ("viz", run, "vector", "--out", fifo),
+    ):
+        expect_error(cli, *args, match="not a regular file")
+        assert stat.S_ISFIFO(os.lstat(fifo).st_mode), args
+    expect_error(cli, "export", run, "--to", "safetensors", tmp_path, match="is a folder")
+
+
+def test_an_output_that_is_a_file_being_read_is_refused(cli, run, tmp_path):
+    before = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()}
+    expect_error(cli, "export", run, "--to", "safetensors", run / "best.npz", match="reads")
+    expect_error(
+        cli, "export", run / "latest.npz", "--to", "safetensors", run / "latest.npz", match="reads"
+    )
+    expect_error(cli, "viz", run, "vector", "--out", run / "latest.npz", match="reads")
+    text = tmp_path / "t.txt"
+    text.write_text("vector\n")
+    expect_error(cli, "viz", run, "--text-file", text, "--out", text, match="reads")
+    assert text.read_text() == "vector\n"
+    assert {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()} == before
+    assert cli("sample", run, "-n", "1")[0] == 0  # the model is still there
+
+
+def test_an_output_through_a_link_writes_the_linked_file(cli, run, tmp_path):
+    target = tmp_path / "model.safetensors"
+    target.write_bytes(b"old")
+    link = tmp_path / "link.safetensors"
+    link.symlink_to(target)
+    code, _, err = cli("export", run, "--to", "safetensors", link)
+    assert code == 0, err
+    assert link.is_symlink() and target.read_bytes() != b"old"
+
+
+def test_an_output_whose_folder_is_missing_or_a_file(cli, run, tmp_path):
+    expect_error(
+        cli, "viz", run, "vector", "--out", tmp_path / "no" / "v.html", match="does not exist"
+    )
+    (tmp_path / "afile").write_text("x")
+    expect_error(
+        cli,
+        "viz",
+        run,
+        "vector",
+        "--out",
+        tmp_path / "afile" / "v.html",
+        match="is a file, not a folder",
+    )
+    expect_error(cli, "export", run, "--to", "safetensors", "", match="no file name")
+
+
+# ----------------------------------------------------------------------------- encodings
+
+
+def test_codecs_that_are_not_for_text_are_refused(cli, tmp_path):
+    f = tmp_path / "a.txt"
+    f.write_text("anna\nbob\n")
+    for codec in ("rot13", "base64", "zlib_codec", "hex"):
+        expect_error(
+            cli,
+            "train",
+            f,
+            "--out",
+            tmp_path / "r",
+            "--encoding",
+            codec,
+            *Q,
+            match="codec for bytes",
+        )
+    assert not (tmp_path / "r").exists()
+
+
+def test_utf16_with_and_without_its_byte_order_mark(cli, tmp_path):
+    bom = tmp_path / "bom.txt"
+    bom.write_bytes("anna\nbob\ncarl\n".encode("utf-16"))
+    expect_error(cli, "train", bom, "--out", tmp_path / "r", *Q, match="--encoding utf-16")
+    code, _, err = cli("train", bom, "--out", tmp_path / "r", "--encoding", "utf-16", *Q)
+    assert code == 0, err
+    bare = tmp_path / "bare.txt"
+    bare.write_bytes("anna\nbob\ncarl\n".encode("utf-16-le"))
+    expect_error(
+        cli,
+        "train",
+        bare,
+        "--out",
+        tmp_path / "r2",
+        "--encoding",
+        "utf-16",
+        *Q,
+        match="--encoding utf-16-le",
+    )
+
+
+# ----------------------------------------------------------------------------- flags
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("sample", "@names", "--seed", "-1"),
+        ("gradcheck", "--seed", "-1"),
+        ("trace", "@names", "anna", "--top", "0"),
+        ("experiment", "gap", "--jobs", "0"),
+        ("demo", "--seeds", "0"),
+    ],
+)
+def test_flags_below_their_range_are_usage_errors(args):
+    r = run_cli_process(*args)
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert "expected a whole number of 1 or more" in r.stderr or "0 or more" in r.stderr
+
+
+def test_demo_checks_its_flags_before_training(cli, tmp_path):
+    (tmp_path / "afile").write_text("x")
+    for args, match in (
+        (("--names-seconds", "0"), "--names-seconds"),
+        (("--names-seconds", "inf"), "--names-seconds"),
+        (("--page", "--port", "-5"), "--port"),
+        (("--page", "--out", tmp_path / "afile"), "is a file"),
+    ):
+        start = time.perf_counter()
+        expect_error(cli, "demo", *args, match=match)
+        assert time.perf_counter() - start < 5, args  # no training first
+
+
+def test_experiment_grids_that_cannot_fit_are_refused(cli):
+    expect_error(cli, "experiment", "gap", "--gaps", "100000000", "--seeds", "1", match="at most")
+    expect_error(cli, "experiment", "gap", "--hidden", "100000", match="at most")
+
+
+def test_a_line_break_inside_a_word_is_refused(cli):
+    expect_error(cli, "sample", "@names", "--prefix", "a\nb", match="line break")
+    expect_error(cli, "score", "@names", "a\nb", match="line break")
+
+
+# ----------------------------------------------------------------------------- runs
+
+
+def test_a_run_that_stopped_before_its_first_save_names_the_way_out(cli, tmp_path):
+    run = tmp_path / "r"
+    run.mkdir()
+    (run / "config.json").write_text("{}")  # what a run killed in its first steps leaves
+    expect_error(cli, "train", "@vector", "--out", run, *Q, match="--resume")
+    err = expect_error(cli, "train", "@vector", "--out", run, "--resume", *Q, match="--force")
+    assert "before its first save" in err
+    code, _, err = cli("train", "@vector", "--out", run, "--force", *Q)
+    assert code == 0, err
+
+
+def test_a_damaged_metrics_log_is_named(cli, run):
+    pytest.importorskip("matplotlib")
+    log = run / "metrics.jsonl"
+    good = log.read_bytes()
+    for bad in (b"[1, 2]\n", b"\xff\xfe{\n", b"42\n"):
+        log.write_bytes(good + bad)
+        expect_error(cli, "plot", run, match="is not a JSON record")
+
+
+# ----------------------------------------------------------------------------- the machine
+
+
+@pytest.mark.parametrize(
+    "exc, match",
+    [
+        (MemoryError("Unable to allocate 33.6 GiB"), "out of memory"),
+        (OSError(errno.ENOSPC, "No space left on device", "r/latest.npz"), "no space left"),
+        (UnicodeError("UTF-16 stream does not start with BOM"), "--encoding"),
+    ],
+)
+def test_the_machines_refusals_are_messages(cli, monkeypatch, exc, match):
+    from charrnn.cli import sample
+
+    def refused(args):
+        raise exc
+
+    monkeypatch.setattr(sample, "run", refused)
+    expect_error(cli, "sample", "@names", match=match)
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_a_full_stdout_is_a_message(tmp_path):
+    with open("/dev/full", "w") as full:
+        r = subprocess.run(
+            [sys.executable, "-m", "charrnn", "sample", "@names", "-n", "3"],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+        )
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert "No space left on device" in r.stderr
+
+
+def test_a_console_that_cannot_show_hangul_shows_escapes():
+    r = run_cli_process("sample", "@ko", "-n", "2", env={"PYTHONIOENCODING": "ascii"})
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+    assert "\\u" in r.stdout and r.stdout.isascii()

@@ -71,7 +71,7 @@ def test_safetensors_needs_neither_onnx_nor_torch(cli, run, monkeypatch):
 def test_a_missing_folder_is_refused_before_anything_is_written(cli, run):
     pytest.importorskip("onnx")
     code, _, err = cli("export", run, "--to", "onnx", run.parent / "no" / "m.onnx")
-    assert code == 2 and "the folder of" in err and "does not exist" in err
+    assert code == 2 and "its folder" in err and "does not exist" in err
     assert sorted(p.name for p in run.parent.iterdir()) == ["m.npz"]
 
 

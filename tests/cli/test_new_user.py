@@ -148,3 +148,20 @@ def test_prose_in_words_mode_gets_a_hint_to_use_text_mode(cli, tmp_path):
         "train", prose, "--mode", "text", "--out", tmp_path / "t", "--steps", "2", "--hidden", "4"
     )
     assert code == 0 and "running text" not in err
+
+
+def test_a_commands_words_may_follow_its_flags(cli, capsys, tmp_path):
+    # argparse alone filled the optional PREFIX or TEXT before it saw them, then called
+    # them unrecognised arguments.
+    assert (
+        cli("complete", "@names", "-k", "3", "kri")[1]
+        == cli("complete", "@names", "kri", "-k", "3")[1]
+    )
+    code, out, err = cli("viz", "@names", "--out", tmp_path / "v.html", "anna")
+    assert code == 0 and (tmp_path / "v.html").is_file(), err
+    code, out, err = cli("eval", "@names", "--json", "@names")
+    assert code == 0 and '"nats_per_char"' in out, err
+    with pytest.raises(SystemExit) as e:
+        main(["complete", "@names", "-k", "3", "kri", "--beem", "2"])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and "unrecognized arguments: --beem 2; did you mean --beam?" in err

@@ -8,7 +8,7 @@ import stat
 import pytest
 
 from charrnn.common.errors import CharRNNError
-from charrnn.common.files import atomic_write, write_atomic
+from charrnn.common.files import atomic_write, check_target, write_atomic
 from charrnn.common.optional import optional, pyplot, require
 
 
@@ -91,3 +91,29 @@ def test_pyplot_draws_to_files_only():
     import matplotlib
 
     assert plt.__name__ == "matplotlib.pyplot" and matplotlib.get_backend().lower() == "agg"
+
+
+def test_a_target_that_is_not_a_regular_file_is_refused_and_kept(tmp_path):
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    with pytest.raises(CharRNNError, match="not a regular file"):
+        write_atomic(fifo, "x")
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    with pytest.raises(CharRNNError, match="is a folder"):
+        write_atomic(tmp_path, "x")
+    with pytest.raises(CharRNNError, match="does not exist"):
+        write_atomic(tmp_path / "no" / "a.txt", "x")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pipe"]  # no temporary left
+
+
+def test_a_link_is_written_through_and_inputs_are_refused(tmp_path):
+    target, link = tmp_path / "t.txt", tmp_path / "l.txt"
+    target.write_text("old")
+    link.symlink_to(target)
+    write_atomic(link, "new")
+    assert link.is_symlink() and target.read_text() == "new"
+    assert check_target(tmp_path / "fresh.txt", reading=[str(target)]) == str(
+        (tmp_path / "fresh.txt").resolve()
+    )
+    with pytest.raises(CharRNNError, match="reads"):
+        check_target(link, reading=[str(target)])

@@ -11,6 +11,7 @@ from charrnn import CharRNNError
 from charrnn.cli import main
 from charrnn.core.model import init_params
 from charrnn.core.vocab import Vocab
+from charrnn.experiments import gap
 from charrnn.experiments.gap import (
     RULES,
     GapSettings,
@@ -85,9 +86,36 @@ def test_settings_are_checked():
         dict(keys="ab", distractors="bc"),
         dict(norm_gap=5),
         dict(threshold=0),
+        dict(gaps=(100_000_000,), norm_gap=None),
+        dict(hidden=100_000),
+        dict(batch_size=10**9),
     ):
         with pytest.raises(CharRNNError):
             GapSettings(**bad)
+
+
+def test_no_more_processes_than_tasks_or_cores(monkeypatch):
+    asked = []
+
+    class Pool:
+        def __init__(self, max_workers):
+            asked.append(max_workers)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def map(self, fn, tasks, chunksize=1):
+            return map(fn, tasks)
+
+    monkeypatch.setattr(gap, "ProcessPoolExecutor", Pool)
+    monkeypatch.setattr(gap.os, "cpu_count", lambda: 8)
+    for seeds in (3, 1):  # 9 tasks (3 rules x 3 seeds) on 8 cores, then 3 tasks
+        s = GapSettings(gaps=(1,), seeds=seeds, steps=2, words=20, test_words=10, norm_gap=None)
+        assert len(gap.run_grid(s, jobs=100_000)) == 3 * seeds
+    assert asked == [8, 3]
 
 
 def test_gradient_norms_follow_the_chain_rule_by_hand():

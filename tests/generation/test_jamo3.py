@@ -61,6 +61,17 @@ def test_greedy_top_k_prefix_and_text_mode_samples_are_whole_syllables(model):
     assert not [s for s in text.sample(20, max_len=30, temperature=2.0) if LOOSE.search(s)]
 
 
+def test_temperatures_past_float_range_are_greedy_for_every_draw(model):
+    greedy = model.sample(5, greedy=True)
+    for kw in ({}, {"top_k": 3}, {"prefix": "가"}):
+        tiny = model.sample(5, temperature=5e-324, random_state=2, **kw)
+        assert all(s and not LOOSE.search(s) for s in tiny), kw
+        if not kw:
+            assert tiny == greedy
+    hot = model.sample(50, temperature=1e300, random_state=2, max_len=6)
+    assert all(s and not LOOSE.search(s) for s in hot)
+
+
 def test_drawing_factor_by_factor_follows_the_enumerated_distribution():
     """At temperature 1 the factor-by-factor draws are the model's own distribution; at
     another, each factor's tempered distribution (what the enumeration says at it)."""

@@ -27,6 +27,21 @@ def test_temperature_to_zero_equals_greedy(names_model):
     assert len(set(greedy)) == 1  # greedy is deterministic for every sample
 
 
+@pytest.mark.parametrize("top_k", [None, 3])
+def test_temperatures_past_float_range_are_greedy_or_uniform_never_empty(names_model, top_k):
+    # Dividing the logits first overflowed to inf - inf = nan and drew id 0 ('\n'), so every
+    # sample came out empty.
+    greedy = names_model.sample(5, greedy=True)
+    for t in (1e-39, 1e-300):
+        assert names_model.sample(5, temperature=t, top_k=top_k, random_state=3) == greedy
+    hot = names_model.sample(200, temperature=1e300, top_k=top_k, random_state=3, max_len=8)
+    assert all(hot)
+    if top_k is None:
+        assert len(set(hot)) > 100  # near uniform over the vocabulary, not stuck
+    else:
+        assert len(set("".join(hot))) <= 3 * 8  # at most the top 3 at each of 8 positions
+
+
 def test_top_k_never_leaves_the_k_most_likely(rng):
     logits = rng.standard_normal((2000, 30))
     for k in (1, 3, 10):

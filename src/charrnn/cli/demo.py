@@ -4,11 +4,14 @@ tutorial's two rules side by side on the learner's page."""
 from __future__ import annotations
 
 import argparse
+import math
+import os
 import tempfile
 from typing import Any
 
+from ..common.errors import CharRNNError
 from ..core.config import CELLS
-from .flags import number, whole_number
+from .flags import count, number
 
 
 def add_parser(subparsers: Any) -> None:
@@ -19,7 +22,7 @@ def add_parser(subparsers: Any) -> None:
         description="Naive 1-hop rule vs full BPTT on the tutorial's data over "
         "several seeds, then a small model on the built-in names.",
     )
-    m.add_argument("--seeds", type=whole_number, default=10, help="seeds per rule (10)")
+    m.add_argument("--seeds", type=count, default=10, help="seeds per rule (10)")
     m.add_argument(
         "--names-seconds", type=number, default=15.0, help="training time for the names model (15)"
     )
@@ -51,6 +54,15 @@ def run(args: argparse.Namespace) -> int:
     """Run the demo; its exit status."""
     from ..experiments.demo import run_demo
 
+    # Checked before any training, not when the part that uses each is reached.
+    if not (math.isfinite(args.names_seconds) and args.names_seconds > 0):
+        raise CharRNNError(
+            f"--names-seconds must be a positive number of seconds; got {args.names_seconds}"
+        )
+    if not 0 <= args.port <= 65535:
+        raise CharRNNError(f"--port must be between 0 and 65535; got {args.port}")
+    if args.out is not None and os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise CharRNNError(f"--out {args.out} is a file; give a folder for the two runs")
     if args.page:
         return page(args)
     return run_demo(seeds=args.seeds, names_seconds=args.names_seconds, cell=args.cell)

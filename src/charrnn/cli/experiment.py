@@ -12,7 +12,7 @@ from typing import Any
 from ..common.errors import CharRNNError
 from ..common.optional import require
 from ..experiments.gap import DEFAULT_GAPS, RULES, GapSettings, SeedRun, available_cells
-from .flags import number, whole_number
+from .flags import count, number, seed, whole_number
 
 
 def _list(kind: Any) -> Any:
@@ -116,10 +116,10 @@ def add_parser(subparsers: Any) -> None:
         metavar="K",
         help=f"the gap whose gradient norms are measured ({d.norm_gap})",
     )
-    g.add_argument("--seed", type=whole_number, default=d.seed, help=f"base seed ({d.seed})")
+    g.add_argument("--seed", type=seed, default=d.seed, help=f"base seed ({d.seed})")
     g.add_argument(
         "--jobs",
-        type=whole_number,
+        type=count,
         default=min(2, os.cpu_count() or 1),
         help="worker processes (default: 2, or 1 on one core); the results do not depend on it",
     )

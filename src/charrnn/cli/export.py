@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from .output import load_model, model_arg
+from ..common.files import check_target
+from .output import files_read, load_model, model_arg
 
 
 def add_parser(subparsers: Any) -> None:
@@ -34,6 +35,7 @@ def run(args: argparse.Namespace) -> int:
     from ..export import export_model
 
     model = load_model(args.run)
+    check_target(args.out, reading=files_read(args.run))
     for path in export_model(model, args.out, args.to):
         print(path)
     return 0

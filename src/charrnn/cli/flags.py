@@ -76,8 +76,23 @@ class Parser(argparse.ArgumentParser):
         kwargs.setdefault("parser_class", Parser)
         return super().add_subparsers(**kwargs)
 
+    _intermixing = False
+
     def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
-        parsed, extras = super().parse_known_args(args, namespace)
+        if self._subparsers is None and not self._intermixing:
+            # A command's words may follow its flags (`complete RUN -k 3 kri`): argparse
+            # alone fills an optional positional (PREFIX, TEXT) before it has seen them
+            # and then finds `kri` unrecognised. Intermixed parsing reads the flags
+            # first; below Python 3.13 it calls this method again for each pass.
+            self._intermixing = True
+            try:
+                parsed, extras = self.parse_known_intermixed_args(args, namespace)
+            finally:
+                self._intermixing = False
+        elif self._intermixing:
+            return super().parse_known_args(args, namespace)  # one pass of the above
+        else:
+            parsed, extras = super().parse_known_args(args, namespace)
         # A command's own parser names its unknown flags itself, while it still
         # knows its flags; the top parser would only see the leftover words.
         if self._subparsers is None and any(e.startswith("-") for e in extras):
@@ -115,6 +130,22 @@ def whole_number(s: str) -> int:
         return int(s)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {s!r}") from None
+
+
+def count(s: str) -> int:
+    """argparse type: a whole number of 1 or more (processes, rows, steps)."""
+    v = whole_number(s)
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of 1 or more, got {s!r}")
+    return v
+
+
+def seed(s: str) -> int:
+    """argparse type: a seed, a whole number of 0 or more (what numpy's generators take)."""
+    v = whole_number(s)
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"a seed is a whole number of 0 or more, got {s!r}")
+    return v
 
 
 def number(s: str) -> float:

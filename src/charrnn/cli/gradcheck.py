@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from ..core.config import CELLS
+from .flags import seed
 
 TOLERANCE = 1e-6  # largest relative error a correct float64 backward pass shows
 
@@ -21,7 +22,7 @@ def add_parser(subparsers: Any) -> None:
         description="Compare backward with float64 central differences on small "
         "random models (padded words; carried text state).",
     )
-    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--seed", type=seed, default=0)
     g.add_argument("--cell", choices=CELLS, default="rnn", help="the cell to check (rnn)")
     g.add_argument("--json", action="store_true")
     g.set_defaults(func=run)

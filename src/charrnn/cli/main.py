@@ -2,9 +2,11 @@
 
 Each command is one module of this package with ``add_parser(subparsers)`` and
 ``run(args) -> int``: it parses, calls the library, prints. Here, user mistakes
-(:class:`CharRNNError`) become a message without a traceback and status 2;
-Ctrl-C becomes 130 (training saves what it had first); a reader that closes
-the pipe early (``charrnn sample RUN | head``) ends any command quietly with 141.
+(:class:`CharRNNError`) become a message without a traceback and status 2, and
+so do the machine's refusals (out of memory, a full disk, a file it may not
+read, text the encoding cannot hold); Ctrl-C becomes 130 (training saves what
+it had first); a reader that closes the pipe early (``charrnn sample RUN |
+head``) ends any command quietly with 141.
 """
 
 from __future__ import annotations
@@ -71,6 +73,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``charrnn`` command; returns the exit status."""
+    for stream in (sys.stdout, sys.stderr):
+        # A console that cannot show a character (Hangul on an ASCII or cp1252
+        # terminal) shows its escape instead of ending the command.
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="backslashreplace")
     try:
         return _main(argv)
     except BrokenPipeError:
@@ -98,16 +106,14 @@ def _main(argv: Sequence[str] | None) -> int:
     try:
         return int(args.func(args) or 0)
     except CharRNNError as exc:
-        comm = current()
-        if comm.size > 1 and not getattr(exc, "collective", False):
-            # Only this rank failed: the others wait for it in a collective call.
-            say(f"charrnn {args.command}: error on rank {comm.rank}: {cli_message(exc)}")
-            comm.abort(EXIT_USER_ERROR)
-        if comm.is_root:
-            say(f"charrnn {args.command}: error: {cli_message(exc)}")
-        return EXIT_USER_ERROR
+        return _fail(args.command, exc)
     except BrokenPipeError:
         raise  # main's to handle, for every command alike
+    except (MemoryError, UnicodeError, OSError) as exc:
+        failed = _fail(args.command, CharRNNError(machine_message(exc)))
+        if isinstance(exc, OSError) and exc.filename is None:
+            _stdout_to_devnull()  # perhaps stdout that failed: the last flush must not
+        return failed
     except Exception:
         comm = current()
         if comm.size > 1:  # a bug on one rank must not leave the others waiting
@@ -119,6 +125,39 @@ def _main(argv: Sequence[str] | None) -> int:
     except KeyboardInterrupt:
         say("interrupted")
         return EXIT_INTERRUPTED
+
+
+def _fail(command: str, exc: CharRNNError) -> int:
+    comm = current()
+    if comm.size > 1 and not getattr(exc, "collective", False):
+        # Only this rank failed: the others wait for it in a collective call.
+        say(f"charrnn {command}: error on rank {comm.rank}: {cli_message(exc)}")
+        comm.abort(EXIT_USER_ERROR)
+    if comm.is_root:
+        say(f"charrnn {command}: error: {cli_message(exc)}")
+    return EXIT_USER_ERROR
+
+
+def machine_message(exc: BaseException) -> str:
+    """What the machine's refusal of a command says to its user, and what to do.
+
+    Out of memory, a full disk, a file it may not read or write, text an encoding
+    cannot hold: not a bug in charrnn, so a message, not a traceback.
+    """
+    if isinstance(exc, MemoryError):
+        detail = f" ({exc})" if str(exc) else ""
+        return (
+            f"out of memory{detail}: the model, batch or data needs more than this machine "
+            "has; lower --hidden, --layers, --batch-size or --seq-len, or read less data"
+        )
+    if isinstance(exc, UnicodeError):
+        return (
+            f"the text does not fit its encoding ({exc}); check --encoding (a UTF-16 file "
+            "needs its byte-order mark, or utf-16-le / utf-16-be)"
+        )
+    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    where = getattr(exc, "filename", None)
+    return f"cannot use {where}: {reason}" if where else f"the system refused: {reason}"
 
 
 if __name__ == "__main__":

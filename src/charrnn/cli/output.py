@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Mapping
 from typing import Any
@@ -56,6 +57,23 @@ def load_model(path: str) -> CharRNN:
     """The model of a run directory (its best), of a ``.npz`` checkpoint, or ``@name``
     shipped with the package."""
     return CharRNN.load(path)
+
+
+def files_read(*paths: str | None) -> list[str]:
+    """The files behind what a command reads: a run directory's files, or the file given.
+
+    For :func:`~charrnn.common.files.check_target`, so that an output path never names
+    the model, log or text the command is reading.
+    """
+    found: list[str] = []
+    for path in paths:
+        if path is None:
+            continue
+        if os.path.isdir(path):
+            found += [os.path.join(path, name) for name in sorted(os.listdir(path))]
+        elif os.path.isfile(path):
+            found.append(path)
+    return found
 
 
 def clean(vocab: Vocab, text: str, unknown: str, what: str) -> str:

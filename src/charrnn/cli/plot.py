@@ -7,7 +7,9 @@ import os
 from typing import Any
 
 from ..common.errors import CharRNNError
+from ..common.files import check_target
 from ..training.rundir import RunDir
+from .output import files_read
 
 
 def add_parser(subparsers: Any) -> None:
@@ -32,6 +34,8 @@ def run(args: argparse.Namespace) -> int:
     if not os.path.isdir(args.run):
         raise CharRNNError(f"{args.run} is not a run directory")
     out_path = args.out or rundir.file("loss.png")
+    reading = [f for f in files_read(args.run) if os.path.basename(f) != "loss.png"]
+    check_target(out_path, reading=reading)
     # With --ema, validation measures the averaged model, training loss the raw one.
     saved = rundir.read_config().get("config")
     averaged = isinstance(saved, dict) and bool(saved.get("ema"))

@@ -11,7 +11,7 @@ from ..api import CharRNN
 from ..common.errors import CharRNNError
 from ..core.vocab import Vocab
 from ..data.files import read_text
-from .flags import number, whole_number
+from .flags import number, seed, whole_number
 from .output import clean, load_model, model_arg, say, unknown_arg
 
 
@@ -45,7 +45,7 @@ def add_parser(subparsers: Any) -> None:
         metavar="L",
         help="characters to generate (default 100 words / 500 text)",
     )
-    s.add_argument("--seed", type=int, default=0, metavar="S", help="default 0")
+    s.add_argument("--seed", type=seed, default=0, metavar="S", help="default 0")
     s.add_argument(
         "--novelty",
         action="store_true",

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from .flags import whole_number
+from .flags import count
 from .output import clean, load_model, model_arg, unknown_arg
 
 
@@ -21,7 +21,7 @@ def add_parser(subparsers: Any) -> None:
     )
     model_arg(r)
     r.add_argument("text", metavar="TEXT")
-    r.add_argument("--top", type=whole_number, default=3, help="next characters shown (3)")
+    r.add_argument("--top", type=count, default=3, help="next characters shown (3)")
     unknown_arg(r)
     r.set_defaults(func=run)
 

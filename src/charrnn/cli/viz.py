@@ -7,10 +7,10 @@ import os
 from typing import Any
 
 from ..common.errors import CharRNNError
-from ..common.files import write_atomic
+from ..common.files import check_target, write_atomic
 from ..data.files import read_text
 from ..generation.views import align
-from .output import load_model, model_arg, unknown_arg
+from .output import files_read, load_model, model_arg, unknown_arg
 
 
 def add_parser(subparsers: Any) -> None:
@@ -67,8 +67,7 @@ def run(args: argparse.Namespace) -> int:
         models = [model, *(load_model(p) for p in args.others)]
         data["compare"] = static_compare(models, model_names([args.run, *args.others]), shared)
     html = static_page(data)
-    if not os.path.isdir(os.path.dirname(os.path.abspath(args.out))):
-        raise CharRNNError(f"the folder of {args.out} does not exist")
+    check_target(args.out, reading=files_read(args.run, args.text_file, *args.others))
     written = [args.out]
     if args.png:
         from ..viz.pictures import plot_views

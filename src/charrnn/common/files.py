@@ -10,9 +10,69 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Iterator
+import stat
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import IO, Any
+
+from .errors import CharRNNError
+
+
+def check_target(path: str | os.PathLike[str], reading: Iterable[str] = ()) -> str:
+    """Refuse a file to write that cannot be written whole, or that is one being read.
+
+    A write goes to a temporary file and is renamed over the target, so a target that
+    is not a regular file (``/dev/null``, a pipe, a socket) would be replaced by one,
+    and a target that is a file being read (the model a command exports, the log it
+    plots) would be lost. A symbolic link is followed: its target is written.
+
+    Parameters
+    ----------
+    path : str or path
+        The file to write.
+    reading : iterable of str
+        Files the command reads; ``path`` must be none of them.
+
+    Returns
+    -------
+    str
+        The path to write: ``path`` with symbolic links followed.
+
+    Raises
+    ------
+    CharRNNError
+        With what is wrong and what to do.
+    """
+    given = os.fspath(path)
+    if not given:
+        raise CharRNNError("no file name given; name the file to write")
+    real = os.path.realpath(given)
+    folder = os.path.dirname(real)
+    if not os.path.isdir(folder):
+        what = "is a file, not a folder" if os.path.exists(folder) else "does not exist"
+        raise CharRNNError(f"cannot write {given}: its folder {folder} {what}; create it first")
+    try:
+        st = os.stat(real)
+    except FileNotFoundError:
+        return real
+    if stat.S_ISDIR(st.st_mode):
+        raise CharRNNError(f"{given} is a folder; give the file to write, e.g. {given}/out")
+    if not stat.S_ISREG(st.st_mode):
+        raise CharRNNError(
+            f"{given} is not a regular file (a device, pipe or socket); charrnn writes whole "
+            "files and would replace it: give the path of a file"
+        )
+    for other in reading:
+        try:
+            same = os.path.samefile(real, other)
+        except OSError:
+            same = False
+        if same:
+            raise CharRNNError(
+                f"{given} is a file this command reads ({other}); writing it would lose it: "
+                "give another path"
+            )
+    return real
 
 
 @contextmanager
@@ -49,6 +109,11 @@ def atomic_write(
     ------
     file object
 
+    Raises
+    ------
+    CharRNNError
+        Where :func:`check_target` refuses ``path`` (a folder, a device, a missing folder).
+
     Examples
     --------
     >>> import tempfile, os
@@ -60,7 +125,7 @@ def atomic_write(
     """
     if mode not in ("wb", "w"):
         raise ValueError(f"mode must be 'wb' or 'w'; got {mode!r}")
-    path = os.fspath(path)
+    path = check_target(path)
     fd, tmp = _create_temp(os.path.dirname(os.path.abspath(path)), os.path.basename(path))
     try:
         if mode == "w":

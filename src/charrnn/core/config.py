@@ -8,6 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
+import numpy as np
+
 from ..common.errors import CharRNNError
 from .cells import CELL_NAMES
 from .kernels import KERNELS
@@ -425,6 +427,12 @@ class Config:
     )
 
     def __post_init__(self) -> None:
+        # numpy's scalars (a grid search's np.int64(128)) as the Python numbers they
+        # stand for: the checks below and the JSON a checkpoint holds take those.
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if isinstance(v, np.generic) and not isinstance(v, np.str_):
+                object.__setattr__(self, f.name, v.item())
         self.validate()
 
     def validate(self) -> None:

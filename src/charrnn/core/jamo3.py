@@ -400,8 +400,11 @@ def head_backward(
 
 def _log_softmax(y: np.ndarray, temperature: float = 1.0) -> np.ndarray:
     """Log-softmax over the last axis, in float64, of ``y / temperature``."""
-    z = np.asarray(y, dtype=np.float64) / temperature
-    z = z - z.max(axis=-1, keepdims=True)
+    # The largest out before the division: a tiny temperature then sends the others to
+    # -inf and the largest to 0, where dividing first would give inf - inf = nan.
+    z = np.asarray(y, dtype=np.float64)
+    with np.errstate(over="ignore"):  # -inf for all but the largest: what is meant
+        z = (z - z.max(axis=-1, keepdims=True)) / temperature
     return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
 
 

@@ -46,10 +46,17 @@ def is_wide(encoding: str) -> bool:
         If ``encoding`` names no codec.
     """
     try:
-        name = codecs.lookup(encoding).name
+        info = codecs.lookup(encoding)
     except LookupError:
         raise _unknown_encoding(encoding) from None
-    return name.replace("-", "").startswith(("utf16", "utf32"))
+    # rot13, base64, zlib and the like are codecs too, but turn bytes into bytes.
+    if not getattr(info, "_is_text_encoding", True):
+        raise CharRNNError(
+            f"{encoding!r} is a codec for bytes, not for text (rot13, base64 and zlib are "
+            "such); name the file's own, e.g. encoding='utf-8' or encoding='latin-1'",
+            params=("encoding",),
+        )
+    return info.name.replace("-", "").startswith(("utf16", "utf32"))
 
 
 def decode(
@@ -73,6 +80,12 @@ def decode(
         raw = f.read(chunk_bytes)
         final = not raw
         if first and b"\x00" in raw[:SNIFF_BYTES] and not wide:
+            if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+                raise CharRNNError(
+                    f"{shown} is UTF-16 text (it starts with UTF-16's byte-order mark); "
+                    "set encoding='utf-16'",
+                    params=("encoding",),
+                )
             raise CharRNNError(
                 f"{shown} looks like a binary file (it holds NUL bytes); give a plain text file"
             )
@@ -86,6 +99,13 @@ def decode(
             raise CharRNNError(
                 f"{shown} is not valid {encoding} at line {at} (byte {start}: {exc.reason}); "
                 "set encoding to the file's own, e.g. encoding='latin-1' or encoding='cp1252'",
+                params=("encoding",),
+            ) from None
+        except UnicodeError as exc:  # e.g. UTF-16 without its byte-order mark
+            raise CharRNNError(
+                f"{shown} cannot be read as {encoding} ({exc}); set encoding to the file's "
+                "own (UTF-16 without a byte-order mark: encoding='utf-16-le' or "
+                "encoding='utf-16-be')",
                 params=("encoding",),
             ) from None
         offset += len(raw)

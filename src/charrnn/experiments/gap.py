@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -96,6 +97,19 @@ def wilson_interval(successes: int, n: int, z: float = 1.959963984540054) -> tup
 # ----------------------------------------------------------------------------- the task
 
 
+# Past these a grid would not fit in memory (a batch holds batch_size x (gap + a few)
+# steps of hidden units) or would run for days; the defaults are far below them.
+MAX_GAP = 10_000
+LIMITS = {
+    "seeds": 10_000,
+    "steps": 10_000_000,
+    "batch_size": 4_096,
+    "hidden": 8_192,
+    "words": 10_000_000,
+    "test_words": 10_000_000,
+}
+
+
 @dataclass(frozen=True)
 class GapSettings:
     """The task, the grid and the budget of one experiment.
@@ -161,10 +175,17 @@ class GapSettings:
         bad = [c for c in self.cells if c not in known]
         if not self.cells or bad:
             raise CharRNNError(f"cells must be among {', '.join(known)}; got {list(self.cells)}")
+        if max(self.gaps) > MAX_GAP:
+            raise CharRNNError(
+                f"gaps must be at most {MAX_GAP:,}; got {max(self.gaps):,} (its sequences "
+                "would not fit in memory, and no cell here carries a key that far)"
+            )
         for name in ("seeds", "steps", "batch_size", "hidden", "words", "test_words"):
             v = getattr(self, name)
             if not (isinstance(v, int) and v >= 1):
                 raise CharRNNError(f"{name} must be a whole number >= 1; got {v!r}")
+            if v > LIMITS[name]:
+                raise CharRNNError(f"{name} must be at most {LIMITS[name]:,}; got {v:,}")
         if not (0 < self.threshold <= 1):
             raise CharRNNError(f"threshold must be in (0, 1]; got {self.threshold!r}")
         chars = self.keys + self.distractors + self.query
@@ -375,6 +396,8 @@ def run_grid(
     """Every seed of every point, in grid order whatever ``jobs`` (processes) is."""
     tasks = [(settings, c, g, r, s) for c, g, r in grid(settings) for s in range(settings.seeds)]
     out: list[SeedRun] = []
+    # No more processes than tasks or cores: more would only wait, and each costs memory.
+    jobs = min(jobs, len(tasks), os.cpu_count() or 1)
     if jobs <= 1:
         for task in tasks:
             out.append(_run_task(task))

@@ -34,14 +34,17 @@ def _pick(
         return logits.argmax(axis=1)
     ws = ws if ws is not None else Workspace()
     z = ws.get("pick-z", logits.shape, np.float64)  # (B, V)
-    np.divide(logits, temperature, out=z)
+    # The largest out before the division: a tiny temperature then sends the others to
+    # -inf and the largest to 0 (greedy), where dividing first would give inf - inf.
+    np.subtract(logits, logits.max(axis=1, keepdims=True), out=z, dtype=np.float64)
+    with np.errstate(over="ignore"):  # -inf for all but the largest: what is meant
+        z /= temperature
     if top_k is not None and top_k < z.shape[1]:
         # Everything outside the k largest becomes impossible; argpartition
         # keeps exactly k even when values tie.
         drop = np.argpartition(-z, top_k, axis=1)[:, top_k:]
         np.put_along_axis(z, drop, -np.inf, axis=1)
-    z -= z.max(axis=1, keepdims=True)
-    p = np.exp(z, out=z)
+    p = np.exp(z, out=z)  # the largest is 1: no overflow
     cdf = np.cumsum(p, axis=1, out=ws.get("pick-cdf", z.shape, np.float64))  # (B, V)
     u = rng.random(len(z)) * cdf[:, -1]
     # First index whose cumulative mass passes u; zero-probability entries never qualify.
@@ -142,6 +145,8 @@ def sample(
     if max_len is None:
         max_len = 100 if mode == "words" else 500
     check_sampling_args(n, max_len, temperature, top_k)
+    if mode == "words" and "\n" in prefix:
+        raise CharRNNError("a words-mode prefix is part of one word: it cannot hold a line break")
     vocab.clean(prefix)
     prefix = vocab.to_symbols(prefix)
     rng = rng if rng is not None else np.random.default_rng(0)
@@ -292,6 +297,11 @@ def score(
     if not texts:
         return []
     for t in texts:
+        if mode == "words" and "\n" in t:
+            raise CharRNNError(
+                f"a words-mode model scores one word at a time: {t!r} holds a line break; "
+                "give each word on its own"
+            )
         vocab.clean(t)
     end = "\n" if mode == "words" else ""
     symbols = [vocab.to_symbols(t) for t in texts]

@@ -48,10 +48,13 @@ def _log_softmax(z: np.ndarray) -> np.ndarray:
 
 def _masked(y: np.ndarray, mask: np.ndarray | None, temperature: float = 1.0) -> np.ndarray:
     """Log-probabilities of ``y / temperature`` (n, K) in float64, masked entries -inf."""
-    z = np.asarray(y, dtype=np.float64) / temperature
+    z = np.asarray(y, dtype=np.float64)
     if mask is not None:
         z = np.where(mask, z, -np.inf)
-    return _log_softmax(z)
+    # The largest allowed entry out before the division, so that a tiny temperature
+    # gives -inf and 0, not inf - inf.
+    with np.errstate(over="ignore"):  # -inf for all but the largest: what is meant
+        return _log_softmax((z - z.max(axis=-1, keepdims=True)) / temperature)
 
 
 def _draw(logp: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -181,7 +184,7 @@ def draw(
     if top is None:
         return sample_factors(params, h, rng, temperature, mask0)
     ids, lp = top_k(params, h, top, mask0)
-    return ids[np.arange(len(h)), _draw(_log_softmax(lp / temperature), rng)]
+    return ids[np.arange(len(h)), _draw(_masked(lp, None, temperature), rng)]
 
 
 def draw_enumerated(
@@ -207,5 +210,5 @@ def draw_enumerated(
         k = min(top, logp.shape[1])
         best = np.argsort(-logp, axis=1, kind="stable")[:, :k]
         lp = np.take_along_axis(logp, best, axis=1)
-        return best[np.arange(len(h)), _draw(_log_softmax(lp / temperature), rng)]
+        return best[np.arange(len(h)), _draw(_masked(lp, None, temperature), rng)]
     return _draw(_masked(jamo3.log_probs(params, h, temperature), mask), rng)

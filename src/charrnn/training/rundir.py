@@ -107,6 +107,15 @@ class RunDir:
     def check_resumable(self) -> None:
         """Raise unless the directory holds a run to resume."""
         if not os.path.isfile(self.file(LATEST)):
+            if self.holds_run():
+                # A run that stopped before its first save: the other advice would
+                # send the user back here ("already holds a run; pass resume").
+                raise CharRNNError(
+                    f"there is no run to continue: {self.file(LATEST)} does not exist (the "
+                    f"run in {self.path} stopped before its first save); pass force without "
+                    "resume to start it again there, or choose another out_dir",
+                    params=("resume", "force", "out_dir"),
+                )
             raise CharRNNError(
                 f"there is no run to continue: {self.file(LATEST)} does not exist; "
                 "start a new run without resume",
@@ -196,13 +205,20 @@ class RunDir:
         if not os.path.isfile(path):
             raise CharRNNError(f"{path} does not exist; is {self.path} a charrnn run?")
         out = []
-        with open(path, encoding="utf-8") as f:
+        # Bytes that are not UTF-8 become U+FFFD and fail as JSON below, with their line.
+        with open(path, encoding="utf-8", errors="replace") as f:
             for n, line in enumerate(f, 1):
                 line = line.strip()
                 if not line:
                     continue
                 try:
-                    out.append(json.loads(line))
+                    record = json.loads(line)
                 except json.JSONDecodeError:
-                    raise CharRNNError(f"{path} line {n} is not JSON; the log is damaged") from None
+                    record = None
+                if not isinstance(record, dict):
+                    raise CharRNNError(
+                        f"{path} line {n} is not a JSON record; the log is damaged: mend or "
+                        "delete that line"
+                    )
+                out.append(record)
         return out
