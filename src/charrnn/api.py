@@ -11,6 +11,7 @@ import collections
 import difflib
 import html
 import inspect
+import numbers
 import os
 import shlex
 import tempfile
@@ -75,6 +76,21 @@ class Evaluation:
     skipped: dict[str, int] = field(default_factory=dict)
     dropped: int = 0
     split: str | None = None
+
+
+def sampler_rng(random_state: Any) -> np.random.Generator:
+    """The generator a sampling method draws from: a seed (a whole number >= 0), a
+    ``numpy.random.Generator`` used as it is, or None for fresh entropy."""
+    if isinstance(random_state, np.random.Generator):
+        return random_state
+    if random_state is None:
+        return np.random.default_rng()
+    if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
+        if int(random_state) >= 0:
+            return np.random.default_rng(int(random_state))
+    raise CharRNNError(
+        f"random_state must be a whole number >= 0, a numpy Generator or None; got {random_state!r}"
+    )
 
 
 class CharRNN:
@@ -336,8 +352,9 @@ class CharRNN:
             Always the likeliest character.
         max_len : int, optional
             Symbols to generate (default 100 in words mode, 500 in text mode).
-        random_state : int, optional
-            Seed of the sampler.
+        random_state : int, numpy.random.Generator or None
+            Seed of the sampler (a whole number >= 0), a generator to draw
+            from, or None for a fresh one.
         allow_empty : bool
             Words mode: let a sample without a prefix be the empty word.
         on_step : callable, optional
@@ -359,7 +376,7 @@ class CharRNN:
             top_k=top_k,
             greedy=greedy,
             max_len=max_len,
-            rng=np.random.default_rng(random_state),
+            rng=sampler_rng(random_state),
             allow_empty=allow_empty,
             on_step=on_step,
             cell=self.config_.cell,
@@ -441,7 +458,7 @@ class CharRNN:
             self.vocab_,
             known,
             n,
-            rng=np.random.default_rng(random_state),
+            rng=sampler_rng(random_state),
             max_draws=max_draws,
             prefix=prefix,
             temperature=temperature,
@@ -623,6 +640,8 @@ class CharRNN:
         :func:`charrnn.generation.views.influence`.
         """
         self._check_fitted()
+        if not text:
+            raise CharRNNError("influence needs a text to explain; got an empty one")
         cfg = self.config_
         return influence(
             self.params_,

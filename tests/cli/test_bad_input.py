@@ -414,3 +414,11 @@ def test_a_console_that_cannot_show_hangul_shows_escapes():
     r = run_cli_process("sample", "@ko", "-n", "2", env={"PYTHONIOENCODING": "ascii"})
     assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
     assert "\\u" in r.stdout and r.stdout.isascii()
+
+
+def test_an_empty_out_and_an_out_named_like_a_model(cli, tmp_path, monkeypatch):
+    expect_error(cli, "train", "@vector", "--out", "", *Q, match="--out is empty")
+    monkeypatch.chdir(tmp_path)
+    code, _, err = cli("train", "@vector", "--out", "@mine", "--steps", "2", "--hidden", "4")
+    assert code == 0 and "read this run back as ./@mine" in err, err
+    assert (tmp_path / "@mine" / "latest.npz").is_file()

@@ -190,6 +190,12 @@ def run(args: argparse.Namespace) -> int:
             f"done: {result.step} steps; model in {args.out}"
             + (f" (best validation loss {best:.4f} nats/{unit_name})" if best is not None else "")
         )
+    if args.out.startswith("@"):
+        # `sample @ko` reads the shipped model, never this folder.
+        tell(
+            f"notice: read this run back as ./{args.out}: a name that starts with @ names a "
+            "shipped model or corpus"
+        )
     return 0
 
 

@@ -12,6 +12,7 @@ import os
 import pathlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -137,6 +138,19 @@ class Corpus:
         return split_text(self.vocab.encode(text), config.val_fraction, config.val_max)
 
 
+def _as_data(data: Any) -> Data:
+    """``data`` as :func:`read_corpus` reads it: any iterable of strings becomes a list."""
+    if isinstance(data, str | os.PathLike | Sequence):
+        return data
+    try:
+        return list(data)  # a generator, a set, a pandas Series' values
+    except TypeError:
+        raise CharRNNError(
+            "data must be a file name, a list of paths or a list of strings; got "
+            f"{type(data).__name__}"
+        ) from None
+
+
 def read_corpus(
     data: Data,
     mode: str,
@@ -175,6 +189,7 @@ def read_corpus(
         is too long; if a directory holds no text files or a glob matches none.
     """
     units = units if units is not None else Units()
+    data = _as_data(data)
     if val_data is not None:
         train = read_corpus(data, mode, encoding, units=units)
         val = read_corpus(val_data, mode, encoding, units=units)
@@ -228,7 +243,15 @@ def read_corpus(
     items = [w for w in data if isinstance(w, str)]  # type: ignore[union-attr]
     if len(items) != len(data):  # type: ignore[arg-type]
         raise CharRNNError("data must be a file name, a list of paths or a list of strings")
-    text = units.read("\n".join(items))
+    text = "\n".join(items)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:  # what bytes decoded with errors="surrogateescape" hold
+        raise CharRNNError(
+            f"the data holds {text[exc.start]!r} at character {exc.start:,}: half of a "
+            "surrogate pair, not a character; decode the bytes with their own encoding"
+        ) from None
+    text = units.read(text)
     if not text.strip():
         raise CharRNNError("no data to train on: the strings are empty")
     if mode == "text":

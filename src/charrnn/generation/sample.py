@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -54,6 +55,13 @@ def _pick(
 
 def check_sampling_args(n: int, max_len: int, temperature: float, top_k: int | None) -> None:
     """Refuse sample counts, lengths and settings no one means."""
+    for name, v in (("n", n), ("max_len", max_len), ("top_k", top_k)):
+        if v is not None and not (isinstance(v, numbers.Integral) and not isinstance(v, bool)):
+            raise CharRNNError(f"{name} must be a whole number; got {v!r}", params=(name,))
+    if not (isinstance(temperature, numbers.Real) and not isinstance(temperature, bool)):
+        raise CharRNNError(
+            f"temperature must be a number >= 0; got {temperature!r}", params=("temperature",)
+        )
     if not 1 <= n <= MAX_SAMPLES:
         raise CharRNNError(f"n must be between 1 and {MAX_SAMPLES:,}; got {n}", params=("n",))
     if not 1 <= max_len <= MAX_LENGTH:

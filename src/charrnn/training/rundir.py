@@ -48,6 +48,8 @@ class RunDir:
 
     def create(self) -> None:
         """Make the directory (and its parents) if it does not exist."""
+        if not self.path:
+            raise CharRNNError("out_dir is empty; name the folder for the run", params=("out_dir",))
         if os.path.exists(self.path) and not os.path.isdir(self.path):
             raise CharRNNError(
                 f"{self.path} is a file; give a directory for the run", params=("out_dir",)
