@@ -410,6 +410,22 @@ def test_a_full_stdout_is_a_message(tmp_path):
     assert "No space left on device" in r.stderr
 
 
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_training_outlives_a_full_stdout(tmp_path):
+    run = tmp_path / "r"
+    args = ["train", "@vector", "--out", run, "--steps", "20", "--hidden", "4", "--log-every", "5"]
+    with open("/dev/full", "w") as full:
+        r = subprocess.run(
+            [sys.executable, "-m", "charrnn", *args],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+        )
+    assert r.returncode == 0 and "stdout failed" in r.stderr, r.stderr
+    assert (run / "latest.npz").is_file()
+
+
 def test_a_console_that_cannot_show_hangul_shows_escapes():
     r = run_cli_process("sample", "@ko", "-n", "2", env={"PYTHONIOENCODING": "ascii"})
     assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
@@ -422,3 +438,27 @@ def test_an_empty_out_and_an_out_named_like_a_model(cli, tmp_path, monkeypatch):
     code, _, err = cli("train", "@vector", "--out", "@mine", "--steps", "2", "--hidden", "4")
     assert code == 0 and "read this run back as ./@mine" in err, err
     assert (tmp_path / "@mine" / "latest.npz").is_file()
+
+
+def test_messages_name_the_flags_a_user_types(cli):
+    expect_error(cli, "complete", "@names", "kri", "-k", "0", match="-k must be between")
+    expect_error(cli, "complete", "@names", "kri", "--beam", "0", match="--beam must be")
+
+
+def test_composing_jamo_is_not_called_skipping(cli):
+    code, _, err = cli("sample", "@ko", "-n", "2", "--prefix", "\u1100\u1161", "--unknown", "skip")
+    assert code == 0 and "skipped" not in err, err
+    code, _, err = cli("sample", "@ko", "-n", "2", "--prefix", "\u1100\u1161x", "--unknown", "skip")
+    assert code == 0 and "skipped 'x'" in err, err
+
+
+def test_force_leaves_only_the_token_cache_it_reads(cli, tmp_path):
+    run = tmp_path / "r"
+    text = ["--mode", "text", "--seq-len", "8", *Q]
+    for name, line in (("a.txt", "hello world, once more\n"), ("b.txt", "other text in here\n")):
+        (tmp_path / name).write_text(line * 40)
+        code, _, err = cli("train", tmp_path / name, "--out", run, "--force", *text)
+        assert code == 0, err
+        assert len(list(run.glob("tokens-*.bin"))) == 1, name  # each a whole corpus
+    code, _, err = cli("train", tmp_path / "b.txt", "--out", run, "--force", *text)
+    assert code == 0 and len(list(run.glob("tokens-*.bin"))) == 1, err

@@ -36,6 +36,8 @@ PARAM_FLAGS: dict[str, str] = {
     "n": "-n",
     "max_len": "--max-len",
     "top_k": "--top-k",
+    "k": "-k",
+    "beam": "--beam",
     "temperature": "--temperature",
     "encoding": "--encoding",
     "prefix": "--prefix",

@@ -79,8 +79,9 @@ def files_read(*paths: str | None) -> list[str]:
 def clean(vocab: Vocab, text: str, unknown: str, what: str) -> str:
     """``vocab.clean``, with a notice naming what ``--unknown skip`` dropped."""
     cleaned = vocab.clean(text, unknown)  # type: ignore[arg-type]
-    if cleaned != text:
-        shown = ", ".join(repr(c) for c in vocab.unknown(text))
+    skipped = vocab.unknown(text)
+    if cleaned != text and skipped:  # not when only composing jamo (NFC) changed it
+        shown = ", ".join(repr(c) for c in skipped)
         say(
             f"notice: skipped {shown} (not in the model's vocabulary): {what} is read as "
             f"{cleaned!r}"

@@ -242,10 +242,11 @@ class Progress(Callbacks):
         elif not self.quiet:
             try:
                 print(event.format(self.budget_s), flush=True)
-            except BrokenPipeError:
+            except OSError as exc:  # a closed pipe, a full disk: the log is not the run
                 os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
                 self.quiet = True
-                say("stdout was closed; training goes on, its log is in metrics.jsonl")
+                why = "was closed" if isinstance(exc, BrokenPipeError) else f"failed ({exc})"
+                say(f"stdout {why}; training goes on, its log is in metrics.jsonl")
         return False
 
     def on_notice(self, exc: CharRNNError) -> None:

@@ -407,7 +407,9 @@ class TrainingRun:
             error = exc
         comm.agree(error)
         if self.dir is not None and force:
-            self.dir.clear_run()  # only now that nothing can fail before training
+            # Only now that nothing can fail before training; the token cache this
+            # run reads (text mode) is named after its data's digest.
+            self.dir.clear_run(keep=f"tokens-{self.corpus.fingerprint}.bin")
         self.notices += [CharRNNError(n) for n in self.corpus.notices]
         if self.trainer.clamped_batch_size is not None:
             self.notices.append(

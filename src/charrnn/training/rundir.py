@@ -139,10 +139,17 @@ class RunDir:
                 params=("resume", "force", "out_dir"),
             )
 
-    def clear_run(self) -> None:
-        """Delete the run files of an earlier run (``force``); the lock stays."""
+    def clear_run(self, keep: str | None = None) -> None:
+        """Delete the run files of an earlier run (``force``); the lock stays.
+
+        Its token caches (``tokens-*.bin``, a text encoded once) go too, all but
+        ``keep``, the one this run reads: each holds a whole corpus.
+        """
         for name in RUN_FILES:
             if os.path.exists(self.file(name)):
+                os.unlink(self.file(name))
+        for name in os.listdir(self.path):
+            if name.startswith("tokens-") and name.endswith(".bin") and name != keep:
                 os.unlink(self.file(name))
 
     def save_latest(self, ckpt: Checkpoint) -> None:
