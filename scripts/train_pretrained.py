@@ -149,7 +149,8 @@ def made_with() -> dict[str, str]:
     round differently on different vector widths), and the BLAS, its version and the
     kernel it runs (each kernel sums a product's terms in its own order).
     """
-    simd = np.__config__.CONFIG.get("SIMD Extensions", {}).get("found", [])
+    config = getattr(np.__config__, "CONFIG", {})  # numpy >= 1.26
+    simd = config.get("SIMD Extensions", {}).get("found", ["unknown"])
     blas = "unknown (install threadpoolctl to see it)"
     try:
         import threadpoolctl

@@ -11,7 +11,6 @@ import collections
 import difflib
 import html
 import inspect
-import numbers
 import os
 import shlex
 import tempfile
@@ -80,17 +79,21 @@ class Evaluation:
 
 def sampler_rng(random_state: Any) -> np.random.Generator:
     """The generator a sampling method draws from: a seed (a whole number >= 0), a
-    ``numpy.random.Generator`` used as it is, or None for fresh entropy."""
+    ``numpy.random.Generator`` used as it is, None for fresh entropy, or whatever else
+    ``numpy.random.default_rng`` takes (a ``SeedSequence``, a list of seeds)."""
     if isinstance(random_state, np.random.Generator):
         return random_state
     if random_state is None:
         return np.random.default_rng()
-    if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
-        if int(random_state) >= 0:
-            return np.random.default_rng(int(random_state))
-    raise CharRNNError(
+    bad = CharRNNError(
         f"random_state must be a whole number >= 0, a numpy Generator or None; got {random_state!r}"
     )
+    if isinstance(random_state, bool | float | str):
+        raise bad
+    try:  # also what numpy's default_rng takes: a SeedSequence, a BitGenerator, ints
+        return np.random.default_rng(random_state)
+    except (TypeError, ValueError):
+        raise bad from None
 
 
 class CharRNN:

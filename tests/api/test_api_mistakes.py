@@ -49,9 +49,20 @@ def test_sampling_arguments_of_the_wrong_kind(model, kwargs, match):
         model.sample(**kwargs)
 
 
-def test_a_generator_or_none_draws_the_samples(model):
-    assert model.sample(3, random_state=np.random.default_rng(4)) == model.sample(3, random_state=4)
+def test_a_generator_a_seed_sequence_or_none_draws_the_samples(model):
+    four = model.sample(3, random_state=4)
+    assert model.sample(3, random_state=np.random.default_rng(4)) == four
+    assert model.sample(3, random_state=np.random.SeedSequence(4)) == four
+    assert model.sample(3, random_state=np.int64(4)) == four
     assert len(model.sample(3, random_state=None)) == 3
+
+
+def test_numpy_scalars_and_strings_in_the_config_save_as_json(tmp_path):
+    m = CharRNN(hidden=np.int32(4), steps=2, cell=np.str_("gru"), dropout=np.float64(0.1))
+    m.fit(WORDS)
+    assert type(m.config_.hidden) is int and type(m.config_.dropout) is float
+    m.save(tmp_path / "m.npz")
+    assert CharRNN.load(tmp_path / "m.npz").config_ == m.config_
 
 
 def test_saving_into_a_folder_or_a_missing_one(model, tmp_path):

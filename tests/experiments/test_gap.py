@@ -111,7 +111,7 @@ def test_no_more_processes_than_tasks_or_cores(monkeypatch):
             return map(fn, tasks)
 
     monkeypatch.setattr(gap, "ProcessPoolExecutor", Pool)
-    monkeypatch.setattr(gap.os, "cpu_count", lambda: 8)
+    monkeypatch.setattr(gap, "usable_cpus", lambda: 8)
     for seeds in (3, 1):  # 9 tasks (3 rules x 3 seeds) on 8 cores, then 3 tasks
         s = GapSettings(gaps=(1,), seeds=seeds, steps=2, words=20, test_words=10, norm_gap=None)
         assert len(gap.run_grid(s, jobs=100_000)) == 3 * seeds

@@ -220,3 +220,18 @@ def test_units_need_nfc_and_the_vocabulary_order_is_checked():
     with pytest.raises(CharRNNError, match="sorted"):
         Vocab.from_json(Vocab.from_text("가a\n").to_json(), Units("jamo3"))
     assert Vocab.from_json(vocab.to_json(), Units("jamo3")).n_other == 2
+
+
+def test_a_mask_that_excludes_every_factors_best_falls_back_to_greedy():
+    # At a temperature near 0 each factor keeps only its best before the mask; a mask
+    # that forbids the syllable they make left nothing and drew id 0, a forbidden one.
+    params, h = _peaked(3)
+    V = params["by"].shape[0] - 19 + S_COUNT  # every id: the others and the syllables
+    rng = np.random.default_rng(0)
+    allowed = np.ones((len(h), V), dtype=bool)
+    best = syllables.draw_enumerated(params, h, rng, allowed, greedy=True)
+    allowed[np.arange(len(h)), best] = False
+    allowed[:, 0] = False
+    with np.errstate(all="raise"):
+        drawn = syllables.draw_enumerated(params, h, rng, allowed, temperature=5e-324)
+    assert allowed[np.arange(len(h)), drawn].all()

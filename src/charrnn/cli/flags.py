@@ -12,6 +12,7 @@ import difflib
 import math
 import pathlib
 import re
+import sys
 import types
 import typing
 from dataclasses import fields
@@ -81,20 +82,23 @@ class Parser(argparse.ArgumentParser):
     _intermixing = False
 
     def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
-        if self._subparsers is None and not self._intermixing:
+        words = list(sys.argv[1:] if args is None else args)
+        if self._subparsers is None and not self._intermixing and "--" not in words:
             # A command's words may follow its flags (`complete RUN -k 3 kri`): argparse
             # alone fills an optional positional (PREFIX, TEXT) before it has seen them
             # and then finds `kri` unrecognised. Intermixed parsing reads the flags
-            # first; below Python 3.13 it calls this method again for each pass.
+            # first; before Python 3.12.8 and 3.13.1 it calls this method again for each
+            # pass, and its first pass swallows a `--`, so `score RUN -- -anna` (words
+            # that start with "-") keeps the plain parse.
             self._intermixing = True
             try:
-                parsed, extras = self.parse_known_intermixed_args(args, namespace)
+                parsed, extras = self.parse_known_intermixed_args(words, namespace)
             finally:
                 self._intermixing = False
         elif self._intermixing:
             return super().parse_known_args(args, namespace)  # one pass of the above
         else:
-            parsed, extras = super().parse_known_args(args, namespace)
+            parsed, extras = super().parse_known_args(words, namespace)
         # A command's own parser names its unknown flags itself, while it still
         # knows its flags; the top parser would only see the leftover words.
         if self._subparsers is None and any(e.startswith("-") for e in extras):

@@ -12,6 +12,7 @@ head``) ends any command quietly with 141.
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import sys
 from collections.abc import Sequence
@@ -74,10 +75,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``charrnn`` command; returns the exit status."""
     for stream in (sys.stdout, sys.stderr):
-        # A console that cannot show a character (Hangul on an ASCII or cp1252
-        # terminal) shows its escape instead of ending the command.
+        # A terminal that cannot show a character (Hangul on an ASCII or cp1252
+        # console) shows its escape instead of ending the command, and so do the
+        # messages on stderr; data written to a file or a pipe keeps strict encoding,
+        # so that no reader gets escapes where it expects text.
         reconfigure = getattr(stream, "reconfigure", None)
-        if reconfigure is not None:
+        if reconfigure is not None and (stream is sys.stderr or _isatty(stream)):
             reconfigure(errors="backslashreplace")
     try:
         return _main(argv)
@@ -89,6 +92,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         # may want to know; an interactive user sees no message either way.
         _stdout_to_devnull()
         return EXIT_BROKEN_PIPE
+
+
+def _isatty(stream: object) -> bool:
+    try:
+        return bool(stream.isatty())  # type: ignore[attr-defined]
+    except (AttributeError, OSError, ValueError):
+        return False
 
 
 def _stdout_to_devnull() -> None:
@@ -104,15 +114,21 @@ def _stdout_to_devnull() -> None:
 def _main(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return int(args.func(args) or 0)
+        status = int(args.func(args) or 0)
+        # Here, not at the interpreter's exit: a full disk or stdout fails inside
+        # this try, as a message.
+        sys.stdout.flush()
+        return status
     except CharRNNError as exc:
         return _fail(args.command, exc)
     except BrokenPipeError:
         raise  # main's to handle, for every command alike
     except (MemoryError, UnicodeError, OSError) as exc:
         failed = _fail(args.command, CharRNNError(machine_message(exc)))
-        if isinstance(exc, OSError) and exc.filename is None:
-            _stdout_to_devnull()  # perhaps stdout that failed: the last flush must not
+        try:
+            sys.stdout.flush()
+        except (OSError, ValueError):
+            _stdout_to_devnull()  # stdout itself failed: the last flush must not again
         return failed
     except Exception:
         comm = current()
@@ -150,14 +166,23 @@ def machine_message(exc: BaseException) -> str:
             f"out of memory{detail}: the model, batch or data needs more than this machine "
             "has; lower --hidden, --layers, --batch-size or --seq-len, or read less data"
         )
+    if isinstance(exc, UnicodeEncodeError):
+        shown = exc.object[exc.start : exc.end] if isinstance(exc.object, str) else "?"
+        return (
+            f"cannot write {shown!r}: the output's encoding, {exc.encoding}, has no such "
+            "character; set PYTHONIOENCODING=utf-8 (or run python -X utf8)"
+        )
     if isinstance(exc, UnicodeError):
         return (
             f"the text does not fit its encoding ({exc}); check --encoding (a UTF-16 file "
             "needs its byte-order mark, or utf-16-le / utf-16-be)"
         )
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        where = f" writing {exc.filename}" if exc.filename else ""
+        return f"no space left on the device{where}: free some space, or write elsewhere"
     reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-    where = getattr(exc, "filename", None)
-    return f"cannot use {where}: {reason}" if where else f"the system refused: {reason}"
+    name = getattr(exc, "filename", None)
+    return f"cannot use {name}: {reason}" if name else f"the system refused: {reason}"
 
 
 if __name__ == "__main__":

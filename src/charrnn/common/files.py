@@ -46,6 +46,8 @@ def check_target(path: str | os.PathLike[str], reading: Iterable[str] = ()) -> s
     given = os.fspath(path)
     if not given:
         raise CharRNNError("no file name given; name the file to write")
+    if given.endswith(("/", os.sep)):
+        raise CharRNNError(f"{given} names a folder (it ends in a slash); give the file to write")
     real = os.path.realpath(given)
     folder = os.path.dirname(real)
     if not os.path.isdir(folder):
@@ -170,4 +172,7 @@ def _create_temp(folder: str, name: str) -> tuple[int, str]:
             return os.open(tmp, flags, 0o666), tmp
         except FileExistsError:
             continue
+        except OSError as exc:  # named by the folder the user chose, not our hidden file
+            exc.filename = folder
+            raise
     raise FileExistsError(f"could not create a temporary file in {folder}")

@@ -80,12 +80,19 @@ def decode(
         raw = f.read(chunk_bytes)
         final = not raw
         if first and b"\x00" in raw[:SNIFF_BYTES] and not wide:
-            if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-                raise CharRNNError(
-                    f"{shown} is UTF-16 text (it starts with UTF-16's byte-order mark); "
-                    "set encoding='utf-16'",
-                    params=("encoding",),
-                )
+            # UTF-32's little-endian mark starts with UTF-16's: it is tried first.
+            for bom, wide_name in (
+                (codecs.BOM_UTF32_LE, "utf-32"),
+                (codecs.BOM_UTF32_BE, "utf-32"),
+                (codecs.BOM_UTF16_LE, "utf-16"),
+                (codecs.BOM_UTF16_BE, "utf-16"),
+            ):
+                if raw.startswith(bom):
+                    raise CharRNNError(
+                        f"{shown} is {wide_name.upper()} text (it starts with its "
+                        f"byte-order mark); set encoding='{wide_name}'",
+                        params=("encoding",),
+                    )
             raise CharRNNError(
                 f"{shown} looks like a binary file (it holds NUL bytes); give a plain text file"
             )
@@ -104,8 +111,8 @@ def decode(
         except UnicodeError as exc:  # e.g. UTF-16 without its byte-order mark
             raise CharRNNError(
                 f"{shown} cannot be read as {encoding} ({exc}); set encoding to the file's "
-                "own (UTF-16 without a byte-order mark: encoding='utf-16-le' or "
-                "encoding='utf-16-be')",
+                "own (without a byte-order mark: encoding='utf-16-le' or encoding='utf-16-be', "
+                "and likewise utf-32-le or utf-32-be)",
                 params=("encoding",),
             ) from None
         offset += len(raw)

@@ -388,6 +388,13 @@ def grid(settings: GapSettings) -> list[tuple[str, int, str]]:
     ]
 
 
+def usable_cpus() -> int:
+    """The cores this process may run on (its affinity mask, where the OS has one)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
+
+
 def run_grid(
     settings: GapSettings,
     jobs: int = 1,
@@ -397,7 +404,7 @@ def run_grid(
     tasks = [(settings, c, g, r, s) for c, g, r in grid(settings) for s in range(settings.seeds)]
     out: list[SeedRun] = []
     # No more processes than tasks or cores: more would only wait, and each costs memory.
-    jobs = min(jobs, len(tasks), os.cpu_count() or 1)
+    jobs = min(jobs, len(tasks), usable_cpus())
     if jobs <= 1:
         for task in tasks:
             out.append(_run_task(task))

@@ -53,7 +53,7 @@ def _masked(y: np.ndarray, mask: np.ndarray | None, temperature: float = 1.0) ->
         z = np.where(mask, z, -np.inf)
     # The largest allowed entry out before the division, so that a tiny temperature
     # gives -inf and 0, not inf - inf.
-    with np.errstate(over="ignore"):  # -inf for all but the largest: what is meant
+    with np.errstate(over="ignore", invalid="ignore"):  # -inf but the largest; nan: lost
         return _log_softmax((z - z.max(axis=-1, keepdims=True)) / temperature)
 
 
@@ -211,4 +211,12 @@ def draw_enumerated(
         best = np.argsort(-logp, axis=1, kind="stable")[:, :k]
         lp = np.take_along_axis(logp, best, axis=1)
         return best[np.arange(len(h)), _draw(_masked(lp, None, temperature), rng)]
-    return _draw(_masked(jamo3.log_probs(params, h, temperature), mask), rng)
+    logp = _masked(jamo3.log_probs(params, h, temperature), mask)
+    ids = _draw(logp, rng)
+    # Near zero, each factor's temperature sends all but its own best to -inf before
+    # the mask: where the mask allows none of those, the row is lost, and greedy over
+    # the masked syllables is what such a temperature means.
+    lost = ~np.isfinite(logp.max(axis=1))
+    if lost.any():
+        ids[lost] = _masked(jamo3.log_probs(params, h[lost]), mask[lost]).argmax(axis=1)
+    return ids
