@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import pathlib
 import stat
 import subprocess
 import sys
@@ -521,3 +522,29 @@ def test_utf32_is_named_as_utf32(cli, tmp_path):
 def test_words_that_start_with_a_dash_follow_a_double_dash(cli, args, shown):
     code, out, err = cli(*args)
     assert code == 0 and shown in out, err
+
+
+def test_an_empty_host_is_refused(cli):
+    expect_error(cli, "serve", "@names", "--host", "", match="the host is empty")
+
+
+def test_the_demo_page_removes_the_folder_it_made(cli, monkeypatch):
+    from charrnn import CharRNNError
+    from charrnn.experiments import demo
+
+    made = []
+
+    def stops(out, **kwargs):
+        made.append(out)
+        (pathlib.Path(out) / "full").mkdir()
+        raise CharRNNError("stopped here")
+
+    monkeypatch.setattr(demo, "vector_pair", stops)
+    expect_error(cli, "demo", "--page", match="stopped here")
+    assert made and not os.path.exists(made[0])
+
+
+def test_a_byte_that_is_not_utf8_is_named_by_a_jamo_model(cli):
+    # Read with errors="surrogateescape", it reached the jamo decomposition's UTF-32
+    # encode, and the message blamed the output's encoding.
+    expect_error(cli, "score", "@ko", "\udcff가", match="not in the model's vocabulary")

@@ -81,10 +81,15 @@ def test_a_given_plan_replays_the_same_rates():
     ]
 
 
-@pytest.mark.parametrize("bad", ["", "7", "7:5", "7:300,5:400", "a:b", "7:300,7:400", "-1:4"])
+@pytest.mark.parametrize(
+    "bad",
+    ["", "7", "7:5", "7:300,5:400", "a:b", "7:300,7:400", "-1:4", "\u00b2:5", "1:" + "9" * 5000],
+)
 def test_a_malformed_plan_is_refused_with_its_form(bad):
-    with pytest.raises(CharRNNError, match="STEP:TOTAL"):
+    # "²".isdigit() is true and int() refused it; 5,000 digits passed Python's int limit.
+    with pytest.raises(CharRNNError, match="STEP:TOTAL") as e:
         Config(plan=bad)
+    assert len(str(e.value)) < 400
 
 
 def test_plan_pairs_parse():
@@ -402,6 +407,20 @@ def test_a_resume_with_fewer_steps_ends_there_with_the_rate_at_its_floor(tmp_pat
         schedule = run.trainer.schedule
     assert result.step == 150 and schedule.entries[-1].why == "steps cap"
     assert schedule.lr(149) < run.config.lr * run.config.lr_min_ratio * 1.05
+
+
+def test_a_run_of_fixed_steps_resumes_under_a_time_budget(tmp_path):
+    """Catches a resumed fixed-count run (which saved no plan) that, given a time budget,
+    dropped its provisional plan and failed on the planner's first look."""
+    with TrainingRun({**SMALL, "steps": 10}, _words(), tmp_path / "r") as run:
+        run.train()
+    with TrainingRun(
+        {"steps": 40, "time_budget": 5.0}, _words(), tmp_path / "r", resume=True
+    ) as run:
+        result = run.train()
+        entries = run.trainer.schedule.entries
+    assert result.step == 40 and result.reason != "time"
+    assert entries and entries[-1].total == 40
 
 
 def test_nothing_held_out_makes_no_timed_validation():

@@ -257,6 +257,15 @@ def test_bad_input_on_one_rank_gives_one_message_and_no_rank_waits(corpus, tmp_p
     assert not (tmp_path / "t").exists()  # nothing left behind
 
 
+@pytest.mark.long  # MPI's failure paths: make test-long
+def test_standard_input_under_mpi_is_refused_at_once(corpus, tmp_path):
+    # mpirun gives standard input to rank 0 alone: the other ranks waited on theirs.
+    r = launch(2, "train", "-", "--out", tmp_path / "r", "--steps", "5", timeout=60)
+    assert r.returncode != 0 and "Traceback" not in r.stderr, r.stderr
+    assert r.stderr.count("standard input (-) cannot be the data") == 1, r.stderr
+    assert not (tmp_path / "r").exists()
+
+
 def _rank_pids(out: pathlib.Path) -> dict[int, int]:
     """Rank -> pid of the processes training into ``out`` (from /proc)."""
     ranks = {}

@@ -66,6 +66,10 @@ def test_get_api_v1_describes_every_route_with_its_bounds(srv, model):
         ("/api/v1/complete", {"k": 0}, 400, "k must be"),
         ("/api/v1/complete", {"prefixx": "a"}, 400, "unknown field 'prefixx'"),
         ("/api/v2/sample", {}, 404, "no route"),
+        # Integers past float's range overflowed float() and answered 500.
+        ("/api/v1/sample", {"seed": 10**400}, 400, "seed must be between"),
+        ("/api/v1/sample", {"temperature": -(10**400)}, 400, "temperature must be between"),
+        ("/api/v1/complete", {"k": 10**20}, 400, "k must be between"),
     ],
 )
 def test_documented_errors(srv, path, body, status, message):
@@ -100,3 +104,20 @@ def test_a_jamo3_model_gets_tighter_bounds():
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_a_client_that_leaves_before_its_answer_prints_nothing(srv, capfd):
+    import socket
+    import struct
+    import time
+
+    host, port = srv.server_address[:2]
+    for _ in range(5):
+        with socket.create_connection((host, port)) as s:
+            # Reset on close (SO_LINGER 0): the page's answer meets a closed peer.
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            s.sendall(f"GET / HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode())
+    time.sleep(0.5)
+    code, _, doc = request(srv, "GET", "/api/v1")
+    assert code == 200 and doc["version"] == 1  # still serving
+    assert "Traceback" not in capfd.readouterr().err

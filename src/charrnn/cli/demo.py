@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import shutil
 import tempfile
 from typing import Any
 
@@ -69,14 +70,24 @@ def run(args: argparse.Namespace) -> int:
 
 
 def page(args: argparse.Namespace) -> int:
-    """Train the pair, then serve it side by side until Ctrl-C."""
+    """Train the pair, then serve it side by side until Ctrl-C; a folder made for
+    them (no ``--out``) goes when the page does."""
+    if args.out is not None:
+        return _page(args, args.out)
+    out = tempfile.mkdtemp(prefix="charrnn-vector-")
+    try:
+        return _page(args, out)
+    finally:
+        shutil.rmtree(out, ignore_errors=True)  # the two runs were only for this page
+
+
+def _page(args: argparse.Namespace, out: str) -> int:
     from ..api import CharRNN
     from ..experiments.demo import vector_pair
     from ..viz.server import make_server
     from .output import say
     from .serve import serve_until_stopped
 
-    out = args.out or tempfile.mkdtemp(prefix="charrnn-vector-")
     say(f"training the tutorial's 'vector' experiment with both rules into {out}")
     pair = vector_pair(out, seeds=range(args.seeds), cell=args.cell, say=say)
     if not pair.shows_the_lesson:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from typing import Any
@@ -576,6 +577,9 @@ DEFAULT_STEPS = 1000
 """Steps of a run given neither ``steps``, ``epochs`` nor a time budget."""
 
 
+_STEP = re.compile(r"[0-9]{1,15}")
+
+
 def plan_pairs(plan: Any) -> list[tuple[int, int]]:
     """``Config.plan``'s ``"STEP:TOTAL,..."`` as ``(step, total)`` pairs.
 
@@ -587,7 +591,9 @@ def plan_pairs(plan: Any) -> list[tuple[int, int]]:
     pairs: list[tuple[int, int]] = []
     for part in plan.split(",") if isinstance(plan, str) and plan else [""]:
         step_s, sep, total_s = part.strip().partition(":")
-        ok = bool(sep) and step_s.isdigit() and total_s.isdigit()
+        # ASCII digits only ("²".isdigit() is true, and int() refuses it), and no more
+        # of them than a step count can use.
+        ok = bool(sep) and all(_STEP.fullmatch(x) for x in (step_s, total_s))
         if ok:
             step, total = int(step_s), int(total_s)
             ok = total > step and (not pairs or step > pairs[-1][0])
@@ -595,11 +601,17 @@ def plan_pairs(plan: Any) -> list[tuple[int, int]]:
             raise CharRNNError(
                 "plan must be STEP:TOTAL pairs separated by commas, the steps increasing and "
                 "each total past its step, as a budgeted run's config.json gives it "
-                f"(e.g. '40:5200,1800:5600'); got {plan!r}",
+                f"(e.g. '40:5200,1800:5600'); got {_shorten(plan)}",
                 params=("plan",),
             )
         pairs.append((step, total))
     return pairs
+
+
+def _shorten(v: Any, most: int = 80) -> str:
+    """``repr(v)``, cut to ``most`` characters for a message."""
+    shown = repr(v)
+    return shown if len(shown) <= most else shown[: most - 3] + "..."
 
 
 def _is_count(v: Any) -> bool:

@@ -57,7 +57,10 @@ def decompose_hangul(text: str) -> str:
 
     Vectorised over code points: no Python loop per character.
     """
-    cps = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
+    # surrogatepass: a lone surrogate (bytes read with errors="surrogateescape") passes
+    # through as itself, for the vocabulary to name as unknown, as other units do.
+    cps = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    cps = cps.astype(np.int64)
     s = cps - S_BASE
     syl = (s >= 0) & (s < S_COUNT)
     if not syl.any():
@@ -72,7 +75,7 @@ def decompose_hangul(text: str) -> str:
         axis=1,
     )
     keep = np.stack([np.ones_like(syl), syl, syl & (t != 0)], axis=1)  # (N, 3)
-    return out[keep].astype(np.uint32).tobytes().decode("utf-32-le")
+    return out[keep].astype(np.uint32).tobytes().decode("utf-32-le", "surrogatepass")
 
 
 def compose_hangul(symbols: str) -> str:
@@ -387,7 +390,7 @@ class Vocab:
             return np.zeros(0, dtype=dtype)
         if not symbols:
             text = self.to_symbols(text)
-        cps = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+        cps = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
         if int(cps.max()) >= len(self._lut) or int(self._lut[cps].min()) < 0:
             raise self._unknown_error(sorted(set(text) - self.stoi.keys()))
         return self._lut[cps].astype(dtype, copy=False)

@@ -174,8 +174,13 @@ class Schedule:
 
     def restore(self, entries: list[PlanEntry], step: int) -> None:
         """Continue a saved run's plan from ``step``; a cap given to the resume (a lower
-        ``steps``) ends it sooner, the rate decaying to its floor by then."""
-        self.entries = list(entries)
+        ``steps``) ends it sooner, the rate decaying to its floor by then.
+
+        A run saved with a fixed step count saved no plan: resumed with a time budget, it
+        keeps the provisional plan of its steps (the cap) until the clock re-plans it.
+        """
+        if entries or self.fixed is not None:
+            self.entries = list(entries)
         if self.cap is not None and self.entries and self.entries[-1].total > self.cap:
             self.apply(step, self.cap, why="steps cap")
 

@@ -33,8 +33,9 @@ from ..common.version import __version__
 from ..core.backend import NUMPY, Backend
 from ..core.config import MODEL_FIELDS, RESUME_MAY_CHANGE, Config
 from ..core.vocab import Units
-from ..data.corpus import Data, read_corpus
+from ..data.corpus import Data, data_sources, read_corpus
 from ..data.manifest import check_same_data, records_from
+from ..data.sources import STDIN
 from .budget import PlanEntry, Planner, format_plan
 from .checkpoint import RunState
 from .parallel import SerialComm, limit_threads, world
@@ -246,6 +247,16 @@ class _Loop:
             self.aside += time.perf_counter() - t0
 
 
+def _reads_stdin(data: Data | None) -> bool:
+    """True when ``data`` names standard input (``-``) among its sources."""
+    if not isinstance(data, str | os.PathLike | list | tuple):
+        return False  # the data itself, or an iterable this check must not consume
+    try:
+        return STDIN in (data_sources(data) or [])
+    except CharRNNError:
+        return False  # an empty list: read_corpus says so, on every rank
+
+
 class TrainingRun:
     """One training run, from a configuration and data to a trained model.
 
@@ -305,6 +316,15 @@ class TrainingRun:
         if resume and out_dir is None:
             raise CharRNNError("resume needs the run's directory (out_dir)", params=("out_dir",))
         self.comm = comm = comm if comm is not None else world()
+        if comm.size > 1 and (_reads_stdin(data) or _reads_stdin(val_data)):
+            # Every rank reads the data, and mpirun gives standard input to rank 0 only:
+            # the others would wait on theirs for ever. Each rank raises this alike.
+            refused = CharRNNError(
+                "standard input (-) cannot be the data of a run on several ranks: mpirun "
+                "gives it to rank 0 alone; save it to a file and give the file"
+            )
+            refused.collective = True  # type: ignore[attr-defined]
+            raise refused
         # Ranks share the cores: one BLAS thread each, unless the environment says otherwise.
         self.blas_threads = limit_threads(comm) if comm.size > 1 else None
         given = given_fields(config)

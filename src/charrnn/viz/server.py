@@ -195,6 +195,10 @@ def fields(route: str, body: dict[str, Any], highs: dict[str, int]) -> dict[str,
                 raise RequestError(400, f"{name} must be true or false")
             out[name] = value
             continue
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 2**53:
+            # Past float's exact range every field is out of its bounds (float() of a
+            # 400-digit integer overflows): say so before any conversion.
+            raise RequestError(400, f"{name} must be between {lo} and {hi}; got a huge number")
         if kind is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
         what = {str: "a string", int: "a whole number", float: "a number"}[kind]
@@ -254,6 +258,13 @@ class PageServer(ThreadingHTTPServer):
         # The Host headers answered: each name with the bound port (browsers always send it
         # for a port other than 80).
         self.hosts = {f"{n}:{port}" for n in hostnames} | (hostnames if port == 80 else set())
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that left before its answer (closed tab, cancelled fetch) is not an
+        error to print; anything else is, as socketserver prints it."""
+        if isinstance(sys.exc_info()[1], ConnectionError):  # broken pipe, reset, aborted
+            return
+        super().handle_error(request, client_address)
 
     @property
     def model(self) -> CharRNN:
@@ -621,6 +632,13 @@ def make_server(
             raise CharRNNError(f"give one of {what} per model")
     if not 0 <= port <= 65535:
         raise CharRNNError(f"the port must be between 0 and 65535; got {port}")
+    if not host.strip():
+        # An empty host binds every interface: an empty shell variable must not open
+        # the page to the network.
+        raise CharRNNError(
+            "the host is empty; give 127.0.0.1 (this machine only) or 0.0.0.0 (every "
+            "network interface, on purpose)"
+        )
     try:
         cls = PageServer
         if ":" in host:  # an IPv6 address: the standard library's server binds IPv4 only
