@@ -25,6 +25,7 @@ import json
 import pathlib
 import sys
 
+from charrnn.cli import run_script
 from charrnn.training.presets import preset
 from charrnn.training.run import TrainingRun
 
@@ -88,4 +89,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

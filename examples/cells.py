@@ -34,6 +34,7 @@ import pathlib
 import sys
 
 from charrnn import Config
+from charrnn.cli import run_script
 from charrnn.core.cells import cell_names
 from charrnn.core.model import param_specs
 from charrnn.training.run import TrainingRun
@@ -205,4 +206,4 @@ def plot(
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

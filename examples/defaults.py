@@ -29,6 +29,7 @@ import pathlib
 import sys
 
 from charrnn import Config
+from charrnn.cli import run_script
 from charrnn.training.run import TrainingRun
 from charrnn.training.trainer import LogEvent
 
@@ -117,4 +118,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

@@ -45,6 +45,7 @@ import time
 import numpy as np
 
 from charrnn import CharRNN
+from charrnn.cli import run_script
 from charrnn.generation.novelty import training_words
 from charrnn.generation.sample import sample
 from charrnn.training.checkpoint import load as load_checkpoint
@@ -230,4 +231,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

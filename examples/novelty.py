@@ -35,6 +35,7 @@ import numpy as np
 
 from charrnn import CharRNN
 from charrnn.api import resolve_model_path
+from charrnn.cli import run_script
 from charrnn.common.errors import CharRNNError
 from charrnn.generation.novelty import memorisation, word_probabilities, words_split
 from charrnn.generation.sample import sample
@@ -108,11 +109,14 @@ def main() -> None:
     ap.add_argument("run", help="run directory or checkpoint of a words-mode model")
     ap.add_argument("-n", type=int, default=10000, help="samples to draw")
     ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    if args.seed < 0:
+        ap.error(f"a seed is a whole number of 0 or more; got {args.seed}")
     try:
-        report(ap.parse_args())
+        report(args)
     except CharRNNError as exc:
         sys.exit(f"error: {exc}")
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

@@ -40,6 +40,7 @@ import shutil
 import subprocess
 import sys
 
+from charrnn.cli import run_script
 from charrnn.training.presets import PRESETS, preset_ranks
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -307,4 +308,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

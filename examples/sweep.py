@@ -34,6 +34,7 @@ import pathlib
 import sys
 
 from charrnn import Config
+from charrnn.cli import run_script
 from charrnn.data.files import load_corpus
 from charrnn.data.split import split_corpus
 from charrnn.generation.novelty import memorisation
@@ -163,4 +164,4 @@ def trial(args: argparse.Namespace, fields: dict, seconds: float, verbose: bool)
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

@@ -1,5 +1,5 @@
 """The ``charrnn`` command."""
 
-from .main import build_parser, main
+from .main import build_parser, main, run_script
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "main", "run_script"]

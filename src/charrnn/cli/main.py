@@ -15,7 +15,7 @@ import argparse
 import errno
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from ..common.errors import CharRNNError
 from ..common.version import __version__
@@ -141,6 +141,34 @@ def _main(argv: Sequence[str] | None) -> int:
     except KeyboardInterrupt:
         say("interrupted")
         return EXIT_INTERRUPTED
+
+
+def run_script(main: Callable[[], object]) -> None:
+    """Run a script's ``main`` (``examples/``) as ``charrnn`` runs a command.
+
+    A user's mistake or the machine's refusal is one line on stderr and exit
+    status 2, not a traceback; a child process that failed (and said why on its
+    own stderr) passes its status on.
+    """
+    import subprocess
+
+    name = os.path.basename(sys.argv[0]) or "script"
+    try:
+        main()
+    except CharRNNError as exc:
+        say(f"{name}: error: {cli_message(exc)}")
+        sys.exit(EXIT_USER_ERROR)
+    except BrokenPipeError:
+        _stdout_to_devnull()
+        sys.exit(EXIT_BROKEN_PIPE)
+    except (MemoryError, UnicodeError, OSError) as exc:
+        say(f"{name}: error: {machine_message(exc)}")
+        sys.exit(EXIT_USER_ERROR)
+    except subprocess.CalledProcessError as exc:
+        sys.exit(exc.returncode or 1)
+    except KeyboardInterrupt:
+        say("interrupted")
+        sys.exit(EXIT_INTERRUPTED)
 
 
 def _fail(command: str, exc: CharRNNError) -> int:
