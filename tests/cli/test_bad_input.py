@@ -401,20 +401,25 @@ def test_the_machines_refusals_are_messages(cli, monkeypatch, exc, match):
     expect_error(cli, "sample", "@names", match=match)
 
 
+def charrnn_into(stdout, *args, env=None) -> subprocess.CompletedProcess:
+    """``charrnn ARGS`` as a process whose stdout is ``stdout`` (a file or descriptor)."""
+    return subprocess.run(
+        [sys.executable, "-m", "charrnn", *map(str, args)],
+        stdout=stdout,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+
+
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
 def test_a_full_stdout_is_a_message(tmp_path):
     # Without PYTHONUNBUFFERED the samples wait in the buffer until a flush: the
     # command's own, inside its error handling, not the interpreter's at exit.
     env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
     with open("/dev/full", "w") as full:
-        r = subprocess.run(
-            [sys.executable, "-m", "charrnn", "sample", "@names", "-n", "3"],
-            stdout=full,
-            stderr=subprocess.PIPE,
-            text=True,
-            timeout=120,
-            env=env,
-        )
+        r = charrnn_into(full, "sample", "@names", "-n", "3", env=env)
     assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
     assert "no space left on the device" in r.stderr and "Exception ignored" not in r.stderr
 
@@ -424,13 +429,7 @@ def test_training_outlives_a_full_stdout(tmp_path):
     run = tmp_path / "r"
     args = ["train", "@vector", "--out", run, "--steps", "20", "--hidden", "4", "--log-every", "5"]
     with open("/dev/full", "w") as full:
-        r = subprocess.run(
-            [sys.executable, "-m", "charrnn", *args],
-            stdout=full,
-            stderr=subprocess.PIPE,
-            text=True,
-            timeout=120,
-        )
+        r = charrnn_into(full, *args)
     assert r.returncode == 0 and "stdout failed" in r.stderr, r.stderr
     assert (run / "latest.npz").is_file()
 
@@ -439,14 +438,7 @@ def test_a_console_that_cannot_show_hangul_shows_escapes():
     pty = pytest.importorskip("pty")
     leader, follower = pty.openpty()
     env = {**os.environ, "PYTHONIOENCODING": "ascii"}
-    r = subprocess.run(
-        [sys.executable, "-m", "charrnn", "sample", "@ko", "-n", "2"],
-        stdout=follower,
-        stderr=subprocess.PIPE,
-        text=True,
-        timeout=120,
-        env=env,
-    )
+    r = charrnn_into(follower, "sample", "@ko", "-n", "2", env=env)
     os.close(follower)
     shown = os.read(leader, 4096).decode("ascii")
     os.close(leader)
