@@ -516,8 +516,15 @@ def test_words_that_start_with_a_dash_follow_a_double_dash(cli, args, shown):
     assert code == 0 and shown in out, err
 
 
-def test_an_empty_host_is_refused(cli):
-    expect_error(cli, "serve", "@names", "--host", "", match="the host is empty")
+def test_an_empty_host_is_refused(cli, monkeypatch):
+    from charrnn.cli import serve
+
+    def served(*args, **kwargs):
+        raise AssertionError("an empty host was served (on every interface)")
+
+    monkeypatch.setattr(serve, "serve_until_stopped", served)
+    expect_error(cli, "serve", "@names", "--host", "", "--port", "0", match="the host is empty")
+    expect_error(cli, "demo", "--page", "--host", "", match="--host is empty")
 
 
 def test_the_demo_page_removes_the_folder_it_made(cli, monkeypatch):

@@ -15,9 +15,9 @@ EXAMPLES = ROOT / "examples"
 @pytest.mark.parametrize(
     "script, args, said",
     [
-        ("cells.py", ["--steps", "0"], "cells.py: error: --steps must be a positive integer"),
-        ("defaults.py", ["--steps", "-1"], "defaults.py: error: --steps must be a positive"),
+        # Scripts that read only built-in data: the suite runs them without ../shared.
         ("korean_units.py", ["--data", "/no/such/list"], "korean_units.py: error: data"),
+        ("korean_units.py", ["--set", "hidden=0"], "korean_units.py: error: hidden must be"),
         ("novelty.py", ["@names", "--seed", "-1"], "a seed is a whole number of 0 or more"),
     ],
 )

@@ -62,6 +62,8 @@ def run(args: argparse.Namespace) -> int:
         )
     if not 0 <= args.port <= 65535:
         raise CharRNNError(f"--port must be between 0 and 65535; got {args.port}")
+    if args.page and not args.host.strip():
+        raise CharRNNError("--host is empty; give 127.0.0.1 (this machine only) or 0.0.0.0")
     if args.out is not None and os.path.exists(args.out) and not os.path.isdir(args.out):
         raise CharRNNError(f"--out {args.out} is a file; give a folder for the two runs")
     if args.page:

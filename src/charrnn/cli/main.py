@@ -147,16 +147,18 @@ def run_script(main: Callable[[], object]) -> None:
     """Run a script's ``main`` (``examples/``) as ``charrnn`` runs a command.
 
     A user's mistake or the machine's refusal is one line on stderr and exit
-    status 2, not a traceback; a child process that failed (and said why on its
-    own stderr) passes its status on.
+    status 2, not a traceback, in the library's words (a script's flags are its
+    own); a child process that failed is named, with what it said if that was
+    captured, and its status passed on (128 + N for a signal N, as a shell says).
     """
     import subprocess
 
     name = os.path.basename(sys.argv[0]) or "script"
     try:
         main()
+        sys.stdout.flush()  # inside: a closed pipe or a full disk is handled below
     except CharRNNError as exc:
-        say(f"{name}: error: {cli_message(exc)}")
+        say(f"{name}: error: {exc}")
         sys.exit(EXIT_USER_ERROR)
     except BrokenPipeError:
         _stdout_to_devnull()
@@ -165,7 +167,10 @@ def run_script(main: Callable[[], object]) -> None:
         say(f"{name}: error: {machine_message(exc)}")
         sys.exit(EXIT_USER_ERROR)
     except subprocess.CalledProcessError as exc:
-        sys.exit(exc.returncode or 1)
+        said = exc.stderr.strip() if isinstance(exc.stderr, str) else ""
+        say(f"{name}: error: {exc}" + (f"\n{said}" if said else ""))
+        code = exc.returncode
+        sys.exit(128 - code if code < 0 else code or 1)
     except KeyboardInterrupt:
         say("interrupted")
         sys.exit(EXIT_INTERRUPTED)

@@ -195,7 +195,8 @@ def fields(route: str, body: dict[str, Any], highs: dict[str, int]) -> dict[str,
                 raise RequestError(400, f"{name} must be true or false")
             out[name] = value
             continue
-        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 2**53:
+        huge = isinstance(value, int) and not isinstance(value, bool) and abs(value) > 2**53
+        if kind in (int, float) and huge:
             # Past float's exact range every field is out of its bounds (float() of a
             # 400-digit integer overflows): say so before any conversion.
             raise RequestError(400, f"{name} must be between {lo} and {hi}; got a huge number")
