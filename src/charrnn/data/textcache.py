@@ -111,6 +111,12 @@ def open_tokens(path: str | os.PathLike[str], vocab_size: int) -> np.ndarray:
     return np.memmap(path, dtype=dtype, mode="r")
 
 
+def token_cache_name(digest: str) -> str:
+    """The file name of the token cache of a text whose digest is ``digest`` (``"*"``:
+    the pattern every cache matches)."""
+    return f"tokens-{digest[:16]}.bin"
+
+
 def cached_tokens(
     source: Source,
     scan: TextScan,
@@ -123,7 +129,7 @@ def cached_tokens(
     The cache file is named after the text's digest, so an edited corpus is
     encoded anew and an unchanged one (a resumed run) is not.
     """
-    path = os.path.join(os.fspath(cache_dir), f"tokens-{scan.digest[:16]}.bin")
+    path = os.path.join(os.fspath(cache_dir), token_cache_name(scan.digest))
     itemsize = token_dtype(vocab.size).itemsize
     if not (os.path.isfile(path) and os.path.getsize(path) == scan.n_chars * itemsize):
         n = encode_to_file(source, vocab, path, encoding)

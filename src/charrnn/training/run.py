@@ -36,6 +36,7 @@ from ..core.vocab import Units
 from ..data.corpus import Data, data_sources, read_corpus
 from ..data.manifest import check_same_data, records_from
 from ..data.sources import STDIN
+from ..data.textcache import token_cache_name
 from .budget import PlanEntry, Planner, format_plan
 from .checkpoint import RunState
 from .parallel import SerialComm, limit_threads, world
@@ -429,7 +430,7 @@ class TrainingRun:
         if self.dir is not None and force:
             # Only now that nothing can fail before training; the token cache this
             # run reads (text mode) is named after its data's digest.
-            self.dir.clear_run(keep=f"tokens-{self.corpus.fingerprint}.bin")
+            self.dir.clear_run(keep=token_cache_name(self.corpus.fingerprint))
         self.notices += [CharRNNError(n) for n in self.corpus.notices]
         if self.trainer.clamped_batch_size is not None:
             self.notices.append(

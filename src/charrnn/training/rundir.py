@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
 import shutil
@@ -15,6 +16,7 @@ from typing import Any
 
 from ..common.errors import CharRNNError
 from ..common.files import atomic_write, write_atomic
+from ..data.textcache import token_cache_name
 from . import checkpoint
 from .checkpoint import Checkpoint
 
@@ -142,14 +144,14 @@ class RunDir:
     def clear_run(self, keep: str | None = None) -> None:
         """Delete the run files of an earlier run (``force``); the lock stays.
 
-        Its token caches (``tokens-*.bin``, a text encoded once) go too, all but
+        Its token caches (a text encoded once, :func:`token_cache_name`) go too, all but
         ``keep``, the one this run reads: each holds a whole corpus.
         """
         for name in RUN_FILES:
             if os.path.exists(self.file(name)):
                 os.unlink(self.file(name))
         for name in os.listdir(self.path):
-            if name.startswith("tokens-") and name.endswith(".bin") and name != keep:
+            if fnmatch.fnmatch(name, token_cache_name("*")) and name != keep:
                 os.unlink(self.file(name))
 
     def save_latest(self, ckpt: Checkpoint) -> None:
